@@ -1,0 +1,150 @@
+"""Benchmark: forward + backward of one mixed-shape conv layer against a plain ``F.conv2d``.
+
+Paper §III-E, §III-H (the stacking must not slow evaluation down). A script, not a test:
+
+    PYTHONPATH=. python bench/bench_conv.py [--device cuda] [--reps 30] [--sweep]
+
+Cases (batch 128, 16 input channels, 28×28, stride 1):
+
+* ``mixed``: 32 kernels cycling over 1×1, 3×3, 5×5, 7×7, 3×7, 7×1, 5×3, 1×5 (``h_max = w_max
+  = 7``) against plain ``F.conv2d`` with 32 7×7 kernels (dense reference). Target: the dense
+  masked layer within 1.10× of the reference.
+* ``skewed``: 31 kernels 1×1 and one 13×13, against plain 13×13: dense-masked vs grouped vs auto.
+
+Each contestant runs forward, then backward to the weight, the bias and the input (a layer in
+the middle of a network). Contestants are interleaved within every repetition (order rotated)
+so drifts in machine load hit all of them alike; medians are reported. ``--sweep`` adds the
+dense/grouped crossover sweep used to calibrate :data:`ecosim.phenotype.conv.AUTO_AREA_RATIO`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ecosim.phenotype.conv import MixedConv2d, choose_mode
+
+Shape2 = tuple[int, int]
+MIXED_SHAPES: tuple[Shape2, ...] = ((1, 1), (3, 3), (5, 5), (7, 7), (3, 7), (7, 1), (5, 3), (1, 5))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _plain_step(x: torch.Tensor, c_out: int, k: Shape2) -> Callable[[], None]:
+    """Forward + backward of plain ``F.conv2d`` with ``c_out`` ``k`` kernels (the reference)."""
+    weight = torch.randn(c_out, x.shape[1], *k, device=x.device, requires_grad=True)
+    bias = torch.zeros(c_out, device=x.device, requires_grad=True)
+
+    def step() -> None:
+        weight.grad = bias.grad = x.grad = None
+        F.conv2d(x, weight, bias, 1, (k[0] // 2, k[1] // 2)).sum().backward()
+
+    return step
+
+
+def _mixed_step(x: torch.Tensor, kernels: list[Shape2], mode: str) -> Callable[[], None]:
+    """Forward + backward of a :class:`MixedConv2d` in ``mode``."""
+    conv = MixedConv2d(x.shape[1], kernels, mode=mode, device=x.device)
+
+    def step() -> None:
+        conv.zero_grad(set_to_none=True)
+        x.grad = None
+        conv(x).sum().backward()
+
+    return step
+
+
+def measure(steps: dict[str, Callable[[], None]], reps: int, warmup: int, device: torch.device) -> dict[str, float]:
+    """Median seconds per call of each step, interleaved with rotated order in every repetition."""
+    names = list(steps)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(warmup + reps):
+        for n in names[r % len(names):] + names[: r % len(names)]:
+            _sync(device)
+            t0 = time.perf_counter()
+            steps[n]()
+            _sync(device)
+            if r >= warmup:
+                times[n].append(time.perf_counter() - t0)
+    return {n: statistics.median(v) for n, v in times.items()}
+
+
+def _table(title: str, med: dict[str, float], ref: str) -> None:
+    print(f"\n{title}")
+    print(f"  {'contestant':<34} {'median ms':>10} {'vs ' + ref:>14}")
+    for n, t in med.items():
+        print(f"  {n:<34} {t * 1e3:>10.3f} {t / med[ref]:>13.3f}x")
+
+
+def _case(x: torch.Tensor, kernels: list[Shape2], ref_k: Shape2, args: argparse.Namespace) -> dict[str, float]:
+    steps = {
+        f"plain F.conv2d {ref_k[0]}x{ref_k[1]}": _plain_step(x, len(kernels), ref_k),
+        "MixedConv2d dense": _mixed_step(x, kernels, "dense"),
+        "MixedConv2d grouped": _mixed_step(x, kernels, "grouped"),
+        f"MixedConv2d auto ({choose_mode(kernels)})": _mixed_step(x, kernels, "auto"),
+    }
+    return measure(steps, args.reps, args.warmup, x.device)
+
+
+def sweep(x: torch.Tensor, args: argparse.Namespace) -> None:
+    """Dense vs grouped over layers of 32 kernels: ``n`` of shape 1×1, the rest split over big shapes."""
+    print("\nsweep: 32 kernels, n small (1x1), rest big; grouped/dense < 1 favours grouped")
+    print(f"  {'big shapes':<18} {'n 1x1':>6} {'groups':>6} {'area ratio':>10} {'dense ms':>9} {'grouped ms':>10} {'g/d':>6}")
+    reps = max(5, args.reps // 3)
+    for bigs in (((7, 7),), ((13, 13),), ((7, 7), (5, 5)), ((7, 7), (5, 5), (3, 3), (7, 3), (3, 7))):
+        for n_small in (0, 8, 16, 24, 28, 31):
+            big = [bigs[j % len(bigs)] for j in range(32 - n_small)]
+            kernels = [(1, 1)] * n_small + big
+            hm, wm = max(h for h, _ in kernels), max(w for _, w in kernels)
+            ratio = sum(h * w for h, w in kernels) / (len(kernels) * hm * wm)
+            med = measure({"d": _mixed_step(x, kernels, "dense"), "g": _mixed_step(x, kernels, "grouped")},
+                          reps, args.warmup, x.device)
+            label = ",".join(f"{h}x{w}" for h, w in bigs)
+            print(f"  {label:<18} {n_small:>6} {len(set(kernels)):>6} {ratio:>10.3f} {med['d'] * 1e3:>9.2f} "
+                  f"{med['g'] * 1e3:>10.2f} {med['g'] / med['d']:>6.2f}")
+
+
+def main() -> None:
+    """Parse arguments, run both cases (and the sweep if asked) and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--reps", type=int, default=30, help="timed repetitions per contestant (default 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed repetitions first (default 3)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--sweep", action="store_true", help="also run the auto-rule calibration sweep")
+    args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda requested but torch.cuda.is_available() is False")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    x = torch.randn(args.batch, 16, 28, 28, device=device, requires_grad=True)
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+          f"input {tuple(x.shape)}, reps {args.reps} (median), forward+backward")
+
+    mixed = [MIXED_SHAPES[j % len(MIXED_SHAPES)] for j in range(32)]
+    med = _case(x, mixed, (7, 7), args)
+    _table("mixed: 32 kernels cycling 1x1,3x3,5x5,7x7,3x7,7x1,5x3,1x5 vs plain 7x7 (target dense <= 1.10x)",
+           med, "plain F.conv2d 7x7")
+
+    skewed = [(1, 1)] * 31 + [(13, 13)]
+    med = _case(x, skewed, (13, 13), args)
+    _table("skewed: 31 kernels 1x1 + one 13x13 vs plain 13x13", med, "plain F.conv2d 13x13")
+    print(f"  grouped / dense: {med['MixedConv2d grouped'] / med['MixedConv2d dense']:.3f}")
+
+    if args.sweep:
+        sweep(x, args)
+
+
+if __name__ == "__main__":
+    main()

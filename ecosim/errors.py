@@ -1,0 +1,45 @@
+"""Exception hierarchy of ecosim.
+
+Every error raised on purpose by ecosim derives from :class:`EcosimError`, so a
+caller can catch the library's errors apart from Python's own.
+"""
+
+from __future__ import annotations
+
+
+class EcosimError(Exception):
+    """Base class of every error ecosim raises on purpose."""
+
+
+class ConfigError(EcosimError, ValueError):
+    """A configuration value is invalid; the message names the parameter, its value and what is allowed."""
+
+
+class GenomeError(EcosimError, ValueError):
+    """A genome or its weights violate a structural constraint (paper §III, §III-E)."""
+
+
+class MutationRejected(EcosimError):
+    """A mutation would break a constraint and was rejected before being applied (paper §III-D, §III-E).
+
+    Attributes:
+        kind: the mutation kind that failed (a ``MutationKind`` value, e.g. ``"grow_kernel"``).
+        reason: why it failed, in words.
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"mutation {kind!r} rejected: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+class DatasetError(EcosimError, FileNotFoundError):
+    """A dataset cannot be found or read; the message names the dataset and the folder looked in."""
+
+
+class CheckpointError(EcosimError, ValueError):
+    """A checkpoint or run directory is missing, incomplete or of an unknown version."""
+
+
+class ExtinctionError(EcosimError, RuntimeError):
+    """The whole ecosystem went extinct; logs and the best network were saved first."""

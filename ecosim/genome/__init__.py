@@ -1,0 +1,60 @@
+"""Pure genome operators: genome, gene weights, mutation, crossover (no torch, no Ray)."""
+
+from ecosim.genome.crossover import crossover, overlap, similarity
+from ecosim.genome.genome import (
+    ConvLayer,
+    DenseLayer,
+    Genome,
+    constraint_violation,
+    max_kernel_size,
+    max_stride,
+    validate,
+)
+from ecosim.genome.mutation import (
+    OPERATORS,
+    MutationKind,
+    MutationParams,
+    MutationResult,
+    add_layer,
+    add_node,
+    grow_kernel,
+    grow_stride,
+    mutate,
+    mutation_weights,
+    remove_layer,
+    remove_node,
+    shrink_kernel,
+    shrink_stride,
+)
+from ecosim.genome.weights import LayerWeights, Weights, check_weights, init_weights
+
+__all__ = [
+    "OPERATORS",
+    "ConvLayer",
+    "DenseLayer",
+    "Genome",
+    "LayerWeights",
+    "MutationKind",
+    "MutationParams",
+    "MutationResult",
+    "Weights",
+    "add_layer",
+    "add_node",
+    "check_weights",
+    "constraint_violation",
+    "crossover",
+    "grow_kernel",
+    "grow_stride",
+    "init_weights",
+    "max_kernel_size",
+    "max_stride",
+    "mutate",
+    "mutation_weights",
+    "overlap",
+    "remove_layer",
+    "remove_node",
+    "shrink_kernel",
+    "shrink_stride",
+    "similarity",
+    "validate",
+]

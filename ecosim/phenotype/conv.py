@@ -1,0 +1,367 @@
+"""Convolution whose kernels each have their own odd shape, stacked along their central tile.
+
+Paper §III-E (Fig. 7b): the kernels of one layer are kept at their own shapes ``(h, w)`` and
+stacked, centred, into one ``(C_out, C_in, h_max, w_max)`` weight; the layer pads by
+``(h_max // 2, w_max // 2)``, so with odd kernels its output is ``ceil(H / sh) × ceil(W / sw)``.
+
+Two evaluation strategies give the same function:
+
+* **dense**: one ``F.conv2d`` with ``weight * mask``; the fixed ``mask`` is 1 inside each
+  kernel's centred ``h × w`` window and 0 outside, so the tiles outside a kernel's shape
+  (*masked tiles*) are exactly zero in the forward pass and get exactly zero gradient.
+* **grouped**: one ``F.conv2d`` per distinct kernel shape on the centred window
+  ``weight[idx, :, top:top+h, left:left+w]`` with padding ``(h // 2, w // 2)``, then the
+  outputs are concatenated and put back into node order with one ``index_select``. A kernel's
+  centre sits at ``(h_max // 2, w_max // 2)`` in the stacked layout and at ``(h // 2, w // 2)``
+  in its window, so both read exactly the same input tiles for each output tile. Masked tiles
+  are never read.
+
+``mode="auto"`` picks one per layer by :func:`choose_mode` (cost model calibrated with
+``bench/bench_conv.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Shape2 = tuple[int, int]
+#: One group of the grouped mode: kernel shape ``(h, w)`` and the slice ``start:stop`` of the
+#: node order (nodes sorted by shape) that holds its kernels.
+Group = tuple[int, int, int, int]
+
+MODES = ("auto", "dense", "grouped")
+
+#: ``auto`` picks ``grouped`` when the summed kernel area is at most this fraction of the
+#: dense cost ``C_out · h_max · w_max`` ...
+AUTO_AREA_RATIO = 0.25
+#: ... and the layer has at most this many distinct kernel shapes (one conv call each).
+AUTO_MAX_GROUPS = 4
+
+
+def _check_kernels(kernels: Sequence[Shape2]) -> tuple[Shape2, ...]:
+    """Kernels as a tuple of int pairs; ValueError if empty, even or non-positive."""
+    ks = tuple((int(h), int(w)) for h, w in kernels)
+    if not ks:
+        raise ValueError("kernels must hold at least one (h, w) shape, got none")
+    for j, (h, w) in enumerate(ks):
+        if h < 1 or w < 1 or h % 2 == 0 or w % 2 == 0:
+            raise ValueError(f"kernels[{j}] must be odd and ≥ 1 in both dimensions, got {(h, w)}")
+    return ks
+
+
+def max_shape(kernels: Sequence[Shape2]) -> Shape2:
+    """``(h_max, w_max)``: the largest kernel size per dimension (the stacked weight's spatial shape)."""
+    return (max(h for h, _ in kernels), max(w for _, w in kernels))
+
+
+def kernel_window(shape: Shape2, stacked: Shape2) -> tuple[slice, slice]:
+    """Rows and columns of a ``shape`` kernel centred in a ``stacked`` ``(h_max, w_max)`` slot (§III-E).
+
+    Args:
+        shape: the kernel's own ``(h, w)``, odd.
+        stacked: ``(h_max, w_max)``, odd, each ≥ the kernel's.
+
+    Returns:
+        ``(rows, cols)`` slices: ``top = (h_max - h) // 2`` to ``top + h``, likewise for columns.
+
+    >>> kernel_window((3, 1), (5, 5))
+    (slice(1, 4, None), slice(2, 3, None))
+    """
+    top = (stacked[0] - shape[0]) // 2
+    left = (stacked[1] - shape[1]) // 2
+    return slice(top, top + shape[0]), slice(left, left + shape[1])
+
+
+def kernel_mask(kernels: Sequence[Shape2], device: torch.device | str | None = None,
+                dtype: torch.dtype | None = None) -> Tensor:
+    """The fixed mask of a mixed layer: 1 inside each kernel's centred window, 0 outside.
+
+    Args:
+        kernels: one odd ``(h, w)`` per output channel.
+        device: device of the result (default: torch's default).
+        dtype: dtype of the result (default: torch's default float).
+
+    Returns:
+        Tensor ``(C_out, 1, h_max, w_max)``.
+
+    Raises:
+        ValueError: empty ``kernels`` or an even/non-positive shape.
+
+    >>> kernel_mask([(1, 1), (3, 1)])[:, 0]
+    tensor([[[0., 0., 0.],
+             [0., 1., 0.],
+             [0., 0., 0.]],
+    <BLANKLINE>
+            [[0., 1., 0.],
+             [0., 1., 0.],
+             [0., 1., 0.]]])
+    """
+    ks = _check_kernels(kernels)
+    stacked = max_shape(ks)
+    mask = torch.zeros(len(ks), 1, *stacked, device=device, dtype=dtype)
+    for j, shape in enumerate(ks):
+        rows, cols = kernel_window(shape, stacked)
+        mask[j, 0, rows, cols] = 1
+    return mask
+
+
+def kernel_groups(kernels: Sequence[Shape2]) -> tuple[tuple[Group, ...], Tensor, Tensor]:
+    """Groups of equal-shape kernels for the grouped mode.
+
+    Args:
+        kernels: one odd ``(h, w)`` per output channel.
+
+    Returns:
+        ``(groups, order, inverse)``: ``groups`` as ``(h, w, start, stop)`` in first-appearance
+        order; ``order`` (int64 ``(C_out,)``) lists node indices group by group, so group ``g``
+        holds nodes ``order[start:stop]``; ``inverse`` is its inverse permutation
+        (``order[inverse] == arange(C_out)``), mapping concatenated group outputs to node order.
+
+    Raises:
+        ValueError: empty ``kernels`` or an even/non-positive shape.
+
+    >>> groups, order, inverse = kernel_groups([(3, 3), (1, 1), (3, 3)])
+    >>> groups, order.tolist(), inverse.tolist()
+    (((3, 3, 0, 2), (1, 1, 2, 3)), [0, 2, 1], [0, 2, 1])
+    """
+    ks = _check_kernels(kernels)
+    members: dict[Shape2, list[int]] = {}
+    for j, shape in enumerate(ks):
+        members.setdefault(shape, []).append(j)
+    groups: list[Group] = []
+    flat: list[int] = []
+    for (h, w), idx in members.items():
+        groups.append((h, w, len(flat), len(flat) + len(idx)))
+        flat.extend(idx)
+    order = torch.tensor(flat, dtype=torch.long)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(flat))
+    return tuple(groups), order, inverse
+
+
+def choose_mode(kernels: Sequence[Shape2]) -> str:
+    """The ``auto`` rule: ``"grouped"`` or ``"dense"`` for one layer, from a cost model.
+
+    Dense costs ``C_out · h_max · w_max`` multiply-adds per input channel and output tile;
+    grouped costs ``Σ h·w`` plus one conv call, a concatenation and a gather per distinct
+    shape. Grouped is picked when ``Σ h·w ≤ AUTO_AREA_RATIO · C_out · h_max · w_max`` and the
+    number of distinct shapes is ≤ ``AUTO_MAX_GROUPS``; the constants were calibrated with
+    ``bench/bench_conv.py`` (a CPU conv's time is far from linear in the kernel area, so the
+    saving must be large before the extra calls pay off).
+
+    Args:
+        kernels: one odd ``(h, w)`` per output channel.
+
+    Returns:
+        ``"grouped"`` or ``"dense"``.
+
+    Raises:
+        ValueError: empty ``kernels`` or an even/non-positive shape.
+
+    >>> choose_mode([(1, 1)] * 31 + [(13, 13)]), choose_mode([(1, 1), (3, 3), (5, 5), (7, 7)] * 8)
+    ('grouped', 'dense')
+    """
+    ks = _check_kernels(kernels)
+    hm, wm = max_shape(ks)
+    area = sum(h * w for h, w in ks)
+    shapes = len(set(ks))
+    if shapes > 1 and shapes <= AUTO_MAX_GROUPS and area <= AUTO_AREA_RATIO * len(ks) * hm * wm:
+        return "grouped"
+    return "dense"
+
+
+def mixed_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, stride: Shape2) -> Tensor:
+    """Dense mixed-shape convolution: one ``F.conv2d`` with the masked stacked weight (§III-E).
+
+    Args:
+        input: ``(N, C_in, H, W)``.
+        weight: ``(C_out, C_in, h_max, w_max)``, kernels centred in their slots; odd ``h_max, w_max``.
+        bias: ``(C_out,)`` or ``None``.
+        mask: ``(C_out, 1, h_max, w_max)`` from :func:`kernel_mask`; masked tiles of ``weight``
+            never reach the output and get exactly zero gradient.
+        stride: ``(sh, sw)``.
+
+    Returns:
+        ``(N, C_out, H_out, W_out)``.
+
+    Shape:
+        padding ``(h_max // 2, w_max // 2)``;
+        ``H_out = floor((H + 2·(h_max//2) − h_max) / sh) + 1 = ceil(H / sh)``, likewise ``W_out``.
+    """
+    hm, wm = weight.shape[-2:]
+    return F.conv2d(input, weight * mask, bias, stride, (hm // 2, wm // 2))
+
+
+def grouped_mixed_conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    groups: Sequence[Group],
+    order: Tensor,
+    inverse: Tensor,
+    stride: Shape2,
+) -> Tensor:
+    """Grouped mixed-shape convolution: one ``F.conv2d`` per distinct kernel shape (§III-E).
+
+    Each group convolves with the centred window of its kernels, padding ``(h // 2, w // 2)``;
+    this aligns every output tile with the dense layout. Masked tiles are never read.
+
+    Args:
+        input: ``(N, C_in, H, W)``.
+        weight: ``(C_out, C_in, h_max, w_max)``, kernels centred in their slots.
+        bias: ``(C_out,)`` or ``None``.
+        groups, order, inverse: from :func:`kernel_groups`.
+        stride: ``(sh, sw)``.
+
+    Returns:
+        ``(N, C_out, H_out, W_out)``, equal (to rounding) to :func:`mixed_conv2d`.
+
+    Shape:
+        ``H_out = floor((H + 2·(h//2) − h) / sh) + 1 = ceil(H / sh)`` for every group, likewise ``W_out``.
+    """
+    stacked = (weight.shape[-2], weight.shape[-1])
+    if len(groups) == 1:  # one shape: no permutation needed
+        rows, cols = kernel_window(groups[0][:2], stacked)
+        return F.conv2d(input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2))
+    outs = []
+    for h, w, start, stop in groups:
+        idx = order[start:stop]
+        rows, cols = kernel_window((h, w), stacked)
+        wg = weight[:, :, rows, cols].index_select(0, idx)
+        bg = None if bias is None else bias.index_select(0, idx)
+        outs.append(F.conv2d(input, wg, bg, stride, (h // 2, w // 2)))
+    return torch.cat(outs, dim=1).index_select(1, inverse)
+
+
+class MixedConv2d(nn.Module):
+    """2D convolution whose kernels have their own odd shapes, stacked along their central tile.
+
+    Paper §III-E, Fig. 7b. Every kernel spans all ``in_channels``; kernel ``j`` has shape
+    ``kernels[j]`` and lives centred in ``weight[j]``; tiles outside it (masked tiles) never
+    reach the output and get exactly zero gradient, whatever the optimiser does to them.
+
+    Args:
+        in_channels (int): ``C_in`` ≥ 1.
+        kernels (sequence of (int, int)): one odd ``(h, w)`` per output channel; ``C_out = len(kernels)``.
+        stride (int or (int, int), default 1): ``(sh, sw)``, each ≥ 1.
+        bias (bool, default True): learn an additive bias per output channel.
+        mode (str, default ``"auto"``): ``"dense"`` (one masked conv), ``"grouped"`` (one conv
+            per distinct shape) or ``"auto"`` (:func:`choose_mode`).
+        device, dtype: factory kwargs for the parameters and buffers.
+
+    Attributes:
+        weight: ``(C_out, C_in, h_max, w_max)``; initialised per kernel as ``nn.Conv2d`` does
+            (uniform ±1/sqrt(C_in·h·w)), masked tiles zero.
+        bias: ``(C_out,)`` or ``None``.
+        mask: buffer ``(C_out, 1, h_max, w_max)`` from :func:`kernel_mask`.
+        resolved_mode: ``"dense"`` or ``"grouped"``, what ``forward`` runs.
+
+    Raises:
+        ValueError: ``in_channels`` < 1, empty or even ``kernels``, a stride < 1, or an
+            unknown ``mode`` (the message lists the valid ones).
+
+    Shape:
+        input ``(N, C_in, H, W)`` → output ``(N, C_out, H_out, W_out)`` with padding
+        ``(h_max // 2, w_max // 2)`` and
+        ``H_out = floor((H + 2·(h_max//2) − h_max) / sh) + 1 = ceil(H / sh)``,
+        ``W_out = ceil(W / sw)``.
+
+    >>> conv = MixedConv2d(3, [(1, 1), (3, 5), (5, 3)], stride=2)
+    >>> conv(torch.zeros(4, 3, 9, 10)).shape
+    torch.Size([4, 3, 5, 5])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        kernels: Sequence[Shape2],
+        stride: int | Shape2 = 1,
+        bias: bool = True,
+        mode: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if int(in_channels) < 1:
+            raise ValueError(f"in_channels must be ≥ 1, got {in_channels}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+        st = (stride, stride) if isinstance(stride, int) else tuple(stride)
+        if len(st) != 2 or int(st[0]) < 1 or int(st[1]) < 1:
+            raise ValueError(f"stride must be ≥ 1 in each of 2 dimensions, got {stride}")
+        self.in_channels = int(in_channels)
+        self.kernels = _check_kernels(kernels)
+        self.stride: Shape2 = (int(st[0]), int(st[1]))
+        self.mode = mode
+        self.resolved_mode = choose_mode(self.kernels) if mode == "auto" else mode
+        self.kernel_size: Shape2 = max_shape(self.kernels)
+        self.padding: Shape2 = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory))
+        self.bias = nn.Parameter(torch.empty(len(self.kernels), **factory)) if bias else None
+        self.register_buffer("mask", kernel_mask(self.kernels, device=device, dtype=self.weight.dtype))
+        self.shape_groups, order, inverse = kernel_groups(self.kernels)
+        # derived from `kernels`: kept out of the state dict
+        self.register_buffer("order", order.to(device), persistent=False)
+        self.register_buffer("inverse", inverse.to(device), persistent=False)
+        self.reset_parameters()
+
+    @property
+    def out_channels(self) -> int:
+        """``C_out``: one per kernel."""
+        return len(self.kernels)
+
+    def reset_parameters(self) -> None:
+        """Uniform ±1/sqrt(C_in·h·w) per kernel (as ``nn.Conv2d``), masked tiles set to zero."""
+        fan_in = torch.tensor([self.in_channels * h * w for h, w in self.kernels], dtype=torch.float64)
+        bound = (1.0 / fan_in.sqrt()).to(self.weight)
+        with torch.no_grad():
+            self.weight.uniform_(-1.0, 1.0).mul_(bound.view(-1, 1, 1, 1)).mul_(self.mask)
+            if self.bias is not None:
+                self.bias.uniform_(-1.0, 1.0).mul_(bound)
+
+    def effective_weight(self) -> Tensor:
+        """``weight * mask``: the weight the layer actually applies (masked tiles exactly zero)."""
+        return self.weight * self.mask
+
+    def output_size(self, size: Shape2) -> Shape2:
+        """``(ceil(H / sh), ceil(W / sw))`` for input ``size = (H, W)``."""
+        return (math.ceil(size[0] / self.stride[0]), math.ceil(size[1] / self.stride[1]))
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Apply the layer; see the class docstring for shapes."""
+        if self.resolved_mode == "grouped":
+            return grouped_mixed_conv2d(
+                input, self.weight, self.bias, self.shape_groups, self.order, self.inverse, self.stride
+            )
+        return mixed_conv2d(input, self.weight, self.bias, self.mask, self.stride)
+
+    def extra_repr(self) -> str:
+        shapes = ", ".join(f"{h}x{w}" for h, w in self.kernels)
+        s = f"{self.in_channels}, {self.out_channels}, kernels=[{shapes}]"
+        if self.stride != (1, 1):
+            s += f", stride={self.stride}"
+        if self.bias is None:
+            s += ", bias=False"
+        s += f", mode={self.mode!r}" + (f" ({self.resolved_mode})" if self.mode == "auto" else "")
+        return s
+
+
+__all__ = [
+    "AUTO_AREA_RATIO",
+    "AUTO_MAX_GROUPS",
+    "MODES",
+    "MixedConv2d",
+    "choose_mode",
+    "grouped_mixed_conv2d",
+    "kernel_groups",
+    "kernel_mask",
+    "kernel_window",
+    "max_shape",
+    "mixed_conv2d",
+]
