@@ -1,0 +1,227 @@
+"""Mutation operators (paper §III-D, §III-E): conformance over every kind, plus exact cases."""
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chains import grow, networks
+from ecosim.errors import MutationRejected
+from ecosim.genome import (
+    OPERATORS,
+    ConvLayer,
+    DenseLayer,
+    Genome,
+    MutationKind,
+    MutationParams,
+    check_weights,
+    constraint_violation,
+    init_weights,
+    mutate,
+    mutation_weights,
+)
+from ecosim.genome import mutation as M
+from ecosim.genome.weights import resample_area
+
+
+def _snapshot(w):
+    return [a.copy() for a in w.arrays()]
+
+
+def _same(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def _conv_net(seed=0):
+    g = Genome(
+        (1, 28, 28),
+        (ConvLayer(((1, 1), (3, 3), (5, 3))), ConvLayer(((3, 3), (1, 1)), (2, 2)), DenseLayer(6), DenseLayer(10)),
+    )
+    return g, init_weights(g, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("kind", list(MutationKind))
+@settings(max_examples=25, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1))
+def test_every_operator_keeps_constraints_and_never_touches_its_parent(kind, net, seed):
+    g, w = net
+    before = _snapshot(w)
+    g_before = copy.deepcopy(g)
+    try:
+        child_g, child_w = OPERATORS[kind](g, w, np.random.default_rng(seed))
+    except MutationRejected as exc:
+        assert exc.kind == kind.value and exc.reason
+        return
+    check_weights(child_g, child_w)
+    assert constraint_violation(child_g) is None
+    for h, wk in ((l.kernels, None) for l in child_g.conv_layers):
+        assert all(a % 2 == 1 and b % 2 == 1 for a, b in h)
+    assert g == g_before
+    assert all(_same(a, b) for a, b in zip(before, w.arrays()))
+    for a in child_w.arrays():
+        assert not any(np.shares_memory(a, b) for b in w.arrays())
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1))
+def test_grow_and_shrink_kernel_touch_only_that_kernel_and_keep_its_centre(net, seed):
+    g, w = net
+    rng = np.random.default_rng(seed)
+    for op in (M.grow_kernel, M.shrink_kernel):
+        try:
+            g2, w2 = op(g, w, rng)
+        except MutationRejected:
+            continue
+        changed = [
+            (i, j)
+            for i, (a, b) in enumerate(zip(g.layers, g2.layers))
+            if isinstance(a, ConvLayer)
+            for j in range(a.nodes)
+            if a.kernels[j] != b.kernels[j]
+        ]
+        assert len(changed) == 1
+        i, j = changed[0]
+        old, new = w.layers[i].nodes[j], w2.layers[i].nodes[j]
+        small, big = (old, new) if op is M.grow_kernel else (new, old)
+        t, l = (big.shape[1] - small.shape[1]) // 2, (big.shape[2] - small.shape[2]) // 2
+        assert np.array_equal(big[:, t : t + small.shape[1], l : l + small.shape[2]], small)
+        for li, (a, b) in enumerate(zip(w.layers, w2.layers)):
+            for nj, (x, y) in enumerate(zip(a.nodes, b.nodes)):
+                if (li, nj) != (i, j):
+                    assert _same(x, y)
+            assert _same(a.bias, b.bias)
+
+
+def test_add_node_keeps_every_old_weight_and_adds_one_input_channel_downstream():
+    g, w = _conv_net()
+    g2, w2 = M.add_node(g, w, np.random.default_rng(1), layer=0)
+    assert g2.layers[0].nodes == 4 and g2.layers[1] == g.layers[1]
+    for a, b in zip(w.layers[0].nodes, w2.layers[0].nodes):
+        assert _same(a, b)
+    for a, b in zip(w.layers[1].nodes, w2.layers[1].nodes):
+        assert b.shape[0] == a.shape[0] + 1 and np.array_equal(b[:-1], a)
+    for li in (2, 3):
+        assert all(_same(a, b) for a, b in zip(w.layers[li].nodes, w2.layers[li].nodes))
+
+
+def test_remove_node_drops_exactly_that_input_channel():
+    g, w = _conv_net()
+    g2, w2 = M.remove_node(g, w, np.random.default_rng(1), layer=0, node=1)
+    assert g2.layers[0].kernels == ((1, 1), (5, 3))
+    for a, b in zip(w.layers[1].nodes, w2.layers[1].nodes):
+        assert np.array_equal(b, a[[0, 2]])
+    assert _same(w2.layers[0].nodes[1], w.layers[0].nodes[2])
+
+
+def test_stride_growth_resamples_first_dense_layer_conserving_channel_sums():
+    g, w = _conv_net()
+    g2, w2 = M.grow_stride(g, w, np.random.default_rng(3), layer=1, dim=0)
+    assert g2.layers[1].stride == (3, 2)
+    assert w2.layers[2].nodes[0].shape == (2, 10, 14)
+    for a, b in zip(w.layers[2].nodes, w2.layers[2].nodes):
+        np.testing.assert_allclose(a.sum(axis=(1, 2)), b.sum(axis=(1, 2)), rtol=1e-4, atol=1e-5)
+    for li in (0, 1, 3):
+        assert all(_same(a, b) for a, b in zip(w.layers[li].nodes, w2.layers[li].nodes))
+
+
+def test_stride_growth_on_every_layer_of_a_28x28_network_stays_valid_until_rejected():
+    g, w = _conv_net()
+    rng = np.random.default_rng(0)
+    rejected = 0
+    for _ in range(200):
+        for layer in (0, 1):
+            try:
+                g, w = M.grow_stride(g, w, rng, layer=layer)
+            except MutationRejected as exc:
+                rejected += 1
+                assert "stride" in exc.reason or "exceeds" in exc.reason
+            check_weights(g, w)
+            assert constraint_violation(g) is None
+            assert min(g.geometry()[-2].in_size) >= 1
+    assert rejected > 0
+
+
+def test_kernel_cannot_grow_beyond_half_the_input():
+    g = Genome((1, 6, 6), (ConvLayer(((3, 3),)), DenseLayer(2)))
+    w = init_weights(g, np.random.default_rng(0))
+    with pytest.raises(MutationRejected, match="bound") as info:
+        M.grow_kernel(g, w, np.random.default_rng(0), layer=0, node=0)
+    assert info.value.kind == "grow_kernel"
+
+
+def test_output_layer_is_never_removed_or_resized():
+    g = Genome.minimal((1, 8, 8), 3)
+    w = init_weights(g, np.random.default_rng(0))
+    for op in (M.remove_layer, M.add_node, M.remove_node):
+        with pytest.raises(MutationRejected):
+            op(g, w, np.random.default_rng(0))
+    with pytest.raises(MutationRejected, match="cannot be removed"):
+        M.remove_layer(*_conv_net(), np.random.default_rng(0), index=3)
+
+
+def test_remove_dense_layer_collapses_linear_map_exactly():
+    g = Genome((1, 3, 3), (DenseLayer(4), DenseLayer(2)))
+    w = init_weights(g, np.random.default_rng(0))
+    g2, w2 = M.remove_layer(g, w, np.random.default_rng(0), index=0)
+    x = np.random.default_rng(1).normal(size=9)
+    w_hidden = np.stack([n.ravel() for n in w.layers[0].nodes])
+    w_out = np.stack([n.ravel() for n in w.layers[1].nodes])
+    expected = w_out @ (w_hidden @ x + w.layers[0].bias) + w.layers[1].bias
+    got = np.stack([n.ravel() for n in w2.layers[0].nodes]) @ x + w2.layers[0].bias
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_add_conv_layer_gets_one_kernel_per_input_channel_so_later_genes_are_kept():
+    g, w = _conv_net()
+    g2, w2 = M.add_layer(g, w, np.random.default_rng(0), MutationParams(function_preserving=True), layer_type="conv", position=1)
+    assert g2.layers[1].nodes == 3 and g2.layers[1].stride == (1, 1)
+    for old, new in ((0, 0), (1, 2), (2, 3), (3, 4)):
+        assert all(_same(a, b) for a, b in zip(w.layers[old].nodes, w2.layers[new].nodes))
+
+
+def test_mutation_weights_follow_eqs_3_to_6():
+    g, _ = _conv_net()
+    p = mutation_weights(g)
+    assert abs(sum(p.values()) - 1) < 1e-12 and all(v >= 0 for v in p.values())
+    geos = g.geometry()
+    conns = [1 * 1, 1 * 9, 1 * 15, 3 * 9, 3 * 1] + [2 * 14 * 14] * 6 + [6] * 10
+    mu_c = np.mean(conns)
+    counts = [3, 2, 6, 10]
+    p_layer = 1 / (mu_c * (np.mean(counts) + np.std(counts)))
+    p_node = 1 / mu_c
+    p_stride = 1 / (2 * np.mean([3 * 28 * 28, 2 * 14 * 14]))
+    p_kernel = 1 / (np.mean([3, 2]) * np.mean([1, 9, 15, 9, 1]))
+    assert geos[2].in_features == 2 * 14 * 14
+    raw = {"add_layer": p_layer / 2, "add_node": p_node / 2, "grow_stride": p_stride / 2, "grow_kernel": p_kernel / 2}
+    total = p_layer + p_node + p_stride + p_kernel
+    for k, v in raw.items():
+        assert p[MutationKind(k)] == pytest.approx(v / total)
+
+
+def test_minimal_genome_can_only_add_a_layer():
+    p = mutation_weights(Genome.minimal((1, 28, 28), 10))
+    assert p[MutationKind.ADD_LAYER] == 1.0
+
+
+def test_mutate_reports_failures_as_data():
+    g = Genome((1, 2, 2), (ConvLayer(((1, 1),)), DenseLayer(2)))
+    w = init_weights(g, np.random.default_rng(0))
+    r = mutate(g, w, np.random.default_rng(0), kind=MutationKind.GROW_KERNEL)
+    assert not r.ok and r.genome is None and "bound" in r.reason
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9), st.integers(1, 9))
+def test_resample_area_conserves_channel_sums(c, h, w, h2, w2):
+    a = np.random.default_rng(h * 100 + w).normal(size=(c, h, w)).astype(np.float32)
+    b = resample_area(a, (h2, w2))
+    assert b.shape == (c, h2, w2)
+    np.testing.assert_allclose(a.sum(axis=(1, 2)), b.sum(axis=(1, 2)), rtol=1e-4, atol=1e-4)
+
+
+def test_same_seed_gives_the_same_chain():
+    a, b = grow(7, 30), grow(7, 30)
+    assert a[0] == b[0]
+    assert all(np.array_equal(x, y) for x, y in zip(a[1].arrays(), b[1].arrays()))
