@@ -1,0 +1,4 @@
+"""The Ray engine: training tasks, species actors and the asyncio ecosystem coordinator.
+
+Only this package imports ``ray``.
+"""

@@ -1,0 +1,191 @@
+"""Each species is a Ray actor that owns its population, its training and its culling (§III).
+
+The actor is a thin asynchronous wrapper around the Ray-free :class:`~ecosim.evolution.population.Population`:
+it launches one Ray task per network, awaits them, applies the results and calibrates; it
+reproduces and removes networks when the coordinator tells it to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Mapping, Sequence
+
+import ray
+
+from ecosim.engine.tasks import train_network_task
+from ecosim.evolution.population import NetworkRecord, Offspring, Population, ReproductionPolicy, SpeciesKey
+from ecosim.phenotype.training import TrainSettings
+from ecosim.rng import derive_rng
+
+
+@ray.remote(num_cpus=0)
+class SpeciesActor:
+    """Ray actor owning one species.
+
+    Args:
+        species_id, key, seed, policy: see :class:`Population`.
+        data_ref: ``[ObjectRef]`` of the dataset (wrapped in a list so the actor does not fetch it).
+        settings: training settings for the tasks.
+        task_options: Ray options of each task (``num_cpus``, ``num_gpus``, ``max_retries``).
+        task_timeout: seconds before a task is cancelled and recorded as an error (0 = none).
+    """
+
+    def __init__(
+        self,
+        species_id: int,
+        key: SpeciesKey | None,
+        seed: int,
+        policy: ReproductionPolicy,
+        data_ref: list,
+        settings: TrainSettings,
+        task_options: Mapping[str, Any],
+        task_timeout: float = 0.0,
+    ) -> None:
+        self.pop = Population(species_id, key, seed, policy)
+        self.data_ref = data_ref[0]
+        self.settings = settings
+        self.task_options = dict(task_options)
+        self.task_timeout = task_timeout
+        self.committed: dict[str, Any] = self.pop.snapshot()
+
+    # ---- membership -------------------------------------------------------------------------
+    def add(self, records: Sequence[NetworkRecord]) -> int:
+        """Adopt networks; returns the species size."""
+        self.pop.add(records)
+        self.committed["networks"].update({r.id: self.pop.networks[r.id] for r in records})
+        return len(self.pop)
+
+    def remove(self, ids: Sequence[int]) -> int:
+        """Remove networks (culling); returns the species size."""
+        self.pop.remove(ids)
+        for i in ids:
+            self.committed["networks"].pop(i, None)
+        return len(self.pop)
+
+    def size(self) -> int:
+        """Number of networks."""
+        return len(self.pop)
+
+    def get_network(self, network_id: int) -> NetworkRecord | None:
+        """One network record (weights included), or ``None``."""
+        return self.pop.networks.get(network_id)
+
+    # ---- one generation ---------------------------------------------------------------------
+    async def _run_one(self, rec: NetworkRecord, generation: int) -> tuple[int, dict[str, Any], float]:
+        seed = int(derive_rng(self.pop.seed, generation, rec.id, "training").integers(0, 2**63 - 1))
+        evaluate_before = rec.fitness is None  # untrained: score before BP too
+        t0 = time.perf_counter()
+        ref = train_network_task.options(**self.task_options).remote(
+            self.data_ref, rec.genome, rec.weights, self.settings, seed, evaluate_before
+        )
+        try:
+            if self.task_timeout > 0:
+                res = await asyncio.wait_for(ref, self.task_timeout)
+            else:
+                res = await ref
+        except asyncio.TimeoutError:
+            ray.cancel(ref, force=True)
+            return rec.id, self._failure(rec, "error", f"task timed out after {self.task_timeout} s"), time.perf_counter() - t0
+        except ray.exceptions.RayError as exc:  # worker lost beyond retries, task cancelled, ...
+            return rec.id, self._failure(rec, "error", f"{type(exc).__name__}: {exc}"[:500]), time.perf_counter() - t0
+        upd = {
+            "weights": res.weights,
+            "age": rec.age + 1,
+            "fitness": float(res.fitness),
+            "test_accuracy": res.test_accuracy,
+            "train_loss": res.train_loss,
+            "train_time_s": res.train_time_s,
+            "eval_time_s": res.eval_time_s,
+            "status": res.status,
+            "message": res.message,
+        }
+        if evaluate_before:
+            upd["fitness_before_bp"] = res.fitness_before_bp
+        return rec.id, upd, time.perf_counter() - t0
+
+    @staticmethod
+    def _failure(rec: NetworkRecord, status: str, message: str) -> dict[str, Any]:
+        return {"age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": status, "message": message}
+
+    async def train(self, generation: int) -> dict[str, Any]:
+        """Train and score every network (one Ray task each), then calibrate (§III-B, §III-C).
+
+        Returns:
+            ``{"rows": [...], "task_time_s": float, "champion": (id, fitness) | None}`` where each row
+            holds the logged fields of one network for this generation.
+        """
+        recs = self.pop.sorted()
+        born = {r.id: r.fitness is None for r in recs}
+        results = await asyncio.gather(*(self._run_one(r, generation) for r in recs))
+        self.pop.apply({i: upd for i, upd, _ in results})
+        self.pop.calibrate()
+        self.pop.generation = generation
+        rows = []
+        for r in self.pop.sorted():
+            if r.id not in born:
+                continue  # a migrant that arrived during training
+            rows.append(
+                {
+                    "generation": generation,
+                    "network_id": r.id,
+                    "species_id": self.pop.species_id,
+                    "parent_ids": list(r.parent_ids),
+                    "origin": r.origin,
+                    "mutation": r.mutation,
+                    "born_generation": r.born_generation,
+                    "age": r.age,
+                    "parameters": r.parameters,
+                    "layers": r.genome.summary(),
+                    "fitness": r.fitness,
+                    "fitness_before_bp": r.fitness_before_bp if born[r.id] else None,
+                    "test_accuracy": r.test_accuracy,
+                    "relative_fitness": r.relative_fitness,
+                    "relative_complexity": r.relative_complexity,
+                    "train_loss": r.train_loss,
+                    "train_time_s": r.train_time_s,
+                    "eval_time_s": r.eval_time_s,
+                    "status": r.status,
+                    "message": r.message or None,
+                    "culled": False,
+                }
+            )
+        champ = self.pop.champion()
+        return {
+            "rows": rows,
+            "task_time_s": float(sum(t for _, _, t in results)),
+            "champion": (champ.id, champ.fitness) if champ else None,
+            "mean_fitness": self.pop.mean_fitness(),
+        }
+
+    def reproduce(
+        self, generation: int, ids: Sequence[int], known_keys: Mapping[SpeciesKey, int], free_species_slots: int
+    ) -> list[Offspring]:
+        """Create offspring (see :meth:`Population.reproduce`); those of this species are adopted."""
+        offspring = self.pop.reproduce(generation, ids, known_keys, free_species_slots)
+        mine = [o.record for o in offspring if self.pop.key is None or o.key == self.pop.key]
+        self.pop.add(mine)
+        return offspring
+
+    def cull_candidates(self, generation: int) -> list[dict[str, Any]]:
+        """Eq. 9 inputs of every network, with protection flags (offspring, champion)."""
+        return self.pop.cull_candidates(generation)
+
+    # ---- checkpoint state -------------------------------------------------------------------
+    def commit(self) -> int:
+        """Mark the current state as the one a checkpoint holds; returns its generation."""
+        self.committed = self.pop.snapshot()
+        return self.pop.generation
+
+    def snapshot(self) -> dict[str, Any]:
+        """The last committed state (records with weights)."""
+        return self.committed
+
+    def restore(self, state: Mapping[str, Any]) -> int:
+        """Load a checkpointed state; returns the species size."""
+        self.pop.restore(state)
+        self.committed = self.pop.snapshot()
+        return len(self.pop)
+
+
+__all__ = ["SpeciesActor"]

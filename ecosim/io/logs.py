@@ -1,0 +1,197 @@
+"""Generation logs as Apache Arrow / Parquet, append-only, with one fixed explicit schema.
+
+A run directory holds two Parquet datasets, one file per generation (and per species for
+network rows), each written atomically (temporary file, then rename):
+
+* ``generations/gen-000012.parquet`` — one row per generation, :data:`GENERATION_SCHEMA`;
+* ``networks/gen-000012-s0003.parquet`` — one row per network per generation, :data:`NETWORK_SCHEMA`.
+
+Each folder opens directly with ``pyarrow.dataset``, ``pandas.read_parquet``, polars or DuckDB.
+Every file carries the full declared schema, so a column that is empty in the first generation
+keeps its type later. Fitness values are fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ecosim.genome.mutation import MutationKind
+
+MUTATION_KINDS = tuple(k.value for k in MutationKind)
+
+GENERATION_SCHEMA = pa.schema(
+    [
+        pa.field("generation", pa.int64(), nullable=False),
+        pa.field("highest_fitness", pa.float64()),
+        pa.field("mean_fitness", pa.float64()),
+        pa.field("best_fitness_so_far", pa.float64()),
+        pa.field("mean_offspring_fitness_before_bp", pa.float64()),
+        pa.field("mean_test_accuracy", pa.float64()),
+        pa.field("species_count", pa.int64()),
+        pa.field("network_count", pa.int64()),
+        pa.field("networks_evaluated", pa.int64()),
+        pa.field("champion_id", pa.int64()),
+        pa.field("champion_parameters", pa.int64()),
+        pa.field("champion_fitness", pa.float64()),
+        pa.field("mean_parameters", pa.float64()),
+        *[pa.field(f"mutations_{k}", pa.int64()) for k in MUTATION_KINDS],
+        *[pa.field(f"failed_{k}", pa.int64()) for k in MUTATION_KINDS],
+        pa.field("failed_species_limit", pa.int64()),
+        pa.field("crossovers", pa.int64()),
+        pa.field("clones", pa.int64()),
+        pa.field("offspring", pa.int64()),
+        pa.field("culled", pa.int64()),
+        pa.field("diverged", pa.int64()),
+        pa.field("errors", pa.int64()),
+        pa.field("wall_time_s", pa.float64()),
+        pa.field("task_time_s", pa.float64()),
+    ]
+)
+
+NETWORK_SCHEMA = pa.schema(
+    [
+        pa.field("generation", pa.int64(), nullable=False),
+        pa.field("network_id", pa.int64(), nullable=False),
+        pa.field("species_id", pa.int64()),
+        pa.field("parent_ids", pa.list_(pa.int64())),
+        pa.field("origin", pa.string()),  # initial | mutation | crossover | clone
+        pa.field("mutation", pa.string()),  # kind applied at birth, or null
+        pa.field("born_generation", pa.int64()),
+        pa.field("age", pa.int64()),  # generations trained, this one included
+        pa.field("parameters", pa.int64()),
+        pa.field("layers", pa.string()),  # Genome.summary()
+        pa.field("fitness", pa.float64()),
+        pa.field("fitness_before_bp", pa.float64()),  # only for new offspring, else null
+        pa.field("test_accuracy", pa.float64()),  # equals fitness unless a validation split is used
+        pa.field("relative_fitness", pa.float64()),
+        pa.field("relative_complexity", pa.float64()),
+        pa.field("train_loss", pa.float64()),
+        pa.field("train_time_s", pa.float64()),
+        pa.field("eval_time_s", pa.float64()),
+        pa.field("status", pa.string()),  # ok | diverged | error
+        pa.field("message", pa.string()),
+        pa.field("culled", pa.bool_()),
+    ]
+)
+
+_GEN_FILE = re.compile(r"gen-(\d{6})(?:-s(\d+))?\.parquet$")
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    unknown = {k for r in rows for k in r} - set(schema.names)
+    if unknown:
+        raise KeyError(f"log rows have columns outside the schema: {sorted(unknown)}")
+    columns = {name: [r.get(name) for r in rows] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+class LogWriter:
+    """Writes generation and network rows into ``run_dir`` (a reporter the engine calls).
+
+    Args:
+        run_dir: the run directory; ``generations/`` and ``networks/`` are created inside.
+
+    Raises:
+        KeyError: a row with a column outside the schema.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.generations_dir = self.run_dir / "generations"
+        self.networks_dir = self.run_dir / "networks"
+        self.generations_dir.mkdir(parents=True, exist_ok=True)
+        self.networks_dir.mkdir(parents=True, exist_ok=True)
+
+    def write_networks(self, generation: int, species_id: int, rows: Sequence[Mapping[str, Any]]) -> Path:
+        """Write one species' network rows of one generation (replaces a previous file of that key)."""
+        path = self.networks_dir / f"gen-{generation:06d}-s{species_id:04d}.parquet"
+        _write_atomic(_table(rows, NETWORK_SCHEMA), path)
+        return path
+
+    def write_generation(self, row: Mapping[str, Any]) -> Path:
+        """Write the generation row (after that generation's network rows)."""
+        path = self.generations_dir / f"gen-{int(row['generation']):06d}.parquet"
+        _write_atomic(_table([row], GENERATION_SCHEMA), path)
+        return path
+
+    def truncate_after(self, generation: int, species_generation: Mapping[int, int] | None = None) -> int:
+        """Delete log files of generations after ``generation`` (resume); returns files removed.
+
+        Args:
+            species_generation: in asynchronous mode, per-species last checkpointed generation;
+                network files beyond it are removed too.
+        """
+        removed = 0
+        for folder in (self.generations_dir, self.networks_dir):
+            for path in folder.glob("*.parquet"):
+                m = _GEN_FILE.search(path.name)
+                if not m:
+                    continue
+                gen, sid = int(m.group(1)), m.group(2)
+                limit = generation
+                if sid is not None and species_generation and int(sid) in species_generation:
+                    limit = max(generation, species_generation[int(sid)])
+                if gen > limit:
+                    path.unlink()
+                    removed += 1
+        for tmp in list(self.generations_dir.glob(".tmp-*")) + list(self.networks_dir.glob(".tmp-*")):
+            tmp.unlink(missing_ok=True)
+        return removed
+
+
+def _read(folder: Path, schema: pa.Schema, sort: list[str]):
+    files = sorted(p for p in folder.glob("gen-*.parquet"))
+    if not files:
+        return schema.empty_table().to_pandas()
+    table = pa.concat_tables([pq.read_table(p, schema=schema) for p in files])
+    return table.to_pandas().sort_values(sort, kind="stable").reset_index(drop=True)
+
+
+def read_generations(run_dir: str | Path):
+    """Generation rows of a run as a pandas DataFrame sorted by ``generation`` (:data:`GENERATION_SCHEMA`)."""
+    return _read(Path(run_dir) / "generations", GENERATION_SCHEMA, ["generation"])
+
+
+def read_networks(run_dir: str | Path):
+    """Network rows of a run as a pandas DataFrame sorted by generation and id (:data:`NETWORK_SCHEMA`)."""
+    return _read(Path(run_dir) / "networks", NETWORK_SCHEMA, ["generation", "network_id"])
+
+
+def empty_counts() -> dict[str, int]:
+    """Zeroed per-generation counters (mutations applied/failed, crossovers, ...)."""
+    keys: Iterable[str] = (
+        [f"mutations_{k}" for k in MUTATION_KINDS]
+        + [f"failed_{k}" for k in MUTATION_KINDS]
+        + ["failed_species_limit", "crossovers", "clones", "offspring", "culled", "diverged", "errors"]
+    )
+    return {k: 0 for k in keys}
+
+
+__all__ = [
+    "GENERATION_SCHEMA",
+    "MUTATION_KINDS",
+    "NETWORK_SCHEMA",
+    "LogWriter",
+    "empty_counts",
+    "read_generations",
+    "read_networks",
+]

@@ -1,0 +1,89 @@
+"""Calibration (eq. 2), culling (eq. 9), selection and the Ray-free species population."""
+
+import numpy as np
+import pytest
+
+from ecosim.evolution import cull, cull_weights, relative_complexity, relative_fitness, select_parents
+from ecosim.evolution.population import NetworkRecord, Population, ReproductionPolicy
+from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+
+
+def test_relative_fitness_is_logistic_of_z_score():
+    f = np.array([0.2, 0.5, 0.8])
+    z = (f - f.mean()) / f.std()
+    np.testing.assert_allclose(relative_fitness(f), 1 / (1 + np.exp(-z)))
+
+
+def test_all_equal_fitness_gives_finite_equal_values():
+    out = relative_fitness([0.3] * 5)
+    assert np.all(out == 0.5)
+    assert relative_fitness([0.7]).tolist() == [0.5]
+    assert np.isfinite(relative_fitness([np.nan, 0.5, 0.6])).all()
+
+
+def test_larger_network_has_lower_relative_complexity_and_is_culled_more():
+    cr = relative_complexity([100, 1000, 10000])
+    assert cr[0] > cr[1] > cr[2]
+    w = cull_weights([3, 3, 3], [0.5, 0.5, 0.5], cr)
+    assert w[2] > w[1] > w[0]
+    rng = np.random.default_rng(0)
+    first = [cull(rng, [3, 3, 3], [0.5] * 3, cr, [False] * 3, 1)[0] for _ in range(2000)]
+    counts = np.bincount(first, minlength=3)
+    assert counts[2] > counts[1] > counts[0]
+
+
+def test_culling_never_removes_protected_and_stops_at_the_count():
+    rng = np.random.default_rng(1)
+    removed = cull(rng, [1, 5, 2, 9], [0.1, 0.9, 0.5, 0.2], [0.5] * 4, [True, False, True, False], 5)
+    assert sorted(removed) == [1, 3]
+
+
+def test_older_and_less_fit_are_culled_first_on_average():
+    w = cull_weights([1, 10], [0.5, 0.5], [0.5, 0.5])
+    assert w[1] == 10 * w[0]
+    w = cull_weights([4, 4], [0.9, 0.1], [0.5, 0.5])
+    assert w[1] > w[0]
+
+
+def test_select_parents_prefers_fitter():
+    rng = np.random.default_rng(0)
+    picks = [select_parents(rng, [0.9, 0.1], k=1)[0] for _ in range(1000)]
+    assert 850 < picks.count(0) < 950
+    assert select_parents(rng, [0.0, 0.0], k=2) in ([0, 1], [1, 0])
+    with pytest.raises(ValueError):
+        select_parents(rng, [], k=1)
+
+
+def _population(n, speciation=True, genome=None, seed=0):
+    g = genome or Genome((1, 8, 8), (ConvLayer(((1, 1), (3, 3))), DenseLayer(4), DenseLayer(3)))
+    pop = Population(0, g.species_key if speciation else None, seed, ReproductionPolicy(speciation=speciation))
+    pop.add([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i in range(n)])
+    pop.apply({i: {"fitness": 0.1 * i, "age": 1} for i in range(n)})
+    pop.calibrate()
+    return pop
+
+
+def test_reproduction_is_deterministic_and_reports_species_limit():
+    a = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15], {}, 0)
+    b = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15], {}, 0)
+    assert [o.record.genome for o in a] == [o.record.genome for o in b]
+    key = _population(1).key
+    for o in a:
+        assert o.record.born_generation == 3
+        if o.record.origin == "mutation":  # no free species slot: a structural change must keep the key
+            assert o.key == key
+        if "species_limit" in o.failed:
+            assert o.record.origin == "clone"
+
+
+def test_population_of_one_reproduces_by_mutation():
+    out = _population(1).reproduce(0, [5, 6], {}, 4)
+    assert all(o.record.origin in ("mutation", "clone") for o in out)
+
+
+def test_champion_and_new_offspring_are_protected_from_culling():
+    pop = _population(4)
+    pop.add([o.record for o in pop.reproduce(2, [20], {}, 0)])
+    cands = {c["id"]: c for c in pop.cull_candidates(2)}
+    assert cands[3]["protected"] and cands[20]["protected"]
+    assert not cands[0]["protected"]
