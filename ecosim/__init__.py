@@ -22,10 +22,23 @@ from ecosim.genome import (
     similarity,
 )
 
+from ecosim.io.config import Config, load_config
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # run/resume import torch and Ray: loaded on first use so genome-only users stay light
+    if name in ("run", "resume", "RunResult"):
+        from ecosim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ecosim' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckpointError",
+    "Config",
     "ConfigError",
     "ConvLayer",
     "DatasetError",
@@ -37,10 +50,14 @@ __all__ = [
     "MutationKind",
     "MutationParams",
     "MutationRejected",
+    "RunResult",
     "Weights",
     "crossover",
     "init_weights",
+    "load_config",
     "mutate",
+    "resume",
+    "run",
     "similarity",
     "__version__",
 ]

@@ -57,3 +57,8 @@ def test_missing_config_file_is_named(tmp_path):
 def test_species_options_do_not_apply_without_speciation():
     c = Config().with_overrides({"ecosystem.speciation": False, "ecosystem.population": 2, "ecosystem.species": 8})
     assert c.ecosystem.population == 2
+
+
+def test_offspring_and_champions_must_fit_the_ecosystem_limit():
+    with pytest.raises(ConfigError, match="ecosystem.offspring"):
+        Config().with_overrides({"ecosystem.offspring": 100})

@@ -328,10 +328,16 @@ class Ecosystem:
         sizes = await asyncio.gather(*(a.size.remote() for a in self.actors.values()))
         return dict(zip(self.actors.keys(), sizes))
 
-    async def _cull(self, generation: int, counts: dict[str, int]) -> set[int]:
-        """Eq. 9 culling over the whole ecosystem until the size limit holds (§III-G)."""
+    async def _cull(self, generation: int, counts: dict[str, int], stepping: int | None = None) -> set[int]:
+        """Eq. 9 culling over the whole ecosystem until the size limit holds (§III-G).
+
+        ``stepping``: in asynchronous mode, the species whose step this is; only its offspring
+        are protected (other species' untrained offspring have eq. 9 weight 0 and go last).
+        """
         sids = sorted(self.actors)
-        cands_per = await asyncio.gather(*(self.actors[s].cull_candidates.remote(generation) for s in sids))
+        cands_per = await asyncio.gather(
+            *(self.actors[s].cull_candidates.remote(generation, stepping is None or s == stepping) for s in sids)
+        )
         cands = [c for per in cands_per for c in per]
         excess = len(cands) - self.cfg.ecosystem.max_population
         removed: set[int] = set()
@@ -491,7 +497,7 @@ class Ecosystem:
                 sizes = await self._sizes()
                 quota = int(round(self.cfg.ecosystem.offspring * sizes.get(sid, 0) / max(1, sum(sizes.values()))))
                 await self._evolve(sid, g, result, quota)
-                culled = await self._cull(g, self.tallies[g].counts)
+                culled = await self._cull(g, self.tallies[g].counts, stepping=sid)
                 self._log_species(sid, g, result["rows"], culled)
                 if sid in self.actors:
                     await self.actors[sid].commit.remote()

@@ -153,7 +153,8 @@ class SpeciesActor:
         champ = self.pop.champion()
         return {
             "rows": rows,
-            "task_time_s": float(sum(t for _, _, t in results)),
+            # compute time inside the tasks (not queueing): the engine benchmark's denominator
+            "task_time_s": float(sum(u.get("train_time_s", 0.0) + u.get("eval_time_s", 0.0) for _, u, _ in results)),
             "champion": (champ.id, champ.fitness) if champ else None,
             "mean_fitness": self.pop.mean_fitness(),
         }
@@ -167,9 +168,9 @@ class SpeciesActor:
         self.pop.add(mine)
         return offspring
 
-    def cull_candidates(self, generation: int) -> list[dict[str, Any]]:
+    def cull_candidates(self, generation: int, protect_offspring: bool = True) -> list[dict[str, Any]]:
         """Eq. 9 inputs of every network, with protection flags (offspring, champion)."""
-        return self.pop.cull_candidates(generation)
+        return self.pop.cull_candidates(generation, protect_offspring)
 
     # ---- checkpoint state -------------------------------------------------------------------
     def commit(self) -> int:

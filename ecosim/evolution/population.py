@@ -7,6 +7,7 @@ Paper §III-A to §III-G. The Ray actor in :mod:`ecosim.engine.species` is a thi
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -16,6 +17,8 @@ from ecosim.evolution.calibration import relative_complexity, relative_fitness
 from ecosim.evolution.selection import select_parents
 from ecosim.genome import Genome, MutationParams, Weights, crossover, mutate, similarity
 from ecosim.rng import derive_rng
+
+log = logging.getLogger(__name__)
 
 SpeciesKey = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -106,6 +109,12 @@ class ReproductionPolicy:
     mutation: MutationParams = field(default_factory=MutationParams)
 
 
+@dataclass(frozen=True)
+class _Birth:
+    offspring: Offspring
+    new_species: bool
+
+
 class Population:
     """The networks of one species and the decisions the species owns.
 
@@ -189,7 +198,8 @@ class Population:
         Returns:
             the offspring, in ``ids`` order; the caller places those whose key differs.
         """
-        recs = [r for r in self.sorted() if r.fitness is not None] or self.sorted()
+        recs = [r for r in self.sorted() if r.fitness is not None and r.status != "error"]
+        recs = recs or [r for r in self.sorted() if r.status != "error"]
         if not recs:
             return []
         rel = [r.relative_fitness for r in recs]
@@ -197,43 +207,57 @@ class Population:
         slots = free_species_slots
         new_keys: set[SpeciesKey] = set()
         for oid in ids:
-            rng_sel = derive_rng(self.seed, generation, oid, "selection")
-            parents = [recs[i] for i in select_parents(rng_sel, rel, k=2)]
-            failed: list[str] = []
-            child = None
-            if len(parents) == 2 and rng_sel.random() < self.policy.crossover_rate:
-                a, b = parents
-                mate = True if self.policy.speciation else rng_sel.random() < similarity(a.genome, b.genome)
-                if mate:
-                    rng = derive_rng(self.seed, generation, oid, "crossover")
-                    g, w = crossover(
-                        a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.policy.mutation
-                    )
-                    child = self._child(oid, generation, g, w, (a.id, b.id), "crossover", None)
-            if child is None:
-                p = parents[0]
-                rng = derive_rng(self.seed, generation, oid, "mutation")
-                res = mutate(p.genome, p.weights, rng, self.policy.mutation)
-                if not res.ok:
-                    failed.append(res.kind.value)
+            try:
+                o = self._offspring(generation, oid, recs, rel, known_keys, new_keys, slots)
+            except Exception as exc:  # a broken parent must not stop the species
+                log.warning("species %d: offspring %d failed: %s", self.species_id, oid, exc)
+                continue
+            if o.new_species:
+                slots -= 1
+                new_keys.add(o.offspring.key)
+            out.append(o.offspring)
+        return out
+
+    def _offspring(
+        self, generation: int, oid: int, recs: list[NetworkRecord], rel: list[float],
+        known_keys: Mapping[SpeciesKey, int], new_keys: set[SpeciesKey], slots: int,
+    ) -> "_Birth":
+        """One offspring (see :meth:`reproduce`)."""
+        rng_sel = derive_rng(self.seed, generation, oid, "selection")
+        parents = [recs[i] for i in select_parents(rng_sel, rel, k=2)]
+        failed: list[str] = []
+        child = None
+        new_species = False
+        if len(parents) == 2 and rng_sel.random() < self.policy.crossover_rate:
+            a, b = parents
+            mate = True if self.policy.speciation else rng_sel.random() < similarity(a.genome, b.genome)
+            if mate:
+                rng = derive_rng(self.seed, generation, oid, "crossover")
+                g, w = crossover(
+                    a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.policy.mutation
+                )
+                child = self._child(oid, generation, g, w, (a.id, b.id), "crossover", None)
+        if child is None:
+            p = parents[0]
+            rng = derive_rng(self.seed, generation, oid, "mutation")
+            res = mutate(p.genome, p.weights, rng, self.policy.mutation)
+            if not res.ok:
+                failed.append(res.kind.value)
+                child = self._clone(oid, generation, p)
+            else:
+                assert res.genome is not None and res.weights is not None
+                key = res.genome.species_key
+                if self.policy.speciation and key != self.key and key not in known_keys and key not in new_keys:
+                    if slots > 0:
+                        new_species = True
+                    else:
+                        failed.append(res.kind.value)
+                        failed.append("species_limit")
+                if failed:
                     child = self._clone(oid, generation, p)
                 else:
-                    assert res.genome is not None and res.weights is not None
-                    key = res.genome.species_key
-                    if self.policy.speciation and key != self.key and key not in known_keys and key not in new_keys:
-                        if slots > 0:
-                            slots -= 1
-                            new_keys.add(key)
-                        else:
-                            failed.append(res.kind.value)
-                            failed.append("species_limit")
-                    if failed:
-                        child = self._clone(oid, generation, p)
-                    else:
-                        child = self._child(oid, generation, res.genome, res.weights, (p.id,), "mutation", res.kind.value)
-            key = child.genome.species_key
-            out.append(Offspring(child, key, tuple(failed)))
-        return out
+                    child = self._child(oid, generation, res.genome, res.weights, (p.id,), "mutation", res.kind.value)
+        return _Birth(Offspring(child, child.genome.species_key, tuple(failed)), new_species)
 
     def _child(self, oid, generation, g, w, parents, origin, mutation) -> NetworkRecord:
         return NetworkRecord(
@@ -251,15 +275,17 @@ class Population:
         return self._child(oid, generation, parent.genome, parent.weights.copy(), (parent.id,), "clone", None)
 
     # ---- culling ---------------------------------------------------------------------------
-    def cull_candidates(self, generation: int) -> list[dict[str, Any]]:
+    def cull_candidates(self, generation: int, protect_offspring: bool = True) -> list[dict[str, Any]]:
         """Eq. 9 inputs per network: id, age, relative fitness/complexity, protected.
 
-        Protected: offspring born in ``generation`` (and untrained networks) and the species champion.
+        Protected: the species champion and, when ``protect_offspring``, the untrained offspring
+        (§III-G). Unprotected untrained networks have age 0, hence eq. 9 weight 0: they go last.
         """
         champ = self.champion()
         out = []
         for r in self.sorted():
-            protected = r.born_generation >= generation or r.fitness is None or (champ is not None and r.id == champ.id)
+            new = r.fitness is None or r.born_generation >= generation
+            protected = (protect_offspring and new) or (champ is not None and r.id == champ.id)
             out.append(
                 {
                     "id": r.id,

@@ -264,6 +264,14 @@ def validate_config(cfg: Config) -> None:
             e.max_species >= e.species, "ecosystem.max_species", e.max_species, f"≥ ecosystem.species ({e.species})"
         )
     _require(e.offspring >= 0, "ecosystem.offspring", e.offspring, "≥ 0")
+    champions = e.max_species if e.speciation else 1
+    _require(
+        e.offspring + champions <= e.max_population,
+        "ecosystem.offspring",
+        e.offspring,
+        f"≤ ecosystem.max_population − {'ecosystem.max_species' if e.speciation else '1'} "
+        f"({e.max_population - champions}): offspring and champions always survive culling",
+    )
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
     _require(m.init_std > 0, "mutation.init_std", m.init_std, "> 0")
     _require(m.new_dense_max_nodes >= 1, "mutation.new_dense_max_nodes", m.new_dense_max_nodes, "≥ 1")

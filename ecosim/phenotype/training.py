@@ -166,12 +166,12 @@ def train_and_evaluate(
             for x, y in _batches(data.train_images, data.train_labels, idx, settings.batch_size, data.mean, data.std, device):
                 opt.zero_grad(set_to_none=True)
                 loss = F.nll_loss(model(x), y)
-                if not torch.isfinite(loss):
-                    result.status, result.message = "diverged", f"non-finite training loss {float(loss)}"
+                if not torch.isfinite(loss.detach()):
+                    result.status, result.message = "diverged", f"non-finite training loss {float(loss.detach())}"
                     break
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             if result.status != "ok":
                 break
         t2 = time.perf_counter()

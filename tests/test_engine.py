@@ -1,0 +1,139 @@
+"""End-to-end runs on real MNIST with real Ray and torch (paper §III, §IV; issue: engine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from ecosim.api import resume, run
+from ecosim.errors import CheckpointError, ConfigError, DatasetError
+from ecosim.io.config import Config
+from ecosim.io.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks
+
+pytestmark = pytest.mark.ray
+
+TIMING = ["wall_time_s", "task_time_s", "train_time_s", "eval_time_s"]
+
+
+def small(out: Path, data_root: Path, **kw) -> Config:
+    base = {
+        "run.out": str(out),
+        "run.seed": 3,
+        "run.generations": 3,
+        "data.dataset": "mnist",
+        "data.data_root": str(data_root),
+        "data.test_subset": 1000,
+        "ecosystem.population": 6,
+        "ecosystem.species": 3,
+        "ecosystem.max_species": 4,
+        "ecosystem.max_population": 8,
+        "ecosystem.offspring": 4,
+        "training.train_fraction": 0.05,
+        "resources.num_cpus": 2,
+    }
+    base.update(kw)
+    return Config().with_overrides(base)
+
+
+def _strip(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in TIMING if c in df.columns])
+
+
+@pytest.fixture(scope="module")
+def sync_run(tmp_path_factory, data_root, ray_local):
+    out = tmp_path_factory.mktemp("runs") / "sync"
+    result = run(small(out, data_root))
+    return result
+
+
+def test_sync_run_logs_schema_limits_and_beats_chance(sync_run):
+    gens, nets = read_generations(sync_run.run_dir), read_networks(sync_run.run_dir)
+    assert list(gens["generation"]) == [0, 1, 2]
+    assert pq.read_schema(next((sync_run.run_dir / "generations").glob("*.parquet"))).equals(GENERATION_SCHEMA, check_metadata=False)
+    assert pq.read_schema(next((sync_run.run_dir / "networks").glob("*.parquet"))).equals(NETWORK_SCHEMA, check_metadata=False)
+    assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
+    assert gens["highest_fitness"].between(0, 1).all()
+    assert sync_run.best_fitness > 0.5  # 10 classes: chance is 0.1
+    assert sync_run.champion_path.is_file()
+    assert gens["best_fitness_so_far"].is_monotonic_increasing
+    assert set(nets["status"]) <= {"ok", "diverged", "error"}
+    assert nets.groupby("generation")["network_id"].apply(lambda s: s.is_unique).all()
+    later = nets[nets["generation"] > 0]
+    assert later["fitness_before_bp"].notna().any()  # offspring scored before BP
+    assert set(later["origin"]) <= {"initial", "mutation", "crossover", "clone"}
+    assert (sync_run.run_dir / "config.toml").is_file()
+
+
+def test_same_seed_gives_identical_sync_logs(sync_run, tmp_path, data_root):
+    again = run(small(tmp_path / "again", data_root))
+    pd.testing.assert_frame_equal(_strip(read_generations(sync_run.run_dir)), _strip(read_generations(again.run_dir)))
+    pd.testing.assert_frame_equal(_strip(read_networks(sync_run.run_dir)), _strip(read_networks(again.run_dir)))
+
+
+def test_resume_after_sigkill_equals_uninterrupted(sync_run, tmp_path, data_root):
+    out = tmp_path / "killed"
+    env = dict(os.environ, ECOSIM_DATA=str(data_root))
+    cmd = [sys.executable, "-m", "ecosim.cli", "run", "--out", str(out), "--seed", "3", "--generations", "3",
+           "--dataset", "mnist", "--data-root", str(data_root), "--test-subset", "1000", "--population", "6",
+           "--species", "3", "--max-species", "4", "--max-population", "8", "--offspring", "4",
+           "--train-fraction", "0.05", "--num-cpus", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out / "checkpoints" / "gen-000000").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "checkpoints" / "LATEST").exists(), "the run never checkpointed"
+    resume(out)
+    pd.testing.assert_frame_equal(_strip(read_generations(sync_run.run_dir)), _strip(read_generations(out)))
+    pd.testing.assert_frame_equal(_strip(read_networks(sync_run.run_dir)), _strip(read_networks(out)))
+
+
+def test_async_run_completes_within_limits(tmp_path, data_root, ray_local):
+    result = run(small(tmp_path / "async", data_root, **{"run.mode": "async"}))
+    gens = read_generations(result.run_dir)
+    assert list(gens["generation"]) == [0, 1, 2]
+    assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
+    assert result.best_fitness > 0.5
+
+
+def test_no_speciation_population_of_two(tmp_path, data_root, ray_local):
+    cfg = small(tmp_path / "nospec", data_root, **{
+        "ecosystem.speciation": False, "ecosystem.population": 2, "ecosystem.max_population": 3,
+        "ecosystem.offspring": 2, "run.generations": 2})
+    result = run(cfg)
+    gens = read_generations(result.run_dir)
+    assert (gens["species_count"] == 1).all() and (gens["network_count"] <= 3).all()
+
+
+def test_population_of_one(tmp_path, data_root, ray_local):
+    cfg = small(tmp_path / "one", data_root, **{
+        "ecosystem.population": 1, "ecosystem.species": 1, "ecosystem.max_species": 1,
+        "ecosystem.max_population": 2, "ecosystem.offspring": 1, "run.generations": 2})
+    result = run(cfg)
+    gens = read_generations(result.run_dir)
+    assert (gens["network_count"] <= 2).all() and (gens["species_count"] == 1).all()
+
+
+def test_bad_input_is_rejected_before_any_work(tmp_path, data_root):
+    with pytest.raises(DatasetError, match="mnist"):
+        run(small(tmp_path / "x", tmp_path / "empty", **{"data.dataset": "mnist"}))
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ConfigError, match="data.dataset|dataset"):
+        run(small(tmp_path / "y", data_root, **{"data.dataset": "imagenet-42"}))
+    with pytest.raises(CheckpointError):
+        resume(tmp_path / "nothing")
+
+
+def test_existing_run_directory_is_not_overwritten(sync_run, data_root):
+    with pytest.raises(ConfigError, match="run.out"):
+        run(small(sync_run.run_dir, data_root))
