@@ -137,3 +137,26 @@ def test_bad_input_is_rejected_before_any_work(tmp_path, data_root):
 def test_existing_run_directory_is_not_overwritten(sync_run, data_root):
     with pytest.raises(ConfigError, match="run.out"):
         run(small(sync_run.run_dir, data_root))
+
+
+@pytest.mark.slow
+def test_async_run_resumes_after_sigkill_without_duplicate_or_missing_rows(tmp_path, data_root, ray_local):
+    out = tmp_path / "akilled"
+    env = dict(os.environ, ECOSIM_DATA=str(data_root))
+    cmd = [sys.executable, "-m", "ecosim.cli", "run", "--mode", "async", "--out", str(out), "--seed", "5",
+           "--generations", "4", "--dataset", "mnist", "--data-root", str(data_root), "--test-subset", "1000",
+           "--population", "6", "--species", "3", "--max-species", "4", "--max-population", "8",
+           "--offspring", "4", "--train-fraction", "0.05", "--num-cpus", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out / "checkpoints" / "gen-000001").exists():
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = read_networks(out)["network_id"].max()
+    resume(out)
+    gens, nets = read_generations(out), read_networks(out)
+    assert list(gens["generation"]) == [0, 1, 2, 3]
+    assert not nets.duplicated(["generation", "network_id"]).any()
+    assert nets["network_id"].max() > before
+    assert (gens["network_count"] <= 8).all() and (gens["species_count"] <= 4).all()
