@@ -58,6 +58,7 @@ class _GenerationTally:
     species_done: set[int] = field(default_factory=set)
     started: float = field(default_factory=time.time)
     task_time_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -430,6 +431,7 @@ class Ecosystem:
             **tally.counts,
             "wall_time_s": time.time() - tally.started,
             "task_time_s": tally.task_time_s,
+            **tally.phases,
         }
         self.logs.write_generation(row)
         self.completed_generation = generation
@@ -466,12 +468,15 @@ class Ecosystem:
             self.tallies[g].started = time.time()
             sids = sorted(self.actors)
             results = await asyncio.gather(*(self._train(s, g) for s in sids))
+            t_train = time.time()
+            self.tallies[g].phases["train_phase_s"] = t_train - self.tallies[g].started
             for rep in self.reporters:
                 rep.on_phase(g, "evolving", 0)
             quotas = allocate(self.cfg.ecosystem.offspring, {s: r["mean_fitness"] for s, r in zip(sids, results)})
             for s, r in zip(sids, results):
                 await self._evolve(s, g, r, quotas[s])
             culled = await self._cull(g, self.tallies[g].counts)
+            self.tallies[g].phases["evolve_phase_s"] = time.time() - t_train
             for s, r in zip(sids, results):
                 self._log_species(s, g, r["rows"], culled)
             await asyncio.gather(*(a.commit.remote() for a in self.actors.values()))

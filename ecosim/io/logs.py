@@ -51,7 +51,9 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("diverged", pa.int64()),
         pa.field("errors", pa.int64()),
         pa.field("wall_time_s", pa.float64()),
-        pa.field("task_time_s", pa.float64()),
+        pa.field("task_time_s", pa.float64()),  # compute time inside training tasks, summed
+        pa.field("train_phase_s", pa.float64()),  # sync: wall time until every task returned
+        pa.field("evolve_phase_s", pa.float64()),  # sync: reproduction, placement, culling
     ]
 )
 

@@ -110,7 +110,14 @@ def _batches(images: np.ndarray, labels: np.ndarray, idx: np.ndarray, size: int,
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, mean, std, batch_size: int = 1000) -> float:
+def accuracy(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    mean,
+    std,
+    batch_size: int = 1000,
+) -> float:
     """Fraction of ``images`` ``(N, C, H, W)`` uint8 classified as ``labels`` ``(N,)``; in [0, 1]."""
     model.eval()
     device = next(model.parameters()).device
@@ -148,11 +155,18 @@ def train_and_evaluate(
     result = TrainResult(weights=weights)
     device = _device()
     try:
-        model = build_phenotype(genome, weights, activation=settings.activation, conv_mode=settings.conv_mode).to(device)
+        model = build_phenotype(
+            genome, weights, activation=settings.activation, conv_mode=settings.conv_mode
+        ).to(device)
         t0 = time.perf_counter()
         if evaluate_before:
             result.fitness_before_bp = accuracy(
-                model, data.eval_images, data.eval_labels, data.mean, data.std, settings.eval_batch_size
+                model,
+                data.eval_images,
+                data.eval_labels,
+                data.mean,
+                data.std,
+                settings.eval_batch_size,
             )
         t1 = time.perf_counter()
         n = len(data.train_labels)
@@ -163,11 +177,22 @@ def train_and_evaluate(
         model.train()
         for _ in range(settings.epochs):
             idx = rng.choice(n, size=k, replace=False)
-            for x, y in _batches(data.train_images, data.train_labels, idx, settings.batch_size, data.mean, data.std, device):
+            for x, y in _batches(
+                data.train_images,
+                data.train_labels,
+                idx,
+                settings.batch_size,
+                data.mean,
+                data.std,
+                device,
+            ):
                 opt.zero_grad(set_to_none=True)
                 loss = F.nll_loss(model(x), y)
                 if not torch.isfinite(loss.detach()):
-                    result.status, result.message = "diverged", f"non-finite training loss {float(loss.detach())}"
+                    result.status, result.message = (
+                        "diverged",
+                        f"non-finite training loss {float(loss.detach())}",
+                    )
                     break
                 loss.backward()
                 opt.step()
@@ -184,11 +209,21 @@ def train_and_evaluate(
             else:
                 result.weights = trained
                 result.fitness = accuracy(
-                    model, data.eval_images, data.eval_labels, data.mean, data.std, settings.eval_batch_size
+                    model,
+                    data.eval_images,
+                    data.eval_labels,
+                    data.mean,
+                    data.std,
+                    settings.eval_batch_size,
                 )
                 if data.test_images is not None:
                     result.test_accuracy = accuracy(
-                        model, data.test_images, data.test_labels, data.mean, data.std, settings.eval_batch_size
+                        model,
+                        data.test_images,
+                        data.test_labels,
+                        data.mean,
+                        data.std,
+                        settings.eval_batch_size,
                     )
                 else:
                     result.test_accuracy = result.fitness
@@ -204,4 +239,11 @@ def train_and_evaluate(
     return result
 
 
-__all__ = ["OPTIMISERS", "DataArrays", "TrainResult", "TrainSettings", "accuracy", "train_and_evaluate"]
+__all__ = [
+    "OPTIMISERS",
+    "DataArrays",
+    "TrainResult",
+    "TrainSettings",
+    "accuracy",
+    "train_and_evaluate",
+]

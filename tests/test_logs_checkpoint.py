@@ -1,0 +1,80 @@
+"""Arrow logs (fixed schema, typed empty columns) and atomic checkpoints."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from ecosim.errors import CheckpointError
+from ecosim.evolution.population import NetworkRecord
+from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
+from ecosim.io.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, LogWriter, read_generations, read_networks
+
+
+def _net_row(gen, nid, **kw):
+    row = {"generation": gen, "network_id": nid, "species_id": 0, "parent_ids": [], "origin": "initial",
+           "fitness": 0.5, "status": "ok", "culled": False}
+    row.update(kw)
+    return row
+
+
+def test_empty_first_generation_columns_keep_their_declared_types(tmp_path):
+    w = LogWriter(tmp_path)
+    w.write_generation({"generation": 0, "mean_offspring_fitness_before_bp": None, "champion_id": None})
+    w.write_generation({"generation": 1, "mean_offspring_fitness_before_bp": 0.7, "champion_id": 4})
+    w.write_networks(0, 0, [_net_row(0, 0, fitness_before_bp=None, mutation=None)])
+    w.write_networks(1, 0, [_net_row(1, 1, fitness_before_bp=0.3, mutation="add_node", parent_ids=[0])])
+    table = ds.dataset(tmp_path / "generations", format="parquet").to_table()
+    assert table.schema.field("mean_offspring_fitness_before_bp").type == pa.float64()
+    assert table.schema.field("champion_id").type == pa.int64()
+    nets = ds.dataset(tmp_path / "networks", format="parquet").to_table()
+    assert nets.schema.equals(NETWORK_SCHEMA, check_metadata=False)
+    assert pd.read_parquet(tmp_path / "generations").shape[0] == 2
+    g = read_generations(tmp_path)
+    assert list(g["generation"]) == [0, 1] and pd.isna(g.loc[0, "mean_offspring_fitness_before_bp"])
+    assert read_networks(tmp_path)["parent_ids"].map(list).tolist() == [[], [0]]
+
+
+def test_rows_outside_the_schema_are_rejected(tmp_path):
+    with pytest.raises(KeyError, match="bogus"):
+        LogWriter(tmp_path).write_generation({"generation": 0, "bogus": 1})
+
+
+def test_truncate_after_removes_later_generations(tmp_path):
+    w = LogWriter(tmp_path)
+    for g in range(4):
+        w.write_generation({"generation": g})
+        w.write_networks(g, 1, [_net_row(g, g)])
+    assert w.truncate_after(1) == 4
+    assert list(read_generations(tmp_path)["generation"]) == [0, 1]
+    assert read_generations(tmp_path).columns.tolist() == GENERATION_SCHEMA.names
+
+
+def _species(seed):
+    g = Genome((1, 8, 8), (ConvLayer(((1, 1), (3, 3))), DenseLayer(3)))
+    recs = {i: NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(seed + i)), fitness=0.1 * i, age=2)
+            for i in range(3)}
+    return [{"species_id": 0, "key": g.species_key, "generation": 4, "networks": recs}]
+
+
+def test_checkpoint_round_trip_is_exact_and_keeps_the_newest(tmp_path):
+    for gen in range(4):
+        save_checkpoint(tmp_path, gen, {"next_network_id": 3 + gen}, _species(gen), keep=2)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["LATEST", "gen-000002", "gen-000003"]
+    ck = load_checkpoint(tmp_path)
+    assert ck["generation"] == 3 and ck["coordinator"]["next_network_id"] == 6
+    want = _species(3)[0]["networks"]
+    got = ck["species"][0]["networks"]
+    for i in want:
+        assert got[i].genome == want[i].genome and got[i].fitness == want[i].fitness
+        assert all(np.array_equal(a, b) for a, b in zip(got[i].weights.arrays(), want[i].weights.arrays()))
+
+
+def test_a_partial_checkpoint_is_ignored(tmp_path):
+    save_checkpoint(tmp_path, 0, {}, _species(0))
+    (tmp_path / "checkpoints" / ".tmp-crashed").mkdir()  # a writer killed mid-way
+    assert load_checkpoint(tmp_path)["generation"] == 0
+    with pytest.raises(CheckpointError, match="no complete checkpoint"):
+        load_checkpoint(tmp_path / "elsewhere")
