@@ -171,10 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecosim`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ecosim.api import resume, run
-    from ecosim.io.config import load_config
-
     try:
+        if args.command in ("run", "resume"):
+            from ecosim.api import resume, run  # torch and Ray: only for the commands that need them
+            from ecosim.io.config import load_config
         if args.command == "run":
             cfg = load_config(args.config, _overrides(args))
             reporter = RichReporter()

@@ -113,6 +113,7 @@ class Ecosystem:
         self.seed = config.run.seed
         self.logs = LogWriter(self.run_dir)
         self.data_ref = ray.put(data)
+        self.mean, self.std = tuple(data.mean), tuple(data.std)
         t, res = config.training, config.resources
         self.settings = TrainSettings(
             optimiser=t.optimiser,
@@ -395,6 +396,10 @@ class Ecosystem:
                 "parameters": rec.parameters,
                 "dataset": self.cfg.data.dataset,
                 "activation": self.cfg.training.activation,
+                "input_shape": list(self.input_shape),
+                "classes": self.classes,
+                "mean": list(self.mean),
+                "std": list(self.std),
             },
         )
 

@@ -23,7 +23,7 @@ Two evaluation strategies give the same function:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,11 +36,14 @@ Group = tuple[int, int, int, int]
 
 MODES = ("auto", "dense", "grouped")
 
-#: ``auto`` picks ``grouped`` when the summed kernel area is at most this fraction of the
-#: dense cost ``C_out · h_max · w_max`` ...
-AUTO_AREA_RATIO = 0.25
-#: ... and the layer has at most this many distinct kernel shapes (one conv call each).
-AUTO_MAX_GROUPS = 4
+#: ``auto`` with one CPU thread picks ``grouped`` when the summed kernel area is at most this
+#: fraction of the dense cost ``C_out · h_max · w_max`` ...
+AUTO_AREA_RATIO = 0.5
+#: ... and the layer has 2 to this many distinct kernel shapes (one conv call each).
+AUTO_MAX_GROUPS = 3
+#: With several threads every extra conv call costs a thread barrier (ruinous on a busy
+#: machine): grouped only for extreme skew, area ratio ≤ this and exactly 2 shapes.
+AUTO_AREA_RATIO_THREADED = 0.1
 
 
 def _check_kernels(kernels: Sequence[Shape2]) -> tuple[Shape2, ...]:
@@ -77,8 +80,11 @@ def kernel_window(shape: Shape2, stacked: Shape2) -> tuple[slice, slice]:
     return slice(top, top + shape[0]), slice(left, left + shape[1])
 
 
-def kernel_mask(kernels: Sequence[Shape2], device: torch.device | str | None = None,
-                dtype: torch.dtype | None = None) -> Tensor:
+def kernel_mask(
+    kernels: Sequence[Shape2],
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
     """The fixed mask of a mixed layer: 1 inside each kernel's centred window, 0 outside.
 
     Args:
@@ -92,9 +98,9 @@ def kernel_mask(kernels: Sequence[Shape2], device: torch.device | str | None = N
     Raises:
         ValueError: empty ``kernels`` or an even/non-positive shape.
 
-    >>> kernel_mask([(1, 1), (3, 1)])[:, 0]
+    >>> kernel_mask([(1, 3), (3, 1)])[:, 0]
     tensor([[[0., 0., 0.],
-             [0., 1., 0.],
+             [1., 1., 1.],
              [0., 0., 0.]],
     <BLANKLINE>
             [[0., 1., 0.],
@@ -144,18 +150,29 @@ def kernel_groups(kernels: Sequence[Shape2]) -> tuple[tuple[Group, ...], Tensor,
     return tuple(groups), order, inverse
 
 
-def choose_mode(kernels: Sequence[Shape2]) -> str:
+def choose_mode(kernels: Sequence[Shape2], threads: int | None = None) -> str:
     """The ``auto`` rule: ``"grouped"`` or ``"dense"`` for one layer, from a cost model.
 
     Dense costs ``C_out · h_max · w_max`` multiply-adds per input channel and output tile;
-    grouped costs ``Σ h·w`` plus one conv call, a concatenation and a gather per distinct
-    shape. Grouped is picked when ``Σ h·w ≤ AUTO_AREA_RATIO · C_out · h_max · w_max`` and the
-    number of distinct shapes is ≤ ``AUTO_MAX_GROUPS``; the constants were calibrated with
-    ``bench/bench_conv.py`` (a CPU conv's time is far from linear in the kernel area, so the
-    saving must be large before the extra calls pay off).
+    grouped costs ``Σ h·w`` plus, per distinct shape, one conv call (its own backward
+    pass to the input, accumulated) and a share of the concatenation and the gather. With
+    ``area = Σ h·w / (C_out · h_max · w_max)`` and ``shapes`` the number of distinct shapes:
+
+    * one thread: grouped iff ``2 ≤ shapes ≤ AUTO_MAX_GROUPS`` (3) and
+      ``area ≤ AUTO_AREA_RATIO`` (0.5);
+    * several threads: grouped iff ``shapes == 2`` and ``area ≤ AUTO_AREA_RATIO_THREADED`` (0.1).
+
+    Calibration (``bench/bench_conv.py --sweep``: batch 128, 16 channels, 28×28, forward +
+    backward, CPU time, a shared 2-core machine). One thread: grouped/dense was 0.36–0.68 for
+    2 shapes at area ≤ 0.5 and 0.82–0.85 at 0.75; 0.68–0.75 for 3 shapes at area ≤ 0.5; only
+    0.76–0.90 for 4 shapes; 1.01–1.34 for 5–8 shapes whatever the area. Two threads under
+    load: 0.57–0.69 for 2 shapes at area ≤ 0.05, but 0.9–3.5 elsewhere (each extra call waits
+    at a thread barrier). Dense is never slower than a plain conv of the stacked shape, so the
+    rule keeps to clear wins. Not calibrated on a GPU: pass ``mode`` explicitly there.
 
     Args:
         kernels: one odd ``(h, w)`` per output channel.
+        threads: CPU threads the layer will run with (default ``torch.get_num_threads()``).
 
     Returns:
         ``"grouped"`` or ``"dense"``.
@@ -163,19 +180,24 @@ def choose_mode(kernels: Sequence[Shape2]) -> str:
     Raises:
         ValueError: empty ``kernels`` or an even/non-positive shape.
 
-    >>> choose_mode([(1, 1)] * 31 + [(13, 13)]), choose_mode([(1, 1), (3, 3), (5, 5), (7, 7)] * 8)
+    >>> skewed, cycling = [(1, 1)] * 31 + [(13, 13)], [(1, 1), (3, 3), (5, 5), (7, 7)] * 8
+    >>> choose_mode(skewed, threads=4), choose_mode(cycling, threads=1)
     ('grouped', 'dense')
     """
     ks = _check_kernels(kernels)
     hm, wm = max_shape(ks)
-    area = sum(h * w for h, w in ks)
+    area = sum(h * w for h, w in ks) / (len(ks) * hm * wm)
     shapes = len(set(ks))
-    if shapes > 1 and shapes <= AUTO_MAX_GROUPS and area <= AUTO_AREA_RATIO * len(ks) * hm * wm:
-        return "grouped"
-    return "dense"
+    if (torch.get_num_threads() if threads is None else threads) > 1:
+        grouped = shapes == 2 and area <= AUTO_AREA_RATIO_THREADED
+    else:
+        grouped = 2 <= shapes <= AUTO_MAX_GROUPS and area <= AUTO_AREA_RATIO
+    return "grouped" if grouped else "dense"
 
 
-def mixed_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, stride: Shape2) -> Tensor:
+def mixed_conv2d(
+    input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, stride: Shape2
+) -> Tensor:
     """Dense mixed-shape convolution: one ``F.conv2d`` with the masked stacked weight (§III-E).
 
     Args:
@@ -192,6 +214,11 @@ def mixed_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tenso
     Shape:
         padding ``(h_max // 2, w_max // 2)``;
         ``H_out = floor((H + 2·(h_max//2) − h_max) / sh) + 1 = ceil(H / sh)``, likewise ``W_out``.
+
+    >>> kernels = [(1, 1), (3, 3)]
+    >>> y = mixed_conv2d(torch.ones(1, 1, 5, 5), torch.ones(2, 1, 3, 3), None, kernel_mask(kernels), (2, 2))
+    >>> y.shape, y[0, :, 1, 1].tolist()
+    (torch.Size([1, 2, 3, 3]), [1.0, 9.0])
     """
     hm, wm = weight.shape[-2:]
     return F.conv2d(input, weight * mask, bias, stride, (hm // 2, wm // 2))
@@ -223,11 +250,18 @@ def grouped_mixed_conv2d(
 
     Shape:
         ``H_out = floor((H + 2·(h//2) − h) / sh) + 1 = ceil(H / sh)`` for every group, likewise ``W_out``.
+
+    >>> groups, order, inverse = kernel_groups([(1, 1), (3, 3)])
+    >>> y = grouped_mixed_conv2d(torch.ones(1, 1, 5, 5), torch.ones(2, 1, 3, 3), None, groups, order, inverse, (2, 2))
+    >>> y.shape, y[0, :, 1, 1].tolist()
+    (torch.Size([1, 2, 3, 3]), [1.0, 9.0])
     """
     stacked = (weight.shape[-2], weight.shape[-1])
     if len(groups) == 1:  # one shape: no permutation needed
         rows, cols = kernel_window(groups[0][:2], stacked)
-        return F.conv2d(input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2))
+        return F.conv2d(
+            input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2)
+        )
     outs = []
     for h, w, start, stop in groups:
         idx = order[start:stop]
@@ -251,7 +285,8 @@ class MixedConv2d(nn.Module):
         stride (int or (int, int), default 1): ``(sh, sw)``, each ≥ 1.
         bias (bool, default True): learn an additive bias per output channel.
         mode (str, default ``"auto"``): ``"dense"`` (one masked conv), ``"grouped"`` (one conv
-            per distinct shape) or ``"auto"`` (:func:`choose_mode`).
+            per distinct shape) or ``"auto"`` (:func:`choose_mode` with the thread count at
+            construction).
         device, dtype: factory kwargs for the parameters and buffers.
 
     Attributes:
@@ -259,6 +294,8 @@ class MixedConv2d(nn.Module):
             (uniform ±1/sqrt(C_in·h·w)), masked tiles zero.
         bias: ``(C_out,)`` or ``None``.
         mask: buffer ``(C_out, 1, h_max, w_max)`` from :func:`kernel_mask`.
+        shape_groups, order, inverse: the grouped mode's plan from :func:`kernel_groups`
+            (``order``/``inverse`` are non-persistent buffers: derived from ``kernels``).
         resolved_mode: ``"dense"`` or ``"grouped"``, what ``forward`` runs.
 
     Raises:
@@ -302,9 +339,13 @@ class MixedConv2d(nn.Module):
         self.kernel_size: Shape2 = max_shape(self.kernels)
         self.padding: Shape2 = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
         factory = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory))
+        self.weight = nn.Parameter(
+            torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory)
+        )
         self.bias = nn.Parameter(torch.empty(len(self.kernels), **factory)) if bias else None
-        self.register_buffer("mask", kernel_mask(self.kernels, device=device, dtype=self.weight.dtype))
+        self.register_buffer(
+            "mask", kernel_mask(self.kernels, device=device, dtype=self.weight.dtype)
+        )
         self.shape_groups, order, inverse = kernel_groups(self.kernels)
         # derived from `kernels`: kept out of the state dict
         self.register_buffer("order", order.to(device), persistent=False)
@@ -318,7 +359,9 @@ class MixedConv2d(nn.Module):
 
     def reset_parameters(self) -> None:
         """Uniform ±1/sqrt(C_in·h·w) per kernel (as ``nn.Conv2d``), masked tiles set to zero."""
-        fan_in = torch.tensor([self.in_channels * h * w for h, w in self.kernels], dtype=torch.float64)
+        fan_in = torch.tensor(
+            [self.in_channels * h * w for h, w in self.kernels], dtype=torch.float64
+        )
         bound = (1.0 / fan_in.sqrt()).to(self.weight)
         with torch.no_grad():
             self.weight.uniform_(-1.0, 1.0).mul_(bound.view(-1, 1, 1, 1)).mul_(self.mask)
@@ -337,7 +380,13 @@ class MixedConv2d(nn.Module):
         """Apply the layer; see the class docstring for shapes."""
         if self.resolved_mode == "grouped":
             return grouped_mixed_conv2d(
-                input, self.weight, self.bias, self.shape_groups, self.order, self.inverse, self.stride
+                input,
+                self.weight,
+                self.bias,
+                self.shape_groups,
+                self.order,
+                self.inverse,
+                self.stride,
             )
         return mixed_conv2d(input, self.weight, self.bias, self.mask, self.stride)
 
@@ -354,6 +403,7 @@ class MixedConv2d(nn.Module):
 
 __all__ = [
     "AUTO_AREA_RATIO",
+    "AUTO_AREA_RATIO_THREADED",
     "AUTO_MAX_GROUPS",
     "MODES",
     "MixedConv2d",

@@ -1,0 +1,269 @@
+#!/usr/bin/env python
+"""Run the Table I experiments (paper §IV): several seeds of one or more experiment configs.
+
+    python experiments/run_experiments.py experiments/mnist-speciation.toml --seeds 0 1 2 \\
+        --out runs/table1 [--generations N] [--set section.key=value ...] [--data-root DIR] [--dry-run]
+
+Each (config, seed) gets its own run directory ``OUT/<config name>/seed<k>`` and runs through
+:func:`ecosim.api.run`, one after the other (each run uses Ray inside; a Ray instance started
+by the first run is reused by the next). Smaller budgets are overrides of the same configs
+(``--generations 5 --set ecosystem.population=16 ...``), never separate code paths.
+
+Re-running the same command continues where it stopped:
+
+* a run whose logs reach its last generation is **skipped**;
+* an unfinished run with a checkpoint is **resumed** (:func:`ecosim.api.resume`);
+* a run directory without any complete generation is started afresh (its empty log folders
+  are removed first);
+* a run that went extinct is recorded in ``<run dir>/extinct.txt`` and skipped later;
+* a run directory whose config differs from the requested one in what the run computes is an
+  error: pick another ``--out``. ``run.generations`` may differ (a larger value extends the
+  run), and so may where and how it executes (``run.out``, ``run.address``, ``data.data_root``,
+  ``[resources]``, ...); a resumed run keeps its stored config apart from ``run.generations``.
+
+At the end the command prints the ``ecosim report`` command for the experiments it covered.
+Exit status: 0 when every run finished (or went extinct), 1 when some run failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from ecosim.errors import EcosimError, ExtinctionError
+from ecosim.io.config import Config, load_config
+from ecosim.io.logs import read_generations
+
+EXTINCT_MARKER = "extinct.txt"
+
+#: keys that may differ between a run directory's config and the requested one: where and how a
+#: run executes, not what it computes (``run.generations`` extends a run; ``[resources]`` too)
+_OPERATIONAL = frozenset(
+    {
+        "run.generations",
+        "run.out",
+        "run.address",
+        "run.dashboard",
+        "run.dashboard_host",
+        "run.checkpoint_keep",
+        "data.data_root",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One run of the plan.
+
+    Attributes:
+        experiment: the config file's stem, e.g. ``mnist-speciation``.
+        seed: ``run.seed``.
+        run_dir: ``OUT/<experiment>/seed<seed>``.
+        config: the resolved config (file + overrides + seed + out).
+        status: ``new``, ``resume``, ``finished``, ``extinct`` or ``restart`` (see :func:`run_status`).
+    """
+
+    experiment: str
+    seed: int
+    run_dir: Path
+    config: Config
+    status: str
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``["section.key=value", ...]`` → overrides; values are TOML (``5``, ``true``, ``"x"``) or plain strings.
+
+    Raises:
+        EcosimError: an item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise EcosimError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def run_status(run_dir: Path, config: Config) -> str:
+    """What to do with ``run_dir`` to get a finished run of ``config``.
+
+    Returns:
+        ``new`` (nothing there), ``finished`` (generation ``run.generations - 1`` is logged),
+        ``extinct`` (``extinct.txt`` present), ``resume`` (a checkpoint and fewer generations
+        logged) or ``restart`` (a run directory without any complete generation).
+
+    Raises:
+        EcosimError: ``run_dir`` holds a run of a different config (see the module docstring),
+            or logs without a checkpoint to resume from (nothing is ever deleted then).
+    """
+    cfg_path = run_dir / "config.toml"
+    if not cfg_path.is_file() and not (run_dir / "generations").exists():
+        return "new"
+    if cfg_path.is_file():
+        stored = load_config(cfg_path)
+        there, wanted = stored.to_dict(), config.to_dict()
+        diff = [
+            f"{section}.{key}: {value!r} there, {wanted[section][key]!r} requested"
+            for section, table in there.items()
+            for key, value in table.items()
+            if f"{section}.{key}" not in _OPERATIONAL
+            and section != "resources"
+            and wanted[section][key] != value
+        ]
+        if diff:
+            raise EcosimError(
+                f"run directory {str(run_dir)!r} holds a run with another config ({'; '.join(diff)}); "
+                "use another --out or remove it"
+            )
+    if (run_dir / EXTINCT_MARKER).is_file():
+        return "extinct"
+    gens = read_generations(run_dir)
+    if not gens.empty and int(gens["generation"].max()) >= config.run.generations - 1:
+        return "finished"
+    if (run_dir / "checkpoints" / "LATEST").is_file():
+        return "resume"
+    if gens.empty:
+        return "restart"
+    raise EcosimError(
+        f"run directory {str(run_dir)!r} logged generations up to {int(gens['generation'].max())} but has no "
+        f"checkpoint to resume from ({run_dir / 'checkpoints' / 'LATEST'} missing); use another --out or remove it"
+    )
+
+
+def plan(
+    configs: Sequence[str | Path], seeds: Sequence[int], out: Path, overrides: dict[str, Any]
+) -> list[Planned]:
+    """Every (config, seed) run with its directory and status, configs first, then seeds.
+
+    Raises:
+        ConfigError: an unreadable config or a bad override. EcosimError: see :func:`run_status`.
+    """
+    runs = []
+    for path in configs:
+        name = Path(path).stem
+        for seed in seeds:
+            run_dir = out / name / f"seed{seed}"
+            cfg = load_config(path, {**overrides, "run.seed": int(seed), "run.out": str(run_dir)})
+            runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg)))
+    return runs
+
+
+def _execute(p: Planned) -> str:
+    """Run, resume or skip one planned run; returns its final status."""
+    from ecosim.api import resume, run
+    from ecosim.cli import RichReporter
+
+    if p.status in ("finished", "extinct"):
+        return p.status
+    if p.status == "restart":  # no complete generation: nothing of value in the folders
+        for folder in ("generations", "networks", "checkpoints"):
+            shutil.rmtree(p.run_dir / folder, ignore_errors=True)
+        (p.run_dir / "champion.safetensors").unlink(missing_ok=True)
+        (p.run_dir / "config.toml").unlink(missing_ok=True)
+    reporter = RichReporter()
+    try:
+        if p.status == "resume":
+            stored = load_config(p.run_dir / "config.toml")
+            extend = (
+                {"run.generations": p.config.run.generations}
+                if stored.run.generations != p.config.run.generations
+                else None
+            )
+            result = resume(p.run_dir, extend, [reporter])
+        else:
+            result = run(p.config, [reporter])
+    except ExtinctionError as exc:
+        (p.run_dir / EXTINCT_MARKER).write_text(f"{exc}\n", encoding="utf-8")
+        print(f"  went extinct: {exc}")
+        return "extinct"
+    finally:
+        reporter.close()
+    print(f"  best fitness {result.best_fitness} (network {result.best_network_id})")
+    return "finished"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The runner's argument parser."""
+    p = argparse.ArgumentParser(
+        prog="run_experiments.py",
+        description="Run seeds of Table I experiment configs, each in OUT/<experiment>/seed<k>; "
+        "finished runs are skipped, unfinished ones resumed.",
+    )
+    p.add_argument(
+        "configs",
+        nargs="+",
+        metavar="CONFIG.toml",
+        help="experiment configs (e.g. experiments/*.toml)",
+    )
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="run seeds (default: 0)")
+    p.add_argument(
+        "--out", default="runs/table1", help="root of the run directories (default: runs/table1)"
+    )
+    p.add_argument("--generations", type=int, default=None, help="override run.generations")
+    p.add_argument("--data-root", default=None, help="override data.data_root")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any config key (TOML value)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    try:
+        overrides = parse_set(args.set)
+        if args.generations is not None:
+            overrides["run.generations"] = args.generations
+        if args.data_root is not None:
+            overrides["data.data_root"] = args.data_root
+        planned = plan(args.configs, args.seeds, out, overrides)
+    except EcosimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for p in planned:
+        print(f"{p.experiment} seed {p.seed}: {p.status} ({p.run_dir})")
+    if args.dry_run:
+        return 0
+    failed = []
+    for i, p in enumerate(planned, 1):
+        print(
+            f"[{i}/{len(planned)}] {p.experiment} seed {p.seed}: {p.status} → {p.run_dir}",
+            flush=True,
+        )
+        try:
+            _execute(p)
+        except Exception as exc:  # noqa: BLE001 -- one broken run must not stop the others
+            print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            traceback.print_exc()
+            failed.append(p)
+    experiments = sorted({str(out / p.experiment) for p in planned})
+    print("\nreport:\n  ecosim report " + " ".join(experiments) + f" --out {out / 'report'}")
+    if failed:
+        print(
+            f"{len(failed)} run(s) failed: " + ", ".join(str(p.run_dir) for p in failed),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

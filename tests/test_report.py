@@ -1,0 +1,321 @@
+"""Report: Table I values from known logs, Fig. 9-style PNGs, origin split, clear errors (paper §IV-B)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ecosim.cli import main
+from ecosim.errors import CheckpointError, EcosimError
+from ecosim.io.config import Config
+from ecosim.io.logs import LogWriter, empty_counts
+from ecosim.io.report import (
+    ReportError,
+    default_out_dir,
+    failed_mutations,
+    load_runs,
+    offspring_by_origin,
+    table_one,
+    write_report,
+)
+
+GENERATIONS = 5  # generations 0..4; the third run stops after generation 3
+
+
+def highest(k: int, g: int) -> float:
+    return 0.90 + 0.01 * g + 0.002 * k
+
+
+def mean(k: int, g: int) -> float:
+    return 0.80 + 0.02 * g + 0.010 * k
+
+
+def offspring(k: int, g: int) -> float | None:
+    return None if g == 0 else 0.50 + 0.05 * g - 0.020 * k
+
+
+# network rows per generation: (origin, fitness_before_bp); the mean per origin is known
+NETWORKS = [
+    ("initial", None),
+    ("crossover", 0.60),
+    ("crossover", 0.70),
+    ("mutation", 0.20),
+    ("mutation", 0.30),
+    ("mutation", 0.40),
+    ("clone", 0.90),
+]
+
+
+def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) -> Path:
+    cfg = Config().with_overrides(
+        {
+            "run.seed": k,
+            "run.out": str(run_dir),
+            "data.dataset": "mnist",
+            "ecosystem.speciation": speciation,
+        }
+    )
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    logs = LogWriter(run_dir)
+    for g in range(generations):
+        rows = []
+        for i, (origin, before) in enumerate(NETWORKS):
+            rows.append(
+                {
+                    "generation": g,
+                    "network_id": 100 * g + i,
+                    "species_id": 0,
+                    "parent_ids": [],
+                    "origin": origin,
+                    "parameters": 7850 + i,
+                    "fitness": 0.9,
+                    "fitness_before_bp": None if g == 0 else before,
+                    "status": "ok",
+                    "culled": False,
+                }
+            )
+        logs.write_networks(g, 0, rows)
+        counts = empty_counts()
+        counts["failed_add_layer"] = g
+        counts["failed_remove_node"] = 2 * g
+        counts["failed_species_limit"] = 10 + g
+        logs.write_generation(
+            {
+                "generation": g,
+                "highest_fitness": highest(k, g),
+                "mean_fitness": mean(k, g),
+                "best_fitness_so_far": highest(k, g),
+                "mean_offspring_fitness_before_bp": offspring(k, g),
+                "species_count": 8 + g,
+                "network_count": 64 + 10 * g,
+                "networks_evaluated": 64 + 10 * g,
+                "champion_id": 100 * g,
+                "champion_parameters": 7850 + 100 * g + k,
+                **counts,
+            }
+        )
+    return run_dir
+
+
+@pytest.fixture()
+def runs(tmp_path: Path) -> list[Path]:
+    """Three runs of MNIST with speciation (the third one generation shorter)."""
+    base = tmp_path / "table1" / "mnist-speciation"
+    return [write_run(base / f"seed{k}", k, GENERATIONS - (k == 2)) for k in range(3)]
+
+
+def test_table_one_gives_highest_mean_and_sample_std_at_a_generation(runs):
+    table = table_one(runs, generation=2)
+    row = table.loc["mnist-speciation"]
+    assert (
+        row["runs"] == 3
+        and row["generation"] == 2
+        and row["experiment"] == "MNIST (with speciation)"
+    )
+    for metric, f in [
+        ("highest_fitness", highest),
+        ("mean_fitness", mean),
+        ("mean_offspring_fitness_before_bp", offspring),
+    ]:
+        values = np.array([f(k, 2) for k in range(3)])
+        assert row[f"{metric}_max"] == pytest.approx(values.max(), abs=1e-12)
+        assert row[f"{metric}_mean"] == pytest.approx(values.mean(), abs=1e-12)
+        assert row[f"{metric}_std"] == pytest.approx(values.std(ddof=1), abs=1e-12)
+        assert row[f"{metric}_n"] == 3
+    # the numbers themselves: highest fitness 0.92, 0.922, 0.924 → max 0.924, mean 0.922, std 0.002
+    assert row["highest_fitness_max"] == pytest.approx(0.924)
+    assert row["highest_fitness_mean"] == pytest.approx(0.922)
+    assert row["highest_fitness_std"] == pytest.approx(0.002)
+
+
+def test_default_generation_is_the_last_one_every_run_reached(runs):
+    row = table_one(runs).loc["mnist-speciation"]
+    assert row["generation"] == GENERATIONS - 2  # the third run stopped one generation early
+    assert row["highest_fitness_max"] == pytest.approx(highest(2, 3))
+
+
+def test_one_run_has_nan_std_and_experiments_are_grouped(runs, tmp_path):
+    single = write_run(tmp_path / "other" / "seed0", 0, 3, speciation=False)
+    table = table_one([*runs, single])
+    assert list(table.index) == ["mnist-speciation", "mnist-no-speciation"]
+    row = table.loc["mnist-no-speciation"]
+    assert row["runs"] == 1 and row["generation"] == 2
+    assert row["highest_fitness_max"] == row["highest_fitness_mean"] == pytest.approx(highest(0, 2))
+    assert math.isnan(row["highest_fitness_std"])
+
+
+def test_a_generation_some_run_never_reached_is_named(runs):
+    with pytest.raises(ReportError, match=r"generation 4 .*seed2.*0\.\.3"):
+        table_one(runs, generation=4)
+
+
+def test_missing_offspring_value_is_left_out_of_that_metric(runs):
+    row = table_one(runs, generation=0).loc["mnist-speciation"]
+    assert row["mean_offspring_fitness_before_bp_n"] == 0
+    assert math.isnan(row["mean_offspring_fitness_before_bp_mean"])
+    assert row["highest_fitness_n"] == 3
+
+
+def test_offspring_fitness_before_bp_is_split_by_origin(runs):
+    (run,) = load_runs([runs[0]])
+    split = offspring_by_origin(run.networks)
+    assert list(split.columns) == ["crossover", "mutation", "clone"]
+    assert split.loc[1].to_dict() == pytest.approx(
+        {"crossover": 0.65, "mutation": 0.30, "clone": 0.90}
+    )
+    assert 0 not in split.index  # generation 0 has no offspring scored before BP
+
+
+def test_failed_mutations_sum_constraint_kinds_and_keep_species_limit_apart(runs):
+    (run,) = load_runs([runs[0]])
+    failed = failed_mutations(run.generations)
+    assert failed.loc[3, "constraint"] == 3 + 6
+    assert failed.loc[3, "species_limit"] == 13
+
+
+def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", *map(str, runs), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    pngs = sorted(out.glob("*.png"))
+    assert {p.name for p in pngs} == {
+        f"mnist-speciation-{name}.png"
+        for name in ("fitness", "offspring-by-origin", "population", "failed-mutations")
+    }
+    for png in pngs:
+        assert png.stat().st_size > 0 and str(png) in printed
+        with Image.open(png) as im:
+            im.verify()
+            assert im.format == "PNG"
+    # default generation 3 (the shortest run's last): highest fitness 0.930, 0.932, 0.934
+    assert "93.40% (93.20 ± 0.20)" in (out / "table1.md").read_text(encoding="utf-8")
+    assert (out / "table1.csv").stat().st_size > 0
+
+
+def test_one_run_reports_into_its_own_folder_several_into_their_common_one(runs):
+    assert default_out_dir([runs[0]]) == runs[0] / "report"
+    assert default_out_dir(runs) == runs[0].parent.resolve() / "report"
+
+
+def test_a_folder_of_runs_is_expanded(runs):
+    found = load_runs([runs[0].parent.parent, runs[1]])  # table1/ holds mnist-speciation/seed{0,1,2}
+    assert sorted(r.run_dir for r in found) == sorted(runs)
+    assert table_one(found).loc["mnist-speciation", "runs"] == 3
+
+
+def test_run_dir_without_logs_is_a_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="no generation logs"):
+        load_runs([empty])
+    with pytest.raises(CheckpointError, match="not a run directory"):
+        load_runs([tmp_path / "nowhere"])
+    assert main(["report", str(empty)]) == 2
+    assert "nogenerationlogs" in "".join(
+        capsys.readouterr().err.split()
+    )  # rich wraps, even mid-word
+
+
+def test_tensorboard_is_optional_and_says_how_to_install(runs, tmp_path):
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(EcosimError, match=r"pip install 'ecosim\[tensorboard\]'"):
+            write_report(runs, tmp_path / "tb", tensorboard=True)
+        assert not (tmp_path / "tb").exists()  # failed before any work
+    else:
+        from ecosim.io.tensorboard import write_scalars
+
+        (run,) = load_runs([runs[0]])
+        folder = write_scalars(run.generations, tmp_path / "tb", run.networks)
+        assert any(folder.glob("events.out.tfevents.*"))
+
+
+# ---- experiments/: the Table I configs and their runner ---------------------------------------
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+TABLE_ONE = [
+    f"{d}-{s}"
+    for d in ("mnist", "svhn", "fashion-mnist", "cifar10")
+    for s in ("speciation", "no-speciation")
+]
+
+
+def _runner():
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "run_experiments", EXPERIMENTS / "run_experiments.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", TABLE_ONE)
+def test_table_one_configs_load_with_the_papers_settings(name):
+    from ecosim.io.config import load_config
+    from ecosim.io.report import Experiment
+
+    cfg = load_config(EXPERIMENTS / f"{name}.toml")
+    e, t = cfg.ecosystem, cfg.training
+    assert (
+        Experiment(cfg.data.dataset, e.speciation).slug == name
+    )  # report groups runs under the file's name
+    assert (e.species, e.max_species, e.population, e.max_population) == (8, 16, 64, 111)
+    assert (cfg.mutation.init_std, t.batch_size, t.train_fraction, t.optimiser) == (
+        0.1,
+        128,
+        0.1,
+        "adadelta",
+    )
+    assert (
+        cfg.run.generations == 100
+        and cfg.data.test_subset == 0
+        and cfg.data.validation_fraction == 0.0
+    )
+
+
+def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
+    runner = _runner()
+    config = (
+        EXPERIMENTS / "mnist-speciation.toml"
+    )  # Config() defaults apart from generations, like write_run's
+    out = tmp_path / "table1"
+    write_run(out / "mnist-speciation" / "seed0", 0, 5)
+    partial = write_run(out / "mnist-speciation" / "seed1", 1, 3)
+    (partial / "checkpoints").mkdir()
+    (partial / "checkpoints" / "LATEST").write_text("gen-000002")
+    plan = runner.plan([config], [0, 1, 2], out, {"run.generations": 5})
+    assert [(p.seed, p.status) for p in plan] == [(0, "finished"), (1, "resume"), (2, "new")]
+    assert plan[2].run_dir == out / "mnist-speciation" / "seed2" and plan[2].config.run.seed == 2
+    with pytest.raises(EcosimError, match="no checkpoint to resume from"):  # logs are never deleted
+        runner.plan([config], [0], out, {"run.generations": 7})
+    assert (
+        runner.plan([config], [1], out, {"run.generations": 7})[0].status == "resume"
+    )  # extends the run
+    with pytest.raises(EcosimError, match=r"ecosystem\.offspring: 32 there, 5 requested"):
+        runner.plan([config], [0], out, {"ecosystem.offspring": 5})
+    argv = [
+        str(config),
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--out",
+        str(out),
+        "--generations",
+        "5",
+        "--dry-run",
+    ]
+    assert runner.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "seed 0: finished" in printed and "seed 1: resume" in printed and "seed 2: new" in printed
+    )
