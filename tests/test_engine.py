@@ -21,7 +21,7 @@ from ecosim.io.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, 
 
 pytestmark = pytest.mark.ray
 
-TIMING = ["wall_time_s", "task_time_s", "train_time_s", "eval_time_s"]
+TIMING = ["wall_time_s", "task_time_s", "train_phase_s", "evolve_phase_s", "train_time_s", "eval_time_s"]
 
 
 def small(out: Path, data_root: Path, **kw) -> Config:
