@@ -16,8 +16,8 @@ the middle of a network). Contestants are interleaved: every repetition runs eac
 fresh (seeded) random order, so drifts in machine load hit all of them alike. Medians of wall
 time and of process CPU time (all threads; less sensitive to other jobs on a shared machine)
 are reported, with ratios to the reference. ``--sweep`` adds the dense/grouped crossover sweep
-used to calibrate :func:`ecosim.phenotype.conv.choose_mode` (``AUTO_AREA_RATIO``,
-``AUTO_MAX_GROUPS``). ``--threads`` defaults to all cores (``torch.set_num_threads``).
+used to calibrate :func:`ecosim.phenotype.conv.choose_mode` (``AUTO_BUDGET``,
+``AUTO_SHAPE_COST``). ``--threads`` defaults to all cores (``torch.set_num_threads``).
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ def test_auto_mode_picks_grouped_for_skewed_layers_and_dense_for_uniform_ones():
     assert choose_mode(skewed, threads=1) == choose_mode(skewed, threads=8) == "grouped"
     assert MixedConv2d(2, skewed).resolved_mode == "grouped"
     assert "grouped" in repr(MixedConv2d(2, skewed))
-    three = [(1, 1)] * 20 + [(7, 7), (5, 5)] * 6  # area ratio 0.39, 3 shapes
+    three = [(1, 1)] * 20 + [(7, 7), (5, 5)] * 6  # area ratio 0.30, 3 shapes
     assert choose_mode(three, threads=1) == "grouped"
     assert choose_mode(three, threads=2) == "dense"
     for kernels in (
@@ -203,6 +203,8 @@ def test_auto_mode_picks_grouped_for_skewed_layers_and_dense_for_uniform_ones():
     ):
         assert choose_mode(kernels, threads=1) == "dense"  # 4 and 5 shapes
     assert choose_mode([(5, 5)] * 4, threads=1) == "dense"  # one shape: nothing to save
+    two = [(1, 1)] * 16 + [(7, 7)] * 16  # area ratio 0.51, 2 shapes: grouped on one thread only
+    assert (choose_mode(two, threads=1), choose_mode(two, threads=2)) == ("grouped", "dense")
 
 
 @pytest.mark.parametrize(

@@ -36,14 +36,14 @@ Group = tuple[int, int, int, int]
 
 MODES = ("auto", "dense", "grouped")
 
-#: ``auto`` with one CPU thread picks ``grouped`` when the summed kernel area is at most this
-#: fraction of the dense cost ``C_out · h_max · w_max`` ...
-AUTO_AREA_RATIO = 0.5
-#: ... and the layer has 2 to this many distinct kernel shapes (one conv call each).
-AUTO_MAX_GROUPS = 3
-#: With several threads every extra conv call costs a thread barrier (ruinous on a busy
-#: machine): grouped only for extreme skew, area ratio ≤ this and exactly 2 shapes.
-AUTO_AREA_RATIO_THREADED = 0.1
+#: ``auto`` picks ``grouped`` when ``area + AUTO_SHAPE_COST · (shapes − 2)`` is at most the
+#: budget, with ``area = Σ h·w / (C_out · h_max · w_max)`` (see :func:`choose_mode`).
+AUTO_SHAPE_COST = 0.35
+#: Budget with one CPU thread.
+AUTO_BUDGET = 0.75
+#: Budget with several threads: each extra conv call waits at thread barriers (ruinous on a
+#: busy machine), so only extreme skew over exactly 2 shapes goes grouped.
+AUTO_BUDGET_THREADED = 0.1
 
 
 def _check_kernels(kernels: Sequence[Shape2]) -> tuple[Shape2, ...]:
@@ -154,21 +154,24 @@ def choose_mode(kernels: Sequence[Shape2], threads: int | None = None) -> str:
     """The ``auto`` rule: ``"grouped"`` or ``"dense"`` for one layer, from a cost model.
 
     Dense costs ``C_out · h_max · w_max`` multiply-adds per input channel and output tile;
-    grouped costs ``Σ h·w`` plus, per distinct shape, one conv call (its own backward
+    grouped costs ``Σ h·w`` plus, per distinct shape, one conv call (with its own backward
     pass to the input, accumulated) and a share of the concatenation and the gather. With
-    ``area = Σ h·w / (C_out · h_max · w_max)`` and ``shapes`` the number of distinct shapes:
+    ``area = Σ h·w / (C_out · h_max · w_max)`` and ``shapes`` the number of distinct shapes,
+    grouped is picked iff ``shapes ≥ 2`` and
 
-    * one thread: grouped iff ``2 ≤ shapes ≤ AUTO_MAX_GROUPS`` (3) and
-      ``area ≤ AUTO_AREA_RATIO`` (0.5);
-    * several threads: grouped iff ``shapes == 2`` and ``area ≤ AUTO_AREA_RATIO_THREADED`` (0.1).
+        ``area + AUTO_SHAPE_COST · (shapes − 2) ≤ budget``
 
-    Calibration (``bench/bench_conv.py --sweep``: batch 128, 16 channels, 28×28, forward +
-    backward, CPU time, a shared 2-core machine). One thread: grouped/dense was 0.36–0.68 for
-    2 shapes at area ≤ 0.5 and 0.82–0.85 at 0.75; 0.68–0.75 for 3 shapes at area ≤ 0.5; only
-    0.76–0.90 for 4 shapes; 1.01–1.34 for 5–8 shapes whatever the area. Two threads under
-    load: 0.57–0.69 for 2 shapes at area ≤ 0.05, but 0.9–3.5 elsewhere (each extra call waits
-    at a thread barrier). Dense is never slower than a plain conv of the stacked shape, so the
-    rule keeps to clear wins. Not calibrated on a GPU: pass ``mode`` explicitly there.
+    with ``AUTO_SHAPE_COST = 0.35`` and ``budget = AUTO_BUDGET = 0.75`` for one thread, or
+    ``AUTO_BUDGET_THREADED = 0.1`` for several (2 shapes and area ≤ 0.1 only). So, with one
+    thread: 2 shapes up to area 0.75, 3 shapes up to 0.40, 4 or more never.
+
+    Calibration (``bench/bench_conv.py --sweep``: 32 kernels, batch 128, 16 channels, 28×28,
+    forward + backward). One thread, grouped/dense time: 2 shapes 0.43–0.65 at area ≤ 0.27,
+    0.63–0.78 at 0.5, 0.75–0.92 at 0.75; 3 shapes 0.73 at 0.20, 0.85 at 0.39, 0.98 at 0.57;
+    4 shapes 0.81–0.91 at 0.10–0.43; 5–8 shapes 1.07–1.38. Two threads on a loaded machine:
+    0.57–0.69 for 2 shapes at area ≤ 0.05, but 0.87–3.5 elsewhere. Dense is never slower than a
+    plain conv of the stacked shape, so the rule keeps to clear wins. Not calibrated on a GPU:
+    pass ``mode`` explicitly there.
 
     Args:
         kernels: one odd ``(h, w)`` per output channel.
@@ -188,11 +191,24 @@ def choose_mode(kernels: Sequence[Shape2], threads: int | None = None) -> str:
     hm, wm = max_shape(ks)
     area = sum(h * w for h, w in ks) / (len(ks) * hm * wm)
     shapes = len(set(ks))
-    if (torch.get_num_threads() if threads is None else threads) > 1:
-        grouped = shapes == 2 and area <= AUTO_AREA_RATIO_THREADED
-    else:
-        grouped = 2 <= shapes <= AUTO_MAX_GROUPS and area <= AUTO_AREA_RATIO
-    return "grouped" if grouped else "dense"
+    n_threads = torch.get_num_threads() if threads is None else threads
+    budget = AUTO_BUDGET if n_threads <= 1 else AUTO_BUDGET_THREADED
+    if shapes >= 2 and area + AUTO_SHAPE_COST * (shapes - 2) <= budget:
+        return "grouped"
+    return "dense"
+
+
+def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Shape2, padding: Shape2) -> Tensor:
+    """``F.conv2d``, with strided 1×1 kernels run as a subsampling then a stride-1 conv.
+
+    The two are the same function (a 1×1 kernel at stride s reads every s-th tile). torch
+    2.14.1's CPU backend (oneDNN 3.12) crashes the process (SIGSEGV/SIGFPE) in the backward of
+    some strided 1×1 convolutions, e.g. stride 2 on 28×28 MNIST batches; the subsampled form
+    never takes that path. Regression test: ``tests/test_phenotype_crash.py``.
+    """
+    if weight.shape[-2:] == (1, 1) and tuple(stride) != (1, 1) and tuple(padding) == (0, 0):
+        return F.conv2d(input[:, :, :: stride[0], :: stride[1]], weight, bias, 1, 0)
+    return F.conv2d(input, weight, bias, stride, padding)
 
 
 def mixed_conv2d(
@@ -221,7 +237,7 @@ def mixed_conv2d(
     (torch.Size([1, 2, 3, 3]), [1.0, 9.0])
     """
     hm, wm = weight.shape[-2:]
-    return F.conv2d(input, weight * mask, bias, stride, (hm // 2, wm // 2))
+    return _conv2d(input, weight * mask, bias, stride, (hm // 2, wm // 2))
 
 
 def grouped_mixed_conv2d(
@@ -259,7 +275,7 @@ def grouped_mixed_conv2d(
     stacked = (weight.shape[-2], weight.shape[-1])
     if len(groups) == 1:  # one shape: no permutation needed
         rows, cols = kernel_window(groups[0][:2], stacked)
-        return F.conv2d(
+        return _conv2d(
             input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2)
         )
     outs = []
@@ -268,7 +284,7 @@ def grouped_mixed_conv2d(
         rows, cols = kernel_window((h, w), stacked)
         wg = weight[:, :, rows, cols].index_select(0, idx)
         bg = None if bias is None else bias.index_select(0, idx)
-        outs.append(F.conv2d(input, wg, bg, stride, (h // 2, w // 2)))
+        outs.append(_conv2d(input, wg, bg, stride, (h // 2, w // 2)))
     return torch.cat(outs, dim=1).index_select(1, inverse)
 
 
@@ -402,9 +418,9 @@ class MixedConv2d(nn.Module):
 
 
 __all__ = [
-    "AUTO_AREA_RATIO",
-    "AUTO_AREA_RATIO_THREADED",
-    "AUTO_MAX_GROUPS",
+    "AUTO_BUDGET",
+    "AUTO_BUDGET_THREADED",
+    "AUTO_SHAPE_COST",
     "MODES",
     "MixedConv2d",
     "choose_mode",
