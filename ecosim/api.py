@@ -19,7 +19,7 @@ import numpy as np
 from ecosim.errors import CheckpointError, ConfigError
 from ecosim.io.config import Config, load_config
 from ecosim.io.data import load_dataset
-from ecosim.phenotype.training import DataArrays
+from ecosim.phenotype.records import DataArrays
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.io.config import Config
 from ecosim.io.logs import LogWriter, empty_counts
 from ecosim.phenotype.serialization import save_network
-from ecosim.phenotype.training import DataArrays, TrainSettings
+from ecosim.phenotype.records import DataArrays, TrainSettings
 from ecosim.rng import derive_rng
 
 log = logging.getLogger(__name__)

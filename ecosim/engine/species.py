@@ -15,7 +15,7 @@ import ray
 
 from ecosim.engine.tasks import train_network_task
 from ecosim.evolution.population import NetworkRecord, Offspring, Population, ReproductionPolicy, SpeciesKey
-from ecosim.phenotype.training import TrainSettings
+from ecosim.phenotype.records import TrainSettings
 from ecosim.rng import derive_rng
 
 

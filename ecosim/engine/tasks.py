@@ -9,7 +9,7 @@ from __future__ import annotations
 import ray
 
 from ecosim.genome import Genome, Weights
-from ecosim.phenotype.training import DataArrays, TrainResult, TrainSettings, train_and_evaluate
+from ecosim.phenotype.records import DataArrays, TrainResult, TrainSettings
 
 
 @ray.remote
@@ -21,6 +21,8 @@ def train_network_task(
     Resources (CPUs, fractional GPUs, retries) are set by the caller with ``.options``.
     A failing network comes back as a result with status ``diverged``/``error``, never raises.
     """
+    from ecosim.phenotype.training import train_and_evaluate  # torch: loaded in the worker only
+
     return train_and_evaluate(genome, weights, data, settings, seed, evaluate_before)
 
 

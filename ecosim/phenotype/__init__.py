@@ -7,25 +7,35 @@
 * :func:`save_network` / :func:`load_network`: one network as a safetensors file.
 """
 
-from ecosim.phenotype.conv import (
-    MODES,
-    MixedConv2d,
-    choose_mode,
-    grouped_mixed_conv2d,
-    kernel_groups,
-    kernel_mask,
-    kernel_window,
-    mixed_conv2d,
-)
-from ecosim.phenotype.network import (
-    ACTIVATIONS,
-    Phenotype,
-    build_phenotype,
-    extract_weights,
-    get_activation,
-    phenotype_forward,
-)
-from ecosim.phenotype.serialization import load_network, save_network
+import importlib
+from typing import Any
+
+# Names load on first use (PEP 562), so ``ecosim.phenotype.records`` stays importable without torch.
+_EXPORTS = {
+    "MODES": "conv",
+    "MixedConv2d": "conv",
+    "choose_mode": "conv",
+    "grouped_mixed_conv2d": "conv",
+    "kernel_groups": "conv",
+    "kernel_mask": "conv",
+    "kernel_window": "conv",
+    "mixed_conv2d": "conv",
+    "ACTIVATIONS": "network",
+    "Phenotype": "network",
+    "build_phenotype": "network",
+    "extract_weights": "network",
+    "get_activation": "network",
+    "phenotype_forward": "network",
+    "load_network": "serialization",
+    "save_network": "serialization",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"ecosim.phenotype.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'ecosim.phenotype' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ecosim.genome import Genome, Weights
+from ecosim.phenotype.records import DataArrays, TrainResult, TrainSettings
 
 #: optimiser registry: name → constructor(params, lr or None)
 OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -31,68 +31,6 @@ OPTIMISERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adagrad": torch.optim.Adagrad,
 }
 _DEFAULT_LR = {"sgd": 0.01}
-
-
-@dataclass(frozen=True)
-class DataArrays:
-    """Dataset as uint8 arrays, shipped once per run through Ray's object store.
-
-    Attributes:
-        train_images: ``(N_train, C, H, W)`` uint8. train_labels: ``(N_train,)`` int64.
-        eval_images, eval_labels: the fitness set (test set, or a validation split).
-        test_images, test_labels: the test set when it differs from the fitness set, else ``None``.
-        mean, std: per-channel normalisation in [0, 1] pixel units.
-    """
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    eval_images: np.ndarray
-    eval_labels: np.ndarray
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    test_images: np.ndarray | None = None
-    test_labels: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """What :func:`train_and_evaluate` needs of the config (plain values, cheap to ship)."""
-
-    optimiser: str = "adadelta"
-    learning_rate: float = 0.0
-    batch_size: int = 128
-    train_fraction: float = 0.1
-    epochs: int = 1
-    activation: str = "relu"
-    eval_batch_size: int = 1000
-    conv_mode: str = "auto"
-    threads: int = 1
-
-
-@dataclass
-class TrainResult:
-    """Outcome of one network's generation.
-
-    Attributes:
-        weights: trained weights (the input weights when training failed).
-        fitness: accuracy on the fitness set, fraction in [0, 1]; 0 on failure.
-        fitness_before_bp: accuracy before training (offspring only), else ``None``.
-        test_accuracy: accuracy on the test set (equals ``fitness`` without a validation split).
-        train_loss: mean minibatch NLL (nats); NaN if not trained.
-        train_time_s, eval_time_s: wall seconds.
-        status: ``ok``, ``diverged`` or ``error``; message: details for non-ok.
-    """
-
-    weights: Weights
-    fitness: float = 0.0
-    fitness_before_bp: float | None = None
-    test_accuracy: float | None = None
-    train_loss: float = math.nan
-    train_time_s: float = 0.0
-    eval_time_s: float = 0.0
-    status: str = "ok"
-    message: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def _device() -> torch.device:
