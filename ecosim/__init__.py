@@ -21,7 +21,6 @@ from ecosim.genome import (
     mutate,
     similarity,
 )
-
 from ecosim.io.config import Config, load_config
 
 __version__ = "0.1.0"

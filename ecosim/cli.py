@@ -12,7 +12,14 @@ import sys
 from typing import Any, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from ecosim.errors import EcosimError
 
@@ -173,7 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command in ("run", "resume"):
-            from ecosim.api import resume, run  # torch and Ray: only for the commands that need them
+            from ecosim.api import (  # torch and Ray: only for the commands that need them
+                resume,
+                run,
+            )
             from ecosim.io.config import load_config
         if args.command == "run":
             cfg = load_config(args.config, _overrides(args))

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from ecosim.evolution import cull, cull_weights, relative_complexity, relative_fitness, select_parents
+from ecosim.evolution import (
+    cull,
+    cull_weights,
+    relative_complexity,
+    relative_fitness,
+    select_parents,
+)
 from ecosim.evolution.population import NetworkRecord, Population, ReproductionPolicy
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 

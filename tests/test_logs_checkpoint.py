@@ -10,7 +10,13 @@ from ecosim.errors import CheckpointError
 from ecosim.evolution.population import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
-from ecosim.io.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, LogWriter, read_generations, read_networks
+from ecosim.io.logs import (
+    GENERATION_SCHEMA,
+    NETWORK_SCHEMA,
+    LogWriter,
+    read_generations,
+    read_networks,
+)
 
 
 def _net_row(gen, nid, **kw):

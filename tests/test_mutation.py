@@ -56,8 +56,8 @@ def test_every_operator_keeps_constraints_and_never_touches_its_parent(kind, net
         return
     check_weights(child_g, child_w)
     assert constraint_violation(child_g) is None
-    for h, wk in ((l.kernels, None) for l in child_g.conv_layers):
-        assert all(a % 2 == 1 and b % 2 == 1 for a, b in h)
+    for layer in child_g.conv_layers:
+        assert all(a % 2 == 1 and b % 2 == 1 for a, b in layer.kernels)
     assert g == g_before
     assert all(_same(a, b) for a, b in zip(before, w.arrays()))
     for a in child_w.arrays():

@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import genomes
 
 from ecosim.errors import CheckpointError, GenomeError
 from ecosim.genome.genome import ConvLayer, DenseLayer, Genome
@@ -28,6 +27,7 @@ from ecosim.phenotype import (
     load_network,
     save_network,
 )
+from strategies import genomes
 
 FAST = settings(max_examples=25, deadline=None)
 MIXED = [(1, 1), (3, 3), (5, 5), (3, 1), (1, 5), (5, 3), (3, 3)]

@@ -29,13 +29,19 @@ import ray
 from ecosim.engine.species import SpeciesActor
 from ecosim.errors import EcosimError, ExtinctionError
 from ecosim.evolution.culling import cull
-from ecosim.evolution.population import SPECIES_STREAM_BASE, NetworkRecord, Offspring, ReproductionPolicy, SpeciesKey
+from ecosim.evolution.population import (
+    SPECIES_STREAM_BASE,
+    NetworkRecord,
+    Offspring,
+    ReproductionPolicy,
+    SpeciesKey,
+)
 from ecosim.genome import Genome, MutationParams, init_weights, mutate
 from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.io.config import Config
-from ecosim.io.logs import LogWriter, empty_counts
-from ecosim.phenotype.serialization import save_network
+from ecosim.io.logs import LogWriter, empty_counts, read_networks
 from ecosim.phenotype.records import DataArrays, TrainSettings
+from ecosim.phenotype.serialization import save_network
 from ecosim.rng import derive_rng
 
 log = logging.getLogger(__name__)
@@ -251,8 +257,6 @@ class Ecosystem:
         species_gen = {int(k): v for k, v in c.get("species_gen", {}).items()}
         self.logs.truncate_after(self.completed_generation, species_gen)
         # async: generations begun but not complete are rebuilt from their rows on disk
-        from ecosim.io.logs import read_networks
-
         pending = {int(g): t for g, t in c.get("tallies", {}).items()}
         if pending:
             rows = read_networks(self.run_dir)

@@ -14,7 +14,13 @@ from typing import Any, Mapping, Sequence
 import ray
 
 from ecosim.engine.tasks import train_network_task
-from ecosim.evolution.population import NetworkRecord, Offspring, Population, ReproductionPolicy, SpeciesKey
+from ecosim.evolution.population import (
+    NetworkRecord,
+    Offspring,
+    Population,
+    ReproductionPolicy,
+    SpeciesKey,
+)
 from ecosim.phenotype.records import TrainSettings
 from ecosim.rng import derive_rng
 

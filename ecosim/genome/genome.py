@@ -15,7 +15,6 @@ with odd kernels its output is ``ceil(H / sh) × ceil(W / sw)`` whatever the ker
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Union
 
