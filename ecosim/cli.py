@@ -125,17 +125,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = {key: getattr(args, opt) for opt, key in _OVERRIDES.items() if getattr(args, opt, None) is not None}
-    for item in args.set:
-        import tomllib
+    from ecosim.io.config import parse_overrides
 
-        if "=" not in item:
-            raise EcosimError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = tomllib.loads(f"v = {v}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[k.strip()] = v
+    out = {key: getattr(args, opt) for opt, key in _OVERRIDES.items() if getattr(args, opt, None) is not None}
+    out.update(parse_overrides(args.set))
     return out
 
 

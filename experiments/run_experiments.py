@@ -36,10 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ecosim.errors import EcosimError, ExtinctionError
-from ecosim.io.config import Config, load_config
+from ecosim.io.config import Config, load_config, parse_overrides
 from ecosim.io.logs import read_generations
 
 EXTINCT_MARKER = "extinct.txt"
@@ -79,21 +77,8 @@ class Planned:
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``["section.key=value", ...]`` → overrides; values are TOML (``5``, ``true``, ``"x"``) or plain strings.
-
-    Raises:
-        EcosimError: an item without ``=``.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise EcosimError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value
-    return out
+    """``--set`` items → overrides (see :func:`ecosim.io.config.parse_overrides`)."""
+    return parse_overrides(items)
 
 
 def run_status(run_dir: Path, config: Config) -> str:

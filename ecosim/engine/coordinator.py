@@ -16,6 +16,7 @@ Two modes share every piece:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -121,17 +122,7 @@ class Ecosystem:
         self.data_ref = ray.put(data)
         self.mean, self.std = tuple(data.mean), tuple(data.std)
         t, res = config.training, config.resources
-        self.settings = TrainSettings(
-            optimiser=t.optimiser,
-            learning_rate=t.learning_rate,
-            batch_size=t.batch_size,
-            train_fraction=t.train_fraction,
-            epochs=t.epochs,
-            activation=t.activation,
-            eval_batch_size=t.eval_batch_size,
-            conv_mode=t.conv_mode,
-            threads=max(1, int(res.cpus_per_task)),
-        )
+        self.settings = TrainSettings(**dataclasses.asdict(t), threads=max(1, int(res.cpus_per_task)))
         self.task_options = {"num_cpus": res.cpus_per_task, "num_gpus": res.gpus_per_task, "max_retries": res.max_retries}
         self.policy = ReproductionPolicy(
             speciation=config.ecosystem.speciation,

@@ -12,7 +12,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -290,6 +290,26 @@ def validate_config(cfg: Config) -> None:
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 
 
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["section.key=value", ...]`` (the CLI's ``--set``) → ``{"section.key": value}``.
+
+    Values are read as TOML (``5``, ``true``, ``"x"``, ``0.1``); anything else is kept as a string.
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
     """Read a TOML config (or the defaults when ``path`` is None) and apply overrides.
 
@@ -323,5 +343,6 @@ __all__ = [
     "RunConfig",
     "TrainingConfig",
     "load_config",
+    "parse_overrides",
     "validate_config",
 ]
