@@ -149,7 +149,7 @@ class Ecosystem:
     def _new_actor(self, key: SpeciesKey | None, first_generation: int) -> int:
         sid = self.next_species_id
         self.next_species_id += 1
-        self.actors[sid] = SpeciesActor.remote(
+        self.actors[sid] = SpeciesActor.remote(  # type: ignore[attr-defined]
             sid, key, self.seed, self.policy, [self.data_ref], self.settings, self.task_options, self.cfg.resources.task_timeout
         )
         self.keys[sid] = key
@@ -235,7 +235,7 @@ class Ecosystem:
         self.completed_generation = ckpt["generation"]
         for sp in ckpt["species"]:
             sid = sp["species_id"]
-            self.actors[sid] = SpeciesActor.remote(
+            self.actors[sid] = SpeciesActor.remote(  # type: ignore[attr-defined]
                 sid, sp["key"], self.seed, self.policy, [self.data_ref], self.settings, self.task_options,
                 self.cfg.resources.task_timeout,
             )

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 
-def logistic_zscore(values: Sequence[float]) -> np.ndarray:
+def logistic_zscore(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """``g((x − µ) / σ)`` element-wise, float64 ``(n,)``; all 0.5 when σ = 0 (all equal) or n ≤ 1.
 
     Non-finite inputs are treated as the minimum of the finite ones (a failed network is

@@ -89,14 +89,14 @@ def crossover(
                     sources.append((pick(), j))
                 elif rng.random() < parents[larger][2]:
                     sources.append((larger, j))
-            layers_src = (la, lb)
             weights_src = (wa, wb)
             nodes = tuple(weights_src[p].nodes[j].copy() for p, j in sources)
             bias = np.array([weights_src[p].bias[j] for p, j in sources], dtype=np.float32)
             if isinstance(la, ConvLayer):
                 assert isinstance(lb, ConvLayer)
-                stride = layers_src[pick()].stride
-                kernels = tuple(layers_src[p].kernels[j] for p, j in sources)  # type: ignore[union-attr]
+                convs = (la, lb)
+                stride = convs[pick()].stride
+                kernels = tuple(convs[p].kernels[j] for p, j in sources)
                 return ConvLayer(kernels, stride), LayerWeights(nodes, bias)
             return DenseLayer(len(sources)), LayerWeights(nodes, bias)
         p = 0 if ia is not None else 1
@@ -108,8 +108,7 @@ def crossover(
         return parents[p][0].layers[i], LayerWeights(tuple(n.copy() for n in lw.nodes), lw.bias.copy())
 
     out: list[tuple[Layer, LayerWeights]] = []
-    for group in (0, 1):
-        la_idx, lb_idx = ga[group], gb[group]
+    for la_idx, lb_idx in ((ga[0], gb[0]), (ga[1], gb[1])):
         for k in range(max(len(la_idx), len(lb_idx))):
             pair = layer_pair(la_idx[k] if k < len(la_idx) else None, lb_idx[k] if k < len(lb_idx) else None)
             if pair is not None:

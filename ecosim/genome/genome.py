@@ -248,7 +248,7 @@ class Genome:
     # ---- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``schema_version`` (round-trips exactly through :meth:`from_dict`)."""
-        layers = []
+        layers: list[dict[str, Any]] = []
         for layer in self.layers:
             if isinstance(layer, ConvLayer):
                 layers.append(

@@ -128,7 +128,7 @@ def _modifiable(genome: Genome) -> list[int]:
     return list(range(len(genome.layers) - 1))
 
 
-def _pick(rng: np.random.Generator, seq: list) -> object:
+def _pick(rng: np.random.Generator, seq: list[int]) -> int:
     return seq[int(rng.integers(len(seq)))]
 
 
@@ -239,7 +239,7 @@ def remove_layer(
     candidates = _modifiable(genome)
     if not candidates:
         raise MutationRejected(kind.value, "the genome has no conv or hidden FC layer to remove")
-    i = int(_pick(rng, candidates)) if index is None else index
+    i = _pick(rng, candidates) if index is None else index
     if i not in candidates:
         raise MutationRejected(kind.value, f"layer {i} cannot be removed (output layer or out of range)")
     new_genome = genome.replace_layers(genome.layers[:i] + genome.layers[i + 1 :])
@@ -291,7 +291,7 @@ def add_node(
     candidates = _modifiable(genome)
     if not candidates:
         raise MutationRejected(kind.value, "the genome has no conv or hidden FC layer to grow")
-    i = int(_pick(rng, candidates)) if layer is None else layer
+    i = _pick(rng, candidates) if layer is None else layer
     if i not in candidates:
         raise MutationRejected(kind.value, f"layer {i} cannot gain nodes (output layer or out of range)")
     geo = genome.geometry()[i]
@@ -331,7 +331,7 @@ def remove_node(
     candidates = [i for i in _modifiable(genome) if genome.layers[i].nodes >= 2]
     if not candidates:
         raise MutationRejected(kind.value, "no conv or hidden FC layer has two or more nodes")
-    i = int(_pick(rng, candidates)) if layer is None else layer
+    i = _pick(rng, candidates) if layer is None else layer
     if i not in candidates:
         raise MutationRejected(kind.value, f"layer {i} has no removable node (output, single node or out of range)")
     target = genome.layers[i]
@@ -385,12 +385,12 @@ def _resize_kernel(
     geo = genome.geometry()[layer]
     limit = (max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
     h, w = target.kernels[j]
-    options = []
+    options: list[tuple[int, tuple[int, int]]] = []
     for d in (0, 1):
-        new = [h, w]
-        new[d] += delta
-        if 1 <= new[d] <= limit[d]:
-            options.append((d, tuple(new)))
+        size = [h, w]
+        size[d] += delta
+        if 1 <= size[d] <= limit[d]:
+            options.append((d, (size[0], size[1])))
     if dim is not None:
         options = [o for o in options if o[0] == dim]
     if not options:
@@ -405,6 +405,7 @@ def _resize_kernel(
     _check(kind, new_genome)
     old = weights.layers[layer].nodes[j]
     nh, nw = shape
+    new: np.ndarray
     if delta > 0:
         new = draw(rng, (old.shape[0], nh, nw), params.init_std, params.function_preserving)
         top, left = (nh - h) // 2, (nw - w) // 2
@@ -472,19 +473,19 @@ def _resize_stride(
     conv_idx = [i for i, l in enumerate(genome.layers) if isinstance(l, ConvLayer)]
     if not conv_idx:
         raise MutationRejected(kind.value, "the genome has no conv layer")
-    i = int(_pick(rng, conv_idx)) if layer is None else layer
+    i = _pick(rng, conv_idx) if layer is None else layer
     if i not in conv_idx:
         raise MutationRejected(kind.value, f"layer {i} is not a conv layer")
     target = genome.layers[i]
     assert isinstance(target, ConvLayer)
     geo = genome.geometry()[i]
     limit = (max_stride(geo.in_size[0]), max_stride(geo.in_size[1]))
-    options = []
+    options: list[tuple[int, tuple[int, int]]] = []
     for d in (0, 1):
-        new = list(target.stride)
-        new[d] += delta
-        if 1 <= new[d] <= limit[d]:
-            options.append((d, tuple(new)))
+        st = list(target.stride)
+        st[d] += delta
+        if 1 <= st[d] <= limit[d]:
+            options.append((d, (st[0], st[1])))
     if dim is not None:
         options = [o for o in options if o[0] == dim]
     if not options:
@@ -564,8 +565,11 @@ def mutation_weights(genome: Genome) -> dict[MutationKind, float]:
     mutations without conv layers) gets 0. Returns probabilities summing to 1.
     """
     geos = genome.geometry()
-    conns, counts = [], []
-    conv_out, kernel_areas, kernels_per_layer = [], [], []
+    conns: list[int] = []
+    counts: list[int] = []
+    conv_out: list[int] = []
+    kernel_areas: list[int] = []
+    kernels_per_layer: list[int] = []
     for geo, layer in zip(geos, genome.layers):
         counts.append(layer.nodes)
         if isinstance(layer, ConvLayer):

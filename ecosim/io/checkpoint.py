@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -44,7 +44,7 @@ def save_checkpoint(
     run_dir: str | Path,
     generation: int,
     coordinator: Mapping[str, Any],
-    species: list[Mapping[str, Any]],
+    species: Sequence[Mapping[str, Any]],
     keep: int = 2,
 ) -> Path:
     """Write the state after ``generation``.

@@ -633,7 +633,7 @@ def _cifar10_from_tarball(
         raise DatasetError(f"dataset 'cifar10': images in {split_root} are "
                            f"{train_x.shape[1:]} (C, H, W), expected (3, 32, 32)")
     _write_npz(npz_path, train_images=train_x, train_labels=train_y, test_images=test_x,
-               test_labels=test_y, version=np.int64(_NPZ_VERSION))
+               test_labels=test_y, version=np.asarray(_NPZ_VERSION, dtype=np.int64))
     return train_x, train_y, test_x, test_y
 
 
@@ -665,7 +665,7 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:

@@ -60,6 +60,9 @@ class NormalisedClassifier(nn.Module):
     torch.Size([3, 2])
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         if len(mean) != len(std) or not all(s > 0 for s in std):

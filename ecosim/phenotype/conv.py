@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -329,6 +330,10 @@ class MixedConv2d(nn.Module):
     torch.Size([4, 3, 5, 5])
     """
 
+    mask: Tensor
+    order: Tensor
+    inverse: Tensor
+
     def __init__(
         self,
         in_channels: int,
@@ -354,7 +359,7 @@ class MixedConv2d(nn.Module):
         self.resolved_mode = choose_mode(self.kernels) if mode == "auto" else mode
         self.kernel_size: Shape2 = max_shape(self.kernels)
         self.padding: Shape2 = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(
             torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory)
         )

@@ -181,6 +181,7 @@ class Phenotype(nn.Module):
         """
         check_weights(self.genome, weights)
         for module, lw in zip(self.layers, weights.layers):
+            assert isinstance(module, (MixedConv2d, nn.Linear)) and module.bias is not None
             w = np.zeros(tuple(module.weight.shape), dtype=DTYPE)
             if isinstance(module, MixedConv2d):
                 for j, (node, shape) in enumerate(zip(lw.nodes, module.kernels)):
@@ -279,6 +280,7 @@ def extract_weights(module: Phenotype) -> Weights:
     """
     layers = []
     for geo, module_l in zip(module.genome.geometry(), module.layers):
+        assert isinstance(module_l, (MixedConv2d, nn.Linear)) and module_l.bias is not None
         weight = module_l.weight.detach().to("cpu", torch.float32).numpy()
         bias = module_l.bias.detach().to("cpu", torch.float32).numpy().copy()
         if isinstance(module_l, MixedConv2d):

@@ -154,7 +154,7 @@ def train_and_evaluate(
                     data.std,
                     settings.eval_batch_size,
                 )
-                if data.test_images is not None:
+                if data.test_images is not None and data.test_labels is not None:
                     result.test_accuracy = accuracy(
                         model,
                         data.test_images,
