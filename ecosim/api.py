@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -148,8 +149,47 @@ def _execute(
     return RunResult(run_dir, best.get("fitness") if best.get("id") is not None else None, best.get("id"))
 
 
+#: keys ``resume`` may change: they alter how a run executes, not what it computes
+RESUMABLE_KEYS = frozenset(
+    {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
+    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "num_cpus")}
+    | {"data.data_root"}
+)
+
+
+def check_resources(config: Config) -> None:
+    """Check that one training task's CPU/GPU request fits the Ray cluster, before any work.
+
+    Raises:
+        ConfigError: ``resources.cpus_per_task`` or ``resources.gpus_per_task`` exceeds what the
+            cluster has (a task that can never be scheduled would wait forever).
+    """
+    import ray
+
+    total = ray.cluster_resources()
+    res = config.resources
+    cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
+    if res.cpus_per_task > cpus:
+        raise ConfigError(
+            f"config 'resources.cpus_per_task' = {res.cpus_per_task} is invalid: must be ≤ the cluster's {cpus:g} CPUs"
+        )
+    if res.gpus_per_task > gpus:
+        raise ConfigError(
+            f"config 'resources.gpus_per_task' = {res.gpus_per_task} is invalid: must be ≤ the cluster's "
+            f"{gpus:g} GPUs (0 runs on CPUs)"
+        )
+
+
+def _holds_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds at least one complete generation (a checkpoint)."""
+    return (run_dir / "checkpoints" / "LATEST").is_file()
+
+
 def run(config: Config, reporters: Sequence[Any] = ()) -> RunResult:
     """Evolve a population as configured; the Python form of ``ecosim run``.
+
+    A run directory that exists but holds no complete generation (a run stopped during its
+    first generation) is started afresh.
 
     Args:
         config: a validated :class:`Config`.
@@ -159,16 +199,21 @@ def run(config: Config, reporters: Sequence[Any] = ()) -> RunResult:
         :class:`RunResult` pointing at the run directory.
 
     Raises:
-        ConfigError: the run directory already holds a run. DatasetError: missing data.
+        ConfigError: the run directory already holds a run, or a task's resources exceed the
+            cluster's. DatasetError: missing data.
         ExtinctionError: no network left (logs and champion saved first).
     """
     run_dir = Path(config.run.out) if config.run.out else _default_run_dir(config)
-    if (run_dir / "checkpoints").exists() or (run_dir / "generations").exists():
+    if _holds_run(run_dir):
         raise ConfigError(
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
         )
     config = config.with_overrides({"run.out": str(run_dir)})
     prepared = prepare_data(config)  # bad dataset → error before anything is written
+    ensure_ray(config)
+    check_resources(config)
+    for stale in ("generations", "networks", "checkpoints"):  # a first generation that never finished
+        shutil.rmtree(run_dir / stale, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
     return _execute(config, run_dir, False, reporters, prepared)
@@ -179,22 +224,53 @@ def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, reporte
 
     Args:
         run_dir: a run directory with ``config.toml`` and a checkpoint.
-        overrides: ``{"section.key": value}``, e.g. ``{"run.generations": 200}`` to extend a run.
+        overrides: ``{"section.key": value}`` among :data:`RESUMABLE_KEYS`, e.g.
+            ``{"run.generations": 200}`` to extend a run. Keys that change what is computed
+            (dataset, sizes, seed, ...) are refused: start a new run for those.
 
     Raises:
         CheckpointError: no config or no complete checkpoint in ``run_dir``.
+        ConfigError: an override outside :data:`RESUMABLE_KEYS`, or fewer generations than
+            already complete.
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.toml"
     if not cfg_path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a run directory: {cfg_path} is missing")
-    if not (run_dir / "checkpoints" / "LATEST").is_file():
-        raise CheckpointError(f"run directory {str(run_dir)!r} has no complete checkpoint to resume from")
+    if not _holds_run(run_dir):
+        raise CheckpointError(
+            f"run directory {str(run_dir)!r} has no complete generation to resume from; "
+            f"start it again with 'ecosim run --out {run_dir}'"
+        )
+    for key in overrides or {}:
+        if key not in RESUMABLE_KEYS:
+            raise ConfigError(
+                f"config '{key}' cannot change on resume (it changes what the run computes); "
+                f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
+            )
     config = load_config(cfg_path, overrides)
+    done = int((run_dir / "checkpoints" / "LATEST").read_text(encoding="utf-8").strip().split("-")[-1]) + 1
+    if config.run.generations < done:
+        raise ConfigError(
+            f"config 'run.generations' = {config.run.generations} is invalid: must be ≥ the {done} generations already complete"
+        )
+    if config.run.generations == done:
+        log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
+        best = _best_on_disk(run_dir)
+        return RunResult(run_dir, best.get("fitness"), best.get("id"))
     prepared = prepare_data(config)
+    ensure_ray(config)
+    check_resources(config)
     if overrides:
         (run_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
     return _execute(config, run_dir, True, reporters, prepared)
 
 
-__all__ = ["RunResult", "ensure_ray", "prepare_data", "resume", "run"]
+def _best_on_disk(run_dir: Path) -> dict[str, Any]:
+    from ecosim.io.checkpoint import load_checkpoint
+
+    best = load_checkpoint(run_dir)["coordinator"].get("best", {})
+    return best if best.get("id") is not None else {}
+
+
+__all__ = ["RESUMABLE_KEYS", "RunResult", "check_resources", "ensure_ray", "prepare_data", "resume", "run"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from typing import Any, Sequence
 
@@ -20,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from ecosim.errors import EcosimError
 
@@ -134,13 +136,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ecosim`` argument parser."""
+    from ecosim import __version__
+
     parser = argparse.ArgumentParser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"ecosim {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="evolve networks")
+    p_run = sub.add_parser("run", help="evolve networks", parents=[common])
     p_run.add_argument("config", nargs="?", help="TOML config file")
     _add_run_options(p_run)
-    p_res = sub.add_parser("resume", help="continue a run from its last complete generation")
+    p_res = sub.add_parser("resume", help="continue a run from its last complete generation", parents=[common])
     p_res.add_argument("run_dir")
     p_res.add_argument("--generations", type=int, help="extend the run to this many generations")
     p_res.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -150,13 +156,29 @@ def build_parser() -> argparse.ArgumentParser:
         _report.add_parser(sub)
     except ImportError:  # pragma: no cover
         pass
-    try:
-        from ecosim.io import export as _export
-
-        _export.add_parser(sub)
-    except ImportError:  # pragma: no cover
-        pass
+    p_exp = sub.add_parser(
+        "export",
+        help="export the champion (genome JSON, weights, TorchScript or ONNX)",
+        description="Write the champion of RUN_DIR as genome JSON + safetensors weights + a module that plain "
+        "PyTorch loads (float images in [0, 1], normalisation built in, log-probabilities out).",
+    )
+    p_exp.add_argument("run_dir", metavar="RUN_DIR")
+    p_exp.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
+    p_exp.add_argument(
+        "--format", dest="formats", action="append", choices=("torchscript", "onnx"), default=None,
+        help="torchscript (default) or onnx; repeat for both",
+    )
+    p_exp.set_defaults(func=_cmd_export)
     return parser
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ecosim.io.export import export_champion  # torch: loaded only for this command
+
+    written = export_champion(args.run_dir, args.out, tuple(args.formats or ("torchscript",)))
+    for path in written.values():
+        print(path)
+    return 0
 
 
 def _print_result(result: Any) -> None:
@@ -170,7 +192,9 @@ def _print_result(result: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecosim`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # schedulers stop jobs with SIGTERM
     try:
         if args.command in ("run", "resume"):
             from ecosim.api import (  # torch and Ray: only for the commands that need them
@@ -199,9 +223,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             return int(args.func(args) or 0)
     except EcosimError as exc:
-        console.print(f"[bold red]error[/]: {exc}")
+        console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "run_dir", None) or getattr(args, "out", None)
+        hint = f"; continue with: ecosim resume {out}" if out else "; continue with: ecosim resume RUN_DIR"
+        console.print(Text.assemble(("interrupted", "bold yellow"), f": the last complete generation is kept{hint}"))
+        return 130
     return 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

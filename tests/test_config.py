@@ -62,3 +62,12 @@ def test_species_options_do_not_apply_without_speciation():
 def test_offspring_and_champions_must_fit_the_ecosystem_limit():
     with pytest.raises(ConfigError, match="ecosystem.offspring"):
         Config().with_overrides({"ecosystem.offspring": 100})
+
+
+def test_cli_errors_keep_bracketed_names(tmp_path, capsys):
+    from ecosim.cli import main
+
+    p = tmp_path / "c.toml"
+    p.write_text("[runn]\nseed = 1\n")
+    assert main(["run", str(p)]) == 2
+    assert "[runn]" in capsys.readouterr().err

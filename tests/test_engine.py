@@ -159,3 +159,31 @@ def test_async_run_resumes_after_sigkill_without_duplicate_or_missing_rows(tmp_p
     assert not nets.duplicated(["generation", "network_id"]).any()
     assert nets["network_id"].max() > before
     assert (gens["network_count"] <= 8).all() and (gens["species_count"] <= 4).all()
+
+
+def test_resume_refuses_changes_to_what_the_run_computes(sync_run):
+    with pytest.raises(ConfigError, match="data.dataset"):
+        resume(sync_run.run_dir, {"data.dataset": "fashion-mnist"})
+    with pytest.raises(ConfigError, match="run.generations"):
+        resume(sync_run.run_dir, {"run.generations": 1})
+    done = resume(sync_run.run_dir)  # already complete: nothing to do, same best
+    assert done.best_fitness == sync_run.best_fitness
+    assert list(read_generations(sync_run.run_dir)["generation"]) == [0, 1, 2]
+
+
+def test_unschedulable_task_resources_are_rejected_before_work(tmp_path, data_root, ray_local):
+    with pytest.raises(ConfigError, match="resources.cpus_per_task"):
+        run(small(tmp_path / "cpu", data_root, **{"resources.cpus_per_task": 64.0}))
+    with pytest.raises(ConfigError, match="resources.gpus_per_task"):
+        run(small(tmp_path / "gpu", data_root, **{"resources.gpus_per_task": 0.5}))
+    assert not (tmp_path / "cpu").exists() and not (tmp_path / "gpu").exists()
+
+
+def test_a_run_without_any_complete_generation_starts_afresh(tmp_path, data_root, ray_local):
+    out = tmp_path / "stale"
+    (out / "generations").mkdir(parents=True)
+    (out / "config.toml").write_text("[run]\nseed = 99\n")
+    with pytest.raises(CheckpointError, match="ecosim run --out"):
+        resume(out)
+    result = run(small(out, data_root, **{"run.generations": 1}))
+    assert list(read_generations(result.run_dir)["generation"]) == [0]

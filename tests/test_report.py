@@ -319,3 +319,16 @@ def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
     assert (
         "seed 0: finished" in printed and "seed 1: resume" in printed and "seed 2: new" in printed
     )
+
+
+def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
+    from ecosim.io.report import ReplicateWarning
+
+    twin = write_run(tmp_path / "twin", 0, GENERATIONS)  # same seed as runs[0]
+    with pytest.warns(ReplicateWarning, match="share a seed"):
+        table_one([*runs, twin])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReplicateWarning)
+        table_one(runs)  # distinct seeds, same settings: no warning

@@ -36,7 +36,7 @@ class RunConfig:
         seed: run seed (≥ 0); every random stream derives from it.
         generations: generations to run (≥ 1; paper: 100).
         mode: ``"sync"`` (generation barrier, bit-reproducible) or ``"async"`` (species advance on their own).
-        out: run directory; ``""`` picks ``runs/<dataset>-<seed>-<timestamp>``.
+        out: run directory; ``""`` picks ``runs/<dataset>-seed<seed>-<timestamp>``.
         address: Ray cluster address (``""`` starts local Ray).
         dashboard: start Ray's dashboard (local Ray only; listens on ``dashboard_host``).
         dashboard_host: dashboard interface (default 127.0.0.1).

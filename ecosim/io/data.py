@@ -416,7 +416,7 @@ def _missing_message(name: str, root: Path, reason: str, downloaded: bool = Fals
     how = (f"Provide the files with --data-root DIR or the {ENV_VAR} environment variable, laid "
            f"out as {_LAYOUTS[name]}")
     if not downloaded:
-        how += "; or load with download=True on a machine with internet access"
+        how += "; or, on a machine with internet access, leave --data-root and ECOSIM_DATA unset so torchvision downloads it"
     return f"dataset {name!r} could not be read from {root} ({reason}). {how}."
 
 

@@ -22,7 +22,6 @@ phenotype, and returns log-probabilities ``(N, classes)``::
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import warnings
@@ -160,6 +159,8 @@ def export_champion(
     from ecosim.phenotype.network import build_phenotype
     from ecosim.phenotype.serialization import load_network
 
+    if "onnx" in formats:  # fail before writing anything
+        _require_onnx()
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ConfigError(
@@ -228,14 +229,19 @@ def export_champion(
     return written
 
 
-def _export_onnx(module: nn.Module, example: Tensor, path: Path) -> Path:
-    """Write ``module`` as ONNX with a dynamic batch dimension (input ``images``, output ``log_probs``)."""
+def _require_onnx() -> None:
     try:
         import onnx  # noqa: F401
     except ImportError as exc:
         raise EcosimError(
-            f"--format onnx needs the 'onnx' package, which is not installed ({exc}); install it with: pip install onnx"
+            f"--format onnx needs the 'onnx' package, which is not installed ({exc}); "
+            "install it with: pip install 'ecosim[onnx]'"
         ) from exc
+
+
+def _export_onnx(module: nn.Module, example: Tensor, path: Path) -> Path:
+    """Write ``module`` as ONNX with a dynamic batch dimension (input ``images``, output ``log_probs``)."""
+    _require_onnx()
     with torch.no_grad():
         torch.onnx.export(
             module,
@@ -254,34 +260,4 @@ def _export_onnx(module: nn.Module, example: Tensor, path: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``ecosim export`` to the subparsers object ``sub`` of the ``ecosim`` parser."""
-    p = sub.add_parser(
-        "export",
-        help="export the champion (genome JSON, weights, TorchScript or ONNX)",
-        description="Write the champion of RUN_DIR as genome JSON + safetensors weights + a module that plain "
-        "PyTorch loads (float images in [0, 1], normalisation built in, log-probabilities out).",
-    )
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
-    p.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        choices=FORMATS,
-        default=None,
-        help="torchscript (default) or onnx; repeat for both",
-    )
-    p.set_defaults(func=_cmd_export)
-    return p
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    """Handler of ``ecosim export``; prints the written paths; returns 0."""
-    written = export_champion(args.run_dir, args.out, tuple(args.formats or ("torchscript",)))
-    for path in written.values():
-        print(path)
-    return 0
-
-
-__all__ = ["FORMATS", "NormalisedClassifier", "add_parser", "export_champion"]
+__all__ = ["FORMATS", "NormalisedClassifier", "export_champion"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,11 +217,42 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     return runs
 
 
+#: config keys that may differ between replicates of one experiment
+_REPLICATE_FREE = {("run", "seed"), ("run", "out"), ("run", "address"), ("run", "dashboard"),
+                   ("run", "dashboard_host"), ("run", "checkpoint_keep"), ("data", "data_root")}
+
+
+class ReplicateWarning(UserWarning):
+    """Runs pooled into one experiment are not independent replicates (same seed or other settings)."""
+
+
+def _setting(cfg: Config) -> dict[tuple[str, str], Any]:
+    return {(sec, k): v for sec, table in cfg.to_dict().items() for k, v in table.items()
+            if (sec, k) not in _REPLICATE_FREE and sec != "resources"}
+
+
 def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
-    """Runs grouped by experiment ``(dataset, speciation)``, in Table I order."""
+    """Runs grouped by experiment ``(dataset, speciation)``, in Table I order.
+
+    Warns (:class:`ReplicateWarning`) when a group's runs share a seed or differ in a setting
+    other than the seed (e.g. sync and async runs, or different budgets), since Table I pools
+    independent replicates only.
+    """
     groups: dict[Experiment, list[RunLogs]] = {}
     for r in runs:
         groups.setdefault(r.experiment, []).append(r)
+    for exp, group in groups.items():
+        seeds = [r.config.run.seed for r in group]
+        if len(set(seeds)) < len(seeds):
+            warnings.warn(f"{exp.slug}: several runs share a seed ({sorted(seeds)}): they are not "
+                          "independent replicates", ReplicateWarning, stacklevel=2)
+        base = _setting(group[0].config)
+        for r in group[1:]:
+            diff = sorted(f"{a}.{b}" for (a, b), v in _setting(r.config).items() if base.get((a, b)) != v)
+            if diff:
+                warnings.warn(f"{exp.slug}: run {str(r.run_dir)!r} differs from {str(group[0].run_dir)!r} "
+                              f"in {', '.join(diff)}; they are pooled as one experiment", ReplicateWarning,
+                              stacklevel=2)
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
 
 
