@@ -144,14 +144,27 @@ class Ecosystem:
         self.lock = asyncio.Lock()
         self._species_first: dict[int, int] = {}
         self._tasks: list[asyncio.Future] = []
+        self._spare: Any = None
 
     # ---- species management -----------------------------------------------------------------
-    def _new_actor(self, key: SpeciesKey | None, first_generation: int) -> int:
-        sid = self.next_species_id
-        self.next_species_id += 1
-        self.actors[sid] = SpeciesActor.remote(  # type: ignore[attr-defined]
+    def _spawn(self, sid: int, key: SpeciesKey | None) -> Any:
+        return SpeciesActor.remote(  # type: ignore[attr-defined]
             sid, key, self.seed, self.policy, [self.data_ref], self.settings, self.task_options, self.cfg.resources.task_timeout
         )
+
+    async def _new_actor(self, key: SpeciesKey | None, first_generation: int) -> int:
+        """A species actor for a new species; with speciation a pre-started spare takes the role
+        (a new actor process costs about a second), and the next spare starts in the background."""
+        sid = self.next_species_id
+        self.next_species_id += 1
+        if self._spare is not None:
+            actor, self._spare = self._spare, None
+            await actor.assign.remote(sid, key)  # async actors do not order calls: wait for it
+        else:
+            actor = self._spawn(sid, key)
+        self.actors[sid] = actor
+        if self.cfg.ecosystem.speciation and len(self.actors) < self.cfg.ecosystem.max_species:
+            self._spare = self._spawn(-1, None)
         self.keys[sid] = key
         self.species_gen[sid] = first_generation - 1
         self._species_first[sid] = first_generation
@@ -221,7 +234,7 @@ class Ecosystem:
     async def initialise(self) -> None:
         """Create the initial species actors and networks (§III-A)."""
         for key, recs in self._initial_networks():
-            sid = self._new_actor(key, 0)
+            sid = await self._new_actor(key, 0)
             await self.actors[sid].add.remote(recs)
         await asyncio.gather(*(a.commit.remote() for a in self.actors.values()))
 
@@ -315,7 +328,7 @@ class Ecosystem:
                 if self._free_slots() <= 0:  # async race: the slot went meanwhile
                     counts["failed_species_limit"] += 1
                     continue
-                target = self._new_actor(o.key, generation + 1)
+                target = await self._new_actor(o.key, generation + 1)
                 log.info("species %d founded by network %d (key %s)", target, o.record.id, o.key)
             moves[target].append(o.record)
         for target, recs in moves.items():
@@ -544,9 +557,12 @@ class Ecosystem:
         return dict(self.best)
 
     async def shutdown(self) -> None:
-        """Kill every species actor."""
+        """Kill every species actor (and the spare)."""
         for sid in list(self.actors):
             await self._retire(sid)
+        if self._spare is not None:
+            ray.kill(self._spare)
+            self._spare = None
 
 
 def _isnan(v: Any) -> bool:

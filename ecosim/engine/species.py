@@ -56,6 +56,12 @@ class SpeciesActor:
         self.committed: dict[str, Any] = self.pop.snapshot()
 
     # ---- membership -------------------------------------------------------------------------
+    def assign(self, species_id: int, key: SpeciesKey | None) -> int:
+        """Give a pre-started, empty actor its species (the coordinator keeps one spare)."""
+        self.pop.species_id, self.pop.key = species_id, key
+        self.committed = self.pop.snapshot()
+        return species_id
+
     def add(self, records: Sequence[NetworkRecord]) -> int:
         """Adopt networks; returns the species size."""
         self.pop.add(records)
