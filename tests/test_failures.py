@@ -36,3 +36,39 @@ def test_diverging_and_raising_networks_are_recorded_not_fatal(ray_local, data_r
     offspring = ray_local.get(actor.reproduce.remote(0, [10, 11], {}, 0))
     assert len(offspring) == 2
     ray_local.kill(actor)
+
+
+def test_a_task_whose_worker_dies_is_retried_and_the_generation_completes(ray_local, data_root):
+    import os
+    import signal
+    import threading
+    import time
+
+    import psutil
+
+    cfg = Config().with_overrides({"data.data_root": str(data_root)})
+    data, shape, classes = prepare_data(cfg)
+    ref = ray_local.put(data)
+    g = Genome(shape, (ConvLayer(((5, 5),) * 8), DenseLayer(classes)))
+    actor = SpeciesActor.remote(0, None, 1, ReproductionPolicy(), [ref], TrainSettings(train_fraction=0.2), {"num_cpus": 1, "max_retries": 2})
+    ray_local.get(actor.add.remote([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i in range(2)]))
+    killed = []
+
+    def kill_one_training_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for p in psutil.process_iter(["pid", "cmdline"]):
+                if "train_network_task" in " ".join(p.info["cmdline"] or []):
+                    os.kill(p.info["pid"], signal.SIGKILL)
+                    killed.append(p.info["pid"])
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_training_worker)
+    killer.start()
+    out = ray_local.get(actor.train.remote(0), timeout=300)
+    killer.join()
+    assert killed, "no training worker was seen to kill"
+    assert sorted(r["network_id"] for r in out["rows"]) == [0, 1]
+    assert all(r["status"] == "ok" for r in out["rows"])  # the lost task was retried
+    ray_local.kill(actor)
