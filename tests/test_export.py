@@ -160,3 +160,12 @@ def test_onnx_needs_the_onnx_package(champion_run, tmp_path):
         assert not (tmp_path / "onnx").exists()  # nothing half-written
     else:
         assert export_champion(run_dir, tmp_path, formats=("onnx",))["onnx"].stat().st_size > 0
+
+
+def test_exported_model_refuses_integer_images(champion_run, tmp_path):
+    run_dir, _ = champion_run
+    path = export_champion(run_dir, tmp_path)["torchscript"]
+    model = torch.jit.load(str(path))
+    with pytest.raises(Exception, match="divide it by 255"):
+        model(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

@@ -22,6 +22,7 @@ phenotype, and returns log-probabilities ``(N, classes)``::
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import warnings
@@ -38,6 +39,18 @@ FORMATS: tuple[str, ...] = ("torchscript", "onnx")
 
 #: batch sizes used to trace the module and to check the trace on another batch size
 _TRACE_BATCH, _CHECK_BATCH = 2, 5
+
+
+def _check_float_images(x: torch.Tensor) -> torch.Tensor:
+    if not x.is_floating_point():
+        raise ValueError("expects float images in [0, 1]; got an integer tensor: divide it by 255 first")
+    return x
+
+
+@functools.cache
+def _float_images() -> Any:
+    """The input check, scripted so that it survives tracing (a plain ``if`` would be traced away)."""
+    return torch.jit.script(_check_float_images)
 
 
 class NormalisedClassifier(nn.Module):
@@ -77,8 +90,12 @@ class NormalisedClassifier(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """Log-probabilities of images ``x`` in ``[0, 1]``; see the class docstring."""
-        return self.net((x - self.mean) / self.std)
+        """Log-probabilities of images ``x`` in ``[0, 1]``; see the class docstring.
+
+        Raises:
+            ValueError: integer images (e.g. uint8 0..255): divide by 255 first.
+        """
+        return self.net((_float_images()(x) - self.mean) / self.std)
 
     def extra_repr(self) -> str:
         return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
