@@ -1,0 +1,52 @@
+"""Networks trained per minute on one GPU shared by 1, 4 and 8 concurrent Ray tasks (fractional GPUs).
+
+Needs a CUDA device (the device tool's machine). Each configuration starts a local Ray with one
+GPU, runs ``--networks`` training tasks of a mid-sized evolved CNN on MNIST with
+``num_gpus = 1 / concurrency``, and reports throughput side by side:
+
+    ECOSIM_DATA=../shared/data python bench/bench_gpu.py [--networks 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    import ray
+    import torch
+
+    from ecosim.api import prepare_data
+    from ecosim.engine.tasks import train_network_task
+    from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+    from ecosim.io.config import Config
+    from ecosim.phenotype.records import TrainSettings
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--networks", type=int, default=32)
+    args = p.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_gpu.py needs a CUDA device; none is visible")
+    data, shape, classes = prepare_data(Config())
+    g = Genome(shape, (ConvLayer(((3, 3), (5, 5), (1, 1), (3, 1)) * 4), ConvLayer(((3, 3),) * 16, (2, 2)),
+                       DenseLayer(64), DenseLayer(classes)))
+    weights = [init_weights(g, np.random.default_rng(i)) for i in range(args.networks)]
+    settings = TrainSettings()
+    print(f"{'concurrent':>10} {'networks/min':>13} {'wall s':>8}")
+    for conc in (1, 4, 8):
+        ray.init(num_gpus=1, num_cpus=max(conc, 2), include_dashboard=False, logging_level="ERROR")
+        ref = ray.put(data)
+        task = train_network_task.options(num_cpus=1, num_gpus=1 / conc)
+        ray.get(task.remote(ref, g, weights[0], settings, 0, False))  # warm-up: CUDA context, cuDNN
+        t0 = time.perf_counter()
+        ray.get([task.remote(ref, g, w, settings, i, False) for i, w in enumerate(weights)])
+        wall = time.perf_counter() - t0
+        print(f"{conc:>10} {60 * args.networks / wall:>13.1f} {wall:>8.1f}")
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
