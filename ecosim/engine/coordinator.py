@@ -37,7 +37,7 @@ from ecosim.evolution.population import (
     ReproductionPolicy,
     SpeciesKey,
 )
-from ecosim.genome import Genome, MutationParams, init_weights, mutate
+from ecosim.genome import Genome, init_weights, mutate
 from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.io.config import Config
 from ecosim.io.logs import LogWriter, empty_counts, read_networks
@@ -127,11 +127,7 @@ class Ecosystem:
         self.policy = ReproductionPolicy(
             speciation=config.ecosystem.speciation,
             crossover_rate=config.ecosystem.crossover_rate,
-            mutation=MutationParams(
-                init_std=config.mutation.init_std,
-                function_preserving=config.mutation.function_preserving,
-                new_dense_max_nodes=config.mutation.new_dense_max_nodes,
-            ),
+            mutation=config.mutation,
         )
         self.actors: dict[int, Any] = {}
         self.keys: dict[int, SpeciesKey | None] = {}

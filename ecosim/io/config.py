@@ -22,6 +22,7 @@ else:  # pragma: no cover
 import tomli_w
 
 from ecosim.errors import ConfigError
+from ecosim.genome.mutation import MutationParams
 
 OPTIMISERS = ("adadelta", "adam", "adamw", "sgd", "rmsprop", "adagrad")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "leaky_relu", "gelu")
@@ -95,19 +96,9 @@ class EcosystemConfig:
     crossover_rate: float = 0.5
 
 
-@dataclass(frozen=True)
-class MutationConfig:
-    """Mutation settings (paper §III-D, §III-E, §IV).
-
-    Args:
-        init_std: std of new connections (0.1).
-        function_preserving: function-preserving initialisation of new structure (off: paper).
-        new_dense_max_nodes: cap on the width of a new FC layer.
-    """
-
-    init_std: float = 0.1
-    function_preserving: bool = False
-    new_dense_max_nodes: int = 64
+#: The ``[mutation]`` section is the operators' own settings (paper §III-D, §III-E, §IV):
+#: ``init_std`` (0.1), ``function_preserving`` (off: paper), ``new_dense_max_nodes`` (64).
+MutationConfig = MutationParams
 
 
 @dataclass(frozen=True)

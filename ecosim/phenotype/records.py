@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecosim.genome import Weights
+from ecosim.io.config import TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,9 @@ class DataArrays:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
-    """What :func:`train_and_evaluate` needs of the config (plain values, cheap to ship)."""
+class TrainSettings(TrainingConfig):
+    """The ``[training]`` section plus the torch threads of a task (``resources.cpus_per_task``)."""
 
-    optimiser: str = "adadelta"
-    learning_rate: float = 0.0
-    batch_size: int = 128
-    train_fraction: float = 0.1
-    epochs: int = 1
-    activation: str = "relu"
-    eval_batch_size: int = 1000
-    conv_mode: str = "auto"
     threads: int = 1
 
 
