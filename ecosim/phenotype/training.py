@@ -96,16 +96,13 @@ def train_and_evaluate(
         model = build_phenotype(
             genome, weights, activation=settings.activation, conv_mode=settings.conv_mode
         ).to(device)
+
+        def score(images: np.ndarray, labels: np.ndarray) -> float:
+            return accuracy(model, images, labels, data.mean, data.std, settings.eval_batch_size)
+
         t0 = time.perf_counter()
         if evaluate_before:
-            result.fitness_before_bp = accuracy(
-                model,
-                data.eval_images,
-                data.eval_labels,
-                data.mean,
-                data.std,
-                settings.eval_batch_size,
-            )
+            result.fitness_before_bp = score(data.eval_images, data.eval_labels)
         t1 = time.perf_counter()
         n = len(data.train_labels)
         k = max(1, int(round(settings.train_fraction * n)))
@@ -146,23 +143,9 @@ def train_and_evaluate(
                 result.status, result.message = "diverged", "non-finite weights after training"
             else:
                 result.weights = trained
-                result.fitness = accuracy(
-                    model,
-                    data.eval_images,
-                    data.eval_labels,
-                    data.mean,
-                    data.std,
-                    settings.eval_batch_size,
-                )
+                result.fitness = score(data.eval_images, data.eval_labels)
                 if data.test_images is not None and data.test_labels is not None:
-                    result.test_accuracy = accuracy(
-                        model,
-                        data.test_images,
-                        data.test_labels,
-                        data.mean,
-                        data.std,
-                        settings.eval_batch_size,
-                    )
+                    result.test_accuracy = score(data.test_images, data.test_labels)
                 else:
                     result.test_accuracy = result.fitness
         result.eval_time_s = (t1 - t0) + (time.perf_counter() - t2)
