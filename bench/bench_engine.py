@@ -22,8 +22,8 @@ from pathlib import Path
 
 def one(workers: int, args: argparse.Namespace) -> dict:
     from ecosim.api import run
-    from ecosim.io.config import Config
-    from ecosim.io.logs import read_generations
+    from ecosim.config import Config
+    from ecosim.store.logs import read_generations
 
     out = Path(tempfile.mkdtemp()) / f"w{workers}"
     cfg = Config().with_overrides(

@@ -19,10 +19,10 @@ def main() -> None:
     import ray
     import torch
 
-    from ecosim.api import prepare_data
+    from ecosim.config import Config
+    from ecosim.data import prepare_data
     from ecosim.engine.tasks import train_network_task
     from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-    from ecosim.io.config import Config
     from ecosim.phenotype.records import TrainSettings
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

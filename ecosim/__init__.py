@@ -1,5 +1,6 @@
 """ecosim: neuroevolution of deep CNNs with per-kernel shapes, speciation and crossover (PyCortex) on Ray."""
 
+from ecosim.config import Config, load_config
 from ecosim.errors import (
     CheckpointError,
     ConfigError,
@@ -21,7 +22,6 @@ from ecosim.genome import (
     mutate,
     similarity,
 )
-from ecosim.io.config import Config, load_config
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """Command line: ``ecosim run``, ``ecosim resume``, ``ecosim report``, ``ecosim export``.
 
 ``ecosim run [CONFIG.toml] [--key value ...]`` evolves networks with a rich progress display;
-options override the file, which overrides the defaults (:mod:`ecosim.io.config`).
+options override the file, which overrides the defaults (:mod:`ecosim.config`).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from ecosim.io.config import parse_overrides
+    from ecosim.config import parse_overrides
 
     out = {key: getattr(args, opt) for opt, key in _OVERRIDES.items() if getattr(args, opt, None) is not None}
     out.update(parse_overrides(args.set))
@@ -150,12 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_res.add_argument("run_dir")
     p_res.add_argument("--generations", type=int, help="extend the run to this many generations")
     p_res.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    try:
-        from ecosim.io import report as _report
-
-        _report.add_parser(sub)
-    except ImportError:  # pragma: no cover
-        pass
+    _add_report_parser(sub)
     p_exp = sub.add_parser(
         "export",
         help="export the champion (genome JSON, weights, TorchScript or ONNX)",
@@ -172,8 +167,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``ecosim report`` to the subparsers object ``sub`` of the ``ecosim`` parser."""
+    p = sub.add_parser(
+        "report",
+        help="Table I and Fig. 9-style plots from run logs",
+        description="Group runs by (dataset, speciation), print Table I and write plots (PNG) and the table "
+        "(CSV, Markdown). RUN_DIR may also be a folder of run directories.",
+    )
+    p.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)"
+    )
+    p.add_argument(
+        "--generation",
+        type=int,
+        default=None,
+        help="generation for Table I, 0-based as logged (default: the last one all runs of an experiment reached)",
+    )
+    p.add_argument(
+        "--out", default=None, help="output folder (default: RUN_DIR/report for one run)"
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard scalars (needs: pip install 'ecosim[tensorboard]')",
+    )
+    p.set_defaults(func=_cmd_report)
+    return p
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Handler of ``ecosim report``; prints Table I and the written paths; returns 0."""
+    from ecosim.report import load_runs, rich_table, table_one, write_report
+
+    runs = load_runs(args.run_dirs)
+    written = write_report(runs, args.out, args.generation, args.tensorboard)
+    Console().print(rich_table(table_one(runs, args.generation)))
+    for path in written.values():
+        print(path)
+    return 0
+
+
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ecosim.io.export import export_champion  # torch: loaded only for this command
+    from ecosim.export import export_champion  # torch: loaded only for this command
 
     written = export_champion(args.run_dir, args.out, tuple(args.formats or ("torchscript",)))
     for path in written.values():
@@ -201,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 resume,
                 run,
             )
-            from ecosim.io.config import load_config
+            from ecosim.config import load_config
         if args.command == "run":
             cfg = load_config(args.config, _overrides(args))
             reporter = RichReporter()

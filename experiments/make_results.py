@@ -1,6 +1,6 @@
 """Write ``docs/results.md`` from finished runs: ecosim's Table I next to the paper's.
 
-Every ecosim number comes from the runs' Arrow logs through :mod:`ecosim.io.report`; the only
+Every ecosim number comes from the runs' Arrow logs through :mod:`ecosim.report`; the only
 numbers typed in are the paper's Table I (``PAPER`` below, copied from the paper).
 
     python experiments/make_results.py runs/results --out docs/results.md --plots docs/results
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecosim.io.report import format_cell, load_runs, table_one, write_report
+from ecosim.report import format_cell, load_runs, table_one, write_report
 
 #: The paper's Table I (10 runs, epoch 100): (highest, mean, std) in percent per metric.
 PAPER = {

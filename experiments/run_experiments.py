@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecosim.config import Config, load_config, parse_overrides
 from ecosim.errors import EcosimError, ExtinctionError
-from ecosim.io.config import Config, load_config, parse_overrides
-from ecosim.io.logs import read_generations
+from ecosim.store.logs import read_generations
 
 EXTINCT_MARKER = "extinct.txt"
 
@@ -77,7 +77,7 @@ class Planned:
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """``--set`` items → overrides (see :func:`ecosim.io.config.parse_overrides`)."""
+    """``--set`` items → overrides (see :func:`ecosim.config.parse_overrides`)."""
     return parse_overrides(items)
 
 

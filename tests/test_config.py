@@ -2,8 +2,8 @@
 
 import pytest
 
+from ecosim.config import Config, load_config
 from ecosim.errors import ConfigError
-from ecosim.io.config import Config, load_config
 
 
 def test_defaults_are_the_papers():

@@ -1,4 +1,4 @@
-"""Tests of ecosim.io.data on real data (MNIST, Fashion-MNIST, CIFAR-10 JPEG tarball) and on
+"""Tests of ecosim.data.datasets on real data (MNIST, Fashion-MNIST, CIFAR-10 JPEG tarball) and on
 small files written here in the official formats (SVHN .mat, EMNIST IDX, ImageFolder PNGs, a
 tiny CIFAR-10-layout tarball). No mocks.
 
@@ -22,8 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ecosim.errors import ConfigError, DatasetError
-from ecosim.io.data import (
+from ecosim.data.datasets import (
     CIFAR10_CLASSES,
     CIFAR10_TARBALL,
     DATASETS,
@@ -33,6 +32,7 @@ from ecosim.io.data import (
     normalise,
     resolve_data_root,
 )
+from ecosim.errors import ConfigError, DatasetError
 
 # --------------------------------------------------------------------------------------------
 # fixtures

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecosim.api import resume, run
+from ecosim.config import Config
 from ecosim.errors import CheckpointError, ConfigError, DatasetError
-from ecosim.io.config import Config
-from ecosim.io.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks
+from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks
 
 pytestmark = pytest.mark.ray
 

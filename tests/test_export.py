@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from ecosim.api import prepare_data
 from ecosim.cli import main
+from ecosim.config import Config
+from ecosim.data import prepare_data
 from ecosim.errors import CheckpointError, EcosimError
+from ecosim.export import export_champion
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-from ecosim.io.config import Config
-from ecosim.io.export import export_champion
-from ecosim.phenotype.serialization import load_network, save_network
 from ecosim.phenotype.training import TrainSettings, train_and_evaluate
+from ecosim.store.networks import load_network, save_network
 
 # mixed kernel shapes in one layer (§III-E) and a stride, so the export covers the masked conv
 GENOME = Genome(

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from ecosim.api import prepare_data
+from ecosim.config import Config
+from ecosim.data import prepare_data
 from ecosim.engine.species import SpeciesActor
 from ecosim.evolution.population import NetworkRecord, ReproductionPolicy
 from ecosim.genome import ConvLayer, DenseLayer, Genome, LayerWeights, Weights, init_weights
-from ecosim.io.config import Config
 from ecosim.phenotype.training import TrainSettings
 
 pytestmark = pytest.mark.ray

@@ -9,8 +9,8 @@ import pytest
 from ecosim.errors import CheckpointError
 from ecosim.evolution.population import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
-from ecosim.io.logs import (
+from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
+from ecosim.store.logs import (
     GENERATION_SCHEMA,
     NETWORK_SCHEMA,
     LogWriter,

@@ -24,9 +24,8 @@ from ecosim.phenotype import (
     extract_weights,
     kernel_groups,
     kernel_mask,
-    load_network,
-    save_network,
 )
+from ecosim.store.networks import load_network, save_network
 from strategies import genomes
 
 FAST = settings(max_examples=25, deadline=None)

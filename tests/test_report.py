@@ -11,10 +11,9 @@ import pytest
 from PIL import Image
 
 from ecosim.cli import main
+from ecosim.config import Config
 from ecosim.errors import CheckpointError, EcosimError
-from ecosim.io.config import Config
-from ecosim.io.logs import LogWriter, empty_counts
-from ecosim.io.report import (
+from ecosim.report import (
     ReportError,
     default_out_dir,
     failed_mutations,
@@ -23,6 +22,7 @@ from ecosim.io.report import (
     table_one,
     write_report,
 )
+from ecosim.store.logs import LogWriter, empty_counts
 
 GENERATIONS = 5  # generations 0..4; the third run stops after generation 3
 
@@ -229,7 +229,7 @@ def test_tensorboard_is_optional_and_says_how_to_install(runs, tmp_path):
             write_report(runs, tmp_path / "tb", tensorboard=True)
         assert not (tmp_path / "tb").exists()  # failed before any work
     else:
-        from ecosim.io.tensorboard import write_scalars
+        from ecosim.report.tensorboard import write_scalars
 
         (run,) = load_runs([runs[0]])
         folder = write_scalars(run.generations, tmp_path / "tb", run.networks)
@@ -260,8 +260,8 @@ def _runner():
 
 @pytest.mark.parametrize("name", TABLE_ONE)
 def test_table_one_configs_load_with_the_papers_settings(name):
-    from ecosim.io.config import load_config
-    from ecosim.io.report import Experiment
+    from ecosim.config import load_config
+    from ecosim.report import Experiment
 
     cfg = load_config(EXPERIMENTS / f"{name}.toml")
     e, t = cfg.ecosystem, cfg.training
@@ -322,7 +322,7 @@ def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
 
 
 def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
-    from ecosim.io.report import ReplicateWarning
+    from ecosim.report import ReplicateWarning
 
     twin = write_run(tmp_path / "twin", 0, GENERATIONS)  # same seed as runs[0]
     with pytest.warns(ReplicateWarning, match="share a seed"):

@@ -27,6 +27,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 import ray
 
+from ecosim.config import Config
 from ecosim.engine.species import SpeciesActor
 from ecosim.errors import EcosimError, ExtinctionError
 from ecosim.evolution.culling import cull
@@ -38,12 +39,12 @@ from ecosim.evolution.population import (
     SpeciesKey,
 )
 from ecosim.genome import Genome, init_weights, mutate
-from ecosim.io.checkpoint import load_checkpoint, save_checkpoint
-from ecosim.io.config import Config
-from ecosim.io.logs import LogWriter, empty_counts, read_networks
 from ecosim.phenotype.records import DataArrays, TrainSettings
-from ecosim.phenotype.serialization import save_network
 from ecosim.rng import derive_rng
+from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
+from ecosim.store.logs import LogWriter, empty_counts, read_networks
+from ecosim.store.networks import save_network
+from ecosim.store.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +390,7 @@ class Ecosystem:
             return
         self.best = {"id": rec.id, "fitness": float(top["fitness"]), "generation": generation, "parameters": rec.parameters}
         save_network(
-            self.run_dir / "champion.safetensors",
+            RunDir(self.run_dir).champion,
             rec.genome,
             rec.weights,
             {

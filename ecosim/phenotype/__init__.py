@@ -4,7 +4,6 @@
   their central tile (dense masked or grouped evaluation).
 * :class:`Phenotype` / :func:`build_phenotype` / :func:`extract_weights`: genome + gene
   weights ↔ network.
-* :func:`save_network` / :func:`load_network`: one network as a safetensors file.
 """
 
 import importlib
@@ -26,8 +25,6 @@ _EXPORTS = {
     "extract_weights": "network",
     "get_activation": "network",
     "phenotype_forward": "network",
-    "load_network": "serialization",
-    "save_network": "serialization",
 }
 
 
@@ -50,8 +47,6 @@ __all__ = [
     "kernel_groups",
     "kernel_mask",
     "kernel_window",
-    "load_network",
     "mixed_conv2d",
     "phenotype_forward",
-    "save_network",
 ]

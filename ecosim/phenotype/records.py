@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecosim.genome import Weights
-from ecosim.io.config import TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,33 @@ class DataArrays:
 
 
 @dataclass(frozen=True)
-class TrainSettings(TrainingConfig):
-    """The ``[training]`` section plus the torch threads of a task (``resources.cpus_per_task``)."""
+class TrainingParams:
+    """Backpropagation settings of one network (paper §III-B, §IV); the ``[training]`` config section.
+
+    Args:
+        optimiser: one of :data:`OPTIMISERS` (default ``adadelta``).
+        learning_rate: 0 → the optimiser's own default (Adadelta: 1.0).
+        batch_size: minibatch size (128).
+        train_fraction: fraction of the training set drawn afresh per network per generation (0.1).
+        epochs: passes over that subset per generation (1).
+        activation: one of :data:`ACTIVATIONS`.
+        eval_batch_size: images per forward pass when scoring.
+        conv_mode: ``auto``, ``dense`` or ``grouped`` (mixed-shape conv implementation).
+    """
+
+    optimiser: str = "adadelta"
+    learning_rate: float = 0.0
+    batch_size: int = 128
+    train_fraction: float = 0.1
+    epochs: int = 1
+    activation: str = "relu"
+    eval_batch_size: int = 1000
+    conv_mode: str = "auto"
+
+
+@dataclass(frozen=True)
+class TrainSettings(TrainingParams):
+    """:class:`TrainingParams` plus the torch threads of a task (``resources.cpus_per_task``)."""
 
     threads: int = 1
 
@@ -69,4 +93,4 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-__all__ = ["DataArrays", "TrainResult", "TrainSettings"]
+__all__ = ["DataArrays", "TrainResult", "TrainSettings", "TrainingParams"]

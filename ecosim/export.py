@@ -1,7 +1,7 @@
 """Export of a run's champion for use without ecosim (paper §II-B: a network is its genome and genes).
 
 ``ecosim export RUN_DIR [--out DIR] [--format torchscript|onnx]`` reads
-``RUN_DIR/champion.safetensors`` (:func:`ecosim.phenotype.serialization.load_network`) and writes,
+``RUN_DIR/champion.safetensors`` (:func:`ecosim.store.networks.load_network`) and writes,
 by default into ``RUN_DIR/export/``:
 
 * ``champion.genome.json``: the genome (:meth:`Genome.to_dict`, with ``schema_version``);
@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from ecosim.errors import CheckpointError, EcosimError
+from ecosim.store.rundir import RunDir
 
 FORMATS: tuple[str, ...] = ("torchscript", "onnx")
 
@@ -107,7 +108,7 @@ def _normalisation(
     """Per-channel mean and std of the champion's dataset: from its metadata, the known constants, or the data."""
     if metadata.get("mean") is not None and metadata.get("std") is not None:
         return [float(v) for v in metadata["mean"]], [float(v) for v in metadata["std"]]
-    from ecosim.io import data as _data
+    from ecosim.data import datasets as _data
 
     known = getattr(_data, "_STATS", {}).get(dataset.strip().lower())
     if known is not None:
@@ -120,9 +121,9 @@ def _normalisation(
 
 def _run_settings(run_dir: Path, metadata: dict[str, Any]) -> tuple[str, str, str]:
     """``(dataset, data_root, activation)`` of the champion: its metadata first, then ``config.toml``."""
-    from ecosim.io.config import Config, load_config
+    from ecosim.config import Config, load_config
 
-    cfg_path = run_dir / "config.toml"
+    cfg_path = RunDir(run_dir).config
     cfg = load_config(cfg_path) if cfg_path.is_file() else Config()
     dataset = str(metadata.get("dataset") or cfg.data.dataset)
     activation = str(metadata.get("activation") or cfg.training.activation)
@@ -174,7 +175,7 @@ def export_champion(
     """
     from ecosim.errors import ConfigError
     from ecosim.phenotype.network import build_phenotype
-    from ecosim.phenotype.serialization import load_network
+    from ecosim.store.networks import load_network
 
     if "onnx" in formats:  # fail before writing anything
         _require_onnx()
@@ -184,7 +185,7 @@ def export_champion(
             f"export format {bad[0]!r} is unknown; valid formats: {', '.join(FORMATS)}"
         )
     run = Path(run_dir)
-    champion = run / "champion.safetensors"
+    champion = RunDir(run).champion
     if not champion.is_file():
         raise CheckpointError(
             f"run directory {str(run)!r} has no champion to export: {champion} is missing "
@@ -193,7 +194,7 @@ def export_champion(
     genome, weights, metadata = load_network(champion)
     dataset, data_root, activation = _run_settings(run, metadata)
     mean, std = _normalisation(dataset, data_root, metadata)
-    out = Path(out_dir) if out_dir is not None else run / "export"
+    out = Path(out_dir) if out_dir is not None else RunDir(run).export
     out.mkdir(parents=True, exist_ok=True)
 
     written: dict[str, Path] = {}

@@ -13,9 +13,7 @@ keeps its type later. Fitness values are fractions in [0, 1].
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -23,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecosim.genome.mutation import MutationKind
+from ecosim.store.atomic import TMP_PREFIX, atomic_write
+from ecosim.store.rundir import RunDir
 
 MUTATION_KINDS = tuple(k.value for k in MutationKind)
 
@@ -87,15 +87,7 @@ _GEN_FILE = re.compile(r"gen-(\d{6})(?:-s(\d+))?\.parquet$")
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -117,21 +109,22 @@ class LogWriter:
     """
 
     def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.generations_dir = self.run_dir / "generations"
-        self.networks_dir = self.run_dir / "networks"
+        self.layout = RunDir(run_dir)
+        self.run_dir = self.layout.root
+        self.generations_dir = self.layout.generations
+        self.networks_dir = self.layout.networks
         self.generations_dir.mkdir(parents=True, exist_ok=True)
         self.networks_dir.mkdir(parents=True, exist_ok=True)
 
     def write_networks(self, generation: int, species_id: int, rows: Sequence[Mapping[str, Any]]) -> Path:
         """Write one species' network rows of one generation (replaces a previous file of that key)."""
-        path = self.networks_dir / f"gen-{generation:06d}-s{species_id:04d}.parquet"
+        path = self.layout.networks_file(generation, species_id)
         _write_atomic(_table(rows, NETWORK_SCHEMA), path)
         return path
 
     def write_generation(self, row: Mapping[str, Any]) -> Path:
         """Write the generation row (after that generation's network rows)."""
-        path = self.generations_dir / f"gen-{int(row['generation']):06d}.parquet"
+        path = self.layout.generation_file(int(row["generation"]))
         _write_atomic(_table([row], GENERATION_SCHEMA), path)
         return path
 
@@ -155,7 +148,7 @@ class LogWriter:
                 if gen > limit:
                     path.unlink()
                     removed += 1
-        for tmp in list(self.generations_dir.glob(".tmp-*")) + list(self.networks_dir.glob(".tmp-*")):
+        for tmp in list(self.generations_dir.glob(TMP_PREFIX + "*")) + list(self.networks_dir.glob(TMP_PREFIX + "*")):
             tmp.unlink(missing_ok=True)
         return removed
 
@@ -170,12 +163,12 @@ def _read(folder: Path, schema: pa.Schema, sort: list[str]):
 
 def read_generations(run_dir: str | Path):
     """Generation rows of a run as a pandas DataFrame sorted by ``generation`` (:data:`GENERATION_SCHEMA`)."""
-    return _read(Path(run_dir) / "generations", GENERATION_SCHEMA, ["generation"])
+    return _read(RunDir(run_dir).generations, GENERATION_SCHEMA, ["generation"])
 
 
 def read_networks(run_dir: str | Path):
     """Network rows of a run as a pandas DataFrame sorted by generation and id (:data:`NETWORK_SCHEMA`)."""
-    return _read(Path(run_dir) / "networks", NETWORK_SCHEMA, ["generation", "network_id"])
+    return _read(RunDir(run_dir).networks, NETWORK_SCHEMA, ["generation", "network_id"])
 
 
 def empty_counts() -> dict[str, int]:

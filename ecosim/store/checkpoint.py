@@ -27,17 +27,10 @@ from safetensors.numpy import load_file, save_file
 from ecosim.errors import CheckpointError
 from ecosim.evolution.population import NetworkRecord
 from ecosim.genome import Genome, Weights
+from ecosim.store.atomic import TMP_PREFIX, atomic_write
+from ecosim.store.rundir import RunDir
 
 CHECKPOINT_VERSION = 1
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(
@@ -57,10 +50,11 @@ def save_checkpoint(
     Returns:
         the checkpoint folder.
     """
-    root = Path(run_dir) / "checkpoints"
+    layout = RunDir(run_dir)
+    root = layout.checkpoints
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"gen-{generation:06d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    final = layout.checkpoint(generation)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
     arrays: dict[str, np.ndarray] = {}
     species_meta = []
     for sp in species:
@@ -79,16 +73,16 @@ def save_checkpoint(
             }
         )
     state = {"version": CHECKPOINT_VERSION, "generation": generation, "coordinator": dict(coordinator), "species": species_meta}
-    save_file(arrays, str(tmp / "weights.safetensors"))
-    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    atomic_write(tmp / "weights.safetensors", lambda p: save_file(arrays, p))
+    atomic_write(tmp / "state.json", json.dumps(state))
     if final.exists():
         shutil.rmtree(final)
     os.rename(tmp, final)
-    _atomic_text(root / "LATEST", final.name)
+    atomic_write(layout.latest, final.name)
     complete = sorted(p for p in root.glob("gen-*") if p.is_dir())
     for old in complete[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob(".tmp-*"):
+    for stale in root.glob(TMP_PREFIX + "*"):
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return final
 
@@ -102,11 +96,14 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     Raises:
         CheckpointError: no run directory, no complete checkpoint, unknown version or corrupt files.
     """
-    root = Path(run_dir) / "checkpoints"
-    latest = root / "LATEST"
+    layout = RunDir(run_dir)
+    latest = layout.latest
     if not latest.is_file():
         raise CheckpointError(f"run directory {str(run_dir)!r} has no complete checkpoint ({latest} missing)")
-    folder = root / latest.read_text(encoding="utf-8").strip()
+    generation = layout.latest_generation()
+    if generation is None:
+        raise CheckpointError(f"checkpoint pointer {str(latest)!r} is unreadable or names no checkpoint")
+    folder = layout.checkpoint(generation)
     try:
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         arrays = load_file(str(folder / "weights.safetensors"))

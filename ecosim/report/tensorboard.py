@@ -58,7 +58,7 @@ def write_scalars(
     """Write one run's per-generation scalars as TensorBoard events in ``log_dir``.
 
     Args:
-        generations: generation rows of the run (:func:`ecosim.io.logs.read_generations`).
+        generations: generation rows of the run (:func:`ecosim.store.logs.read_generations`).
         log_dir: event folder (created).
         networks: network rows, for ``offspring_before_bp/<origin>``; ``None`` to skip.
 
@@ -68,7 +68,7 @@ def write_scalars(
     Raises:
         EcosimError: ``tensorboard`` is not installed (see :func:`require_tensorboard`).
     """
-    from ecosim.io.report import failed_mutations, offspring_by_origin
+    from ecosim.report.plots import failed_mutations, offspring_by_origin
 
     writer_cls = require_tensorboard()
     out = Path(log_dir)

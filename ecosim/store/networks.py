@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import safetensors.numpy
 from ecosim.errors import CheckpointError, GenomeError
 from ecosim.genome.genome import Genome
 from ecosim.genome.weights import DTYPE, Weights, check_weights
+from ecosim.store.atomic import atomic_write
 
 FORMAT = "ecosim.network"
 FORMAT_VERSION = "1"
@@ -78,17 +78,7 @@ def save_network(
     }
     arrays = {k: np.ascontiguousarray(v, dtype=DTYPE) for k, v in weights.to_arrays().items()}
     try:
-        data = safetensors.numpy.save(arrays, metadata=header)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, safetensors.numpy.save(arrays, metadata=header))
     except OSError as exc:
         raise CheckpointError(f"cannot write network file {str(path)!r}: {exc}") from exc
     return path

@@ -23,6 +23,7 @@ import tomli_w
 
 from ecosim.errors import ConfigError
 from ecosim.genome.mutation import MutationParams
+from ecosim.phenotype.records import TrainingParams
 
 OPTIMISERS = ("adadelta", "adam", "adamw", "sgd", "rmsprop", "adagrad")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "leaky_relu", "gelu")
@@ -101,29 +102,9 @@ class EcosystemConfig:
 MutationConfig = MutationParams
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Backpropagation settings (paper §III-B, §IV).
-
-    Args:
-        optimiser: one of :data:`OPTIMISERS` (default ``adadelta``).
-        learning_rate: 0 → the optimiser's own default (Adadelta: 1.0).
-        batch_size: minibatch size (128).
-        train_fraction: fraction of the training set drawn afresh per network per generation (0.1).
-        epochs: passes over that subset per generation (1).
-        activation: one of :data:`ACTIVATIONS`.
-        eval_batch_size: images per forward pass when scoring.
-        conv_mode: ``auto``, ``dense`` or ``grouped`` (mixed-shape conv implementation).
-    """
-
-    optimiser: str = "adadelta"
-    learning_rate: float = 0.0
-    batch_size: int = 128
-    train_fraction: float = 0.1
-    epochs: int = 1
-    activation: str = "relu"
-    eval_batch_size: int = 1000
-    conv_mode: str = "auto"
+#: The ``[training]`` section is the phenotype's own training settings (paper §III-B, §IV):
+#: see :class:`ecosim.phenotype.records.TrainingParams`.
+TrainingConfig = TrainingParams
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,59 @@
+"""The arrays a run trains and scores on: training set, fitness set (test set or a validation split), test set.
+
+Paper §III-B, §IV: fitness is test accuracy; ``data.validation_fraction`` optionally holds out a
+part of the training set for fitness instead (test accuracy is then reported separately).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecosim.config import Config
+from ecosim.data.datasets import load_dataset
+from ecosim.phenotype.records import DataArrays
+
+
+def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]:
+    """Load the dataset of ``config`` and split it into training / fitness / test arrays.
+
+    With ``data.validation_fraction`` > 0, that fraction of the training set (drawn with the run
+    seed) is held out for fitness and the test set is reported separately. ``data.test_subset``
+    keeps the first N fitness (and test) images.
+
+    Returns:
+        ``(DataArrays, (C, H, W), classes)``.
+
+    Raises:
+        ConfigError: unknown dataset name. DatasetError: files missing (message says where).
+    """
+    d = config.data
+    ds = load_dataset(d.dataset, d.data_root or None)
+    train_x, train_y = ds.train_images, ds.train_labels
+    test_x, test_y = ds.test_images, ds.test_labels
+    eval_x, eval_y = test_x, test_y
+    separate_test = False
+    if d.validation_fraction > 0:
+        rng = np.random.default_rng([config.run.seed, 0xDA7A])
+        perm = rng.permutation(len(train_y))
+        n_val = max(1, int(round(d.validation_fraction * len(train_y))))
+        val, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        eval_x, eval_y = train_x[val], train_y[val]
+        train_x, train_y = train_x[tr], train_y[tr]
+        separate_test = True
+    if d.test_subset:
+        eval_x, eval_y = eval_x[: d.test_subset], eval_y[: d.test_subset]
+        test_x, test_y = test_x[: d.test_subset], test_y[: d.test_subset]
+    data = DataArrays(
+        train_images=np.ascontiguousarray(train_x),
+        train_labels=np.ascontiguousarray(train_y),
+        eval_images=np.ascontiguousarray(eval_x),
+        eval_labels=np.ascontiguousarray(eval_y),
+        mean=tuple(ds.mean),
+        std=tuple(ds.std),
+        test_images=np.ascontiguousarray(test_x) if separate_test else None,
+        test_labels=np.ascontiguousarray(test_y) if separate_test else None,
+    )
+    return data, tuple(ds.input_shape), int(ds.classes)  # type: ignore[return-value]
+
+
+__all__ = ["prepare_data"]

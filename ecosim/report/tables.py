@@ -1,0 +1,156 @@
+"""Table I of the paper (§IV-B): highest, average and offspring-before-BP fitness per experiment.
+
+>>> from ecosim.report.tables import table_one                            # doctest: +SKIP
+>>> table_one(["runs/table1/mnist-speciation"])                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecosim.report.runs import ReportError, RunLogs, _as_runs, group_runs
+
+#: Table I metrics: generation-log column → column header of the paper.
+METRICS: dict[str, str] = {
+    "highest_fitness": "Highest fitness",
+    "mean_fitness": "Average fitness",
+    "mean_offspring_fitness_before_bp": "Average offspring fitness before BP",
+}
+
+
+
+
+
+def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = None) -> pd.DataFrame:
+    """Table I: per experiment, highest value and mean ± std over runs of each metric at one generation.
+
+    Paper §IV-B, Table I ("highest value, mean and standard deviation recorded over 10 runs after
+    epoch 100"). For each metric of :data:`METRICS` (``highest_fitness``, ``mean_fitness``,
+    ``mean_offspring_fitness_before_bp``) the value each run logged at ``generation`` is taken;
+    over those values the table gives the maximum, the mean and the **sample** standard
+    deviation (``ddof=1``). With one run (one value) the standard deviation is NaN. A run whose
+    value is missing at that generation (no offspring was scored before BP, say) is left out
+    of that metric only; ``<metric>_n`` counts the values used.
+
+    Args:
+        runs: :class:`RunLogs`, or run directories / folders of run directories.
+        generation: the generation (0-based, as logged) to read; ``None`` (default) takes, per
+            experiment, the last generation that every run of the experiment reached.
+
+    Returns:
+        One row per experiment, indexed by :attr:`Experiment.slug` (e.g. ``"mnist-speciation"``),
+        in Table I order, with columns ``experiment`` (title), ``dataset``, ``speciation``,
+        ``runs``, ``generation``, and for each metric ``<metric>_max``, ``<metric>_mean``,
+        ``<metric>_std``, ``<metric>_n``. Values are fractions in [0, 1] like the logs (the
+        printed table shows percent).
+
+    Raises:
+        ReportError: no runs, or a run that did not log ``generation`` (the message names it and
+            its last generation).
+
+    >>> df = table_one(["runs/table1/mnist-speciation"])                     # doctest: +SKIP
+    >>> df.loc["mnist-speciation", "highest_fitness_max"]                   # doctest: +SKIP
+    0.9832
+    """
+    loaded = _as_runs(runs)
+    if not loaded:
+        raise ReportError("table_one needs at least one run, got none")
+    records = []
+    for exp, group in group_runs(loaded).items():
+        gen = min(r.last_generation for r in group) if generation is None else int(generation)
+        values: dict[str, list[float]] = {m: [] for m in METRICS}
+        for r in group:
+            row = r.generations[r.generations["generation"] == gen]
+            if row.empty:
+                raise ReportError(
+                    f"generation {gen} is not in the logs of run {str(r.run_dir)!r} "
+                    f"(logged generations {int(r.generations['generation'].min())}..{r.last_generation})"
+                )
+            for m in METRICS:
+                v = row.iloc[0][m]
+                if v is not None and not pd.isna(v):
+                    values[m].append(float(v))
+        rec: dict[str, Any] = {
+            "slug": exp.slug,
+            "experiment": exp.title,
+            "dataset": exp.dataset,
+            "speciation": exp.speciation,
+            "runs": len(group),
+            "generation": gen,
+        }
+        for m, vals in values.items():
+            arr = np.asarray(vals, dtype=np.float64)
+            rec[f"{m}_max"] = float(arr.max()) if arr.size else math.nan
+            rec[f"{m}_mean"] = float(arr.mean()) if arr.size else math.nan
+            rec[f"{m}_std"] = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
+            rec[f"{m}_n"] = int(arr.size)
+        records.append(rec)
+    return pd.DataFrame.from_records(records).set_index("slug")
+
+
+def format_cell(highest: float, mean: float, std: float) -> str:
+    """One Table I cell in percent, as the paper prints it: ``98.32% (98.13 ± 0.15)``.
+
+    Args:
+        highest, mean, std: fractions in [0, 1]; NaN prints as ``n/a`` (std with one run).
+    """
+
+    def pct(v: float, suffix: str = "") -> str:
+        return "n/a" if v is None or math.isnan(v) else f"{100.0 * v:.2f}{suffix}"
+
+    return f"{pct(highest, '%')} ({pct(mean)} ± {pct(std)})"
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Table I with the paper's cells (strings in percent), one column per metric.
+
+    Args:
+        table: the output of :func:`table_one`.
+
+    Returns:
+        Columns ``Experiment``, ``Runs``, ``Generation`` and one per :data:`METRICS` header.
+    """
+    rows = []
+    for _, r in table.iterrows():
+        row = {
+            "Experiment": r["experiment"],
+            "Runs": int(r["runs"]),
+            "Generation": int(r["generation"]),
+        }
+        for m, header in METRICS.items():
+            row[header] = format_cell(r[f"{m}_max"], r[f"{m}_mean"], r[f"{m}_std"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    text = format_table(table)
+    cols = list(text.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in text.itertuples(index=False)]
+    note = (
+        "\nHighest value over runs, and (mean ± sample standard deviation, ddof=1) over runs, in %, "
+        "at the generation shown (0-based). n/a: a single run has no standard deviation.\n"
+    )
+    return "\n".join(lines) + "\n" + note
+
+
+def rich_table(table: pd.DataFrame) -> Any:
+    """Table I as a :class:`rich.table.Table` (cells in percent, as in the paper)."""
+    from rich.table import Table
+
+    out = Table(title="Table I: highest value (mean ± std) over runs", show_lines=True)
+    text = format_table(table)
+    for col in text.columns:
+        out.add_column(col, justify="left" if col == "Experiment" else "right")
+    for row in text.itertuples(index=False):
+        out.add_row(*(str(v) for v in row))
+    return out
+
+

@@ -1,0 +1,117 @@
+"""The layout of a run directory, in one place.
+
+::
+
+    RUN_DIR/config.toml                         the resolved config (itself a valid config)
+    RUN_DIR/generations/gen-000012.parquet      one generation row (ecosim.store.logs)
+    RUN_DIR/networks/gen-000012-s0003.parquet   one species' network rows of one generation
+    RUN_DIR/checkpoints/gen-000012/             state.json + weights.safetensors (ecosim.store.checkpoint)
+    RUN_DIR/checkpoints/LATEST                  name of the newest complete checkpoint
+    RUN_DIR/champion.safetensors                the best network ever trained (ecosim.store.networks)
+    RUN_DIR/report/, RUN_DIR/export/            default outputs of ``ecosim report`` / ``ecosim export``
+
+Generations are numbered from 0; a checkpoint ``gen-000012`` holds the state after generation 12.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_CHECKPOINT = re.compile(r"^gen-(\d{6})$")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Every path of one run directory.
+
+    Args:
+        root: the run directory (need not exist yet).
+
+    >>> RunDir("runs/x").checkpoint(12).name
+    'gen-000012'
+    """
+
+    root: Path
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def config(self) -> Path:
+        """``config.toml``: the resolved config of the run."""
+        return self.root / "config.toml"
+
+    @property
+    def generations(self) -> Path:
+        """Folder of the generation log (one Parquet file per generation)."""
+        return self.root / "generations"
+
+    @property
+    def networks(self) -> Path:
+        """Folder of the network log (one Parquet file per generation and species)."""
+        return self.root / "networks"
+
+    @property
+    def checkpoints(self) -> Path:
+        """Folder of the checkpoints."""
+        return self.root / "checkpoints"
+
+    @property
+    def latest(self) -> Path:
+        """``checkpoints/LATEST``: the name of the newest complete checkpoint."""
+        return self.checkpoints / "LATEST"
+
+    @property
+    def champion(self) -> Path:
+        """``champion.safetensors``: the best network ever trained."""
+        return self.root / "champion.safetensors"
+
+    @property
+    def report(self) -> Path:
+        """Default output folder of ``ecosim report``."""
+        return self.root / "report"
+
+    @property
+    def export(self) -> Path:
+        """Default output folder of ``ecosim export``."""
+        return self.root / "export"
+
+    def generation_file(self, generation: int) -> Path:
+        """The generation-log file of ``generation``."""
+        return self.generations / f"gen-{generation:06d}.parquet"
+
+    def networks_file(self, generation: int, species_id: int) -> Path:
+        """The network-log file of one species in ``generation``."""
+        return self.networks / f"gen-{generation:06d}-s{species_id:04d}.parquet"
+
+    def checkpoint(self, generation: int) -> Path:
+        """The checkpoint folder holding the state after ``generation``."""
+        return self.checkpoints / f"gen-{generation:06d}"
+
+    @staticmethod
+    def checkpoint_generation(folder: str | os.PathLike[str]) -> int | None:
+        """The generation of a checkpoint folder name (``gen-000012`` → 12), or ``None``."""
+        m = _CHECKPOINT.match(Path(folder).name)
+        return int(m.group(1)) if m else None
+
+    def latest_generation(self) -> int | None:
+        """The generation of the newest complete checkpoint named by ``LATEST``, or ``None``.
+
+        ``None`` when ``LATEST`` is missing, unreadable or names no checkpoint folder.
+        """
+        try:
+            name = self.latest.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        gen = self.checkpoint_generation(name)
+        return gen if gen is not None and self.checkpoint(gen).is_dir() else None
+
+    def holds_run(self) -> bool:
+        """Whether at least one generation is complete (a checkpoint exists)."""
+        return self.latest.is_file()
+
+
+__all__ = ["RunDir"]
