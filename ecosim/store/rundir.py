@@ -8,6 +8,8 @@
     RUN_DIR/checkpoints/gen-000012/             state.json + weights.safetensors (ecosim.store.checkpoint)
     RUN_DIR/checkpoints/LATEST                  name of the newest complete checkpoint
     RUN_DIR/champion.safetensors                the best network ever trained (ecosim.store.networks)
+    RUN_DIR/champions/net-000123.safetensors    kept weights: each generation's best network, one file per id
+    RUN_DIR/show/                               default output of ``ecosim show``
     RUN_DIR/report/, RUN_DIR/export/            default outputs of ``ecosim report`` / ``ecosim export``
 
 Generations are numbered from 0; a checkpoint ``gen-000012`` holds the state after generation 12.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CHECKPOINT = re.compile(r"^gen-(\d{6})$")
+_KEPT = re.compile(r"^net-(\d{6,})\.safetensors$")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,33 @@ class RunDir:
     def champion(self) -> Path:
         """``champion.safetensors``: the best network ever trained."""
         return self.root / "champion.safetensors"
+
+    @property
+    def champions(self) -> Path:
+        """Folder of kept networks: the best network of each generation, one file per network id.
+
+        The engine writes ``champion_file(id)`` after training each generation (the generation
+        champion; in asynchronous mode, each species step's best). A network that stays the best
+        for several generations overwrites its own file, so the folder grows by at most one file per
+        generation. These are what ``ecosim show --network/--generation`` can draw kernels from.
+        """
+        return self.root / "champions"
+
+    def champion_file(self, network_id: int) -> Path:
+        """The kept-network file of ``network_id``: ``champions/net-000123.safetensors``."""
+        return self.champions / f"net-{int(network_id):06d}.safetensors"
+
+    def kept_network_ids(self) -> list[int]:
+        """Ids of the networks whose weights are kept in :attr:`champions`, ascending (``[]`` if none)."""
+        if not self.champions.is_dir():
+            return []
+        ids = (_KEPT.match(p.name) for p in self.champions.iterdir())
+        return sorted(int(m.group(1)) for m in ids if m)
+
+    @property
+    def show(self) -> Path:
+        """Default output folder of ``ecosim show`` (architecture, kernel and lineage pictures)."""
+        return self.root / "show"
 
     @property
     def report(self) -> Path:

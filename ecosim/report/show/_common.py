@@ -1,0 +1,92 @@
+"""Shared pieces of :mod:`ecosim.report.show`: errors, output formats, saving a figure, shape counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from ecosim.errors import EcosimError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Picture formats ``ecosim show`` writes (matplotlib back-ends Agg, PDF and SVG).
+FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
+
+#: Resolution of PNG pictures, dots per inch.
+DPI = 110
+
+#: Fill colour per origin in lineage pictures; also the legend order.
+ORIGIN_COLOURS: dict[str, str] = {
+    "initial": "#d9d9d9",
+    "mutation": "#fdae6b",
+    "crossover": "#9ecae1",
+    "clone": "#a1d99b",
+    "unknown": "#ffffff",
+}
+
+
+class ShowError(EcosimError, ValueError):
+    """A picture cannot be made: an unknown format, a network or generation not in the run, a bad argument."""
+
+
+class WeightsNotKeptError(ShowError, LookupError):
+    """The requested network is logged but its weights were not kept (only generation champions are)."""
+
+
+def check_format(fmt: str) -> str:
+    """Return ``fmt`` lower-cased if it is one of :data:`FORMATS`.
+
+    Raises:
+        ShowError: naming the format and the allowed ones.
+    """
+    value = str(fmt).lower().lstrip(".")
+    if value not in FORMATS:
+        raise ShowError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return value
+
+
+def save_figure(fig: Figure, path: str | Path, fmt: str = "png") -> Path:
+    """Write ``fig`` to ``path`` as ``fmt`` (creating the folder); dates are left out of PDF/SVG.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ShowError: an unknown ``fmt``.
+    """
+    fmt = check_format(fmt)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+    fig.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
+    return path
+
+
+def shape_counts(kernels: Iterable[tuple[int, int]]) -> list[tuple[tuple[int, int], int]]:
+    """Distinct kernel shapes ``(h, w)`` with their counts, most frequent first, then largest area.
+
+    >>> shape_counts([(3, 3), (1, 7), (3, 3)])
+    [((3, 3), 2), ((1, 7), 1)]
+    """
+    counts = Counter((int(h), int(w)) for h, w in kernels)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], -kv[0][0] * kv[0][1], kv[0]))
+
+
+def format_shapes(counts: Iterable[tuple[tuple[int, int], int]]) -> str:
+    """``"3×3 ×5, 1×7 ×2"``: shape counts as text (height × width, then the count)."""
+    return ", ".join(f"{h}×{w} ×{n}" for (h, w), n in counts)
+
+
+__all__ = [
+    "DPI",
+    "FORMATS",
+    "ORIGIN_COLOURS",
+    "ShowError",
+    "WeightsNotKeptError",
+    "check_format",
+    "format_shapes",
+    "save_figure",
+    "shape_counts",
+]

@@ -1,0 +1,235 @@
+"""``ecosim show``: the architecture, kernel and lineage pictures of one network of a run.
+
+Which network (paper §III-E, Figs. 7–8; future work of §V):
+
+* by default the run's champion, ``RUN_DIR/champion.safetensors``;
+* ``network_id``: a network whose weights were kept, ``RUN_DIR/champions/net-<id>.safetensors``
+  (the engine keeps the best network of every generation, :attr:`RunDir.champions`);
+* ``generation``: the champion of that generation (the best ``ok`` row of the networks log,
+  lowest id on ties), from the kept files.
+
+Weights of other networks are not kept. Their architecture and lineage can still be drawn from
+the networks log (``from_log=True``): the ``layers`` column is :meth:`Genome.summary`, which
+holds every kernel shape, stride and node count (:func:`genome_from_summary`); only kernels
+need weights.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from ecosim.genome.genome import Genome
+from ecosim.genome.weights import Weights
+from ecosim.report.show._common import ShowError, WeightsNotKeptError, check_format, save_figure
+from ecosim.report.show.architecture import architecture_figure, genome_from_summary
+from ecosim.report.show.kernels import kernels_figure
+from ecosim.report.show.lineage import lineage, lineage_figure
+from ecosim.store.logs import read_networks
+from ecosim.store.networks import load_network
+from ecosim.store.rundir import RunDir
+
+PathLike = str | os.PathLike[str]
+
+
+def _ids_text(ids: list[int], limit: int = 20) -> str:
+    if not ids:
+        return "none"
+    text = ", ".join(str(i) for i in ids[:limit])
+    return text + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def generation_champion(networks: pd.DataFrame, generation: int) -> int:
+    """Id of the best network of ``generation`` in the networks log: highest fitness among ``ok`` rows, lowest id on ties.
+
+    This is the network the engine keeps for that generation (:attr:`RunDir.champions`).
+
+    Raises:
+        ShowError: no row (or no ``ok`` row with a fitness) in ``generation``; the message gives
+            the logged generations.
+    """
+    rows = networks[networks["generation"] == int(generation)]
+    if "status" in rows:
+        rows = rows[rows["status"].fillna("ok") == "ok"]
+    rows = rows[rows["fitness"].notna()]
+    if rows.empty:
+        gens = sorted(set(networks["generation"].astype(int))) if not networks.empty else []
+        span = f"{gens[0]}–{gens[-1]}" if gens else "none"
+        raise ShowError(f"generation {generation} has no scored network in the networks log (logged generations: {span})")
+    best = rows.sort_values(["fitness", "network_id"], ascending=[False, True], kind="stable").iloc[0]
+    return int(best["network_id"])
+
+
+def _input_shape(layout: RunDir) -> tuple[int, int, int]:
+    """The run's input shape, from the champion or any kept network."""
+    candidates = [layout.champion] + [layout.champion_file(i) for i in layout.kept_network_ids()]
+    for path in candidates:
+        if path.is_file():
+            return load_network(path)[0].input_shape
+    raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors nor kept network to take the input shape from")
+
+
+def _logged_layers(networks: pd.DataFrame, network_id: int) -> str | None:
+    rows = networks[networks["network_id"] == network_id]
+    if rows.empty or "layers" not in rows or rows["layers"].isna().all():
+        return None
+    return str(rows["layers"].dropna().iloc[0])
+
+
+def resolve_network(
+    run_dir: PathLike,
+    network_id: int | None = None,
+    generation: int | None = None,
+    from_log: bool = False,
+    networks: pd.DataFrame | None = None,
+) -> tuple[int | None, Genome, Weights | None]:
+    """Find the network ``ecosim show`` draws: ``(network_id, genome, weights or None)``.
+
+    Args:
+        run_dir: the run directory.
+        network_id: a network id (kept weights, or the log with ``from_log``); ``None``: see ``generation``.
+        generation: the champion of this generation; with neither, the run's champion.
+        from_log: when the weights were not kept, rebuild the genome from the networks log
+            ``layers`` column and return ``weights=None`` instead of raising.
+        networks: the networks log, if already read.
+
+    Returns:
+        The id (``None`` only for a champion file without ``network_id`` metadata), the genome and
+        the weights (``None`` when rebuilt from the log).
+
+    Raises:
+        ShowError: both ``network_id`` and ``generation``; no champion; an id or generation not in
+            the log; a kept file whose genome differs from the log's.
+        WeightsNotKeptError: the network is logged but its weights were not kept (and not
+            ``from_log``); the message lists the kept ids.
+        CheckpointError: a kept file that cannot be read.
+    """
+    if network_id is not None and generation is not None:
+        raise ShowError(f"give network_id or generation, not both (got network_id={network_id}, generation={generation})")
+    layout = RunDir(run_dir)
+    if networks is None:
+        networks = read_networks(layout.root)
+    if network_id is None and generation is None:
+        if not layout.champion.is_file():
+            raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
+        genome, weights, meta = load_network(layout.champion)
+        nid = meta.get("network_id")
+        return (None if nid is None else int(nid)), genome, weights
+    nid = int(network_id) if network_id is not None else generation_champion(networks, int(generation))  # type: ignore[arg-type]
+    logged = _logged_layers(networks, nid)
+    path = layout.champion_file(nid)
+    if not path.is_file() and layout.champion.is_file():
+        champ = load_network(layout.champion)
+        if champ[2].get("network_id") == nid:  # runs from before kept files: the champion itself
+            path = layout.champion
+    if path.is_file():
+        genome, weights, _ = load_network(path)
+        if logged is not None and genome.summary() != logged:
+            raise ShowError(
+                f"kept file {str(path)!r} holds {genome.summary()} but the networks log has {logged} for "
+                f"network {nid} (a stale file from generations discarded on resume?)"
+            )
+        return nid, genome, weights
+    if networks.empty or nid not in set(networks["network_id"].astype(int)):
+        span = "none" if networks.empty else f"{int(networks['network_id'].min())}–{int(networks['network_id'].max())}"
+        raise ShowError(f"network {nid} is not in the networks log of {str(layout.root)!r} (logged ids: {span})")
+    if not from_log:
+        raise WeightsNotKeptError(
+            f"weights of network {nid} were not kept in {str(layout.champions)!r} (kept: "
+            f"{_ids_text(layout.kept_network_ids())}); its architecture and lineage can be drawn with from_log=True"
+        )
+    if logged is None:
+        raise ShowError(f"network {nid} has no layers summary in the networks log")
+    return nid, genome_from_summary(logged, _input_shape(layout)), None
+
+
+def write_pictures(
+    run_dir: PathLike,
+    network_id: int | None = None,
+    generation: int | None = None,
+    fmt: str = "png",
+    out_dir: PathLike | None = None,
+    from_log: bool = False,
+) -> dict[str, Path]:
+    """Write the architecture, kernel and lineage pictures of one network of a run (``ecosim show``).
+
+    Pictures (paper §III-E, Figs. 7–8):
+
+    * ``architecture``: :func:`architecture_figure` — every layer with nodes, stride, output shape
+      and parameters; each conv layer's kernels stacked on their shared centre tile (Fig. 7);
+    * ``kernels``: :func:`kernels_figure` — learned weights, one tile per kernel in its own shape
+      (input channels averaged); an MLP gets a picture saying it has no conv layer; left out
+      when the weights were not kept (``from_log``), with a warning;
+    * ``lineage``: :func:`lineage_figure` of :func:`lineage` — the ancestry back to generation 0;
+      left out, with a warning, when the network is not in the networks log.
+
+    Files are named ``net-000123-architecture.png`` etc. (``champion-...`` when the champion file
+    has no network id).
+
+    Args:
+        run_dir: the run directory.
+        network_id: a network whose weights were kept (:attr:`RunDir.champions`); default the champion.
+        generation: instead, the champion of this generation (:func:`generation_champion`).
+        fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
+        out_dir: output folder; default :attr:`RunDir.show` (``RUN_DIR/show``).
+        from_log: draw architecture and lineage from the networks log when the weights were not kept.
+
+    Returns:
+        ``{"architecture": path, "kernels": path, "lineage": path}`` of the files written.
+
+    Raises:
+        ShowError: an unknown ``fmt``, both ``network_id`` and ``generation``, no champion, an id
+            or generation not in the run. WeightsNotKeptError: the network's weights were not
+            kept (the message lists the kept ids). Nothing is written when an error is raised.
+
+    >>> write_pictures("runs/mnist", generation=12, fmt="svg")              # doctest: +SKIP
+    {'architecture': PosixPath('runs/mnist/show/net-000345-architecture.svg'), ...}
+    """
+    fmt = check_format(fmt)
+    layout = RunDir(run_dir)
+    networks = read_networks(layout.root)
+    nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
+    lin = None
+    if nid is not None and not networks.empty and nid in set(networks["network_id"].astype(int)):
+        lin = lineage(networks, nid)
+    else:
+        warnings.warn(f"network {nid} is not in the networks log of {str(layout.root)!r}: no lineage picture",
+                      stacklevel=2)
+    out = Path(out_dir) if out_dir is not None else layout.show
+    stem = "champion" if nid is None else f"net-{nid:06d}"
+    written = {"architecture": save_figure(architecture_figure(genome, weights), out / f"{stem}-architecture.{fmt}", fmt)}
+    if weights is not None:
+        written["kernels"] = save_figure(kernels_figure(genome, weights), out / f"{stem}-kernels.{fmt}", fmt)
+    else:
+        warnings.warn(f"weights of network {nid} were not kept: no kernels picture", stacklevel=2)
+    if lin is not None:
+        written["lineage"] = save_figure(lineage_figure(lin), out / f"{stem}-lineage.{fmt}", fmt)
+    return written
+
+
+def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png") -> Path:
+    """Write the final champion's architecture picture (for ``ecosim report``), ``champion-architecture.<fmt>``.
+
+    Args:
+        run_dir: the run directory (its ``champion.safetensors`` is drawn).
+        out_dir: output folder (created if needed).
+        fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ShowError: no champion file, or an unknown ``fmt``. CheckpointError: an unreadable champion.
+    """
+    fmt = check_format(fmt)
+    layout = RunDir(run_dir)
+    if not layout.champion.is_file():
+        raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
+    genome, weights, _ = load_network(layout.champion)
+    return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
+
+
+__all__ = ["architecture_picture", "generation_champion", "resolve_network", "write_pictures"]
