@@ -16,8 +16,10 @@ Kept weights: the engine saves the best network of every generation as
 ``RunDir(run).champion_file(id)`` (``RUN_DIR/champions/net-000123.safetensors``), so
 ``write_pictures(run, network_id=...)`` or ``generation=...`` has weights to draw.
 
+The champion of ``runs/mnist``, as PNG, into ``runs/mnist/show/``:
+
 >>> from ecosim.report.show import write_pictures                           # doctest: +SKIP
->>> write_pictures("runs/mnist")                  # the champion, PNG, into runs/mnist/show/
+>>> write_pictures("runs/mnist")                                           # doctest: +SKIP
 """
 
 from ecosim.report.show._common import (

@@ -122,7 +122,8 @@ def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None)
             f"shapes (h×w ×count): {format_shapes(shape_counts(layer.kernels))}",
             fontsize=8,
         )
-        fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
+        if image is not None:
+            fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
     fig.suptitle(f"Learned kernels ({mixed} of {len(convs)} conv layers mix shapes)", fontsize=9)
     return fig
 

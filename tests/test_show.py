@@ -1,0 +1,270 @@
+"""``ecosim show``: architecture, kernel and lineage pictures (paper §III-E, Figs. 7–8). No Ray, no training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecosim.errors import EcosimError
+from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.report.show import (
+    ShowError,
+    WeightsNotKeptError,
+    architecture_figure,
+    architecture_picture,
+    generation_champion,
+    genome_from_summary,
+    kernel_image,
+    kernels_figure,
+    layer_table,
+    lineage,
+    lineage_figure,
+    save_figure,
+    shape_counts,
+    write_pictures,
+)
+from ecosim.store.logs import LogWriter
+from ecosim.store.networks import save_network
+from ecosim.store.rundir import RunDir
+
+MLP = Genome((1, 28, 28), (DenseLayer(16), DenseLayer(10)))
+ONE_CONV = Genome((1, 28, 28), (ConvLayer(((3, 3),) * 4), DenseLayer(10)))
+MULTI_CONV = Genome(
+    (3, 32, 32),
+    (
+        ConvLayer(((3, 3), (1, 7), (7, 1), (5, 5), (7, 7), (3, 3)), (2, 1)),
+        ConvLayer(((1, 1), (3, 5), (3, 3)), (2, 2)),
+        DenseLayer(32),
+        DenseLayer(10),
+    ),
+)
+GENOMES = {"mlp": MLP, "one-conv": ONE_CONV, "multi-conv": MULTI_CONV}
+
+HEADERS = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
+
+
+def _valid(path: Path, fmt: str) -> bool:
+    data = path.read_bytes()
+    if fmt == "svg":
+        return b"<svg" in data[:2000] and data.rstrip().endswith(b"</svg>")
+    return data.startswith(HEADERS[fmt])
+
+
+def _row(gen, nid, parents=(), origin="initial", mutation=None, born=-1, species=0, fit=0.5, before=None, layers=None):
+    return {"generation": gen, "network_id": nid, "species_id": species, "parent_ids": list(parents),
+            "origin": origin, "mutation": mutation, "born_generation": born, "fitness": fit,
+            "fitness_before_bp": before, "layers": layers, "status": "ok", "culled": False}
+
+
+# A known history (x = generation first trained):
+#   gen 0: 0, 1, 2 initial (2 is culled after gen 0 and never logged again)
+#   gen 1: 3 = mutation(0, grow_kernel); 4 = crossover(1, 2)
+#   gen 2: 5 = crossover(3, 4); 6 = clone(99) where 99 was never logged
+#   gen 3: 7 = crossover(5, 6) with add_node
+SYNTHETIC_ROWS = (
+    [_row(0, i, fit=0.50 + 0.01 * i, before=0.10) for i in range(3)]
+    + [_row(1, 0, fit=0.60), _row(1, 1, fit=0.61)]
+    + [_row(1, 3, [0], "mutation", "grow_kernel", 0, fit=0.70, before=0.30),
+       _row(1, 4, [1, 2], "crossover", None, 0, species=1, fit=0.72, before=0.40)]
+    + [_row(2, 3, [0], "mutation", "grow_kernel", 0, fit=0.75),
+       _row(2, 5, [3, 4], "crossover", None, 1, species=1, fit=0.80, before=0.50),
+       _row(2, 6, [99], "clone", None, 1, fit=0.79, before=0.45)]
+    + [_row(3, 7, [5, 6], "crossover", "add_node", 2, species=1, fit=0.90, before=0.60)]
+)
+SYNTHETIC = pd.DataFrame(SYNTHETIC_ROWS)
+
+
+def _run(tmp_path: Path, genome: Genome, kept: dict[int, Genome] | None = None) -> Path:
+    """A run dir: ``genome`` as champion (id 7) of the synthetic log, plus kept networks by id."""
+    run = tmp_path / "run"
+    layout = RunDir(run)
+    layout.champions.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    kept = {7: genome, **(kept or {})}
+    rows = [{**r, "layers": (kept.get(r["network_id"]) or MLP).summary()} for r in SYNTHETIC_ROWS]
+    writer = LogWriter(run)
+    for gen, sid in sorted({(r["generation"], r["species_id"]) for r in rows}):
+        writer.write_networks(gen, sid, [r for r in rows if (r["generation"], r["species_id"]) == (gen, sid)])
+    for nid, g in kept.items():
+        save_network(layout.champion_file(nid), g, init_weights(g, rng, 0.1), {"network_id": nid})
+    save_network(layout.champion, genome, init_weights(genome, rng, 0.1), {"network_id": 7, "fitness": 0.9})
+    return run
+
+
+# ---- architecture ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(GENOMES))
+def test_layer_parameters_add_up_to_the_genome_count(name):
+    genome = GENOMES[name]
+    assert sum(info.parameters for info in layer_table(genome)) == genome.parameter_count()
+
+
+def test_layer_table_gives_strided_output_shapes_and_shape_counts():
+    first, second, hidden, output = layer_table(MULTI_CONV)
+    assert first.out_shape == (6, 16, 32) and first.stride == (2, 1)
+    assert second.out_shape == (3, 8, 16) and second.in_shape == (6, 16, 32)
+    assert first.shapes[0] == ((3, 3), 2) and dict(first.shapes)[(1, 7)] == 1
+    assert (hidden.kind, hidden.out_shape, output.kind) == ("hidden", (32,), "output")
+    assert shape_counts([(1, 7), (3, 3), (3, 3)]) == [((3, 3), 2), ((1, 7), 1)]
+
+
+@pytest.mark.parametrize("name", list(GENOMES))
+def test_genome_rebuilt_from_the_logged_summary_is_the_genome(name):
+    genome = GENOMES[name]
+    assert genome_from_summary(genome.summary(), genome.input_shape) == genome
+
+
+def test_malformed_summary_raises_naming_the_part():
+    with pytest.raises(ShowError, match="'X3'"):
+        genome_from_summary("X3-F10", (1, 28, 28))
+    with pytest.raises(ShowError, match="1 kernels for 2 nodes"):
+        genome_from_summary("C2s1x1[3x3]-F10", (1, 28, 28))
+
+
+def test_kernel_image_averages_channels_or_shows_one():
+    node = np.stack([np.zeros((1, 3)), np.ones((1, 3)) * 2]).reshape(2, 1, 3)
+    assert np.allclose(kernel_image(node), 1.0)
+    assert np.allclose(kernel_image(node, channel=1), 2.0)
+    assert np.allclose(kernel_image(node, channel=5), 2.0)  # clipped to the last channel
+
+
+def test_kernels_figure_of_an_mlp_says_there_are_no_conv_layers():
+    fig = kernels_figure(MLP, init_weights(MLP, np.random.default_rng(0)))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("no convolutional layers" in t for t in texts)
+
+
+def test_kernels_figure_draws_one_tile_per_kernel_in_its_own_shape():
+    fig = kernels_figure(MULTI_CONV, init_weights(MULTI_CONV, np.random.default_rng(0)))
+    images = [ax.images for ax in fig.axes if ax.images]
+    assert [len(i) for i in images] == [6, 3]
+    assert [im.get_array().shape for im in images[0]] == list(MULTI_CONV.layers[0].kernels)
+    assert "2 of 2 conv layers mix shapes" in fig.get_suptitle()
+
+
+def test_architecture_figure_rejects_weights_of_another_genome():
+    with pytest.raises(EcosimError):
+        architecture_figure(ONE_CONV, init_weights(MLP, np.random.default_rng(0)))
+
+
+# ---- lineage --------------------------------------------------------------------------------------
+
+
+def test_lineage_of_a_known_log_gives_the_known_tree():
+    lin = lineage(SYNTHETIC, 7)
+    assert lin.edges == ((0, 3), (1, 4), (2, 4), (3, 5), (4, 5), (5, 7), (6, 7), (99, 6))
+    assert lin.ids() == {0, 1, 2, 3, 4, 5, 6, 7, 99}
+    assert lin.parents(4) == (1, 2)  # crossover: two parents
+    root = lin.node(7)
+    assert (root.origin, root.mutation, root.generation, root.born_generation) == ("crossover", "add_node", 3, 2)
+    assert (root.fitness_before_bp, root.fitness, root.species_id) == (0.60, 0.90, 1)
+    culled = lin.node(2)  # logged in generation 0 only, still found
+    assert culled.known and culled.generation == 0 and culled.last_generation == 0
+    missing = lin.node(99)
+    assert not missing.known and missing.generation is None
+    trained_twice = lin.node(3)  # birth data from its first row, last fitness from its last
+    assert (trained_twice.generation, trained_twice.fitness, trained_twice.last_generation,
+            trained_twice.last_fitness) == (1, 0.70, 2, 0.75)
+    assert not lin.truncated
+
+
+def test_lineage_of_an_initial_network_is_itself():
+    lin = lineage(SYNTHETIC, 1)
+    assert lin.ids() == {1} and lin.edges == ()
+
+
+def test_lineage_stops_after_max_generations():
+    lin = lineage(SYNTHETIC, 7, max_generations=1)
+    assert lin.truncated and {0, 1, 2}.isdisjoint(lin.ids()) and {5, 6}.issubset(lin.ids())
+
+
+def test_lineage_of_an_unlogged_network_raises():
+    with pytest.raises(ShowError, match=r"network 42 is not in the networks log \(logged ids: 0–7\)"):
+        lineage(SYNTHETIC, 42)
+
+
+def test_lineage_figure_draws_one_box_per_network(tmp_path):
+    lin = lineage(SYNTHETIC, 7)
+    fig = lineage_figure(lin)
+    boxes = [t for t in fig.axes[0].texts if t.get_text()]
+    assert len(boxes) == len(lin.nodes)
+    assert any("unknown" in t.get_text() for t in boxes)
+    assert _valid(save_figure(fig, tmp_path / "lineage.png"), "png")
+
+
+# ---- write_pictures -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("mlp", "png"), ("one-conv", "png"), ("multi-conv", "png"), ("multi-conv", "pdf"), ("multi-conv", "svg")],
+)
+def test_champion_pictures_are_written_and_valid(tmp_path, name, fmt):
+    written = write_pictures(_run(tmp_path, GENOMES[name]), fmt=fmt)
+    assert set(written) == {"architecture", "kernels", "lineage"}
+    for path in written.values():
+        assert path.parent == tmp_path / "run" / "show" and path.name.startswith("net-000007-")
+        assert path.suffix == f".{fmt}" and path.stat().st_size > 1000 and _valid(path, fmt)
+
+
+def test_kept_network_and_generation_champion_are_drawn_from_kept_files(tmp_path):
+    run = _run(tmp_path, MULTI_CONV, kept={5: ONE_CONV})
+    assert RunDir(run).kept_network_ids() == [5, 7]
+    out = tmp_path / "out"
+    by_id = write_pictures(run, network_id=5, out_dir=out)
+    assert by_id["kernels"] == out / "net-000005-kernels.png" and by_id["kernels"].stat().st_size > 0
+    assert generation_champion(SYNTHETIC, 2) == 5
+    assert write_pictures(run, generation=2, out_dir=out)["architecture"] == out / "net-000005-architecture.png"
+
+
+def test_network_whose_weights_were_not_kept_raises_naming_the_kept_ones(tmp_path):
+    run = _run(tmp_path, ONE_CONV, kept={5: ONE_CONV})
+    with pytest.raises(WeightsNotKeptError, match=r"weights of network 3 were not kept .*\(kept: 5, 7\)"):
+        write_pictures(run, network_id=3)
+    with pytest.raises(WeightsNotKeptError, match="network 4 were not kept"):
+        write_pictures(run, generation=1)  # generation 1's best is network 4
+    assert not (RunDir(run).show).exists()  # nothing written on error
+
+
+def test_from_log_draws_architecture_and_lineage_without_weights(tmp_path):
+    run = _run(tmp_path, ONE_CONV)
+    with pytest.warns(UserWarning, match="no kernels picture"):
+        written = write_pictures(run, network_id=3, from_log=True)
+    assert set(written) == {"architecture", "lineage"}
+    assert all(_valid(p, "png") for p in written.values())
+
+
+def test_a_network_or_generation_not_in_the_run_raises(tmp_path):
+    run = _run(tmp_path, ONE_CONV)
+    with pytest.raises(ShowError, match=r"network 42 is not in the networks log .*logged ids: 0–7"):
+        write_pictures(run, network_id=42)
+    with pytest.raises(ShowError, match=r"generation 9 has no scored network .*logged generations: 0–3"):
+        write_pictures(run, generation=9)
+
+
+def test_bad_arguments_raise(tmp_path):
+    run = _run(tmp_path, ONE_CONV)
+    with pytest.raises(ShowError, match="format must be one of png, pdf, svg, got 'jpg'"):
+        write_pictures(run, fmt="jpg")
+    with pytest.raises(ShowError, match="not both"):
+        write_pictures(run, network_id=7, generation=3)
+    with pytest.raises(ShowError, match="no champion.safetensors"):
+        write_pictures(tmp_path / "empty")
+
+
+def test_stale_kept_file_whose_genome_differs_from_the_log_raises(tmp_path):
+    run = _run(tmp_path, ONE_CONV)
+    save_network(RunDir(run).champion_file(3), MULTI_CONV, init_weights(MULTI_CONV, np.random.default_rng(1)))
+    with pytest.raises(ShowError, match="stale"):
+        write_pictures(run, network_id=3)
+
+
+def test_architecture_picture_for_the_report(tmp_path):
+    path = architecture_picture(_run(tmp_path, MULTI_CONV), tmp_path / "report", "svg")
+    assert path == tmp_path / "report" / "champion-architecture.svg" and _valid(path, "svg")
+    with pytest.raises(ShowError, match="no champion"):
+        architecture_picture(tmp_path / "nothing", tmp_path / "report")
