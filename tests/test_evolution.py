@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ecosim.config import EcosystemConfig
 from ecosim.evolution import (
     cull,
     cull_weights,
@@ -10,7 +11,6 @@ from ecosim.evolution import (
     relative_fitness,
     select_parents,
 )
-from ecosim.config import EcosystemConfig
 from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import NetworkRecord, Population, ReproductionPolicy
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights

@@ -17,8 +17,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 from ecosim.errors import EcosimError
 from ecosim.evolution.calibration import relative_complexity, relative_fitness
 from ecosim.evolution.records import (
@@ -114,11 +112,6 @@ class Population:
         """Fittest trained network (lowest id on ties), or ``None``."""
         trained = [r for r in self.sorted() if r.fitness is not None]
         return max(trained, key=lambda r: (r.fitness, -r.id)) if trained else None
-
-    def mean_fitness(self) -> float:
-        """Mean absolute fitness of trained networks (0 if none)."""
-        vals = [r.fitness for r in self.networks.values() if r.fitness is not None]
-        return float(np.mean(vals)) if vals else 0.0
 
     def parents(self) -> list[NetworkRecord]:
         """Networks that may reproduce: trained ones without an error, else any without an error.
