@@ -18,8 +18,11 @@ STREAMS = (
     "selection",
     "culling",
     "training",
-    "speciation",
 )
+
+#: Species- and ecosystem-level decisions (initial species, culling) use ``network_id``
+#: ``SPECIES_STREAM_BASE + k``, above every real network id, so their streams never collide.
+SPECIES_STREAM_BASE = 10**12
 
 
 def stream_id(name: str) -> int:
@@ -33,8 +36,8 @@ def derive_rng(seed: int, generation: int, network_id: int, stream: str) -> np.r
     Args:
         seed: the run seed (≥ 0).
         generation: generation number (≥ 0).
-        network_id: id of the network the decision concerns; use ``-1``-free ids: the engine
-            passes species ids as ``10**9 + species_id`` for species-level streams.
+        network_id: id of the network the decision concerns (≥ 0); decisions that concern no
+            single network use ``SPECIES_STREAM_BASE + k`` (see :data:`SPECIES_STREAM_BASE`).
         stream: a name, e.g. ``"mutation"``; see :data:`STREAMS`.
 
     Returns:
@@ -51,9 +54,4 @@ def derive_rng(seed: int, generation: int, network_id: int, stream: str) -> np.r
     return np.random.Generator(np.random.PCG64(ss))
 
 
-def torch_seed(rng: np.random.Generator) -> int:
-    """A 63-bit seed for ``torch.Generator`` drawn from ``rng``."""
-    return int(rng.integers(0, 2**63 - 1))
-
-
-__all__ = ["STREAMS", "derive_rng", "stream_id", "torch_seed"]
+__all__ = ["SPECIES_STREAM_BASE", "STREAMS", "derive_rng", "stream_id"]

@@ -187,3 +187,17 @@ def test_a_run_without_any_complete_generation_starts_afresh(tmp_path, data_root
         resume(out)
     result = run(small(out, data_root, **{"run.generations": 1}))
     assert list(read_generations(result.run_dir)["generation"]) == [0]
+
+
+def test_a_failed_networks_traceback_reaches_the_networks_log_message():
+    import numpy as np
+
+    from ecosim.engine.species import _message
+    from ecosim.genome import DenseLayer, Genome, init_weights
+    from ecosim.phenotype.records import TrainResult
+
+    g = Genome((1, 4, 4), (DenseLayer(3),))
+    res = TrainResult(weights=init_weights(g, np.random.default_rng(0)), status="error",
+                      message="RuntimeError: boom", extra={"traceback": "Traceback (most recent call last):\n  ..."})
+    assert _message(res).startswith("RuntimeError: boom\nTraceback (most recent call last)")
+    assert _message(TrainResult(weights=res.weights, message="")) == ""

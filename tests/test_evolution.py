@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ecosim.config import EcosystemConfig
 from ecosim.evolution import (
     cull,
     cull_weights,
@@ -10,6 +11,7 @@ from ecosim.evolution import (
     relative_fitness,
     select_parents,
 )
+from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import NetworkRecord, Population, ReproductionPolicy
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 
@@ -69,27 +71,41 @@ def _population(n, speciation=True, genome=None, seed=0):
     return pop
 
 
+def _placed(pop, offspring, generation):
+    """Offspring as placed by a policy whose only species is ``pop`` and which has no free slot."""
+    policy = EcosystemPolicy(EcosystemConfig(max_species=1), seed=0)
+    policy.found_species(pop.key, 0)
+    placement = policy.place(generation, 0, offspring)
+    refused = {r.id for r in placement.returned}
+    kept = list(placement.returned) + [o.record for o in offspring if o.record.id not in refused]
+    return sorted(kept, key=lambda r: r.id), refused, policy.tally(generation).counts
+
+
 def test_reproduction_is_deterministic_and_reports_species_limit():
-    a = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15], {}, 0)
-    b = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15], {}, 0)
+    a = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15])
+    b = _population(4).reproduce(3, [10, 11, 12, 13, 14, 15])
     assert [o.record.genome for o in a] == [o.record.genome for o in b]
     key = _population(1).key
-    for o in a:
-        assert o.record.born_generation == 3
-        if o.record.origin == "mutation":  # no free species slot: a structural change must keep the key
-            assert o.key == key
-        if "species_limit" in o.failed:
-            assert o.record.origin == "clone"
+    records, refused, counts = _placed(_population(1), a, 3)
+    for r in records:
+        assert r.born_generation == 3
+        if r.origin == "mutation":  # no free species slot: a structural change must keep the key
+            assert r.genome.species_key == key
+        if r.id in refused:
+            assert r.origin == "clone"
+    assert counts["failed_species_limit"] == len(refused)
 
 
 def test_population_of_one_reproduces_by_mutation():
-    out = _population(1).reproduce(0, [5, 6], {}, 4)
+    out = _population(1).reproduce(0, [5, 6])
     assert all(o.record.origin in ("mutation", "clone") for o in out)
 
 
 def test_champion_and_new_offspring_are_protected_from_culling():
     pop = _population(4)
-    pop.add([o.record for o in pop.reproduce(2, [20], {}, 0)])
-    cands = {c["id"]: c for c in pop.cull_candidates(2)}
-    assert cands[3]["protected"] and cands[20]["protected"]
-    assert not cands[0]["protected"]
+    pop.add([o.record for o in pop.reproduce(2, [20])])
+    cands = pop.cull_candidates(2)
+    policy = EcosystemPolicy(EcosystemConfig(max_population=2, offspring=1, max_species=1), seed=0)
+    removed = policy.cull(2, cands)[0]  # 5 networks, room for 2: everything unprotected goes
+    assert 3 not in removed and 20 not in removed  # the champion and the new offspring
+    assert 0 in removed

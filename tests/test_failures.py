@@ -33,7 +33,7 @@ def test_diverging_and_raising_networks_are_recorded_not_fatal(ray_local, data_r
     assert rows[1]["status"] == "diverged" and rows[1]["fitness"] == 0.0 and rows[1]["message"]
     assert rows[2]["status"] == "error" and rows[2]["fitness"] == 0.0 and "Error" in rows[2]["message"]
     # the species still reproduces and culls afterwards
-    offspring = ray_local.get(actor.reproduce.remote(0, [10, 11], {}, 0))
+    offspring = ray_local.get(actor.reproduce.remote(0, [10, 11]))
     assert len(offspring) == 2
     ray_local.kill(actor)
 

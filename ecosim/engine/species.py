@@ -8,20 +8,23 @@ reproduces and removes networks when the coordinator tells it to.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any, Mapping, Sequence
 
 import ray
 
 from ecosim.engine.tasks import train_network_task
-from ecosim.evolution.population import (
+from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
+from ecosim.evolution.records import (
+    CullCandidate,
     NetworkRecord,
     Offspring,
-    Population,
-    ReproductionPolicy,
     SpeciesKey,
+    SpeciesState,
+    Status,
 )
-from ecosim.phenotype.records import TrainSettings
+from ecosim.phenotype.records import TrainResult, TrainSettings
 from ecosim.rng import derive_rng
 
 
@@ -53,7 +56,7 @@ class SpeciesActor:
         self.settings = settings
         self.task_options = dict(task_options)
         self.task_timeout = task_timeout
-        self.committed: dict[str, Any] = self.pop.snapshot()
+        self.committed: SpeciesState = self.pop.snapshot()
 
     # ---- membership -------------------------------------------------------------------------
     def assign(self, species_id: int, key: SpeciesKey | None) -> int:
@@ -63,16 +66,18 @@ class SpeciesActor:
         return species_id
 
     def add(self, records: Sequence[NetworkRecord]) -> int:
-        """Adopt networks; returns the species size."""
+        """Adopt networks (they join the committed state too); returns the species size."""
         self.pop.add(records)
-        self.committed["networks"].update({r.id: self.pop.networks[r.id] for r in records})
+        nets = {**self.committed.networks, **{r.id: self.pop.networks[r.id] for r in records}}
+        self.committed = dataclasses.replace(self.committed, networks=nets)
         return len(self.pop)
 
     def remove(self, ids: Sequence[int]) -> int:
-        """Remove networks (culling); returns the species size."""
+        """Remove networks (culling; from the committed state too); returns the species size."""
         self.pop.remove(ids)
-        for i in ids:
-            self.committed["networks"].pop(i, None)
+        gone = set(ids)
+        nets = {i: r for i, r in self.committed.networks.items() if i not in gone}
+        self.committed = dataclasses.replace(self.committed, networks=nets)
         return len(self.pop)
 
     def size(self) -> int:
@@ -98,9 +103,9 @@ class SpeciesActor:
                 res = await ref
         except asyncio.TimeoutError:
             ray.cancel(ref, force=True)
-            return rec.id, self._failure(rec, "error", f"task timed out after {self.task_timeout} s"), time.perf_counter() - t0
+            return rec.id, self._failure(rec, f"task timed out after {self.task_timeout} s"), time.perf_counter() - t0
         except ray.exceptions.RayError as exc:  # worker lost beyond retries, task cancelled, ...
-            return rec.id, self._failure(rec, "error", f"{type(exc).__name__}: {exc}"[:500]), time.perf_counter() - t0
+            return rec.id, self._failure(rec, f"{type(exc).__name__}: {exc}"), time.perf_counter() - t0
         upd = {
             "weights": res.weights,
             "age": rec.age + 1,
@@ -109,23 +114,26 @@ class SpeciesActor:
             "train_loss": res.train_loss,
             "train_time_s": res.train_time_s,
             "eval_time_s": res.eval_time_s,
-            "status": res.status,
-            "message": res.message,
+            "status": Status(res.status),
+            "message": _message(res),
         }
         if evaluate_before:
             upd["fitness_before_bp"] = res.fitness_before_bp
         return rec.id, upd, time.perf_counter() - t0
 
     @staticmethod
-    def _failure(rec: NetworkRecord, status: str, message: str) -> dict[str, Any]:
-        return {"age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": status, "message": message}
+    def _failure(rec: NetworkRecord, message: str) -> dict[str, Any]:
+        return {
+            "age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": Status.ERROR, "message": message[:MESSAGE_LIMIT]
+        }
 
     async def train(self, generation: int) -> dict[str, Any]:
         """Train and score every network (one Ray task each), then calibrate (§III-B, §III-C).
 
         Returns:
-            ``{"rows": [...], "task_time_s": float, "champion": (id, fitness) | None}`` where each row
-            holds the logged fields of one network for this generation.
+            ``{"rows": [...], "task_time_s": float, "can_reproduce": bool}``: one networks-log row
+            per network trained (``docs/logs.md``), the compute time inside the tasks (s), and
+            whether a network is left that can be a parent.
         """
         recs = self.pop.sorted()
         born = {r.id: r.fitness is None for r in recs}
@@ -143,12 +151,13 @@ class SpeciesActor:
                     "network_id": r.id,
                     "species_id": self.pop.species_id,
                     "parent_ids": list(r.parent_ids),
-                    "origin": r.origin,
+                    "origin": r.origin.value,
                     "mutation": r.mutation,
                     "born_generation": r.born_generation,
                     "age": r.age,
-                    "parameters": r.parameters,
+                    "parameters": int(r.parameters),
                     "layers": r.genome.summary(),
+                    "conv_layers": int(r.genome.n_conv),
                     "fitness": r.fitness,
                     "fitness_before_bp": r.fitness_before_bp if born[r.id] else None,
                     "test_accuracy": r.test_accuracy,
@@ -157,32 +166,32 @@ class SpeciesActor:
                     "train_loss": r.train_loss,
                     "train_time_s": r.train_time_s,
                     "eval_time_s": r.eval_time_s,
-                    "status": r.status,
+                    "status": r.status.value,
                     "message": r.message or None,
                     "culled": False,
                 }
             )
-        champ = self.pop.champion()
         return {
             "rows": rows,
             # compute time inside the tasks (not queueing): the engine benchmark's denominator
             "task_time_s": float(sum(u.get("train_time_s", 0.0) + u.get("eval_time_s", 0.0) for _, u, _ in results)),
-            "champion": (champ.id, champ.fitness) if champ else None,
-            "mean_fitness": self.pop.mean_fitness(),
+            "can_reproduce": self.pop.can_reproduce(),
         }
 
-    def reproduce(
-        self, generation: int, ids: Sequence[int], known_keys: Mapping[SpeciesKey, int], free_species_slots: int
-    ) -> list[Offspring]:
-        """Create offspring (see :meth:`Population.reproduce`); those of this species are adopted."""
-        offspring = self.pop.reproduce(generation, ids, known_keys, free_species_slots)
-        mine = [o.record for o in offspring if self.pop.key is None or o.key == self.pop.key]
+    def reproduce(self, generation: int, ids: Sequence[int]) -> list[Offspring]:
+        """Create offspring (see :meth:`Population.reproduce`); those that keep this species' key are adopted.
+
+        The others (and error records) come back to the coordinator, which asks the ecosystem
+        policy where they go.
+        """
+        offspring = self.pop.reproduce(generation, ids)
+        mine = [o.record for o in offspring if o.key == self.pop.key and o.record.status != Status.ERROR]
         self.pop.add(mine)
         return offspring
 
-    def cull_candidates(self, generation: int, protect_offspring: bool = True) -> list[dict[str, Any]]:
-        """Eq. 9 inputs of every network, with protection flags (offspring, champion)."""
-        return self.pop.cull_candidates(generation, protect_offspring)
+    def cull_candidates(self, generation: int) -> list[CullCandidate]:
+        """Eq. 9 inputs of every network, with the facts protection depends on (offspring, champion)."""
+        return self.pop.cull_candidates(generation)
 
     # ---- checkpoint state -------------------------------------------------------------------
     def commit(self) -> int:
@@ -190,15 +199,22 @@ class SpeciesActor:
         self.committed = self.pop.snapshot()
         return self.pop.generation
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> SpeciesState:
         """The last committed state (records with weights)."""
         return self.committed
 
-    def restore(self, state: Mapping[str, Any]) -> int:
+    def restore(self, state: SpeciesState) -> int:
         """Load a checkpointed state; returns the species size."""
         self.pop.restore(state)
         self.committed = self.pop.snapshot()
         return len(self.pop)
+
+
+def _message(res: TrainResult) -> str:
+    """A result's message with the traceback of a failure appended (the networks log's ``message``)."""
+    tb = res.extra.get("traceback") if res.extra else None
+    text = f"{res.message}\n{tb}" if tb else res.message
+    return text[:MESSAGE_LIMIT]
 
 
 __all__ = ["SpeciesActor"]

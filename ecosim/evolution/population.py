@@ -2,102 +2,41 @@
 
 Paper §III-A to §III-G. The Ray actor in :mod:`ecosim.engine.species` is a thin wrapper around
 :class:`Population`; everything here is plain Python + numpy, so it is tested without Ray.
+Ecosystem-wide decisions (offspring quotas, the species limit, culling, the champion) belong to
+:class:`ecosim.evolution.ecosystem.EcosystemPolicy`.
+
+The records once defined here live in :mod:`ecosim.evolution.records`; they are re-exported
+for the old import path (``from ecosim.evolution.population import NetworkRecord``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
+from ecosim.errors import EcosimError
 from ecosim.evolution.calibration import relative_complexity, relative_fitness
+from ecosim.evolution.records import (
+    CullCandidate,
+    FailReason,
+    NetworkRecord,
+    Offspring,
+    Origin,
+    SpeciesKey,
+    SpeciesState,
+    Status,
+)
 from ecosim.evolution.selection import select_parents
 from ecosim.genome import Genome, MutationParams, Weights, crossover, mutate, similarity
-from ecosim.rng import derive_rng
+from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
 
-SpeciesKey = tuple[tuple[int, ...], tuple[int, ...]]
-
-#: species-level random streams use network ids above every real network id
-SPECIES_STREAM_BASE = 10**12
-
-
-@dataclass(frozen=True)
-class NetworkRecord:
-    """One network of the ecosystem: its genotype, weights and history.
-
-    Attributes:
-        id: unique, increasing network id.
-        species_id: owning species (0 without speciation).
-        genome, weights: the genotype and its weights.
-        born_generation: generation whose reproduction step created it (−1 for initial networks).
-        parent_ids: ids of its parents (empty for initial networks).
-        origin: ``initial``, ``mutation``, ``crossover`` or ``clone``.
-        mutation: the mutation kind applied at birth, if any.
-        age: generations trained.
-        fitness: absolute fitness of the last evaluation (fraction), ``None`` before training.
-        fitness_before_bp: score before its first training (offspring), else ``None``.
-        relative_fitness, relative_complexity: eq. 2 values of the last calibration.
-    """
-
-    id: int
-    species_id: int
-    genome: Genome
-    weights: Weights
-    born_generation: int = -1
-    parent_ids: tuple[int, ...] = ()
-    origin: str = "initial"
-    mutation: str | None = None
-    age: int = 0
-    fitness: float | None = None
-    fitness_before_bp: float | None = None
-    test_accuracy: float | None = None
-    train_loss: float | None = None
-    relative_fitness: float = 0.5
-    relative_complexity: float = 0.5
-    train_time_s: float = 0.0
-    eval_time_s: float = 0.0
-    status: str = "new"
-    message: str = ""
-
-    @property
-    def parameters(self) -> int:
-        """Parameter count of the phenotype."""
-        return self.genome.parameter_count()
-
-    def meta(self) -> dict[str, Any]:
-        """JSON-ready fields (everything but the weights)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("genome", "weights")}
-        d["parent_ids"] = list(self.parent_ids)
-        d["genome"] = self.genome.to_dict()
-        return d
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any], weights: Weights) -> "NetworkRecord":
-        """Inverse of :meth:`meta`."""
-        d = dict(meta)
-        d["genome"] = Genome.from_dict(d["genome"])
-        d["parent_ids"] = tuple(d["parent_ids"])
-        return cls(weights=weights, **d)
-
-
-@dataclass(frozen=True)
-class Offspring:
-    """A new network and where it belongs.
-
-    Attributes:
-        record: the network (``species_id`` is the parent's species).
-        key: its species key.
-        failed: mutation kinds that failed while producing it (``"species_limit"`` included).
-    """
-
-    record: NetworkRecord
-    key: SpeciesKey
-    failed: tuple[str, ...] = ()
+#: characters of a traceback kept in a record's ``message``
+MESSAGE_LIMIT = 4000
 
 
 @dataclass
@@ -109,10 +48,12 @@ class ReproductionPolicy:
     mutation: MutationParams = field(default_factory=MutationParams)
 
 
-@dataclass(frozen=True)
-class _Birth:
-    offspring: Offspring
-    new_species: bool
+@dataclass
+class _Attempt:
+    """What an offspring was becoming, for its error record should its creation raise."""
+
+    origin: Origin = Origin.MUTATION
+    parents: tuple[NetworkRecord, ...] = ()
 
 
 class Population:
@@ -172,94 +113,116 @@ class Population:
         trained = [r for r in self.sorted() if r.fitness is not None]
         return max(trained, key=lambda r: (r.fitness, -r.id)) if trained else None
 
-    def mean_fitness(self) -> float:
-        """Mean absolute fitness of trained networks (0 if none)."""
-        vals = [r.fitness for r in self.networks.values() if r.fitness is not None]
-        return float(np.mean(vals)) if vals else 0.0
+    def parents(self) -> list[NetworkRecord]:
+        """Networks that may reproduce: trained ones without an error, else any without an error.
+
+        A species whose every network failed with :attr:`Status.ERROR` has none: it cannot
+        reproduce (its offspring quota goes to other species, see
+        :meth:`EcosystemPolicy.allocate <ecosim.evolution.ecosystem.EcosystemPolicy.allocate>`).
+        """
+        recs = [r for r in self.sorted() if r.fitness is not None and r.status != Status.ERROR]
+        return recs or [r for r in self.sorted() if r.status != Status.ERROR]
+
+    def can_reproduce(self) -> bool:
+        """``True`` when :meth:`parents` is not empty."""
+        return any(r.status != Status.ERROR for r in self.networks.values())
 
     # ---- reproduction -----------------------------------------------------------------------
-    def reproduce(
-        self,
-        generation: int,
-        ids: Sequence[int],
-        known_keys: Mapping[SpeciesKey, int],
-        free_species_slots: int,
-    ) -> list[Offspring]:
+    def reproduce(self, generation: int, ids: Sequence[int]) -> list[Offspring]:
         """Create one offspring per id in ``ids`` (§III-D, §III-F).
 
-        Parents are drawn by relative fitness. With probability ``crossover_rate`` (and at least
-        two trained networks) an offspring comes from crossover: within the species with
-        speciation; without speciation the pair mates with probability eq. 7 and otherwise the
-        first parent is mutated. A mutation is drawn by eqs. 3–6. With speciation, an offspring
-        whose key leaves the species goes to the species with that key, or founds a new species
-        while ``free_species_slots`` last; otherwise the mutation fails (``species_limit``) and
-        the offspring is a clone of its parent.
+        Parents are drawn from :meth:`parents` by relative fitness. With probability
+        ``crossover_rate`` (and at least two parents) an offspring comes from crossover: within
+        the species with speciation; without speciation the pair mates with probability eq. 7
+        and otherwise the first parent is mutated. A mutation is drawn by eqs. 3–6; one that
+        would break a constraint fails (``failed`` holds its kind) and the offspring is a clone.
+
+        Where an offspring goes is not decided here: one whose key leaves the species carries
+        the clone of its parent as ``fallback``, which the ecosystem uses instead when the
+        species limit leaves no room (:meth:`EcosystemPolicy.place
+        <ecosim.evolution.ecosystem.EcosystemPolicy.place>`). Every decision draws from streams
+        of (seed, generation, offspring id), so the result does not depend on other species.
+
+        An offspring whose creation raises is not dropped: it becomes an :attr:`Status.ERROR`
+        record (traceback in ``message``, ``failed = (FailReason.REPRODUCTION,)``).
+
+        Args:
+            generation: the generation whose reproduction step this is (≥ 0).
+            ids: fresh network ids, one per offspring.
 
         Returns:
-            the offspring, in ``ids`` order; the caller places those whose key differs.
+            the offspring, in ``ids`` order, one per id.
+
+        Raises:
+            EcosimError: ``ids`` is not empty but the species has no network that can be a
+                parent (the ecosystem policy never asks this).
         """
-        recs = [r for r in self.sorted() if r.fitness is not None and r.status != "error"]
-        recs = recs or [r for r in self.sorted() if r.status != "error"]
-        if not recs:
+        if not ids:
             return []
+        recs = self.parents()
+        if not recs:
+            raise EcosimError(
+                f"species {self.species_id} cannot reproduce: every network failed with status 'error' "
+                f"({len(ids)} offspring asked)"
+            )
         rel = [r.relative_fitness for r in recs]
         out: list[Offspring] = []
-        slots = free_species_slots
-        new_keys: set[SpeciesKey] = set()
         for oid in ids:
+            attempt = _Attempt(parents=(recs[0],))
             try:
-                o = self._offspring(generation, oid, recs, rel, known_keys, new_keys, slots)
-            except Exception as exc:  # a broken parent must not stop the species
+                out.append(self._offspring(generation, oid, recs, rel, attempt))
+            except Exception as exc:  # a failed offspring is data (STYLE 7), counted and logged
                 log.warning("species %d: offspring %d failed: %s", self.species_id, oid, exc)
-                continue
-            if o.new_species:
-                slots -= 1
-                new_keys.add(o.offspring.key)
-            out.append(o.offspring)
+                out.append(self._failed(oid, generation, attempt, exc))
         return out
 
     def _offspring(
-        self, generation: int, oid: int, recs: list[NetworkRecord], rel: list[float],
-        known_keys: Mapping[SpeciesKey, int], new_keys: set[SpeciesKey], slots: int,
-    ) -> "_Birth":
+        self, generation: int, oid: int, recs: list[NetworkRecord], rel: list[float], attempt: _Attempt
+    ) -> Offspring:
         """One offspring (see :meth:`reproduce`)."""
         rng_sel = derive_rng(self.seed, generation, oid, "selection")
         parents = [recs[i] for i in select_parents(rng_sel, rel, k=2)]
-        failed: list[str] = []
+        attempt.parents = tuple(parents)
+        failed: list[FailReason] = []
         child = None
-        new_species = False
         if len(parents) == 2 and rng_sel.random() < self.policy.crossover_rate:
             a, b = parents
             mate = True if self.policy.speciation else rng_sel.random() < similarity(a.genome, b.genome)
             if mate:
+                attempt.origin = Origin.CROSSOVER
                 rng = derive_rng(self.seed, generation, oid, "crossover")
                 g, w = crossover(
                     a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.policy.mutation
                 )
-                child = self._child(oid, generation, g, w, (a.id, b.id), "crossover", None)
+                child = self._child(oid, generation, g, w, (a.id, b.id), Origin.CROSSOVER, None)
         if child is None:
             p = parents[0]
+            attempt.origin, attempt.parents = Origin.MUTATION, (p,)
             rng = derive_rng(self.seed, generation, oid, "mutation")
             res = mutate(p.genome, p.weights, rng, self.policy.mutation)
             if not res.ok:
-                failed.append(res.kind.value)
+                failed.append(FailReason.constraint(res.kind))
                 child = self._clone(oid, generation, p)
             else:
                 assert res.genome is not None and res.weights is not None
-                key = res.genome.species_key
-                if self.policy.speciation and key != self.key and key not in known_keys and key not in new_keys:
-                    if slots > 0:
-                        new_species = True
-                    else:
-                        failed.append(res.kind.value)
-                        failed.append("species_limit")
-                if failed:
-                    child = self._clone(oid, generation, p)
-                else:
-                    child = self._child(oid, generation, res.genome, res.weights, (p.id,), "mutation", res.kind.value)
-        return _Birth(Offspring(child, child.genome.species_key, tuple(failed)), new_species)
+                child = self._child(oid, generation, res.genome, res.weights, (p.id,), Origin.MUTATION, res.kind.value)
+        key = child.genome.species_key if self.policy.speciation else None
+        fallback = None
+        if key != self.key:  # it leaves the species: the clone stands by for the species limit
+            fallback = self._clone(oid, generation, attempt.parents[0])
+        return Offspring(child, key, tuple(failed), fallback)
 
-    def _child(self, oid, generation, g, w, parents, origin, mutation) -> NetworkRecord:
+    def _child(
+        self,
+        oid: int,
+        generation: int,
+        g: Genome,
+        w: Weights,
+        parents: Sequence[int],
+        origin: Origin,
+        mutation: str | None,
+        **extra: Any,
+    ) -> NetworkRecord:
         return NetworkRecord(
             id=oid,
             species_id=self.species_id,
@@ -269,49 +232,63 @@ class Population:
             parent_ids=tuple(parents),
             origin=origin,
             mutation=mutation,
+            **extra,
         )
 
     def _clone(self, oid: int, generation: int, parent: NetworkRecord) -> NetworkRecord:
-        return self._child(oid, generation, parent.genome, parent.weights.copy(), (parent.id,), "clone", None)
+        return self._child(oid, generation, parent.genome, parent.weights.copy(), (parent.id,), Origin.CLONE, None)
+
+    def _failed(self, oid: int, generation: int, attempt: _Attempt, exc: BaseException) -> Offspring:
+        """The :attr:`Status.ERROR` record of an offspring whose creation raised."""
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
+        p = attempt.parents[0]
+        rec = self._child(
+            oid, generation, p.genome, p.weights, tuple(q.id for q in attempt.parents), attempt.origin, None,
+            status=Status.ERROR, message=f"{type(exc).__name__}: {exc}\n{tb}"[:MESSAGE_LIMIT],
+        )
+        return Offspring(rec, self.key, (FailReason.REPRODUCTION,))
 
     # ---- culling ---------------------------------------------------------------------------
-    def cull_candidates(self, generation: int, protect_offspring: bool = True) -> list[dict[str, Any]]:
-        """Eq. 9 inputs per network: id, age, relative fitness/complexity, protected.
+    def cull_candidates(self, generation: int) -> list[CullCandidate]:
+        """Eq. 9 inputs of every network, in id order, with the facts protection depends on (§III-G).
 
-        Protected: the species champion and, when ``protect_offspring``, the untrained offspring
-        (§III-G). Unprotected untrained networks have age 0, hence eq. 9 weight 0: they go last.
+        ``offspring``: untrained, or born in ``generation`` or later; ``champion``: the species'
+        fittest trained network. Which of them are protected is the ecosystem's decision
+        (:meth:`EcosystemPolicy.cull <ecosim.evolution.ecosystem.EcosystemPolicy.cull>`).
         """
         champ = self.champion()
-        out = []
-        for r in self.sorted():
-            new = r.fitness is None or r.born_generation >= generation
-            protected = (protect_offspring and new) or (champ is not None and r.id == champ.id)
-            out.append(
-                {
-                    "id": r.id,
-                    "species_id": self.species_id,
-                    "age": r.age,
-                    "relative_fitness": r.relative_fitness,
-                    "relative_complexity": r.relative_complexity,
-                    "protected": bool(protected),
-                }
+        return [
+            CullCandidate(
+                network_id=r.id,
+                species_id=self.species_id,
+                age=r.age,
+                relative_fitness=r.relative_fitness,
+                relative_complexity=r.relative_complexity,
+                offspring=r.fitness is None or r.born_generation >= generation,
+                champion=champ is not None and r.id == champ.id,
             )
-        return out
+            for r in self.sorted()
+        ]
 
     # ---- state ------------------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """Plain state (records are immutable, so this is a cheap shallow copy)."""
-        return {
-            "species_id": self.species_id,
-            "key": self.key,
-            "generation": self.generation,
-            "networks": dict(self.networks),
-        }
+    def snapshot(self) -> SpeciesState:
+        """The species' full state (records are immutable, so this is a cheap shallow copy)."""
+        return SpeciesState(self.species_id, self.key, self.generation, dict(self.networks))
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`snapshot`."""
-        self.generation = int(state["generation"])
-        self.networks = dict(state["networks"])
+    def restore(self, state: SpeciesState) -> None:
+        """Inverse of :meth:`snapshot` (the id and key are taken over too)."""
+        self.species_id, self.key = state.species_id, state.key
+        self.generation = int(state.generation)
+        self.networks = dict(state.networks)
 
 
-__all__ = ["SPECIES_STREAM_BASE", "NetworkRecord", "Offspring", "Population", "ReproductionPolicy", "SpeciesKey"]
+__all__ = [
+    "MESSAGE_LIMIT",
+    "SPECIES_STREAM_BASE",
+    "NetworkRecord",
+    "Offspring",
+    "Population",
+    "ReproductionPolicy",
+    "SpeciesKey",
+    "SpeciesState",
+]

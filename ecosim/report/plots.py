@@ -44,21 +44,28 @@ def series(runs: Sequence[RunLogs], column: str) -> pd.DataFrame:
 def failed_mutations(gens: pd.DataFrame) -> pd.DataFrame:
     """Failed structural mutations per generation (§V: "a large number of failed structural mutations").
 
+    Each failed mutation is counted once, under one reason; the offspring became a clone of its
+    parent either way.
+
     Args:
         gens: generation rows of one run.
 
     Returns:
-        Indexed by generation: ``constraint`` (sum of every ``failed_<kind>`` column: mutations
-        rejected because they would break a constraint) and ``species_limit``
-        (``failed_species_limit``: offspring whose new species did not fit under the limit).
+        Indexed by generation: ``constraint`` (the sum of the ``failed_<kind>`` columns:
+        mutations rejected because they would break a constraint of §III-E) and
+        ``species_limit`` (``failed_species_limit``: valid mutations refused because their new
+        species did not fit under ``ecosystem.max_species``).
+
+    Logs written before species-limit failures were counted once (their rows have no
+    ``quota_reallocated`` value) also counted each of them as ``failed_<kind>``; for those rows
+    the species-limit count is subtracted from the constraint count.
     """
     g = gens.set_index("generation")
-    return pd.DataFrame(
-        {
-            "constraint": g[_FAILED_CONSTRAINT].astype("float64").fillna(0.0).sum(axis=1),
-            "species_limit": g["failed_species_limit"].astype("float64").fillna(0.0),
-        }
-    )
+    constraint = g[_FAILED_CONSTRAINT].astype("float64").fillna(0.0).sum(axis=1)
+    species_limit = g["failed_species_limit"].astype("float64").fillna(0.0)
+    legacy = g["quota_reallocated"].isna() if "quota_reallocated" in g else pd.Series(True, index=g.index)
+    constraint = constraint.where(~legacy, (constraint - species_limit).clip(lower=0.0))
+    return pd.DataFrame({"constraint": constraint, "species_limit": species_limit})
 
 
 def offspring_by_origin(networks: pd.DataFrame) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 Layout inside a run directory::
 
-    checkpoints/gen-000012/state.json         coordinator state, species, network metadata
+    checkpoints/gen-000012/state.json         ecosystem state, species, network metadata
     checkpoints/gen-000012/weights.safetensors every network's gene arrays
     checkpoints/LATEST                        name of the newest complete checkpoint
 
@@ -10,6 +10,13 @@ A checkpoint folder is written under a temporary name and renamed when complete,
 ``LATEST`` is replaced atomically afterwards, so a run killed at any point (SIGKILL included)
 leaves the previous complete checkpoint intact. Random state needs no saving: every stream is
 re-derived from (run seed, generation, network id) (:mod:`ecosim.rng`).
+
+What is saved is the whole state, so a restore reads nothing else (no log is read back): the
+``coordinator`` entry is :meth:`EcosystemPolicy.to_json <ecosim.evolution.ecosystem.EcosystemPolicy.to_json>`
+(id counters, the species registry, the champion, and the tallies of generations in progress
+with their network rows), and ``species`` holds every species' :class:`SpeciesState
+<ecosim.evolution.records.SpeciesState>` (its networks' records; their weights in the
+safetensors file).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ecosim.errors import CheckpointError
-from ecosim.evolution.population import NetworkRecord
+from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
 from ecosim.store.atomic import TMP_PREFIX, atomic_write
 from ecosim.store.rundir import RunDir
@@ -43,7 +50,8 @@ def save_checkpoint(
     """Write the state after ``generation``.
 
     Args:
-        coordinator: JSON-ready coordinator state (counters, best network, ...).
+        coordinator: JSON-ready ecosystem state (:meth:`EcosystemPolicy.to_json
+            <ecosim.evolution.ecosystem.EcosystemPolicy.to_json>`).
         species: per species ``{"species_id", "key", "generation", "networks": {id: NetworkRecord}}``.
         keep: complete checkpoints to keep.
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecosim.evolution.ecosystem import COUNT_COLUMNS, empty_counts
+from ecosim.evolution.records import OFFSPRING_ORIGINS
 from ecosim.genome.mutation import MutationKind
 from ecosim.store.atomic import TMP_PREFIX, atomic_write
 from ecosim.store.rundir import RunDir
@@ -32,7 +34,8 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("highest_fitness", pa.float64()),
         pa.field("mean_fitness", pa.float64()),
         pa.field("best_fitness_so_far", pa.float64()),
-        pa.field("mean_offspring_fitness_before_bp", pa.float64()),
+        pa.field("mean_offspring_fitness_before_bp", pa.float64()),  # crossover and mutation offspring
+        *[pa.field(f"mean_offspring_fitness_before_bp_{o.value}", pa.float64()) for o in OFFSPRING_ORIGINS],
         pa.field("mean_test_accuracy", pa.float64()),
         pa.field("species_count", pa.int64()),
         pa.field("network_count", pa.int64()),
@@ -40,16 +43,12 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("champion_id", pa.int64()),
         pa.field("champion_parameters", pa.int64()),
         pa.field("champion_fitness", pa.float64()),
+        pa.field("champion_layers", pa.string()),  # Genome.summary() of the generation's fittest
         pa.field("mean_parameters", pa.float64()),
-        *[pa.field(f"mutations_{k}", pa.int64()) for k in MUTATION_KINDS],
-        *[pa.field(f"failed_{k}", pa.int64()) for k in MUTATION_KINDS],
-        pa.field("failed_species_limit", pa.int64()),
-        pa.field("crossovers", pa.int64()),
-        pa.field("clones", pa.int64()),
-        pa.field("offspring", pa.int64()),
-        pa.field("culled", pa.int64()),
-        pa.field("diverged", pa.int64()),
-        pa.field("errors", pa.int64()),
+        pa.field("conv_share", pa.float64()),  # fraction of networks trained with ≥ 1 conv layer
+        # mutations_<kind>, failed_<kind>, failed_species_limit, failed_reproduction, crossovers,
+        # clones, offspring, culled, diverged, errors, quota_reallocated
+        *[pa.field(c, pa.int64()) for c in COUNT_COLUMNS],
         pa.field("wall_time_s", pa.float64()),
         pa.field("task_time_s", pa.float64()),  # compute time inside training tasks, summed
         pa.field("train_phase_s", pa.float64()),  # sync: wall time until every task returned
@@ -69,6 +68,7 @@ NETWORK_SCHEMA = pa.schema(
         pa.field("age", pa.int64()),  # generations trained, this one included
         pa.field("parameters", pa.int64()),
         pa.field("layers", pa.string()),  # Genome.summary()
+        pa.field("conv_layers", pa.int64()),
         pa.field("fitness", pa.float64()),
         pa.field("fitness_before_bp", pa.float64()),  # only for new offspring, else null
         pa.field("test_accuracy", pa.float64()),  # equals fitness unless a validation split is used
@@ -78,7 +78,7 @@ NETWORK_SCHEMA = pa.schema(
         pa.field("train_time_s", pa.float64()),
         pa.field("eval_time_s", pa.float64()),
         pa.field("status", pa.string()),  # ok | diverged | error
-        pa.field("message", pa.string()),
+        pa.field("message", pa.string()),  # error message and traceback
         pa.field("culled", pa.bool_()),
     ]
 )
@@ -169,16 +169,6 @@ def read_generations(run_dir: str | Path):
 def read_networks(run_dir: str | Path):
     """Network rows of a run as a pandas DataFrame sorted by generation and id (:data:`NETWORK_SCHEMA`)."""
     return _read(RunDir(run_dir).networks, NETWORK_SCHEMA, ["generation", "network_id"])
-
-
-def empty_counts() -> dict[str, int]:
-    """Zeroed per-generation counters (mutations applied/failed, crossovers, ...)."""
-    keys: Iterable[str] = (
-        [f"mutations_{k}" for k in MUTATION_KINDS]
-        + [f"failed_{k}" for k in MUTATION_KINDS]
-        + ["failed_species_limit", "crossovers", "clones", "offspring", "culled", "diverged", "errors"]
-    )
-    return {k: 0 for k in keys}
 
 
 __all__ = [

@@ -1,0 +1,875 @@
+"""The ecosystem's decisions, free of Ray and torch: :class:`EcosystemPolicy` (paper §III-A to §III-G).
+
+The coordinator (:mod:`ecosim.engine.coordinator`) fans work out to the species actors, awaits
+it and asks this policy what to do next; the policy holds the ecosystem's state (the species
+registry, id counters, the champion, per-generation tallies) and takes every ecosystem-wide
+decision:
+
+* the initial species (§III-A, :func:`initial_networks`);
+* how many offspring each species makes (:meth:`EcosystemPolicy.allocate`, one rule for the
+  synchronous and the asynchronous mode, see ``docs/design.md``);
+* where offspring that left their species go, under the species limit (:meth:`EcosystemPolicy.place`;
+  the limit is decided in :meth:`EcosystemPolicy.free_species_slots` and nowhere else);
+* ecosystem culling (eq. 9, :meth:`EcosystemPolicy.cull`; offspring and champions protected);
+* the champion, the best network ever trained (:meth:`EcosystemPolicy.champion_candidate`);
+* the generation row of the logs, from the records the species reported (:func:`summarise_generation`,
+  :meth:`EcosystemPolicy.generation_row`).
+
+Its state round-trips through JSON (:meth:`EcosystemPolicy.to_json` / :meth:`EcosystemPolicy.from_json`),
+tallies of generations in progress included, so a checkpoint restores it without reading logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ecosim.errors import CheckpointError, EcosimError
+from ecosim.evolution.culling import cull as cull_eq9
+from ecosim.evolution.records import (
+    OFFSPRING_ORIGINS,
+    CullCandidate,
+    FailReason,
+    NetworkRecord,
+    Offspring,
+    Origin,
+    SpeciesKey,
+    SpeciesState,
+    Status,
+)
+from ecosim.genome import Genome, MutationKind, MutationParams, init_weights, mutate
+from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:  # the policy reads the section's fields; it does not depend on the config module
+    from ecosim.config import EcosystemConfig
+
+#: Generation-log count columns, in schema order (see ``docs/logs.md``).
+COUNT_COLUMNS: tuple[str, ...] = (
+    *(f"mutations_{k.value}" for k in MutationKind),
+    *(FailReason.constraint(k).column for k in MutationKind),
+    FailReason.SPECIES_LIMIT.column,
+    FailReason.REPRODUCTION.column,
+    "crossovers",
+    "clones",
+    "offspring",
+    "culled",
+    "diverged",
+    "errors",
+    "quota_reallocated",
+)
+
+#: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
+STATE_FORMAT = 2
+
+
+def empty_counts() -> dict[str, int]:
+    """Zeroed per-generation counters, one per :data:`COUNT_COLUMNS` entry."""
+    return {k: 0 for k in COUNT_COLUMNS}
+
+
+# ---- §III-A: the initial species -------------------------------------------------------------
+def initial_networks(
+    input_shape: tuple[int, int, int],
+    classes: int,
+    params: "EcosystemConfig",
+    mutation: MutationParams,
+    seed: int,
+    first_id: int = 0,
+) -> list[tuple[SpeciesKey | None, list[NetworkRecord]]]:
+    """The initial networks, grouped by species (paper §III-A).
+
+    With speciation, ``params.species`` distinct genomes: the minimal genome, then genomes
+    mutated from it until their species key is new (one isolated network per species, its
+    mutations drawn from the stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``); the
+    ``params.population`` networks are split over them as evenly as possible (the first species
+    get one more), each with fresh N(0, ``mutation.init_std``) weights. Without speciation,
+    every network is the minimal genome plus one mutation from its own stream.
+
+    Args:
+        input_shape: ``(C, H, W)`` of the images. classes: number of classes.
+        params: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``).
+        mutation: the ``[mutation]`` section.
+        seed: the run seed. first_id: id of the first network (ids follow consecutively).
+
+    Returns:
+        ``[(species key or None, records)]`` in species order; records have ``species_id`` −1
+        (with speciation; set when a species adopts them) or 0, and origin ``initial``.
+
+    Raises:
+        EcosimError: ``params.species`` distinct species could not be reached.
+    """
+    next_id = first_id
+    minimal = Genome.minimal(input_shape, classes)
+    groups: list[tuple[SpeciesKey | None, list[NetworkRecord]]] = []
+    if params.speciation:
+        genomes = [minimal]
+        rng = derive_rng(seed, 0, SPECIES_STREAM_BASE, "init")
+        keys = {minimal.species_key}
+        while len(genomes) < params.species:
+            g, w = minimal, init_weights(minimal, rng, mutation.init_std)
+            for _ in range(10_000):
+                r = mutate(g, w, rng, mutation)
+                if r.ok:
+                    assert r.genome is not None and r.weights is not None
+                    g, w = r.genome, r.weights
+                    if g.species_key not in keys:
+                        break
+            else:
+                raise EcosimError(f"could not create {params.species} distinct initial species (ecosystem.species)")
+            keys.add(g.species_key)
+            genomes.append(g)
+        n, k = params.population, params.species
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        for g, size in zip(genomes, sizes):
+            recs = []
+            for _ in range(size):
+                w = init_weights(g, derive_rng(seed, 0, next_id, "init"), mutation.init_std)
+                recs.append(NetworkRecord(id=next_id, species_id=-1, genome=g, weights=w))
+                next_id += 1
+            groups.append((g.species_key, recs))
+    else:
+        recs = []
+        for _ in range(params.population):
+            rng = derive_rng(seed, 0, next_id, "init")
+            g, w = minimal, init_weights(minimal, rng, mutation.init_std)
+            r = mutate(g, w, rng, mutation)
+            if r.ok:
+                assert r.genome is not None and r.weights is not None
+                g, w = r.genome, r.weights
+            recs.append(
+                NetworkRecord(id=next_id, species_id=0, genome=g, weights=w, mutation=r.kind.value if r.ok else None)
+            )
+            next_id += 1
+        groups.append((None, recs))
+    return groups
+
+
+# ---- offspring allocation ----------------------------------------------------------------------
+def largest_remainder(total: int, shares: Mapping[int, float]) -> dict[int, int]:
+    """Split ``total`` items over keys in proportion to ``shares`` (largest remainder method).
+
+    Negative shares count as 0; if every share is 0 the split is uniform. Each key gets
+    ``floor(total · s_k / Σ s)`` and the items left go one each to the largest remainders
+    (ties: lower key first).
+
+    Args:
+        total: items to split (≤ 0 gives every key 0).
+        shares: ``{key: share}``.
+
+    Returns:
+        ``{key: count}`` over the same keys, summing exactly to ``max(total, 0)`` (if any key).
+
+    >>> largest_remainder(5, {0: 1.0, 1: 1.0, 2: 2.0})
+    {0: 1, 1: 1, 2: 3}
+    """
+    if not shares or total <= 0:
+        return {k: 0 for k in shares}
+    keys = sorted(shares)
+    w = np.array([max(0.0, float(shares[k])) if math.isfinite(shares[k]) else 0.0 for k in keys], dtype=np.float64)
+    w = np.ones_like(w) if w.sum() <= 0 else w
+    exact = total * w / w.sum()
+    base = np.floor(exact).astype(int)
+    rest = total - int(base.sum())
+    order = sorted(range(len(keys)), key=lambda i: (-(exact[i] - base[i]), keys[i]))
+    for i in order[:rest]:
+        base[i] += 1
+    return {k: int(b) for k, b in zip(keys, base)}
+
+
+# ---- the generation row ----------------------------------------------------------------------------
+def _mean(values: Iterable[float]) -> float | None:
+    vals = [float(v) for v in values]
+    return float(np.mean(vals)) if vals else None
+
+
+def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The statistics columns of a generation row, from the network rows of that generation.
+
+    Args:
+        rows: one row per network trained in the generation (networks-log columns: ``network_id``,
+            ``origin``, ``fitness``, ``fitness_before_bp``, ``test_accuracy``, ``parameters``,
+            ``layers``, ``conv_layers``).
+
+    Returns:
+        ``highest_fitness``, ``mean_fitness``, ``mean_test_accuracy``, ``networks_evaluated``,
+        ``mean_parameters``; ``mean_offspring_fitness_before_bp`` (the paper's "average offspring
+        fitness before BP", Fig. 9c: offspring from crossover or mutation only, since a clone is
+        a copy of a trained parent and would report the parent's fitness) and one mean per origin,
+        ``mean_offspring_fitness_before_bp_<crossover|mutation|clone>``; ``champion_id``,
+        ``champion_parameters``, ``champion_fitness``, ``champion_layers`` (the fittest network,
+        lowest id on ties); ``conv_share`` (fraction of the networks with at least one conv
+        layer). Means are over non-null values and ``None`` when there are none. Fitness values
+        are fractions in [0, 1].
+    """
+    fit = [r["fitness"] for r in rows if r.get("fitness") is not None]
+    tests = [r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None]
+
+    def before(origins: Collection[str]) -> float | None:
+        return _mean(
+            r["fitness_before_bp"] for r in rows if r.get("fitness_before_bp") is not None and r.get("origin") in origins
+        )
+
+    champ = max(rows, key=lambda r: (r.get("fitness") or 0.0, -r["network_id"])) if rows else None
+    convs = [r["conv_layers"] for r in rows if r.get("conv_layers") is not None]
+    out: dict[str, Any] = {
+        "highest_fitness": max(fit) if fit else None,
+        "mean_fitness": _mean(fit),
+        "mean_offspring_fitness_before_bp": before((Origin.CROSSOVER, Origin.MUTATION)),
+        **{f"mean_offspring_fitness_before_bp_{o.value}": before((o,)) for o in OFFSPRING_ORIGINS},
+        "mean_test_accuracy": _mean(tests),
+        "networks_evaluated": len(rows),
+        "champion_id": champ["network_id"] if champ else None,
+        "champion_parameters": champ.get("parameters") if champ else None,
+        "champion_fitness": champ.get("fitness") if champ else None,
+        "champion_layers": champ.get("layers") if champ else None,
+        "mean_parameters": _mean(r["parameters"] for r in rows if r.get("parameters") is not None),
+        "conv_share": float(np.mean([c > 0 for c in convs])) if convs else None,
+    }
+    return out
+
+
+def failed_offspring_row(generation: int, record: NetworkRecord) -> dict[str, Any]:
+    """The networks-log row of an offspring whose creation raised (status ``error``, never trained).
+
+    It appears once, in the generation that created it, with age 0, null fitness and size
+    columns, and the error message with its traceback in ``message``.
+    """
+    return {
+        "generation": generation,
+        "network_id": record.id,
+        "species_id": record.species_id,
+        "parent_ids": list(record.parent_ids),
+        "origin": record.origin.value,
+        "mutation": record.mutation,
+        "born_generation": record.born_generation,
+        "age": 0,
+        "status": Status.ERROR.value,
+        "message": record.message or None,
+        "culled": False,
+    }
+
+
+# ---- state -----------------------------------------------------------------------------------------
+@dataclass
+class Species:
+    """The ecosystem's view of one species (the population itself lives in its actor).
+
+    Attributes:
+        species_id: the species' id. key: its species key (``None`` without speciation).
+        first_generation: the first generation it trains in (a species founded during
+            generation ``g`` starts at ``g + 1``).
+        generation: the last generation whose step it finished (``first_generation − 1`` before).
+        weight: its offspring-allocation weight, the mean fitness of its networks in its latest
+            evaluation (networks that failed with an error left out); ``None`` before any.
+        can_reproduce: whether it has a network that can be a parent (not every one failed).
+    """
+
+    species_id: int
+    key: SpeciesKey | None
+    first_generation: int = 0
+    generation: int = -1
+    weight: float | None = None
+    can_reproduce: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "species_id": self.species_id,
+            "key": None if self.key is None else [list(self.key[0]), list(self.key[1])],
+            "first_generation": self.first_generation,
+            "generation": self.generation,
+            "weight": self.weight,
+            "can_reproduce": self.can_reproduce,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Species":
+        """Inverse of :meth:`to_json`."""
+        key = d["key"]
+        return cls(
+            species_id=int(d["species_id"]),
+            key=None if key is None else (tuple(key[0]), tuple(key[1])),
+            first_generation=int(d["first_generation"]),
+            generation=int(d["generation"]),
+            weight=d.get("weight"),
+            can_reproduce=bool(d.get("can_reproduce", True)),
+        )
+
+
+@dataclass
+class GenerationTally:
+    """What is known so far about one generation (in asynchronous mode, several are open at once).
+
+    Attributes:
+        started: wall-clock time (``time.time()``, s) the generation began.
+        rows: networks-log rows of the networks trained in it.
+        failed_rows: networks-log rows of offspring whose creation raised.
+        counts: the :data:`COUNT_COLUMNS` counters.
+        species_done: species that finished their step of this generation.
+        allocated: species that had their offspring-allocation turn.
+        given: offspring allotted so far (ends at ``ecosystem.offspring``).
+        freed: offspring given up by species that could not reproduce, not yet handed on.
+        task_time_s: compute time inside training tasks, summed (s).
+        phases: synchronous mode: ``train_phase_s`` and ``evolve_phase_s`` (s).
+    """
+
+    started: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed_rows: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    species_done: set[int] = field(default_factory=set)
+    allocated: set[int] = field(default_factory=set)
+    given: int = 0
+    freed: int = 0
+    task_time_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields, rows included."""
+        return {
+            "started": self.started,
+            "rows": [_plain(r) for r in self.rows],
+            "failed_rows": [_plain(r) for r in self.failed_rows],
+            "counts": dict(self.counts),
+            "species_done": sorted(self.species_done),
+            "allocated": sorted(self.allocated),
+            "given": self.given,
+            "freed": self.freed,
+            "task_time_s": self.task_time_s,
+            "phases": dict(self.phases),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "GenerationTally":
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            started=float(d["started"]),
+            rows=[dict(r) for r in d.get("rows", [])],
+            failed_rows=[dict(r) for r in d.get("failed_rows", [])],
+            counts={**empty_counts(), **d["counts"]},
+            species_done={int(s) for s in d["species_done"]},
+            allocated={int(s) for s in d.get("allocated", [])},
+            given=int(d.get("given", 0)),
+            freed=int(d.get("freed", 0)),
+            task_time_s=float(d.get("task_time_s", 0.0)),
+            phases={k: float(v) for k, v in d.get("phases", {}).items()},
+        )
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with numpy scalars turned into Python ones (for JSON)."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The best network ever trained (status ``ok``), saved to ``champion/`` by the coordinator.
+
+    Attributes:
+        id: its network id (``None`` before any). fitness: its fitness then (fraction; −1 before any).
+        generation: the generation it scored it in. parameters: its parameter count.
+    """
+
+    id: int | None = None
+    fitness: float = -1.0
+    generation: int | None = None
+    parameters: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"id", "fitness", "generation", "parameters"}`` (the checkpoint's ``best``)."""
+        return {"id": self.id, "fitness": self.fitness, "generation": self.generation, "parameters": self.parameters}
+
+
+@dataclass
+class Placement:
+    """What to do with one species' offspring (:meth:`EcosystemPolicy.place`).
+
+    Attributes:
+        founded: ids of species founded for them, in founding order (start their actors first).
+        moves: ``{species id: records}`` to add to other species (existing or just founded).
+        returned: clones to add to the parent species (offspring refused by the species limit).
+        failed: error records of offspring whose creation raised (logged, never trained).
+    """
+
+    founded: list[int] = field(default_factory=list)
+    moves: dict[int, list[NetworkRecord]] = field(default_factory=dict)
+    returned: list[NetworkRecord] = field(default_factory=list)
+    failed: list[NetworkRecord] = field(default_factory=list)
+
+
+# ---- the policy ------------------------------------------------------------------------------------
+class EcosystemPolicy:
+    """Ecosystem-wide decisions and state, without Ray or torch (paper §III-A to §III-G).
+
+    Args:
+        params: the ``[ecosystem]`` section: ``population``, ``species``, ``max_species``,
+            ``max_population``, ``offspring``, ``speciation``.
+        seed: the run seed (≥ 0).
+        mutation: the ``[mutation]`` section (initial species only).
+
+    Attributes:
+        species: ``{species id: Species}`` of the living species.
+        next_network_id, next_species_id: the id counters.
+        champion: the best network ever trained.
+        completed_generation: the last generation whose row was written (−1 before).
+        tallies: ``{generation: GenerationTally}`` of the generations in progress.
+
+    >>> from ecosim.config import EcosystemConfig
+    >>> policy = EcosystemPolicy(EcosystemConfig(max_species=2), seed=0)
+    >>> policy.found_species(((1,), ()), first_generation=0), policy.free_species_slots()
+    (0, 1)
+    """
+
+    def __init__(self, params: "EcosystemConfig", seed: int, mutation: MutationParams | None = None) -> None:
+        self.params = params
+        self.seed = int(seed)
+        self.mutation = mutation or MutationParams()
+        self.species: dict[int, Species] = {}
+        self.next_network_id = 0
+        self.next_species_id = 0
+        self.champion = Champion()
+        self.completed_generation = -1
+        self.tallies: dict[int, GenerationTally] = {}
+
+    # ---- ids and the species registry ------------------------------------------------------
+    def take_ids(self, n: int) -> list[int]:
+        """``n`` fresh network ids (consecutive, increasing through the run)."""
+        ids = list(range(self.next_network_id, self.next_network_id + max(0, n)))
+        self.next_network_id += len(ids)
+        return ids
+
+    def free_species_slots(self) -> int:
+        """Species that may still be founded: the species limit, decided here and nowhere else.
+
+        ``ecosystem.max_species`` minus the living species with speciation; 0 without (one
+        species holds every network).
+        """
+        if not self.params.speciation:
+            return 0
+        return max(0, self.params.max_species - len(self.species))
+
+    def species_with_key(self, key: SpeciesKey | None) -> int | None:
+        """The living species with this key, or ``None``."""
+        for sid in sorted(self.species):
+            if self.species[sid].key == key:
+                return sid
+        return None
+
+    def found_species(self, key: SpeciesKey | None, first_generation: int) -> int:
+        """Register a new species; returns its id.
+
+        Raises:
+            EcosimError: no free species slot (with speciation, after the initial species).
+        """
+        if self.params.speciation and self.species and self.free_species_slots() <= 0:
+            raise EcosimError(f"cannot found a species beyond ecosystem.max_species = {self.params.max_species}")
+        sid = self.next_species_id
+        self.next_species_id += 1
+        self.species[sid] = Species(sid, key, first_generation, first_generation - 1)
+        return sid
+
+    def retire_species(self, species_id: int) -> None:
+        """Forget a species that lost its last network."""
+        self.species.pop(species_id, None)
+
+    # ---- §III-A ------------------------------------------------------------------------------
+    def initial_species(
+        self, input_shape: tuple[int, int, int], classes: int
+    ) -> list[tuple[int, list[NetworkRecord]]]:
+        """Found the initial species and create their networks (paper §III-A, :func:`initial_networks`).
+
+        Returns:
+            ``[(species id, records)]``; the records still carry the placeholder ``species_id``
+            that adoption by the species replaces.
+        """
+        groups = initial_networks(input_shape, classes, self.params, self.mutation, self.seed, self.next_network_id)
+        out = []
+        for key, recs in groups:
+            self.take_ids(len(recs))
+            out.append((self.found_species(key, 0), recs))
+        return out
+
+    # ---- per-generation bookkeeping ------------------------------------------------------------
+    def tally(self, generation: int, now: float | None = None) -> GenerationTally:
+        """The tally of ``generation``, opened (with ``started = now``) on first use."""
+        t = self.tallies.get(generation)
+        if t is None:
+            t = self.tallies[generation] = GenerationTally(started=0.0 if now is None else float(now))
+        return t
+
+    def record_training(
+        self, generation: int, species_id: int, rows: Sequence[Mapping[str, Any]], can_reproduce: bool, task_time_s: float = 0.0
+    ) -> None:
+        """Take note of a species' training results for ``generation`` (§III-B, §III-C).
+
+        Its allocation weight becomes the mean fitness of ``rows`` whose status is not
+        ``error`` (an error is no measurement; without any, the previous weight stays).
+
+        Args:
+            rows: the networks-log rows of its networks trained in ``generation``.
+            can_reproduce: whether it has a network that can be a parent.
+            task_time_s: compute time inside its training tasks (s).
+        """
+        self.tally(generation).task_time_s += float(task_time_s)
+        sp = self.species.get(species_id)
+        if sp is None:
+            return
+        measured = [r["fitness"] for r in rows if r.get("status") != Status.ERROR and r.get("fitness") is not None]
+        if measured:
+            sp.weight = float(np.mean(measured))
+        sp.can_reproduce = bool(can_reproduce)
+
+    # ---- offspring allocation (one rule for both modes) ----------------------------------------
+    def allocate(self, generation: int, stepping: Collection[int]) -> dict[int, int]:
+        """Offspring quotas of the species whose turn it is in ``generation`` (§III-D, §III-F).
+
+        One rule for both modes. The offspring of the generation not yet given out
+        (``ecosystem.offspring`` minus those already allotted) are split by largest remainder
+        (:func:`largest_remainder`) over the species *still waiting for their turn* in this
+        generation, in proportion to their :attr:`Species.weight` (the mean fitness of their
+        latest evaluation; a species never measured counts as the mean of the known weights);
+        each species of ``stepping`` gets its part. In synchronous mode every species steps at
+        once, so this is one split of the whole quota by this generation's mean fitness; in
+        asynchronous mode each species takes its part when it steps, the last one takes what is
+        left, so a generation's quotas also sum exactly to ``ecosystem.offspring``. Species size
+        plays no part: a species of one gets offspring too.
+
+        A species that cannot reproduce (every network failed with an error, so no parent is
+        left) gets 0: its own part (its share of the offspring not already given up by others)
+        goes to the species that can, and what they receive beyond their own part is counted in
+        ``quota_reallocated`` (issue 7). In asynchronous mode the species yet to step take it;
+        when the last species to step cannot reproduce, what is left goes to the species that
+        already stepped in this generation and can (by weight). Only when no species of the
+        generation can reproduce are offspring lost (a warning says how many).
+
+        Args:
+            generation: the generation whose reproduction step this is.
+            stepping: ids of living species that finished training ``generation`` and have not
+                had their turn yet.
+
+        Returns:
+            ``{species id: offspring}`` over ``stepping`` (and, in the case above, species that
+            stepped before), summing to the offspring not yet given out when no species waits
+            any more.
+
+        Raises:
+            ValueError: a stepping species is unknown, not yet alive in ``generation`` or had its
+                turn already.
+        """
+        t = self.tally(generation)
+        waiting = [
+            s for s in sorted(self.species) if self.species[s].first_generation <= generation and s not in t.allocated
+        ]
+        stepping = sorted(set(stepping))
+        bad = [s for s in stepping if s not in waiting]
+        if bad:
+            raise ValueError(f"species {bad} cannot take an offspring turn in generation {generation}: waiting are {waiting}")
+        weight = {s: self._weight(s) for s in waiting}
+        # species still to train this generation are assumed able: they are measured at their turn
+        able = [s for s in waiting if s not in stepping or self.species[s].can_reproduce]
+        pool = max(0, self.params.offspring - t.given)
+        freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
+        own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
+        shared = largest_remainder(pool, {s: weight[s] for s in able})
+        orders: dict[int, int] = {}
+        extra = 0
+        for s in stepping:
+            if s in able:
+                orders[s] = shared[s]
+                extra += max(0, shared[s] - own[s])
+            else:
+                orders[s] = 0
+                freed += own[s]
+        t.allocated.update(stepping)
+        left = pool - sum(orders.values())
+        if left > 0 and not set(waiting) - set(stepping):  # the generation's last turn: hand on what is left
+            stepped = {
+                s: self._weight(s)
+                for s in sorted(t.allocated - set(stepping))
+                if s in self.species and self.species[s].can_reproduce
+            }
+            for s, n in largest_remainder(left, stepped).items():
+                orders[s] = orders.get(s, 0) + n
+                extra += n
+        handed = min(extra, freed)
+        t.counts["quota_reallocated"] += handed
+        t.freed = freed - handed
+        t.given += sum(orders.values())
+        if t.freed and not set(waiting) - set(stepping):
+            log.warning(
+                "generation %d: %d offspring lost, no species could reproduce (every network failed)", generation, t.freed
+            )
+        return dict(sorted(orders.items()))
+
+    def _weight(self, species_id: int) -> float:
+        """A species' allocation weight; one never measured counts as the mean of the known weights."""
+        w = self.species[species_id].weight
+        if w is not None:
+            return w
+        known = [sp.weight for sp in self.species.values() if sp.weight is not None]
+        return float(np.mean(known)) if known else 1.0
+
+    # ---- placement under the species limit (§III-D, §III-F) -------------------------------------
+    def place(self, generation: int, parent_id: int, offspring: Sequence[Offspring]) -> Placement:
+        """Decide where each of a species' offspring goes, and count them.
+
+        An offspring whose key is its species' stays (its species already adopted it). One whose
+        key left the species joins the living species with that key, or founds a new species
+        (first generation ``generation + 1``) while :meth:`free_species_slots` allows; otherwise
+        it is replaced by its parent's clone (``Offspring.fallback``), counted once as
+        ``failed_species_limit``. Offspring are taken in order, so two with the same new key
+        found one species. An error record (creation raised) goes nowhere; it is counted as
+        ``failed_reproduction`` and logged.
+
+        Counts: ``offspring`` (every id), ``crossovers``, ``clones``, ``mutations_<kind>`` (by
+        what the network finally is), ``failed_<kind>`` (constraint rejections),
+        ``failed_species_limit``, ``failed_reproduction``.
+
+        Args:
+            generation: the generation whose reproduction step this is.
+            parent_id: the species that made them.
+            offspring: as :meth:`Population.reproduce <ecosim.evolution.population.Population.reproduce>` returned them.
+        """
+        t = self.tally(generation)
+        c = t.counts
+        parent = self.species.get(parent_id)
+        parent_key = parent.key if parent is not None else None
+        out = Placement()
+        for o in offspring:
+            c["offspring"] += 1
+            rec = o.record
+            if rec.status == Status.ERROR:
+                c[FailReason.REPRODUCTION.column] += 1
+                out.failed.append(rec)
+                t.failed_rows.append(failed_offspring_row(generation, rec))
+                continue
+            for f in o.failed:
+                c[FailReason(f).column] += 1
+            target: int | None = None
+            if self.params.speciation and o.key != parent_key:
+                target = self.species_with_key(o.key)
+                if target is None and self.free_species_slots() > 0:
+                    target = self.found_species(o.key, generation + 1)
+                    out.founded.append(target)
+                if target is None:
+                    if o.fallback is None:
+                        raise EcosimError(f"offspring {rec.id} left species {parent_id} without a fallback clone")
+                    c[FailReason.SPECIES_LIMIT.column] += 1
+                    rec = o.fallback
+                    out.returned.append(rec)
+                else:
+                    out.moves.setdefault(target, []).append(rec)
+            if rec.origin == Origin.CROSSOVER:
+                c["crossovers"] += 1
+            elif rec.origin == Origin.CLONE:
+                c["clones"] += 1
+            elif rec.origin == Origin.MUTATION and rec.mutation:
+                c[f"mutations_{rec.mutation}"] += 1
+        return out
+
+    # ---- culling (§III-G, eq. 9) -----------------------------------------------------------------
+    def cull(
+        self, generation: int, candidates: Sequence[CullCandidate], protect_offspring_of: Collection[int] | None = None
+    ) -> dict[int, list[int]]:
+        """Networks to remove so the ecosystem holds at most ``ecosystem.max_population`` (eq. 9).
+
+        Each species' champion is protected, and so are offspring (untrained networks) of the
+        species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
+        asynchronous mode the species that just reproduced). The others are drawn one at a time
+        with probability ∝ ``age / (f_r · c_r)``, re-normalised over those left; unprotected
+        untrained networks have age 0, hence weight 0, and go last. The draw uses the stream
+        ``(seed, generation, SPECIES_STREAM_BASE + species done so far, "culling")`` over the
+        candidates in id order.
+
+        Args:
+            candidates: every network of the ecosystem (any order).
+
+        Returns:
+            ``{species id: network ids}`` to remove, species in id order (ids in draw order).
+        """
+        cands = sorted(candidates, key=lambda c: c.network_id)
+        excess = len(cands) - self.params.max_population
+        if excess <= 0:
+            return {}
+        t = self.tally(generation)
+        protect = None if protect_offspring_of is None else set(protect_offspring_of)
+        protected = [c.champion or (c.offspring and (protect is None or c.species_id in protect)) for c in cands]
+        rng = derive_rng(self.seed, generation, SPECIES_STREAM_BASE + len(t.species_done), "culling")
+        idx = cull_eq9(
+            rng,
+            [c.age for c in cands],
+            [c.relative_fitness for c in cands],
+            [c.relative_complexity for c in cands],
+            protected,
+            excess,
+        )
+        by_species: dict[int, list[int]] = defaultdict(list)
+        for i in idx:
+            by_species[cands[i].species_id].append(cands[i].network_id)
+        t.counts["culled"] += len(idx)
+        return {s: by_species[s] for s in sorted(by_species)}
+
+    # ---- a species' step is done ---------------------------------------------------------------
+    def finish_species_step(
+        self, generation: int, species_id: int, rows: Sequence[dict[str, Any]], culled: Collection[int]
+    ) -> list[dict[str, Any]]:
+        """Close a species' step of ``generation``: mark culled rows, count failures, keep the rows.
+
+        Args:
+            rows: its networks-log rows of ``generation`` (updated in place: ``culled``).
+            culled: ids removed by this step's culling.
+
+        Returns:
+            every networks-log row of this species and generation (trained networks and failed
+            offspring), in id order: the file to write.
+        """
+        t = self.tally(generation)
+        for r in rows:
+            r["culled"] = r["network_id"] in culled
+            if r["status"] == Status.DIVERGED:
+                t.counts["diverged"] += 1
+            elif r["status"] == Status.ERROR:
+                t.counts["errors"] += 1
+        t.rows.extend(rows)
+        t.species_done.add(species_id)
+        if species_id in self.species:
+            self.species[species_id].generation = max(self.species[species_id].generation, generation)
+        return self.network_rows(generation, species_id)
+
+    def network_rows(self, generation: int, species_id: int) -> list[dict[str, Any]]:
+        """Every networks-log row of one species in one open generation, in id order."""
+        t = self.tally(generation)
+        rows = [r for r in t.rows + t.failed_rows if r["species_id"] == species_id]
+        return sorted(rows, key=lambda r: r["network_id"])
+
+    # ---- the champion ----------------------------------------------------------------------------
+    def champion_candidate(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The row of a network that beats the champion, or ``None``.
+
+        Among rows with status ``ok``, the fittest (lowest id on ties), if its fitness exceeds
+        the best ever trained. The caller saves the network and calls :meth:`crown`.
+        """
+        ok = [r for r in rows if r["status"] == Status.OK and r["fitness"] is not None]
+        if not ok:
+            return None
+        top = max(ok, key=lambda r: (r["fitness"], -r["network_id"]))
+        return top if top["fitness"] > self.champion.fitness else None
+
+    def crown(self, row: Mapping[str, Any], generation: int) -> Champion:
+        """Make the network of ``row`` (from :meth:`champion_candidate`) the champion."""
+        self.champion = Champion(int(row["network_id"]), float(row["fitness"]), generation, row.get("parameters"))
+        return self.champion
+
+    # ---- generation rows ---------------------------------------------------------------------------
+    def generation_complete(self, generation: int) -> bool:
+        """Every living species finished ``generation`` (or starts after it)."""
+        done = self.tallies[generation].species_done if generation in self.tallies else set()
+        return all(
+            s in done or sp.generation >= generation or sp.first_generation > generation
+            for s, sp in self.species.items()
+        )
+
+    def generation_row(self, generation: int, species_count: int, network_count: int, now: float) -> dict[str, Any]:
+        """Close ``generation`` and return its generations-log row (``docs/logs.md``).
+
+        Args:
+            species_count, network_count: after this generation's reproduction and culling.
+            now: wall-clock time (``time.time()``, s), for ``wall_time_s``.
+        """
+        t = self.tallies.pop(generation, None) or GenerationTally(started=now)
+        row = {
+            "generation": generation,
+            **summarise_generation(t.rows),
+            "best_fitness_so_far": self.champion.fitness if self.champion.id is not None else None,
+            "species_count": species_count,
+            "network_count": network_count,
+            **t.counts,
+            "wall_time_s": now - t.started,
+            "task_time_s": t.task_time_s,
+            **t.phases,
+        }
+        self.completed_generation = max(self.completed_generation, generation)
+        return row
+
+    # ---- state -----------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The whole state, JSON-ready (the checkpoint's ``coordinator`` entry)."""
+        return {
+            "format": STATE_FORMAT,
+            "next_network_id": self.next_network_id,
+            "next_species_id": self.next_species_id,
+            "best": self.champion.to_json(),
+            "completed_generation": self.completed_generation,
+            "species": [self.species[s].to_json() for s in sorted(self.species)],
+            "tallies": {str(g): t.to_json() for g, t in sorted(self.tallies.items())},
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        state: Mapping[str, Any],
+        params: "EcosystemConfig",
+        seed: int,
+        mutation: MutationParams | None = None,
+        species: Sequence[SpeciesState] = (),
+        completed_generation: int | None = None,
+    ) -> "EcosystemPolicy":
+        """Inverse of :meth:`to_json`.
+
+        ``species`` and ``completed_generation`` (from the checkpoint) are only needed for a state
+        written before :data:`STATE_FORMAT` 2, which kept per-species generations apart.
+
+        Raises:
+            CheckpointError: an older state of a generation in progress (asynchronous mode),
+                whose network rows it did not keep.
+        """
+        policy = cls(params, seed, mutation)
+        policy.next_network_id = int(state["next_network_id"])
+        policy.next_species_id = int(state["next_species_id"])
+        best = state.get("best") or {}
+        policy.champion = Champion(
+            best.get("id"), float(best.get("fitness", -1.0)), best.get("generation"), best.get("parameters")
+        )
+        if state.get("format") == STATE_FORMAT:
+            policy.completed_generation = int(state["completed_generation"])
+            policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}
+            policy.tallies = {int(g): GenerationTally.from_json(t) for g, t in state["tallies"].items()}
+            return policy
+        # format 1: species generations in separate maps, tallies without rows
+        policy.completed_generation = -1 if completed_generation is None else int(completed_generation)
+        first = {int(k): int(v) for k, v in state.get("species_first", {}).items()}
+        last = {int(k): int(v) for k, v in state.get("species_gen", {}).items()}
+        for st in species:
+            sid = st.species_id
+            f = first.get(sid, 0)
+            policy.species[sid] = Species(sid, st.key, f, last.get(sid, max(st.generation, f - 1)))
+        pending = {int(g): t for g, t in state.get("tallies", {}).items() if t.get("species_done")}
+        if pending:
+            raise CheckpointError(
+                f"this checkpoint was written by an older ecosim while generations {sorted(pending)} were in "
+                "progress (asynchronous mode) and lacks their network rows; resume it with that version"
+            )
+        return policy
+
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "STATE_FORMAT",
+    "Champion",
+    "EcosystemPolicy",
+    "GenerationTally",
+    "Placement",
+    "Species",
+    "empty_counts",
+    "failed_offspring_row",
+    "initial_networks",
+    "largest_remainder",
+    "summarise_generation",
+]

@@ -1,0 +1,430 @@
+"""The Ray-free ecosystem policy (paper §III-A to §III-G; issues 7 and 10): allocation, placement,
+culling, the champion, generation rows, failed offspring and its JSON state. No Ray, no torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecosim.config import EcosystemConfig
+from ecosim.errors import CheckpointError
+from ecosim.evolution import population as population_module
+from ecosim.evolution.ecosystem import (
+    COUNT_COLUMNS,
+    EcosystemPolicy,
+    initial_networks,
+    largest_remainder,
+    summarise_generation,
+)
+from ecosim.evolution.population import Population, ReproductionPolicy
+from ecosim.evolution.records import (
+    CullCandidate,
+    FailReason,
+    NetworkRecord,
+    Offspring,
+    Origin,
+    SpeciesState,
+    Status,
+)
+from ecosim.genome import ConvLayer, DenseLayer, Genome, MutationParams, init_weights
+from ecosim.report.plots import failed_mutations
+from ecosim.store.logs import GENERATION_SCHEMA, LogWriter, read_generations
+
+SHAPE = (1, 8, 8)
+
+
+def genome(conv_nodes: int = 0, hidden: int = 0) -> Genome:
+    """A small genome whose species key is ``((conv_nodes,) or (), (hidden,) or ())``."""
+    layers = []
+    if conv_nodes:
+        layers.append(ConvLayer(((1, 1),) * conv_nodes))
+    if hidden:
+        layers.append(DenseLayer(hidden))
+    layers.append(DenseLayer(3))
+    return Genome(SHAPE, tuple(layers))
+
+
+def record(nid: int, g: Genome | None = None, **kw) -> NetworkRecord:
+    g = g or genome(1)
+    return NetworkRecord(nid, kw.pop("species_id", 0), g, init_weights(g, np.random.default_rng(nid)), **kw)
+
+
+def policy(**kw) -> EcosystemPolicy:
+    base = {"population": 8, "species": 2, "max_species": 4, "max_population": 12, "offspring": 6}
+    base.update(kw)
+    return EcosystemPolicy(EcosystemConfig(**base), seed=5)
+
+
+def with_species(p: EcosystemPolicy, weights, able=None) -> list[int]:
+    """Found one species per weight (keys ((i+1,), ())) and record a training result for each."""
+    sids = []
+    for i, w in enumerate(weights):
+        sid = p.found_species(((i + 1,), ()), 0)
+        sp = p.species[sid]
+        sp.weight = w
+        sp.can_reproduce = True if able is None else able[i]
+        sids.append(sid)
+    return sids
+
+
+def net_row(nid: int, sid: int = 0, **kw) -> dict:
+    row = {"generation": 0, "network_id": nid, "species_id": sid, "parent_ids": [], "origin": "initial",
+           "fitness": 0.5, "fitness_before_bp": None, "test_accuracy": 0.5, "parameters": 100, "layers": "F3",
+           "conv_layers": 0, "status": "ok", "message": None, "culled": False}
+    row.update(kw)
+    return row
+
+
+# ---- offspring allocation ----------------------------------------------------------------------
+weights_st = st.lists(st.one_of(st.none(), st.floats(0.0, 1.0)), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(weights=weights_st, offspring=st.integers(0, 40), data=st.data())
+def test_sync_allocation_sums_exactly_to_the_quota(weights, offspring, data):
+    able = data.draw(st.lists(st.booleans(), min_size=len(weights), max_size=len(weights)))
+    able[data.draw(st.integers(0, len(weights) - 1))] = True  # at least one species can reproduce
+    p = policy(offspring=offspring, max_species=8, max_population=60)
+    sids = with_species(p, weights, able)
+    quotas = p.allocate(0, sids)
+    assert sum(quotas.values()) == offspring
+    assert all(quotas[s] == 0 for s, a in zip(sids, able) if not a)
+    assert p.tally(0).counts["quota_reallocated"] <= offspring
+    with pytest.raises(ValueError, match="cannot take an offspring turn"):
+        p.allocate(0, sids[:1])  # a species has one turn per generation
+
+
+@settings(max_examples=200, deadline=None)
+@given(weights=weights_st, offspring=st.integers(0, 40), data=st.data())
+def test_async_allocation_sums_exactly_to_the_quota_in_any_step_order(weights, offspring, data):
+    able = data.draw(st.lists(st.booleans(), min_size=len(weights), max_size=len(weights)))
+    order = data.draw(st.permutations(range(len(weights))))
+    p = policy(offspring=offspring, max_species=8, max_population=60)
+    sids = with_species(p, [None] * len(weights))
+    total = 0
+    for i in order:  # each species steps alone, with its own fresh measurement
+        p.species[sids[i]].weight, p.species[sids[i]].can_reproduce = weights[i], able[i]
+        quotas = p.allocate(0, [sids[i]])
+        assert all(n == 0 for s, n in quotas.items() if not p.species[s].can_reproduce)
+        total += sum(quotas.values())
+    stepped_able = any(able)
+    assert total == (offspring if stepped_able else 0)
+
+
+def test_one_rule_gives_a_species_of_one_its_share_in_both_modes():
+    # sizes play no part: a species holding one network gets the same share as a large one
+    p = policy(offspring=32)
+    big, one = with_species(p, [0.9, 0.9])
+    assert p.allocate(0, [big, one]) == {big: 16, one: 16}
+    q = policy(offspring=32)
+    big, one = with_species(q, [0.9, 0.9])
+    assert q.allocate(0, [one]) == {one: 16} and q.allocate(0, [big]) == {big: 16}
+
+
+def test_allocation_follows_mean_fitness_and_matches_largest_remainder():
+    p = policy(offspring=7)
+    sids = with_species(p, [0.2, 0.4, 0.8])
+    assert p.allocate(0, sids) == largest_remainder(7, {0: 0.2, 1: 0.4, 2: 0.8}) == {0: 1, 1: 2, 2: 4}
+
+
+def test_a_failed_species_quota_is_reallocated_and_counted_sync():
+    p = policy(offspring=8)
+    ok, failed = with_species(p, [0.5, 0.5], able=[True, False])
+    assert p.allocate(0, [ok, failed]) == {ok: 8, failed: 0}
+    assert p.tally(0).counts["quota_reallocated"] == 4
+
+
+def test_a_failed_last_species_quota_goes_to_those_that_stepped_async():
+    p = policy(offspring=8)
+    a, b = with_species(p, [0.5, 0.5])
+    assert p.allocate(0, [a]) == {a: 4}
+    p.species[b].can_reproduce = False
+    assert p.allocate(0, [b]) == {a: 4, b: 0}  # the coordinator asks species a for 4 more
+    assert p.tally(0).counts["quota_reallocated"] == 4
+    assert p.tally(0).given == 8
+
+
+def test_record_training_ignores_errors_in_the_weight():
+    p = policy()
+    (sid,) = with_species(p, [0.3])
+    p.record_training(0, sid, [net_row(1, fitness=0.8), net_row(2, fitness=0.0, status="error")], True, 2.0)
+    assert p.species[sid].weight == pytest.approx(0.8)
+    p.record_training(1, sid, [net_row(3, fitness=0.0, status="error")], False)
+    assert p.species[sid].weight == pytest.approx(0.8) and not p.species[sid].can_reproduce
+    assert p.tally(0).task_time_s == 2.0
+
+
+# ---- placement under the species limit -------------------------------------------------------------
+def offspring_to(nid: int, key_nodes: int, parent: int = 0, origin=Origin.MUTATION, failed=()) -> Offspring:
+    g = genome(key_nodes)
+    rec = record(nid, g, species_id=parent, born_generation=0, parent_ids=(1,), origin=origin,
+                 mutation="add_node" if origin == Origin.MUTATION else None)
+    fallback = record(nid, genome(1), species_id=parent, born_generation=0, parent_ids=(1,), origin=Origin.CLONE)
+    return Offspring(rec, g.species_key, tuple(failed), fallback if g.species_key != genome(1).species_key else None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(max_species=st.integers(1, 5), keys=st.lists(st.integers(1, 7), max_size=20))
+def test_placement_never_exceeds_the_species_limit(max_species, keys):
+    p = policy(max_species=max_species, species=1, offspring=20, max_population=40)
+    parent = p.found_species(genome(1).species_key, 0)
+    placement = p.place(0, parent, [offspring_to(100 + i, k) for i, k in enumerate(keys)])
+    assert len(p.species) <= max_species
+    c = p.tally(0).counts
+    assert c["failed_species_limit"] == len(placement.returned)
+    assert all(r.origin == Origin.CLONE and r.genome.species_key == genome(1).species_key for r in placement.returned)
+    for target, recs in placement.moves.items():
+        assert all(r.genome.species_key == p.species[target].key for r in recs)
+    assert len(placement.founded) == min(len({k for k in keys if k != 1}), max_species - 1)
+    assert c["offspring"] == len(keys)
+    assert c["clones"] == len(placement.returned) and c["mutations_add_node"] == len(keys) - len(placement.returned)
+
+
+def test_species_limit_failure_is_counted_once_and_constraint_rejections_apart(tmp_path):
+    p = policy(max_species=1, species=1)
+    parent = p.found_species(genome(1).species_key, 0)
+    refused = offspring_to(10, 2)  # valid mutation, but no room for its new species
+    rejected = offspring_to(11, 1, origin=Origin.CLONE, failed=(FailReason.GROW_KERNEL,))  # constraint
+    p.place(0, parent, [refused, rejected])
+    row = p.generation_row(0, 1, 3, now=0.0)
+    assert row["failed_species_limit"] == 1 and row["failed_grow_kernel"] == 1 and row["failed_add_node"] == 0
+    assert row["clones"] == 2 and row["offspring"] == 2
+    LogWriter(tmp_path).write_generation(row)
+    failed = failed_mutations(read_generations(tmp_path))
+    assert failed.loc[0, "constraint"] == 1 and failed.loc[0, "species_limit"] == 1
+
+
+def test_failed_mutations_corrects_logs_that_counted_species_limit_twice():
+    old = pd.DataFrame({"generation": [0], **{c: [0] for c in GENERATION_SCHEMA.names if c.startswith("failed_")}})
+    old["failed_add_node"], old["failed_species_limit"] = [3], [2]  # 2 of the 3 were species-limit failures
+    old["quota_reallocated"] = [None]
+    assert failed_mutations(old).loc[0, "constraint"] == 1
+
+
+def test_offspring_with_a_known_key_join_that_species_and_a_new_key_founds_one():
+    p = policy(max_species=3)
+    parent = p.found_species(genome(1).species_key, 0)
+    other = p.found_species(genome(2).species_key, 0)
+    placement = p.place(4, parent, [offspring_to(10, 2), offspring_to(11, 3), offspring_to(12, 3), offspring_to(13, 1)])
+    (new,) = placement.founded
+    assert p.species[new].first_generation == 5 and p.species[new].generation == 4
+    assert {s: [r.id for r in recs] for s, recs in placement.moves.items()} == {other: [10], new: [11, 12]}
+    assert p.free_species_slots() == 0 and not placement.returned
+
+
+def test_without_speciation_no_species_is_ever_founded():
+    p = EcosystemPolicy(EcosystemConfig(speciation=False, population=4, max_population=8, offspring=2), seed=0)
+    sid = p.found_species(None, 0)
+    o = Offspring(record(10, genome(2), origin=Origin.MUTATION, mutation="add_node"), None)
+    placement = p.place(0, sid, [o])
+    assert p.free_species_slots() == 0 and not placement.moves and not placement.founded
+
+
+# ---- culling (eq. 9) --------------------------------------------------------------------------------
+cand_st = st.builds(
+    CullCandidate,
+    network_id=st.integers(0, 10**6),
+    species_id=st.integers(0, 3),
+    age=st.integers(0, 6),
+    relative_fitness=st.floats(0.0, 1.0),
+    relative_complexity=st.floats(0.0, 1.0),
+    offspring=st.booleans(),
+    champion=st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cands=st.lists(cand_st, max_size=30, unique_by=lambda c: c.network_id),
+    limit=st.integers(1, 20),
+    protect=st.one_of(st.none(), st.sets(st.integers(0, 3))),
+)
+def test_culling_keeps_offspring_and_champions(cands, limit, protect):
+    p = policy(max_population=limit, offspring=0)
+    removal = p.cull(3, cands, protect)
+    removed = {i for ids in removal.values() for i in ids}
+    by_id = {c.network_id: c for c in cands}
+    safe = {c.network_id for c in cands if c.champion or (c.offspring and (protect is None or c.species_id in protect))}
+    assert not removed & safe
+    assert len(removed) == min(max(0, len(cands) - limit), len(cands) - len(safe))
+    assert all(by_id[i].species_id == s for s, ids in removal.items() for i in ids)
+    assert p.tally(3).counts["culled"] == len(removed)
+
+
+def test_culling_is_deterministic_for_a_seed():
+    cands = [CullCandidate(i, i % 2, 1 + i % 3, 0.5, 0.5) for i in range(10)]
+    assert policy(max_population=4).cull(2, cands) == policy(max_population=4).cull(2, list(reversed(cands)))
+
+
+# ---- the champion ---------------------------------------------------------------------------------------
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["ok", "ok", "diverged", "error"])), max_size=6), max_size=6))
+def test_the_champion_is_the_best_network_ever_trained(generations):
+    p = policy()
+    nid = 0
+    best = None
+    for g, gen in enumerate(generations):
+        rows = []
+        for fitness, status in gen:
+            rows.append(net_row(nid, fitness=fitness, status=status))
+            if status == "ok" and (best is None or fitness > best[1]):
+                best = (nid, fitness)
+            nid += 1
+        top = p.champion_candidate(rows)
+        if top is not None:
+            p.crown(top, g)
+    if best is None:
+        assert p.champion.id is None
+    else:
+        assert p.champion.fitness == best[1]
+        assert p.champion.id == best[0]  # the first to reach the best fitness: a tie never replaces it
+
+
+# ---- generation rows ---------------------------------------------------------------------------------
+def test_generation_row_from_known_records():
+    rows = [
+        net_row(0, fitness=0.90, parameters=1000, layers="C2s1x1[1x1,3x3]-F10", conv_layers=1),
+        net_row(5, origin="crossover", fitness=0.80, fitness_before_bp=0.60, parameters=500, layers="F10"),
+        net_row(6, origin="mutation", fitness=0.70, fitness_before_bp=0.40, parameters=600, layers="F10"),
+        net_row(7, origin="mutation", fitness=0.60, fitness_before_bp=0.20, parameters=700, layers="F10"),
+        net_row(8, origin="clone", fitness=0.85, fitness_before_bp=0.88, parameters=900, layers="F10"),
+    ]
+    s = summarise_generation(rows)
+    assert s["mean_offspring_fitness_before_bp"] == pytest.approx(0.40)  # (0.6 + 0.4 + 0.2) / 3: no clone
+    assert s["mean_offspring_fitness_before_bp_crossover"] == pytest.approx(0.60)
+    assert s["mean_offspring_fitness_before_bp_mutation"] == pytest.approx(0.30)
+    assert s["mean_offspring_fitness_before_bp_clone"] == pytest.approx(0.88)
+    assert s["highest_fitness"] == 0.90 and s["mean_fitness"] == pytest.approx(0.77)
+    assert (s["champion_id"], s["champion_layers"], s["champion_parameters"]) == (0, "C2s1x1[1x1,3x3]-F10", 1000)
+    assert s["conv_share"] == pytest.approx(0.2) and s["networks_evaluated"] == 5
+    assert s["mean_parameters"] == pytest.approx(740.0)
+    empty = summarise_generation([])
+    assert empty["mean_offspring_fitness_before_bp"] is None and empty["champion_layers"] is None
+    assert empty["conv_share"] is None and empty["networks_evaluated"] == 0
+
+
+def test_generation_row_has_every_schema_column_and_the_counts(tmp_path):
+    p = policy()
+    (sid,) = with_species(p, [0.5])
+    p.tally(0, now=100.0)
+    rows = [net_row(0, fitness=0.7, status="ok"), net_row(1, fitness=0.0, status="diverged")]
+    p.record_training(0, sid, rows, True, 3.0)
+    written = p.finish_species_step(0, sid, rows, culled={1})
+    assert [r["culled"] for r in written] == [False, True]
+    p.crown(p.champion_candidate(rows), 0)
+    assert p.generation_complete(0)
+    row = p.generation_row(0, species_count=1, network_count=5, now=104.0)
+    assert set(row) <= set(GENERATION_SCHEMA.names)
+    assert set(COUNT_COLUMNS) <= set(row)
+    assert row["diverged"] == 1 and row["best_fitness_so_far"] == 0.7 and row["wall_time_s"] == 4.0
+    assert row["task_time_s"] == 3.0 and p.completed_generation == 0 and 0 not in p.tallies
+    LogWriter(tmp_path).write_generation(row)
+    assert read_generations(tmp_path).loc[0, "champion_layers"] == "F3"
+
+
+# ---- a failed offspring is an error record -----------------------------------------------------
+def _trained_population(n: int = 3) -> Population:
+    g = genome(1, 4)
+    pop = Population(0, g.species_key, 0, ReproductionPolicy())
+    pop.add([record(i, g) for i in range(n)])
+    pop.apply({i: {"fitness": 0.2 + 0.1 * i, "age": 1, "status": Status.OK} for i in range(n)})
+    pop.calibrate()
+    return pop
+
+
+def test_a_failed_offspring_becomes_an_error_record_counted_and_logged(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("mutation exploded")
+
+    monkeypatch.setattr(population_module, "mutate", broken)
+    monkeypatch.setattr(population_module, "crossover", broken)
+    pop = _trained_population()
+    out = pop.reproduce(2, [10, 11])
+    assert [o.record.id for o in out] == [10, 11]  # no id is dropped
+    for o in out:
+        assert o.record.status == Status.ERROR and o.failed == (FailReason.REPRODUCTION,)
+        assert "mutation exploded" in o.record.message and "Traceback" in o.record.message
+        assert o.record.parent_ids
+    p = policy()
+    sid = p.found_species(pop.key, 0)
+    placement = p.place(2, sid, out)
+    assert [r.id for r in placement.failed] == [10, 11] and not placement.moves and not placement.returned
+    rows = p.finish_species_step(2, sid, [net_row(0, generation=2)], culled=set())
+    failed_rows = [r for r in rows if r["network_id"] in (10, 11)]
+    assert all(r["status"] == "error" and "mutation exploded" in r["message"] for r in failed_rows)
+    row = p.generation_row(2, 1, 3, now=0.0)
+    assert row["failed_reproduction"] == 2 and row["offspring"] == 2 and row["networks_evaluated"] == 1
+
+
+def test_a_species_without_a_parent_cannot_be_asked_for_offspring():
+    pop = _trained_population(1)
+    pop.apply({0: {"status": Status.ERROR}})
+    assert not pop.can_reproduce() and pop.reproduce(0, []) == []
+    with pytest.raises(Exception, match="cannot reproduce"):
+        pop.reproduce(0, [5])
+
+
+def test_reproduction_decides_no_placement_and_marks_leavers_with_a_fallback_clone():
+    pop = _trained_population(4)
+    out = pop.reproduce(1, list(range(20, 40)))
+    for o in out:
+        if o.key != pop.key:
+            assert o.fallback is not None and o.fallback.origin == Origin.CLONE and o.fallback.id == o.record.id
+            assert o.fallback.genome.species_key == pop.key
+        else:
+            assert o.fallback is None
+
+
+# ---- initial species and state ---------------------------------------------------------------
+def test_initial_species_are_distinct_and_hold_the_population():
+    cfg = EcosystemConfig(population=10, species=3, max_species=5, max_population=20, offspring=5)
+    groups = initial_networks((1, 12, 12), 10, cfg, MutationParams(), seed=2)
+    assert len(groups) == 3 and len({k for k, _ in groups}) == 3
+    assert [len(r) for _, r in groups] == [4, 3, 3]
+    assert [r.id for _, recs in groups for r in recs] == list(range(10))
+    p = EcosystemPolicy(cfg, seed=2)
+    founded = p.initial_species((1, 12, 12), 10)
+    assert [sid for sid, _ in founded] == [0, 1, 2] and p.next_network_id == 10
+    assert [p.species[s].key for s, _ in founded] == [k for k, _ in groups]
+    assert all(r.origin == Origin.INITIAL for _, recs in founded for r in recs)
+
+
+def test_state_round_trips_through_json_with_open_tallies():
+    p = policy()
+    sids = with_species(p, [0.4, 0.6])
+    p.take_ids(7)
+    p.tally(3, now=12.5)
+    p.allocate(3, [sids[0]])
+    p.finish_species_step(3, sids[0], [net_row(4, sid=sids[0], generation=3, train_loss=float("nan"))], set())
+    p.crown(net_row(4, fitness=0.8), 2)
+    back = EcosystemPolicy.from_json(json.loads(json.dumps(p.to_json())), p.params, p.seed)
+    assert back.to_json().keys() == p.to_json().keys()
+    assert json.dumps(back.to_json()) == json.dumps(p.to_json())  # NaN survives too
+    assert back.tallies[3].rows[0]["network_id"] == 4 and back.tallies[3].allocated == {sids[0]}
+    assert back.species[sids[1]].weight == 0.6 and back.champion == p.champion
+
+
+def test_an_older_state_without_rows_restores_sync_and_refuses_async_in_progress():
+    old = {"next_network_id": 9, "next_species_id": 2, "best": {"id": 3, "fitness": 0.7, "generation": 1, "parameters": 10},
+           "species_gen": {"0": 4}, "species_first": {"0": 0, "1": 5}, "tallies": {}}
+    states = [SpeciesState(0, ((1,), ()), 4, {}), SpeciesState(1, ((2,), ()), -1, {})]
+    p = EcosystemPolicy.from_json(old, EcosystemConfig(), 0, species=states, completed_generation=4)
+    assert p.species[0].generation == 4 and p.species[1].first_generation == 5 and p.species[1].generation == 4
+    assert p.champion.id == 3 and p.next_network_id == 9
+    old["tallies"] = {"5": {"counts": {}, "species_done": [0], "started": 0.0, "task_time_s": 0.0}}
+    with pytest.raises(CheckpointError, match="older ecosim"):
+        EcosystemPolicy.from_json(old, EcosystemConfig(), 0, species=states, completed_generation=4)
+
+
+def test_the_policy_imports_neither_ray_nor_torch():
+    import subprocess
+
+    code = "import sys, ecosim.evolution.ecosystem; print('ray' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
