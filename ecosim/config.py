@@ -24,9 +24,8 @@ import tomli_w
 from ecosim.errors import ConfigError
 from ecosim.genome.mutation import MutationParams
 from ecosim.phenotype.records import TrainingParams
+from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, OPTIMISERS
 
-OPTIMISERS = ("adadelta", "adam", "adamw", "sgd", "rmsprop", "adagrad")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "leaky_relu", "gelu")
 MODES = ("sync", "async")
 
 
@@ -98,7 +97,8 @@ class EcosystemConfig:
 
 
 #: The ``[mutation]`` section is the operators' own settings (paper §III-D, §III-E, §IV):
-#: ``init_std`` (0.1), ``function_preserving`` (off: paper), ``new_dense_max_nodes`` (64).
+#: ``init_std`` (0.1), ``function_preserving`` (off: paper), ``new_layer_min_nodes`` (8),
+#: ``new_layer_max_nodes`` (64).
 MutationConfig = MutationParams
 
 
@@ -246,7 +246,13 @@ def validate_config(cfg: Config) -> None:
     )
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
     _require(m.init_std > 0, "mutation.init_std", m.init_std, "> 0")
-    _require(m.new_dense_max_nodes >= 1, "mutation.new_dense_max_nodes", m.new_dense_max_nodes, "≥ 1")
+    _require(m.new_layer_min_nodes >= 1, "mutation.new_layer_min_nodes", m.new_layer_min_nodes, "≥ 1")
+    _require(
+        m.new_layer_max_nodes >= m.new_layer_min_nodes,
+        "mutation.new_layer_max_nodes",
+        m.new_layer_max_nodes,
+        f"≥ mutation.new_layer_min_nodes ({m.new_layer_min_nodes})",
+    )
     _require(t.optimiser in OPTIMISERS, "training.optimiser", t.optimiser, f"one of {', '.join(OPTIMISERS)}")
     _require(t.learning_rate >= 0, "training.learning_rate", t.learning_rate, "≥ 0 (0 = optimiser default)")
     _require(t.batch_size >= 1, "training.batch_size", t.batch_size, "≥ 1")
@@ -254,7 +260,7 @@ def validate_config(cfg: Config) -> None:
     _require(t.epochs >= 1, "training.epochs", t.epochs, "≥ 1")
     _require(t.activation in ACTIVATIONS, "training.activation", t.activation, f"one of {', '.join(ACTIVATIONS)}")
     _require(t.eval_batch_size >= 1, "training.eval_batch_size", t.eval_batch_size, "≥ 1")
-    _require(t.conv_mode in ("auto", "dense", "grouped"), "training.conv_mode", t.conv_mode, "auto, dense or grouped")
+    _require(t.conv_mode in CONV_MODES, "training.conv_mode", t.conv_mode, f"one of {', '.join(CONV_MODES)}")
     _require(res.cpus_per_task > 0, "resources.cpus_per_task", res.cpus_per_task, "> 0")
     _require(res.gpus_per_task >= 0, "resources.gpus_per_task", res.gpus_per_task, "≥ 0")
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")

@@ -29,10 +29,10 @@ from ecosim.data.datasets import (
     ENV_VAR,
     ImageDataset,
     load_dataset,
-    normalise,
     resolve_data_root,
 )
 from ecosim.errors import ConfigError, DatasetError
+from ecosim.phenotype.normalise import normalise
 
 # --------------------------------------------------------------------------------------------
 # fixtures

@@ -173,12 +173,164 @@ def test_remove_dense_layer_collapses_linear_map_exactly():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_add_conv_layer_gets_one_kernel_per_input_channel_so_later_genes_are_kept():
+def test_function_preserving_conv_layer_has_an_identity_for_every_input_channel_and_keeps_later_genes():
     g, w = _conv_net()
-    g2, w2 = M.add_layer(g, w, np.random.default_rng(0), MutationParams(function_preserving=True), layer_type="conv", position=1)
-    assert g2.layers[1].nodes == 3 and g2.layers[1].stride == (1, 1)
-    for old, new in ((0, 0), (1, 2), (2, 3), (3, 4)):
-        assert all(_same(a, b) for a, b in zip(w.layers[old].nodes, w2.layers[new].nodes))
+    params = MutationParams(function_preserving=True)
+    g2, w2 = M.add_layer(g, w, np.random.default_rng(0), params, layer_type="conv", position=1)
+    new = g2.layers[1]
+    assert new.nodes == max(M.new_layer_nodes(g, params), 3) and new.stride == (1, 1)
+    assert all(k == (1, 1) for k in new.kernels)
+    for j in range(3):  # kernel j copies input channel j
+        assert w2.layers[1].nodes[j][:, 0, 0].tolist() == [1.0 if c == j else 0.0 for c in range(3)]
+    # the next conv layer keeps its 3 input channels bit for bit; the extra channels are zero
+    for a, b in zip(w.layers[1].nodes, w2.layers[2].nodes):
+        assert _same(b[:3], a) and not b[3:].any()
+    for old, new_i in ((0, 0), (2, 3), (3, 4)):
+        assert all(_same(a, b) for a, b in zip(w.layers[old].nodes, w2.layers[new_i].nodes))
+
+
+# ---- new layers: one size rule for conv and FC (cause 1 of issue 7) ------------------------
+
+
+def test_new_conv_and_fc_layers_on_the_minimal_genome_are_equally_wide():
+    g = Genome.minimal((1, 28, 28), 10)
+    w = init_weights(g, np.random.default_rng(0))
+    conv, _ = M.add_layer(g, w, np.random.default_rng(0), layer_type="conv")
+    dense, _ = M.add_layer(g, w, np.random.default_rng(0), layer_type="dense")
+    # before: C1 (one kernel per input channel) against F64 (the next layer's input, capped)
+    assert conv.layers[0].nodes == dense.layers[0].nodes == 10  # floor(mean nodes per layer)
+
+
+@pytest.mark.parametrize(
+    "layers, expected",
+    [
+        ((DenseLayer(10),), 10),  # floor(10)
+        ((ConvLayer(((1, 1),) * 3), DenseLayer(6), DenseLayer(10)), 8),  # floor(19/3) = 6 → min 8
+        ((DenseLayer(200), DenseLayer(100), DenseLayer(10)), 64),  # floor(103.3) → max 64
+        ((ConvLayer(((1, 1),) * 20), DenseLayer(10)), 15),
+    ],
+)
+def test_new_layer_nodes_is_the_floor_of_mean_nodes_per_layer_clipped(layers, expected):
+    assert M.new_layer_nodes(Genome((1, 28, 28), layers)) == expected
+    assert M.new_layer_nodes(Genome((1, 28, 28), layers), MutationParams(new_layer_min_nodes=1, new_layer_max_nodes=1000)) == (
+        sum(l.nodes for l in layers) // len(layers)
+    )
+
+
+@pytest.mark.parametrize("layer_type", ["conv", "dense"])
+@settings(max_examples=30, deadline=None)
+@given(
+    net=networks(), seed=st.integers(0, 2**32 - 1), lo=st.integers(1, 12), span=st.integers(0, 40), where=st.floats(0, 1)
+)
+def test_add_layer_sizes_by_the_rule_and_keeps_every_untouched_gene(layer_type, net, seed, lo, span, where):
+    g, w = net
+    params = MutationParams(new_layer_min_nodes=lo, new_layer_max_nodes=lo + span)
+    n_same = g.n_conv if layer_type == "conv" else len(g.hidden_layers)
+    position = int(where * n_same)
+    new = position if layer_type == "conv" else g.n_conv + position
+    g2, w2 = M.add_layer(g, w, np.random.default_rng(seed), params, layer_type=layer_type, position=position)
+    check_weights(g2, w2)
+    assert constraint_violation(g2) is None
+    assert isinstance(g2.layers[new], ConvLayer if layer_type == "conv" else DenseLayer)
+    assert g2.layers[new].nodes == M.new_layer_nodes(g, params)
+    assert lo <= g2.layers[new].nodes <= lo + span
+    first_fc = g2.n_conv
+    for i in range(len(g.layers)):  # Lamarckian: every gene whose input did not change is bit-identical
+        j = i if i < new else i + 1
+        if j == new + 1:
+            continue
+        assert _same(w.layers[i].bias, w2.layers[j].bias)
+        for a, b in zip(w.layers[i].nodes, w2.layers[j].nodes):
+            # a strided new conv layer shrinks the map feeding the first FC layer (area-resampled)
+            assert _same(a, b) or (j == first_fc and a.shape != b.shape)
+    if layer_type == "conv" and new + 1 < len(g2.layers) and isinstance(g2.layers[new + 1], ConvLayer):
+        keep = min(g2.layers[new].nodes, g.geometry()[new].in_channels)
+        for a, b in zip(w.layers[new].nodes, w2.layers[new + 1].nodes):  # kept input channels by index
+            assert _same(b[:keep], a[:keep])
+
+
+# ---- feasible targets (cause 3 of issue 7) ------------------------------------------------
+
+
+def _net(layers, shape=(1, 28, 28)):
+    g = Genome(shape, layers)
+    return g, init_weights(g, np.random.default_rng(0))
+
+
+def test_on_a_4x4_map_no_kernel_can_grow_so_grow_kernel_is_never_drawn():
+    g, w = _net((ConvLayer(((1, 1),) * 3), DenseLayer(10)), (1, 4, 4))
+    assert not M.has_target(g, MutationKind.GROW_KERNEL) and not M.has_target(g, MutationKind.SHRINK_KERNEL)
+    p = mutation_weights(g)
+    assert p[MutationKind.GROW_KERNEL] == 0 and p[MutationKind.SHRINK_KERNEL] == 0
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        r = mutate(g, w, rng)
+        assert r.ok, r.reason  # before: 1213 of 1630 grow_kernel draws failed on such a genome
+        assert r.kind not in (MutationKind.GROW_KERNEL, MutationKind.SHRINK_KERNEL)
+
+
+def test_with_every_kernel_at_its_maximum_grow_kernel_has_weight_zero():
+    g, w = _net((ConvLayer(((13, 13),) * 4), DenseLayer(10)))
+    assert M.resize_targets(g, MutationKind.GROW_KERNEL) == []
+    assert mutation_weights(g)[MutationKind.GROW_KERNEL] == 0
+    assert mutation_weights(g)[MutationKind.SHRINK_KERNEL] > 0
+    with pytest.raises(MutationRejected, match="bound"):
+        M.grow_kernel(g, w, np.random.default_rng(0))
+
+
+def test_grow_kernel_picks_only_kernels_that_can_grow():
+    # kernels 0 and 2 are at 13×13 (the maximum on 28×28); only kernel 1 can grow
+    g, w = _net((ConvLayer(((13, 13), (1, 1), (13, 13))), DenseLayer(10)))
+    for seed in range(50):
+        g2, _ = M.grow_kernel(g, w, np.random.default_rng(seed))
+        assert g2.layers[0].kernels[0] == (13, 13) and g2.layers[0].kernels[2] == (13, 13)
+        assert g2.layers[0].kernels[1] in ((3, 1), (1, 3))
+
+
+def test_grow_stride_skips_layers_whose_growth_would_break_a_later_kernel():
+    # layer 1's 3×3 kernel needs an input ≥ 6×6: layer 0's stride (5: ceil(28/5) = 6) cannot grow
+    g, w = _net((ConvLayer(((1, 1),), (5, 5)), ConvLayer(((3, 3),)), DenseLayer(10)))
+    targets = M.resize_targets(g, MutationKind.GROW_STRIDE)
+    assert [t.layer for t in targets] == [1]
+    for seed in range(20):
+        g2, _ = M.grow_stride(g, w, np.random.default_rng(seed))
+        assert g2.layers[0].stride == (5, 5) and constraint_violation(g2) is None
+
+
+@pytest.mark.parametrize("kind", list(MutationKind))
+@settings(max_examples=25, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1))
+def test_a_kind_has_a_target_exactly_when_its_operator_succeeds(kind, net, seed):
+    g, w = net
+    try:
+        OPERATORS[kind](g, w, np.random.default_rng(seed))
+        ok = True
+    except MutationRejected:
+        ok = False
+    assert ok == M.has_target(g, kind)
+    assert (mutation_weights(g)[kind] > 0) == M.has_target(g, kind)
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1))
+def test_a_drawn_mutation_never_fails(net, seed):
+    g, w = net
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        r = mutate(g, w, rng)
+        assert r.ok, f"{r.kind}: {r.reason}"
+
+
+def test_kinds_restricts_the_draw_and_renormalises():
+    g, _ = _conv_net()
+    p = mutation_weights(g, M.SPECIES_KINDS)
+    assert set(k for k, v in p.items() if v > 0) == set(M.SPECIES_KINDS)
+    assert sum(p.values()) == pytest.approx(1.0)
+    full = mutation_weights(g)
+    ratio = full[MutationKind.ADD_NODE] / full[MutationKind.ADD_LAYER]
+    assert p[MutationKind.ADD_NODE] / p[MutationKind.ADD_LAYER] == pytest.approx(ratio)
+    with pytest.raises(ValueError, match="feasible"):
+        mutation_weights(Genome.minimal((1, 8, 8), 3), [MutationKind.GROW_KERNEL])
 
 
 def test_mutation_weights_follow_eqs_3_to_6():

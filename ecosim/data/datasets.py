@@ -4,7 +4,8 @@
 :class:`ImageDataset`: four NumPy arrays (C-contiguous, so Ray shares them zero-copy between
 workers) plus the number of classes and the per-channel normalisation constants. Images stay
 ``uint8`` in ``(N, C, H, W)`` layout until a worker turns a batch into float32 with
-:func:`normalise`; that keeps the object store four times smaller than float32 would.
+:func:`ecosim.phenotype.normalise.normalise`; that keeps the object store four times smaller than
+float32 would.
 
 Datasets
 --------
@@ -96,7 +97,6 @@ __all__ = [
     "ENV_VAR",
     "ImageDataset",
     "load_dataset",
-    "normalise",
     "resolve_data_root",
 ]
 
@@ -343,44 +343,6 @@ def load_dataset(
         dataset = _load_cifar10(root, download, cache)
     log.info("loaded %r from %s in %.2f s", dataset, root, time.perf_counter() - start)
     return dataset
-
-
-def normalise(
-    images_uint8: torch.Tensor | np.ndarray,
-    mean: Sequence[float],
-    std: Sequence[float],
-) -> torch.Tensor:
-    """Turn uint8 images into normalised float32: ``(x / 255 - mean[c]) / std[c]`` per channel.
-
-    Args:
-        images_uint8: uint8 tensor (or NumPy array) of shape ``(N, C, H, W)`` (any leading
-            dimensions before ``(C, H, W)`` work), on any device.
-        mean: ``C`` per-channel means in ``[0, 1]`` pixel units (e.g. ``ImageDataset.mean``).
-        std: ``C`` per-channel standard deviations, all positive.
-
-    Returns:
-        A float32 tensor of the same shape, on the same device as the input.
-
-    Raises:
-        ConfigError: the input is not uint8 with at least 3 dimensions, or ``mean``/``std``
-            do not have one positive value per channel.
-    """
-    x = torch.as_tensor(images_uint8)
-    if x.dtype != torch.uint8 or x.dim() < 3:
-        raise ConfigError(f"normalise expects uint8 images of shape (N, C, H, W), got "
-                          f"{x.dtype} of shape {tuple(x.shape)}")
-    channels = x.shape[-3]
-    mean_t = torch.as_tensor(tuple(mean), dtype=torch.float64)
-    std_t = torch.as_tensor(tuple(std), dtype=torch.float64)
-    if mean_t.shape != (channels,) or std_t.shape != (channels,):
-        raise ConfigError(f"normalise needs {channels} mean and std values (one per channel), "
-                          f"got mean={tuple(mean)}, std={tuple(std)}")
-    if not bool((std_t > 0).all()):
-        raise ConfigError(f"normalise needs positive std values, got std={tuple(std)}")
-    # (x/255 - m)/s == x * (1/(255 s)) - m/s; constants in float64, one float32 buffer in place.
-    scale = (1.0 / (255.0 * std_t)).to(torch.float32).to(x.device).view(channels, 1, 1)
-    shift = (mean_t / std_t).to(torch.float32).to(x.device).view(channels, 1, 1)
-    return x.to(torch.float32).mul_(scale).sub_(shift)
 
 
 # --------------------------------------------------------------------------------------------
@@ -828,7 +790,7 @@ def _stack(images: list[tuple[np.ndarray, str]], channels: int) -> np.ndarray:
 def _channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and population std of ``(N, C, H, W)`` uint8 images, in [0,1] units.
 
-    A channel with zero spread gets std 1.0 so that :func:`normalise` stays finite.
+    A channel with zero spread gets std 1.0 so that :func:`ecosim.phenotype.normalise.normalise` stays finite.
     """
     channels = images.shape[1]
     total = np.zeros(channels, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Pure genome operators: genome, gene weights, mutation, crossover (no torch, no Ray)."""
+"""Pure genome operators: genome, gene weights, mutation, crossover, initial species (no torch, no Ray)."""
 
 from ecosim.genome.crossover import crossover, overlap, similarity
 from ecosim.genome.genome import (
@@ -8,10 +8,11 @@ from ecosim.genome.genome import (
     constraint_violation,
     max_kernel_size,
     max_stride,
-    validate,
 )
+from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.genome.mutation import (
     OPERATORS,
+    SPECIES_KINDS,
     MutationKind,
     MutationParams,
     MutationResult,
@@ -19,10 +20,13 @@ from ecosim.genome.mutation import (
     add_node,
     grow_kernel,
     grow_stride,
+    has_target,
     mutate,
     mutation_weights,
+    new_layer_nodes,
     remove_layer,
     remove_node,
+    resize_targets,
     shrink_kernel,
     shrink_stride,
 )
@@ -30,6 +34,7 @@ from ecosim.genome.weights import LayerWeights, Weights, check_weights, init_wei
 
 __all__ = [
     "OPERATORS",
+    "SPECIES_KINDS",
     "ConvLayer",
     "DenseLayer",
     "Genome",
@@ -43,18 +48,23 @@ __all__ = [
     "check_weights",
     "constraint_violation",
     "crossover",
+    "genome_from_layers",
     "grow_kernel",
     "grow_stride",
+    "has_target",
     "init_weights",
+    "initial_species_genomes",
+    "isolated_network",
     "max_kernel_size",
     "max_stride",
     "mutate",
     "mutation_weights",
+    "new_layer_nodes",
     "overlap",
     "remove_layer",
     "remove_node",
+    "resize_targets",
     "shrink_kernel",
     "shrink_stride",
     "similarity",
-    "validate",
 ]

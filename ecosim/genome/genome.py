@@ -327,18 +327,6 @@ def constraint_violation(genome: Genome) -> str | None:
     return None
 
 
-def validate(genome: Genome) -> Genome:
-    """Return ``genome`` if it satisfies :func:`constraint_violation`, else raise.
-
-    Raises:
-        GenomeError: naming the violated constraint.
-    """
-    problem = constraint_violation(genome)
-    if problem:
-        raise GenomeError(problem)
-    return genome
-
-
 __all__ = [
     "SCHEMA_VERSION",
     "ConvLayer",
@@ -349,5 +337,4 @@ __all__ = [
     "constraint_violation",
     "max_kernel_size",
     "max_stride",
-    "validate",
 ]

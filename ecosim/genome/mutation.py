@@ -2,21 +2,36 @@
 
 Each operator is a pure function ``(genome, weights, rng, params, **target) -> (genome, weights)``
 that never changes its inputs and shares no array with them. Every gene a mutation does not
-structurally touch is inherited bit-identical (Lamarckian evolution, §II-B). A mutation that
-would break a constraint raises :class:`~ecosim.errors.MutationRejected` before anything is
-built. :func:`mutate` draws the kind with the weights of eqs. 3–6 and reports failures as data.
+structurally touch is inherited bit-identical (Lamarckian evolution, §II-B). An operator draws
+its target only among the *feasible* ones (those whose change keeps every constraint), so a
+randomly targeted mutation fails only when no target exists; then, or when an explicit target is
+infeasible, it raises :class:`~ecosim.errors.MutationRejected` before anything is built.
+:func:`mutate` draws the kind with the weights of eqs. 3–6 (a kind without a feasible target
+weighs 0) and reports failures as data.
+
+New layers (§III-D; size rule of the reference implementation, PyCortex's ``add_layer``): a new
+conv or FC layer gets :func:`new_layer_nodes` nodes, ``floor(mean nodes per layer)`` over all
+layers of the network (output layer included) clipped to ``[new_layer_min_nodes,
+new_layer_max_nodes]``; the same rule for both types, so neither starts as a bottleneck the
+other does not face. New kernel shapes and strides are drawn by eq. 1 among those that keep
+every constraint.
 
 Forced downstream changes, and the rule applied (documented contract):
 
 * **node added** (layer ``l``): each node of layer ``l+1`` gains one input channel, drawn
   N(0, σ) — zeros with ``function_preserving`` so the offspring computes what the parent did.
 * **node removed**: layer ``l+1`` drops exactly that input channel; other weights untouched.
-* **conv layer added**: it gets as many kernels as its input has channels, so every later
-  gene keeps its shape and values; with ``function_preserving`` it is an identity (centre tap
-  1, stride 1; exact when its input is non-negative, i.e. after a ReLU layer).
-* **FC layer added**: its width is the next layer's input count ``F`` (capped at
-  ``new_dense_max_nodes``). If uncapped, the next layer keeps its values (re-shaped to the flat
-  input); otherwise the next layer's input weights are drawn anew.
+* **conv layer added** (``n`` kernels on ``C`` input channels): the next layer keeps its weights
+  for input channels ``0..min(n, C)−1`` by index; channels beyond ``C`` are drawn N(0, σ) (zeros
+  with ``function_preserving``), channels beyond ``n`` are dropped. With ``function_preserving``
+  the layer gets ``max(n, C)`` kernels, the first ``C`` an identity (centre tap 1, 1×1, stride 1;
+  exact when its input is non-negative, i.e. after a ReLU layer), the others N(0, σ) with zero
+  outgoing weights.
+* **FC layer added** (width ``n``, ``F`` inputs): if ``n ≥ F`` the next layer keeps its values
+  (re-shaped to the flat input) for the first ``F`` inputs, the others drawn (zeros with
+  ``function_preserving``); otherwise the next layer's input weights are drawn anew. With
+  ``function_preserving`` and ``F ≤ new_layer_max_nodes`` the width is ``max(n, F)`` and the
+  first ``F`` neurons are an identity.
 * **layer removed**: linear collapse. The next layer's weights are composed with the removed
   layer's linear map (for a conv layer, its kernels' centre taps), biases folded in; exact when the
   removed layer was linear on its inputs (1×1 kernels, stride 1, active units).
@@ -27,6 +42,7 @@ Forced downstream changes, and the rule applied (documented contract):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable
@@ -39,11 +55,12 @@ from ecosim.genome.genome import (
     DenseLayer,
     Genome,
     Layer,
+    Shape2,
     constraint_violation,
     max_kernel_size,
     max_stride,
 )
-from ecosim.genome.sampling import eq1_choice, sample_kernel_shape, sample_stride
+from ecosim.genome.sampling import eq1_choice, sample_kernel_shape
 from ecosim.genome.weights import (
     DTYPE,
     LayerWeights,
@@ -66,21 +83,39 @@ class MutationKind(str, Enum):
     SHRINK_STRIDE = "shrink_stride"
 
 
+#: Mutations that change the species key (§III: layers of each type, nodes per layer); the only
+#: ones drawn while generating the initial species (§III-A, :mod:`ecosim.genome.initial`).
+SPECIES_KINDS: tuple[MutationKind, ...] = (
+    MutationKind.ADD_LAYER,
+    MutationKind.REMOVE_LAYER,
+    MutationKind.ADD_NODE,
+    MutationKind.REMOVE_NODE,
+)
+
+
 @dataclass(frozen=True)
 class MutationParams:
-    """Settings of the mutation operators.
+    """Settings of the mutation operators; the ``[mutation]`` config section (§III-D, §III-E, §IV).
 
     Args:
-        init_std: standard deviation of new connections (default 0.1, paper §IV).
-        function_preserving: initialise new structure so the offspring computes what the parent
-            did where possible (zero new tiles and outgoing weights, identity layers). Off by
-            default: the paper draws everything new from N(0, 0.1).
-        new_dense_max_nodes: cap on the width of a new FC layer (default 64).
+        init_std (float, default 0.1): standard deviation of new connections (paper §IV).
+        function_preserving (bool, default False): initialise new structure so the offspring
+            computes what the parent did where possible (zero new tiles and outgoing weights,
+            identity layers). Off by default: the paper draws everything new from N(0, 0.1).
+        new_layer_min_nodes (int, default 8): fewest nodes of a new conv or FC layer.
+        new_layer_max_nodes (int, default 64): most nodes of a new conv or FC layer.
+
+    A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
+    new_layer_max_nodes)`` nodes (:func:`new_layer_nodes`; the reference implementation's rule
+    with bounds). On MNIST the minimal genome ``F10`` gives a new layer 10 nodes: ``C10`` or
+    ``F10``, like the reference's predefined conv layer of 10 kernels. Values are checked by
+    :func:`ecosim.config.validate_config`.
     """
 
     init_std: float = 0.1
     function_preserving: bool = False
-    new_dense_max_nodes: int = 64
+    new_layer_min_nodes: int = 8
+    new_layer_max_nodes: int = 64
 
 
 @dataclass(frozen=True)
@@ -132,6 +167,44 @@ def _pick(rng: np.random.Generator, seq: list[int]) -> int:
     return seq[int(rng.integers(len(seq)))]
 
 
+def _replace_layer(genome: Genome, index: int, layer: Layer) -> Genome:
+    return genome.replace_layers(genome.layers[:index] + (layer,) + genome.layers[index + 1 :])
+
+
+def new_layer_nodes(genome: Genome, params: MutationParams = MutationParams()) -> int:
+    """Nodes of a new layer, conv or FC: ``clip(floor(µn), new_layer_min_nodes, new_layer_max_nodes)``.
+
+    ``µn`` is the mean number of nodes per layer over every layer of ``genome``, the output layer
+    included (§III-D; the reference implementation sizes a new layer of either type with
+    ``floor(mean nodes per layer)``).
+
+    >>> new_layer_nodes(Genome.minimal((1, 28, 28), classes=10))
+    10
+    """
+    mean = sum(layer.nodes for layer in genome.layers) / len(genome.layers)
+    return int(min(max(int(np.floor(mean)), params.new_layer_min_nodes), params.new_layer_max_nodes))
+
+
+def feasible_new_strides(genome: Genome, position: int) -> list[Shape2]:
+    """Strides a conv layer inserted at layer index ``position`` may take without breaking a constraint.
+
+    ``(sh, sw)`` with ``1 ≤ s ≤`` the input size in each dimension and every later kernel still
+    ≤ half of its (now smaller) input (§III-E). The two dimensions constrain independently, so the
+    result is the product of the feasible ``sh`` and ``sw``; it always holds ``(1, 1)``.
+    """
+    geo = genome.geometry()[position]
+    probe = ConvLayer(((1, 1),))
+    ok: list[list[int]] = []
+    for d in (0, 1):
+        ok.append([])
+        for s in range(1, max_stride(geo.in_size[d]) + 1):
+            stride = (s, 1) if d == 0 else (1, s)
+            layers = genome.layers[:position] + (ConvLayer(probe.kernels, stride),) + genome.layers[position:]
+            if s == 1 or constraint_violation(genome.replace_layers(layers)) is None:
+                ok[d].append(s)
+    return [(sh, sw) for sh in ok[0] for sw in ok[1]]
+
+
 # ---- layers -------------------------------------------------------------------------------------
 
 
@@ -146,15 +219,34 @@ def add_layer(
 ) -> tuple[Genome, Weights]:
     """Insert a conv layer (among conv layers) or a hidden FC layer (§III-D).
 
+    The new layer gets :func:`new_layer_nodes` nodes whatever its type. A conv layer's kernel
+    shapes are drawn by eq. 1 within half its input, its stride by eq. 1 among
+    :func:`feasible_new_strides`; so the insertion never breaks a constraint. New weights are
+    N(0, ``init_std``); see the module docstring for ``function_preserving`` and for the
+    next layer's inputs.
+
     Args:
+        genome, weights: the parent (not modified).
+        rng: the mutation stream.
+        params: :class:`MutationParams`.
         layer_type: ``"conv"`` or ``"dense"``; drawn 50/50 when ``None``.
         position: index among layers of that type (``0..n``); uniform when ``None``.
 
     Returns:
-        ``(genome, weights)`` of the offspring; see the module docstring for downstream rules.
+        ``(genome, weights)`` of the offspring, one layer longer.
 
     Raises:
-        MutationRejected: the new stride would make a later kernel too large for its input.
+        MutationRejected: an unknown ``layer_type`` or a ``position`` out of range.
+
+    Shape:
+        a conv layer inserted on a ``(C, H, W)`` map with stride ``(sh, sw)`` emits
+        ``(n, ceil(H/sh), ceil(W/sw))``; an FC layer on ``F = C·H·W`` inputs emits ``(n,)``.
+
+    >>> from ecosim.genome.weights import init_weights
+    >>> g = Genome.minimal((1, 28, 28), classes=10)
+    >>> w = init_weights(g, np.random.default_rng(0))
+    >>> add_layer(g, w, np.random.default_rng(0), layer_type="conv")[0].species_key
+    ((10,), ())
     """
     kind = MutationKind.ADD_LAYER
     if layer_type is None:
@@ -162,6 +254,8 @@ def add_layer(
     n_conv, n_hidden = genome.n_conv, len(genome.hidden_layers)
     geos = genome.geometry()
     fp = params.function_preserving
+    std = params.init_std
+    n = new_layer_nodes(genome, params)
     layers = [_copy_layer(lw) for lw in weights.layers]
     if layer_type == "conv":
         p = int(rng.integers(n_conv + 1)) if position is None else position
@@ -170,26 +264,25 @@ def add_layer(
         geo = geos[p]
         c, (h_in, w_in) = geo.in_channels, geo.in_size
         if fp:
-            kernels = tuple((1, 1) for _ in range(c))
-            stride = (1, 1)
+            n = max(n, c)
+            kernels: tuple[Shape2, ...] = ((1, 1),) * n
+            stride: Shape2 = (1, 1)
         else:
             kmax = (max_kernel_size(h_in), max_kernel_size(w_in))
-            kernels = tuple(sample_kernel_shape(rng, *kmax) for _ in range(c))
-            stride = sample_stride(rng, max_stride(h_in), max_stride(w_in))
-        new_layer: Layer = ConvLayer(kernels, stride)
-        new_genome = genome.replace_layers(genome.layers[:p] + (new_layer,) + genome.layers[p:])
+            kernels = tuple(sample_kernel_shape(rng, *kmax) for _ in range(n))
+            stride = eq1_choice(rng, feasible_new_strides(genome, p))
+        new_genome = genome.replace_layers(genome.layers[:p] + (ConvLayer(kernels, stride),) + genome.layers[p:])
         _check(kind, new_genome)
-        if fp:
-            nodes = []
-            for j in range(c):
+        nodes = []
+        for j, (h, w) in enumerate(kernels):
+            if fp and j < c:
                 k = np.zeros((c, 1, 1), dtype=DTYPE)
                 k[j, 0, 0] = 1.0
                 nodes.append(k)
-            new_lw = LayerWeights(tuple(nodes), np.zeros(c, dtype=DTYPE))
-        else:
-            nodes = [draw(rng, (c, h, w), params.init_std) for h, w in kernels]
-            new_lw = LayerWeights(tuple(nodes), draw(rng, (c,), params.init_std))
-        layers.insert(p, new_lw)
+            else:
+                nodes.append(draw(rng, (c, h, w), std))
+        layers.insert(p, LayerWeights(tuple(nodes), draw(rng, (n,), std, fp)))
+        # the next layer's inputs: channels matched by index (_conform), new ones zero with fp
         return new_genome, _conform(new_genome, layers, rng, params)
     if layer_type != "dense":
         raise MutationRejected(kind.value, f"layer_type must be 'conv' or 'dense', got {layer_type!r}")
@@ -199,21 +292,21 @@ def add_layer(
     idx = n_conv + q
     geo = geos[idx]
     f_in = geo.in_features
-    width = min(f_in, params.new_dense_max_nodes)
-    new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
     in_shape = (geo.in_channels, *geo.in_size)
-    if fp and width == f_in:
-        eye = np.eye(f_in, dtype=DTYPE)
-        new_nodes = tuple(eye[j].reshape(in_shape).copy() for j in range(width))
-        new_bias = np.zeros(width, dtype=DTYPE)
-    else:
-        new_nodes = tuple(draw(rng, in_shape, params.init_std) for _ in range(width))
-        new_bias = draw(rng, (width,), params.init_std)
+    width = max(n, f_in) if fp and f_in <= params.new_layer_max_nodes else n
+    new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
+    identity = fp and width >= f_in
+    eye = np.eye(f_in, dtype=DTYPE) if identity else None
+    new_nodes = tuple(
+        eye[j].reshape(in_shape).copy() if eye is not None and j < f_in else draw(rng, in_shape, std)
+        for j in range(width)
+    )
+    new_bias = draw(rng, (width,), std, identity)
     nxt = layers[idx]
-    if width == f_in:  # values kept, viewed as a flat input
-        nxt_nodes = tuple(n.reshape(f_in, 1, 1).copy() for n in nxt.nodes)
-    else:  # capped: the next layer sees new features, its inputs are drawn anew
-        nxt_nodes = tuple(draw(rng, (width, 1, 1), params.init_std) for _ in nxt.nodes)
+    if width >= f_in:  # values kept for the first F inputs, viewed as a flat input; _conform adds the rest
+        nxt_nodes = tuple(node.reshape(f_in, 1, 1).copy() for node in nxt.nodes)
+    else:  # the next layer sees new, fewer features: its inputs are drawn anew
+        nxt_nodes = tuple(draw(rng, (width, 1, 1), std) for _ in nxt.nodes)
     layers[idx] = LayerWeights(nxt_nodes, nxt.bias.copy())
     layers.insert(idx, LayerWeights(new_nodes, new_bias))
     return new_genome, _conform(new_genome, layers, rng, params)
@@ -356,66 +449,157 @@ def remove_node(
 
 # ---- kernels and strides ------------------------------------------------------------------------
 
+#: What each resize kind changes and by how much (§III-E): kernels by 2 (they stay odd), strides by 1.
+_RESIZE: dict[MutationKind, tuple[str, int]] = {
+    MutationKind.GROW_KERNEL: ("kernel", 2),
+    MutationKind.SHRINK_KERNEL: ("kernel", -2),
+    MutationKind.GROW_STRIDE: ("stride", 1),
+    MutationKind.SHRINK_STRIDE: ("stride", -1),
+}
 
-def _resize_kernel(
+
+@dataclass(frozen=True)
+class ResizeTarget:
+    """One feasible target of a kernel or stride mutation.
+
+    Attributes:
+        layer: index of the conv layer in ``Genome.layers``.
+        node: kernel index for kernel mutations; ``None`` for stride mutations.
+        options: ``(dim, new_size)`` pairs, ``dim`` 0 = height, 1 = width, each keeping every
+            constraint (§III-E); never empty.
+    """
+
+    layer: int
+    node: int | None
+    options: tuple[tuple[int, Shape2], ...]
+
+
+def resize_targets(genome: Genome, kind: MutationKind) -> list[ResizeTarget]:
+    """Every feasible target of a kernel or stride mutation ``kind`` on ``genome`` (§III-E).
+
+    A kernel ``(h, w)`` may grow or shrink by 2 in a dimension if the result stays in
+    ``1..max_kernel_size(input)``; a stride by 1 if it stays in ``1..input size`` and every later
+    kernel stays ≤ half of its new input. Kernel targets are listed per kernel, stride targets
+    per layer, in layer (then kernel) order.
+
+    Raises:
+        ValueError: ``kind`` is not a kernel or stride mutation.
+
+    >>> g = Genome((1, 4, 4), (ConvLayer(((1, 1), (1, 1))), DenseLayer(10)))
+    >>> resize_targets(g, MutationKind.GROW_KERNEL)  # at most 1×1 on a 4×4 map
+    []
+    >>> [t.options for t in resize_targets(g, MutationKind.GROW_STRIDE)]
+    [((0, (2, 1)), (1, (1, 2)))]
+    """
+    if kind not in _RESIZE:
+        raise ValueError(f"kind must be a kernel or stride mutation, got {kind!r}")
+    what, delta = _RESIZE[kind]
+    targets: list[ResizeTarget] = []
+    for geo, layer in zip(genome.geometry(), genome.layers):
+        if not isinstance(layer, ConvLayer):
+            continue
+        i = geo.index
+        if what == "kernel":
+            limit = (max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
+            for j, shape in enumerate(layer.kernels):
+                options = _steps(shape, delta, limit)
+                if options:
+                    targets.append(ResizeTarget(i, j, options))
+        else:
+            limit = (max_stride(geo.in_size[0]), max_stride(geo.in_size[1]))
+            options = tuple(
+                (d, st)
+                for d, st in _steps(layer.stride, delta, limit)
+                if constraint_violation(_replace_layer(genome, i, ConvLayer(layer.kernels, st))) is None
+            )
+            if options:
+                targets.append(ResizeTarget(i, None, options))
+    return targets
+
+
+def _steps(size: Shape2, delta: int, limit: Shape2) -> tuple[tuple[int, Shape2], ...]:
+    """``(dim, size with dim changed by delta)`` for each dim where the result stays in ``1..limit``."""
+    out = []
+    for d in (0, 1):
+        new = [size[0], size[1]]
+        new[d] += delta
+        if 1 <= new[d] <= limit[d]:
+            out.append((d, (new[0], new[1])))
+    return tuple(out)
+
+
+def _no_target(kind: MutationKind, genome: Genome, layer: int | None, node: int | None, dim: int | None) -> str:
+    """Why ``kind`` has no feasible target among those selected, in words."""
+    what, delta = _RESIZE[kind]
+    conv_idx = [i for i, l in enumerate(genome.layers) if isinstance(l, ConvLayer)]
+    if not conv_idx:
+        return "the genome has no conv layer"
+    if layer is not None and layer not in conv_idx:
+        return f"layer {layer} is not a conv layer"
+    if layer is not None and node is not None:
+        conv = genome.layers[layer]
+        assert isinstance(conv, ConvLayer)
+        if not 0 <= node < conv.nodes:
+            return f"kernel {node} outside 0..{conv.nodes - 1}"
+    which = f"layer {layer}" if layer is not None else "every conv layer"
+    which += f" kernel {node}" if node is not None else ""
+    which += f" dimension {dim}" if dim is not None else ""
+    bound = "1" if delta < 0 else ("half its input" if what == "kernel" else "its input size, later kernels ≤ half their input")
+    return f"no {what} of {which} can {'grow' if delta > 0 else 'shrink'}: each is at its bound ({bound})"
+
+
+def _resize(
     kind: MutationKind,
     genome: Genome,
     weights: Weights,
     rng: np.random.Generator,
     params: MutationParams,
-    delta: int,
     layer: int | None,
     node: int | None,
     dim: int | None,
 ) -> tuple[Genome, Weights]:
-    conv_idx = [i for i, l in enumerate(genome.layers) if isinstance(l, ConvLayer)]
-    if not conv_idx:
-        raise MutationRejected(kind.value, "the genome has no conv layer")
-    if layer is None:
-        flat = [(i, j) for i in conv_idx for j in range(genome.layers[i].nodes)]
-        layer, pick_node = flat[int(rng.integers(len(flat)))]
-        node = pick_node if node is None else node
-    if layer not in conv_idx:
-        raise MutationRejected(kind.value, f"layer {layer} is not a conv layer")
-    target = genome.layers[layer]
-    assert isinstance(target, ConvLayer)
-    j = int(rng.integers(target.nodes)) if node is None else node
-    if not 0 <= j < target.nodes:
-        raise MutationRejected(kind.value, f"kernel {j} outside 0..{target.nodes - 1}")
-    geo = genome.geometry()[layer]
-    limit = (max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
-    h, w = target.kernels[j]
-    options: list[tuple[int, tuple[int, int]]] = []
-    for d in (0, 1):
-        size = [h, w]
-        size[d] += delta
-        if 1 <= size[d] <= limit[d]:
-            options.append((d, (size[0], size[1])))
+    """Grow or shrink one kernel or one stride, drawn uniformly among the feasible targets (§III-E)."""
+    what, _ = _RESIZE[kind]
+    targets = [
+        t
+        for t in resize_targets(genome, kind)
+        if (layer is None or t.layer == layer) and (node is None or t.node == node)
+    ]
     if dim is not None:
-        options = [o for o in options if o[0] == dim]
-    if not options:
-        bound = "1" if delta < 0 else f"{limit}"
-        raise MutationRejected(kind.value, f"layer {layer} kernel {j} of shape {(h, w)} is at its bound {bound}")
-    shape = eq1_choice(rng, [o[1] for o in options])
-    kernels = list(target.kernels)
-    kernels[j] = shape
-    new_genome = genome.replace_layers(
-        genome.layers[:layer] + (ConvLayer(tuple(kernels), target.stride),) + genome.layers[layer + 1 :]
-    )
-    _check(kind, new_genome)
-    old = weights.layers[layer].nodes[j]
-    nh, nw = shape
-    new: np.ndarray
-    if delta > 0:
-        new = draw(rng, (old.shape[0], nh, nw), params.init_std, params.function_preserving)
-        top, left = (nh - h) // 2, (nw - w) // 2
-        new[:, top : top + h, left : left + w] = old  # centre kept
-    else:
-        top, left = (h - nh) // 2, (w - nw) // 2
-        new = old[:, top : top + nh, left : left + nw].copy()
+        targets = [
+            ResizeTarget(t.layer, t.node, tuple(o for o in t.options if o[0] == dim))
+            for t in targets
+            if any(o[0] == dim for o in t.options)
+        ]
+    if not targets:
+        raise MutationRejected(kind.value, _no_target(kind, genome, layer, node, dim))
+    target = targets[int(rng.integers(len(targets)))]
+    new = eq1_choice(rng, [o[1] for o in target.options])
+    conv = genome.layers[target.layer]
+    assert isinstance(conv, ConvLayer)
     layers = [_copy_layer(lw) for lw in weights.layers]
-    lw = layers[layer]
-    layers[layer] = LayerWeights(lw.nodes[:j] + (new,) + lw.nodes[j + 1 :], lw.bias)
+    if what == "stride":
+        new_genome = _replace_layer(genome, target.layer, ConvLayer(conv.kernels, new))
+        _check(kind, new_genome)
+        return new_genome, _conform(new_genome, layers, rng, params)
+    j = target.node
+    assert j is not None
+    kernels = list(conv.kernels)
+    (h, w), (nh, nw) = kernels[j], new
+    kernels[j] = new
+    new_genome = _replace_layer(genome, target.layer, ConvLayer(tuple(kernels), conv.stride))
+    _check(kind, new_genome)
+    old = weights.layers[target.layer].nodes[j]
+    if nh > h or nw > w:  # grow: the old kernel stays in the centre, the new border is drawn
+        grown = draw(rng, (old.shape[0], nh, nw), params.init_std, params.function_preserving)
+        top, left = (nh - h) // 2, (nw - w) // 2
+        grown[:, top : top + h, left : left + w] = old
+        kernel = grown
+    else:  # shrink: keep the central tiles
+        top, left = (h - nh) // 2, (w - nw) // 2
+        kernel = old[:, top : top + nh, left : left + nw].copy()
+    lw = layers[target.layer]
+    layers[target.layer] = LayerWeights(lw.nodes[:j] + (kernel,) + lw.nodes[j + 1 :], lw.bias)
     return new_genome, _conform(new_genome, layers, rng, params)
 
 
@@ -431,15 +615,19 @@ def grow_kernel(
 ) -> tuple[Genome, Weights]:
     """Grow one kernel by 2 in one dimension, keeping its centre (§III-E).
 
-    The kernel is uniform over all kernels of the network; the dimension (0 = height, 1 = width)
-    is drawn among those that stay ≤ half the layer's input by eq. 1 on the resulting shape.
-    New border tiles: N(0, σ), zeros with ``function_preserving``. Padding follows the largest
-    kernel, so no other layer changes.
+    The kernel is uniform over the kernels that can grow (:func:`resize_targets`; restricted to
+    ``layer`` / ``node`` when given); the dimension (0 = height, 1 = width) is drawn among those
+    that stay ≤ half the layer's input by eq. 1 on the resulting shape. New border tiles:
+    N(0, σ), zeros with ``function_preserving``. Padding follows the largest kernel, so no other
+    layer changes.
 
     Raises:
-        MutationRejected: no conv layer, or the kernel is at its bound in every allowed dimension.
+        MutationRejected: no conv layer, or no selected kernel can grow in an allowed dimension.
+
+    Shape:
+        kernel ``(C_in, h, w)`` → ``(C_in, h+2, w)`` or ``(C_in, h, w+2)``; layer output unchanged.
     """
-    return _resize_kernel(MutationKind.GROW_KERNEL, genome, weights, rng, params, 2, layer, node, dim)
+    return _resize(MutationKind.GROW_KERNEL, genome, weights, rng, params, layer, node, dim)
 
 
 def shrink_kernel(
@@ -454,48 +642,15 @@ def shrink_kernel(
 ) -> tuple[Genome, Weights]:
     """Shrink one kernel by 2 in one dimension, keeping its central tiles (§III-E).
 
+    The kernel is uniform over the kernels larger than 1 in some dimension.
+
     Raises:
-        MutationRejected: no conv layer, or the kernel is 1 in every allowed dimension.
+        MutationRejected: no conv layer, or every selected kernel is 1 in every allowed dimension.
+
+    Shape:
+        kernel ``(C_in, h, w)`` → ``(C_in, h−2, w)`` or ``(C_in, h, w−2)``; layer output unchanged.
     """
-    return _resize_kernel(MutationKind.SHRINK_KERNEL, genome, weights, rng, params, -2, layer, node, dim)
-
-
-def _resize_stride(
-    kind: MutationKind,
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams,
-    delta: int,
-    layer: int | None,
-    dim: int | None,
-) -> tuple[Genome, Weights]:
-    conv_idx = [i for i, l in enumerate(genome.layers) if isinstance(l, ConvLayer)]
-    if not conv_idx:
-        raise MutationRejected(kind.value, "the genome has no conv layer")
-    i = _pick(rng, conv_idx) if layer is None else layer
-    if i not in conv_idx:
-        raise MutationRejected(kind.value, f"layer {i} is not a conv layer")
-    target = genome.layers[i]
-    assert isinstance(target, ConvLayer)
-    geo = genome.geometry()[i]
-    limit = (max_stride(geo.in_size[0]), max_stride(geo.in_size[1]))
-    options: list[tuple[int, tuple[int, int]]] = []
-    for d in (0, 1):
-        st = list(target.stride)
-        st[d] += delta
-        if 1 <= st[d] <= limit[d]:
-            options.append((d, (st[0], st[1])))
-    if dim is not None:
-        options = [o for o in options if o[0] == dim]
-    if not options:
-        raise MutationRejected(kind.value, f"layer {i} stride {target.stride} is at its bound (1..{limit})")
-    stride = eq1_choice(rng, [o[1] for o in options])
-    new_genome = genome.replace_layers(
-        genome.layers[:i] + (ConvLayer(target.kernels, stride),) + genome.layers[i + 1 :]
-    )
-    _check(kind, new_genome)
-    return new_genome, _conform(new_genome, list(weights.layers), rng, params)
+    return _resize(MutationKind.SHRINK_KERNEL, genome, weights, rng, params, layer, node, dim)
 
 
 def grow_stride(
@@ -509,13 +664,17 @@ def grow_stride(
 ) -> tuple[Genome, Weights]:
     """Grow one conv layer's stride by 1 in one dimension (§III-E).
 
-    The map feeding the first FC layer shrinks: its input weights are area-resampled.
+    The layer is uniform over those whose stride can grow without exceeding the input size or
+    making a later kernel larger than half its new input. The map feeding the first FC layer
+    shrinks: its input weights are area-resampled.
 
     Raises:
-        MutationRejected: no conv layer, the stride would exceed the input size, or a later
-            kernel would exceed half of its new, smaller input.
+        MutationRejected: no conv layer, or no selected stride can grow.
+
+    Shape:
+        layer output ``(C, ceil(H/sh), ceil(W/sw))`` with the new stride.
     """
-    return _resize_stride(MutationKind.GROW_STRIDE, genome, weights, rng, params, 1, layer, dim)
+    return _resize(MutationKind.GROW_STRIDE, genome, weights, rng, params, layer, None, dim)
 
 
 def shrink_stride(
@@ -530,9 +689,12 @@ def shrink_stride(
     """Shrink one conv layer's stride by 1 in one dimension (§III-E).
 
     Raises:
-        MutationRejected: no conv layer or the stride is already 1 in every allowed dimension.
+        MutationRejected: no conv layer, or every selected stride is already 1.
+
+    Shape:
+        layer output ``(C, ceil(H/sh), ceil(W/sw))`` with the new stride.
     """
-    return _resize_stride(MutationKind.SHRINK_STRIDE, genome, weights, rng, params, -1, layer, dim)
+    return _resize(MutationKind.SHRINK_STRIDE, genome, weights, rng, params, layer, None, dim)
 
 
 OPERATORS: dict[MutationKind, Operator] = {
@@ -550,7 +712,24 @@ OPERATORS: dict[MutationKind, Operator] = {
 # ---- mutation type weights, eqs. 3–6 ------------------------------------------------------------
 
 
-def mutation_weights(genome: Genome) -> dict[MutationKind, float]:
+def has_target(genome: Genome, kind: MutationKind) -> bool:
+    """Whether mutation ``kind`` has at least one feasible target on ``genome`` (§III-D, §III-E).
+
+    Adding a layer is always feasible (its stride is drawn among :func:`feasible_new_strides`);
+    removing a layer or adding a node needs a conv or hidden FC layer; removing a node needs such
+    a layer with two or more nodes; kernel and stride mutations need a :func:`resize_targets` entry.
+    """
+    modifiable = _modifiable(genome)
+    if kind is MutationKind.ADD_LAYER:
+        return True
+    if kind in (MutationKind.REMOVE_LAYER, MutationKind.ADD_NODE):
+        return bool(modifiable)
+    if kind is MutationKind.REMOVE_NODE:
+        return any(genome.layers[i].nodes >= 2 for i in modifiable)
+    return bool(resize_targets(genome, kind))
+
+
+def mutation_weights(genome: Genome, kinds: Collection[MutationKind] | None = None) -> dict[MutationKind, float]:
     """Probability of each mutation kind for ``genome``, from eqs. 3–6 (§III-D).
 
     With ``µc`` the mean connections per node, ``µn, σn`` mean and standard deviation of nodes
@@ -561,8 +740,20 @@ def mutation_weights(genome: Genome) -> dict[MutationKind, float]:
         p_stride ∝ 1 / (Ncl µo)         (eq. 5)     p_kernel ∝ 1 / (Nk Ak)  (eq. 6)
 
     Each weight is shared equally by its two directions (add/remove, grow/shrink); a direction
-    with no possible target (e.g. removing a node from single-node layers, stride or kernel
-    mutations without conv layers) gets 0. Returns probabilities summing to 1.
+    without a feasible target (:func:`has_target`: e.g. growing kernels that are all at half their
+    input, removing a node from single-node layers) gets 0, and so does every kind outside
+    ``kinds`` when given.
+
+    Args:
+        genome: the network to mutate; all statistics are its own.
+        kinds: restrict the draw to these kinds (default: all eight).
+
+    Returns:
+        ``{kind: probability}`` over all eight kinds, summing to 1 (adding a layer is always
+        feasible, so some kind in ``kinds`` has weight > 0 whenever ``ADD_LAYER`` is in it).
+
+    Raises:
+        ValueError: no kind in ``kinds`` has a feasible target.
     """
     geos = genome.geometry()
     conns: list[int] = []
@@ -586,18 +777,21 @@ def mutation_weights(genome: Genome) -> dict[MutationKind, float]:
     has_conv = bool(conv_out)
     p_stride = 1.0 / (len(conv_out) * float(np.mean(conv_out))) if has_conv else 0.0
     p_kernel = 1.0 / (float(np.mean(kernels_per_layer)) * float(np.mean(kernel_areas))) if has_conv else 0.0
-    modifiable = _modifiable(genome)
-    w = {
-        MutationKind.ADD_LAYER: p_layer / 2,
-        MutationKind.REMOVE_LAYER: p_layer / 2 if modifiable else 0.0,
-        MutationKind.ADD_NODE: p_node / 2 if modifiable else 0.0,
-        MutationKind.REMOVE_NODE: p_node / 2 if any(genome.layers[i].nodes >= 2 for i in modifiable) else 0.0,
-        MutationKind.GROW_KERNEL: p_kernel / 2,
-        MutationKind.SHRINK_KERNEL: p_kernel / 2 if any(max(k) > 1 for l in genome.conv_layers for k in l.kernels) else 0.0,
-        MutationKind.GROW_STRIDE: p_stride / 2,
-        MutationKind.SHRINK_STRIDE: p_stride / 2 if any(max(l.stride) > 1 for l in genome.conv_layers) else 0.0,
+    base = {
+        MutationKind.ADD_LAYER: p_layer,
+        MutationKind.REMOVE_LAYER: p_layer,
+        MutationKind.ADD_NODE: p_node,
+        MutationKind.REMOVE_NODE: p_node,
+        MutationKind.GROW_KERNEL: p_kernel,
+        MutationKind.SHRINK_KERNEL: p_kernel,
+        MutationKind.GROW_STRIDE: p_stride,
+        MutationKind.SHRINK_STRIDE: p_stride,
     }
+    allowed = set(MutationKind) if kinds is None else set(kinds)
+    w = {k: (v / 2 if k in allowed and v > 0 and has_target(genome, k) else 0.0) for k, v in base.items()}
     total = sum(w.values())
+    if total <= 0:
+        raise ValueError(f"no mutation kind among {sorted(k.value for k in allowed)} has a feasible target")
     return {k: v / total for k, v in w.items()}
 
 
@@ -608,17 +802,30 @@ def mutate(
     params: MutationParams = MutationParams(),
     *,
     kind: MutationKind | None = None,
+    kinds: Collection[MutationKind] | None = None,
 ) -> MutationResult:
-    """Draw a mutation kind by eqs. 3–6 (or use ``kind``) and apply it.
+    """Draw a mutation kind by eqs. 3–6 (or use ``kind``) and apply it (§III-D).
+
+    Args:
+        genome, weights: the parent (not modified).
+        rng: the mutation stream.
+        params: :class:`MutationParams`.
+        kind: apply this kind instead of drawing one.
+        kinds: draw only among these kinds (e.g. :data:`SPECIES_KINDS`), weights renormalised.
 
     Returns:
         :class:`MutationResult`; a rejected mutation comes back with ``ok=False`` and its reason
-        (the paper's "failed structural mutation"), never as an exception.
+        (the paper's "failed structural mutation"), never as an exception. A drawn kind always has
+        a feasible target, so only an explicit ``kind`` or a constraint the operator meets while
+        building (never, for a valid parent) gives ``ok=False``.
+
+    Raises:
+        ValueError: no kind in ``kinds`` has a feasible target.
     """
     if kind is None:
-        probs = mutation_weights(genome)
-        kinds = list(probs)
-        kind = kinds[int(rng.choice(len(kinds), p=np.array([probs[k] for k in kinds])))]
+        probs = mutation_weights(genome, kinds)
+        order = list(probs)
+        kind = order[int(rng.choice(len(order), p=np.array([probs[k] for k in order])))]
     try:
         g, w = OPERATORS[kind](genome, weights, rng, params)
     except MutationRejected as exc:
@@ -628,17 +835,23 @@ def mutate(
 
 __all__ = [
     "OPERATORS",
+    "SPECIES_KINDS",
     "MutationKind",
     "MutationParams",
     "MutationResult",
+    "ResizeTarget",
     "add_layer",
     "add_node",
+    "feasible_new_strides",
     "grow_kernel",
     "grow_stride",
+    "has_target",
     "mutate",
     "mutation_weights",
+    "new_layer_nodes",
     "remove_layer",
     "remove_node",
+    "resize_targets",
     "shrink_kernel",
     "shrink_stride",
 ]

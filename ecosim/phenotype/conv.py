@@ -30,12 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ecosim.phenotype.registry import CONV_MODES
+
 Shape2 = tuple[int, int]
 #: One group of the grouped mode: kernel shape ``(h, w)`` and the slice ``start:stop`` of the
 #: node order (nodes sorted by shape) that holds its kernels.
 Group = tuple[int, int, int, int]
 
-MODES = ("auto", "dense", "grouped")
+#: Evaluation modes, defined once in :data:`ecosim.phenotype.registry.CONV_MODES`.
+MODES = CONV_MODES
 
 #: ``auto`` picks ``grouped`` when ``area + AUTO_SHAPE_COST · (shapes − 2)`` is at most the
 #: budget, with ``area = Σ h·w / (C_out · h_max · w_max)`` (see :func:`choose_mode`).

@@ -25,20 +25,11 @@ from torch import Tensor, nn
 from ecosim.genome.genome import ConvLayer, Genome
 from ecosim.genome.weights import DTYPE, LayerWeights, Weights, check_weights, init_weights
 from ecosim.phenotype.conv import MODES, MixedConv2d, kernel_window
-
-#: Activation registry: name → elementwise function (applied after every conv and hidden layer).
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": F.relu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "elu": F.elu,
-    "leaky_relu": F.leaky_relu,
-    "gelu": F.gelu,
-}
+from ecosim.phenotype.registry import ACTIVATIONS
 
 
 def get_activation(name: str) -> Callable[[Tensor], Tensor]:
-    """The activation function registered as ``name`` in :data:`ACTIVATIONS`.
+    """The activation function registered as ``name`` in :data:`~ecosim.phenotype.registry.ACTIVATIONS`.
 
     Args:
         name: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"elu"``, ``"leaky_relu"`` or ``"gelu"``.
@@ -55,12 +46,7 @@ def get_activation(name: str) -> Callable[[Tensor], Tensor]:
     >>> get_activation("tanh") is torch.tanh
     True
     """
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}"
-        ) from None
+    return ACTIVATIONS.get_valid(name)  # type: ignore[no-any-return]
 
 
 def phenotype_forward(

@@ -40,14 +40,17 @@ class TrainingParams:
     """Backpropagation settings of one network (paper §III-B, §IV); the ``[training]`` config section.
 
     Args:
-        optimiser: one of :data:`OPTIMISERS` (default ``adadelta``).
+        optimiser: one of :data:`ecosim.phenotype.registry.OPTIMISERS` (default ``adadelta``).
         learning_rate: 0 → the optimiser's own default (Adadelta: 1.0).
         batch_size: minibatch size (128).
         train_fraction: fraction of the training set drawn afresh per network per generation (0.1).
         epochs: passes over that subset per generation (1).
-        activation: one of :data:`ACTIVATIONS`.
-        eval_batch_size: images per forward pass when scoring.
-        conv_mode: ``auto``, ``dense`` or ``grouped`` (mixed-shape conv implementation).
+        activation: one of :data:`ecosim.phenotype.registry.ACTIVATIONS` (default ``relu``).
+        eval_batch_size: images per forward pass when scoring (256: measured with
+            ``bench/bench_eval.py`` on one CPU thread, 128–256 were fastest for every network
+            tried and 1000 was 2–3.4× slower on conv networks; see ``docs/design.md``).
+        conv_mode: one of :data:`ecosim.phenotype.registry.CONV_MODES`: ``auto``, ``dense`` or
+            ``grouped`` (mixed-shape conv implementation).
     """
 
     optimiser: str = "adadelta"
@@ -56,7 +59,7 @@ class TrainingParams:
     train_fraction: float = 0.1
     epochs: int = 1
     activation: str = "relu"
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 256
     conv_mode: str = "auto"
 
 

@@ -1,0 +1,75 @@
+"""Scoring batches: one normalisation, an explicit memory format, results independent of layout and batch size."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.phenotype.network import build_phenotype
+from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, normalise
+from ecosim.phenotype.records import TrainingParams
+from ecosim.phenotype.training import accuracy, batches, memory_format_for
+from strategies import genomes
+
+CPU = torch.device("cpu")
+
+
+@settings(max_examples=30, deadline=None)
+@given(c=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_normalise_equals_the_formula_for_uint8_and_float_inputs(c, seed):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(3, c, 4, 5), dtype=np.uint8)
+    mean, std = tuple(rng.uniform(0, 1, c)), tuple(rng.uniform(0.1, 1, c))
+    m, s = np.array(mean).reshape(c, 1, 1), np.array(std).reshape(c, 1, 1)
+    expected = (images / 255.0 - m) / s
+    np.testing.assert_allclose(normalise(images, mean, std).numpy(), expected, atol=1e-5)
+    # an exported model's path: float images in [0, 1], constants with max_value = 1
+    floats = torch.from_numpy(images).float() / 255
+    got = apply_normalisation(floats, *normalisation_constants(mean, std, max_value=1.0))
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+    assert torch.equal(floats, torch.from_numpy(images).float() / 255)  # input untouched
+
+
+@pytest.mark.parametrize("fmt", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("source_strides", ["numpy-mnist", "contiguous"])
+def test_batches_have_the_requested_memory_format_whatever_the_source_strides(fmt, source_strides):
+    base = np.random.default_rng(0).integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    if source_strides == "numpy-mnist":  # MNIST's arrays: (N, 1, 28, 28) with channel stride 0
+        images = np.lib.stride_tricks.as_strided(base, (20, 1, 28, 28), (784, 0, 28, 1))
+    else:
+        images = np.ascontiguousarray(base[:, None])
+    labels = np.zeros(20, dtype=np.int64)
+    idx = np.random.default_rng(1).permutation(20)
+    for x, y in batches(images, labels, idx, 8, (0.5,), (0.25,), CPU, fmt):
+        expected = (784, 1, 28, 1) if fmt is torch.channels_last else (784, 784, 28, 1)
+        assert x.stride() == expected and x.dtype == torch.float32 and y.shape == (x.shape[0],)
+
+
+def test_memory_format_is_channels_last_from_two_conv_layers_on():
+    one = Genome((1, 8, 8), (ConvLayer(((1, 1),)), DenseLayer(2)))
+    two = Genome((1, 8, 8), (ConvLayer(((1, 1),)), ConvLayer(((1, 1),)), DenseLayer(2)))
+    assert memory_format_for(Genome.minimal((1, 8, 8), 2)) == torch.contiguous_format
+    assert memory_format_for(one) == torch.contiguous_format
+    assert memory_format_for(two) == torch.channels_last
+
+
+@settings(max_examples=15, deadline=None)
+@given(genome=genomes(input_shapes=[(1, 9, 9), (3, 8, 8)], max_kernels=4), seed=st.integers(0, 2**16))
+def test_accuracy_does_not_depend_on_memory_format_or_batch_size(genome, seed):
+    rng = np.random.default_rng(seed)
+    model = build_phenotype(genome, init_weights(genome, rng))
+    images = rng.integers(0, 256, size=(37, *genome.input_shape), dtype=np.uint8)
+    labels = rng.integers(0, genome.classes, size=37)
+    mean, std = (0.3,) * genome.input_shape[0], (0.2,) * genome.input_shape[0]
+    with torch.no_grad():
+        ref = model(normalise(images, mean, std)).argmax(1)
+    expected = float((ref.numpy() == labels).mean())
+    for fmt in (None, torch.contiguous_format, torch.channels_last):
+        for bs in (1, 8, 256):
+            assert accuracy(model, images, labels, mean, std, bs, fmt) == pytest.approx(expected, abs=1.5 / 37)
+
+
+def test_eval_batch_default_is_the_measured_one():
+    assert TrainingParams().eval_batch_size == 256
