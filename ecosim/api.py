@@ -19,7 +19,8 @@ then ``$ECOSIM_DATA`` when the stored folder no longer exists.
 
 Requests beyond what exists warn and use what exists: ``data.test_subset`` above the images of
 the fitness set (all are used) and ``resources.num_cpus`` above this machine's cores (local Ray
-gets the cores; the stored config records the clamped value).
+gets the cores); the stored config records the clamped values. A value that cannot work
+(``ecosystem.offspring = 0``, a task needing more CPUs or GPUs than the cluster has) is an error.
 """
 
 from __future__ import annotations
@@ -264,6 +265,8 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     emit = _emitter(progress)
     emit(f"run directory: {run_dir}")
     prepared = prepare_data(config)  # bad dataset → error before anything is written
+    if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
+        config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
     config = _clamp_resources(config)
     _start_ray(config)
     layout = RunDir(run_dir)

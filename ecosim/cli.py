@@ -333,27 +333,25 @@ def _progress_output() -> tuple[Any, RichReporter | None]:
 
 
 def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
-    from ecosim.api import (  # torch and Ray: only for the commands that need them
-        resolve_paths,
-        resume,
-        run,
-    )
     from ecosim.config import load_config
+
+    overrides = _overrides(args)
+    cfg = load_config(args.config, overrides) if args.command == "run" else None  # bad input: before torch and Ray
+    from ecosim.api import resolve_paths, resume, run  # noqa: I001 (torch and Ray: only for these commands)
 
     emit, bar = _progress_output()
     reporters = [bar] if bar is not None else []
     try:
-        if args.command == "run":
-            cfg = resolve_paths(load_config(args.config, _overrides(args)))
+        if cfg is not None:
+            cfg = resolve_paths(cfg)
             state["run_dir"] = cfg.run.out
             result = run(cfg, reporters, progress=emit)
         else:
             state["run_dir"] = os.path.abspath(args.run_dir)
-            result = resume(args.run_dir, _overrides(args) or None, reporters, progress=emit)
+            result = resume(args.run_dir, overrides or None, reporters, progress=emit)
     finally:
         if bar is not None:
             bar.close()
-    state["run_dir"] = str(result.run_dir)
     emit(f"done: generation log {result.generations_path}, network log {result.networks_path}")
 
 
