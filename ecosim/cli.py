@@ -324,7 +324,7 @@ def _progress_output() -> tuple[Any, RichReporter | None]:
 
     if bar is not None and sys.stdout.isatty():
         def emit(line: str) -> None:  # above the live bar, same terminal
-            console.print(line, markup=False, highlight=False)
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     else:
         def emit(line: str) -> None:
             print(line, flush=True)
