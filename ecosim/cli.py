@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
     parser.add_argument("--version", action="version", version=f"ecosim {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     raw = argparse.RawDescriptionHelpFormatter

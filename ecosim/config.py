@@ -99,6 +99,10 @@ PAPER_POPULATION, PAPER_MAX_POPULATION, PAPER_SPECIES = 64, 111, 8
 #: ecosystem sizes that are derived from the others when left unset (see :class:`EcosystemConfig`)
 DERIVED_SIZES = ("max_population", "species", "max_species", "offspring")
 
+#: the default of a size derived from the others: ``None`` until the section is built, a number
+#: afterwards (typed ``Any`` so that the fields read as the ``int`` they are once built)
+AUTO: Any = None
+
 
 @dataclass(frozen=True)
 class EcosystemConfig:
@@ -136,11 +140,11 @@ class EcosystemConfig:
     """
 
     population: int = PAPER_POPULATION
-    max_population: int | None = None
+    max_population: int = AUTO
     speciation: bool = True
-    species: int | None = None
-    max_species: int | None = None
-    offspring: int | None = None
+    species: int = AUTO
+    max_species: int = AUTO
+    offspring: int = AUTO
     crossover_rate: float = 0.5
 
     def __post_init__(self) -> None:
@@ -348,18 +352,16 @@ def _field_names(section: str) -> tuple[str, ...]:
 
 
 def _field_type(cls: type, name: str) -> tuple[type, bool]:
-    """``(base type, optional)`` of a section field: ``int | None`` → ``(int, True)``."""
+    """``(type, derived)`` of a section field; a field whose default is :data:`AUTO` is derived when unset."""
     hint = typing.get_type_hints(cls)[name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if args:
-        return args[0], True
-    return hint, False
+    default = next(f.default for f in fields(cls) if f.name == name)
+    return hint, default is AUTO
 
 
 def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:
     cls = type(default)
     valid = {f.name: f for f in fields(default)}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, value in table.items():
         if key not in valid:
             raise ConfigError(f"unknown config key '{name}.{key}'; valid keys: {', '.join(valid)}")
@@ -539,6 +541,7 @@ __all__ = [
     "ACTIVATIONS",
     "CHOICES",
     "CONV_MODES",
+    "AUTO",
     "DERIVED_SIZES",
     "RESUMABLE_KEYS",
     "ConfigField",
