@@ -123,8 +123,8 @@ class EcosystemConfig:
         crossover_rate: probability that an offspring comes from crossover rather than mutation
             (with speciation, within the species; without, a pair then mates with probability eq. 7).
 
-    The four sizes left unset (``None``; ``"auto"`` in TOML or on the command line) follow the
-    others by the rules above, so every ecosystem from one network up is valid and the defaults
+    The four sizes left unset (:data:`AUTO`, i.e. ``None``; ``"auto"`` in TOML or on the command
+    line) follow the others by the rules above, so every ecosystem from one network up is valid and the defaults
     are the paper's (64 / 111 networks, 8 / 16 species, 32 offspring). A value that is set is
     never changed: a conflict between set values is an error naming the value set. Without
     speciation, ``species`` and ``max_species`` are not used and read as 1 in the rules.
@@ -388,9 +388,11 @@ def _require(cond: bool, key: str, value: Any, allowed: str) -> None:
 def validate_config(cfg: Config) -> None:
     """Check every value; raise :class:`ConfigError` naming the first bad parameter.
 
+    The ecosystem sizes are checked (and derived) when :class:`EcosystemConfig` is built.
+
     Raises:
-        ConfigError: negative sizes, limits below initial counts, fractions outside their
-            range, unknown optimiser/activation/mode.
+        ConfigError: negative values, fractions outside their range, a value outside its
+            :data:`CHOICES` (optimiser, activation, mode, conv mode).
     """
     r, d, m, t, res = cfg.run, cfg.data, cfg.mutation, cfg.training, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
