@@ -23,7 +23,8 @@ TINY = ["--set", "data.test_subset=500", "--set", "training.train_fraction=0.01"
 
 def _env(**extra: str) -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ, COLUMNS="200", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, COLUMNS="200")
+    env.pop("PYTHONUNBUFFERED", None)  # the CLI must flush its lines itself
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
