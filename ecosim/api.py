@@ -1,8 +1,26 @@
 """Python API of a run: :func:`run` and :func:`resume`, the same as ``ecosim run`` / ``ecosim resume``.
 
 >>> from ecosim import Config, run                                     # doctest: +SKIP
->>> result = run(Config().with_overrides({"run.generations": 3}))     # doctest: +SKIP
+>>> result = run(Config().with_overrides({"run.generations": 3}), progress=print)  # doctest: +SKIP
+run directory: /home/me/runs/mnist-seed0-20260101-120000
+generation 0 (1/3): best 0.8123, mean 0.5311, species 8, networks 96, champion C2s1x1[3x3,5x5]-F10, 31.2 s
+...
 >>> result.run_dir, result.best_fitness                               # doctest: +SKIP
+
+Progress comes as plain lines (:class:`LineReporter`): the run directory first, one line per
+generation, the champion last. They go to ``progress`` when given (e.g. ``print`` in a
+notebook), else to the logger ``ecosim.api`` at INFO level (the library configures no handler).
+
+Paths are stored absolute in ``RUN_DIR/config.toml``, so ``resume`` works from any directory.
+The data folder is, in order: ``data.data_root`` (``--data-root``), else ``$ECOSIM_DATA``, else
+the dataset cache (``$ECOSIM_CACHE``, default ``~/.cache/ecosim``, downloading if needed); a run
+stores the folder it used. On resume, an override (``--data-root``) wins, then the stored folder,
+then ``$ECOSIM_DATA`` when the stored folder no longer exists.
+
+Requests beyond what exists warn and use what exists: ``data.test_subset`` above the images of
+the fitness set (all are used) and ``resources.num_cpus`` above this machine's cores (local Ray
+gets the cores); the stored config records the clamped values. A value that cannot work
+(``ecosystem.offspring = 0``, a task needing more CPUs or GPUs than the cluster has) is an error.
 """
 
 from __future__ import annotations
@@ -10,13 +28,17 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import logging
+import os
 import shutil
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from ecosim.config import Config, load_config
+from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
+from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
 from ecosim.errors import CheckpointError, ConfigError
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
@@ -53,14 +75,137 @@ class RunResult:
         return RunDir(self.run_dir).networks
 
 
+#: a progress callback: receives each plain progress line
+Progress = Callable[[str], None]
 
 
+class LineReporter:
+    """Progress as plain lines: one per generation, as the command line prints them when not on a terminal.
+
+    A reporter of :class:`ecosim.engine.coordinator.Reporter`. A line reads
+    ``generation 3 (4/10): best 0.9123, mean 0.8011, species 4, networks 12, champion C4s1x1[3x3]-F10, 12.3 s``
+    (generation as logged, 0-based, then the count done / to do; ``champion`` only when the log
+    has a ``champion_layers`` column; the generation's wall time).
+
+    Args:
+        emit: receives each line (e.g. ``print``).
+    """
+
+    def __init__(self, emit: Progress) -> None:
+        self.emit = emit
+        self.generations = 0
+
+    def on_start(self, start_generation: int, generations: int) -> None:
+        self.generations = generations
+
+    def on_phase(self, generation: int, phase: str, in_flight: int) -> None:
+        pass
+
+    def on_generation(self, row: dict[str, Any]) -> None:
+        self.emit(format_generation(row, self.generations))
 
 
-def _default_run_dir(config: Config) -> Path:
+def _num(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def format_generation(row: dict[str, Any], generations: int) -> str:
+    """One plain line for a generation row (see :class:`LineReporter`)."""
+    g = int(row["generation"])
+    parts = [
+        f"generation {g} ({g + 1}/{generations})" if generations else f"generation {g}",
+        f"best {_num(row.get('highest_fitness'))}, mean {_num(row.get('mean_fitness'))}",
+        f"species {row.get('species_count')}, networks {row.get('network_count')}",
+    ]
+    if row.get("champion_layers"):
+        parts.append(f"champion {row['champion_layers']}")
+    parts.append(f"{_num(row.get('wall_time_s'), '.1f')} s")
+    return ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
+
+
+def format_champion(run_dir: str | Path) -> str | None:
+    """One plain line on the champion of ``run_dir``: id, fitness, layers, parameters, file; ``None`` if absent."""
+    from ecosim.errors import EcosimError
+    from ecosim.store.networks import load_network
+
+    path = RunDir(run_dir).champion
+    if not path.is_file():
+        return None
+    try:
+        genome, _, meta = load_network(path)
+    except EcosimError as exc:
+        return f"champion: unreadable ({exc})"
+    fitness = meta.get("fitness")
+    return (
+        f"champion: network {meta.get('network_id')}, fitness {_num(fitness)}, "
+        f"layers {genome.summary()}, {genome.parameter_count():,} parameters ({path})"
+    )
+
+
+def _emitter(progress: Progress | None) -> Progress:
+    if progress is not None:
+        return progress
+    return lambda line: log.info("%s", line)
+
+
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def default_run_dir(config: Config) -> Path:
+    """``runs/<dataset>-seed<seed>-<timestamp>`` under the current directory (absolute)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = Path(config.data.dataset).name if "/" in config.data.dataset else config.data.dataset
-    return Path("runs") / f"{name}-seed{config.run.seed}-{stamp}"
+    return _absolute(Path("runs") / f"{name}-seed{config.run.seed}-{stamp}")
+
+
+def resolve_paths(config: Config) -> Config:
+    """``config`` with absolute ``run.out`` (the default name when empty) and ``data.data_root``.
+
+    The data root is ``data.data_root``, else ``$ECOSIM_DATA``, else empty (the dataset cache);
+    both paths are made absolute against the current directory. Idempotent; :func:`run` calls it.
+    """
+    out = _absolute(config.run.out) if config.run.out else default_run_dir(config)
+    root = config.data.data_root or os.environ.get(DATA_ENV_VAR, "")
+    return config.with_overrides(
+        {"run.out": str(out), "data.data_root": str(_absolute(root)) if root else ""}
+    )
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _clamp_resources(config: Config) -> Config:
+    """``resources.num_cpus`` above this machine's cores → the cores, with a warning (local Ray only)."""
+    res = config.resources
+    if config.run.address:
+        if res.num_cpus:
+            log.warning("resources.num_cpus = %d is ignored: run.address joins an existing Ray cluster", res.num_cpus)
+        return config
+    cores = _available_cpus()
+    if res.num_cpus > cores:
+        log.warning(
+            "config 'resources.num_cpus' = %d exceeds the %d CPU cores of this machine: local Ray gets %d",
+            res.num_cpus, cores, cores,
+        )
+        return config.with_overrides({"resources.num_cpus": cores})
+    return config
+
+
+def _start_ray(config: Config) -> None:
+    """Start or join Ray; keep the caller's SIGTERM handler (``ray.init`` replaces it with ``sys.exit``)."""
+    from ecosim.engine.cluster import check_resources, ensure_ray
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    ensure_ray(config)
+    if main and previous not in (None, signal.SIG_DFL) and signal.getsignal(signal.SIGTERM) is not previous:
+        signal.signal(signal.SIGTERM, previous)
+    check_resources(config)
 
 
 def _execute(
@@ -69,43 +214,39 @@ def _execute(
     resume_run: bool,
     reporters: Sequence[Any],
     prepared: tuple[DataArrays, tuple[int, int, int], int],
+    emit: Progress,
 ) -> RunResult:
-    from ecosim.engine.cluster import ensure_ray
     from ecosim.engine.coordinator import Ecosystem
 
     data, input_shape, classes = prepared
-    ensure_ray(config)
 
     async def main() -> dict[str, Any]:
-        eco = Ecosystem(config, run_dir, data, input_shape, classes, reporters)
+        eco = Ecosystem(config, run_dir, data, input_shape, classes, [*reporters, LineReporter(emit)])
         try:
             return await eco.run(resume=resume_run)
         finally:
             await eco.shutdown()
 
     best = asyncio.run(main())
+    line = format_champion(run_dir)
+    if line:
+        emit(line)
     return RunResult(run_dir, best.get("fitness") if best.get("id") is not None else None, best.get("id"))
 
 
-#: keys ``resume`` may change: they alter how a run executes, not what it computes
-RESUMABLE_KEYS = frozenset(
-    {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
-    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "num_cpus")}
-    | {"data.data_root"}
-)
-
-
-
-
-def run(config: Config, reporters: Sequence[Any] = ()) -> RunResult:
+def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None = None) -> RunResult:
     """Evolve a population as configured; the Python form of ``ecosim run``.
 
     A run directory that exists but holds no complete generation (a run stopped during its
-    first generation) is started afresh.
+    first generation) is started afresh. Paths are made absolute (:func:`resolve_paths`) and
+    the resolved config, with every derived size as a number, is written to
+    ``RUN_DIR/config.toml``.
 
     Args:
         config: a validated :class:`Config`.
         reporters: progress hooks (see :class:`ecosim.engine.coordinator.Reporter`).
+        progress: receives the plain progress lines (run directory first, one per generation,
+            the champion last); ``None`` sends them to the logger ``ecosim.api`` at INFO.
 
     Returns:
         :class:`RunResult` pointing at the run directory.
@@ -115,39 +256,53 @@ def run(config: Config, reporters: Sequence[Any] = ()) -> RunResult:
             cluster's. DatasetError: missing data.
         ExtinctionError: no network left (logs and champion saved first).
     """
-    run_dir = Path(config.run.out) if config.run.out else _default_run_dir(config)
+    config = resolve_paths(config)
+    run_dir = Path(config.run.out)
     if RunDir(run_dir).holds_run():
         raise ConfigError(
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
         )
-    config = config.with_overrides({"run.out": str(run_dir)})
+    emit = _emitter(progress)
+    emit(f"run directory: {run_dir}")
     prepared = prepare_data(config)  # bad dataset → error before anything is written
-    from ecosim.engine.cluster import check_resources, ensure_ray
-
-    ensure_ray(config)
-    check_resources(config)
+    if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
+        config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
+    config = _clamp_resources(config)
+    _start_ray(config)
     layout = RunDir(run_dir)
     for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
         shutil.rmtree(stale, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(layout.config, config.to_toml())
-    return _execute(config, run_dir, False, reporters, prepared)
+    return _execute(config, run_dir, False, reporters, prepared, emit)
 
 
-def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, reporters: Sequence[Any] = ()) -> RunResult:
+def resume(
+    run_dir: str | Path,
+    overrides: dict[str, Any] | None = None,
+    reporters: Sequence[Any] = (),
+    progress: Progress | None = None,
+) -> RunResult:
     """Continue a run from its last complete generation; the Python form of ``ecosim resume``.
+
+    Works from any directory: the stored paths are absolute. The data folder is the override
+    ``data.data_root`` if given, else the stored one, else ``$ECOSIM_DATA`` when the stored
+    folder no longer exists (with a warning); the folder used is stored.
 
     Args:
         run_dir: a run directory with ``config.toml`` and a checkpoint.
         overrides: ``{"section.key": value}`` among :data:`RESUMABLE_KEYS`, e.g.
-            ``{"run.generations": 200}`` to extend a run. Keys that change what is computed
-            (dataset, sizes, seed, ...) are refused: start a new run for those.
+            ``{"run.generations": 200}`` to extend a run, ``{"data.data_root": ...}``,
+            ``{"run.address": ...}``. Keys that change what is computed (dataset, sizes,
+            seed, ...) are refused: start a new run for those.
+        reporters, progress: as for :func:`run`.
 
     Raises:
         CheckpointError: no config or no complete checkpoint in ``run_dir``.
         ConfigError: an override outside :data:`RESUMABLE_KEYS`, or fewer generations than
             already complete.
     """
-    run_dir = Path(run_dir)
+    run_dir = _absolute(run_dir)
     cfg_path = RunDir(run_dir).config
     if not cfg_path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a run directory: {cfg_path} is missing")
@@ -162,7 +317,8 @@ def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, reporte
                 f"config '{key}' cannot change on resume (it changes what the run computes); "
                 f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
             )
-    config = load_config(cfg_path, overrides)
+    stored = load_config(cfg_path)
+    config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     latest = RunDir(run_dir).latest_generation()
     if latest is None:
         raise CheckpointError(f"run directory {str(run_dir)!r}: {RunDir(run_dir).latest} names no complete checkpoint")
@@ -175,14 +331,29 @@ def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, reporte
         log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
+    emit = _emitter(progress)
+    emit(f"run directory: {run_dir} (resuming after generation {latest})")
     prepared = prepare_data(config)
-    from ecosim.engine.cluster import check_resources, ensure_ray
-
-    ensure_ray(config)
-    check_resources(config)
-    if overrides:
+    config = _clamp_resources(config)
+    _start_ray(config)
+    if config != stored:
         atomic_write(RunDir(run_dir).config, config.to_toml())
-    return _execute(config, run_dir, True, reporters, prepared)
+    return _execute(config, run_dir, True, reporters, prepared, emit)
+
+
+def _resume_paths(config: Config, run_dir: Path, overrides: dict[str, Any]) -> Config:
+    """Absolute ``run.out`` (where the run is now) and the data root by the resume precedence."""
+    changes: dict[str, Any] = {"run.out": str(run_dir)}
+    root = config.data.data_root
+    if "data.data_root" in overrides:
+        changes["data.data_root"] = str(_absolute(root)) if root else ""
+    elif root and not Path(root).is_dir() and os.environ.get(DATA_ENV_VAR):
+        env_root = str(_absolute(os.environ[DATA_ENV_VAR]))
+        log.warning("stored data root %s does not exist; using $%s = %s", root, DATA_ENV_VAR, env_root)
+        changes["data.data_root"] = env_root
+    elif root and not Path(root).is_absolute():  # a run directory from before paths were stored absolute
+        changes["data.data_root"] = str(_absolute(root))
+    return config.with_overrides(changes)
 
 
 def _best_on_disk(run_dir: Path) -> dict[str, Any]:
@@ -192,4 +363,15 @@ def _best_on_disk(run_dir: Path) -> dict[str, Any]:
     return best if best.get("id") is not None else {}
 
 
-__all__ = ["RESUMABLE_KEYS", "RunResult", "resume", "run"]
+__all__ = [
+    "RESUMABLE_KEYS",
+    "LineReporter",
+    "Progress",
+    "RunResult",
+    "default_run_dir",
+    "format_champion",
+    "format_generation",
+    "resolve_paths",
+    "resume",
+    "run",
+]

@@ -1,16 +1,30 @@
 """Command line: ``ecosim run``, ``ecosim resume``, ``ecosim report``, ``ecosim export``.
 
-``ecosim run [CONFIG.toml] [--key value ...]`` evolves networks with a rich progress display;
-options override the file, which overrides the defaults (:mod:`ecosim.config`).
+``ecosim run [CONFIG.toml] [--key value ...]``: options override the file, which overrides the
+defaults (:mod:`ecosim.config`). The run options are generated from the config fields
+(:func:`ecosim.config.config_fields`): one ``--name`` per key, with its type, help, default and
+choices; ``--set section.key=value`` reaches any key too.
+
+Output: the run directory first, then one plain line per generation, then the champion
+(:class:`ecosim.api.LineReporter`). The lines go to stdout, flushed, so ``| tee``, ``> run.log``
+and ``nohup`` show progress as it happens; on a terminal a live progress bar (stderr) is shown
+too. Nothing is wrapped at 80 columns when the output is not a terminal.
+
+Exit status: 0 done; 2 bad input (one line on stderr naming the parameter); 130 after Ctrl-C
+(SIGINT), 143 after SIGTERM: both finish cleanly, keep the last complete generation and print
+how to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import signal
 import sys
-from typing import Any, Sequence
+import threading
+from typing import Any, NoReturn, Sequence
 
 from rich.console import Console
 from rich.progress import (
@@ -23,39 +37,19 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
 from ecosim.errors import EcosimError
 
-console = Console(stderr=True)
 
-#: CLI option → config key
-_OVERRIDES = {
-    "dataset": "data.dataset",
-    "data_root": "data.data_root",
-    "validation_fraction": "data.validation_fraction",
-    "test_subset": "data.test_subset",
-    "generations": "run.generations",
-    "seed": "run.seed",
-    "mode": "run.mode",
-    "out": "run.out",
-    "address": "run.address",
-    "dashboard": "run.dashboard",
-    "population": "ecosystem.population",
-    "max_population": "ecosystem.max_population",
-    "species": "ecosystem.species",
-    "max_species": "ecosystem.max_species",
-    "speciation": "ecosystem.speciation",
-    "offspring": "ecosystem.offspring",
-    "crossover_rate": "ecosystem.crossover_rate",
-    "function_preserving": "mutation.function_preserving",
-    "optimiser": "training.optimiser",
-    "learning_rate": "training.learning_rate",
-    "batch_size": "training.batch_size",
-    "train_fraction": "training.train_fraction",
-    "activation": "training.activation",
-    "cpus_per_task": "resources.cpus_per_task",
-    "gpus_per_task": "resources.gpus_per_task",
-    "num_cpus": "resources.num_cpus",
-}
+def _make_console(stderr: bool) -> Console:
+    """A rich console that never wraps lines when it does not write to a terminal."""
+    plain = Console(stderr=stderr)
+    if plain.is_terminal:
+        return plain
+    return Console(stderr=stderr, width=10_000, soft_wrap=True)
+
+
+console = _make_console(stderr=True)
 
 
 class RichReporter:
@@ -95,61 +89,154 @@ class RichReporter:
         self.progress.stop()
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("overrides (each also settable in the TOML file)")
-    g.add_argument("--dataset", help="mnist, fashion-mnist, svhn, cifar10, emnist, or an ImageFolder path")
-    g.add_argument("--data-root", help="dataset folder (overrides $ECOSIM_DATA)")
-    g.add_argument("--validation-fraction", type=float, help="hold out this fraction of training data for fitness")
-    g.add_argument("--test-subset", type=int, help="score on the first N test images (0 = all)")
-    g.add_argument("--generations", type=int)
-    g.add_argument("--seed", type=int)
-    g.add_argument("--mode", choices=["sync", "async"])
-    g.add_argument("--out", help="run directory")
-    g.add_argument("--address", help="Ray cluster address (default: start local Ray)")
-    g.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None, help="Ray dashboard on 127.0.0.1")
-    g.add_argument("--population", type=int, help="initial number of networks")
-    g.add_argument("--max-population", type=int, help="ecosystem size limit")
-    g.add_argument("--species", type=int, help="initial number of species")
-    g.add_argument("--max-species", type=int, help="species limit")
-    g.add_argument("--speciation", action=argparse.BooleanOptionalAction, default=None)
-    g.add_argument("--offspring", type=int, help="offspring per generation")
-    g.add_argument("--crossover-rate", type=float)
-    g.add_argument("--function-preserving", action=argparse.BooleanOptionalAction, default=None)
-    g.add_argument("--optimiser")
-    g.add_argument("--learning-rate", type=float)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--train-fraction", type=float)
-    g.add_argument("--activation")
-    g.add_argument("--cpus-per-task", type=float)
-    g.add_argument("--gpus-per-task", type=float)
-    g.add_argument("--num-cpus", type=int, help="CPUs of local Ray (0 = all)")
-    g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="any config key (TOML value)")
+# ---- options from the config fields -------------------------------------------------------------
+_SECTION_TITLES = {
+    "run": "[run] options",
+    "data": "[data] options",
+    "ecosystem": "[ecosystem] options (sizes left unset are derived from those set, by the rules below)",
+    "mutation": "[mutation] options",
+    "training": "[training] options",
+    "resources": "[resources] options",
+}
+
+
+def _option_names(fields: Sequence[ConfigField]) -> dict[str, str]:
+    """config key → ``--option`` (the field name; ``--section-name`` where two sections share it)."""
+    names = [f.key.split(".", 1)[1] for f in fields]
+    return {
+        f.key: "--" + (f.key.replace(".", "-") if names.count(n) > 1 else n).replace("_", "-")
+        for f, n in zip(fields, names)
+    }
+
+
+def _int_or_auto(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer or 'auto'") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number") from None
+
+
+def _default_text(f: ConfigField) -> str:
+    if f.derived:
+        return "derived from the other sizes"
+    if f.type is bool:
+        return "on" if f.default else "off"
+    if f.default == "":
+        return "none"
+    return str(f.default)
+
+
+def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | None, stored: bool) -> None:
+    """One option per config key (all keys, or only ``keys``), grouped by section.
+
+    ``stored``: the defaults are the run directory's (``ecosim resume``), not the config's.
+    """
+    fields = config_fields()
+    flags = _option_names(fields)
+    groups: dict[str, Any] = {}
+    for f in fields:
+        if keys is not None and f.key not in keys:
+            continue
+        section = f.key.split(".", 1)[0]
+        if section not in groups:
+            groups[section] = parser.add_argument_group(_SECTION_TITLES.get(section, f"[{section}] options"))
+        default = "as stored in RUN_DIR/config.toml" if stored else _default_text(f)
+        text = re.sub(r"\s*\(default [^,()]*\)", "", f.help)  # the docstring's own "(default x)"
+        text = f"{text} (default: {default})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": f.key, "default": None, "help": text}
+        if f.type is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif f.choices:
+            kwargs["choices"] = f.choices
+        elif f.derived:
+            kwargs.update(type=_int_or_auto, metavar="N|auto")
+        elif f.type is int:
+            kwargs.update(type=_int, metavar="N")
+        elif f.type is float:
+            kwargs.update(type=_float, metavar="X")
+        else:
+            kwargs["metavar"] = f.key.split(".", 1)[1].upper()
+        groups[section].add_argument(flags[f.key], **kwargs)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from ecosim.config import parse_overrides
 
-    out = {key: getattr(args, opt) for opt, key in _OVERRIDES.items() if getattr(args, opt, None) is not None}
+    out = {k: v for k, v in vars(args).items() if "." in k and v is not None}
     out.update(parse_overrides(args.set))
     return out
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (not the whole usage) naming the option."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_RUN_EPILOG = """\
+Options override CONFIG.toml, which overrides the paper's defaults (ecosim.config).
+Ecosystem sizes left unset are derived from those set (e.g. --population 8 alone gives
+8 species, at most 16, 4 offspring per generation, at most 20 networks; see the [ecosystem]
+options above); only a value you set can be reported invalid.
+The resolved config, every size a number and every path absolute, is RUN_DIR/config.toml.
+
+Data folder: --data-root, else data.data_root from CONFIG.toml, else $ECOSIM_DATA, else the
+dataset cache ($ECOSIM_CACHE, default ~/.cache/ecosim; torchvision downloads into it).
+
+Output: the run directory first, one line per generation, the champion last (stdout);
+a live progress bar on stderr when it is a terminal.
+Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM (both keep the last complete
+generation: continue with 'ecosim resume RUN_DIR')."""
+
+_RESUME_EPILOG = """\
+Works from any directory (RUN_DIR/config.toml stores absolute paths).
+Data folder: --data-root, else the stored data.data_root, else $ECOSIM_DATA when the stored
+folder no longer exists; the folder used is stored.
+Only options that change where and how the run executes are accepted; the rest is the run's."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ecosim`` argument parser."""
     from ecosim import __version__
 
-    parser = argparse.ArgumentParser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
+    parser = _Parser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
     parser.add_argument("--version", action="version", version=f"ecosim {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="evolve networks", parents=[common])
-    p_run.add_argument("config", nargs="?", help="TOML config file")
-    _add_run_options(p_run)
-    p_res = sub.add_parser("resume", help="continue a run from its last complete generation", parents=[common])
-    p_res.add_argument("run_dir")
-    p_res.add_argument("--generations", type=int, help="extend the run to this many generations")
-    p_res.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    raw = argparse.RawDescriptionHelpFormatter
+    p_run = sub.add_parser("run", help="evolve networks", parents=[common], epilog=_RUN_EPILOG, formatter_class=raw)
+    p_run.add_argument("config", nargs="?", help="TOML config file (default: none, the paper's settings)")
+    _add_config_options(p_run, None, stored=False)
+    p_res = sub.add_parser(
+        "resume", help="continue a run from its last complete generation", parents=[common],
+        description="Continue RUN_DIR from its last complete generation (after a crash, Ctrl-C or "
+        "SIGTERM), or extend it with --generations.",
+        epilog=_RESUME_EPILOG, formatter_class=raw,
+    )
+    p_res.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    _add_config_options(p_res, RESUMABLE_KEYS, stored=True)
     _add_report_parser(sub)
     p_exp = sub.add_parser(
         "export",
@@ -202,12 +289,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     runs = load_runs(args.run_dirs)
     written = write_report(runs, args.out, args.generation, args.tensorboard)
-    Console().print(rich_table(table_one(runs, args.generation)))
+    _make_console(stderr=False).print(rich_table(table_one(runs, args.generation)))
     for path in written.values():
         print(path)
     return 0
-
-
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -219,60 +304,100 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(result: Any) -> None:
-    console.print(f"[bold green]done[/]: best fitness {result.best_fitness} (network {result.best_network_id})")
-    print(f"run directory: {result.run_dir}")
-    print(f"generation logs: {result.generations_path}")
-    print(f"network logs: {result.networks_path}")
-    print(f"champion: {result.champion_path}")
+# ---- run / resume ------------------------------------------------------------------------------
+class _Interrupted:
+    """The signal that stopped the run (SIGINT or SIGTERM), for the exit status."""
+
+    signum: int | None = None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C: raise KeyboardInterrupt once (a second SIGTERM during clean-up is ignored)."""
+    if _Interrupted.signum is None:
+        _Interrupted.signum = signum
+        raise KeyboardInterrupt
+
+
+def _progress_output() -> tuple[Any, RichReporter | None]:
+    """(line printer, live progress bar or None): the bar only when stderr is a terminal."""
+    bar = RichReporter() if console.is_terminal else None
+
+    if bar is not None and sys.stdout.isatty():
+        def emit(line: str) -> None:  # above the live bar, same terminal
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    else:
+        def emit(line: str) -> None:
+            print(line, flush=True)
+
+    return emit, bar
+
+
+def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
+    from ecosim.config import load_config
+
+    overrides = _overrides(args)
+    cfg = load_config(args.config, overrides) if args.command == "run" else None  # bad input: before torch and Ray
+    from ecosim.api import resolve_paths, resume, run  # noqa: I001 (torch and Ray: only for these commands)
+
+    emit, bar = _progress_output()
+    reporters = [bar] if bar is not None else []
+    try:
+        if cfg is not None:
+            cfg = resolve_paths(cfg)
+            state["run_dir"] = cfg.run.out
+            result = run(cfg, reporters, progress=emit)
+        else:
+            state["run_dir"] = os.path.abspath(args.run_dir)
+            result = resume(args.run_dir, overrides or None, reporters, progress=emit)
+    finally:
+        if bar is not None:
+            bar.close()
+    emit(f"done: generation log {result.generations_path}, network log {result.networks_path}")
+
+
+def _interrupted_message(run_dir: str | None) -> str:
+    """What was kept and how to go on, after ``interrupted``."""
+    from ecosim.store import RunDir
+
+    if run_dir is None:
+        return " before the run started"
+    latest = RunDir(run_dir).latest_generation()
+    if latest is None:
+        return f" before the first generation completed; start again with: ecosim run ... --out {run_dir}"
+    return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ecosim`` command; returns the exit status."""
+    """Entry point of the ``ecosim`` command; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    verbose = getattr(args, "verbose", False)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # schedulers stop jobs with SIGTERM
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING, handlers=[handler])
+    _Interrupted.signum = None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None  # schedulers stop jobs with SIGTERM
+    state: dict[str, Any] = {}
     try:
         if args.command in ("run", "resume"):
-            from ecosim.api import (  # torch and Ray: only for the commands that need them
-                resume,
-                run,
-            )
-            from ecosim.config import load_config
-        if args.command == "run":
-            cfg = load_config(args.config, _overrides(args))
-            reporter = RichReporter()
-            try:
-                result = run(cfg, [reporter])
-            finally:
-                reporter.close()
-            _print_result(result)
-        elif args.command == "resume":
-            ov = _overrides(args)
-            if args.generations is not None:
-                ov["run.generations"] = args.generations
-            reporter = RichReporter()
-            try:
-                result = resume(args.run_dir, ov or None, [reporter])
-            finally:
-                reporter.close()
-            _print_result(result)
+            _run_or_resume(args, state)
         else:
             return int(args.func(args) or 0)
     except EcosimError as exc:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2
     except KeyboardInterrupt:
-        out = getattr(args, "run_dir", None) or getattr(args, "out", None)
-        hint = f"; continue with: ecosim resume {out}" if out else "; continue with: ecosim resume RUN_DIR"
-        console.print(Text.assemble(("interrupted", "bold yellow"), f": the last complete generation is kept{hint}"))
-        return 130
+        _Interrupted.signum = _Interrupted.signum or signal.SIGINT
+        console.print(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))
+        return 128 + int(_Interrupted.signum)
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

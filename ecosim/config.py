@@ -4,12 +4,19 @@ One section per concern. Unknown keys are errors; CLI overrides are applied on t
 the resolved config written to a run directory (``config.toml``) is itself a valid config.
 Defaults are the paper's (§IV): 8 initial / 16 maximum species, 64 initial / 111 maximum
 networks, N(0, 0.1) weights, batch 128, a random 10% training subset, Adadelta, 100 generations.
+Ecosystem sizes left unset are derived from those set, by the rules of :class:`EcosystemConfig`,
+so a smaller (or larger) ecosystem needs only ``population``; only a value that was set can be
+reported invalid. :func:`config_fields` describes every key (type, default, help, choices): the
+command line's options are generated from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
 import sys
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,6 +35,14 @@ from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, OPTIMISERS
 
 MODES = ("sync", "async")
 
+#: config key → its valid values (the CLI offers them as choices)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "run.mode": MODES,
+    "training.optimiser": tuple(OPTIMISERS),
+    "training.activation": tuple(ACTIVATIONS),
+    "training.conv_mode": tuple(CONV_MODES),
+}
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -37,7 +52,7 @@ class RunConfig:
         seed: run seed (≥ 0); every random stream derives from it.
         generations: generations to run (≥ 1; paper: 100).
         mode: ``"sync"`` (generation barrier, bit-reproducible) or ``"async"`` (species advance on their own).
-        out: run directory; ``""`` picks ``runs/<dataset>-seed<seed>-<timestamp>``.
+        out: run directory; ``""`` picks ``runs/<dataset>-seed<seed>-<timestamp>`` (stored absolute).
         address: Ray cluster address (``""`` starts local Ray).
         dashboard: start Ray's dashboard (local Ray only; listens on ``dashboard_host``).
         dashboard_host: dashboard interface (default 127.0.0.1).
@@ -60,10 +75,13 @@ class DataConfig:
 
     Args:
         dataset: ``mnist``, ``fashion-mnist``, ``svhn``, ``cifar10``, ``emnist`` or an ImageFolder path.
-        data_root: folder with the data; ``""`` uses ``$ECOSIM_DATA`` then torchvision's download.
+        data_root: folder with the data; ``""`` uses ``$ECOSIM_DATA``, else the dataset cache
+            (``$ECOSIM_CACHE``, default ``~/.cache/ecosim``; torchvision downloads into it).
+            The folder used is stored absolute.
         validation_fraction: 0 → fitness is test accuracy (paper); in (0, 1) → fitness on a held-out
             part of the training set, test accuracy reported separately.
-        test_subset: evaluate on the first N test (or validation) images; 0 = all (paper).
+        test_subset: evaluate on the first N test (or validation) images; 0 = all (paper). More
+            than there are warns and uses all.
     """
 
     dataset: str = "mnist"
@@ -72,28 +90,158 @@ class DataConfig:
     test_subset: int = 0
 
 
+#: The paper's ecosystem (§IV): 64 initial networks, at most 111; 8 initial species, at most 16;
+#: ecosim's default of 32 offspring per generation (half the initial population).
+PAPER_POPULATION, PAPER_MAX_POPULATION, PAPER_SPECIES = 64, 111, 8
+
+#: ecosystem sizes that are derived from the others when left unset (see :class:`EcosystemConfig`)
+DERIVED_SIZES = ("max_population", "species", "max_species", "offspring")
+
+#: the default of a size derived from the others: ``None`` until the section is built, a number
+#: afterwards (typed ``Any`` so that the fields read as the ``int`` they are once built)
+AUTO: Any = None
+
+
 @dataclass(frozen=True)
 class EcosystemConfig:
     """Ecosystem sizes and speciation (paper §III-A, §III-G, §IV).
 
     Args:
-        population: initial number of networks (64).
-        max_population: ecosystem size limit enforced by culling (111).
+        population: initial number of networks (≥ 1; paper: 64).
+        max_population: ecosystem size limit enforced by culling (paper: 111). Unset: the paper's
+            ratio ⌈population × 111/64⌉, raised to offspring + max_species so that offspring and
+            species champions always survive culling.
         speciation: group networks by species key (§III).
-        species: initial species with speciation (8).
-        max_species: hard species limit (16).
-        offspring: new networks per generation (default 32, half the initial population).
+        species: initial species with speciation (paper: 8). Unset: min(8, population,
+            max_species, max_population − offspring) with the offspring set (else 1), at least 1.
+        max_species: hard species limit (≥ species; paper: 16). Unset: 2 × species (with
+            max_population set: at most max_population − offspring, at least species).
+        offspring: new networks per generation (≥ 1). Unset: ⌈population / 2⌉ (32 for 64; with
+            max_population set: at most max_population − max_species, at least 1).
         crossover_rate: probability that an offspring comes from crossover rather than mutation
             (with speciation, within the species; without, a pair then mates with probability eq. 7).
+
+    The four sizes left unset (:data:`AUTO`, i.e. ``None``; ``"auto"`` in TOML or on the command
+    line) follow the others by the rules above, so every ecosystem from one network up is valid and the defaults
+    are the paper's (64 / 111 networks, 8 / 16 species, 32 offspring). A value that is set is
+    never changed: a conflict between set values is an error naming the value set. Without
+    speciation, ``species`` and ``max_species`` are not used and read as 1 in the rules.
+    Once built, every size is a number (:attr:`derived` names those computed); the resolved
+    numbers are what ``RUN_DIR/config.toml`` stores. ``dataclasses.replace`` passes the derived
+    numbers on as if set: use :meth:`Config.with_overrides` to change a size and re-derive.
+
+    >>> e = EcosystemConfig(population=8, max_population=12, species=2, max_species=4)
+    >>> e.offspring, sorted(e.derived)
+    (4, ['offspring'])
+    >>> EcosystemConfig(population=1).max_population
+    3
     """
 
-    population: int = 64
-    max_population: int = 111
+    population: int = PAPER_POPULATION
+    max_population: int = AUTO
     speciation: bool = True
-    species: int = 8
-    max_species: int = 16
-    offspring: int = 32
+    species: int = AUTO
+    max_species: int = AUTO
+    offspring: int = AUTO
     crossover_rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
+        _check_ecosystem_values(self)
+        for key, value in _derive_sizes(self).items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_derived", derived)
+        _check_ecosystem_sizes(self, derived)
+
+    @property
+    def derived(self) -> frozenset[str]:
+        """Names of the sizes computed by the rules (not set)."""
+        return getattr(self, "_derived", frozenset())
+
+    def given(self) -> dict[str, Any]:
+        """The values as set: every field except the :attr:`derived` sizes."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in self.derived}
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _derive_sizes(e: EcosystemConfig) -> dict[str, int]:
+    """The rules of :class:`EcosystemConfig`: unset sizes from the set ones (checked values)."""
+    pop, max_pop = e.population, e.max_population
+    species = e.species
+    if species is None:
+        species = min(PAPER_SPECIES, pop)
+        if e.max_species is not None:
+            species = min(species, e.max_species)
+        if max_pop is not None and e.speciation:
+            species = min(species, max_pop - (e.offspring or 1))
+        species = max(1, species)
+    champions_floor = (e.max_species if e.max_species is not None else species) if e.speciation else 1
+    offspring = e.offspring
+    if offspring is None:
+        offspring = _ceil_div(pop, 2)
+        if max_pop is not None:
+            offspring = max(1, min(offspring, max_pop - champions_floor))
+    max_species = e.max_species
+    if max_species is None:
+        max_species = 2 * species
+        if max_pop is not None and e.speciation:
+            max_species = max(species, min(max_species, max_pop - offspring))
+    if max_pop is None:
+        champions = max_species if e.speciation else 1
+        max_pop = max(_ceil_div(pop * PAPER_MAX_POPULATION, PAPER_POPULATION), offspring + champions)
+    return {"max_population": max_pop, "species": species, "max_species": max_species, "offspring": offspring}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_ecosystem_values(e: EcosystemConfig) -> None:
+    """Each value that is set, on its own."""
+    for key in ("population", *DERIVED_SIZES):
+        value = getattr(e, key)
+        if value is not None and not _is_int(value):
+            raise ConfigError(f"config 'ecosystem.{key}' must be int, got {value!r} ({type(value).__name__})")
+    _require(e.population >= 1, "ecosystem.population", e.population, "≥ 1")
+    if e.max_population is not None:
+        _require(e.max_population >= 1, "ecosystem.max_population", e.max_population, "≥ 1")
+    if e.species is not None:
+        _require(e.species >= 1, "ecosystem.species", e.species, "≥ 1")
+    if e.max_species is not None:
+        _require(e.max_species >= 1, "ecosystem.max_species", e.max_species, "≥ 1")
+    if e.offspring is not None:
+        _require(
+            e.offspring >= 1, "ecosystem.offspring", e.offspring,
+            "≥ 1 (with 0 offspring nothing evolves; leave it unset to derive it from the population)",
+        )
+    _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
+
+
+def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
+    """Constraints between sizes; a failure names a size that was set (derived ones fit by construction)."""
+
+    def shown(key: str) -> str:
+        return f"ecosystem.{key} ({getattr(e, key)}{', derived' if key in derived else ''})"
+
+    _require(
+        e.max_population >= e.population, "ecosystem.max_population", e.max_population, f"≥ {shown('population')}"
+    )
+    if e.speciation:
+        _require(e.species <= e.population, "ecosystem.species", e.species, f"≤ {shown('population')}")
+        _require(e.max_species >= e.species, "ecosystem.max_species", e.max_species, f"≥ {shown('species')}")
+    champions = "max_species" if e.speciation else None
+    n_champions = e.max_species if e.speciation else 1
+    if e.offspring + n_champions <= e.max_population:
+        return
+    why = "offspring and species champions always survive culling"
+    if "offspring" not in derived:
+        room = f"{shown('max_population')} − {shown(champions) if champions else '1 champion'}"
+        _require(False, "ecosystem.offspring", e.offspring, f"≤ {room} = {e.max_population - n_champions}: {why}")
+    need = f"{shown(champions) if champions else '1 champion'} + 1 offspring = {n_champions + 1}"
+    _require(False, "ecosystem.max_population", e.max_population, f"≥ {need}: {why}")
 
 
 #: The ``[mutation]`` section is the operators' own settings (paper §III-D, §III-E, §IV):
@@ -116,7 +264,8 @@ class ResourcesConfig:
         gpus_per_task: fraction of a GPU per task (e.g. 0.25 → four networks share one GPU).
         max_retries: retries of a task lost with its worker.
         task_timeout: seconds before a task is cancelled and recorded as an error (0 = none).
-        num_cpus: CPUs of a local Ray instance (0 = all).
+        num_cpus: CPUs of a local Ray instance (0 = all); more than the machine's cores warns and
+            uses the cores; ignored with ``run.address``.
     """
 
     cpus_per_task: float = 1.0
@@ -164,37 +313,70 @@ class Config:
         return cls(**sections)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
-        """A copy with ``{"section.key": value}`` overrides applied (unknown keys raise)."""
-        data = self.to_dict()
+        """A copy with ``{"section.key": value}`` overrides applied (unknown keys raise).
+
+        Derived ecosystem sizes stay derived (they follow the overridden values); a value of
+        ``None`` or ``"auto"`` makes a size derived again.
+        """
+        data = self.given()
         for dotted, value in overrides.items():
             if "." not in dotted:
                 raise ConfigError(f"override {dotted!r} must be 'section.key'")
             section, key = dotted.split(".", 1)
-            if section not in data or key not in data[section]:
+            if section not in data or key not in _field_names(section):
                 raise ConfigError(f"unknown config key {dotted!r}")
-            data[section][key] = value
+            if value is None or (value == "auto" and key in DERIVED_SIZES and section == "ecosystem"):
+                data[section].pop(key, None)
+            else:
+                data[section][key] = value
         return Config.from_dict(data)
+
+    def given(self) -> dict[str, dict[str, Any]]:
+        """Like :meth:`to_dict`, without the derived ecosystem sizes (see :class:`EcosystemConfig`)."""
+        data = self.to_dict()
+        data["ecosystem"] = self.ecosystem.given()
+        return data
 
     def to_toml(self) -> str:
         """TOML text that :func:`load_config` reads back to an equal config."""
         return tomli_w.dumps(self.to_dict())
 
 
+#: section name → section class, in TOML order
+_SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+
+
+def _field_names(section: str) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(_SECTIONS[section]))
+
+
+def _field_type(cls: type, name: str) -> tuple[type, bool]:
+    """``(type, derived)`` of a section field; a field whose default is :data:`AUTO` is derived when unset."""
+    hint = typing.get_type_hints(cls)[name]
+    default = next(f.default for f in fields(cls) if f.name == name)
+    return hint, default is AUTO
+
+
 def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:
+    cls = type(default)
     valid = {f.name: f for f in fields(default)}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, value in table.items():
         if key not in valid:
             raise ConfigError(f"unknown config key '{name}.{key}'; valid keys: {', '.join(valid)}")
-        expected = type(getattr(default, key))
+        expected, optional = _field_type(cls, key)
+        if optional and value == "auto":
+            kwargs[key] = None
+            continue
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            auto = " or \"auto\"" if optional else ""
             raise ConfigError(
-                f"config '{name}.{key}' must be {expected.__name__}, got {value!r} ({type(value).__name__})"
+                f"config '{name}.{key}' must be {expected.__name__}{auto}, got {value!r} ({type(value).__name__})"
             )
         kwargs[key] = value
-    return dataclasses.replace(default, **kwargs)
+    return cls(**kwargs)
 
 
 def _require(cond: bool, key: str, value: Any, allowed: str) -> None:
@@ -205,46 +387,19 @@ def _require(cond: bool, key: str, value: Any, allowed: str) -> None:
 def validate_config(cfg: Config) -> None:
     """Check every value; raise :class:`ConfigError` naming the first bad parameter.
 
+    The ecosystem sizes are checked (and derived) when :class:`EcosystemConfig` is built.
+
     Raises:
-        ConfigError: negative sizes, limits below initial counts, fractions outside their
-            range, unknown optimiser/activation/mode.
+        ConfigError: negative values, fractions outside their range, a value outside its
+            :data:`CHOICES` (optimiser, activation, mode, conv mode).
     """
-    r, d, e, m, t, res = cfg.run, cfg.data, cfg.ecosystem, cfg.mutation, cfg.training, cfg.resources
+    r, d, m, t, res = cfg.run, cfg.data, cfg.mutation, cfg.training, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
     _require(r.generations >= 1, "run.generations", r.generations, "≥ 1")
-    _require(r.mode in MODES, "run.mode", r.mode, f"one of {', '.join(MODES)}")
     _require(r.checkpoint_keep >= 1, "run.checkpoint_keep", r.checkpoint_keep, "≥ 1")
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")
     _require(d.test_subset >= 0, "data.test_subset", d.test_subset, "≥ 0")
-    _require(e.population >= 1, "ecosystem.population", e.population, "≥ 1")
-    _require(
-        e.max_population >= e.population,
-        "ecosystem.max_population",
-        e.max_population,
-        f"≥ ecosystem.population ({e.population})",
-    )
-    _require(e.species >= 1, "ecosystem.species", e.species, "≥ 1")
-    if e.speciation:
-        _require(
-            e.species <= e.population,
-            "ecosystem.species",
-            e.species,
-            f"≤ ecosystem.population ({e.population})",
-        )
-        _require(
-            e.max_species >= e.species, "ecosystem.max_species", e.max_species, f"≥ ecosystem.species ({e.species})"
-        )
-    _require(e.offspring >= 0, "ecosystem.offspring", e.offspring, "≥ 0")
-    champions = e.max_species if e.speciation else 1
-    _require(
-        e.offspring + champions <= e.max_population,
-        "ecosystem.offspring",
-        e.offspring,
-        f"≤ ecosystem.max_population − {'ecosystem.max_species' if e.speciation else '1'} "
-        f"({e.max_population - champions}): offspring and champions always survive culling",
-    )
-    _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
     _require(m.init_std > 0, "mutation.init_std", m.init_std, "> 0")
     _require(m.new_layer_min_nodes >= 1, "mutation.new_layer_min_nodes", m.new_layer_min_nodes, "≥ 1")
     _require(
@@ -253,19 +408,99 @@ def validate_config(cfg: Config) -> None:
         m.new_layer_max_nodes,
         f"≥ mutation.new_layer_min_nodes ({m.new_layer_min_nodes})",
     )
-    _require(t.optimiser in OPTIMISERS, "training.optimiser", t.optimiser, f"one of {', '.join(OPTIMISERS)}")
+    for key, choices in CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        _require(value in choices, key, value, f"one of {', '.join(choices)}")
     _require(t.learning_rate >= 0, "training.learning_rate", t.learning_rate, "≥ 0 (0 = optimiser default)")
     _require(t.batch_size >= 1, "training.batch_size", t.batch_size, "≥ 1")
     _require(0.0 < t.train_fraction <= 1.0, "training.train_fraction", t.train_fraction, "in (0, 1]")
     _require(t.epochs >= 1, "training.epochs", t.epochs, "≥ 1")
-    _require(t.activation in ACTIVATIONS, "training.activation", t.activation, f"one of {', '.join(ACTIVATIONS)}")
     _require(t.eval_batch_size >= 1, "training.eval_batch_size", t.eval_batch_size, "≥ 1")
-    _require(t.conv_mode in CONV_MODES, "training.conv_mode", t.conv_mode, f"one of {', '.join(CONV_MODES)}")
     _require(res.cpus_per_task > 0, "resources.cpus_per_task", res.cpus_per_task, "> 0")
     _require(res.gpus_per_task >= 0, "resources.gpus_per_task", res.gpus_per_task, "≥ 0")
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
     _require(res.task_timeout >= 0, "resources.task_timeout", res.task_timeout, "≥ 0")
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One config key, as the command line offers it (:func:`config_fields`).
+
+    Attributes:
+        key: ``"section.name"``, e.g. ``"ecosystem.offspring"``.
+        type: ``int``, ``float``, ``str`` or ``bool``.
+        default: the default value; ``None`` for a size derived from the others.
+        help: the key's entry in its section's docstring (``Args:``), as plain text.
+        choices: the valid values (:data:`CHOICES`), or ``None``.
+    """
+
+    key: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def derived(self) -> bool:
+        """Whether the default is derived from other values (see :class:`EcosystemConfig`)."""
+        return self.default is None
+
+
+def config_fields() -> list[ConfigField]:
+    """Every config key with its type, default, help and choices, section by section (TOML order).
+
+    >>> next(f for f in config_fields() if f.key == "run.mode").choices
+    ('sync', 'async')
+    """
+    out = []
+    for section, cls in _SECTIONS.items():
+        docs = _arg_docs(cls)
+        defaults = {f.name: f.default for f in fields(cls)}
+        for f in fields(cls):
+            base, _ = _field_type(cls, f.name)
+            key = f"{section}.{f.name}"
+            choices = CHOICES.get(key)
+            text = docs.get(f.name, "")
+            if choices:  # "one of OPTIMISERS" → the names
+                text = re.sub(r"one of [A-Z_]+\b", "one of " + ", ".join(choices), text)
+            out.append(ConfigField(key, base, defaults[f.name], text, choices))
+    return out
+
+
+_ROLE = re.compile(r":\w+:`~?([^`]+)`")
+
+
+def _arg_docs(cls: type) -> dict[str, str]:
+    """``name → text`` of the ``Args:`` section of a class docstring, in plain text."""
+    doc = inspect.getdoc(cls) or ""
+    entries: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    in_args = False
+    for line in doc.splitlines():
+        if line.strip() == "Args:":
+            in_args = True
+            continue
+        if not in_args:
+            continue
+        if line and not line.startswith(" "):
+            break  # end of the section
+        m = re.match(r"^ {4}(\w+):\s*(.*)$", line)
+        if m:
+            current = entries.setdefault(m.group(1), [])
+            current.append(m.group(2))
+        elif current is not None and line.strip():
+            current.append(line.strip())
+    return {k: _ROLE.sub(r"\1", " ".join(v)).replace("``", "") for k, v in entries.items()}
+
+
+#: keys ``resume`` may change: they alter where and how a run executes, not what it computes
+RESUMABLE_KEYS = frozenset(
+    {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
+    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "num_cpus")}
+    | {"data.data_root"}
+)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -311,6 +546,12 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
 
 __all__ = [
     "ACTIVATIONS",
+    "CHOICES",
+    "CONV_MODES",
+    "AUTO",
+    "DERIVED_SIZES",
+    "RESUMABLE_KEYS",
+    "ConfigField",
     "MODES",
     "OPTIMISERS",
     "Config",
@@ -320,6 +561,7 @@ __all__ = [
     "ResourcesConfig",
     "RunConfig",
     "TrainingConfig",
+    "config_fields",
     "load_config",
     "parse_overrides",
     "validate_config",

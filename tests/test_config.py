@@ -1,8 +1,12 @@
-"""Config: TOML round trip, unknown keys, bad values named before any work (issue: bad input)."""
+"""Config: TOML round trip, unknown keys, bad values named before any work, derived ecosystem sizes."""
+
+import dataclasses
+import itertools
+import re
 
 import pytest
 
-from ecosim.config import Config, load_config
+from ecosim.config import CHOICES, Config, EcosystemConfig, config_fields, load_config
 from ecosim.errors import ConfigError
 
 
@@ -26,7 +30,12 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
     [
         ({"ecosystem.population": -1}, "ecosystem.population"),
         ({"ecosystem.max_population": 10}, "ecosystem.max_population"),
-        ({"ecosystem.max_species": 4}, "ecosystem.max_species"),
+        ({"ecosystem.species": 8, "ecosystem.max_species": 4}, "ecosystem.max_species"),
+        ({"ecosystem.population": 0}, "ecosystem.population"),
+        ({"ecosystem.offspring": 0}, "ecosystem.offspring"),
+        ({"ecosystem.species": 0}, "ecosystem.species"),
+        ({"ecosystem.species": 9, "ecosystem.population": 8}, "ecosystem.species"),
+        ({"ecosystem.offspring": "many"}, "ecosystem.offspring"),
         ({"training.train_fraction": 0.0}, "training.train_fraction"),
         ({"training.train_fraction": 1.5}, "training.train_fraction"),
         ({"training.optimiser": "lbfgs2"}, "training.optimiser"),
@@ -59,9 +68,97 @@ def test_species_options_do_not_apply_without_speciation():
     assert c.ecosystem.population == 2
 
 
-def test_offspring_and_champions_must_fit_the_ecosystem_limit():
-    with pytest.raises(ConfigError, match="ecosystem.offspring"):
-        Config().with_overrides({"ecosystem.offspring": 100})
+def test_offspring_and_champions_must_fit_the_ecosystem_limit_when_both_are_set():
+    set_sizes = {"ecosystem.offspring": 100, "ecosystem.max_population": 111, "ecosystem.max_species": 16}
+    with pytest.raises(ConfigError, match=r"ecosystem\.offspring' = 100 .*max_population \(111\).*max_species \(16\)"):
+        Config().with_overrides(set_sizes)
+    grown = Config().with_overrides({"ecosystem.offspring": 100}).ecosystem  # the limit follows
+    assert grown.max_population == 116 and grown.offspring == 100
+    fitted = Config().with_overrides({"ecosystem.offspring": 100, "ecosystem.max_population": 111}).ecosystem
+    assert fitted.max_species == 11  # the species limit follows the sizes that were set
+
+
+def test_derived_sizes_reproduce_the_paper_and_are_numbers_in_toml(tmp_path):
+    c = Config()
+    assert c.ecosystem.derived == {"max_population", "species", "max_species", "offspring"}
+    assert "offspring = 32" in c.to_toml() and "max_population = 111" in c.to_toml()
+    p = tmp_path / "c.toml"
+    p.write_text(c.with_overrides({"ecosystem.population": 8}).to_toml())
+    stored = load_config(p)  # what resume reads: every size set, same values
+    assert stored == c.with_overrides({"ecosystem.population": 8}) and stored.ecosystem.derived == set()
+
+
+def test_small_ecosystems_need_only_the_sizes_the_user_cares_about():
+    e = Config().with_overrides({
+        "ecosystem.population": 8, "ecosystem.max_population": 12, "ecosystem.species": 2, "ecosystem.max_species": 4,
+    }).ecosystem
+    assert e.offspring == 4  # issue: the default 32 broke every ecosystem below ~40 networks
+    one = Config().with_overrides({"ecosystem.population": 1}).ecosystem
+    assert (one.species, one.max_species, one.offspring, one.max_population) == (1, 2, 1, 3)  # not 1 → 33 → 65
+    assert EcosystemConfig(population=1) == one  # same rules from the Python API
+    eight = Config().with_overrides({"ecosystem.population": 8}).ecosystem
+    assert (eight.species, eight.max_species, eight.offspring, eight.max_population) == (8, 16, 4, 20)
+
+
+def test_overrides_re_derive_and_auto_unsets():
+    c = Config().with_overrides({"ecosystem.population": 8})
+    assert c.with_overrides({"ecosystem.population": 64}).ecosystem == Config().ecosystem
+    c = Config().with_overrides({"ecosystem.offspring": 5})
+    assert c.with_overrides({"ecosystem.offspring": "auto"}).ecosystem.offspring == 32
+
+
+def test_auto_in_toml_means_derived(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[ecosystem]\npopulation = 4\noffspring = "auto"\n')
+    assert load_config(p).ecosystem.offspring == 2
+    p.write_text('[ecosystem]\npopulation = "auto"\n')
+    with pytest.raises(ConfigError, match="ecosystem.population"):
+        load_config(p)
+
+
+def _feasible(spec, pop, max_pop, species, max_species, offspring):
+    s = species or 1
+    big_s = max_species or s
+    o = offspring or 1
+    m = max_pop or 10**6
+    if not spec:
+        return m >= pop and o + 1 <= m
+    return m >= pop and s <= pop and big_s >= s and o + big_s <= m
+
+
+def test_every_feasible_choice_of_set_sizes_is_accepted_and_errors_name_a_set_size():
+    sizes = [None, 1, 2, 3, 5, 7]
+    for spec, pop in itertools.product((True, False), (1, 2, 3, 6)):
+        for max_pop, species, max_species, offspring in itertools.product(sizes, repeat=4):
+            given = {"max_population": max_pop, "species": species, "max_species": max_species, "offspring": offspring}
+            try:
+                e = EcosystemConfig(population=pop, speciation=spec, **given)
+            except ConfigError as exc:
+                assert not _feasible(spec, pop, max_pop, species, max_species, offspring), (given, exc)
+                named = re.search(r"'ecosystem\.(\w+)'", str(exc)).group(1)
+                assert named == "population" or given[named] is not None, (given, exc)
+                continue
+            assert all(getattr(e, k) == v for k, v in given.items() if v is not None)
+            champions = e.max_species if spec else 1
+            assert pop <= e.max_population and e.offspring >= 1 and e.offspring + champions <= e.max_population
+            if spec:
+                assert 1 <= e.species <= pop and e.max_species >= e.species
+
+
+def test_replace_keeps_derived_numbers_as_set():
+    e = dataclasses.replace(Config().ecosystem, population=16)
+    assert e.offspring == 32 and e.derived == set()  # documented: use with_overrides to re-derive
+
+
+def test_config_fields_describe_every_key_with_help_and_choices():
+    fields = config_fields()
+    assert {f.key for f in fields} >= {"run.seed", "ecosystem.offspring", "training.learning_rate"}
+    assert all(f.help for f in fields), [f.key for f in fields if not f.help]
+    by_key = {f.key: f for f in fields}
+    for key, choices in CHOICES.items():
+        assert by_key[key].choices == choices
+    assert "0 →" in by_key["training.learning_rate"].help and "adam" in by_key["training.optimiser"].help
+    assert {f.key for f in fields if f.derived} == {f"ecosystem.{k}" for k in ("max_population", "species", "max_species", "offspring")}
 
 
 def test_cli_errors_keep_bracketed_names(tmp_path, capsys):

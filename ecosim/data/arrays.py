@@ -6,11 +6,15 @@ part of the training set for fitness instead (test accuracy is then reported sep
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ecosim.config import Config
 from ecosim.data.datasets import load_dataset
 from ecosim.phenotype.records import DataArrays
+
+log = logging.getLogger(__name__)
 
 
 def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]:
@@ -18,7 +22,8 @@ def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]
 
     With ``data.validation_fraction`` > 0, that fraction of the training set (drawn with the run
     seed) is held out for fitness and the test set is reported separately. ``data.test_subset``
-    keeps the first N fitness (and test) images.
+    keeps the first N fitness (and test) images; an N above the fitness set's size warns and
+    keeps every image (the same as 0).
 
     Returns:
         ``(DataArrays, (C, H, W), classes)``.
@@ -40,6 +45,11 @@ def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]
         eval_x, eval_y = train_x[val], train_y[val]
         train_x, train_y = train_x[tr], train_y[tr]
         separate_test = True
+    if d.test_subset > len(eval_y):
+        log.warning(
+            "config 'data.test_subset' = %d exceeds the %d %s images of %s: all %d are used",
+            d.test_subset, len(eval_y), "validation" if separate_test else "test", d.dataset, len(eval_y),
+        )
     if d.test_subset:
         eval_x, eval_y = eval_x[: d.test_subset], eval_y[: d.test_subset]
         test_x, test_y = test_x[: d.test_subset], test_y[: d.test_subset]

@@ -1,0 +1,96 @@
+"""The Python entry points: progress lines, absolute paths, clamped requests (issue: any budget, any terminal)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from ecosim import api
+from ecosim.api import LineReporter, format_generation, resolve_paths
+from ecosim.config import Config, DataConfig, EcosystemConfig, RunConfig, TrainingConfig
+from ecosim.data.arrays import prepare_data
+
+ROW = {"generation": 2, "highest_fitness": 0.91234, "mean_fitness": 0.8, "species_count": 3, "network_count": 12,
+       "wall_time_s": 4.25}
+
+
+def test_generation_line_is_plain_and_complete():
+    assert format_generation(ROW, 10) == (
+        "generation 2 (3/10): best 0.9123, mean 0.8000, species 3, networks 12, 4.2 s"
+    )
+    line = format_generation({**ROW, "champion_layers": "C4s1x1[3x3]-F10", "highest_fitness": None}, 10)
+    assert "best n/a" in line and "champion C4s1x1[3x3]-F10, 4.2 s" in line
+
+
+def test_line_reporter_emits_one_line_per_generation():
+    lines: list[str] = []
+    rep = LineReporter(lines.append)
+    rep.on_start(0, 4)
+    rep.on_phase(0, "training", 5)
+    rep.on_generation(ROW)
+    assert lines == [format_generation(ROW, 4)]
+
+
+def test_without_a_callback_lines_go_to_logging(caplog):
+    with caplog.at_level(logging.INFO, logger="ecosim.api"):
+        api._emitter(None)("run directory: x")
+    assert [r.getMessage() for r in caplog.records] == ["run directory: x"]
+
+
+def test_paths_are_stored_absolute_and_ecosim_data_is_used(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ECOSIM_DATA", "data")
+    cfg = resolve_paths(Config(run=RunConfig(out="runs/a")))
+    assert cfg.run.out == str(tmp_path / "runs" / "a") and cfg.data.data_root == str(tmp_path / "data")
+    cfg = resolve_paths(Config(data=DataConfig(data_root="../d")))  # the config's value wins over the environment
+    assert cfg.data.data_root == str(tmp_path.parent / "d") and Path(cfg.run.out).is_absolute()
+    monkeypatch.delenv("ECOSIM_DATA")
+    assert resolve_paths(Config()).data.data_root == ""  # the dataset cache
+    assert resolve_paths(cfg) == cfg
+
+
+def test_resume_data_root_precedence(tmp_path, monkeypatch):
+    stored = Config(data=DataConfig(data_root=str(tmp_path / "moved-away")))
+    monkeypatch.setenv("ECOSIM_DATA", str(tmp_path))
+    assert api._resume_paths(stored, tmp_path / "run", {}).data.data_root == str(tmp_path)  # stored folder gone
+    there = Config(data=DataConfig(data_root=str(tmp_path)))
+    monkeypatch.setenv("ECOSIM_DATA", "/elsewhere")
+    assert api._resume_paths(there, tmp_path / "run", {}).data.data_root == str(tmp_path)  # stored folder exists
+    over = there.with_overrides({"data.data_root": "other"})
+    assert api._resume_paths(over, tmp_path, {"data.data_root": "other"}).data.data_root == os.path.abspath("other")
+
+
+def test_more_cpus_than_the_machine_warn_and_clamp(monkeypatch, caplog):
+    monkeypatch.setattr(api, "_available_cpus", lambda: 2)
+    cfg = Config().with_overrides({"resources.num_cpus": 64})
+    with caplog.at_level(logging.WARNING):
+        assert api._clamp_resources(cfg).resources.num_cpus == 2
+    assert "resources.num_cpus' = 64" in caplog.text
+    assert api._clamp_resources(cfg.with_overrides({"resources.num_cpus": 2})).resources.num_cpus == 2
+    joined = cfg.with_overrides({"run.address": "10.0.0.1:6379"})
+    assert api._clamp_resources(joined) == joined  # a cluster's CPUs are its own
+
+
+def test_test_subset_above_the_test_set_warns_and_uses_all(data_root, caplog):
+    cfg = Config().with_overrides({"data.data_root": str(data_root), "data.test_subset": 100_000})
+    with caplog.at_level(logging.WARNING):
+        data, _, _ = prepare_data(cfg)
+    assert len(data.eval_labels) == 10_000 and "data.test_subset' = 100000" in caplog.text
+
+
+@pytest.mark.ray
+def test_python_api_runs_a_config_with_only_the_population_set(tmp_path, data_root, ray_local):
+    cfg = Config(
+        run=RunConfig(generations=1, out=str(tmp_path / "api")),
+        data=DataConfig(data_root=str(data_root), test_subset=300),
+        ecosystem=EcosystemConfig(population=2),
+        training=TrainingConfig(train_fraction=0.01),
+    )
+    lines: list[str] = []
+    result = api.run(cfg, progress=lines.append)
+    assert lines[0] == f"run directory: {tmp_path / 'api'}"
+    assert lines[1].startswith("generation 0 (1/1): ") and lines[-1].startswith("champion: network ")
+    assert result.run_dir == tmp_path / "api" and "max_population = 5" in (tmp_path / "api" / "config.toml").read_text()

@@ -1,0 +1,165 @@
+"""The command line as a user meets it, in a subprocess (issue: any budget, clear failures, any terminal).
+
+Every run here is tiny (MNIST, 500 test images, 1% of the training set per network).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ecosim.config import CHOICES, config_fields
+from ecosim.store import RunDir, read_generations
+
+TINY = ["--set", "data.test_subset=500", "--set", "training.train_fraction=0.01", "--num-cpus", "2"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, COLUMNS="200")
+    env.pop("PYTHONUNBUFFERED", None)  # the CLI must flush its lines itself
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.update(extra)
+    return env
+
+
+def ecosim(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "ecosim.cli", *args], cwd=cwd, env=env or _env(), capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def _popen(*args: str, cwd: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecosim.cli", *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def _lines_until(proc: subprocess.Popen, pattern: str, seen: list[str], deadline: float) -> str:
+    """Read stdout lines (into ``seen``) until one matches ``pattern``; fail on EOF or timeout."""
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line.rstrip("\n"))
+        if re.search(pattern, line):
+            return line
+    proc.kill()
+    pytest.fail(f"no line matching {pattern!r} in time; got {seen!r}; stderr: {proc.stderr.read()}")
+
+
+# ---- no Ray: help and bad input -----------------------------------------------------------------
+def test_run_help_lists_every_config_key_with_default_and_choices():
+    out = ecosim("run", "--help").stdout
+    flat = " ".join(out.split())
+    for f in config_fields():
+        flag = "--" + f.key.split(".", 1)[1].replace("_", "-")
+        assert flag in out, flag
+    options = [ln for ln in out.split("\n  --")[1:] if not ln.startswith(("help", "set", "verbose"))]
+    assert len(options) == len(config_fields())
+    assert all("(default:" in " ".join(o.split()) for o in options), [o for o in options if "(default:" not in o]
+    for choices in CHOICES.values():
+        assert "{" + ",".join(choices) + "}" in out
+    assert "--learning-rate X 0 → the optimiser's own default" in flat
+    assert "--generations N generations to run (≥ 1; paper: 100). (default: 100)" in flat
+    assert "--offspring N|auto" in flat and "(default: derived from the other sizes)" in flat
+    assert "--set SECTION.KEY=VALUE" in out
+
+
+def test_resume_help_offers_data_root_and_address():
+    out = ecosim("resume", "--help").stdout
+    assert "--data-root" in out and "--address" in out and "--generations" in out and "--population" not in out
+    assert "ECOSIM_DATA" in out
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--population", "abc"], "--population"),
+        (["--optimiser", "lbfgs"], "--optimiser"),
+        (["--offspring", "0"], "ecosystem.offspring"),
+        (["--population", "8", "--max-population", "6"], "ecosystem.max_population"),
+        (["--set", "ecosystem.nokey=1"], "ecosystem.nokey"),
+        (["--mode", "fast"], "--mode"),
+    ],
+)
+def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named, tmp_path):
+    res = ecosim("run", *args, "--out", str(tmp_path / "run"))
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and named in lines[0], res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_wrong_dataset_or_empty_data_root_is_named(tmp_path, data_root):
+    # small sizes the user set; the derived ones must not be what the error talks about
+    small = ["--population", "8", "--max-population", "12", "--species", "2", "--max-species", "4"]
+    res = ecosim("run", "--dataset", "nosuchdataset", *small, "--out", str(tmp_path / "a"))
+    assert res.returncode == 2 and "'nosuchdataset'" in res.stderr and "ecosystem" not in res.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = ecosim("run", "--data-root", str(empty), *small, "--out", str(tmp_path / "b"))
+    assert res.returncode == 2 and str(empty) in res.stderr and "ecosystem" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1  # one line, however long: no wrapping at 80 columns
+
+
+# ---- real runs -----------------------------------------------------------------------------------
+def test_small_ecosystem_runs_and_piped_output_comes_line_by_line(tmp_path, data_root):
+    out = tmp_path / "small"
+    proc = _popen(
+        "run", "--dataset", "mnist", "--generations", "2", "--population", "8", "--max-population", "12",
+        "--species", "2", "--max-species", "4", "--out", str(out), *TINY,
+    )
+    seen: list[str] = []
+    deadline = time.time() + 150
+    first = _lines_until(proc, r".", seen, deadline)
+    assert first.strip() == f"run directory: {out}"  # first, before any work
+    _lines_until(proc, r"^generation 0 \(1/2\)", seen, deadline)
+    assert proc.poll() is None  # the generation's line arrived while the run goes on
+    rest, err = proc.communicate(timeout=max(1.0, deadline - time.time()))
+    lines = seen + rest.splitlines()
+    assert proc.returncode == 0, err
+    gen_lines = [ln for ln in lines if ln.startswith("generation ")]
+    assert len(gen_lines) == 2
+    assert re.match(r"generation 1 \(2/2\): best [\d.]+, mean [\d.]+, species \d+, networks \d+, .*[\d.]+ s$", gen_lines[1])
+    champion = next(ln for ln in lines if ln.startswith("champion: "))
+    assert re.search(r"layers \S+, [\d,]+ parameters", champion)
+    toml = (out / "config.toml").read_text()
+    assert "offspring = 4" in toml and "max_population = 12" in toml  # derived, stored as a number
+
+
+def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, data_root):
+    out = tmp_path / "one"
+    proc = _popen("run", "--dataset", "mnist", "--generations", "40", "--population", "1", "--out", str(out), *TINY)
+    seen: list[str] = []
+    _lines_until(proc, r"^generation 1 ", seen, time.time() + 150)
+    proc.send_signal(signal.SIGTERM)  # what a scheduler or `kill` sends
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert f"ecosim resume {out}" in err and "Traceback" not in err and "SIGABRT" not in err
+    networks = [int(m) for m in re.findall(r"networks (\d+)", "\n".join(seen) + rest)]
+    assert networks and max(networks) <= 3  # bounded: not 1 → 33 → 65
+    toml = (out / "config.toml").read_text()
+    assert f'out = "{out}"' in toml and f'data_root = "{os.path.abspath(data_root)}"' in toml
+    done = RunDir(out).latest_generation()
+    assert done is not None and done >= 1
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = _env()
+    env.pop("ECOSIM_DATA", None)  # the stored absolute data root is enough
+    res = ecosim("resume", os.path.relpath(out, elsewhere), "--generations", str(done + 2), cwd=elsewhere, env=env,
+                 timeout=150)  # one more generation
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0].startswith(f"run directory: {out}")
+    gens = read_generations(out)
+    assert list(gens["generation"]) == list(range(done + 2)) and (gens["network_count"] <= 3).all()
