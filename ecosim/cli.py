@@ -172,8 +172,10 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report",
         help="Table I and Fig. 9-style plots from run logs",
-        description="Group runs by (dataset, speciation), print Table I and write plots (PNG) and the table "
-        "(CSV, Markdown). RUN_DIR may also be a folder of run directories.",
+        description="Group runs by their resolved config (all settings but the seed and where they ran), "
+        "print Table I and the final champions, and write the figures and the table (CSV, Markdown). "
+        "RUN_DIR may also be a folder of run directories.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)"
@@ -188,6 +190,9 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "--out", default=None, help="output folder (default: RUN_DIR/report for one run)"
     )
     p.add_argument(
+        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="figure format"
+    )
+    p.add_argument(
         "--tensorboard",
         action="store_true",
         help="also write TensorBoard scalars (needs: pip install 'ecosim[tensorboard]')",
@@ -197,17 +202,47 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    """Handler of ``ecosim report``; prints Table I and the written paths; returns 0."""
-    from ecosim.report import load_runs, rich_table, table_one, write_report
+    """Handler of ``ecosim report``; prints Table I, notes, warnings and the written paths; returns 0.
 
-    runs = load_runs(args.run_dirs)
-    written = write_report(runs, args.out, args.generation, args.tensorboard)
-    Console().print(rich_table(table_one(runs, args.generation)))
+    Warnings are printed once each, as one line on stderr; the table is a rich table on a
+    terminal and Markdown (never wrapped) otherwise.
+    """
+    import warnings
+
+    from ecosim.report import (
+        _markdown,
+        _table_one,
+        champions,
+        group_runs,
+        load_runs,
+        report_notes,
+        rich_table,
+        write_report,
+    )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = load_runs(args.run_dirs)
+        written = write_report(runs, args.out, args.generation, args.tensorboard, args.fmt)
+        groups = group_runs(runs)
+        table = _table_one(groups, args.generation)
+        notes = report_notes(groups, champions(groups))
+    seen: set[str] = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            console.print(Text.assemble(("warning", "bold yellow"), f": {text}"), soft_wrap=True)
+    out = Console()
+    if out.is_terminal:
+        out.print(rich_table(table))
+        for note in notes:
+            out.print(note, soft_wrap=True, highlight=False, markup=False)
+    else:
+        print(_markdown(table, notes), end="")
     for path in written.values():
         print(path)
     return 0
-
-
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
