@@ -153,15 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     p_exp = sub.add_parser(
         "export",
-        help="export the champion (genome JSON, weights, TorchScript or ONNX)",
+        help="export the champion (genome JSON, weights, torch.export .pt2, TorchScript or ONNX)",
         description="Write the champion of RUN_DIR as genome JSON + safetensors weights + a module that plain "
-        "PyTorch loads (float images in [0, 1], normalisation built in, log-probabilities out).",
+        "PyTorch loads (float images in [0, 1] of shape (N, C, H, W), normalisation built in, "
+        "log-probabilities out).",
     )
     p_exp.add_argument("run_dir", metavar="RUN_DIR")
     p_exp.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     p_exp.add_argument(
-        "--format", dest="formats", action="append", choices=("torchscript", "onnx"), default=None,
-        help="torchscript (default) or onnx; repeat for both",
+        "--format", dest="formats", action="append", choices=("pt2", "torchscript", "onnx"), default=None,
+        help="pt2 (torch.export, the default; load with torch.export.load(path).module()), torchscript "
+        "(torch.jit, deprecated in torch 2.14) or onnx (needs: pip install 'ecosim[onnx]'); repeat for several",
     )
     p_exp.set_defaults(func=_cmd_export)
     return parser
@@ -246,9 +248,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ecosim.export import export_champion  # torch: loaded only for this command
+    from ecosim.export import DEFAULT_FORMATS, export_champion  # torch: only for this command
 
-    written = export_champion(args.run_dir, args.out, tuple(args.formats or ("torchscript",)))
+    written = export_champion(args.run_dir, args.out, tuple(dict.fromkeys(args.formats or DEFAULT_FORMATS)))
     for path in written.values():
         print(path)
     return 0
