@@ -162,8 +162,10 @@ def write_report(
             for i, r in enumerate(group):
                 label = r.name or f"run{i}"
                 gens = r.generations.copy()
-                # clone-free offspring metric, as in Table I and Fig. 9c
-                gens["mean_offspring_fitness_before_bp"] = r.column("mean_offspring_fitness_before_bp").to_numpy()
+                # clone-free offspring metric and conv share, as in Table I and the figures
+                gens = gens.sort_values("generation").reset_index(drop=True)
+                for col in ("mean_offspring_fitness_before_bp", "conv_share"):
+                    gens[col] = r.column(col).to_numpy()
                 written[f"{exp.slug}/tensorboard/{label}"] = write_scalars(
                     gens, out / "tensorboard" / exp.slug / label, r.networks
                 )
