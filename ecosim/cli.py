@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "PyTorch loads (float images in [0, 1] of shape (N, C, H, W), normalisation built in, "
         "log-probabilities out).",
     )
-    p_exp.add_argument("run_dir", metavar="RUN_DIR")
+    p_exp.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding champion.safetensors")
     p_exp.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     p_exp.add_argument(
         "--format", dest="formats", action="append", choices=("pt2", "torchscript", "onnx"), default=None,
@@ -177,7 +177,6 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         description="Group runs by their resolved config (all settings but the seed and where they ran), "
         "print Table I and the final champions, and write the figures and the table (CSV, Markdown). "
         "RUN_DIR may also be a folder of run directories.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)"
@@ -192,7 +191,8 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "--out", default=None, help="output folder (default: RUN_DIR/report for one run)"
     )
     p.add_argument(
-        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="figure format"
+        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png",
+        help="figure format: png (default), pdf or svg",
     )
     p.add_argument(
         "--tensorboard",

@@ -363,7 +363,9 @@ def _export_onnx(module: NormalisedClassifier, example: Tensor, path: Path) -> P
     module.checks = False
     try:
         with warnings.catch_warnings(), torch.no_grad():
-            warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
+            # the legacy (TorchScript-based) exporter: deprecated, and it traces like torch.jit.trace
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 module,
                 (example,),
