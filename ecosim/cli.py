@@ -240,15 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     p_exp = sub.add_parser(
         "export",
-        help="export the champion (genome JSON, weights, TorchScript or ONNX)",
+        help="export the champion (genome JSON, weights, torch.export .pt2, TorchScript or ONNX)",
         description="Write the champion of RUN_DIR as genome JSON + safetensors weights + a module that plain "
-        "PyTorch loads (float images in [0, 1], normalisation built in, log-probabilities out).",
+        "PyTorch loads (float images in [0, 1] of shape (N, C, H, W), normalisation built in, "
+        "log-probabilities out).",
     )
-    p_exp.add_argument("run_dir", metavar="RUN_DIR")
+    p_exp.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding champion.safetensors")
     p_exp.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     p_exp.add_argument(
-        "--format", dest="formats", action="append", choices=("torchscript", "onnx"), default=None,
-        help="torchscript (default) or onnx; repeat for both",
+        "--format", dest="formats", action="append", choices=("pt2", "torchscript", "onnx"), default=None,
+        help="pt2 (torch.export, the default; load with torch.export.load(path).module()), torchscript "
+        "(torch.jit, deprecated in torch 2.14) or onnx (needs: pip install 'ecosim[onnx]'); repeat for several",
     )
     p_exp.set_defaults(func=_cmd_export)
     return parser
@@ -259,8 +261,9 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report",
         help="Table I and Fig. 9-style plots from run logs",
-        description="Group runs by (dataset, speciation), print Table I and write plots (PNG) and the table "
-        "(CSV, Markdown). RUN_DIR may also be a folder of run directories.",
+        description="Group runs by their resolved config (all settings but the seed and where they ran), "
+        "print Table I and the final champions, and write the figures and the table (CSV, Markdown). "
+        "RUN_DIR may also be a folder of run directories.",
     )
     p.add_argument(
         "run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)"
@@ -275,6 +278,10 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "--out", default=None, help="output folder (default: RUN_DIR/report for one run)"
     )
     p.add_argument(
+        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png",
+        help="figure format: png (default), pdf or svg",
+    )
+    p.add_argument(
         "--tensorboard",
         action="store_true",
         help="also write TensorBoard scalars (needs: pip install 'ecosim[tensorboard]')",
@@ -284,21 +291,53 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    """Handler of ``ecosim report``; prints Table I and the written paths; returns 0."""
-    from ecosim.report import load_runs, rich_table, table_one, write_report
+    """Handler of ``ecosim report``; prints Table I, notes, warnings and the written paths; returns 0.
 
-    runs = load_runs(args.run_dirs)
-    written = write_report(runs, args.out, args.generation, args.tensorboard)
-    _make_console(stderr=False).print(rich_table(table_one(runs, args.generation)))
+    Warnings are printed once each, as one line on stderr; the table is a rich table on a
+    terminal and Markdown (never wrapped) otherwise.
+    """
+    import warnings
+
+    from ecosim.report import (
+        _markdown,
+        _table_one,
+        champions,
+        group_runs,
+        load_runs,
+        report_notes,
+        rich_table,
+        write_report,
+    )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runs = load_runs(args.run_dirs)
+        written = write_report(runs, args.out, args.generation, args.tensorboard, args.fmt)
+        groups = group_runs(runs)
+        table = _table_one(groups, args.generation)
+        notes = report_notes(groups, champions(groups))
+    seen: set[str] = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text not in seen:
+            seen.add(text)
+            console.print(Text.assemble(("warning", "bold yellow"), f": {text}"), soft_wrap=True)
+    out = _make_console(stderr=False)
+    if out.is_terminal:
+        out.print(rich_table(table))
+        for note in notes:
+            out.print(note, soft_wrap=True, highlight=False, markup=False)
+    else:
+        print(_markdown(table, notes), end="")
     for path in written.values():
         print(path)
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ecosim.export import export_champion  # torch: loaded only for this command
+    from ecosim.export import DEFAULT_FORMATS, export_champion  # torch: only for this command
 
-    written = export_champion(args.run_dir, args.out, tuple(args.formats or ("torchscript",)))
+    written = export_champion(args.run_dir, args.out, tuple(dict.fromkeys(args.formats or DEFAULT_FORMATS)))
     for path in written.values():
         print(path)
     return 0

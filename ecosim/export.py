@@ -1,6 +1,6 @@
 """Export of a run's champion for use without ecosim (paper §II-B: a network is its genome and genes).
 
-``ecosim export RUN_DIR [--out DIR] [--format torchscript|onnx]`` reads
+``ecosim export RUN_DIR [--out DIR] [--format pt2|torchscript|onnx]`` reads
 ``RUN_DIR/champion.safetensors`` (:func:`ecosim.store.networks.load_network`) and writes,
 by default into ``RUN_DIR/export/``:
 
@@ -8,16 +8,25 @@ by default into ``RUN_DIR/export/``:
 * ``champion.safetensors``: genome + gene weights + metadata (a copy of the run's file);
 * ``champion.json``: what a user needs to feed the network: input shape, classes, the
   normalisation built into the exported module, activation, fitness and provenance;
-* ``champion.pt`` (``--format torchscript``, the default): a TorchScript module that plain
-  PyTorch loads with :func:`torch.jit.load`, no ecosim needed;
+* ``champion.pt2`` (``--format pt2``, the default): a :func:`torch.export` program that plain
+  PyTorch loads with :func:`torch.export.load`, no ecosim needed;
+* ``champion.pt`` (``--format torchscript``): the same as TorchScript (:func:`torch.jit.load`;
+  ``torch.jit`` is deprecated since torch 2.14, so prefer ``pt2``);
 * ``champion.onnx`` (``--format onnx``): the same function as ONNX (needs the ``onnx`` package).
 
 The exported module takes images as float tensors in ``[0, 1]`` of shape ``(N, C, H, W)``
-(``uint8 / 255``), applies the dataset normalisation ``(x - mean) / std`` per channel, then the
-phenotype, and returns log-probabilities ``(N, classes)``::
+(``uint8 / 255``), any batch size ``N``, applies the dataset normalisation ``(x - mean) / std``
+per channel, then the phenotype, and returns log-probabilities ``(N, classes)``::
 
-    model = torch.jit.load("champion.pt")
+    model = torch.export.load("champion.pt2").module()
     predicted = model(images_uint8.float() / 255).argmax(1)
+
+Wrong inputs fail with a short message rather than an error deep inside a convolution: values
+outside ``[0, 1]`` (e.g. uint8 images not divided by 255) raise
+``RuntimeError: expects float images in [0, 1] of shape (N, 1, 28, 28) ...`` in ``pt2`` and
+TorchScript, a wrong ``(C, H, W)`` raises ``ValueError`` naming the expected shape in TorchScript
+and ``AssertionError: Guard failed: images.size()[1] == 1`` (the dimension and its expected size)
+in ``pt2``; ONNX Runtime checks shape and dtype against the model's declared input.
 """
 
 from __future__ import annotations
@@ -36,22 +45,49 @@ from torch import Tensor, nn
 from ecosim.errors import CheckpointError, EcosimError
 from ecosim.store.rundir import RunDir
 
-FORMATS: tuple[str, ...] = ("torchscript", "onnx")
+FORMATS: tuple[str, ...] = ("pt2", "torchscript", "onnx")
+"""Export formats: ``pt2`` (:func:`torch.export`, the default), ``torchscript``, ``onnx``."""
+
+DEFAULT_FORMATS: tuple[str, ...] = ("pt2",)
+
+#: file name of each format, in the output folder
+FILES: dict[str, str] = {"pt2": "champion.pt2", "torchscript": "champion.pt", "onnx": "champion.onnx"}
 
 #: batch sizes used to trace the module and to check the trace on another batch size
 _TRACE_BATCH, _CHECK_BATCH = 2, 5
 
 
-def _check_float_images(x: torch.Tensor) -> torch.Tensor:
+def _images_message(c: int, h: int, w: int) -> str:
+    return (
+        f"expects float images in [0, 1] of shape (N, {c}, {h}, {w}) (uint8 images divided by 255)"
+    )
+
+
+def _check_images(x: torch.Tensor, c: int, h: int, w: int) -> torch.Tensor:
+    expected = "(N, " + str(c) + ", " + str(h) + ", " + str(w) + ")"
+    if x.dim() != 4 or x.size(1) != c or x.size(2) != h or x.size(3) != w:
+        raise ValueError(
+            "expects float images of shape " + expected + " in [0, 1]; got shape " + str(x.shape)
+        )
     if not x.is_floating_point():
-        raise ValueError("expects float images in [0, 1]; got an integer tensor: divide it by 255 first")
+        raise ValueError(
+            "expects float images of shape " + expected + " in [0, 1]; got an integer tensor: "
+            "divide it by 255 first"
+        )
+    if x.numel() > 0 and (bool(x.min() < 0) or bool(x.max() > 1)):
+        raise ValueError(
+            "expects float images of shape " + expected + " in [0, 1]; got values in ["
+            + str(float(x.min())) + ", " + str(float(x.max())) + "]: divide uint8 images by 255"
+        )
     return x
 
 
 @functools.cache
-def _float_images() -> Any:
-    """The input check, scripted so that it survives tracing (a plain ``if`` would be traced away)."""
-    return torch.jit.script(_check_float_images)
+def _checked_images() -> Any:
+    """The input check, scripted so that it survives TorchScript tracing (a plain ``if`` would be traced away)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning)
+        return torch.jit.script(_check_images)
 
 
 class NormalisedClassifier(nn.Module):
@@ -66,7 +102,8 @@ class NormalisedClassifier(nn.Module):
         ValueError: ``mean`` and ``std`` of different lengths, or a non-positive ``std``.
 
     Shape:
-        input ``(N, C, H, W)`` float in ``[0, 1]`` → output ``(N, classes)`` log-probabilities.
+        input ``(N, C, H, W)`` float in ``[0, 1]`` → output ``(N, classes)`` log-probabilities;
+        ``(C, H, W)`` is ``input_shape`` when given.
 
     >>> m = NormalisedClassifier(nn.Sequential(nn.Flatten(), nn.Linear(4, 2), nn.LogSoftmax(1)), [0.5], [0.25])
     >>> m(torch.rand(3, 1, 2, 2)).shape
@@ -76,13 +113,27 @@ class NormalisedClassifier(nn.Module):
     mean: Tensor
     std: Tensor
 
-    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        mean: Sequence[float],
+        std: Sequence[float],
+        input_shape: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         if len(mean) != len(std) or not all(s > 0 for s in std):
             raise ValueError(
                 f"mean and std need one value per channel and positive std, got mean={mean}, std={std}"
             )
+        if input_shape is not None and (len(input_shape) != 3 or input_shape[0] != len(mean)):
+            raise ValueError(
+                f"input_shape must be (C, H, W) with C = {len(mean)} channels, got {tuple(input_shape)}"
+            )
         self.net = net
+        self.input_shape: tuple[int, int, int] | None = (
+            None if input_shape is None else (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+        )
+        self.checks = True
         self.register_buffer(
             "mean", torch.tensor([float(m) for m in mean], dtype=torch.float32).view(1, -1, 1, 1)
         )
@@ -90,16 +141,29 @@ class NormalisedClassifier(nn.Module):
             "std", torch.tensor([float(s) for s in std], dtype=torch.float32).view(1, -1, 1, 1)
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Log-probabilities of images ``x`` in ``[0, 1]``; see the class docstring.
+    def forward(self, images: Tensor) -> Tensor:
+        """Log-probabilities of ``images`` in ``[0, 1]``; see the class docstring.
 
         Raises:
-            ValueError: integer images (e.g. uint8 0..255): divide by 255 first.
+            ValueError: integer images (e.g. uint8 0..255: divide by 255 first), or a shape other
+                than ``(N, *input_shape)``.
+            RuntimeError: in a :func:`torch.export` program, values outside ``[0, 1]``.
         """
-        return self.net((_float_images()(x) - self.mean) / self.std)
+        if self.checks and self.input_shape is not None:
+            c, h, w = self.input_shape
+            if torch.compiler.is_exporting():  # shapes are guarded by torch.export; values here
+                torch._assert_async(
+                    torch.logical_and(images.min() >= 0, images.max() <= 1), _images_message(c, h, w)
+                )
+            elif torch.jit.is_tracing():  # scripted: a plain ``if`` would be traced away
+                images = _checked_images()(images, c, h, w)
+            else:
+                images = _check_images(images, c, h, w)
+        return self.net((images - self.mean) / self.std)
 
     def extra_repr(self) -> str:
-        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}"
+        shape = "" if self.input_shape is None else f", input_shape={self.input_shape}"
+        return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}{shape}"
 
 
 def _normalisation(
@@ -124,74 +188,88 @@ def _run_settings(run_dir: Path, metadata: dict[str, Any]) -> tuple[str, str, st
     from ecosim.config import Config, load_config
 
     cfg_path = RunDir(run_dir).config
-    cfg = load_config(cfg_path) if cfg_path.is_file() else Config()
+    try:
+        cfg = load_config(cfg_path) if cfg_path.is_file() else Config()
+    except (OSError, ValueError) as exc:  # binary bytes, broken TOML, invalid values
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise CheckpointError(f"config file {str(cfg_path)!r} is damaged ({reason})") from None
     dataset = str(metadata.get("dataset") or cfg.data.dataset)
     activation = str(metadata.get("activation") or cfg.training.activation)
     return dataset, cfg.data.data_root, activation
 
 
-def _check_trace(traced: Any, module: nn.Module, shape: tuple[int, int, int]) -> None:
-    """The traced module must equal the eager one on a batch size it was not traced with."""
+def _check_same(exported: Any, module: nn.Module, shape: tuple[int, int, int], what: str) -> None:
+    """The exported module must equal the eager one on a batch size it was not traced with."""
     x = torch.rand(_CHECK_BATCH, *shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        want, got = module(x), traced(x)
+        want, got = module(x), exported(x)
     if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5, rtol=1e-5):
         raise EcosimError(
-            f"the traced champion differs from the eager one on a batch of {_CHECK_BATCH} "
-            f"(max abs difference {float((got - want).abs().max()):.3g}); TorchScript export failed"
+            f"the exported champion differs from the eager one on a batch of {_CHECK_BATCH} "
+            f"(max abs difference {float((got - want).abs().max()):.3g}); {what} export failed"
         )
 
 
-def export_champion(
-    run_dir: str | Path,
-    out_dir: str | Path | None = None,
-    formats: Sequence[str] = ("torchscript",),
-) -> dict[str, Path]:
-    """Export the champion of a run as genome JSON, weights, metadata and TorchScript (or ONNX).
-
-    Args:
-        run_dir: a run directory holding ``champion.safetensors`` (and normally ``config.toml``).
-        out_dir: output folder; ``None`` (default) uses ``run_dir/export``.
-        formats: any of :data:`FORMATS` (default ``("torchscript",)``).
-
-    Returns:
-        ``{"genome": ..., "weights": ..., "metadata": ..., "torchscript": ..., "onnx": ...}``:
-        the paths written (the last two only when requested).
-
-    Raises:
-        CheckpointError: no ``champion.safetensors`` in ``run_dir`` (the message names the path),
-            or an unreadable one.
-        ConfigError: an unknown format.
-        EcosimError: ONNX requested without the ``onnx`` package, or a trace that does not
-            reproduce the phenotype.
-
-    Shape:
-        the exported module maps ``(N, C, H, W)`` float images in ``[0, 1]`` to ``(N, classes)``
-        log-probabilities, ``(C, H, W) = genome.input_shape``.
-
-    >>> paths = export_champion("runs/mnist-seed0-20250101-120000")           # doctest: +SKIP
-    >>> torch.jit.load(paths["torchscript"])(torch.rand(4, 1, 28, 28)).shape  # doctest: +SKIP
-    torch.Size([4, 10])
-    """
-    from ecosim.errors import ConfigError
-    from ecosim.phenotype.network import build_phenotype
+def _read_champion(run: Path) -> tuple[Path, Any, Any, dict[str, Any]]:
+    """``(path, genome, weights, metadata)`` of the run's champion, or a one-line error naming the file."""
     from ecosim.store.networks import load_network
 
-    if "onnx" in formats:  # fail before writing anything
-        _require_onnx()
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise ConfigError(
-            f"export format {bad[0]!r} is unknown; valid formats: {', '.join(FORMATS)}"
-        )
-    run = Path(run_dir)
     champion = RunDir(run).champion
     if not champion.is_file():
         raise CheckpointError(
             f"run directory {str(run)!r} has no champion to export: {champion} is missing "
             "(a champion is written after the first generation)"
         )
-    genome, weights, metadata = load_network(champion)
+    try:
+        genome, weights, metadata = load_network(champion)
+    except CheckpointError as exc:
+        raise CheckpointError(" ".join(str(exc).split())) from None
+    return champion, genome, weights, metadata
+
+
+def export_champion(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> dict[str, Path]:
+    """Export the champion of a run as genome JSON, weights, metadata and a module plain PyTorch runs.
+
+    Args:
+        run_dir: a run directory holding ``champion.safetensors`` (and normally ``config.toml``).
+        out_dir: output folder; ``None`` (default) uses ``run_dir/export``.
+        formats: any of :data:`FORMATS` (default ``("pt2",)``: :func:`torch.export`).
+
+    Returns:
+        ``{"genome": ..., "weights": ..., "metadata": ..., <format>: ...}``: the paths written,
+        one per requested format (file names in :data:`FILES`).
+
+    Raises:
+        CheckpointError: no ``champion.safetensors`` in ``run_dir``, or a damaged one, or a
+            damaged ``config.toml``; one line naming the file.
+        ConfigError: an unknown format.
+        EcosimError: ONNX requested without the ``onnx`` package, or an exported module that
+            does not reproduce the phenotype.
+
+    Shape:
+        the exported module maps ``(N, C, H, W)`` float images in ``[0, 1]`` to ``(N, classes)``
+        log-probabilities, ``(C, H, W) = genome.input_shape``.
+
+    >>> paths = export_champion("runs/mnist-seed0-20250101-120000")                  # doctest: +SKIP
+    >>> torch.export.load(paths["pt2"]).module()(torch.rand(4, 1, 28, 28)).shape     # doctest: +SKIP
+    torch.Size([4, 10])
+    """
+    from ecosim.errors import ConfigError
+    from ecosim.phenotype.network import build_phenotype
+
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ConfigError(
+            f"export format {bad[0]!r} is unknown; valid formats: {', '.join(FORMATS)}"
+        )
+    if "onnx" in formats:  # fail before writing anything
+        _require_onnx()
+    run = Path(run_dir)
+    champion, genome, weights, metadata = _read_champion(run)
     dataset, data_root, activation = _run_settings(run, metadata)
     mean, std = _normalisation(dataset, data_root, metadata)
     out = Path(out_dir) if out_dir is not None else RunDir(run).export
@@ -203,8 +281,9 @@ def export_champion(
     written["weights"] = out / "champion.safetensors"
     if written["weights"].resolve() != champion.resolve():
         shutil.copyfile(champion, written["weights"])
+    c, h, w = genome.input_shape
     info = {
-        "input": "float images in [0, 1] (uint8 / 255), shape (N, C, H, W); normalisation is built in",
+        "input": f"float images in [0, 1] (uint8 / 255), shape (N, {c}, {h}, {w}); normalisation is built in",
         "output": "log-probabilities, shape (N, classes)",
         "input_shape": list(genome.input_shape),
         "classes": genome.classes,
@@ -216,6 +295,7 @@ def export_champion(
         "parameters": genome.parameter_count(),
         "champion": metadata,
         "source": str(champion),
+        "formats": {f: FILES[f] for f in formats},
     }
     written["metadata"] = out / "champion.json"
     written["metadata"].write_text(
@@ -223,28 +303,44 @@ def export_champion(
     )
 
     module = NormalisedClassifier(
-        build_phenotype(genome, weights, activation=activation), mean, std
+        build_phenotype(genome, weights, activation=activation), mean, std, genome.input_shape
     ).eval()
     example = torch.rand(
         _TRACE_BATCH, *genome.input_shape, generator=torch.Generator().manual_seed(1)
     )
+    if "pt2" in formats:
+        written["pt2"] = _export_pt2(module, example, out / FILES["pt2"], info)
     if "torchscript" in formats:
-        with warnings.catch_warnings(), torch.no_grad():
-            # the phenotype's input-shape check is a Python branch the trace drops (TracerWarning),
-            # and recent torch marks torch.jit as deprecated (FutureWarning); the trace is checked below
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings(
-                "ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning
-            )
-            traced = torch.jit.trace(module, example)
-            _check_trace(traced, module, genome.input_shape)
-            written["torchscript"] = out / "champion.pt"
-            torch.jit.save(
-                traced, str(written["torchscript"]), _extra_files={"ecosim.json": json.dumps(info)}
-            )
+        written["torchscript"] = _export_torchscript(module, example, out / FILES["torchscript"], info)
     if "onnx" in formats:
-        written["onnx"] = _export_onnx(module, example, out / "champion.onnx")
+        written["onnx"] = _export_onnx(module, example, out / FILES["onnx"])
     return written
+
+
+def _export_pt2(module: NormalisedClassifier, example: Tensor, path: Path, info: dict[str, Any]) -> Path:
+    """Write ``module`` as a :func:`torch.export` program with a dynamic batch dimension."""
+    from torch.export import Dim
+
+    batch = Dim("N", min=1, max=1 << 24)
+    with torch.no_grad():
+        program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+    _check_same(program.module(), module, tuple(example.shape[1:]), "torch.export")
+    torch.export.save(program, str(path), extra_files={"ecosim.json": json.dumps(info)})
+    return path
+
+
+def _export_torchscript(module: NormalisedClassifier, example: Tensor, path: Path, info: dict[str, Any]) -> Path:
+    """Write ``module`` as a traced TorchScript module (the input check is scripted, so it survives)."""
+    with warnings.catch_warnings(), torch.no_grad():
+        # the phenotype's input-shape check is a Python branch the trace drops (TracerWarning),
+        # and torch 2.14 marks torch.jit as deprecated (FutureWarning); the trace is checked below
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated", category=DeprecationWarning)
+        traced = torch.jit.trace(module, example)
+        _check_same(traced, module, tuple(example.shape[1:]), "TorchScript")
+        torch.jit.save(traced, str(path), _extra_files={"ecosim.json": json.dumps(info)})
+    return path
 
 
 def _require_onnx() -> None:
@@ -257,25 +353,31 @@ def _require_onnx() -> None:
         ) from exc
 
 
-def _export_onnx(module: nn.Module, example: Tensor, path: Path) -> Path:
-    """Write ``module`` as ONNX with a dynamic batch dimension (input ``images``, output ``log_probs``)."""
+def _export_onnx(module: NormalisedClassifier, example: Tensor, path: Path) -> Path:
+    """Write ``module`` as ONNX with a dynamic batch dimension (input ``images``, output ``log_probs``).
+
+    ONNX has no assertion op: the module's own input checks are left out, and ONNX Runtime checks
+    the input's shape and dtype against the declared ``images`` input instead.
+    """
     _require_onnx()
-    with torch.no_grad():
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            input_names=["images"],
-            output_names=["log_probs"],
-            dynamic_axes={"images": {0: "N"}, "log_probs": {0: "N"}},
-            dynamo=False,
-        )
+    module.checks = False
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # the legacy (TorchScript-based) exporter: deprecated, and it traces like torch.jit.trace
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                input_names=["images"],
+                output_names=["log_probs"],
+                dynamic_axes={"images": {0: "N"}, "log_probs": {0: "N"}},
+                dynamo=False,
+            )
+    finally:
+        module.checks = True
     return path
 
 
-# --------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------
-
-
-__all__ = ["FORMATS", "NormalisedClassifier", "export_champion"]
+__all__ = ["DEFAULT_FORMATS", "FILES", "FORMATS", "NormalisedClassifier", "export_champion"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import os
 import pickle
 import struct
@@ -376,15 +377,16 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def _write_tiny_cifar_tarball(path: Path, train_per_class=2, test_per_class=1,
-                              extra: tuple[str, bytes] | None = None) -> None:
+                              extra: tuple[str, bytes] | None = None, prefix: str = "") -> None:
     with tarfile.open(path, "w:gz") as archive:
-        for split, count in (("train", train_per_class), ("test", test_per_class)):
-            for k, cls in enumerate(CIFAR10_CLASSES):
-                for i in range(count):
+        # members in reverse order: the reader must sort them as ImageFolder does
+        for split, count in (("test", test_per_class), ("train", train_per_class)):
+            for k, cls in reversed(list(enumerate(CIFAR10_CLASSES))):
+                for i in reversed(range(count)):
                     buffer = io.BytesIO()
                     Image.new("RGB", (32, 32), _colour(k)).save(buffer, format="JPEG",
                                                                 quality=75)
-                    _add_bytes(archive, f"{split}/{cls}/{i:04d}.jpg", buffer.getvalue())
+                    _add_bytes(archive, f"{prefix}{split}/{cls}/{i:04d}.jpg", buffer.getvalue())
         _add_bytes(archive, "README.md", b"tiny\n")
         if extra is not None:
             _add_bytes(archive, *extra)
@@ -404,15 +406,10 @@ def test_cifar10_tiny_tarball_extracts_once_and_caches_npz(tmp_path):
         assert np.abs(pixel - np.array(_colour(int(label)))).max() <= 4  # JPEG, nearly exact
 
     npz = sorted(cache.glob("*.npz"))
-    extracted = [p for p in cache.iterdir() if p.is_dir()]
-    assert len(npz) == 1 and len(extracted) == 1
-    assert npz[0].name.startswith("cifar10-jpeg-q75-") and npz[0].stem == extracted[0].name
-    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temporaries left
+    assert len(npz) == 1 and npz[0].name.startswith("cifar10-jpeg-q75-")
+    assert list(cache.iterdir()) == npz  # no extracted JPEG folder, no temporaries
 
-    # the second load reads the .npz only: it works without the extracted folder
-    for p in sorted(extracted[0].rglob("*"), reverse=True):
-        p.unlink() if p.is_file() else p.rmdir()
-    extracted[0].rmdir()
+    # the second load reads the .npz only
     again = load_dataset("cifar10", root, cache_dir=cache)
     np.testing.assert_array_equal(again.train_images, ds.train_images)
     np.testing.assert_array_equal(again.test_labels, ds.test_labels)
@@ -434,7 +431,27 @@ def test_cifar10_unsafe_tarball_leaves_nothing_behind(tmp_path):
     assert "cifar10" in str(info.value) and CIFAR10_TARBALL in str(info.value)
     assert not (tmp_path / "escaped.txt").exists()
     assert not (cache / "escaped.txt").exists()
-    assert list(cache.iterdir()) == []  # no partial extraction, no npz
+    assert not cache.exists() or list(cache.iterdir()) == []  # nothing written, no npz
+
+
+def test_cifar10_first_use_logs_progress_and_removes_an_old_extracted_folder(tmp_path, caplog):
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    root.mkdir()
+    _write_tiny_cifar_tarball(root / CIFAR10_TARBALL, prefix="cifar10/")  # one top-level folder
+    with caplog.at_level(logging.INFO, logger="ecosim.data.datasets"):
+        ds = load_dataset("cifar10", root, cache_dir=cache)
+    messages = [r.getMessage() for r in caplog.records if r.name == "ecosim.data.datasets"]
+    assert any("first use: decoding" in m and str(cache) in m for m in messages)
+    assert any("% of cifar10-jpeg-q75.tar.gz read" in m for m in messages)
+    assert any(m.startswith("decoded 30 CIFAR-10 JPEGs") for m in messages)
+    assert ds.train_labels.tolist() == [k for k in range(10) for _ in range(2)]
+
+    (npz,) = cache.glob("*.npz")
+    old = cache / npz.stem  # what an older ecosim extracted beside the arrays
+    (old / "train" / "cat").mkdir(parents=True)
+    (old / "train" / "cat" / "0000.jpg").write_bytes(b"jpeg")
+    load_dataset("cifar10", root, cache_dir=cache)
+    assert list(cache.iterdir()) == [npz]
 
 
 @pytest.mark.slow

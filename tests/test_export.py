@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,13 +73,28 @@ def champion_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return run_dir, result.fitness
 
 
+AVAILABLE = ["pt2", "torchscript"] + (
+    ["onnx"]
+    if importlib.util.find_spec("onnx") is not None and importlib.util.find_spec("onnxruntime") is not None
+    else []
+)
+FILES = {"pt2": "champion.pt2", "torchscript": "champion.pt", "onnx": "champion.onnx"}
+
 # Runs in a fresh interpreter in which importing ecosim is impossible.
 _PLAIN_TORCH = """
 import sys
 sys.modules["ecosim"] = None  # any 'import ecosim' now raises ImportError
 import numpy as np, torch
-model = torch.jit.load(sys.argv[1])
-x = np.load(sys.argv[2]); y = np.load(sys.argv[3])
+fmt, path = sys.argv[1], sys.argv[2]
+if fmt == "pt2":
+    model = torch.export.load(path).module()
+elif fmt == "torchscript":
+    model = torch.jit.load(path)
+else:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path)
+    model = lambda x: torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
+x = np.load(sys.argv[3]); y = np.load(sys.argv[4])
 correct = 0
 with torch.no_grad():
     for i in range(0, len(y), 1000):
@@ -91,20 +107,28 @@ print(correct / len(y))
 """
 
 
-def test_exported_torchscript_scores_the_logged_fitness_in_plain_pytorch(
-    champion_run, tmp_path, capsys
-):
+@pytest.fixture(scope="module")
+def exported(champion_run, tmp_path_factory) -> Path:
+    """The champion exported once in every available format (as the CLI does)."""
+    run_dir, _ = champion_run
+    out = tmp_path_factory.mktemp("export")
+    argv = ["export", str(run_dir), "--out", str(out)]
+    for fmt in AVAILABLE:
+        argv += ["--format", fmt]
+    assert main(argv) == 0
+    return out
+
+
+@pytest.mark.parametrize("fmt", AVAILABLE)
+def test_exported_model_scores_the_logged_fitness_in_plain_pytorch(champion_run, exported, fmt, tmp_path):
     run_dir, fitness = champion_run
-    out = tmp_path / "export"
-    assert main(["export", str(run_dir), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out.split()
-    assert str(out / "champion.pt") in printed and str(out / "champion.genome.json") in printed
     proc = subprocess.run(
         [
             sys.executable,
             "-c",
             _PLAIN_TORCH,
-            str(out / "champion.pt"),
+            fmt,
+            str(exported / FILES[fmt]),
             str(run_dir / "test_images.npy"),
             str(run_dir / "test_labels.npy"),
         ],
@@ -112,35 +136,44 @@ def test_exported_torchscript_scores_the_logged_fitness_in_plain_pytorch(
         check=False,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout.strip()) == pytest.approx(fitness, abs=1e-12)
 
 
+def test_pt2_is_the_default_format_and_paths_are_printed(champion_run, tmp_path, capsys):
+    run_dir, _ = champion_run
+    out = tmp_path / "export"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert str(out / "champion.pt2") in printed and str(out / "champion.genome.json") in printed
+    assert not (out / "champion.pt").exists()
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-def test_genome_json_weights_and_metadata_round_trip(champion_run, tmp_path):
+def test_genome_json_weights_and_metadata_round_trip(champion_run, exported):
     run_dir, fitness = champion_run
-    paths = export_champion(run_dir, tmp_path / "e")
-    assert Genome.from_dict(json.loads(paths["genome"].read_text(encoding="utf-8"))) == GENOME
-    genome, weights, meta = load_network(paths["weights"])
+    assert Genome.from_dict(json.loads((exported / "champion.genome.json").read_text(encoding="utf-8"))) == GENOME
+    genome, weights, meta = load_network(exported / "champion.safetensors")
     _, original, _ = load_network(run_dir / "champion.safetensors")
     assert genome == GENOME and meta["fitness"] == fitness
     assert all(np.array_equal(a, b) for a, b in zip(weights.arrays(), original.arrays()))
-    info = json.loads(paths["metadata"].read_text(encoding="utf-8"))
+    info = json.loads((exported / "champion.json").read_text(encoding="utf-8"))
     assert info["mean"] == [0.1307] and info["std"] == [0.3081] and info["classes"] == 10
+    assert "(N, 1, 28, 28)" in info["input"]
     extra = {"ecosim.json": ""}
-    torch.jit.load(str(paths["torchscript"]), _extra_files=extra)
+    torch.jit.load(str(exported / "champion.pt"), _extra_files=extra)
+    assert json.loads(extra["ecosim.json"])["input_shape"] == [1, 28, 28]
+    extra = {"ecosim.json": ""}
+    torch.export.load(str(exported / "champion.pt2"), extra_files=extra)
     assert json.loads(extra["ecosim.json"])["input_shape"] == [1, 28, 28]
 
 
 def test_default_output_is_inside_the_run_directory(champion_run):
     run_dir, _ = champion_run
     paths = export_champion(run_dir)
-    assert (
-        paths["torchscript"] == run_dir / "export" / "champion.pt"
-        and paths["torchscript"].stat().st_size > 0
-    )
+    assert paths["pt2"] == run_dir / "export" / "champion.pt2" and paths["pt2"].stat().st_size > 0
 
 
 def test_missing_champion_is_a_checkpoint_error_naming_the_path(tmp_path, capsys):
@@ -152,20 +185,87 @@ def test_missing_champion_is_a_checkpoint_error_naming_the_path(tmp_path, capsys
     )  # rich wraps, even mid-word
 
 
+@pytest.mark.parametrize("damage", ["truncated", "binary"])
+def test_damaged_champion_is_one_line_naming_the_file(champion_run, tmp_path, damage):
+    run_dir, _ = champion_run
+    broken = tmp_path / "run"
+    broken.mkdir()
+    data = (run_dir / "champion.safetensors").read_bytes()
+    (broken / "champion.safetensors").write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\xff" * 64)
+    with pytest.raises(CheckpointError) as info:
+        export_champion(broken, tmp_path / "out")
+    message = str(info.value)
+    assert "\n" not in message and "champion.safetensors" in message
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_damaged_config_is_one_line_naming_the_file(champion_run, tmp_path):
+    run_dir, _ = champion_run
+    broken = tmp_path / "run"
+    broken.mkdir()
+    (broken / "champion.safetensors").write_bytes((run_dir / "champion.safetensors").read_bytes())
+    (broken / "config.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(CheckpointError, match=r"config file '.*config\.toml' is damaged"):
+        export_champion(broken, tmp_path / "out")
+
+
 def test_onnx_needs_the_onnx_package(champion_run, tmp_path):
     run_dir, _ = champion_run
     if importlib.util.find_spec("onnx") is None:
         with pytest.raises(EcosimError, match=r"ecosim\[onnx\]"):
-            export_champion(run_dir, tmp_path / "onnx", formats=("torchscript", "onnx"))
+            export_champion(run_dir, tmp_path / "onnx", formats=("pt2", "onnx"))
         assert not (tmp_path / "onnx").exists()  # nothing half-written
     else:
         assert export_champion(run_dir, tmp_path, formats=("onnx",))["onnx"].stat().st_size > 0
 
 
-def test_exported_model_refuses_integer_images(champion_run, tmp_path):
-    run_dir, _ = champion_run
-    path = export_champion(run_dir, tmp_path)["torchscript"]
-    model = torch.jit.load(str(path))
-    with pytest.raises(Exception, match="divide it by 255"):
-        model(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+@pytest.mark.parametrize("fmt", ["pt2", "torchscript"])
+def test_wrong_inputs_are_short_clear_errors(exported, fmt):
+    path = str(exported / FILES[fmt])
+    model = torch.export.load(path).module() if fmt == "pt2" else torch.jit.load(path)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    channels = "images.size()[1] == 1" if fmt == "pt2" else r"(N, 1, 28, 28)"
+    with pytest.raises(Exception, match=re.escape(channels)):
+        model(torch.rand(2, 3, 28, 28))  # an RGB image into an MNIST model
+    with pytest.raises(Exception, match=r"in \[0, 1\].*divide"):
+        model(torch.full((2, 1, 28, 28), 7, dtype=torch.uint8))
+    with pytest.raises(Exception, match=r"\(N, 1, 28, 28\).*\[0, 1\]|\[0, 1\].*\(N, 1, 28, 28\)"):
+        model(torch.rand(2, 1, 28, 28) * 255)  # float, but not divided by 255
+
+
+def test_unknown_format_is_a_config_error(champion_run, tmp_path):
+    from ecosim.errors import ConfigError
+
+    run_dir, _ = champion_run
+    with pytest.raises(ConfigError, match="export format 'keras' is unknown; valid formats: pt2, torchscript, onnx"):
+        export_champion(run_dir, tmp_path, formats=("keras",))
+
+
+# a deeper CNN: two mixed-kernel conv layers with non-square strides, then two dense layers
+DEEP = Genome(
+    (1, 28, 28),
+    (
+        ConvLayer(((3, 3), (1, 5), (5, 1), (1, 1)), stride=(2, 1)),
+        ConvLayer(((3, 1), (3, 3), (1, 3), (5, 5), (1, 1), (3, 5), (7, 3)), stride=(1, 2)),
+        DenseLayer(12),
+        DenseLayer(10),
+    ),
+)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_a_mixed_kernel_strided_cnn_exports_exactly(tmp_path):
+    from ecosim.phenotype.network import build_phenotype
+
+    weights = init_weights(DEEP, np.random.default_rng(3), std=0.1)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    save_network(run_dir / "champion.safetensors", DEEP, weights, {"fitness": 0.5, "dataset": "mnist"})
+    paths = export_champion(run_dir, tmp_path / "out", formats=("pt2", "torchscript"))
+    x = torch.rand(7, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        want = build_phenotype(DEEP, weights, activation="relu")((x - 0.1307) / 0.3081)
+        for model in (torch.export.load(str(paths["pt2"])).module(), torch.jit.load(str(paths["torchscript"]))):
+            assert torch.allclose(model(x), want, atol=1e-5)

@@ -39,7 +39,9 @@ def offspring(k: int, g: int) -> float | None:
     return None if g == 0 else 0.50 + 0.05 * g - 0.020 * k
 
 
-# network rows per generation: (origin, fitness_before_bp); the mean per origin is known
+# network rows per generation: (origin, fitness_before_bp); the mean per origin is known.
+# Crossover and mutation values are shifted by shift(k, g), so that their mean, the clone-free
+# offspring fitness before BP that Table I reports, is offspring(k, g); the clone stays at 0.90.
 NETWORKS = [
     ("initial", None),
     ("crossover", 0.60),
@@ -49,6 +51,19 @@ NETWORKS = [
     ("mutation", 0.40),
     ("clone", 0.90),
 ]
+NON_CLONE_MEAN = 0.44  # mean of the crossover and mutation values above
+
+
+def shift(k: int, g: int) -> float:
+    return 0.0 if g == 0 else offspring(k, g) - NON_CLONE_MEAN
+
+
+def logged_with_clones(k: int, g: int) -> float | None:
+    """What an older engine logged: the mean over every offspring, the clone included."""
+    if g == 0:
+        return None
+    values = [b + (0.0 if o == "clone" else shift(k, g)) for o, b in NETWORKS if b is not None]
+    return sum(values) / len(values)
 
 
 def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) -> Path:
@@ -75,7 +90,9 @@ def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) 
                     "origin": origin,
                     "parameters": 7850 + i,
                     "fitness": 0.9,
-                    "fitness_before_bp": None if g == 0 else before,
+                    "fitness_before_bp": None if g == 0 or before is None
+                    else before + (0.0 if origin == "clone" else shift(k, g)),
+                    "layers": "C2s1x1[3x3,1x1]-F10" if i % 2 else "F64-F10",
                     "status": "ok",
                     "culled": False,
                 }
@@ -91,12 +108,13 @@ def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) 
                 "highest_fitness": highest(k, g),
                 "mean_fitness": mean(k, g),
                 "best_fitness_so_far": highest(k, g),
-                "mean_offspring_fitness_before_bp": offspring(k, g),
+                "mean_offspring_fitness_before_bp": logged_with_clones(k, g),
                 "species_count": 8 + g,
                 "network_count": 64 + 10 * g,
                 "networks_evaluated": 64 + 10 * g,
                 "champion_id": 100 * g,
                 "champion_parameters": 7850 + 100 * g + k,
+                "champion_fitness": highest(k, g),
                 **counts,
             }
         )
@@ -167,7 +185,7 @@ def test_offspring_fitness_before_bp_is_split_by_origin(runs):
     split = offspring_by_origin(run.networks)
     assert list(split.columns) == ["crossover", "mutation", "clone"]
     assert split.loc[1].to_dict() == pytest.approx(
-        {"crossover": 0.65, "mutation": 0.30, "clone": 0.90}
+        {"crossover": 0.65 + shift(0, 1), "mutation": 0.30 + shift(0, 1), "clone": 0.90}
     )
     assert 0 not in split.index  # generation 0 has no offspring scored before BP
 
@@ -182,11 +200,12 @@ def test_failed_mutations_sum_constraint_kinds_and_keep_species_limit_apart(runs
 def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["report", *map(str, runs), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     pngs = sorted(out.glob("*.png"))
     assert {p.name for p in pngs} == {
         f"mnist-speciation-{name}.png"
-        for name in ("fitness", "offspring-by-origin", "population", "failed-mutations")
+        for name in ("fitness", "offspring-by-origin", "population", "architecture", "failed-mutations")
     }
     for png in pngs:
         assert png.stat().st_size > 0 and str(png) in printed
@@ -196,6 +215,21 @@ def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
     # default generation 3 (the shortest run's last): highest fitness 0.930, 0.932, 0.934
     assert "93.40% (93.20 ± 0.20)" in (out / "table1.md").read_text(encoding="utf-8")
     assert (out / "table1.csv").stat().st_size > 0
+    # not a terminal: the table is Markdown, one line per row, and the final champions follow
+    assert "| MNIST (with speciation) | 3 | 3 | 93.40% (93.20 ± 0.20) |" in printed
+    assert "mnist-speciation/seed1 generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in printed
+    assert captured.err == ""  # no warnings for distinct seeds
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_report_writes_pdf_and_svg_figures(runs, tmp_path, fmt, magic):
+    out = tmp_path / fmt
+    assert main(["report", str(runs[0]), "--out", str(out), "--format", fmt]) == 0
+    figures = sorted(out.glob(f"*.{fmt}"))
+    assert len(figures) == 5 and not list(out.glob("*.png"))
+    assert all(f.read_bytes().startswith(magic) for f in figures)
+    with pytest.raises(EcosimError, match="report format 'gif' is unknown; valid formats: png, pdf, svg"):
+        write_report([runs[0]], out, fmt="gif")
 
 
 def test_one_run_reports_into_its_own_folder_several_into_their_common_one(runs):
@@ -332,3 +366,173 @@ def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReplicateWarning)
         table_one(runs)  # distinct seeds, same settings: no warning
+
+
+# ---- experiments are resolved configs; warnings once; damaged inputs ---------------------------
+
+
+def test_runs_with_different_settings_are_separate_experiments_naming_what_differs(runs, tmp_path):
+    from ecosim.report import differences, group_runs
+
+    other = write_run(tmp_path / "async" / "seed0", 0, 3)
+    cfg = Config().with_overrides(
+        {"run.seed": 0, "run.out": str(other), "data.dataset": "mnist", "run.mode": "async"}
+    )
+    (other / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is pooled that should not be: no warning
+        table = table_one([*runs, other])
+    assert list(table.index) == ["mnist-speciation-mode-async", "mnist-speciation-mode-sync"]
+    assert table.loc["mnist-speciation-mode-sync", "runs"] == 3
+    assert table.loc["mnist-speciation-mode-async", "experiment"] == "MNIST (with speciation; run.mode=async)"
+    assert differences(group_runs(load_runs([*runs, other]))) == ["run.mode"]
+    assert list(table_one(runs).index) == ["mnist-speciation"]  # alone, no suffix
+
+
+def test_report_warnings_are_printed_once_each_as_one_clean_line(runs, tmp_path, capsys):
+    twin = write_run(tmp_path / "twin", 0, GENERATIONS)  # same seed as runs[0]
+    assert main(["report", *map(str, runs), str(twin), "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("warning: mnist-speciation: several runs share a seed ([0, 0, 1, 2])")
+    assert "ReplicateWarning" not in err and ".py:" not in err
+
+
+def test_table_one_warns_once_per_problem(runs, tmp_path):
+    import warnings
+
+    twin = write_run(tmp_path / "twin", 0, GENERATIONS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_report([*runs, twin], tmp_path / "r")
+    assert len(caught) == 1 and "share a seed" in str(caught[0].message)
+
+
+def test_damaged_generation_log_is_a_one_line_error_naming_the_file(runs, tmp_path, capsys):
+    bad = runs[0] / "generations" / "gen-000002.parquet"
+    bad.write_bytes(b"\x00\xff" * 100)
+    with pytest.raises(CheckpointError, match=r"log file '.*gen-000002\.parquet' is damaged"):
+        load_runs([runs[0]])
+    assert main(["report", str(runs[0])]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "gen-000002.parquet" in err.replace(" ", "") and "Traceback" not in err
+
+
+def test_damaged_network_log_and_config_are_errors_naming_the_file(runs):
+    (runs[1] / "networks" / "gen-000001-s0000.parquet").write_bytes(b"PAR1garbage")
+    (run,) = load_runs([runs[1]])
+    with pytest.raises(CheckpointError, match=r"gen-000001-s0000\.parquet' is damaged"):
+        _ = run.networks
+    (runs[2] / "config.toml").write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(CheckpointError, match=r"config file '.*seed2/config\.toml' is damaged"):
+        load_runs([runs[2]])
+
+
+# ---- issue 7: clone-free offspring metric, conv share, champion layers -------------------------
+
+
+def test_older_logs_derive_conv_share_and_champion_layers_from_the_network_log(runs):
+    from ecosim.report import champions, group_runs, series
+
+    loaded = load_runs(runs)
+    share = series(loaded, "conv_share")
+    assert share.loc[0, "run0"] == pytest.approx(3 / 7)  # networks 1, 3 and 5 have a conv layer
+    assert share.loc[4, "run2"] != share.loc[4, "run2"]  # the third run has no generation 4: NaN
+    finals = champions(group_runs(loaded))
+    assert list(finals["layers"]) == ["F64-F10"] * 3  # network 100 * g + 0 is the champion
+    assert list(finals["generation"]) == [4, 4, 3]
+
+
+def test_logs_with_per_origin_columns_use_the_logged_values(runs):
+    import pandas as pd
+
+    from ecosim.report import RunLogs, champions, group_runs, series
+
+    (old,) = load_runs([runs[0]])
+    gens = old.generations.copy()
+    gens["mean_offspring_fitness_before_bp"] = 0.123  # the engine's clone-free value
+    gens["mean_offspring_fitness_before_bp_crossover"] = 0.2
+    gens["mean_offspring_fitness_before_bp_mutation"] = 0.1
+    gens["mean_offspring_fitness_before_bp_clone"] = pd.NA
+    gens["conv_share"] = 0.75
+    gens["champion_layers"] = "C10s1x1[3x3]-F10"
+    new = RunLogs(old.run_dir, old.config, gens, name="new")
+    assert table_one([new], generation=2).loc["mnist-speciation", "mean_offspring_fitness_before_bp_max"] == 0.123
+    assert (series([new], "conv_share")["run0"] == 0.75).all()
+    assert champions(group_runs([new])).loc[0, "layers"] == "C10s1x1[3x3]-F10"
+
+
+def test_table_one_offspring_fitness_excludes_clones_in_older_logs(runs):
+    row = table_one(runs, generation=1).loc["mnist-speciation"]
+    assert row["mean_offspring_fitness_before_bp_max"] == pytest.approx(offspring(0, 1))
+    assert row["mean_offspring_fitness_before_bp_max"] < logged_with_clones(0, 1)
+
+
+# ---- figures ----------------------------------------------------------------------------------
+
+
+def test_a_two_generation_run_shows_every_value_with_a_marker(tmp_path):
+    from ecosim.report import fitness_figure, offspring_by_origin_figure
+
+    (run,) = load_runs([write_run(tmp_path / "short", 0, 2)])
+    fig = fitness_figure([run])
+    panel_c = fig.axes[2]
+    (line,) = panel_c.get_lines()
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y[0]) and y[1] == pytest.approx(100 * offspring(0, 1))  # one value, no neighbour
+    assert line.get_marker() not in (None, "", "None")
+    origin = offspring_by_origin_figure([run]).axes[0]
+    assert all(line.get_marker() not in (None, "", "None") for line in origin.get_lines())
+    assert [t.get_text() for t in origin.get_legend().get_texts()] == ["crossover", "mutation", "clone"]
+
+
+def test_an_origin_without_offspring_gets_no_legend_entry(tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ecosim.report import offspring_by_origin_figure
+
+    run_dir = write_run(tmp_path / "noclones", 0, 3)
+    for f in (run_dir / "networks").glob("*.parquet"):
+        t = pq.read_table(f)
+        pq.write_table(t.filter(pc.not_equal(t["origin"], "clone")), f)
+    (run,) = load_runs([run_dir])
+    legend = offspring_by_origin_figure([run]).axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["crossover", "mutation"]
+
+
+def test_no_line_is_drawn_across_a_generation_without_data(runs):
+    from ecosim.report import fitness_figure
+
+    (runs[0] / "generations" / "gen-000002.parquet").unlink()
+    (run,) = load_runs([runs[0]])
+    line = fitness_figure([run]).axes[0].get_lines()[0]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata(), dtype=float)
+    assert list(x) == [0, 1, 2, 3, 4] and np.isnan(y[2]) and not np.isnan(y[[0, 1, 3, 4]]).any()
+
+
+def test_the_pooled_mean_stops_where_a_run_stops_and_panels_share_a_y_range(runs):
+    from ecosim.report import fitness_figure
+
+    fig = fitness_figure(load_runs(runs))
+    ax = fig.axes[0]
+    thin = [line for line in ax.get_lines() if line.get_linewidth() < 1]
+    bold = [line for line in ax.get_lines() if line.get_linewidth() > 2]
+    assert len(thin) == 3 and len(bold) == 1
+    assert max(bold[0].get_xdata()) == 3  # the third run stops after generation 3
+    assert max(np.asarray(thin[0].get_xdata())[~np.isnan(np.asarray(thin[0].get_ydata(), dtype=float))]) == 4
+    assert "generation 3" in bold[0].get_label()
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim() == fig.axes[2].get_ylim()
+
+
+def test_counts_have_integer_ticks_from_zero_even_when_constant(tmp_path):
+    from ecosim.report import failed_mutations_figure, population_figure
+
+    (run,) = load_runs([write_run(tmp_path / "r", 0, 2)])
+    for fig in (population_figure([run]), failed_mutations_figure([run])):
+        for ax in fig.axes:
+            ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+            assert ax.get_ylim()[0] == 0 and all(float(t).is_integer() for t in ticks), ticks

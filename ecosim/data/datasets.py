@@ -58,12 +58,14 @@ CIFAR-10 as JPEG tarball
 ------------------------
 Machines without internet get CIFAR-10 as ``cifar10-jpeg-q75.tar.gz`` (JPEG quality-75
 re-encodings, ImageFolder layout ``train/<class>/NNNN.jpg``, class folders sorting into the
-official label order). It is extracted once (with tarfile's ``"data"`` safety filter, into a
-temporary folder renamed into place) to ``<cache>/cifar10-jpeg-q75-<size>-<mtime_ns>/`` and the
-60,000 decoded images are cached next to it in ``<cache>/cifar10-jpeg-q75-<size>-<mtime_ns>.npz``
-(written to a temporary file, then renamed), keyed by the tarball's size and modification time;
-later loads read only the ``.npz``. Concurrent first loads may each decode, but every file that
-appears is complete. Old keys are never deleted.
+official label order). On first use its 60,000 JPEGs are decoded straight from the tarball
+(read once as a stream; nothing is extracted to disk; about half a minute, with progress logged
+at INFO level on ``ecosim.data.datasets``) and the arrays are cached in
+``<cache>/cifar10-jpeg-q75-<size>-<mtime_ns>.npz`` (177 MB; written to a temporary file, then
+renamed), keyed by the tarball's size and modification time; later loads read only the
+``.npz``. Concurrent first loads may each decode, but every file that appears is complete. Old
+keys are never deleted; a JPEG folder extracted there by an older ecosim is removed. Members
+with unsafe names (absolute, or with ``..``) are refused.
 
 SVHN files are read without checking their MD5 (torchvision checks it; hashing 180 MB on every
 load is slow and rejects re-packed copies); a download still verifies it.
@@ -72,6 +74,7 @@ load is slow and rejects re-packed copies); a download still verifies it.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import shutil
@@ -80,9 +83,10 @@ import tempfile
 import time
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.error import URLError
 
@@ -563,40 +567,159 @@ def _build(name: str, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarr
 def _cifar10_from_tarball(
     tarball: Path, cache: Path
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the decoded arrays of the CIFAR-10 JPEG tarball, from the ``.npz`` when current."""
+    """Return the decoded arrays of the CIFAR-10 JPEG tarball, from the ``.npz`` when current.
+
+    On first use the JPEGs are decoded straight from the tarball (nothing is extracted to disk)
+    and the arrays cached; progress is logged at INFO level on this module's logger.
+    """
     stat = tarball.stat()
     stem = f"{CIFAR10_TARBALL.removesuffix('.tar.gz')}-{stat.st_size}-{stat.st_mtime_ns}"
     npz_path = cache / f"{stem}.npz"
+    stale = cache / stem  # the JPEG folder older versions extracted beside the arrays
     cached = _read_npz(npz_path)
     if cached is not None:
         log.info("CIFAR-10 read from cache %s", npz_path)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
         return cached
 
-    extracted = cache / stem
-    if not extracted.is_dir():
-        _extract_tarball(tarball, extracted)
-    split_root = _split_root(extracted)
-    if split_root is None:
-        raise DatasetError(
-            f"dataset 'cifar10': the tarball {tarball} (extracted to {extracted}) holds no "
-            "train/ and test/ folders; expected train/<class>/NNNN.jpg and test/<class>/NNNN.jpg")
-
+    log.info("CIFAR-10 first use: decoding the 60,000 JPEGs of %s once (about half a minute); "
+             "the arrays are cached in %s", tarball, npz_path)
     start = time.perf_counter()
-    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_image_folder_splits(
-        split_root)
+    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_tarball_splits(
+        tarball)
     log.info("decoded %d CIFAR-10 JPEGs in %.1f s", len(train_y) + len(test_y),
              time.perf_counter() - start)
     for classes in (train_classes, test_classes):
         if tuple(classes) != CIFAR10_CLASSES:
             raise DatasetError(
-                f"dataset 'cifar10': the class folders in {split_root} are {classes}, expected "
+                f"dataset 'cifar10': the class folders in {tarball} are {classes}, expected "
                 f"{list(CIFAR10_CLASSES)}")
     if train_x.shape[1:] != (3, 32, 32):
-        raise DatasetError(f"dataset 'cifar10': images in {split_root} are "
+        raise DatasetError(f"dataset 'cifar10': images in {tarball} are "
                            f"{train_x.shape[1:]} (C, H, W), expected (3, 32, 32)")
     _write_npz(npz_path, train_images=train_x, train_labels=train_y, test_images=test_x,
                test_labels=test_y, version=np.asarray(_NPZ_VERSION, dtype=np.int64))
+    if stale.is_dir():
+        shutil.rmtree(stale, ignore_errors=True)
     return train_x, train_y, test_x, test_y
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file that counts the bytes read from it (progress through a compressed stream)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.count = raw, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)
+        self.count += n or 0
+        return n
+
+
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
+                             ".webp"})  # torchvision's ImageFolder extensions
+
+
+def _split_member(name: str) -> tuple[str, str, str] | None:
+    """``(split, class, path within the class)`` of a tarball member in ImageFolder layout.
+
+    The layout may sit at the top of the tarball or inside one top-level folder
+    (``[top/]train|test/<class>/.../<image>``); other members (a README) give ``None``.
+    """
+    parts = PurePosixPath(name).parts
+    for skip in (0, 1):
+        rest = parts[skip:]
+        if len(rest) >= 3 and rest[0] in ("train", "test"):
+            if PurePosixPath(rest[-1]).suffix.lower() not in _IMAGE_SUFFIXES:
+                return None
+            return rest[0], rest[1], "/".join(rest[2:])
+    return None
+
+
+def _read_tarball_splits(
+    tarball: Path,
+) -> tuple[tuple[np.ndarray, np.ndarray, list[str]], tuple[np.ndarray, np.ndarray, list[str]]]:
+    """Decode the ``train/`` and ``test/`` images of an ImageFolder-layout tarball into ``(N, C, H, W)`` uint8.
+
+    The tarball is read once as a stream; nothing is written to disk. Classes and images come
+    in ImageFolder's order (sorted class folders, sorted paths within each), so the labels
+    equal those of the extracted folder read by ImageFolder.
+
+    Raises:
+        DatasetError: an unreadable tarball, a member with an unsafe name (absolute, or with
+            ``..``), an undecodable image, images of different sizes, or no ``train/``+``test/``.
+    """
+    decoded: dict[str, dict[str, list[tuple[str, np.ndarray]]]] = {"train": {}, "test": {}}
+    total = max(1, tarball.stat().st_size)
+    next_report, count = 0.1, 0
+    try:
+        with open(tarball, "rb") as raw:
+            reader = _CountingReader(raw)
+            with tarfile.open(fileobj=io.BufferedReader(reader), mode="r|*") as archive:
+                for member in archive:
+                    path = PurePosixPath(member.name)
+                    if path.is_absolute() or ".." in path.parts:
+                        raise tarfile.TarError(f"refusing unsafe member {member.name!r}")
+                    where = _split_member(member.name) if member.isfile() else None
+                    if where is None:
+                        continue
+                    fh = archive.extractfile(member)
+                    if fh is None:
+                        continue
+                    try:
+                        image = _decode_bytes(fh.read())
+                    except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
+                        raise DatasetError(f"dataset 'cifar10': cannot decode {member.name} in "
+                                           f"{tarball}: {exc}") from exc
+                    split, cls, rel = where
+                    decoded[split].setdefault(cls, []).append((rel, image))
+                    count += 1
+                    if reader.count / total >= next_report:
+                        log.info("CIFAR-10: %3.0f%% of %s read, %d images decoded",
+                                 100 * reader.count / total, tarball.name, count)
+                        next_report += 0.1
+    except DatasetError:
+        raise
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"dataset 'cifar10': cannot read {tarball}: {type(exc).__name__}: "
+                           f"{exc}") from exc
+    if not decoded["train"] or not decoded["test"]:
+        raise DatasetError(
+            f"dataset 'cifar10': the tarball {tarball} holds no train/ and test/ folders; "
+            "expected train/<class>/NNNN.jpg and test/<class>/NNNN.jpg")
+    out = []
+    size: tuple[int, ...] | None = None
+    channels = 3 if any(a.ndim == 3 for split in decoded.values() for items in split.values()
+                        for _, a in items) else 1
+    for split in ("train", "test"):
+        classes = sorted(decoded[split])
+        images: list[tuple[np.ndarray, str]] = []
+        labels: list[int] = []
+        for label, cls in enumerate(classes):
+            for rel, array in sorted(decoded[split][cls], key=lambda item: item[0]):
+                if size is None:
+                    size = array.shape[:2]
+                elif array.shape[:2] != size:
+                    raise DatasetError(
+                        f"dataset 'cifar10': images in {tarball} differ in size: "
+                        f"{split}/{cls}/{rel} is {array.shape[1]}x{array.shape[0]}, others "
+                        f"{size[1]}x{size[0]} (width x height)")
+                images.append((array, f"{split}/{cls}/{rel}"))
+                labels.append(label)
+        out.append((_stack(images, channels), np.asarray(labels, dtype=np.int64), classes))
+    return out[0], out[1]
+
+
+def _decode_bytes(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        mode = "L" if image.mode in _GRAY_MODES else "RGB"
+        return np.asarray(image.convert(mode))
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -636,58 +759,6 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-
-
-def _extract_tarball(tarball: Path, destination: Path) -> None:
-    """Extract ``tarball`` into a temporary folder next to ``destination``, then rename it."""
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
-    except OSError as exc:
-        raise DatasetError(f"dataset 'cifar10': cannot create the cache folder "
-                           f"{destination.parent} to extract {tarball}: {exc}; set cache_dir or "
-                           f"{CACHE_ENV_VAR} to a writable folder") from exc
-    try:
-        start = time.perf_counter()
-        with tarfile.open(tarball, "r:*") as archive:
-            if hasattr(tarfile, "data_filter"):
-                archive.extractall(tmp, filter="data")
-            else:  # Python < 3.10.12 / 3.11.4: check members by hand
-                archive.extractall(tmp, members=_safe_members(archive, tmp))
-        try:
-            os.rename(tmp, destination)
-        except OSError:
-            if not destination.is_dir():  # not a concurrent extraction that won the race
-                raise
-        log.info("extracted %s to %s in %.1f s", tarball, destination,
-                 time.perf_counter() - start)
-    except (OSError, tarfile.TarError, EOFError, ValueError) as exc:
-        raise DatasetError(f"dataset 'cifar10': cannot extract {tarball} into {destination}: "
-                           f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _safe_members(archive: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
-    base = target.resolve()
-    members = []
-    for member in archive.getmembers():
-        resolved = (base / member.name).resolve()
-        if not (member.isfile() or member.isdir()) or base not in (resolved, *resolved.parents):
-            raise tarfile.TarError(f"refusing unsafe member {member.name!r}")
-        members.append(member)
-    return members
-
-
-def _split_root(folder: Path) -> Path | None:
-    """``folder`` if it holds ``train/`` and ``test/``, else its single subfolder that does."""
-    if (folder / "train").is_dir() and (folder / "test").is_dir():
-        return folder
-    subfolders = [p for p in folder.iterdir() if p.is_dir()]
-    if len(subfolders) == 1 and (subfolders[0] / "train").is_dir() and (
-            subfolders[0] / "test").is_dir():
-        return subfolders[0]
-    return None
 
 
 # --------------------------------------------------------------------------------------------

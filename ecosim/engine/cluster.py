@@ -1,35 +1,167 @@
-"""Ray set-up of a run: start a local Ray or join a cluster, and check that a task fits it."""
+"""Ray set-up of a run: start a local Ray or join a cluster, and check that a task fits it.
+
+A **local** Ray (``run.address`` empty) listens on the loopback interface only: Ray's
+single-machine mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, its default on macOS and Windows)
+is switched on for the start, so the GCS, the raylet, the dashboard agent, the runtime-env agent
+and the workers bind 127.0.0.1 instead of every interface. **Joining a cluster**
+(``run.address``) keeps Ray's normal binding, which a multi-node cluster needs. Token
+authentication stays on in both cases; see ``docs/security.md``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray
 
 from ecosim.config import Config
-from ecosim.errors import ConfigError
+from ecosim.errors import ConfigError, EcosimError
+
+#: Ray's switch for its single-machine mode (every listener on loopback)
+_SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+#: seconds to wait for a TCP connection to ``run.address`` before giving up
+CONNECT_TIMEOUT_S = 10.0
+
+_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
+_TOKEN_ENABLED = "Token authentication is enabled"
+
+
+class _DropTokenEnabledNotice(logging.Filter):
+    """Drops Ray's "Token authentication is enabled" notice; every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_TOKEN_ENABLED)
+
+
+_TOKEN_FILTER = _DropTokenEnabledNotice()
+
+
+def _quiet_token_notice() -> None:
+    """Silence Ray's notice that token authentication is on (it is on by design; see docs/security.md).
+
+    Only that one message of that one logger is dropped; the warning that authentication is
+    *disabled* still appears.
+    """
+    logger = logging.getLogger(_TOKEN_LOGGER)
+    if _TOKEN_FILTER not in logger.filters:
+        logger.addFilter(_TOKEN_FILTER)
+
+
+@contextlib.contextmanager
+def _single_machine() -> Iterator[None]:
+    """Ray's single-machine mode while a local Ray starts: every process it spawns binds 127.0.0.1.
+
+    The processes Ray starts inherit the environment variable; this (driver) process read it when
+    ``ray`` was imported, so its copy of the flag is switched as well. Both are restored after
+    the start, so that a later ``ray.init(address=...)`` in the same process joins a cluster
+    normally.
+    """
+    from ray._private import ray_constants
+
+    old_env = os.environ.get(_SINGLE_MACHINE_ENV)
+    old_flag = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[_SINGLE_MACHINE_ENV] = "0"
+    if old_flag is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if old_env is None:
+            os.environ.pop(_SINGLE_MACHINE_ENV, None)
+        else:
+            os.environ[_SINGLE_MACHINE_ENV] = old_env
+        if old_flag is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = old_flag
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``host:port`` or ``ray://host:port`` address; ``None`` for ``auto`` etc."""
+    rest = address.strip()
+    if "://" in rest:
+        scheme, _, rest = rest.partition("://")
+        if scheme != "ray":
+            return None
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast when nothing accepts connections at a Ray cluster address.
+
+    ``ray.init(address=...)`` retries for minutes when nothing listens there (about 40 s per
+    attempt, 20 attempts); a TCP connection attempt answers within ``timeout`` seconds. A port
+    that answers but is no Ray head is still left to Ray's own retries.
+
+    Args:
+        address: ``host:port`` (the head's GCS port, 6379 by default) or ``ray://host:port``
+            (Ray Client, 10001 by default); other forms (``auto``) are left to Ray.
+        timeout: seconds to wait for the connection (default :data:`CONNECT_TIMEOUT_S`).
+
+    Raises:
+        EcosimError: the connection is refused, times out or the host is unknown; the message
+            names the address and what to check.
+
+    >>> check_address("127.0.0.1:1", timeout=1.0)  # doctest: +SKIP
+    Traceback (most recent call last):
+    ecosim.errors.EcosimError: cannot reach the Ray cluster at run.address = '127.0.0.1:1' ...
+    """
+    target = _host_port(address)
+    if target is None:
+        return
+    host, port = target
+    start = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            reason = f"no answer within {time.monotonic() - start:.0f} s"
+        raise EcosimError(
+            f"cannot reach the Ray cluster at run.address = {address!r} ({reason}): check that the "
+            f"head node is running (`ray start --head` there; `ray status --address {host}:{port}`), "
+            "that the address is the head's GCS port (6379 unless `ray start --port` set another; "
+            "ray://host:10001 for Ray Client), and that no firewall blocks it; "
+            "omit --address to start a local Ray"
+        ) from None
 
 
 def ensure_ray(config: Config) -> None:
     """Start local Ray, or join ``run.address``; reuse a Ray already initialised in this process.
 
-    Token authentication is left as Ray configures it (on by default for local clusters since
-    Ray 2.59); the dashboard, when enabled, listens on ``run.dashboard_host`` (127.0.0.1).
+    A local Ray listens on 127.0.0.1 only (module docstring); the dashboard, when enabled,
+    listens on ``run.dashboard_host`` (127.0.0.1 by default). Token authentication is left on
+    (Ray's default for local clusters since 2.59); only Ray's notice saying so is silenced.
+
+    Raises:
+        EcosimError: ``run.address`` does not accept connections (:func:`check_address`).
     """
     if ray.is_initialized():
         return
+    _quiet_token_notice()
     r = config.run
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
     if r.address:
+        check_address(r.address)
         ray.init(address=r.address, **kwargs)
         return
-    ray.init(
-        num_cpus=config.resources.num_cpus or None,
-        include_dashboard=r.dashboard,
-        dashboard_host=r.dashboard_host,
-        **kwargs,
-    )
+    with _single_machine():
+        ray.init(
+            num_cpus=config.resources.num_cpus or None,
+            include_dashboard=r.dashboard,
+            dashboard_host=r.dashboard_host,
+            _node_ip_address="127.0.0.1",
+            **kwargs,
+        )
 
 
 def check_resources(config: Config) -> None:
@@ -53,4 +185,4 @@ def check_resources(config: Config) -> None:
         )
 
 
-__all__ = ["check_resources", "ensure_ray"]
+__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_resources", "ensure_ray"]

@@ -11,11 +11,18 @@ Reads only the run directories written by :mod:`ecosim.store`; nothing is re-eva
 ``write_report(runs)`` writes
 
 * ``table1.csv`` / ``table1.md``: the form of the paper's Table I — per experiment and per
-  metric (highest fitness, average fitness, average offspring fitness before BP) at generation
-  ``G``, the highest value over runs and the mean ± standard deviation over runs;
-* per experiment ``<experiment>-fitness.png`` (Fig. 9 a–c), ``<experiment>-offspring-by-origin.png``,
-  ``<experiment>-population.png`` and ``<experiment>-failed-mutations.png``;
+  metric (highest fitness, average fitness, average offspring fitness before BP, clones
+  excluded) at generation ``G``, the highest value over runs and the mean ± standard deviation
+  over runs; the Markdown adds what differs between experiments and the final champions;
+* ``champions.csv``: each run's final champion (layers, parameters, fitness);
+* per experiment ``<experiment>-fitness.<fmt>`` (Fig. 9 a–c), ``<experiment>-offspring-by-origin``,
+  ``<experiment>-population``, ``<experiment>-architecture`` (conv share, champion parameters)
+  and ``<experiment>-failed-mutations``, as PNG, PDF or SVG;
 * with ``tensorboard=True``, TensorBoard scalars per run.
+
+An experiment is the set of runs with one resolved config apart from the seed and where they
+ran (:func:`ecosim.report.runs.settings`); runs that differ in anything else (population,
+generations, sync vs async) are separate experiments, named by what tells them apart.
 
 Generations are numbered as in the logs, from 0: the paper's "after epoch 100" is generation 99.
 
@@ -29,14 +36,25 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
+from ecosim.errors import ConfigError
 from ecosim.report.plots import (
+    FORMATS,
     ORIGINS,
+    architecture_figure,
     failed_mutations,
+    failed_mutations_figure,
+    fitness_figure,
+    generations,
     offspring_by_origin,
+    offspring_by_origin_figure,
+    plot_architecture,
     plot_failed_mutations,
     plot_fitness,
     plot_offspring_by_origin,
     plot_population,
+    population_figure,
     series,
 )
 from ecosim.report.runs import (
@@ -45,14 +63,21 @@ from ecosim.report.runs import (
     ReportError,
     RunLogs,
     _as_runs,
+    differences,
     find_run_dirs,
     group_runs,
     load_run,
     load_runs,
+    replicate_problems,
+    settings,
+    warn_replicates,
 )
 from ecosim.report.tables import (
     METRICS,
     _markdown,
+    _table_one,
+    champion_line,
+    champions,
     format_cell,
     format_table,
     rich_table,
@@ -74,23 +99,31 @@ def write_report(
     out_dir: str | Path | None = None,
     generation: int | None = None,
     tensorboard: bool = False,
+    fmt: str = "png",
 ) -> dict[str, Path]:
-    """Write Table I (CSV + Markdown) and every plot, optionally TensorBoard scalars.
+    """Write Table I (CSV + Markdown), the final champions, every figure, optionally TensorBoard scalars.
 
     Args:
         runs: :class:`RunLogs`, or run directories / folders of run directories.
         out_dir: output folder; ``None`` uses :func:`default_out_dir`.
         generation: Table I generation (see :func:`table_one`).
         tensorboard: also write TensorBoard event files under ``out_dir/tensorboard``.
+        fmt: figure format, one of :data:`FORMATS` (``png``, ``pdf``, ``svg``; default ``png``).
 
     Returns:
         ``{label: path}`` of every file (or folder, for TensorBoard) written, e.g.
-        ``"table_csv"``, ``"mnist-speciation/fitness"``.
+        ``"table_csv"``, ``"champions_csv"``, ``"mnist-speciation/fitness"``.
 
     Raises:
-        ReportError: see :func:`table_one`. CheckpointError: a run without logs.
+        ReportError: see :func:`table_one`. CheckpointError: a run without logs, or a damaged
+        log file. ConfigError: an unknown ``fmt``.
         EcosimError: ``tensorboard`` requested but not installed.
+
+    Warns:
+        ReplicateWarning: once per experiment whose runs share a seed.
     """
+    if fmt not in FORMATS:
+        raise ConfigError(f"report format {fmt!r} is unknown; valid formats: {', '.join(FORMATS)}")
     if tensorboard:
         from ecosim.report.tensorboard import require_tensorboard
 
@@ -100,60 +133,107 @@ def write_report(
         raise ReportError("a report needs at least one run, got none")
     out = Path(out_dir) if out_dir is not None else default_out_dir([r.run_dir for r in loaded])
     out.mkdir(parents=True, exist_ok=True)
-    table = table_one(loaded, generation)
+    groups = group_runs(loaded)
+    warn_replicates(groups)
+    table = _table_one(groups, generation)
+    finals = champions(groups)
     written: dict[str, Path] = {}
     table.to_csv(out / "table1.csv")
     written["table_csv"] = out / "table1.csv"
-    (out / "table1.md").write_text(_markdown(table), encoding="utf-8")
+    finals.to_csv(out / "champions.csv", index=False)
+    written["champions_csv"] = out / "champions.csv"
+    (out / "table1.md").write_text(_markdown(table, report_notes(groups, finals)), encoding="utf-8")
     written["table_md"] = out / "table1.md"
-    for exp, group in group_runs(loaded).items():
+    figures = {
+        "fitness": plot_fitness,
+        "offspring-by-origin": plot_offspring_by_origin,
+        "population": plot_population,
+        "architecture": plot_architecture,
+        "failed-mutations": plot_failed_mutations,
+    }
+    for exp, group in groups.items():
         title = f"{exp.title}, {len(group)} run{'s' if len(group) != 1 else ''}"
-        written[f"{exp.slug}/fitness"] = plot_fitness(group, out / f"{exp.slug}-fitness.png", title)
-        written[f"{exp.slug}/offspring-by-origin"] = plot_offspring_by_origin(
-            group, out / f"{exp.slug}-offspring-by-origin.png", title
-        )
-        written[f"{exp.slug}/population"] = plot_population(
-            group, out / f"{exp.slug}-population.png", title
-        )
-        written[f"{exp.slug}/failed-mutations"] = plot_failed_mutations(
-            group, out / f"{exp.slug}-failed-mutations.png", title
-        )
+        for name, plot in figures.items():
+            written[f"{exp.slug}/{name}"] = plot(group, out / f"{exp.slug}-{name}.{fmt}", title)
     if tensorboard:
         from ecosim.report.tensorboard import write_scalars
 
-        for exp, group in group_runs(loaded).items():
+        for exp, group in groups.items():
             for i, r in enumerate(group):
                 label = r.name or f"run{i}"
+                gens = r.generations.copy()
+                # clone-free offspring metric and conv share, as in Table I and the figures
+                gens = gens.sort_values("generation").reset_index(drop=True)
+                for col in ("mean_offspring_fitness_before_bp", "conv_share"):
+                    gens[col] = r.column(col).to_numpy()
                 written[f"{exp.slug}/tensorboard/{label}"] = write_scalars(
-                    r.generations, out / "tensorboard" / exp.slug / label, r.networks
+                    gens, out / "tensorboard" / exp.slug / label, r.networks
                 )
     return written
 
 
+def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame | None = None) -> list[str]:
+    """Plain-text notes of a report: what differs between the experiments, and the final champions.
+
+    Args:
+        groups: the output of :func:`group_runs`.
+        finals: the output of :func:`champions` (computed when ``None``).
+
+    Returns:
+        Markdown paragraphs (one line each, or a list).
+    """
+    notes = []
+    diff = differences(groups)
+    if len(groups) > 1:
+        notes.append(
+            "Experiments group runs of one resolved config (all but seed, run directory, address and "
+            f"resources); these experiments differ in: {', '.join(diff) if diff else 'nothing'}."
+        )
+    finals = champions(groups) if finals is None else finals
+    if not finals.empty:
+        lines = ["Final champions (best network of each run's last generation):", ""]
+        lines += [f"- {champion_line(row)}" for _, row in finals.iterrows()]
+        notes.append("\n".join(lines))
+    return notes
 
 
 __all__ = [
+    "FORMATS",
     "METRICS",
     "ORIGINS",
     "Experiment",
     "ReplicateWarning",
     "ReportError",
     "RunLogs",
+    "architecture_figure",
+    "champion_line",
+    "champions",
     "default_out_dir",
+    "differences",
     "failed_mutations",
+    "failed_mutations_figure",
     "find_run_dirs",
+    "fitness_figure",
     "format_cell",
     "format_table",
+    "generations",
     "group_runs",
     "load_run",
     "load_runs",
     "offspring_by_origin",
+    "offspring_by_origin_figure",
+    "plot_architecture",
     "plot_failed_mutations",
     "plot_fitness",
     "plot_offspring_by_origin",
     "plot_population",
+    "population_figure",
+    "replicate_problems",
+    "report_notes",
     "rich_table",
     "series",
+    "settings",
     "table_one",
+    "warn_replicates",
     "write_report",
 ]

@@ -8,7 +8,9 @@ Reads only what :mod:`ecosim.store` wrote: ``config.toml`` and the Parquet logs 
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ecosim.config import Config, load_config
-from ecosim.errors import CheckpointError, EcosimError
+from ecosim.errors import CheckpointError, ConfigError, EcosimError
 from ecosim.store.logs import read_generations, read_networks
 from ecosim.store.rundir import RunDir
 
@@ -39,15 +43,19 @@ _DATASET_NAMES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment of Table I: a dataset with speciation on or off.
+    """One experiment of Table I: runs of one resolved config, apart from the seed.
 
     Attributes:
         dataset: ``data.dataset`` of the runs (a name, or an ImageFolder path).
         speciation: ``ecosystem.speciation`` of the runs.
+        settings: ``(key, value)`` pairs that tell this experiment apart from the others of the
+            same dataset and speciation (e.g. ``(("run.mode", "async"),)``); empty when no other
+            experiment shares its dataset and speciation.
     """
 
     dataset: str
     speciation: bool
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def dataset_slug(self) -> str:
@@ -57,16 +65,22 @@ class Experiment:
 
     @property
     def slug(self) -> str:
-        """File-name form, as the files in ``experiments/``: ``mnist-speciation``, ``mnist-no-speciation``."""
-        return f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
+        """File-name form, as the files in ``experiments/``: ``mnist-speciation``, ``mnist-no-speciation``.
+
+        Distinguishing settings are appended: ``mnist-speciation-mode-async``.
+        """
+        base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
+        extra = "-".join(f"{k.rpartition('.')[2]}-{v}" for k, v in self.settings)
+        return base + ("-" + re.sub(r"[^A-Za-z0-9._-]+", "-", extra).strip("-") if extra else "")
 
     @property
     def title(self) -> str:
-        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation)``."""
+        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``."""
         name = _DATASET_NAMES.get(self.dataset_slug, self.dataset_slug)
-        return f"{name} ({'with' if self.speciation else 'no'} speciation)"
+        extra = "".join(f"; {k}={v}" for k, v in self.settings)
+        return f"{name} ({'with' if self.speciation else 'no'} speciation{extra})"
 
-    def sort_key(self) -> tuple[int, str, int]:
+    def sort_key(self) -> tuple[int, str, int, tuple[tuple[str, str], ...]]:
         """Table I row order: MNIST, SVHN, Fashion-MNIST, CIFAR-10, then others; speciation first."""
         order = list(_DATASET_NAMES)
         slug = self.dataset_slug
@@ -74,7 +88,36 @@ class Experiment:
             order.index(slug) if slug in order else len(order),
             slug,
             0 if self.speciation else 1,
+            self.settings,
         )
+
+
+#: per-origin before-BP means of the generation log (issue 7); absent or empty in older logs
+OFFSPRING_BY_ORIGIN_COLUMNS: tuple[str, ...] = tuple(
+    f"mean_offspring_fitness_before_bp_{o}" for o in ("crossover", "mutation", "clone")
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
+    """Read one of a run's Parquet logs; a damaged file is a one-line error naming it."""
+    try:
+        return read(run_dir)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        for path in sorted(folder.glob("gen-*.parquet")):
+            try:
+                pq.read_metadata(path)
+                pq.read_table(path)
+            except (OSError, ValueError, pa.ArrowException) as bad:
+                raise CheckpointError(
+                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup "
+                    "or report the other runs"
+                ) from None
+        raise CheckpointError(f"the logs in {str(folder)!r} cannot be read: {_one_line(exc)}") from None
 
 
 @dataclass
@@ -96,7 +139,7 @@ class RunLogs:
 
     @property
     def experiment(self) -> Experiment:
-        """The experiment this run belongs to."""
+        """The run's dataset and speciation (:func:`group_runs` adds distinguishing settings)."""
         return Experiment(self.config.data.dataset, self.config.ecosystem.speciation)
 
     @property
@@ -106,10 +149,64 @@ class RunLogs:
 
     @property
     def networks(self) -> pd.DataFrame:
-        """Network rows (:data:`ecosim.store.logs.NETWORK_SCHEMA`), read on first use (may be empty)."""
+        """Network rows (:data:`ecosim.store.logs.NETWORK_SCHEMA`), read on first use (may be empty).
+
+        Raises:
+            CheckpointError: a damaged network-log file (the message names it).
+        """
         if self._networks is None:
-            self._networks = read_networks(self.run_dir)
+            self._networks = _read_log(read_networks, self.run_dir, RunDir(self.run_dir).networks)
         return self._networks
+
+    def logged(self, column: str) -> bool:
+        """Whether the generation log holds ``column`` with at least one value (older logs may not)."""
+        return column in self.generations and bool(self.generations[column].notna().any())
+
+    def column(self, column: str) -> pd.Series:
+        """One generation-log column indexed by generation, with fallbacks for older logs.
+
+        * ``mean_offspring_fitness_before_bp``: offspring fitness before BP **without clones**
+          (issue 7: a clone's before-BP score is its trained parent's fitness). Logs with the
+          per-origin columns (:data:`OFFSPRING_BY_ORIGIN_COLUMNS`) log it so; for older logs it is
+          computed from the network log over crossover and mutation offspring (when the network
+          log is empty, the logged value, which may include clones, is used).
+        * ``conv_share``: older logs: the share of the generation's networks with a fitness whose
+          ``layers`` hold a conv layer, from the network log.
+        * ``champion_layers``: older logs: the ``layers`` of the ``champion_id`` network.
+        * any other column: as logged; absent columns give NaN (or ``None`` for text).
+        """
+        gens = self.generations.set_index("generation").sort_index()
+        if column == "mean_offspring_fitness_before_bp" and not any(
+            self.logged(c) for c in OFFSPRING_BY_ORIGIN_COLUMNS
+        ):
+            nets = self.networks
+            if not nets.empty:
+                sel = nets[nets["origin"].isin(("crossover", "mutation")) & nets["fitness_before_bp"].notna()]
+                means = sel.groupby("generation")["fitness_before_bp"].mean()
+                return means.reindex(gens.index).astype("float64").rename(column)
+        if column == "conv_share" and not self.logged(column):
+            nets = self.networks
+            if not nets.empty:
+                scored = nets[nets["fitness"].notna()]
+                conv = scored["layers"].fillna("").map(lambda s: any(p.startswith("C") for p in s.split("-")))
+                share = conv.groupby(scored["generation"]).mean()
+                return share.reindex(gens.index).astype("float64").rename(column)
+        if column == "champion_layers" and not self.logged(column):
+            nets = self.networks
+            if not nets.empty and "champion_id" in gens:
+                by_id = nets.set_index(["generation", "network_id"])["layers"]
+                return pd.Series(
+                    [
+                        by_id.get((g, int(c))) if not pd.isna(c) else None
+                        for g, c in gens["champion_id"].items()
+                    ],
+                    index=gens.index,
+                    name=column,
+                    dtype="object",
+                )
+        if column in gens:
+            return gens[column]
+        return pd.Series(None if column.endswith("_layers") else math.nan, index=gens.index, name=column)
 
 
 def load_run(run_dir: str | Path) -> RunLogs:
@@ -122,16 +219,21 @@ def load_run(run_dir: str | Path) -> RunLogs:
         :class:`RunLogs` (network rows are read lazily).
 
     Raises:
-        CheckpointError: ``config.toml`` missing, or no generation logged yet; the message names
-            the path.
-        ConfigError: an invalid ``config.toml``.
+        CheckpointError: ``config.toml`` missing or unreadable, no generation logged yet, or a
+            damaged log file; one line naming the path.
+        ConfigError: an invalid ``config.toml`` (the message names the file).
     """
     path = Path(run_dir)
     cfg_path = RunDir(path).config
     if not cfg_path.is_file():
         raise CheckpointError(f"{str(path)!r} is not a run directory: {cfg_path} is missing")
-    config = load_config(cfg_path)
-    gens = read_generations(path)
+    try:
+        config = load_config(cfg_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg_path}: {_one_line(exc)}") from None
+    except (OSError, ValueError) as exc:  # binary bytes, broken TOML
+        raise CheckpointError(f"config file {str(cfg_path)!r} is damaged ({_one_line(exc)})") from None
+    gens = _read_log(read_generations, path, RunDir(path).generations)
     if gens.empty:
         raise CheckpointError(
             f"run directory {str(path)!r} has no generation logs yet "
@@ -183,43 +285,105 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     return runs
 
 
-#: config keys that may differ between replicates of one experiment
+#: config keys that may differ between replicates of one experiment (with the [resources] section)
 _REPLICATE_FREE = {("run", "seed"), ("run", "out"), ("run", "address"), ("run", "dashboard"),
                    ("run", "dashboard_host"), ("run", "checkpoint_keep"), ("data", "data_root")}
 
+#: keys that name the experiment itself (:class:`Experiment` ``dataset`` and ``speciation``)
+_IDENTITY = {("data", "dataset"), ("ecosystem", "speciation")}
+
 
 class ReplicateWarning(UserWarning):
-    """Runs pooled into one experiment are not independent replicates (same seed or other settings)."""
+    """Runs pooled into one experiment are not independent replicates (they share a seed)."""
 
 
-def _setting(cfg: Config) -> dict[tuple[str, str], Any]:
-    return {(sec, k): v for sec, table in cfg.to_dict().items() for k, v in table.items()
-            if (sec, k) not in _REPLICATE_FREE and sec != "resources"}
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_value(x) for x in v)
+    return str(v)
+
+
+def settings(cfg: Config) -> dict[str, str]:
+    """The resolved settings that define an experiment: every config key but the replicate-free ones.
+
+    Replicate-free: ``run.seed``, ``run.out``, ``run.address``, ``run.dashboard``,
+    ``run.dashboard_host``, ``run.checkpoint_keep``, ``data.data_root`` and the ``[resources]``
+    section (where and how a run executes, not what it computes).
+
+    Returns:
+        ``{"section.key": value as text}``.
+    """
+    return {
+        f"{sec}.{k}": _value(v)
+        for sec, table in cfg.to_dict().items()
+        for k, v in table.items()
+        if (sec, k) not in _REPLICATE_FREE and sec != "resources"
+    }
 
 
 def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
-    """Runs grouped by experiment ``(dataset, speciation)``, in Table I order.
+    """Runs grouped by their resolved config (:func:`settings`), in Table I order.
 
-    Warns (:class:`ReplicateWarning`) when a group's runs share a seed or differ in a setting
-    other than the seed (e.g. sync and async runs, or different budgets), since Table I pools
-    independent replicates only.
+    Runs whose settings differ in anything but the replicate-free keys (the seed, where they
+    ran) are different experiments, even with the same dataset and speciation (sync and async
+    runs, different budgets); such experiments carry the settings in which they differ
+    (:attr:`Experiment.settings`) in their slug and title. Use :func:`replicate_problems` to
+    check the replicates of each group.
     """
-    groups: dict[Experiment, list[RunLogs]] = {}
+    by_setting: dict[tuple[tuple[str, str], ...], list[RunLogs]] = {}
     for r in runs:
-        groups.setdefault(r.experiment, []).append(r)
-    for exp, group in groups.items():
-        seeds = [r.config.run.seed for r in group]
-        if len(set(seeds)) < len(seeds):
-            warnings.warn(f"{exp.slug}: several runs share a seed ({sorted(seeds)}): they are not "
-                          "independent replicates", ReplicateWarning, stacklevel=2)
-        base = _setting(group[0].config)
-        for r in group[1:]:
-            diff = sorted(f"{a}.{b}" for (a, b), v in _setting(r.config).items() if base.get((a, b)) != v)
-            if diff:
-                warnings.warn(f"{exp.slug}: run {str(r.run_dir)!r} differs from {str(group[0].run_dir)!r} "
-                              f"in {', '.join(diff)}; they are pooled as one experiment", ReplicateWarning,
-                              stacklevel=2)
+        by_setting.setdefault(tuple(sorted(settings(r.config).items())), []).append(r)
+    families: dict[tuple[str, bool], list[tuple[dict[str, str], list[RunLogs]]]] = {}
+    for key, group in by_setting.items():
+        base = group[0].experiment
+        families.setdefault((base.dataset, base.speciation), []).append((dict(key), group))
+    groups: dict[Experiment, list[RunLogs]] = {}
+    for (dataset, speciation), members in families.items():
+        keys = sorted({k for s, _ in members for k in s})
+        differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
+        for s, group in members:
+            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing))
+            groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
+
+
+def differences(groups: dict[Experiment, list[RunLogs]]) -> list[str]:
+    """Config keys whose values differ between the given experiments' runs.
+
+    Args:
+        groups: the output of :func:`group_runs`.
+
+    Returns:
+        Sorted ``"section.key"`` names (empty for one experiment).
+    """
+    values: dict[str, set[str]] = {}
+    per_group = [settings(rs[0].config) for rs in groups.values()]
+    keys = {k for s in per_group for k in s}
+    for k in keys:
+        values[k] = {s.get(k, "") for s in per_group}
+    return sorted(k for k, v in values.items() if len(v) > 1)
+
+
+def replicate_problems(groups: dict[Experiment, list[RunLogs]]) -> list[str]:
+    """Why runs pooled into one experiment are not independent replicates, one message per group.
+
+    Returns:
+        e.g. ``["mnist-speciation: several runs share a seed ([0, 0, 1]): ..."]``; empty when fine.
+    """
+    out = []
+    for exp, group in groups.items():
+        seeds = sorted(r.config.run.seed for r in group)
+        if len(set(seeds)) < len(seeds):
+            out.append(f"{exp.slug}: several runs share a seed ({seeds}): they are not independent replicates")
+    return out
+
+
+def warn_replicates(groups: dict[Experiment, list[RunLogs]]) -> None:
+    """Warn (:class:`ReplicateWarning`) once per message of :func:`replicate_problems`."""
+    for message in replicate_problems(groups):
+        warnings.warn(message, ReplicateWarning, stacklevel=3)
 
 
 def _as_runs(runs: Sequence[RunLogs | str | Path]) -> list[RunLogs]:
@@ -227,5 +391,3 @@ def _as_runs(runs: Sequence[RunLogs | str | Path]) -> list[RunLogs]:
     for r in runs:
         out.extend([r] if isinstance(r, RunLogs) else load_runs([r]))
     return out
-
-

@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecosim.report.runs import ReportError, RunLogs, _as_runs, group_runs
+from ecosim.report.runs import (
+    Experiment,
+    ReportError,
+    RunLogs,
+    _as_runs,
+    group_runs,
+    warn_replicates,
+)
 
 #: Table I metrics: generation-log column → column header of the paper.
 METRICS: dict[str, str] = {
@@ -22,6 +29,8 @@ METRICS: dict[str, str] = {
     "mean_fitness": "Average fitness",
     "mean_offspring_fitness_before_bp": "Average offspring fitness before BP",
 }
+"""The offspring metric excludes clones (a clone's before-BP score is its trained parent's
+fitness): see :meth:`RunLogs.column`."""
 
 
 
@@ -61,19 +70,24 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
     loaded = _as_runs(runs)
     if not loaded:
         raise ReportError("table_one needs at least one run, got none")
+    groups = group_runs(loaded)
+    warn_replicates(groups)
+    return _table_one(groups, generation)
+
+
+def _table_one(groups: dict[Experiment, list[RunLogs]], generation: int | None) -> pd.DataFrame:
     records = []
-    for exp, group in group_runs(loaded).items():
+    for exp, group in groups.items():
         gen = min(r.last_generation for r in group) if generation is None else int(generation)
         values: dict[str, list[float]] = {m: [] for m in METRICS}
         for r in group:
-            row = r.generations[r.generations["generation"] == gen]
-            if row.empty:
+            if not (r.generations["generation"] == gen).any():
                 raise ReportError(
                     f"generation {gen} is not in the logs of run {str(r.run_dir)!r} "
                     f"(logged generations {int(r.generations['generation'].min())}..{r.last_generation})"
                 )
             for m in METRICS:
-                v = row.iloc[0][m]
+                v = r.column(m).get(gen)
                 if v is not None and not pd.isna(v):
                     values[m].append(float(v))
         rec: dict[str, Any] = {
@@ -92,6 +106,49 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
             rec[f"{m}_n"] = int(arr.size)
         records.append(rec)
     return pd.DataFrame.from_records(records).set_index("slug")
+
+
+def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
+    """The final champion of every run: the best network of its last logged generation (issue 7).
+
+    Args:
+        groups: the output of :func:`~ecosim.report.runs.group_runs`.
+
+    Returns:
+        One row per run with ``experiment`` (slug), ``run``, ``generation``, ``champion_id``,
+        ``fitness``, ``parameters`` and ``layers`` (the genome summary, e.g. ``C10s1x1[3x3,...]-F10``;
+        ``None`` where neither log holds it).
+    """
+    rows = []
+    for exp, group in groups.items():
+        for r in group:
+            g = r.last_generation
+            cid = r.column("champion_id").get(g)
+            fit = r.column("champion_fitness").get(g)
+            params = r.column("champion_parameters").get(g)
+            layers = r.column("champion_layers").get(g)
+            rows.append(
+                {
+                    "experiment": exp.slug,
+                    "run": r.name,
+                    "generation": g,
+                    "champion_id": None if cid is None or pd.isna(cid) else int(cid),
+                    "fitness": math.nan if fit is None or pd.isna(fit) else float(fit),
+                    "parameters": None if params is None or pd.isna(params) else int(params),
+                    "layers": None if layers is None or (isinstance(layers, float) and math.isnan(layers)) else str(layers),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["experiment", "run", "generation", "champion_id", "fitness", "parameters", "layers"]
+    )
+
+
+def champion_line(row: Any) -> str:
+    """One line per final champion: ``mnist-speciation/seed0 g19: C10s1x1[3x3]-F10, 78,510 parameters, 97.12%``."""
+    layers = row["layers"] or "layers not logged"
+    params = "? parameters" if row["parameters"] is None or pd.isna(row["parameters"]) else f"{int(row['parameters']):,} parameters"
+    fit = "" if pd.isna(row["fitness"]) else f", fitness {100.0 * float(row['fitness']):.2f}%"
+    return f"{row['experiment']}/{row['run']} generation {int(row['generation'])}: {layers}, {params}{fit}"
 
 
 def format_cell(highest: float, mean: float, std: float) -> str:
@@ -129,16 +186,18 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def _markdown(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
     text = format_table(table)
     cols = list(text.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in text.itertuples(index=False)]
     note = (
         "\nHighest value over runs, and (mean ± sample standard deviation, ddof=1) over runs, in %, "
-        "at the generation shown (0-based). n/a: a single run has no standard deviation.\n"
+        "at the generation shown (0-based). n/a: a single run has no standard deviation. "
+        "Offspring fitness before BP excludes clones.\n"
     )
-    return "\n".join(lines) + "\n" + note
+    extra = "".join(f"\n{n}\n" for n in notes)
+    return "\n".join(lines) + "\n" + note + extra
 
 
 def rich_table(table: pd.DataFrame) -> Any:

@@ -7,6 +7,7 @@ step = generation. Scalars (fitness in percent, as in Fig. 9):
 * ``fitness/highest``, ``fitness/average``, ``fitness/offspring_before_bp``, ``fitness/best_so_far``;
 * ``offspring_before_bp/<origin>`` (crossover, mutation, clone) when network rows are given;
 * ``ecosystem/species``, ``ecosystem/networks``, ``ecosystem/champion_parameters``;
+* ``architecture/conv_share`` (percent of networks with a conv layer), when the log has it;
 * ``failed_mutations/constraint``, ``failed_mutations/species_limit``.
 """
 
@@ -29,6 +30,7 @@ SCALARS: dict[str, tuple[str, float]] = {
     "ecosystem/species": ("species_count", 1.0),
     "ecosystem/networks": ("network_count", 1.0),
     "ecosystem/champion_parameters": ("champion_parameters", 1.0),
+    "architecture/conv_share": ("conv_share", 100.0),
 }
 
 
@@ -77,6 +79,8 @@ def write_scalars(
     try:
         gens = generations.set_index("generation").sort_index()
         for tag, (col, scale) in SCALARS.items():
+            if col not in gens:  # e.g. conv_share in older logs
+                continue
             for g, v in gens[col].items():
                 if v is not None and not pd.isna(v):
                     writer.add_scalar(tag, float(v) * scale, int(g))

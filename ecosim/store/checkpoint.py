@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -95,52 +96,155 @@ def save_checkpoint(
     return final
 
 
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint (or ``LATEST`` pointer) was skipped in favour of an older intact one."""
+
+
+class _Damaged(Exception):
+    """A checkpoint file that cannot be read back (internal to :func:`load_checkpoint`)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} is damaged ({reason})")
+
+
+def _candidates(layout: RunDir) -> tuple[list[Path], str | None]:
+    """Checkpoint folders to try, best first, and what is wrong with ``LATEST`` (``None``: nothing).
+
+    The folder ``LATEST`` names comes first; then every other complete folder, newest first
+    (temporary folders of a killed writer are never candidates).
+    """
+    folders = sorted(
+        (p for p in layout.checkpoints.glob("gen-*") if p.is_dir() and RunDir.checkpoint_generation(p) is not None),
+        key=lambda p: RunDir.checkpoint_generation(p) or 0,
+        reverse=True,
+    )
+    problem: str | None = None
+    generation = layout.latest_generation()
+    if generation is not None:
+        first = layout.checkpoint(generation)
+        return [first, *(p for p in folders if p != first)], None
+    if not layout.latest.is_file():
+        problem = f"{layout.latest} is missing"
+    else:
+        try:
+            name = layout.latest.read_text(encoding="utf-8").strip()
+            problem = f"{layout.latest} names {name[:40]!r}, which is no checkpoint folder"
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"{layout.latest} is unreadable ({type(exc).__name__})"
+    return folders, problem
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _read_checkpoint(folder: Path) -> dict[str, Any]:
+    """Read one checkpoint folder.
+
+    Raises:
+        _Damaged: a missing, truncated or otherwise unreadable file, or state that does not fit.
+        CheckpointError: a readable checkpoint of another version (not damage: no fallback).
+    """
+    try:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError("state.json holds no JSON object")
+    except (OSError, ValueError) as exc:
+        raise _Damaged(folder / "state.json", _one_line(exc)) from exc
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {str(folder)!r} has version {state.get('version')!r}, expected {CHECKPOINT_VERSION}")
+    try:
+        arrays = load_file(str(folder / "weights.safetensors"))
+    except Exception as exc:  # safetensors raises its own SafetensorError, an Exception subclass
+        raise _Damaged(folder / "weights.safetensors", _one_line(exc)) from exc
+    try:
+        by_network: dict[int, dict[str, np.ndarray]] = {}
+        for name, arr in arrays.items():
+            head, _, rest = name.partition(".")
+            by_network.setdefault(int(head[1:]), {})[rest] = arr
+        species = []
+        for sp in state["species"]:
+            nets = {}
+            for meta in sp["networks"]:
+                own = by_network.get(int(meta["id"]), {})
+                genome = Genome.from_dict(meta["genome"])
+                rec = NetworkRecord.from_meta(meta, Weights.from_arrays(genome, own))
+                nets[rec.id] = rec
+            key = sp["key"]
+            species.append(
+                {
+                    "species_id": sp["species_id"],
+                    "key": None if key is None else (tuple(key[0]), tuple(key[1])),
+                    "generation": sp["generation"],
+                    "networks": nets,
+                }
+            )
+        return {"generation": state["generation"], "coordinator": state["coordinator"], "species": species}
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # GenomeError is a ValueError
+        raise _Damaged(folder, f"its state does not fit its weights: {_one_line(exc)}") from exc
+
+
 def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
-    """Read the newest complete checkpoint of a run.
+    """Read the newest intact checkpoint of a run.
+
+    The checkpoint ``LATEST`` names is read first. When it (or ``LATEST`` itself) is damaged,
+    e.g. a truncated ``state.json`` or ``weights.safetensors``, or ``LATEST`` overwritten with
+    other bytes, the next newest complete checkpoint is read instead (``save_checkpoint`` keeps
+    ``keep`` of them) and a :class:`CheckpointWarning` names what was skipped. A resumed run then
+    repeats the generations after the checkpoint it read.
 
     Returns:
         ``{"generation", "coordinator", "species": [{"species_id", "key", "generation", "networks": {id: NetworkRecord}}]}``.
 
     Raises:
-        CheckpointError: no run directory, no complete checkpoint, unknown version or corrupt files.
+        CheckpointError: no run directory, no complete checkpoint, none intact (one line naming
+            each damaged file), or a checkpoint of an unknown version.
     """
     layout = RunDir(run_dir)
-    latest = layout.latest
-    if not latest.is_file():
-        raise CheckpointError(f"run directory {str(run_dir)!r} has no complete checkpoint ({latest} missing)")
-    generation = layout.latest_generation()
-    if generation is None:
-        raise CheckpointError(f"checkpoint pointer {str(latest)!r} is unreadable or names no checkpoint")
-    folder = layout.checkpoint(generation)
-    try:
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        arrays = load_file(str(folder / "weights.safetensors"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {str(folder)!r} is unreadable: {exc}") from exc
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"checkpoint {str(folder)!r} has version {state.get('version')!r}, expected {CHECKPOINT_VERSION}")
-    by_network: dict[int, dict[str, np.ndarray]] = {}
-    for name, arr in arrays.items():
-        head, _, rest = name.partition(".")
-        by_network.setdefault(int(head[1:]), {})[rest] = arr
-    species = []
-    for sp in state["species"]:
-        nets = {}
-        for meta in sp["networks"]:
-            own = by_network.get(int(meta["id"]), {})
-            genome = Genome.from_dict(meta["genome"])
-            rec = NetworkRecord.from_meta(meta, Weights.from_arrays(genome, own))
-            nets[rec.id] = rec
-        key = sp["key"]
-        species.append(
-            {
-                "species_id": sp["species_id"],
-                "key": None if key is None else (tuple(key[0]), tuple(key[1])),
-                "generation": sp["generation"],
-                "networks": nets,
-            }
+    candidates, pointer_problem = _candidates(layout)
+    if not candidates:
+        raise CheckpointError(
+            f"run directory {str(run_dir)!r} has no complete checkpoint ({pointer_problem or 'no checkpoint folder'})"
         )
-    return {"generation": state["generation"], "coordinator": state["coordinator"], "species": species}
+    damaged: list[str] = []
+    for folder in candidates:
+        try:
+            state = _read_checkpoint(folder)
+        except _Damaged as exc:
+            damaged.append(str(exc))
+            continue
+        skipped = ([pointer_problem] if pointer_problem else []) + damaged
+        if skipped:
+            warnings.warn(
+                f"{'; '.join(skipped)}: using checkpoint {str(folder)!r} (generation {state['generation']}) instead",
+                CheckpointWarning,
+                stacklevel=2,
+            )
+        return state
+    raise CheckpointError(
+        f"run directory {str(run_dir)!r} has no intact checkpoint: " + "; ".join(damaged)
+    )
 
 
-__all__ = ["CHECKPOINT_VERSION", "load_checkpoint", "save_checkpoint"]
+def intact_checkpoint_generation(run_dir: str | Path) -> int | None:
+    """The generation :func:`load_checkpoint` would resume from, or ``None`` when no checkpoint is intact.
+
+    Unlike :meth:`RunDir.latest_generation` it looks past a damaged ``LATEST`` or checkpoint
+    (and reads every checkpoint it looks at, weights included).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointWarning)
+        try:
+            return int(load_checkpoint(run_dir)["generation"])
+        except CheckpointError:
+            return None
+
+
+__all__ = [
+    "CHECKPOINT_VERSION",
+    "CheckpointWarning",
+    "intact_checkpoint_generation",
+    "load_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,119 @@
+"""A damaged checkpoint never costs the run: fall back to the previous intact one, else one clear line."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecosim.errors import CheckpointError
+from ecosim.evolution.population import NetworkRecord
+from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.store.checkpoint import (
+    CheckpointWarning,
+    intact_checkpoint_generation,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+def _species(seed: int) -> list[dict]:
+    g = Genome((1, 8, 8), (ConvLayer(((1, 1), (3, 3))), DenseLayer(3)))
+    recs = {
+        i: NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(seed + i)), fitness=0.1 * i, age=2)
+        for i in range(3)
+    }
+    return [{"species_id": 0, "key": g.species_key, "generation": seed, "networks": recs}]
+
+
+@pytest.fixture()
+def run_dir(tmp_path: Path) -> Path:
+    """Checkpoints after generations 2 and 3 (``keep=2``), LATEST naming generation 3."""
+    for gen in range(4):
+        save_checkpoint(tmp_path, gen, {"next_network_id": 3 + gen}, _species(gen), keep=2)
+    return tmp_path
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_latest_overwritten_with_binary_bytes_falls_back_to_the_newest_folder(run_dir):
+    (run_dir / "checkpoints" / "LATEST").write_bytes(bytes(range(256)))
+    with pytest.warns(CheckpointWarning, match=r"LATEST is unreadable .*gen-000003.*generation 3"):
+        assert load_checkpoint(run_dir)["generation"] == 3
+
+
+def test_latest_naming_a_missing_folder_falls_back(run_dir):
+    (run_dir / "checkpoints" / "LATEST").write_text("gen-000009")
+    with pytest.warns(CheckpointWarning, match=r"names 'gen-000009'"):
+        assert load_checkpoint(run_dir)["generation"] == 3
+
+
+@pytest.mark.parametrize("damage", ["truncated state", "truncated weights", "binary state", "missing weights"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(run_dir, damage):
+    newest = run_dir / "checkpoints" / "gen-000003"
+    if damage == "truncated state":
+        _truncate(newest / "state.json")
+    elif damage == "truncated weights":
+        _truncate(newest / "weights.safetensors")
+    elif damage == "binary state":
+        (newest / "state.json").write_bytes(b"\x89\xff\x00" * 100)
+    else:
+        (newest / "weights.safetensors").unlink()
+    name = "weights.safetensors" if "weights" in damage else "state.json"
+    with pytest.warns(CheckpointWarning, match=rf"gen-000003/{name} is damaged .*generation 2\) instead"):
+        ck = load_checkpoint(run_dir)
+    assert ck["generation"] == 2 and ck["coordinator"]["next_network_id"] == 5
+    want = _species(2)[0]["networks"]
+    got = ck["species"][0]["networks"]
+    assert all(
+        np.array_equal(a, b) for i in want for a, b in zip(got[i].weights.arrays(), want[i].weights.arrays())
+    )
+    assert intact_checkpoint_generation(run_dir) == 2
+
+
+def test_weights_that_do_not_fit_the_state_count_as_damage(run_dir):
+    state = run_dir / "checkpoints" / "gen-000003" / "state.json"
+    doc = json.loads(state.read_text())
+    doc["species"][0]["networks"][0]["id"] = 99  # no weights stored for network 99
+    state.write_text(json.dumps(doc))
+    with pytest.warns(CheckpointWarning, match="does not fit its weights"):
+        assert load_checkpoint(run_dir)["generation"] == 2
+
+
+def test_no_intact_checkpoint_is_one_line_naming_every_damaged_file(run_dir):
+    (run_dir / "checkpoints" / "LATEST").write_bytes(b"\xff\xfe\x00")
+    _truncate(run_dir / "checkpoints" / "gen-000003" / "weights.safetensors")
+    (run_dir / "checkpoints" / "gen-000002" / "state.json").write_text("{")
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(run_dir)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"run directory {str(run_dir)!r} has no intact checkpoint")
+    assert "gen-000003/weights.safetensors is damaged" in message
+    assert "gen-000002/state.json is damaged" in message
+    assert intact_checkpoint_generation(run_dir) is None
+
+
+def test_an_intact_run_loads_without_warnings(run_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_checkpoint(run_dir)["generation"] == 3
+
+
+def test_another_checkpoint_version_is_an_error_not_a_fallback(run_dir):
+    state = run_dir / "checkpoints" / "gen-000003" / "state.json"
+    doc = json.loads(state.read_text())
+    doc["version"] = 99
+    state.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="has version 99, expected 1"):
+        load_checkpoint(run_dir)
+
+
+def test_no_checkpoint_at_all_says_so(tmp_path):
+    with pytest.raises(CheckpointError, match=r"no complete checkpoint .*LATEST is missing"):
+        load_checkpoint(tmp_path)
