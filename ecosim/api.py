@@ -42,6 +42,7 @@ from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
 from ecosim.errors import CheckpointError, ConfigError
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
+from ecosim.store.checkpoint import intact_checkpoint_generation
 
 log = logging.getLogger(__name__)
 
@@ -319,9 +320,9 @@ def resume(
             )
     stored = load_config(cfg_path)
     config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
-    latest = RunDir(run_dir).latest_generation()
+    latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:
-        raise CheckpointError(f"run directory {str(run_dir)!r}: {RunDir(run_dir).latest} names no complete checkpoint")
+        raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint to resume from")
     done = latest + 1
     if config.run.generations < done:
         raise ConfigError(

@@ -24,6 +24,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from typing import Any, NoReturn, Sequence
 
 from rich.console import Console
@@ -253,7 +254,43 @@ def build_parser() -> argparse.ArgumentParser:
         "(torch.jit, deprecated in torch 2.14) or onnx (needs: pip install 'ecosim[onnx]'); repeat for several",
     )
     p_exp.set_defaults(func=_cmd_export)
+    _add_show_parser(sub)
     return parser
+
+
+def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
+    """``ecosim show``: architecture, kernel and lineage pictures of one network (issue: see what evolved)."""
+    p = sub.add_parser(
+        "show",
+        help="pictures of an evolved network: architecture (Fig. 7 kernel stacks), kernels, lineage",
+        description="Draw the champion of RUN_DIR (or a kept generation champion) as three pictures: its "
+        "architecture (every layer's nodes, stride, output size and parameters; each conv layer's kernel "
+        "shapes stacked on their shared centre tile as in the paper's Fig. 7), its learned kernels (one "
+        "tile per kernel in its own shape, channels averaged) and its lineage back to generation 0.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--network", type=int, default=None, metavar="ID",
+                       help="a network id whose weights were kept (each generation's champion is kept)")
+    which.add_argument("--generation", type=int, default=None, metavar="G",
+                       help="the champion of generation G (0-based, as logged)")
+    p.add_argument("--format", dest="fmt", choices=("png", "pdf", "svg"), default="png",
+                   help="image format (default: png)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN_DIR/show)")
+    p.add_argument("--from-log", action="store_true",
+                   help="rebuild the genome from the networks log when its weights were not kept "
+                   "(architecture and lineage only)")
+    p.set_defaults(func=_cmd_show)
+    return p
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from ecosim.report.show import write_pictures  # matplotlib: only for this command
+
+    written = write_pictures(args.run_dir, args.network, args.generation, args.fmt, args.out, args.from_log)
+    for path in written.values():
+        print(path)
+    return 0
 
 
 def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
@@ -396,14 +433,20 @@ def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
 
 def _interrupted_message(run_dir: str | None) -> str:
     """What was kept and how to go on, after ``interrupted``."""
-    from ecosim.store import RunDir
 
     if run_dir is None:
         return " before the run started"
-    latest = RunDir(run_dir).latest_generation()
+    from ecosim.store.checkpoint import intact_checkpoint_generation
+
+    latest = intact_checkpoint_generation(run_dir)
     if latest is None:
         return f" before the first generation completed; start again with: ecosim run ... --out {run_dir}"
     return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Python warnings as one ``warning: ...`` line, without file and source line."""
+    console.print(Text.assemble(("warning", "bold yellow"), f": {' '.join(str(message).split())}"), soft_wrap=True)
 
 
 class _Formatter(logging.Formatter):
@@ -417,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter())
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING, handlers=[handler])
+    logging.getLogger("ecosim.data").setLevel(logging.INFO)  # dataset preparation progress (CIFAR-10: ~20 s)
+    warnings.showwarning = _show_warning
     _Interrupted.signum = None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None  # schedulers stop jobs with SIGTERM

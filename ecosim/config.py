@@ -116,10 +116,16 @@ class EcosystemConfig:
             max_species, max_population − offspring) with the offspring set (else 1), at least 1.
         max_species: hard species limit (≥ species; paper: 16). Unset: 2 × species (with
             max_population set: at most max_population − offspring, at least species).
-        offspring: new networks per generation (≥ 1). Unset: ⌈population / 2⌉ (32 for 64; with
+        offspring: new networks per generation (≥ 1; 0 only with ``initial_layers``: a baseline). Unset: ⌈population / 2⌉ (32 for 64; with
             max_population set: at most max_population − max_species, at least 1).
         crossover_rate: probability that an offspring comes from crossover rather than mutation
             (with speciation, within the species; without, a pair then mates with probability eq. 7).
+        initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
+            notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
+            ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
+            ``""`` (default) is the paper's minimal genome (§III-A). With ``offspring = 0`` and
+            ``species = max_species = 1`` this is a fixed-architecture baseline: every network
+            keeps the given layers and only trains (``experiments/baselines/``).
 
     The four sizes left unset (:data:`AUTO`, i.e. ``None``; ``"auto"`` in TOML or on the command
     line) follow the others by the rules above, so every ecosystem from one network up is valid and the defaults
@@ -144,6 +150,7 @@ class EcosystemConfig:
     max_species: int = AUTO
     offspring: int = AUTO
     crossover_rate: float = 0.5
+    initial_layers: str = ""
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
@@ -213,11 +220,31 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     if e.max_species is not None:
         _require(e.max_species >= 1, "ecosystem.max_species", e.max_species, "≥ 1")
     if e.offspring is not None:
-        _require(
-            e.offspring >= 1, "ecosystem.offspring", e.offspring,
-            "≥ 1 (with 0 offspring nothing evolves; leave it unset to derive it from the population)",
-        )
+        if e.offspring == 0:  # a fixed-architecture baseline: needs the architecture
+            _require(
+                bool(e.initial_layers), "ecosystem.offspring", e.offspring,
+                "≥ 1 (0 offspring, i.e. nothing evolves, is a fixed-architecture baseline and needs "
+                "ecosystem.initial_layers, e.g. \"C10[3x3]\"; leave offspring unset to derive it from the population)",
+            )
+        _require(e.offspring >= 0, "ecosystem.offspring", e.offspring, "≥ 0")
+    if not isinstance(e.initial_layers, str):
+        raise ConfigError(f"config 'ecosystem.initial_layers' must be str, got {e.initial_layers!r}")
+    if e.initial_layers:
+        _check_layers_spec(e.initial_layers)
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
+
+
+def _check_layers_spec(spec: str) -> None:
+    """Parse ``ecosystem.initial_layers`` on a large dummy input, so syntax errors show before any work."""
+    import numpy as np
+
+    from ecosim.errors import GenomeError
+    from ecosim.genome.initial import genome_from_layers
+
+    try:
+        genome_from_layers(spec, (1, 1024, 1024), 2, np.random.default_rng(0))
+    except (GenomeError, ValueError) as exc:
+        raise ConfigError(f"config 'ecosystem.initial_layers' = {spec!r} is invalid: {exc}") from exc
 
 
 def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
@@ -357,10 +384,15 @@ def _field_type(cls: type, name: str) -> tuple[type, bool]:
     return hint, default is AUTO
 
 
+#: keys renamed since 0.1: ``(section, old) → new``; configs of older runs still load (resume)
+RENAMED_KEYS: dict[tuple[str, str], str] = {("mutation", "new_dense_max_nodes"): "new_layer_max_nodes"}
+
+
 def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:
     cls = type(default)
     valid = {f.name: f for f in fields(default)}
     kwargs: dict[str, Any] = {}
+    table = {RENAMED_KEYS.get((name, k), k): v for k, v in table.items()}
     for key, value in table.items():
         if key not in valid:
             raise ConfigError(f"unknown config key '{name}.{key}'; valid keys: {', '.join(valid)}")
@@ -464,7 +496,7 @@ def config_fields() -> list[ConfigField]:
             choices = CHOICES.get(key)
             text = docs.get(f.name, "")
             if choices:  # "one of OPTIMISERS" → the names
-                text = re.sub(r"one of [A-Z_]+\b", "one of " + ", ".join(choices), text)
+                text = re.sub(r"one of [\w.]*\b[A-Z_]+\b", "one of " + ", ".join(choices), text)
             out.append(ConfigField(key, base, defaults[f.name], text, choices))
     return out
 
@@ -486,7 +518,7 @@ def _arg_docs(cls: type) -> dict[str, str]:
             continue
         if line and not line.startswith(" "):
             break  # end of the section
-        m = re.match(r"^ {4}(\w+):\s*(.*)$", line)
+        m = re.match(r"^ {4}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
         if m:
             current = entries.setdefault(m.group(1), [])
             current.append(m.group(2))

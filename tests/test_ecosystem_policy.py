@@ -58,6 +58,8 @@ def record(nid: int, g: Genome | None = None, **kw) -> NetworkRecord:
 def policy(**kw) -> EcosystemPolicy:
     base = {"population": 8, "species": 2, "max_species": 4, "max_population": 12, "offspring": 6}
     base.update(kw)
+    if base["offspring"] == 0:  # 0 offspring is a fixed-architecture baseline: it names its layers
+        base["initial_layers"] = "C2"
     return EcosystemPolicy(EcosystemConfig(**base), seed=5)
 
 
@@ -119,10 +121,10 @@ def test_async_allocation_sums_exactly_to_the_quota_in_any_step_order(weights, o
 
 def test_one_rule_gives_a_species_of_one_its_share_in_both_modes():
     # sizes play no part: a species holding one network gets the same share as a large one
-    p = policy(offspring=32)
+    p = policy(offspring=32, max_population=60)
     big, one = with_species(p, [0.9, 0.9])
     assert p.allocate(0, [big, one]) == {big: 16, one: 16}
-    q = policy(offspring=32)
+    q = policy(offspring=32, max_population=60)
     big, one = with_species(q, [0.9, 0.9])
     assert q.allocate(0, [one]) == {one: 16} and q.allocate(0, [big]) == {big: 16}
 
@@ -246,7 +248,7 @@ cand_st = st.builds(
     protect=st.one_of(st.none(), st.sets(st.integers(0, 3))),
 )
 def test_culling_keeps_offspring_and_champions(cands, limit, protect):
-    p = policy(max_population=limit, offspring=0)
+    p = policy(population=1, species=1, max_species=1, max_population=limit, offspring=0)
     removal = p.cull(3, cands, protect)
     removed = {i for ids in removal.values() for i in ids}
     by_id = {c.network_id: c for c in cands}
@@ -259,7 +261,8 @@ def test_culling_keeps_offspring_and_champions(cands, limit, protect):
 
 def test_culling_is_deterministic_for_a_seed():
     cands = [CullCandidate(i, i % 2, 1 + i % 3, 0.5, 0.5) for i in range(10)]
-    assert policy(max_population=4).cull(2, cands) == policy(max_population=4).cull(2, list(reversed(cands)))
+    small = dict(population=4, species=1, max_species=1, max_population=4, offspring=3)
+    assert policy(**small).cull(2, cands) == policy(**small).cull(2, list(reversed(cands)))
 
 
 # ---- the champion ---------------------------------------------------------------------------------------

@@ -221,7 +221,8 @@ class Ecosystem:
                 self.logs.write_networks(generation, s, rows)
 
     async def _update_champion(self, rows: list[dict[str, Any]], generation: int) -> None:
-        top = self.policy.champion_candidate(rows)
+        """Keep the generation champion's weights; crown and save it if it beats the best ever."""
+        top = self.policy.best_of(rows)
         if top is None:
             return
         rec: NetworkRecord | None = None
@@ -235,25 +236,24 @@ class Ecosystem:
                     break
         if rec is None:
             return
-        champ = self.policy.crown(top, generation)
-        save_network(
-            RunDir(self.run_dir).champion,
-            rec.genome,
-            rec.weights,
-            {
-                "network_id": rec.id,
-                "fitness": champ.fitness,
-                "test_accuracy": top.get("test_accuracy"),
-                "generation": generation,
-                "parameters": rec.parameters,
-                "dataset": self.cfg.data.dataset,
-                "activation": self.cfg.training.activation,
-                "input_shape": list(self.input_shape),
-                "classes": self.classes,
-                "mean": list(self.mean),
-                "std": list(self.std),
-            },
-        )
+        meta = {
+            "network_id": rec.id,
+            "fitness": float(top["fitness"]),
+            "test_accuracy": top.get("test_accuracy"),
+            "generation": generation,
+            "parameters": rec.parameters,
+            "dataset": self.cfg.data.dataset,
+            "activation": self.cfg.training.activation,
+            "input_shape": list(self.input_shape),
+            "classes": self.classes,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+        layout = RunDir(self.run_dir)
+        save_network(layout.champion_file(rec.id), rec.genome, rec.weights, meta)
+        if self.policy.champion_candidate([top]) is not None:
+            self.policy.crown(top, generation)
+            save_network(layout.champion, rec.genome, rec.weights, meta)
 
     # ---- generation rows and checkpoints ------------------------------------------------------
     async def _finish_generation(self, generation: int) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ecosim.errors import CheckpointError, EcosimError
+from ecosim.errors import CheckpointError, EcosimError, GenomeError
 from ecosim.evolution.culling import cull as cull_eq9
 from ecosim.evolution.records import (
     OFFSPRING_ORIGINS,
@@ -42,7 +42,8 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.genome import Genome, MutationKind, MutationParams, init_weights, mutate
+from ecosim.genome import Genome, MutationKind, MutationParams, init_weights
+from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,25 @@ def empty_counts() -> dict[str, int]:
 
 
 # ---- §III-A: the initial species -------------------------------------------------------------
+def starting_genome(
+    input_shape: tuple[int, int, int], classes: int, params: "EcosystemConfig", mutation: MutationParams, seed: int
+) -> Genome:
+    """The genome the initial ecosystem grows from (paper §III-A).
+
+    The minimal genome (the output layer on the input) unless ``params.initial_layers`` names
+    hidden layers (e.g. ``"C10"``, the reference implementation's MNIST set-up); kernel shapes it
+    leaves open are drawn by eq. 1 from the stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``.
+
+    Raises:
+        GenomeError: ``initial_layers`` cannot be parsed or does not fit ``input_shape``.
+    """
+    spec = getattr(params, "initial_layers", "")
+    if not spec:
+        return Genome.minimal(input_shape, classes)
+    rng = derive_rng(seed, 0, SPECIES_STREAM_BASE + 1, "init")
+    return genome_from_layers(spec, input_shape, classes, rng, mutation)
+
+
 def initial_networks(
     input_shape: tuple[int, int, int],
     classes: int,
@@ -85,16 +105,21 @@ def initial_networks(
 ) -> list[tuple[SpeciesKey | None, list[NetworkRecord]]]:
     """The initial networks, grouped by species (paper §III-A).
 
-    With speciation, ``params.species`` distinct genomes: the minimal genome, then genomes
-    mutated from it until their species key is new (one isolated network per species, its
-    mutations drawn from the stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``); the
-    ``params.population`` networks are split over them as evenly as possible (the first species
-    get one more), each with fresh N(0, ``mutation.init_std``) weights. Without speciation,
-    every network is the minimal genome plus one mutation from its own stream.
+    Every genome grows from :func:`starting_genome` (the minimal genome by default). With
+    speciation, ``params.species`` distinct genomes from
+    :func:`~ecosim.genome.initial.initial_species_genomes`: the starting genome, then isolated
+    networks mutated with species-changing mutations only (add/remove layer or node, eqs. 3–4)
+    until their species key is new, so kernels and strides keep the minimal shapes eq. 1 gave
+    them (stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``). The ``params.population`` networks
+    are split over them as evenly as possible (the first species get one more), each with fresh
+    N(0, ``mutation.init_std``) weights from its own stream. Without speciation, every network is
+    the starting genome plus one species-changing mutation from its own stream
+    (:func:`~ecosim.genome.initial.isolated_network`).
 
     Args:
         input_shape: ``(C, H, W)`` of the images. classes: number of classes.
-        params: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``).
+        params: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``,
+            ``initial_layers``).
         mutation: the ``[mutation]`` section.
         seed: the run seed. first_id: id of the first network (ids follow consecutively).
 
@@ -104,27 +129,19 @@ def initial_networks(
 
     Raises:
         EcosimError: ``params.species`` distinct species could not be reached.
+        GenomeError: a bad ``params.initial_layers``.
     """
     next_id = first_id
-    minimal = Genome.minimal(input_shape, classes)
+    start = starting_genome(input_shape, classes, params, mutation, seed)
     groups: list[tuple[SpeciesKey | None, list[NetworkRecord]]] = []
     if params.speciation:
-        genomes = [minimal]
         rng = derive_rng(seed, 0, SPECIES_STREAM_BASE, "init")
-        keys = {minimal.species_key}
-        while len(genomes) < params.species:
-            g, w = minimal, init_weights(minimal, rng, mutation.init_std)
-            for _ in range(10_000):
-                r = mutate(g, w, rng, mutation)
-                if r.ok:
-                    assert r.genome is not None and r.weights is not None
-                    g, w = r.genome, r.weights
-                    if g.species_key not in keys:
-                        break
-            else:
-                raise EcosimError(f"could not create {params.species} distinct initial species (ecosystem.species)")
-            keys.add(g.species_key)
-            genomes.append(g)
+        try:
+            genomes = [g for g, _ in initial_species_genomes(start, params.species, rng, mutation)]
+        except GenomeError as exc:
+            raise EcosimError(
+                f"could not create {params.species} distinct initial species (ecosystem.species): {exc}"
+            ) from exc
         n, k = params.population, params.species
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
         for g, size in zip(genomes, sizes):
@@ -137,14 +154,9 @@ def initial_networks(
     else:
         recs = []
         for _ in range(params.population):
-            rng = derive_rng(seed, 0, next_id, "init")
-            g, w = minimal, init_weights(minimal, rng, mutation.init_std)
-            r = mutate(g, w, rng, mutation)
-            if r.ok:
-                assert r.genome is not None and r.weights is not None
-                g, w = r.genome, r.weights
+            g, w, kind = isolated_network(start, derive_rng(seed, 0, next_id, "init"), mutation)
             recs.append(
-                NetworkRecord(id=next_id, species_id=0, genome=g, weights=w, mutation=r.kind.value if r.ok else None)
+                NetworkRecord(id=next_id, species_id=0, genome=g, weights=w, mutation=kind.value if kind else None)
             )
             next_id += 1
         groups.append((None, recs))
@@ -750,17 +762,26 @@ class EcosystemPolicy:
         return sorted(rows, key=lambda r: r["network_id"])
 
     # ---- the champion ----------------------------------------------------------------------------
-    def champion_candidate(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-        """The row of a network that beats the champion, or ``None``.
+    @staticmethod
+    def best_of(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The fittest row with status ``ok`` (lowest id on ties), or ``None``: a generation champion.
 
-        Among rows with status ``ok``, the fittest (lowest id on ties), if its fitness exceeds
-        the best ever trained. The caller saves the network and calls :meth:`crown`.
+        The engine keeps the weights of each generation champion (``RunDir.champion_file``), so
+        ``ecosim show --generation G`` has them.
         """
         ok = [r for r in rows if r["status"] == Status.OK and r["fitness"] is not None]
         if not ok:
             return None
-        top = max(ok, key=lambda r: (r["fitness"], -r["network_id"]))
-        return top if top["fitness"] > self.champion.fitness else None
+        return max(ok, key=lambda r: (r["fitness"], -r["network_id"]))
+
+    def champion_candidate(self, rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+        """The row of a network that beats the champion, or ``None``.
+
+        Among rows with status ``ok``, the fittest (lowest id on ties, :meth:`best_of`), if its
+        fitness exceeds the best ever trained. The caller saves the network and calls :meth:`crown`.
+        """
+        top = self.best_of(rows)
+        return top if top is not None and top["fitness"] > self.champion.fitness else None
 
     def crown(self, row: Mapping[str, Any], generation: int) -> Champion:
         """Make the network of ``row`` (from :meth:`champion_candidate`) the champion."""

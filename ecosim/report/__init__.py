@@ -33,12 +33,13 @@ Generations are numbered as in the logs, from 0: the paper's "after epoch 100" i
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from ecosim.errors import ConfigError
+from ecosim.errors import CheckpointError, ConfigError
 from ecosim.report.plots import (
     FORMATS,
     ORIGINS,
@@ -155,6 +156,16 @@ def write_report(
         title = f"{exp.title}, {len(group)} run{'s' if len(group) != 1 else ''}"
         for name, plot in figures.items():
             written[f"{exp.slug}/{name}"] = plot(group, out / f"{exp.slug}-{name}.{fmt}", title)
+        for i, r in enumerate(group):  # the final champion's architecture (Fig. 7 kernel stacks)
+            from ecosim.report.show import ShowError, architecture_picture
+
+            label = r.name or f"run{i}"
+            try:
+                written[f"{exp.slug}/{label}/champion-architecture"] = architecture_picture(
+                    r.run_dir, out / f"{exp.slug}-champions" / label, fmt
+                )
+            except (ShowError, CheckpointError) as exc:
+                warnings.warn(f"{r.run_dir}: no champion architecture picture ({exc})", stacklevel=2)
     if tensorboard:
         from ecosim.report.tensorboard import write_scalars
 

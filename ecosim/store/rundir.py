@@ -140,8 +140,12 @@ class RunDir:
         return gen if gen is not None and self.checkpoint(gen).is_dir() else None
 
     def holds_run(self) -> bool:
-        """Whether at least one generation is complete (a checkpoint exists)."""
-        return self.latest.is_file()
+        """Whether a generation was ever completed: ``LATEST`` or a checkpoint folder exists (intact or not)."""
+        if self.latest.is_file():
+            return True
+        return self.checkpoints.is_dir() and any(
+            self.checkpoint_generation(p) is not None for p in self.checkpoints.iterdir() if p.is_dir()
+        )
 
 
 __all__ = ["RunDir"]
