@@ -159,6 +159,8 @@ def write_report(
         for i, r in enumerate(group):  # the final champion's architecture (Fig. 7 kernel stacks)
             from ecosim.report.show import ShowError, architecture_picture
 
+            if not RunDir(r.run_dir).champion.is_file():  # logs without a champion file: nothing to draw
+                continue
             label = r.name or f"run{i}"
             try:
                 written[f"{exp.slug}/{label}/champion-architecture"] = architecture_picture(
