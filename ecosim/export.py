@@ -198,6 +198,12 @@ def _run_settings(run_dir: Path, metadata: dict[str, Any]) -> tuple[str, str, st
     return dataset, cfg.data.data_root, activation
 
 
+def _chw(example: Tensor) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an example batch ``(N, C, H, W)``."""
+    c, h, w = (int(v) for v in example.shape[1:])
+    return c, h, w
+
+
 def _check_same(exported: Any, module: nn.Module, shape: tuple[int, int, int], what: str) -> None:
     """The exported module must equal the eager one on a batch size it was not traced with."""
     x = torch.rand(_CHECK_BATCH, *shape, generator=torch.Generator().manual_seed(0))
@@ -324,7 +330,7 @@ def _export_pt2(module: NormalisedClassifier, example: Tensor, path: Path, info:
     batch = Dim("N", min=1, max=1 << 24)
     with torch.no_grad():
         program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
-    _check_same(program.module(), module, tuple(example.shape[1:]), "torch.export")
+    _check_same(program.module(), module, _chw(example), "torch.export")
     torch.export.save(program, str(path), extra_files={"ecosim.json": json.dumps(info)})
     return path
 
@@ -338,7 +344,7 @@ def _export_torchscript(module: NormalisedClassifier, example: Tensor, path: Pat
         warnings.filterwarnings("ignore", message=r".*torch\.jit\..*deprecated", category=FutureWarning)
         warnings.filterwarnings("ignore", message=r".*TorchScript.*deprecated", category=DeprecationWarning)
         traced = torch.jit.trace(module, example)
-        _check_same(traced, module, tuple(example.shape[1:]), "TorchScript")
+        _check_same(traced, module, _chw(example), "TorchScript")
         torch.jit.save(traced, str(path), _extra_files={"ecosim.json": json.dumps(info)})
     return path
 
