@@ -744,21 +744,17 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
 
 
 def _write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` atomically; on failure warn and leave no file behind."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
+    """Write ``arrays`` to ``path`` atomically (:func:`~ecosim.store.atomic.atomic_write`); on failure warn."""
+    from ecosim.store.atomic import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-        tmp = None
+
+    try:
+        atomic_write(path, write)
     except OSError as exc:
         warnings.warn(f"could not write the dataset cache {path}: {exc}", stacklevel=3)
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 # --------------------------------------------------------------------------------------------
