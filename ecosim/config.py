@@ -289,8 +289,12 @@ class ResourcesConfig:
     Args:
         cpus_per_task: CPUs per task (also torch threads in the task).
         gpus_per_task: fraction of a GPU per task (e.g. 0.25 → four networks share one GPU).
-        max_retries: retries of a task lost with its worker.
+        max_retries: retries of a task lost with its worker or node; also how often a species
+            whose actor was lost is re-created and its step redone within one generation.
         task_timeout: seconds before a task is cancelled and recorded as an error (0 = none).
+        resource_timeout: seconds the run waits, once the Ray cluster has no node left that can
+            run a training task (nodes lost), for one to come back before it stops with a
+            resumable state (0 = stop at once).
         num_cpus: CPUs of a local Ray instance (0 = all); more than the machine's cores warns and
             uses the cores; ignored with ``run.address``.
     """
@@ -299,6 +303,7 @@ class ResourcesConfig:
     gpus_per_task: float = 0.0
     max_retries: int = 2
     task_timeout: float = 0.0
+    resource_timeout: float = 60.0
     num_cpus: int = 0
 
 
@@ -453,6 +458,7 @@ def validate_config(cfg: Config) -> None:
     _require(res.gpus_per_task >= 0, "resources.gpus_per_task", res.gpus_per_task, "≥ 0")
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
     _require(res.task_timeout >= 0, "resources.task_timeout", res.task_timeout, "≥ 0")
+    _require(res.resource_timeout >= 0, "resources.resource_timeout", res.resource_timeout, "≥ 0")
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 
 
@@ -530,7 +536,7 @@ def _arg_docs(cls: type) -> dict[str, str]:
 #: keys ``resume`` may change: they alter where and how a run executes, not what it computes
 RESUMABLE_KEYS = frozenset(
     {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
-    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "num_cpus")}
+    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "resource_timeout", "num_cpus")}
     | {"data.data_root"}
 )
 

@@ -43,3 +43,9 @@ class CheckpointError(EcosimError, ValueError):
 
 class ExtinctionError(EcosimError, RuntimeError):
     """The whole ecosystem went extinct; logs and the best network were saved first."""
+
+
+class ClusterError(EcosimError, RuntimeError):
+    """The Ray cluster can no longer carry the run (no node left for a training task, or work lost
+    more often than ``resources.max_retries`` allows); the last complete generation is kept and
+    ``ecosim resume`` continues from it."""

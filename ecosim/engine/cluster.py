@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import ray
@@ -164,6 +164,37 @@ def ensure_ray(config: Config) -> None:
         )
 
 
+def task_fits(nodes: Sequence[Mapping[str, Any]], cpus: float, gpus: float) -> bool:
+    """Whether one living node has the CPUs and GPUs of one training task.
+
+    Args:
+        nodes: Ray's node table (:func:`ray.nodes`): dicts with ``Alive`` and ``Resources``.
+        cpus: ``resources.cpus_per_task``; gpus: ``resources.gpus_per_task`` (fractions allowed).
+
+    Returns:
+        ``True`` when some node that is alive has at least ``cpus`` CPUs and ``gpus`` GPUs in
+        total (busy or not: a busy node runs the task later).
+
+    >>> task_fits([{"Alive": True, "Resources": {"CPU": 2.0}}], cpus=1.0, gpus=0.0)
+    True
+    >>> task_fits([{"Alive": False, "Resources": {"CPU": 2.0}}], cpus=1.0, gpus=0.0)
+    False
+    """
+    for node in nodes:
+        res = node.get("Resources") or {}
+        if node.get("Alive") and float(res.get("CPU", 0.0)) >= cpus and float(res.get("GPU", 0.0)) >= gpus:
+            return True
+    return False
+
+
+def cluster_summary(nodes: Sequence[Mapping[str, Any]]) -> str:
+    """The living nodes and their CPUs/GPUs in words, e.g. ``"2 nodes, 3 CPUs, 0 GPUs"``."""
+    alive = [n for n in nodes if n.get("Alive")]
+    cpus = sum(float((n.get("Resources") or {}).get("CPU", 0.0)) for n in alive)
+    gpus = sum(float((n.get("Resources") or {}).get("GPU", 0.0)) for n in alive)
+    return f"{len(alive)} node{'s' if len(alive) != 1 else ''}, {cpus:g} CPUs, {gpus:g} GPUs"
+
+
 def check_resources(config: Config) -> None:
     """Check that one training task's CPU/GPU request fits the Ray cluster, before any work.
 
@@ -185,4 +216,4 @@ def check_resources(config: Config) -> None:
         )
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_resources", "ensure_ray"]
+__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_resources", "cluster_summary", "ensure_ray", "task_fits"]

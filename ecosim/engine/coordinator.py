@@ -13,11 +13,27 @@ Two modes share every piece:
   same seed gives bit-identical logs whatever worker runs what.
 * ``async``: each species advances on its own (train → reproduce → cull under the ecosystem
   lock); a generation row is written once every living species has finished that generation.
+
+Lost actors and nodes (``docs/cluster.md``). The coordinator keeps a copy of every species'
+committed state (:attr:`Ecosystem.states`: what its actor's ``commit`` returned, followed by every
+network the coordinator added or removed since). A species actor lost while training (its process
+killed, its node lost) is re-created from that copy and the species' training redone; training
+tasks lost with a node are retried by Ray (``resources.max_retries``) on the nodes left. An actor
+lost after the training barrier (reproduction, placement, culling, commit) rolls the step back —
+the policy to its state before the step, the species it touched to their committed states — and
+redoes it; the surviving actors return their training result again without training. Every
+decision draws from streams of (seed, generation, id), so a synchronous run's logs equal an
+uninterrupted run's. Recoveries are bounded (``resources.max_retries`` per species and
+generation) and each one is a row of the events log (``docs/logs.md``). When no node can run a
+training task for ``resources.resource_timeout`` seconds, the run stops with
+:class:`~ecosim.errors.ClusterError`; its last complete generation is checkpointed and
+``ecosim resume RUN_DIR --address ...`` continues it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -27,8 +43,17 @@ from typing import Any, Collection, Mapping, Protocol, Sequence
 import ray
 
 from ecosim.config import Config
+from ecosim.engine.cluster import cluster_summary, task_fits
+from ecosim.engine.recovery import (
+    LOST_ERRORS,
+    Recovery,
+    RecoveryBudget,
+    describe,
+    with_added,
+    with_removed,
+)
 from ecosim.engine.species import SpeciesActor
-from ecosim.errors import ExtinctionError
+from ecosim.errors import ClusterError, ExtinctionError
 from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.ecosystem import largest_remainder as allocate  # the old import path
 from ecosim.evolution.population import ReproductionPolicy
@@ -41,6 +66,9 @@ from ecosim.store.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
+#: seconds between two looks at the cluster's nodes (:meth:`Ecosystem._watch_resources`)
+RESOURCE_POLL_S = 2.0
+
 
 class Reporter(Protocol):
     """Hooks the coordinator calls (the CLI's progress display implements them)."""
@@ -52,19 +80,37 @@ class Reporter(Protocol):
     def on_generation(self, row: dict[str, Any]) -> None: ...
 
 
+def _kill(actor: Any) -> None:
+    """Kill an actor handle, quietly (it may be dead already)."""
+    with contextlib.suppress(Exception):
+        ray.kill(actor, no_restart=True)
+
+
+@dataclasses.dataclass
+class _StepBase:
+    """What a step rolls back to: the policy's state, the committed states and the actors before it."""
+
+    policy: dict[str, Any]
+    states: dict[int, SpeciesState]
+    actors: dict[int, Any]
+
+
 class Ecosystem:
     """Drives one run: ``await Ecosystem(...).run()``.
 
     Args:
         config: the resolved configuration.
         run_dir: the run directory (logs, checkpoints, champion).
-        data: dataset arrays (put into Ray's object store once).
+        data: dataset arrays (put into Ray's object store once; the workers of every node get
+            them from there and never read the data folder).
         input_shape: ``(C, H, W)``; classes: number of classes.
         reporters: progress hooks.
 
     Attributes:
         policy: the ecosystem's state and decisions.
         actors: ``{species id: SpeciesActor handle}``, one per living species.
+        states: ``{species id: SpeciesState}``, each living species' committed state (what a lost
+            actor is re-created from).
     """
 
     def __init__(
@@ -95,53 +141,295 @@ class Ecosystem:
         )
         self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation)
         self.actors: dict[int, Any] = {}
+        self.states: dict[int, SpeciesState] = {}
         self.lock = asyncio.Lock()
         self._tasks: list[asyncio.Future] = []
         self._spare: Any = None
+        self._retired: dict[int, Any] = {}  # actors of species retired by the step in progress
+        self._where: dict[int, tuple[str | None, int | None]] = {}  # last known (node id, pid) per species
+        self._budget = RecoveryBudget(res.max_retries)
+        self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
 
     # ---- species actors ----------------------------------------------------------------------
     def _spawn(self, sid: int, key: Any) -> Any:
-        return SpeciesActor.remote(  # type: ignore[attr-defined]
+        # SPREAD: species actors (and the CPU work of reproduction) spread over the nodes, so a
+        # lost node costs a few species' steps, not the head's share of every species
+        return SpeciesActor.options(scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
             sid, key, self.seed, self.reproduction, [self.data_ref], self.settings, self.task_options,
             self.cfg.resources.task_timeout,
         )
 
-    async def _start_actor(self, sid: int) -> None:
+    async def _start_actor(self, sid: int, generation: int) -> None:
         """The actor of a species the policy founded. A pre-started spare takes the role (a new
         actor process costs about a second); the next spare starts in the background while the
-        policy allows another species."""
+        policy allows another species. A spare that was lost meanwhile is replaced (an event)."""
         key = self.policy.species[sid].key
+        actor = None
         if self._spare is not None:
-            actor, self._spare = self._spare, None
-            await actor.assign.remote(sid, key)  # async actors do not order calls: wait for it
-        else:
+            spare, self._spare = self._spare, None
+            try:
+                await spare.assign.remote(sid, key)  # async actors do not order calls: wait for it
+                actor = spare
+            except LOST_ERRORS as exc:
+                _kill(spare)
+                self._write_event(Recovery(
+                    "spare_lost", generation, describe(exc), species_id=sid,
+                    lost="the pre-started spare actor", redone=f"a new actor started for species {sid}",
+                ))
+        if actor is None:
             actor = self._spawn(sid, key)
         self.actors[sid] = actor
+        self.states[sid] = SpeciesState(sid, key)
         if self.policy.free_species_slots() > 0:
             self._spare = self._spawn(-1, None)
 
+    async def _add(self, sid: int, records: Sequence[NetworkRecord]) -> None:
+        """Add networks to a species (its actor and the committed-state copy)."""
+        await self.actors[sid].add.remote(records)
+        self.states[sid] = with_added(self.states[sid], records)
+
+    async def _remove(self, sid: int, ids: Sequence[int]) -> int:
+        """Remove networks from a species (its actor and the committed-state copy); returns its size."""
+        size = await self.actors[sid].remove.remote(ids)
+        self.states[sid] = with_removed(self.states[sid], ids)
+        return int(size)
+
+    async def _commit(self, sids: Sequence[int]) -> None:
+        """Commit the species' current states and keep the copies."""
+        states = await asyncio.gather(*(self.actors[s].commit.remote() for s in sids))
+        self.states.update(zip(sids, states))
+
     async def _retire(self, sid: int) -> None:
+        """Forget a species that lost its last network.
+
+        Its actor is killed once the step that retired it is complete (:meth:`_end_step`): a step
+        rolled back brings it back, and a species loop whose ``train`` call is still in flight
+        (asynchronous mode) ends quietly instead of awaiting a killed actor.
+        """
         self.policy.retire_species(sid)
-        ray.kill(self.actors.pop(sid))
+        self._retired[sid] = self.actors.pop(sid)
+        self.states.pop(sid, None)
 
-    async def _sizes(self) -> dict[int, int]:
-        sids = sorted(self.actors)
-        sizes = await asyncio.gather(*(self.actors[s].size.remote() for s in sids))
-        return dict(zip(sids, sizes))
+    def _end_step(self) -> None:
+        """A step is complete: kill the actors it retired, record the recoveries it needed."""
+        for actor in self._retired.values():
+            _kill(actor)
+        self._retired.clear()
+        pending, self._pending = self._pending, []
+        for rec in pending:
+            self._write_event(rec)
 
-    async def _count(self) -> int:
-        return int(sum((await self._sizes()).values()))
+    def _sizes(self) -> dict[int, int]:
+        """Networks per living species (committed states: equal to the actors' between steps)."""
+        return {s: len(self.states[s].networks) for s in sorted(self.actors)}
+
+    def _count(self) -> int:
+        return int(sum(self._sizes().values()))
+
+    # ---- recovery ----------------------------------------------------------------------------------
+    def _write_event(self, rec: Recovery) -> None:
+        row = rec.row()
+        self.logs.write_event(row)
+        log.warning(
+            "generation %s: %s (%s); redone: %s, in %.1f s", rec.generation, rec.lost or rec.event,
+            rec.cause or "no error", rec.redone or "nothing", row["recovery_s"],
+        )
+
+    async def _load_actor(self, sid: int, generation: int) -> Any:
+        """A new actor holding ``states[sid]``; one lost while loading (placed on a node that was
+        dying too) is replaced, within the recovery budget."""
+        while True:
+            actor = self._spawn(sid, self.states[sid].key)
+            try:
+                await actor.restore.remote(self.states[sid])
+                return actor
+            except LOST_ERRORS:
+                _kill(actor)
+                self._budget.spend(("species", sid, generation), f"species {sid}'s actor")
+
+    async def _recover(self, sid: int, dead: Any, generation: int) -> bool:
+        """Re-create species ``sid``'s lost actor from its committed state (hold the lock).
+
+        Returns:
+            ``False`` when it was re-created already (the handle is not ``dead`` any more).
+
+        Raises:
+            ClusterError: more recoveries of this species in ``generation`` than
+                ``resources.max_retries`` allows.
+        """
+        if self.actors.get(sid) is not dead:
+            return False
+        self._budget.spend(("species", sid, generation), f"species {sid}'s actor")
+        _kill(dead)  # an unreachable actor may still run: it holds no state anyone will read
+        self.actors[sid] = await self._load_actor(sid, generation)
+        return True
+
+    async def _train(self, sid: int, generation: int, locked: bool = False) -> dict[str, Any] | None:
+        """Train species ``sid`` in ``generation`` (see :meth:`SpeciesActor.train`), surviving a lost actor.
+
+        A lost actor is re-created from the species' committed state and the training redone
+        (an events-log row ``species_recovered``), within the recovery budget.
+
+        Args:
+            locked: the caller holds :attr:`lock` (recovery takes it otherwise).
+
+        Returns:
+            the training result; ``None`` when the species was retired meanwhile (asynchronous
+            mode: another species' step culled its last network; decided under the lock).
+
+        Raises:
+            ClusterError: the recovery budget is spent.
+        """
+        rec: Recovery | None = None
+        while True:
+            actor = self.actors.get(sid)
+            if actor is None:
+                return None
+            try:
+                result = await actor.train.remote(generation)
+            except LOST_ERRORS as exc:
+                async with contextlib.nullcontext() if locked else self.lock:
+                    if sid not in self.actors:
+                        return None
+                    if rec is None:
+                        node, pid = self._where.get(sid, (None, None))
+                        rec = Recovery("species_recovered", generation, describe(exc), species_id=sid, node_id=node, pid=pid)
+                    await self._recover(sid, actor, generation)
+                    rec.attempt = self._budget.spent[("species", sid, generation)]
+                continue
+            if rec is not None:
+                n = len(result["rows"])
+                where = f"pid {rec.pid} on node {rec.node_id[:12]}" if rec.node_id else "location unknown"
+                rec.lost = f"species {sid}'s actor ({where}) with its training of generation {generation}"
+                rec.redone = f"species {sid}'s actor re-created from its committed state; {n} networks trained again"
+                rec.networks_retrained = n
+                self._write_event(rec)
+            self._where[sid] = (result.get("node_id"), result.get("pid"))
+            return result
+
+    def _base(self) -> _StepBase:
+        """The state a step rolls back to (taken before the step)."""
+        return _StepBase(self.policy.to_json(), dict(self.states), dict(self.actors))
+
+    async def _roll_back(self, generation: int, base: _StepBase, exc: BaseException, stepping: Collection[int] | None) -> None:
+        """Undo a step that lost an actor after training, so that it can be redone (hold the lock).
+
+        The policy returns to its state before the step; species founded in the step lose their
+        actors, species retired in it come back; every species the step changed (``stepping``,
+        and any whose committed state changed; ``None``: every species) is restored to its
+        committed state before the step, and every other actor is probed. Lost actors are
+        re-created. The recovery is recorded when the redone step is complete.
+
+        Raises:
+            ClusterError: the recovery budget of the step (or of a species) is spent.
+        """
+        what = "the step of every species" if stepping is None else f"species {sorted(stepping)}'s step"
+        attempt = self._budget.spend(("step", tuple(sorted(stepping or ())), generation), f"{what}")
+        rec = Recovery("step_redone", generation, describe(exc), attempt=attempt)
+        changed = {s for s in base.actors if self.states.get(s) is not base.states[s]}
+        self.policy = EcosystemPolicy.from_json(base.policy, self.cfg.ecosystem, self.seed, self.cfg.mutation)
+        for sid in set(self.actors) - set(base.actors):  # founded in the failed step
+            _kill(self.actors.pop(sid))
+        for sid in list(self._retired):  # retired in the failed step
+            self.actors[sid] = self._retired.pop(sid)
+        self.states = dict(base.states)
+        if self._spare is None and self.policy.free_species_slots() > 0:
+            self._spare = self._spawn(-1, None)
+        sids = sorted(base.actors)
+        restore = set(sids) if stepping is None else (set(stepping) | changed) & set(sids)
+        calls = [
+            self.actors[s].restore.remote(self.states[s]) if s in restore else self.actors[s].size.remote() for s in sids
+        ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        recreated = []
+        for s, out in zip(sids, outcomes):
+            if isinstance(out, LOST_ERRORS):
+                await self._recover(s, self.actors[s], generation)
+                recreated.append(s)
+            elif isinstance(out, BaseException):
+                raise out
+        rec.lost = f"an actor during {what} of generation {generation} (after training)" + (
+            f"; species {recreated} re-created from their committed states" if recreated else ""
+        )
+        rec.redone = f"{what} of generation {generation}: reproduction, placement, culling" + (
+            f"; species {recreated} trained again" if recreated else "; training results reused"
+        )
+        rec.networks_retrained = sum(len(self.states[s].networks) for s in recreated)
+        if len(recreated) == 1:
+            rec.species_id = recreated[0]
+            rec.node_id, rec.pid = self._where.get(recreated[0], (None, None))
+        self._pending.append(rec)
+
+    async def _watch_resources(self) -> None:
+        """Stop the run once no node can run a training task for ``resources.resource_timeout`` s.
+
+        Polls Ray's node table every :data:`RESOURCE_POLL_S` s; returns never.
+
+        Raises:
+            ClusterError: the wait ran out (an events-log row ``resources_exhausted`` first).
+        """
+        res = self.cfg.resources
+        lacking_since: float | None = None
+        while True:
+            await asyncio.sleep(RESOURCE_POLL_S)
+            nodes = await asyncio.to_thread(ray.nodes)
+            if task_fits(nodes, res.cpus_per_task, res.gpus_per_task):
+                if lacking_since is not None:
+                    log.warning("the Ray cluster can run training tasks again (%s)", cluster_summary(nodes))
+                lacking_since = None
+                continue
+            now = time.time()
+            need = f"resources.cpus_per_task = {res.cpus_per_task:g} CPUs" + (
+                f" and resources.gpus_per_task = {res.gpus_per_task:g} GPUs" if res.gpus_per_task else ""
+            )
+            if lacking_since is None:
+                lacking_since = now
+                log.warning(
+                    "no node of the Ray cluster can run a training task (%s on one node; the cluster has %s): "
+                    "waiting up to %g s (resources.resource_timeout) for nodes", need, cluster_summary(nodes), res.resource_timeout,
+                )
+            if now - lacking_since < res.resource_timeout:
+                continue
+            last = self.policy.completed_generation
+            address = f" --address {self.cfg.run.address}" if self.cfg.run.address else ""
+            kept = (
+                f"generation {last} is the last complete one and is kept" if last >= 0 else "no generation was complete yet"
+            )
+            self._write_event(Recovery(
+                "resources_exhausted", last + 1, f"{need} on one node; the cluster has {cluster_summary(nodes)}",
+                lost="the nodes that could run training tasks", redone="nothing: the run stopped", started=lacking_since,
+            ))
+            raise ClusterError(
+                f"no node of the Ray cluster can run a training task any more ({need} on one node; the cluster has "
+                f"{cluster_summary(nodes)}) and none came back within resources.resource_timeout = "
+                f"{res.resource_timeout:g} s; {kept}: add nodes, then continue with: ecosim resume {self.run_dir}{address}"
+            )
 
     # ---- start and restore -----------------------------------------------------------------------
     async def initialise(self) -> None:
-        """Create the initial species actors and networks (§III-A)."""
-        for sid, recs in self.policy.initial_species(self.input_shape, self.classes):
-            await self._start_actor(sid)
-            await self.actors[sid].add.remote(recs)
-        await asyncio.gather(*(a.commit.remote() for a in self.actors.values()))
+        """Create the initial species actors and networks (§III-A); started again if an actor is lost."""
+        while True:
+            try:
+                for sid, recs in self.policy.initial_species(self.input_shape, self.classes):
+                    await self._start_actor(sid, 0)
+                    await self._add(sid, recs)
+                await self._commit(sorted(self.actors))
+                return
+            except LOST_ERRORS as exc:
+                attempt = self._budget.spend(("initial", 0), "an initial species' actor")
+                for actor in [*self.actors.values(), self._spare]:
+                    if actor is not None:
+                        _kill(actor)
+                self.actors, self.states, self._spare = {}, {}, None
+                self.policy = EcosystemPolicy(self.cfg.ecosystem, self.seed, self.cfg.mutation)
+                self._write_event(Recovery(
+                    "step_redone", 0, describe(exc), attempt=attempt,
+                    lost="an actor while the initial species were created", redone="the initial species, created again",
+                ))
 
     async def restore(self) -> int:
         """Recreate the policy and the actors from the newest checkpoint; returns the next generation."""
+        t0 = time.time()
         ckpt = load_checkpoint(self.run_dir)
         states = [
             SpeciesState(sp["species_id"], sp["key"], sp["generation"], sp["networks"]) for sp in ckpt["species"]
@@ -149,17 +437,20 @@ class Ecosystem:
         self.policy = EcosystemPolicy.from_json(
             ckpt["coordinator"], self.cfg.ecosystem, self.seed, self.cfg.mutation, states, ckpt["generation"]
         )
-        for st in states:
-            self.actors[st.species_id] = self._spawn(st.species_id, st.key)
-        await asyncio.gather(*(self.actors[st.species_id].restore.remote(st) for st in states))
+        self.states = {st.species_id: st for st in states}
+        start = ckpt["generation"] + 1
+        actors = await asyncio.gather(*(self._load_actor(st.species_id, start) for st in states))
+        self.actors = {st.species_id: a for st, a in zip(states, actors)}
         done = {sid: sp.generation for sid, sp in self.policy.species.items()}
-        self.logs.truncate_after(ckpt["generation"], done)
-        return ckpt["generation"] + 1
+        removed = self.logs.truncate_after(ckpt["generation"], done)
+        self._write_event(Recovery(
+            "resumed", start, None, started=t0,
+            lost=f"the work after the checkpoint of generation {ckpt['generation']} ({removed} log files of it removed)",
+            redone=f"every species from its checkpointed state; the run goes on from generation {start}",
+        ))
+        return start
 
     # ---- one step: reproduce, place, cull, log ------------------------------------------------
-    async def _train(self, sid: int, generation: int) -> dict[str, Any]:
-        return await self.actors[sid].train.remote(generation)
-
     async def _evolve(
         self, generation: int, results: Mapping[int, Mapping[str, Any]], protect: Collection[int] | None
     ) -> tuple[set[int], dict[int, int]]:
@@ -191,19 +482,19 @@ class Ecosystem:
         """Carry out the policy's placement of one species' offspring."""
         placement = self.policy.place(generation, parent, offspring)
         for sid in placement.founded:
-            await self._start_actor(sid)
+            await self._start_actor(sid, generation)
             log.info("species %d founded (key %s)", sid, self.policy.species[sid].key)
         for target, recs in placement.moves.items():
-            await self.actors[target].add.remote(recs)
+            await self._add(target, recs)
         if placement.returned:
-            await self.actors[parent].add.remote(placement.returned)
+            await self._add(parent, placement.returned)
 
     async def _cull(self, generation: int, protect: Collection[int] | None) -> set[int]:
         """Eq. 9 culling over the whole ecosystem until the size limit holds (§III-G)."""
         sids = sorted(self.actors)
         per = await asyncio.gather(*(self.actors[s].cull_candidates.remote(generation) for s in sids))
         removal = self.policy.cull(generation, [c for cands in per for c in cands], protect)
-        sizes = await asyncio.gather(*(self.actors[s].remove.remote(ids) for s, ids in removal.items()))
+        sizes = await asyncio.gather(*(self._remove(s, ids) for s, ids in removal.items()))
         for s, n in zip(removal, sizes):
             if n == 0:
                 await self._retire(s)
@@ -221,19 +512,18 @@ class Ecosystem:
                 self.logs.write_networks(generation, s, rows)
 
     async def _update_champion(self, rows: list[dict[str, Any]], generation: int) -> None:
-        """Keep the generation champion's weights; crown and save it if it beats the best ever."""
+        """Keep the generation champion's weights; crown and save it if it beats the best ever.
+
+        The weights come from the committed states (call after the commit): no actor is asked.
+        """
         top = self.policy.best_of(rows)
         if top is None:
             return
-        rec: NetworkRecord | None = None
-        sid = top["species_id"]
-        if sid in self.actors:
-            rec = await self.actors[sid].get_network.remote(top["network_id"])
+        nid = top["network_id"]
+        home = self.states.get(top["species_id"])
+        rec: NetworkRecord | None = home.networks.get(nid) if home is not None else None
         if rec is None:  # moved or culled meanwhile: search
-            for a in self.actors.values():
-                rec = await a.get_network.remote(top["network_id"])
-                if rec is not None:
-                    break
+            rec = next((st.networks[nid] for st in self.states.values() if nid in st.networks), None)
         if rec is None:
             return
         meta = {
@@ -257,10 +547,9 @@ class Ecosystem:
 
     # ---- generation rows and checkpoints ------------------------------------------------------
     async def _finish_generation(self, generation: int) -> None:
-        sizes = await self._sizes()
-        row = self.policy.generation_row(generation, len(self.actors), int(sum(sizes.values())), time.time())
+        row = self.policy.generation_row(generation, len(self.actors), self._count(), time.time())
         self.logs.write_generation(row)
-        await self._checkpoint(generation)
+        self._checkpoint(generation)
         for rep in self.reporters:
             rep.on_generation(row)
         if not self.actors:
@@ -268,12 +557,11 @@ class Ecosystem:
                 f"the ecosystem went extinct in generation {generation}; logs and the best network are in {self.run_dir}"
             )
 
-    async def _checkpoint(self, generation: int) -> None:
-        sids = sorted(self.actors)
-        states: list[SpeciesState] = await asyncio.gather(*(self.actors[s].snapshot.remote() for s in sids))
+    def _checkpoint(self, generation: int) -> None:
+        """Save the policy and every living species' committed state (the coordinator's copies)."""
         species = [
             {"species_id": st.species_id, "key": st.key, "generation": st.generation, "networks": st.networks}
-            for st in states
+            for st in (self.states[s] for s in sorted(self.actors))
         ]
         save_checkpoint(self.run_dir, generation, self.policy.to_json(), species, keep=self.cfg.run.checkpoint_keep)
 
@@ -281,40 +569,85 @@ class Ecosystem:
     async def _run_sync(self, start: int, generations: int) -> None:
         for g in range(start, generations):
             for rep in self.reporters:
-                rep.on_phase(g, "training", await self._count())
-            tally = self.policy.tally(g, time.time())
-            sids = sorted(self.actors)
-            results = dict(zip(sids, await asyncio.gather(*(self._train(s, g) for s in sids))))
-            t_train = time.time()
-            tally.phases["train_phase_s"] = t_train - tally.started
-            for rep in self.reporters:
-                rep.on_phase(g, "evolving", 0)
-            culled, orders = await self._evolve(g, results, None)
-            tally.phases["evolve_phase_s"] = time.time() - t_train
-            self._log(g, results, culled, orders)
-            await asyncio.gather(*(a.commit.remote() for a in self.actors.values()))
-            await self._update_champion([row for s in sids for row in results[s]["rows"]], g)
-            await self._finish_generation(g)
+                rep.on_phase(g, "training", self._count())
+            self.policy.tally(g, time.time())
+            base = self._base()
+            while True:
+                try:
+                    await self._sync_generation(g)
+                    break
+                except LOST_ERRORS as exc:
+                    await self._roll_back(g, base, exc, None)
+            self._end_step()
+
+    async def _sync_generation(self, g: int) -> None:
+        """One synchronous generation: train all → reproduce → cull → log → commit → checkpoint."""
+        tally = self.policy.tally(g)
+        sids = sorted(self.actors)
+        trained = await asyncio.gather(*(self._train(s, g) for s in sids))
+        results = {s: r for s, r in zip(sids, trained) if r is not None}
+        t_train = time.time()
+        tally.phases["train_phase_s"] = t_train - tally.started
+        for rep in self.reporters:
+            rep.on_phase(g, "evolving", 0)
+        culled, orders = await self._evolve(g, results, None)
+        tally.phases["evolve_phase_s"] = time.time() - t_train
+        self._log(g, results, culled, orders)
+        await self._commit(sorted(self.actors))
+        await self._update_champion([row for s in sorted(results) for row in results[s]["rows"]], g)
+        await self._finish_generation(g)
 
     async def _species_loop(self, sid: int, generations: int) -> None:
-        while sid in self.actors:
-            g = self.policy.species[sid].generation + 1
-            if g >= generations:
-                return
-            self.policy.tally(g, time.time())  # starts the generation's clock
-            result = await self._train(sid, g)
+        """One species' asynchronous loop: train, then its step under the lock, until the last generation.
+
+        Whether the species still lives is decided under the lock only, so a species retired
+        by a step that is then rolled back keeps its loop.
+        """
+        while True:
             async with self.lock:
                 if sid not in self.actors:
+                    self._release(sid)
                     return
+                g = self.policy.species[sid].generation + 1
+                if g >= generations:
+                    return
+                self.policy.tally(g, time.time())  # starts the generation's clock
+            result = await self._train(sid, g)
+            async with self.lock:
+                if result is None or sid not in self.actors:
+                    self._release(sid)
+                    return
+                await self._async_step(sid, g, result, generations)
+
+    def _release(self, sid: int) -> None:
+        """Kill the actor of a retired species whose loop ends."""
+        actor = self._retired.pop(sid, None)
+        if actor is not None:
+            _kill(actor)
+
+    async def _async_step(self, sid: int, g: int, result: dict[str, Any], generations: int) -> None:
+        """Species ``sid``'s step of generation ``g`` after its training (hold the lock); redone if an actor is lost."""
+        base = self._base()
+        while True:
+            try:
                 before = set(self.actors)
                 culled, orders = await self._evolve(g, {sid: result}, {sid})
                 self._log(g, {sid: result}, culled, orders)
                 if sid in self.actors:
-                    await self.actors[sid].commit.remote()
+                    await self._commit([sid])
                 await self._update_champion(result["rows"], g)
+                # from here on no actor is called: nothing can be lost, the step is done
                 for new in sorted(set(self.actors) - before):
                     self._tasks.append(asyncio.ensure_future(self._species_loop(new, generations)))
                 await self._finish_complete_generations(generations)
+                break
+            except LOST_ERRORS as exc:
+                await self._roll_back(g, base, exc, {sid})
+                again = await self._train(sid, g, locked=True)  # the same result, or trained again if lost
+                if again is None:  # cannot happen: the roll-back brought the species back
+                    raise ClusterError(f"species {sid} vanished while its step of generation {g} was redone") from exc
+                result = again
+        self._end_step()
 
     async def _finish_complete_generations(self, generations: int) -> None:
         p = self.policy
@@ -337,6 +670,9 @@ class Ecosystem:
 
         Raises:
             ExtinctionError: no network left (logs and the champion are saved first).
+            ClusterError: no node left that can run a training task for
+                ``resources.resource_timeout`` s, or lost work redone more often than
+                ``resources.max_retries`` allows; the last complete generation is checkpointed.
         """
         if resume:
             start = await self.restore()
@@ -346,19 +682,30 @@ class Ecosystem:
         generations = self.cfg.run.generations
         for rep in self.reporters:
             rep.on_start(start, generations)
-        if self.cfg.run.mode == "sync":
-            await self._run_sync(start, generations)
-        else:
-            await self._run_async(start, generations)
+        mode = self._run_sync if self.cfg.run.mode == "sync" else self._run_async
+        work = asyncio.ensure_future(mode(start, generations))
+        watch = asyncio.ensure_future(self._watch_resources())
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if watch.done():
+                watch.result()  # raises ClusterError
+            await work
+        finally:
+            for task in (watch, work, *self._tasks):
+                task.cancel()
+            await asyncio.gather(watch, work, *self._tasks, return_exceptions=True)
+            self._tasks = []
         return self.policy.champion.to_json()
 
     async def shutdown(self) -> None:
-        """Kill every species actor (and the spare)."""
+        """Kill every species actor (and the spare, and any retired one still alive)."""
         for sid in list(self.actors):
-            ray.kill(self.actors.pop(sid))
+            _kill(self.actors.pop(sid))
+        for sid in list(self._retired):
+            _kill(self._retired.pop(sid))
         if self._spare is not None:
-            ray.kill(self._spare)
+            _kill(self._spare)
             self._spare = None
 
 
-__all__ = ["Ecosystem", "Reporter", "allocate"]
+__all__ = ["RESOURCE_POLL_S", "Ecosystem", "Reporter", "allocate"]

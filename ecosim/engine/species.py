@@ -3,12 +3,20 @@
 The actor is a thin asynchronous wrapper around the Ray-free :class:`~ecosim.evolution.population.Population`:
 it launches one Ray task per network, awaits them, applies the results and calibrates; it
 reproduces and removes networks when the coordinator tells it to.
+
+Recovery (``docs/cluster.md``): the actor keeps its *committed* state (the one a checkpoint
+holds) apart from its working state; :meth:`SpeciesActor.commit` returns it, so the coordinator
+keeps a copy and can re-create a lost actor from it (:meth:`SpeciesActor.restore`). Training is
+idempotent per generation: after a restore to the state it trained from, ``train(g)`` returns
+the same result again without running a task, so a redone step costs only the lost species'
+training.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from typing import Any, Mapping, Sequence
 
@@ -57,6 +65,7 @@ class SpeciesActor:
         self.task_options = dict(task_options)
         self.task_timeout = task_timeout
         self.committed: SpeciesState = self.pop.snapshot()
+        self._trained: _Trained | None = None  # the last training of this generation, for a redone step
 
     # ---- membership -------------------------------------------------------------------------
     def assign(self, species_id: int, key: SpeciesKey | None) -> int:
@@ -130,11 +139,21 @@ class SpeciesActor:
     async def train(self, generation: int) -> dict[str, Any]:
         """Train and score every network (one Ray task each), then calibrate (§III-B, §III-C).
 
+        Idempotent: called again for the same generation after :meth:`restore` put back the
+        state it trained from (the coordinator redoing a step after losing another actor), it
+        returns the same result and state without training again.
+
         Returns:
-            ``{"rows": [...], "task_time_s": float, "can_reproduce": bool}``: one networks-log row
-            per network trained (``docs/logs.md``), the compute time inside the tasks (s), and
-            whether a network is left that can be a parent.
+            ``{"rows": [...], "task_time_s": float, "can_reproduce": bool, "node_id": str,
+            "pid": int}``: one networks-log row per network trained (``docs/logs.md``), the
+            compute time inside the tasks (s), whether a network is left that can be a parent,
+            and where this actor runs (the Ray node id and its process id).
         """
+        memo = self._trained
+        if memo is not None and memo.reusable(generation, self.pop):
+            self.pop.restore(memo.state)
+            return memo.result
+        base_generation = self.pop.generation
         recs = self.pop.sorted()
         born = {r.id: r.fitness is None for r in recs}
         results = await asyncio.gather(*(self._run_one(r, generation) for r in recs))
@@ -171,12 +190,20 @@ class SpeciesActor:
                     "culled": False,
                 }
             )
-        return {
+        result = {
             "rows": rows,
             # compute time inside the tasks (not queueing): the engine benchmark's denominator
             "task_time_s": float(sum(u.get("train_time_s", 0.0) + u.get("eval_time_s", 0.0) for _, u, _ in results)),
             "can_reproduce": self.pop.can_reproduce(),
+            **self.where(),
         }
+        self._trained = _Trained(generation, base_generation, self.pop.snapshot(), result)
+        return result
+
+    @staticmethod
+    def where() -> dict[str, Any]:
+        """``{"node_id": Ray node id (hex), "pid": process id}`` of this actor (for the events log)."""
+        return {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
     def reproduce(self, generation: int, ids: Sequence[int]) -> list[Offspring]:
         """Create offspring (see :meth:`Population.reproduce`); those that keep this species' key are adopted.
@@ -194,20 +221,51 @@ class SpeciesActor:
         return self.pop.cull_candidates(generation)
 
     # ---- checkpoint state -------------------------------------------------------------------
-    def commit(self) -> int:
-        """Mark the current state as the one a checkpoint holds; returns its generation."""
+    def commit(self) -> SpeciesState:
+        """Mark the current state as the one a checkpoint holds, and return it.
+
+        The coordinator keeps the returned state: it is what a lost actor is re-created from.
+        """
         self.committed = self.pop.snapshot()
-        return self.pop.generation
+        self._trained = None
+        return self.committed
 
     def snapshot(self) -> SpeciesState:
         """The last committed state (records with weights)."""
         return self.committed
 
     def restore(self, state: SpeciesState) -> int:
-        """Load a checkpointed state; returns the species size."""
+        """Load a committed state (a checkpoint's, or the coordinator's copy); returns the species size.
+
+        The last training result is kept: :meth:`train` reuses it when the state restored is the
+        one it trained from.
+        """
         self.pop.restore(state)
         self.committed = self.pop.snapshot()
         return len(self.pop)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Trained:
+    """One training of a species: what :meth:`SpeciesActor.train` reuses for a redone step.
+
+    Attributes:
+        generation: the generation trained. base_generation: the population's generation before.
+        state: the population right after training and calibration. result: what ``train`` returned.
+    """
+
+    generation: int
+    base_generation: int
+    state: SpeciesState
+    result: dict[str, Any]
+
+    def reusable(self, generation: int, pop: Population) -> bool:
+        """Whether ``pop`` is back where this training started (same generation, same networks)."""
+        return (
+            generation == self.generation
+            and pop.generation == self.base_generation
+            and set(pop.networks) == set(self.state.networks)
+        )
 
 
 def _message(res: TrainResult) -> str:

@@ -4,7 +4,10 @@ A run directory holds two Parquet datasets, one file per generation (and per spe
 network rows), each written atomically (temporary file, then rename):
 
 * ``generations/gen-000012.parquet`` — one row per generation, :data:`GENERATION_SCHEMA`;
-* ``networks/gen-000012-s0003.parquet`` — one row per network per generation, :data:`NETWORK_SCHEMA`.
+* ``networks/gen-000012-s0003.parquet`` — one row per network per generation, :data:`NETWORK_SCHEMA`;
+* ``events/event-000003.parquet`` — one row per recovery event (a lost species actor re-created,
+  a step redone, a resume, a run stopped for lack of resources), :data:`EVENT_SCHEMA`. Events are
+  history: a resume never removes them.
 
 Each folder opens directly with ``pyarrow.dataset``, ``pandas.read_parquet``, polars or DuckDB.
 Every file carries the full declared schema, so a column that is empty in the first generation
@@ -83,7 +86,28 @@ NETWORK_SCHEMA = pa.schema(
     ]
 )
 
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("time", pa.float64(), nullable=False),  # when it was recorded (Unix time, s)
+        pa.field("generation", pa.int64()),  # the generation in progress
+        pa.field("event", pa.string(), nullable=False),  # see EVENT_KINDS
+        pa.field("species_id", pa.int64()),  # the species whose actor was lost, if one
+        pa.field("node_id", pa.string()),  # the Ray node the lost actor last ran on, if known
+        pa.field("pid", pa.int64()),  # the lost actor's process id, if known
+        pa.field("cause", pa.string()),  # the error that revealed the loss (type: first line)
+        pa.field("lost", pa.string()),  # what was lost, in words
+        pa.field("redone", pa.string()),  # what was redone, in words
+        pa.field("networks_retrained", pa.int64()),  # networks trained again
+        pa.field("recovery_s", pa.float64()),  # from detecting the loss to the redone work finished
+        pa.field("attempt", pa.int64()),  # recoveries of this kind in this generation so far, this one included
+    ]
+)
+
+#: the ``event`` values of the events log (``docs/logs.md``)
+EVENT_KINDS = ("species_recovered", "step_redone", "spare_lost", "resumed", "resources_exhausted")
+
 _GEN_FILE = re.compile(r"gen-(\d{6})(?:-s(\d+))?\.parquet$")
+_EVENT_FILE = re.compile(r"^event-(\d{6,})\.parquet$")
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
@@ -120,6 +144,22 @@ class LogWriter:
         """Write one species' network rows of one generation (replaces a previous file of that key)."""
         path = self.layout.networks_file(generation, species_id)
         _write_atomic(_table(rows, NETWORK_SCHEMA), path)
+        return path
+
+    def write_event(self, row: Mapping[str, Any]) -> Path:
+        """Append one recovery event (:data:`EVENT_SCHEMA`) as ``events/event-NNNNNN.parquet``.
+
+        Raises:
+            KeyError: a column outside :data:`EVENT_SCHEMA`.
+            ValueError: ``row["event"]`` is not one of :data:`EVENT_KINDS`.
+        """
+        if row.get("event") not in EVENT_KINDS:
+            raise ValueError(f"event {row.get('event')!r} is invalid: must be one of {', '.join(EVENT_KINDS)}")
+        folder = self.layout.events
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = [int(m.group(1)) for p in folder.glob("event-*.parquet") if (m := _EVENT_FILE.match(p.name))]
+        path = folder / f"event-{max(taken, default=-1) + 1:06d}.parquet"
+        _write_atomic(_table([row], EVENT_SCHEMA), path)
         return path
 
     def write_generation(self, row: Mapping[str, Any]) -> Path:
@@ -166,17 +206,33 @@ def read_generations(run_dir: str | Path):
     return _read(RunDir(run_dir).generations, GENERATION_SCHEMA, ["generation"])
 
 
+def read_events(run_dir: str | Path):
+    """Recovery events of a run as a pandas DataFrame in the order they were recorded (:data:`EVENT_SCHEMA`).
+
+    Empty (with the schema's columns) when nothing had to be recovered.
+    """
+    folder = RunDir(run_dir).events
+    files = sorted(folder.glob("event-*.parquet")) if folder.is_dir() else []
+    if not files:
+        return EVENT_SCHEMA.empty_table().to_pandas()
+    table = pa.concat_tables([pq.read_table(p, schema=EVENT_SCHEMA) for p in files])
+    return table.to_pandas().sort_values("time", kind="stable").reset_index(drop=True)
+
+
 def read_networks(run_dir: str | Path):
     """Network rows of a run as a pandas DataFrame sorted by generation and id (:data:`NETWORK_SCHEMA`)."""
     return _read(RunDir(run_dir).networks, NETWORK_SCHEMA, ["generation", "network_id"])
 
 
 __all__ = [
+    "EVENT_KINDS",
+    "EVENT_SCHEMA",
     "GENERATION_SCHEMA",
     "MUTATION_KINDS",
     "NETWORK_SCHEMA",
     "LogWriter",
     "empty_counts",
+    "read_events",
     "read_generations",
     "read_networks",
 ]

@@ -7,6 +7,7 @@
     RUN_DIR/networks/gen-000012-s0003.parquet   one species' network rows of one generation
     RUN_DIR/checkpoints/gen-000012/             state.json + weights.safetensors (ecosim.store.checkpoint)
     RUN_DIR/checkpoints/LATEST                  name of the newest complete checkpoint
+    RUN_DIR/events/event-000003.parquet         one recovery event (lost actor, node, resume; ecosim.store.logs)
     RUN_DIR/champion.safetensors                the best network ever trained (ecosim.store.networks)
     RUN_DIR/champions/net-000123.safetensors    kept weights: each generation's best network, one file per id
     RUN_DIR/show/                               default output of ``ecosim show``
@@ -56,6 +57,11 @@ class RunDir:
     def networks(self) -> Path:
         """Folder of the network log (one Parquet file per generation and species)."""
         return self.root / "networks"
+
+    @property
+    def events(self) -> Path:
+        """Folder of the events log (one Parquet file per recovery event)."""
+        return self.root / "events"
 
     @property
     def checkpoints(self) -> Path:
