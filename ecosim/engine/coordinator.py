@@ -86,6 +86,13 @@ def _kill(actor: Any) -> None:
         ray.kill(actor, no_restart=True)
 
 
+def _require(result: dict[str, Any] | None, sid: int, g: int) -> dict[str, Any]:
+    """A training result the step needs (the species cannot be retired while it steps)."""
+    if result is None:
+        raise ClusterError(f"species {sid} vanished while its step of generation {g} was redone")
+    return result
+
+
 @dataclasses.dataclass
 class _StepBase:
     """What a step rolls back to: the policy's state, the committed states and the actors before it."""
@@ -147,6 +154,7 @@ class Ecosystem:
         self._spare: Any = None
         self._retired: dict[int, Any] = {}  # actors of species retired by the step in progress
         self._where: dict[int, tuple[str | None, int | None]] = {}  # last known (node id, pid) per species
+        self._trained_by: dict[int, Any] = {}  # the actor whose training result a species' step uses
         self._budget = RecoveryBudget(res.max_retries)
         self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
 
@@ -305,6 +313,7 @@ class Ecosystem:
                 rec.networks_retrained = n
                 self._write_event(rec)
             self._where[sid] = (result.get("node_id"), result.get("pid"))
+            self._trained_by[sid] = actor
             return result
 
     def _base(self) -> _StepBase:
@@ -315,18 +324,20 @@ class Ecosystem:
         """Undo a step that lost an actor after training, so that it can be redone (hold the lock).
 
         The policy returns to its state before the step; species founded in the step lose their
-        actors, species retired in it come back; every species the step changed (``stepping``,
-        and any whose committed state changed; ``None``: every species) is restored to its
-        committed state before the step, and every other actor is probed. Lost actors are
-        re-created. The recovery is recorded when the redone step is complete.
+        actors, species retired in it come back. The stepping species (``None``: every species,
+        the synchronous mode) are restored to their committed states before the step (their
+        actors give back their training result unchanged when asked again); any other species
+        the step changed has the step's additions and removals undone (asynchronous mode: its
+        own training may be in flight); every other actor is probed. Lost actors are re-created
+        from their committed states. The recovery is recorded once the redone step is complete.
 
         Raises:
             ClusterError: the recovery budget of the step (or of a species) is spent.
         """
         what = "the step of every species" if stepping is None else f"species {sorted(stepping)}'s step"
-        attempt = self._budget.spend(("step", tuple(sorted(stepping or ())), generation), f"{what}")
+        attempt = self._budget.spend(("step", tuple(sorted(stepping or ())), generation), what)
         rec = Recovery("step_redone", generation, describe(exc), attempt=attempt)
-        changed = {s for s in base.actors if self.states.get(s) is not base.states[s]}
+        now = dict(self.states)
         self.policy = EcosystemPolicy.from_json(base.policy, self.cfg.ecosystem, self.seed, self.cfg.mutation)
         for sid in set(self.actors) - set(base.actors):  # founded in the failed step
             _kill(self.actors.pop(sid))
@@ -336,10 +347,15 @@ class Ecosystem:
         if self._spare is None and self.policy.free_species_slots() > 0:
             self._spare = self._spawn(-1, None)
         sids = sorted(base.actors)
-        restore = set(sids) if stepping is None else (set(stepping) | changed) & set(sids)
-        calls = [
-            self.actors[s].restore.remote(self.states[s]) if s in restore else self.actors[s].size.remote() for s in sids
-        ]
+        restore = set(sids) if stepping is None else set(stepping) & set(sids)
+        calls = []
+        for s in sids:
+            if s in restore:
+                calls.append(self.actors[s].restore.remote(self.states[s]))
+            elif now.get(s) is not base.states[s]:
+                calls.append(self._undo(s, now.get(s), base.states[s]))
+            else:
+                calls.append(self.actors[s].size.remote())
         outcomes = await asyncio.gather(*calls, return_exceptions=True)
         recreated = []
         for s, out in zip(sids, outcomes):
@@ -359,6 +375,17 @@ class Ecosystem:
             rec.species_id = recreated[0]
             rec.node_id, rec.pid = self._where.get(recreated[0], (None, None))
         self._pending.append(rec)
+
+    async def _undo(self, sid: int, now: SpeciesState | None, before: SpeciesState) -> int:
+        """Take back what a failed step added to or removed from species ``sid``; returns its size."""
+        actor = self.actors[sid]
+        have = set(now.networks) if now is not None else set()
+        added = sorted(have - set(before.networks))
+        back = [before.networks[i] for i in sorted(set(before.networks) - have)]
+        size = await actor.remove.remote(added) if added else await actor.size.remote()
+        if back:
+            size = await actor.add.remote(back)
+        return int(size)
 
     async def _watch_resources(self) -> None:
         """Stop the run once no node can run a training task for ``resources.resource_timeout`` s.
@@ -630,6 +657,9 @@ class Ecosystem:
         base = self._base()
         while True:
             try:
+                if self._trained_by.get(sid) is not self.actors[sid]:
+                    # its actor was lost and re-created (by another step's recovery) after it trained
+                    result = _require(await self._train(sid, g, locked=True), sid, g)
                 before = set(self.actors)
                 culled, orders = await self._evolve(g, {sid: result}, {sid})
                 self._log(g, {sid: result}, culled, orders)
@@ -643,11 +673,10 @@ class Ecosystem:
                 break
             except LOST_ERRORS as exc:
                 await self._roll_back(g, base, exc, {sid})
-                again = await self._train(sid, g, locked=True)  # the same result, or trained again if lost
-                if again is None:  # cannot happen: the roll-back brought the species back
-                    raise ClusterError(f"species {sid} vanished while its step of generation {g} was redone") from exc
-                result = again
+                # the same result again (its actor kept it), or trained again if the actor was lost
+                result = _require(await self._train(sid, g, locked=True), sid, g)
         self._end_step()
+
 
     async def _finish_complete_generations(self, generations: int) -> None:
         p = self.policy
