@@ -60,6 +60,18 @@ def assert_no_duplicate_or_missing_rows(run_dir: Path, generations: int) -> None
     assert list(gens["networks_evaluated"]) == [int(trained.get(g, 0)) for g in range(generations)]
 
 
+def assert_same_state(a, b) -> None:
+    """Two SpeciesStates hold the same networks (metadata and every weight array)."""
+    import numpy as np
+
+    assert (a.species_id, a.key, a.generation, sorted(a.networks)) == (b.species_id, b.key, b.generation, sorted(b.networks))
+    for i, ra in a.networks.items():
+        rb = b.networks[i]
+        assert ra.meta() == rb.meta()
+        wa, wb = ra.weights.to_arrays(), rb.weights.to_arrays()
+        assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data_root, ray_local) -> Path:
     """The uninterrupted synchronous run on one local Ray node."""
@@ -68,6 +80,72 @@ def reference(tmp_path_factory, data_root, ray_local) -> Path:
     out = tmp_path_factory.mktemp("reference") / "run"
     run(tiny(out, data_root))
     return out
+
+
+# ---- pieces without Ray work -------------------------------------------------------------------------
+def test_recovery_budget_allows_max_retries_per_species_and_generation_then_names_the_limit():
+    from ecosim.engine.recovery import RecoveryBudget
+    from ecosim.errors import ClusterError, EcosimError
+
+    budget = RecoveryBudget(2)
+    assert [budget.spend(("species", 3, 7), "species 3's actor") for _ in range(2)] == [1, 2]
+    assert budget.spend(("species", 3, 8), "species 3's actor") == 1  # a new generation, a new budget
+    with pytest.raises(ClusterError, match=r"species 3's actor was lost 3 times in generation 7.*max_retries = 2"):
+        budget.spend(("species", 3, 7), "species 3's actor")
+    assert issubclass(ClusterError, EcosimError)
+    with pytest.raises(ClusterError, match="max_retries = 0"):
+        RecoveryBudget(0).spend(("step", (), 1), "the step")
+
+
+def test_committed_state_copy_follows_adds_and_removes_as_the_actor_commits_them():
+    import numpy as np
+
+    from ecosim.engine.recovery import with_added, with_removed
+    from ecosim.evolution.population import Population, ReproductionPolicy
+    from ecosim.evolution.records import NetworkRecord, SpeciesState
+    from ecosim.genome import DenseLayer, Genome, init_weights
+
+    g = Genome((1, 4, 4), (DenseLayer(3),))
+    recs = [NetworkRecord(i, -1, g, init_weights(g, np.random.default_rng(i))) for i in range(4)]
+    pop = Population(5, None, 0, ReproductionPolicy())
+    state = SpeciesState(5, None)
+    pop.add(recs[:3])
+    copy = with_added(state, recs[:3])
+    assert state.networks == {}  # the old state is kept for a roll-back
+    pop.remove([1])
+    copy = with_removed(copy, [1])
+    pop.add(recs[3:])
+    copy = with_added(copy, recs[3:])
+    assert copy == pop.snapshot() and all(r.species_id == 5 for r in copy.networks.values())
+
+
+def test_events_log_appends_in_order_keeps_types_and_rejects_unknown_kinds(tmp_path):
+    from ecosim.engine.recovery import Recovery
+    from ecosim.store.logs import EVENT_SCHEMA, LogWriter
+
+    logs = LogWriter(tmp_path)
+    assert read_events(tmp_path).empty and list(read_events(tmp_path).columns) == EVENT_SCHEMA.names
+    first = Recovery("species_recovered", 2, "ActorDiedError: gone", lost="species 1's actor", redone="training",
+                     species_id=1, node_id="ab" * 28, pid=1234, networks_retrained=3, started=time.time() - 1.5)
+    logs.write_event(first.row())
+    logs.write_event(Recovery("resumed", 3, started=time.time()).row())
+    events = read_events(tmp_path)
+    assert list(events["event"]) == ["species_recovered", "resumed"]
+    assert events["recovery_s"].iloc[0] >= 1.5 and events["pid"].iloc[0] == 1234 and pd.isna(events["species_id"].iloc[1])
+    with pytest.raises(ValueError, match="species_recovered"):
+        logs.write_event({**first.row(), "event": "oops"})
+    with pytest.raises(KeyError, match="colour"):
+        logs.write_event({**first.row(), "colour": 1})
+
+
+def test_a_task_fits_only_a_living_node_with_its_cpus_and_gpus():
+    from ecosim.engine.cluster import cluster_summary, task_fits
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 0.0}}, {"Alive": True, "Resources": {"CPU": 2.0, "GPU": 1.0}},
+             {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}}]
+    assert task_fits(nodes, 2, 0.25) and task_fits(nodes, 1, 1)
+    assert not task_fits(nodes, 4, 0) and not task_fits(nodes, 1, 2) and not task_fits(nodes[:1], 1, 0)
+    assert cluster_summary(nodes) == "2 nodes, 2 CPUs, 1 GPUs"
 
 
 # ---- async: the retire-while-training race (unit level, one local Ray) -----------------------------
@@ -166,6 +244,33 @@ def test_async_actor_lost_in_another_species_step_is_recreated_without_duplicate
     run(tiny(out, data_root, **{"run.mode": "async"}))
     assert_no_duplicate_or_missing_rows(out, 3)
     assert "step_redone" in set(read_events(out)["event"])
+
+
+@pytest.mark.ray
+def test_committed_state_copies_equal_the_actors_after_an_async_run_with_founding_and_culling(
+    tmp_path, data_root, ray_local
+):
+    from ecosim.data import prepare_data
+    from ecosim.engine.coordinator import Ecosystem
+
+    cfg = tiny(tmp_path / "copies", data_root, **{
+        "run.mode": "async", "ecosystem.population": 6, "ecosystem.species": 2, "ecosystem.max_species": 4,
+        "ecosystem.max_population": 8, "ecosystem.offspring": 3})
+    data, shape, classes = prepare_data(cfg)
+
+    async def scenario() -> None:
+        eco = Ecosystem(cfg, tmp_path / "copies", data, shape, classes)
+        try:
+            await eco.run()
+            sids = sorted(eco.actors)
+            actual = await asyncio.gather(*(eco.actors[s].snapshot.remote() for s in sids))
+            for s, state in zip(sids, actual):
+                assert_same_state(eco.states[s], state)
+        finally:
+            await eco.shutdown()
+
+    asyncio.run(scenario())
+    assert_no_duplicate_or_missing_rows(tmp_path / "copies", 3)
 
 
 # ---- a real multi-node cluster on this machine ---------------------------------------------------------
