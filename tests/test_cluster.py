@@ -148,6 +148,28 @@ def test_a_task_fits_only_a_living_node_with_its_cpus_and_gpus():
     assert cluster_summary(nodes) == "2 nodes, 2 CPUs, 1 GPUs"
 
 
+def test_the_resource_watch_waits_out_the_timeout_and_starts_again_when_nodes_come_back(monkeypatch):
+    from ecosim.engine import cluster as cluster_module
+
+    gone = [{"Alive": False, "Resources": {"CPU": 4.0, "GPU": 1.0}}]
+    back = [{"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}}]
+    looks: list[int] = []
+    monkeypatch.setattr(cluster_module.time, "time", lambda: float(len(looks)))  # one second per look
+
+    def table():
+        looks.append(len(looks) + 1)
+        if len(looks) == 4:
+            raise ConnectionError("GCS busy")  # a failed look is skipped
+        return back if len(looks) == 3 else gone
+
+    need, have, since = asyncio.run(
+        cluster_module.wait_for_lost_resources(1, 0.5, timeout=2.5, poll=0.001, nodes=table)
+    )
+    assert need == "resources.cpus_per_task = 1 CPUs and resources.gpus_per_task = 0.5 GPUs on one node"
+    assert have == "0 nodes, 0 CPUs, 0 GPUs"
+    assert since == 5.0 and len(looks) == 8  # the node came back at look 3: the wait began again at look 5
+
+
 # ---- async: the retire-while-training race (unit level, one local Ray) -----------------------------
 @pytest.mark.ray
 def test_a_species_retired_while_its_training_is_in_flight_ends_its_loop_without_error(tmp_path, data_root, ray_local):

@@ -10,12 +10,13 @@ authentication stays on in both cases; see ``docs/security.md``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import ray
@@ -28,6 +29,8 @@ _SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 #: seconds to wait for a TCP connection to ``run.address`` before giving up
 CONNECT_TIMEOUT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 _TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 _TOKEN_ENABLED = "Token authentication is enabled"
@@ -195,6 +198,54 @@ def cluster_summary(nodes: Sequence[Mapping[str, Any]]) -> str:
     return f"{len(alive)} node{'s' if len(alive) != 1 else ''}, {cpus:g} CPUs, {gpus:g} GPUs"
 
 
+async def wait_for_lost_resources(
+    cpus: float,
+    gpus: float,
+    timeout: float,
+    poll: float = 2.0,
+    nodes: Callable[[], Sequence[Mapping[str, Any]]] = ray.nodes,
+) -> tuple[str, str, float]:
+    """Return once no living node could run a training task for ``timeout`` seconds in a row.
+
+    Watches Ray's node table every ``poll`` seconds (read in a thread; a read that fails is
+    skipped). Nodes that come back reset the wait. Warns (``logging``) when the wait starts and
+    when nodes come back. Never returns while a node fits (:func:`task_fits`): run it as a
+    watchdog task next to the work and cancel it when the work is done.
+
+    Args:
+        cpus, gpus: one task's ``resources.cpus_per_task`` and ``resources.gpus_per_task``.
+        timeout: ``resources.resource_timeout`` (s; 0 returns at the first look without a node).
+        poll: seconds between two looks. nodes: the node table (:func:`ray.nodes`).
+
+    Returns:
+        ``(what a task needs, what the cluster has, time.time() when the wait began)``, in words.
+    """
+    need = f"resources.cpus_per_task = {cpus:g} CPUs" + (f" and resources.gpus_per_task = {gpus:g} GPUs" if gpus else "")
+    need += " on one node"
+    since: float | None = None
+    while True:
+        await asyncio.sleep(poll)
+        try:
+            table = await asyncio.to_thread(nodes)
+        except Exception as exc:  # the GCS did not answer this time: the run's own calls will tell
+            log.debug("could not read Ray's node table: %s", exc)
+            continue
+        if task_fits(table, cpus, gpus):
+            if since is not None:
+                log.warning("the Ray cluster can run training tasks again (%s)", cluster_summary(table))
+            since = None
+            continue
+        now = time.time()
+        if since is None:
+            since = now
+            log.warning(
+                "no node of the Ray cluster can run a training task (%s; the cluster has %s): waiting up to "
+                "%g s (resources.resource_timeout) for nodes", need, cluster_summary(table), timeout,
+            )
+        if now - since >= timeout:
+            return need, cluster_summary(table), since
+
+
 def check_resources(config: Config) -> None:
     """Check that one training task's CPU/GPU request fits the Ray cluster, before any work.
 
@@ -216,4 +267,4 @@ def check_resources(config: Config) -> None:
         )
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_resources", "cluster_summary", "ensure_ray", "task_fits"]
+__all__ = ["CONNECT_TIMEOUT_S", "check_address", "check_resources", "cluster_summary", "ensure_ray", "task_fits", "wait_for_lost_resources"]

@@ -43,7 +43,7 @@ from typing import Any, Collection, Mapping, Protocol, Sequence
 import ray
 
 from ecosim.config import Config
-from ecosim.engine.cluster import cluster_summary, task_fits
+from ecosim.engine.cluster import wait_for_lost_resources
 from ecosim.engine.recovery import (
     LOST_ERRORS,
     Recovery,
@@ -66,7 +66,7 @@ from ecosim.store.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
-#: seconds between two looks at the cluster's nodes (:meth:`Ecosystem._watch_resources`)
+#: seconds between two looks at the cluster's node table (:func:`~ecosim.engine.cluster.wait_for_lost_resources`)
 RESOURCE_POLL_S = 2.0
 
 
@@ -390,47 +390,26 @@ class Ecosystem:
     async def _watch_resources(self) -> None:
         """Stop the run once no node can run a training task for ``resources.resource_timeout`` s.
 
-        Polls Ray's node table every :data:`RESOURCE_POLL_S` s; returns never.
-
         Raises:
-            ClusterError: the wait ran out (an events-log row ``resources_exhausted`` first).
+            ClusterError: the wait ran out (an events-log row ``resources_exhausted`` first); the
+                message says what is missing and how to resume.
         """
         res = self.cfg.resources
-        lacking_since: float | None = None
-        while True:
-            await asyncio.sleep(RESOURCE_POLL_S)
-            nodes = await asyncio.to_thread(ray.nodes)
-            if task_fits(nodes, res.cpus_per_task, res.gpus_per_task):
-                if lacking_since is not None:
-                    log.warning("the Ray cluster can run training tasks again (%s)", cluster_summary(nodes))
-                lacking_since = None
-                continue
-            now = time.time()
-            need = f"resources.cpus_per_task = {res.cpus_per_task:g} CPUs" + (
-                f" and resources.gpus_per_task = {res.gpus_per_task:g} GPUs" if res.gpus_per_task else ""
-            )
-            if lacking_since is None:
-                lacking_since = now
-                log.warning(
-                    "no node of the Ray cluster can run a training task (%s on one node; the cluster has %s): "
-                    "waiting up to %g s (resources.resource_timeout) for nodes", need, cluster_summary(nodes), res.resource_timeout,
-                )
-            if now - lacking_since < res.resource_timeout:
-                continue
-            last = self.policy.completed_generation
-            address = f" --address {self.cfg.run.address}" if self.cfg.run.address else ""
-            kept = (
-                f"generation {last} is the last complete one and is kept" if last >= 0 else "no generation was complete yet"
-            )
-            self._write_event(Recovery(
-                "resources_exhausted", last + 1, f"{need} on one node; the cluster has {cluster_summary(nodes)}",
-                lost="the nodes that could run training tasks", redone="nothing: the run stopped", started=lacking_since,
-            ))
-            raise ClusterError(
-                f"no node of the Ray cluster can run a training task any more ({need} on one node; the cluster has "
-                f"{cluster_summary(nodes)}) and none came back within resources.resource_timeout = "
-                f"{res.resource_timeout:g} s; {kept}: add nodes, then continue with: ecosim resume {self.run_dir}{address}"
-            )
+        need, have, since = await wait_for_lost_resources(
+            res.cpus_per_task, res.gpus_per_task, res.resource_timeout, RESOURCE_POLL_S
+        )
+        last = self.policy.completed_generation
+        address = f" --address {self.cfg.run.address}" if self.cfg.run.address else ""
+        kept = f"generation {last} is the last complete one and is kept" if last >= 0 else "no generation was complete yet"
+        self._write_event(Recovery(
+            "resources_exhausted", last + 1, f"{need}; the cluster has {have}",
+            lost="the nodes that could run training tasks", redone="nothing: the run stopped", started=since,
+        ))
+        raise ClusterError(
+            f"no node of the Ray cluster can run a training task any more ({need}; the cluster has {have}) "
+            f"and none came back within resources.resource_timeout = {res.resource_timeout:g} s; {kept}: "
+            f"add nodes, then continue with: ecosim resume {self.run_dir}{address}"
+        )
 
     # ---- start and restore -----------------------------------------------------------------------
     async def initialise(self) -> None:
@@ -685,9 +664,11 @@ class Ecosystem:
 
     async def _run_async(self, start: int, generations: int) -> None:
         self._tasks = [asyncio.ensure_future(self._species_loop(s, generations)) for s in sorted(self.actors)]
-        while self._tasks:
-            task = self._tasks.pop(0)
-            await task
+        while self._tasks:  # loops of species founded meanwhile join the list
+            done, _ = await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                self._tasks.remove(task)
+                task.result()  # a loop that failed stops the run now, not after the others finish
         async with self.lock:
             await self._finish_complete_generations(generations)
 
