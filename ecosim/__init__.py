@@ -3,6 +3,7 @@
 from ecosim.config import Config, load_config
 from ecosim.errors import (
     CheckpointError,
+    ClusterError,
     ConfigError,
     DatasetError,
     EcosimError,
@@ -37,6 +38,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "CheckpointError",
+    "ClusterError",
     "Config",
     "ConfigError",
     "ConvLayer",
