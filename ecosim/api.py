@@ -273,7 +273,10 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     layout = RunDir(run_dir)
     for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
         shutil.rmtree(stale, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}") from exc
     atomic_write(layout.config, config.to_toml())
     return _execute(config, run_dir, False, reporters, prepared, emit)
 

@@ -475,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2
     except KeyboardInterrupt:
+        if main_thread:  # a second Ctrl-C must not break Ray's shutdown at exit (orphaned agents)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         _Interrupted.signum = _Interrupted.signum or signal.SIGINT
         console.print(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))
         return 128 + int(_Interrupted.signum)

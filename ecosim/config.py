@@ -80,7 +80,8 @@ class DataConfig:
             The folder used is stored absolute.
         validation_fraction: 0 → fitness is test accuracy (paper); in (0, 1) → fitness on a held-out
             part of the training set, test accuracy reported separately.
-        test_subset: evaluate on the first N test (or validation) images; 0 = all (paper). More
+        test_subset: evaluate on N test (or validation) images, a fixed random subset (the same
+            for every run); 0 = all (paper). More
             than there are warns and uses all.
     """
 
@@ -351,6 +352,7 @@ class Config:
         ``None`` or ``"auto"`` makes a size derived again.
         """
         data = self.given()
+        overrides = {_renamed(k): v for k, v in overrides.items()}
         for dotted, value in overrides.items():
             if "." not in dotted:
                 raise ConfigError(f"override {dotted!r} must be 'section.key'")
@@ -391,6 +393,13 @@ def _field_type(cls: type, name: str) -> tuple[type, bool]:
 
 #: keys renamed since 0.1: ``(section, old) → new``; configs of older runs still load (resume)
 RENAMED_KEYS: dict[tuple[str, str], str] = {("mutation", "new_dense_max_nodes"): "new_layer_max_nodes"}
+
+
+def _renamed(dotted: str) -> str:
+    """``"section.old"`` → ``"section.new"`` for a key in :data:`RENAMED_KEYS`, else unchanged."""
+    section, _, key = dotted.partition(".")
+    new = RENAMED_KEYS.get((section, key))
+    return f"{section}.{new}" if new else dotted
 
 
 def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:

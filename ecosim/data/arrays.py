@@ -17,12 +17,17 @@ from ecosim.phenotype.records import DataArrays
 log = logging.getLogger(__name__)
 
 
+#: seed of the ``data.test_subset`` draw: fixed, so every run (any seed) scores on the same images
+SUBSET_SEED = 0x7E57
+
+
 def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]:
     """Load the dataset of ``config`` and split it into training / fitness / test arrays.
 
     With ``data.validation_fraction`` > 0, that fraction of the training set (drawn with the run
     seed) is held out for fitness and the test set is reported separately. ``data.test_subset``
-    keeps the first N fitness (and test) images; an N above the fitness set's size warns and
+    keeps N fitness (and test) images drawn at random with the fixed :data:`SUBSET_SEED` (a set
+    stored class by class, like the CIFAR-10 tarball, stays balanced); an N above the fitness set's size warns and
     keeps every image (the same as 0).
 
     Returns:
@@ -50,9 +55,12 @@ def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]
             "config 'data.test_subset' = %d exceeds the %d %s images of %s: all %d are used",
             d.test_subset, len(eval_y), "validation" if separate_test else "test", d.dataset, len(eval_y),
         )
-    if d.test_subset:
-        eval_x, eval_y = eval_x[: d.test_subset], eval_y[: d.test_subset]
-        test_x, test_y = test_x[: d.test_subset], test_y[: d.test_subset]
+    if d.test_subset:  # a random subset, the same for every run: sets stored class by class stay balanced
+        keep = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(eval_y))[: d.test_subset])
+        eval_x, eval_y = eval_x[keep], eval_y[keep]
+        if separate_test:
+            keep = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(test_y))[: d.test_subset])
+            test_x, test_y = test_x[keep], test_y[keep]
     data = DataArrays(
         train_images=np.ascontiguousarray(train_x),
         train_labels=np.ascontiguousarray(train_y),

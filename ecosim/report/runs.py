@@ -287,7 +287,8 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
 
 #: config keys that may differ between replicates of one experiment (with the [resources] section)
 _REPLICATE_FREE = {("run", "seed"), ("run", "out"), ("run", "address"), ("run", "dashboard"),
-                   ("run", "dashboard_host"), ("run", "checkpoint_keep"), ("data", "data_root")}
+                   ("run", "dashboard_host"), ("run", "checkpoint_keep"), ("data", "data_root"),
+                   ("run", "generations")}  # a run extended further is the same experiment
 
 #: keys that name the experiment itself (:class:`Experiment` ``dataset`` and ``speciation``)
 _IDENTITY = {("data", "dataset"), ("ecosystem", "speciation")}

@@ -28,6 +28,7 @@ from ecosim.report.show._common import ShowError, WeightsNotKeptError, check_for
 from ecosim.report.show.architecture import architecture_figure, genome_from_summary
 from ecosim.report.show.kernels import kernels_figure
 from ecosim.report.show.lineage import lineage, lineage_figure
+from ecosim.report.runs import _read_log
 from ecosim.store.logs import read_networks
 from ecosim.store.networks import load_network
 from ecosim.store.rundir import RunDir
@@ -111,7 +112,7 @@ def resolve_network(
         raise ShowError(f"give network_id or generation, not both (got network_id={network_id}, generation={generation})")
     layout = RunDir(run_dir)
     if networks is None:
-        networks = read_networks(layout.root)
+        networks = _read_log(read_networks, layout.root, layout.networks)
     if network_id is None and generation is None:
         if not layout.champion.is_file():
             raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
@@ -139,7 +140,7 @@ def resolve_network(
     if not from_log:
         raise WeightsNotKeptError(
             f"weights of network {nid} were not kept in {str(layout.champions)!r} (kept: "
-            f"{_ids_text(layout.kept_network_ids())}); its architecture and lineage can be drawn with from_log=True"
+            f"{_ids_text(layout.kept_network_ids())}); its architecture and lineage can be drawn from the log (--from-log, from_log=True)"
         )
     if logged is None:
         raise ShowError(f"network {nid} has no layers summary in the networks log")
@@ -190,7 +191,7 @@ def write_pictures(
     """
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
-    networks = read_networks(layout.root)
+    networks = _read_log(read_networks, layout.root, layout.networks)
     nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
     lin = None
     if nid is not None and not networks.empty and nid in set(networks["network_id"].astype(int)):
