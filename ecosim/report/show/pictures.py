@@ -24,11 +24,11 @@ import pandas as pd
 
 from ecosim.genome.genome import Genome
 from ecosim.genome.weights import Weights
+from ecosim.report.runs import _read_log
 from ecosim.report.show._common import ShowError, WeightsNotKeptError, check_format, save_figure
 from ecosim.report.show.architecture import architecture_figure, genome_from_summary
 from ecosim.report.show.kernels import kernels_figure
 from ecosim.report.show.lineage import lineage, lineage_figure
-from ecosim.report.runs import _read_log
 from ecosim.store.logs import read_networks
 from ecosim.store.networks import load_network
 from ecosim.store.rundir import RunDir
