@@ -17,6 +17,7 @@ from ecosim.report import (
     ReportError,
     default_out_dir,
     failed_mutations,
+    group_runs,
     load_runs,
     offspring_by_origin,
     table_one,
@@ -536,3 +537,20 @@ def test_counts_have_integer_ticks_from_zero_even_when_constant(tmp_path):
         for ax in fig.axes:
             ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
             assert ax.get_ylim()[0] == 0 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_baselines_are_their_own_labelled_experiments_without_offspring_figures(tmp_path):
+    evo = write_run(tmp_path / "evo" / "seed0", 0, 3)
+    base = write_run(tmp_path / "base" / "seed0", 0, 3)
+    cfg = Config().with_overrides(
+        {"run.out": str(base), "data.dataset": "mnist", "ecosystem.initial_layers": "C10[3x3]",
+         "ecosystem.offspring": 0, "ecosystem.species": 1, "ecosystem.max_species": 1, "ecosystem.population": 4}
+    )
+    (base / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    groups = group_runs(load_runs([evo, base]))
+    titles = sorted(e.title for e in groups)
+    assert titles == ["MNIST (fixed baseline C10[3x3])", "MNIST (with speciation)"]
+    written = write_report(load_runs([evo, base]), tmp_path / "report")
+    assert "mnist-baseline-C10-3x3/fitness" in written
+    assert "mnist-baseline-C10-3x3/offspring-by-origin" not in written
+    assert "mnist-speciation/offspring-by-origin" in written

@@ -155,6 +155,8 @@ def write_report(
     for exp, group in groups.items():
         title = f"{exp.title}, {len(group)} run{'s' if len(group) != 1 else ''}"
         for name, plot in figures.items():
+            if exp.baseline and name in ("offspring-by-origin", "failed-mutations"):
+                continue  # a fixed-architecture baseline has no offspring and no mutations
             written[f"{exp.slug}/{name}"] = plot(group, out / f"{exp.slug}-{name}.{fmt}", title)
         for i, r in enumerate(group):  # the final champion's architecture (Fig. 7 kernel stacks)
             from ecosim.report.show import ShowError, architecture_picture

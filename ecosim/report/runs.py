@@ -56,6 +56,7 @@ class Experiment:
     dataset: str
     speciation: bool
     settings: tuple[tuple[str, str], ...] = ()
+    baseline: str = ""
 
     @property
     def dataset_slug(self) -> str:
@@ -70,6 +71,8 @@ class Experiment:
         Distinguishing settings are appended: ``mnist-speciation-mode-async``.
         """
         base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
+        if self.baseline:
+            base = f"{self.dataset_slug}-baseline-" + re.sub(r"[^A-Za-z0-9._-]+", "-", self.baseline).strip("-")
         extra = "-".join(f"{k.rpartition('.')[2]}-{v}" for k, v in self.settings)
         return base + ("-" + re.sub(r"[^A-Za-z0-9._-]+", "-", extra).strip("-") if extra else "")
 
@@ -78,6 +81,8 @@ class Experiment:
         """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``."""
         name = _DATASET_NAMES.get(self.dataset_slug, self.dataset_slug)
         extra = "".join(f"; {k}={v}" for k, v in self.settings)
+        if self.baseline:
+            return f"{name} (fixed baseline {self.baseline}{extra})"
         return f"{name} ({'with' if self.speciation else 'no'} speciation{extra})"
 
     def sort_key(self) -> tuple[int, str, int, tuple[tuple[str, str], ...]]:
@@ -87,7 +92,7 @@ class Experiment:
         return (
             order.index(slug) if slug in order else len(order),
             slug,
-            0 if self.speciation else 1,
+            (1 if self.baseline else 0) * 2 + (0 if self.speciation else 1),
             self.settings,
         )
 
@@ -140,7 +145,9 @@ class RunLogs:
     @property
     def experiment(self) -> Experiment:
         """The run's dataset and speciation (:func:`group_runs` adds distinguishing settings)."""
-        return Experiment(self.config.data.dataset, self.config.ecosystem.speciation)
+        e = self.config.ecosystem
+        baseline = e.initial_layers if e.offspring == 0 else ""  # offspring 0: a fixed-architecture baseline
+        return Experiment(self.config.data.dataset, e.speciation, baseline=baseline)
 
     @property
     def last_generation(self) -> int:
@@ -336,16 +343,16 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     by_setting: dict[tuple[tuple[str, str], ...], list[RunLogs]] = {}
     for r in runs:
         by_setting.setdefault(tuple(sorted(settings(r.config).items())), []).append(r)
-    families: dict[tuple[str, bool], list[tuple[dict[str, str], list[RunLogs]]]] = {}
+    families: dict[tuple[str, bool, str], list[tuple[dict[str, str], list[RunLogs]]]] = {}
     for key, group in by_setting.items():
         base = group[0].experiment
-        families.setdefault((base.dataset, base.speciation), []).append((dict(key), group))
+        families.setdefault((base.dataset, base.speciation, base.baseline), []).append((dict(key), group))
     groups: dict[Experiment, list[RunLogs]] = {}
-    for (dataset, speciation), members in families.items():
+    for (dataset, speciation, baseline), members in families.items():
         keys = sorted({k for s, _ in members for k in s})
         differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
         for s, group in members:
-            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing))
+            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing), baseline)
             groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
 
