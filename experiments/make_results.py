@@ -95,6 +95,13 @@ def kernel_analysis(summaries: list[str]) -> dict[str, float]:
     }
 
 
+def label(r: RunLogs) -> str:
+    """The experiment of an evolution run, its starting genome named when it is not the paper's."""
+    layers = r.config.ecosystem.initial_layers
+    base = f"{r.experiment.dataset_slug}, {'with' if r.config.ecosystem.speciation else 'no'} speciation"
+    return base + (f", initial layers {layers}" if layers else "")
+
+
 def generation_champions(r: RunLogs) -> pd.DataFrame:
     """Per generation: the champion's id and layers (from the generations log)."""
     return pd.DataFrame({"id": r.column("champion_id"), "layers": r.column("champion_layers")})
@@ -161,7 +168,13 @@ def main() -> None:
         "| Experiment | runs | generation | source | Highest fitness | Average fitness | Average offspring fitness before BP |",
         "|---|---|---|---|---|---|---|",
     ]
-    table = table_one(evo)
+    paper_setup = [r for r in evo if not r.config.ecosystem.initial_layers]
+    table = table_one(paper_setup) if paper_setup else table_one(evo)
+    variants = [r for r in evo if r.config.ecosystem.initial_layers]
+    if variants and paper_setup:
+        vt = table_one(variants).rename(lambda s: s + " (variant)")
+        vt["experiment"] = vt["experiment"] + ", initial layers " + variants[0].config.ecosystem.initial_layers
+        table = pd.concat([table, vt])
     for slug, row in table.iterrows():
         cells = [format_cell(row[f"{m}_max"], row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
         lines.append(f"| {row['experiment']} | {int(row['runs'])} | {int(row['generation'])} | ecosim | " + " | ".join(cells) + " |")
@@ -185,7 +198,7 @@ def main() -> None:
         rows.append({
             "dataset": r.config.data.dataset,
             "what": (f"baseline {r.config.ecosystem.initial_layers}-F10" if is_baseline(r)
-                     else f"evolution, {'with' if r.config.ecosystem.speciation else 'no'} speciation"),
+                     else "evolution, " + label(r).split(", ", 1)[1]),
             "generations": r.last_generation + 1,
             "best": float(g["best_fitness_so_far"].max()),
             "last": float(g["highest_fitness"].iloc[-1]),
@@ -231,7 +244,7 @@ def main() -> None:
         "| Experiment | seed | best ever | final champion | parameters | conv share (last) | CNN champions from | species (last) | constraint failures | species-limit failures | wall time (min) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(evo, key=lambda r: str(r.run_dir)):
+    for r in sorted(evo, key=lambda r: (label(r), r.config.run.seed)):
         g = r.generations
         last = g.iloc[-1]
         champs = generation_champions(r)["layers"]
@@ -239,7 +252,7 @@ def main() -> None:
         since = next((int(i) for i in champs.index if is_cnn.loc[i:].all()), None)
         failed = [c for c in g.columns if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction")]
         lines.append(
-            f"| {r.experiment.title} | {r.config.run.seed} | {_pct(float(g['best_fitness_so_far'].max()))} | "
+            f"| {label(r)} | {r.config.run.seed} | {_pct(float(g['best_fitness_so_far'].max()))} | "
             f"`{champs.iloc[-1]}` | {int(last['champion_parameters'])} | {_pct(float(r.column('conv_share').iloc[-1]))} | "
             f"{'never' if since is None else since} | {int(last['species_count'])} | {int(g[failed].to_numpy().sum())} | "
             f"{int(g['failed_species_limit'].sum())} | {float(g['wall_time_s'].sum()) / 60:.1f} |"
@@ -251,14 +264,14 @@ def main() -> None:
         "| Experiment | crossover | mutation | clone |",
         "|---|---|---|---|",
     ]
-    for slug, row in table.iterrows():
-        sel = [r for r in evo if r.experiment.slug.startswith(slug) or slug.startswith(r.experiment.slug)]
+    for name in sorted({label(r) for r in evo}):
+        sel = [r for r in evo if label(r) == name]
         vals = []
         for origin in ("crossover", "mutation", "clone"):
             col = f"mean_offspring_fitness_before_bp_{origin}"
             v = [float(x) for r in sel if col in r.generations for x in r.generations[col].tail(5) if pd.notna(x)]
             vals.append(_pct(float(np.mean(v))) if v else "n/a")
-        lines.append(f"| {row['experiment']} | " + " | ".join(vals) + " |")
+        lines.append(f"| {name} | " + " | ".join(vals) + " |")
 
     # ---- kernel shapes (§III-E) ----------------------------------------------------------------
     distinct: dict[int, str] = {}
@@ -286,9 +299,9 @@ def main() -> None:
 
     # ---- figures -------------------------------------------------------------------------------
     lines += ["", "## Figures (Fig. 9 form: runs thin, mean bold)", ""]
-    for label, path in sorted(written.items()):
-        if path.suffix == ".png" and "champions" not in label:
-            lines.append(f"- {label}: ![{label}]({rel / path.relative_to(plots)})")
+    for name, path in sorted(written.items()):
+        if path.suffix == ".png" and "champions" not in name:
+            lines.append(f"- {name}: ![{name}]({rel / path.relative_to(plots)})")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(out)
 
