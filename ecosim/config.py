@@ -34,6 +34,8 @@ from ecosim.phenotype.records import TrainingParams
 from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, OPTIMISERS
 
 MODES = ("sync", "async")
+#: ecosystem.species_allocation: how offspring are split over species (see EcosystemConfig)
+SPECIES_ALLOCATIONS = ("relative_fitness", "mean_fitness")
 
 #: config key → its valid values (the CLI offers them as choices)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -41,6 +43,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "training.optimiser": tuple(OPTIMISERS),
     "training.activation": tuple(ACTIVATIONS),
     "training.conv_mode": tuple(CONV_MODES),
+    "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
 }
 
 
@@ -121,6 +124,12 @@ class EcosystemConfig:
             max_population set: at most max_population − max_species, at least 1).
         crossover_rate: probability that an offspring comes from crossover rather than mutation
             (with speciation, within the species; without, a pair then mates with probability eq. 7).
+        species_allocation: how a generation's offspring are split over species (largest
+            remainder, in proportion to a weight per species): ``"relative_fitness"``, eq. 2
+            applied across the species' mean fitness (a species one standard deviation above
+            the mean weighs g(1) ≈ 0.73, one below g(−1) ≈ 0.27), or ``"mean_fitness"``, the
+            mean fitness itself (near-uniform: 0.96 vs 0.90). The paper does not say;
+            see ``docs/design.md``.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -152,6 +161,7 @@ class EcosystemConfig:
     offspring: int = AUTO
     crossover_rate: float = 0.5
     initial_layers: str = ""
+    species_allocation: str = "mean_fitness"
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)

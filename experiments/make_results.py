@@ -15,6 +15,7 @@ Runs with ``ecosystem.offspring = 0`` are fixed-architecture baselines
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import shutil
 from collections import Counter
@@ -43,6 +44,9 @@ METRICS = ("highest_fitness", "mean_fitness", "mean_offspring_fitness_before_bp"
 TARGETS = {"mnist": [(20, 0.978), (100, 0.988)], "fashion-mnist": [(100, 0.900)], "cifar10": [(100, 0.60)]}
 #: From this generation on, every generation champion should hold a conv layer.
 CONV_FROM = 10
+#: Budgets (generations) reported: the earlier results' 20 and the paper's 100.
+BUDGETS = (20, 100)
+CHAMP_SHARE = "offspring from the champion's species"
 
 _CONV = re.compile(r"C(\d+)s(\d+)x(\d+)\[([^\]]*)\]")
 
@@ -95,11 +99,67 @@ def kernel_analysis(summaries: list[str]) -> dict[str, float]:
     }
 
 
+def variant(r: RunLogs) -> str:
+    """What an evolution run changes from the paper's set-up (``""``: nothing)."""
+    e = r.config.ecosystem
+    parts = [f"initial layers {e.initial_layers}"] if e.initial_layers else []
+    if e.species_allocation != "mean_fitness" and e.speciation:
+        parts.append(f"species allocation by {e.species_allocation.replace('_', ' ')}")
+    return ", ".join(parts)
+
+
 def label(r: RunLogs) -> str:
-    """The experiment of an evolution run, its starting genome named when it is not the paper's."""
-    layers = r.config.ecosystem.initial_layers
+    """The experiment of an evolution run, with what it changes from the paper's set-up."""
     base = f"{r.experiment.dataset_slug}, {'with' if r.config.ecosystem.speciation else 'no'} speciation"
-    return base + (f", initial layers {layers}" if layers else "")
+    return base + (f", {variant(r)}" if variant(r) else "")
+
+
+def search_effort(r: RunLogs) -> dict[str, float]:
+    """Where a run's reproduction went (issue 7, "what the logs show about why").
+
+    Returns the share of applied mutations by family (layer, node, kernel, stride) from the
+    generations log's ``mutations_<kind>`` counts, the mean number of offspring per generation,
+    and the share of offspring whose (first) parent sat in the generation champion's species,
+    from the networks log.
+    """
+    g = r.generations
+    fam = {"layer": 0, "node": 0, "kernel": 0, "stride": 0}
+    for c in g.columns:
+        if c.startswith("mutations_"):
+            fam[c.rsplit("_", 1)[1]] = fam.get(c.rsplit("_", 1)[1], 0) + int(g[c].fillna(0).sum())
+    total = sum(fam.values())
+    out = {f"{k} mutations": (v / total if total else float("nan")) for k, v in fam.items()}
+    n = r.networks
+    species = {(int(a), int(b)): int(s) for a, b, s in zip(n["generation"], n["network_id"], n["species_id"])}
+    champ = {int(a): int(b) for a, b in zip(g["generation"], g["champion_id"]) if pd.notna(b)}
+    born = n[n["origin"].isin(["crossover", "mutation", "clone"])].drop_duplicates("network_id")
+    hits = total_born = 0
+    for b, parents in zip(born["born_generation"], born["parent_ids"]):
+        b = int(b)
+        if b not in champ or parents is None or len(parents) == 0:
+            continue
+        total_born += 1
+        hits += species.get((b, int(parents[0]))) == species.get((b, champ[b]))
+    out["offspring per generation"] = float(g["offspring"].mean()) if "offspring" in g else float("nan")
+    out[CHAMP_SHARE] = hits / total_born if total_born else float("nan")
+    return out
+
+
+def truncated(r: RunLogs, n: int) -> RunLogs:
+    """The run as if it had been run for ``n`` generations (sync runs: the same first ``n``).
+
+    Its logs keep generations ``< n`` and its config says ``run.generations = n``, so that a
+    100-generation run pools with 20-generation replicates at generation 20.
+    """
+    g = r.generations[r.generations["generation"] < n].reset_index(drop=True)
+    nets = r.networks
+    cfg = dataclasses.replace(r.config, run=dataclasses.replace(r.config.run, generations=n))
+    return dataclasses.replace(r, generations=g, config=cfg, _networks=nets[nets["generation"] < n].reset_index(drop=True))
+
+
+def at_budgets(runs: list[RunLogs], budgets: list[int]) -> dict[int, list[RunLogs]]:
+    """Per budget ``n``: the runs that reached ``n`` generations, truncated to ``n``."""
+    return {n: [truncated(r, n) for r in runs if r.last_generation + 1 >= n] for n in budgets}
 
 
 def generation_champions(r: RunLogs) -> pd.DataFrame:
@@ -142,7 +202,7 @@ def main() -> None:
         "",
         f"- machine: 2 CPU cores, no GPU; {len(evo)} evolution runs and {len(base)} baseline runs, "
         "each a synchronous ecosystem;",
-        f"- {', '.join(map(str, gens))} generations (paper: 100); population {e.population} initial / "
+        f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at {' and '.join(map(str, BUDGETS))}; population {e.population} initial / "
         f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {e.species} initial species, "
         f"limit {e.max_species} (paper: 8 / 16); {e.offspring} offspring per generation;",
         f"- training as the paper: {t.optimiser}, batch {t.batch_size}, a fresh random "
@@ -159,56 +219,62 @@ def main() -> None:
         *args.command,
         "```",
         "",
-        "## Table I (ecosim, this budget) next to the paper (10 runs × 100 generations)",
+        "## Table I (ecosim, 20 and 100 generations) next to the paper (10 runs × 100 generations)",
         "",
         "Each cell: highest value over runs, then (mean ± sample standard deviation over runs), in %, "
-        "at the last generation (ecosim) or epoch 100 (paper). \"Offspring fitness before BP\" leaves "
+        "at the budget's last generation (ecosim; runs that went further are cut there) or epoch 100 (paper). \"Offspring fitness before BP\" leaves "
         "clones out (a clone scores what its trained parent scored).",
         "",
-        "| Experiment | runs | generation | source | Highest fitness | Average fitness | Average offspring fitness before BP |",
+        "| Experiment | runs | generations | source | Highest fitness | Average fitness | Average offspring fitness before BP |",
         "|---|---|---|---|---|---|---|",
     ]
-    paper_setup = [r for r in evo if not r.config.ecosystem.initial_layers]
-    table = table_one(paper_setup) if paper_setup else table_one(evo)
-    variants = [r for r in evo if r.config.ecosystem.initial_layers]
-    if variants and paper_setup:
-        vt = table_one(variants).rename(lambda s: s + " (variant)")
-        vt["experiment"] = vt["experiment"] + ", initial layers " + variants[0].config.ecosystem.initial_layers
-        table = pd.concat([table, vt])
-    for slug, row in table.iterrows():
-        cells = [format_cell(row[f"{m}_max"], row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
-        lines.append(f"| {row['experiment']} | {int(row['runs'])} | {int(row['generation'])} | ecosim | " + " | ".join(cells) + " |")
-        if slug in PAPER:
-            lines.append("| | 10 | 100 | paper | " + " | ".join(_paper_cell(v) for v in PAPER[slug]) + " |")
+    budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
+    evo_at, base_at = at_budgets(evo, budgets), at_budgets(base, budgets)
+    for n in budgets:
+        parts = [table_one([r for r in evo_at[n] if not variant(r)])] if any(not variant(r) for r in evo_at[n]) else []
+        for v in sorted({variant(r) for r in evo_at[n]} - {""}):
+            vt = table_one([r for r in evo_at[n] if variant(r) == v]).rename(lambda s: s + " (variant)")
+            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.species_allocation=\w+", "", regex=True) + ", " + v
+            parts.append(vt)
+        table = pd.concat(parts)
+        for slug, row in table.iterrows():
+            cells = [format_cell(row[f"{m}_max"], row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
+            lines.append(
+                f"| {row['experiment']} | {int(row['runs'])} | {int(row['generation']) + 1} | ecosim | " + " | ".join(cells) + " |"
+            )
+            key = f"{row['dataset']}-{'speciation' if row['speciation'] else 'no-speciation'}"
+            if key in PAPER and not str(slug).endswith("(variant)"):
+                lines.append("| | 10 | 100 | paper | " + " | ".join(_paper_cell(v) for v in PAPER[key]) + " |")
 
     # ---- evolution against the fixed baselines -----------------------------------------------
     lines += [
         "",
         "## Evolution against fixed architectures trained the same way",
         "",
-        "Best fitness ever reached within the run (mean over runs, best run in brackets), and the",
-        "highest fitness at each run's last generation.",
+        "At each budget (runs that went further are cut there): the best fitness ever reached (mean",
+        "over runs, best run in brackets), and the highest fitness at the budget's last generation.",
         "",
-        "| Dataset | what | runs | generations | best ever | highest at last generation | final champion (best run) |",
+        "| Dataset | generations | what | runs | best ever | highest at last generation | final champion (best run) |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = []
-    for r in evo + base:
-        g = r.generations.set_index("generation")
-        rows.append({
-            "dataset": r.config.data.dataset,
-            "what": (f"baseline {r.config.ecosystem.initial_layers}-F10" if is_baseline(r)
-                     else "evolution, " + label(r).split(", ", 1)[1]),
-            "generations": r.last_generation + 1,
-            "best": float(g["best_fitness_so_far"].max()),
-            "last": float(g["highest_fitness"].iloc[-1]),
-            "layers": r.column("champion_layers").iloc[-1] if "champion_layers" in r.generations else None,
-        })
+    for n in budgets:
+        for r in evo_at[n] + base_at[n]:
+            g = r.generations.set_index("generation")
+            rows.append({
+                "dataset": r.config.data.dataset,
+                "what": (f"baseline {r.config.ecosystem.initial_layers}-F10" if is_baseline(r)
+                         else "evolution, " + label(r).split(", ", 1)[1]),
+                "generations": n,
+                "best": float(g["best_fitness_so_far"].max()),
+                "last": float(g["highest_fitness"].iloc[-1]),
+                "layers": r.column("champion_layers").iloc[-1] if "champion_layers" in r.generations else None,
+            })
     frame = pd.DataFrame(rows)
-    for (ds, what, n), grp in frame.groupby(["dataset", "what", "generations"], sort=True):
+    for (ds, n, what), grp in frame.groupby(["dataset", "generations", "what"], sort=True):
         top = grp.loc[grp["best"].idxmax()]
         lines.append(
-            f"| {ds} | {what} | {len(grp)} | {n} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
+            f"| {ds} | {n} | {what} | {len(grp)} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
             f"{_pct(grp['last'].mean())} | `{top['layers']}` |"
         )
 
@@ -241,10 +307,10 @@ def main() -> None:
         "Per run: the final champion, the share of networks with at least one conv layer at the last",
         "generation, and the first generation from which every generation champion holds a conv layer.",
         "",
-        "| Experiment | seed | best ever | final champion | parameters | conv share (last) | CNN champions from | species (last) | constraint failures | species-limit failures | wall time (min) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Experiment | generations | seed | best ever | final champion | parameters | conv share (last) | CNN champions from | species (last) | constraint failures | species-limit failures | wall time (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(evo, key=lambda r: (label(r), r.config.run.seed)):
+    for r in sorted(evo, key=lambda r: (label(r), r.last_generation, r.config.run.seed)):
         g = r.generations
         last = g.iloc[-1]
         champs = generation_champions(r)["layers"]
@@ -252,7 +318,7 @@ def main() -> None:
         since = next((int(i) for i in champs.index if is_cnn.loc[i:].all()), None)
         failed = [c for c in g.columns if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction")]
         lines.append(
-            f"| {label(r)} | {r.config.run.seed} | {_pct(float(g['best_fitness_so_far'].max()))} | "
+            f"| {label(r)} | {r.last_generation + 1} | {r.config.run.seed} | {_pct(float(g['best_fitness_so_far'].max()))} | "
             f"`{champs.iloc[-1]}` | {int(last['champion_parameters'])} | {_pct(float(r.column('conv_share').iloc[-1]))} | "
             f"{'never' if since is None else since} | {int(last['species_count'])} | {int(g[failed].to_numpy().sum())} | "
             f"{int(g['failed_species_limit'].sum())} | {float(g['wall_time_s'].sum()) / 60:.1f} |"
@@ -261,17 +327,38 @@ def main() -> None:
         "",
         "Offspring fitness before BP by origin (mean over the last five generations of each experiment's runs):",
         "",
-        "| Experiment | crossover | mutation | clone |",
-        "|---|---|---|---|",
+        "| Experiment | generations | crossover | mutation | clone |",
+        "|---|---|---|---|---|",
     ]
-    for name in sorted({label(r) for r in evo}):
-        sel = [r for r in evo if label(r) == name]
+    for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
+        sel = [r for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
         vals = []
         for origin in ("crossover", "mutation", "clone"):
             col = f"mean_offspring_fitness_before_bp_{origin}"
             v = [float(x) for r in sel if col in r.generations for x in r.generations[col].tail(5) if pd.notna(x)]
             vals.append(_pct(float(np.mean(v))) if v else "n/a")
-        lines.append(f"| {name} | " + " | ".join(vals) + " |")
+        lines.append(f"| {name} | {n_gen} | " + " | ".join(vals) + " |")
+
+    # ---- where the search effort went (why targets are missed) ----------------------------------
+    lines += [
+        "",
+        "## Where the search effort went",
+        "",
+        "Share of applied mutations by family (eqs. 3–6 weight them per network), offspring per",
+        "generation, and the share of offspring whose parent was in the generation champion's species",
+        "(mean over each experiment's runs). One kernel mutation grows or shrinks one kernel by 2 in",
+        "one dimension, so a 1×1 kernel needs two kernel mutations to become 3×3.",
+        "",
+        "| Experiment | generations | layer | node | kernel | stride | offspring per generation | offspring from the champion's species |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (name, n_gen) in sorted({(label(r), r.last_generation + 1) for r in evo}):
+        sel = [search_effort(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
+        m = {k: float(np.nanmean([e[k] for e in sel])) for k in sel[0]}
+        lines.append(
+            f"| {name} | {n_gen} | " + " | ".join(_pct(m[f"{k} mutations"]) for k in ("layer", "node", "kernel", "stride"))
+            + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} |"
+        )
 
     # ---- kernel shapes (§III-E) ----------------------------------------------------------------
     distinct: dict[int, str] = {}

@@ -87,12 +87,15 @@ def net_row(nid: int, sid: int = 0, **kw) -> dict:
 weights_st = st.lists(st.one_of(st.none(), st.floats(0.0, 1.0)), min_size=1, max_size=8)
 
 
+allocation_st = st.sampled_from(["relative_fitness", "mean_fitness"])
+
+
 @settings(max_examples=200, deadline=None)
-@given(weights=weights_st, offspring=st.integers(0, 40), data=st.data())
-def test_sync_allocation_sums_exactly_to_the_quota(weights, offspring, data):
+@given(weights=weights_st, offspring=st.integers(0, 40), allocation=allocation_st, data=st.data())
+def test_sync_allocation_sums_exactly_to_the_quota(weights, offspring, allocation, data):
     able = data.draw(st.lists(st.booleans(), min_size=len(weights), max_size=len(weights)))
     able[data.draw(st.integers(0, len(weights) - 1))] = True  # at least one species can reproduce
-    p = policy(offspring=offspring, max_species=8, max_population=60)
+    p = policy(offspring=offspring, max_species=8, max_population=60, species_allocation=allocation)
     sids = with_species(p, weights, able)
     quotas = p.allocate(0, sids)
     assert sum(quotas.values()) == offspring
@@ -103,11 +106,11 @@ def test_sync_allocation_sums_exactly_to_the_quota(weights, offspring, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(weights=weights_st, offspring=st.integers(0, 40), data=st.data())
-def test_async_allocation_sums_exactly_to_the_quota_in_any_step_order(weights, offspring, data):
+@given(weights=weights_st, offspring=st.integers(0, 40), allocation=allocation_st, data=st.data())
+def test_async_allocation_sums_exactly_to_the_quota_in_any_step_order(weights, offspring, allocation, data):
     able = data.draw(st.lists(st.booleans(), min_size=len(weights), max_size=len(weights)))
     order = data.draw(st.permutations(range(len(weights))))
-    p = policy(offspring=offspring, max_species=8, max_population=60)
+    p = policy(offspring=offspring, max_species=8, max_population=60, species_allocation=allocation)
     sids = with_species(p, [None] * len(weights))
     total = 0
     for i in order:  # each species steps alone, with its own fresh measurement
@@ -129,8 +132,27 @@ def test_one_rule_gives_a_species_of_one_its_share_in_both_modes():
     assert q.allocate(0, [one]) == {one: 16} and q.allocate(0, [big]) == {big: 16}
 
 
+def test_relative_allocation_is_eq2_across_species_means():
+    p = policy(offspring=20, max_population=60, species_allocation="relative_fitness")
+    means = [0.90, 0.91, 0.90, 0.96]  # near-uniform as means; the best species stands out under eq. 2
+    sids = with_species(p, means)
+    z = (np.array(means) - np.mean(means)) / np.std(means)
+    expected = largest_remainder(20, dict(zip(sids, 1 / (1 + np.exp(-z)))))
+    quotas = p.allocate(0, sids)
+    assert quotas == expected
+    assert quotas[sids[3]] >= 2 * quotas[sids[0]]
+    q = policy(offspring=20, max_population=60, species_allocation="mean_fitness")
+    assert max(q.allocate(0, with_species(q, means)).values()) <= 6  # 20 × 0.96 / 3.67 ≈ 5.2
+
+
+def test_relative_allocation_of_equal_species_is_uniform_and_unmeasured_count_as_mean():
+    p = policy(offspring=9, max_population=60, species_allocation="relative_fitness")
+    a, b, c = with_species(p, [0.5, 0.5, None])
+    assert p.allocate(0, [a, b, c]) == {a: 3, b: 3, c: 3}
+
+
 def test_allocation_follows_mean_fitness_and_matches_largest_remainder():
-    p = policy(offspring=7)
+    p = policy(offspring=7, species_allocation="mean_fitness")
     sids = with_species(p, [0.2, 0.4, 0.8])
     assert p.allocate(0, sids) == largest_remainder(7, {0: 0.2, 1: 0.4, 2: 0.8}) == {0: 1, 1: 2, 2: 4}
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Sequence
 import numpy as np
 
 from ecosim.errors import CheckpointError, EcosimError, GenomeError
+from ecosim.evolution.calibration import logistic_zscore
 from ecosim.evolution.culling import cull as cull_eq9
 from ecosim.evolution.records import (
     OFFSPRING_ORIGINS,
@@ -545,8 +546,9 @@ class EcosystemPolicy:
         One rule for both modes. The offspring of the generation not yet given out
         (``ecosystem.offspring`` minus those already allotted) are split by largest remainder
         (:func:`largest_remainder`) over the species *still waiting for their turn* in this
-        generation, in proportion to their :attr:`Species.weight` (the mean fitness of their
-        latest evaluation; a species never measured counts as the mean of the known weights);
+        generation, in proportion to their allocation weight (``ecosystem.species_allocation``:
+        eq. 2 across the species' mean fitness in their latest evaluation, or that mean itself;
+        a species never measured counts as the mean of the known means);
         each species of ``stepping`` gets its part. In synchronous mode every species steps at
         once, so this is one split of the whole quota by this generation's mean fitness; in
         asynchronous mode each species takes its part when it steps, the last one takes what is
@@ -621,12 +623,19 @@ class EcosystemPolicy:
         return dict(sorted(orders.items()))
 
     def _weight(self, species_id: int) -> float:
-        """A species' allocation weight; one never measured counts as the mean of the known weights."""
-        w = self.species[species_id].weight
-        if w is not None:
-            return w
-        known = [sp.weight for sp in self.species.values() if sp.weight is not None]
-        return float(np.mean(known)) if known else 1.0
+        """A species' allocation weight (``ecosystem.species_allocation``).
+
+        ``"mean_fitness"``: the species' mean fitness; ``"relative_fitness"``: eq. 2 applied
+        across the living species' mean fitness (``g((m − µ) / σ)``, 0.5 for every species when
+        all are equal). A species never measured counts as the mean of the known mean fitness.
+        """
+        known = {s: sp.weight for s, sp in self.species.items() if sp.weight is not None}
+        fallback = float(np.mean(list(known.values()))) if known else 1.0
+        if self.params.species_allocation == "mean_fitness":
+            return known.get(species_id, fallback)
+        ids = sorted(set(known) | {species_id})
+        relative = logistic_zscore([known.get(s, fallback) for s in ids])
+        return float(relative[ids.index(species_id)])
 
     # ---- placement under the species limit (§III-D, §III-F) -------------------------------------
     def place(self, generation: int, parent_id: int, offspring: Sequence[Offspring]) -> Placement:
