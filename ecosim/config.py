@@ -130,6 +130,11 @@ class EcosystemConfig:
             the mean weighs g(1) ≈ 0.73, one below g(−1) ≈ 0.27), or ``"mean_fitness"``, the
             mean fitness itself (near-uniform: 0.96 vs 0.90). The paper does not say;
             see ``docs/design.md``.
+        species_stagnation: generations without a rise of a species' best fitness after which
+            the species goes extinct (every network removed, its slot under ``max_species``
+            freed), as in NEAT; the species with the highest best fitness never does. 0
+            (default, the paper): species never die, so once ``max_species`` species exist no
+            offspring that changes the genome can found one.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -162,6 +167,7 @@ class EcosystemConfig:
     crossover_rate: float = 0.5
     initial_layers: str = ""
     species_allocation: str = "mean_fitness"
+    species_stagnation: int = 0
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
@@ -243,6 +249,7 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     if e.initial_layers:
         _check_layers_spec(e.initial_layers)
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
+    _require(e.species_stagnation >= 0, "ecosystem.species_stagnation", e.species_stagnation, "≥ 0 (0 = never)")
 
 
 def _check_layers_spec(spec: str) -> None:

@@ -287,6 +287,59 @@ def test_culling_is_deterministic_for_a_seed():
     assert policy(**small).cull(2, cands) == policy(**small).cull(2, list(reversed(cands)))
 
 
+# ---- species stagnation (ecosystem.species_stagnation) -------------------------------------------------
+def trained(p: EcosystemPolicy, generation: int, best: dict[int, float]) -> None:
+    """Record one training result per species, its best network at ``best[species]``."""
+    for sid, f in best.items():
+        p.record_training(generation, sid, [net_row(sid * 100, sid, fitness=f), net_row(sid * 100 + 1, sid, fitness=f - 0.1)], True)
+
+
+def test_a_species_whose_best_fitness_stops_rising_goes_stagnant_after_n_generations():
+    p = policy(offspring=4, max_species=4, max_population=30, species_stagnation=3)
+    a, b, c = with_species(p, [None, None, None])
+    trained(p, 0, {a: 0.5, b: 0.9, c: 0.4})
+    for g in range(1, 6):  # a improves every generation, b leads but is flat, c is flat
+        trained(p, g, {a: 0.5 + 0.01 * g, b: 0.9, c: 0.4})
+        assert p.stagnant(g) == ({c} if g >= 3 else set())  # b holds the best fitness: never stagnant
+    assert p.species[c].improved_generation == 0 and p.species[a].improved_generation == 5
+    assert policy(species_stagnation=0).stagnant(99) == set()
+
+
+def test_an_extinct_species_loses_every_network_first_and_frees_its_slot():
+    p = policy(population=4, species=2, offspring=2, max_species=3, max_population=5, species_stagnation=2)
+    a, b, c = with_species(p, [None, None, None])
+    for g in range(3):
+        trained(p, g, {a: 0.8 + 0.01 * g, b: 0.6, c: 0.7 + 0.01 * g})
+    assert p.stagnant(2) == {b} and p.free_species_slots() == 0
+    cands = [CullCandidate(i, sid, 2, 0.5, 0.5, offspring=i % 3 == 0, champion=i % 3 == 1) for i, sid in
+             enumerate([a, a, a, b, b, b, c, c])]
+    removal = p.cull(2, cands)
+    assert removal[b] == [3, 4, 5]  # champion (4) and offspring (3) included
+    kept = [cand for cand in cands if cand.species_id != b]
+    assert sum(len(ids) for s, ids in removal.items() if s != b) == len(kept) - 5
+    assert p.tally(2).counts["species_extinct"] == 1 and p.tally(2).counts["culled"] == 3 + len(kept) - 5
+    p.retire_species(b)  # the engine does this when a species has no network left
+    assert p.free_species_slots() == 1
+
+
+def test_a_stagnant_species_gets_no_offspring_and_its_part_is_reallocated():
+    p = policy(offspring=9, max_species=3, max_population=30, species_stagnation=1)
+    a, b, c = with_species(p, [None, None, None])
+    trained(p, 0, {a: 0.8, b: 0.6, c: 0.7})
+    trained(p, 1, {a: 0.81, b: 0.6, c: 0.71})
+    quotas = p.allocate(1, [a, b, c])
+    assert quotas[b] == 0 and sum(quotas.values()) == 9
+    assert p.tally(1).counts["quota_reallocated"] > 0
+
+
+def test_stagnation_state_survives_the_checkpoint_round_trip():
+    p = policy(species_stagnation=2)
+    (a,) = with_species(p, [None])
+    trained(p, 4, {a: 0.7})
+    q = EcosystemPolicy.from_json(p.to_json(), p.params, p.seed)
+    assert (q.species[a].best_fitness, q.species[a].improved_generation) == (0.7, 4)
+
+
 # ---- the champion ---------------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["ok", "ok", "diverged", "error"])), max_size=6), max_size=6))

@@ -123,6 +123,21 @@ def test_population_of_one(tmp_path, data_root, ray_local):
     assert (gens["network_count"] <= 2).all() and (gens["species_count"] == 1).all()
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_stagnant_species_go_extinct_and_never_train_again(tmp_path, data_root, ray_local, mode):
+    cfg = small(tmp_path / mode, data_root, **{"run.mode": mode, "run.generations": 8, "ecosystem.species_stagnation": 1})
+    result = run(cfg)
+    gens, nets = read_generations(result.run_dir), read_networks(result.run_dir)
+    assert gens["species_extinct"].sum() > 0
+    assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
+    ends = nets.groupby("species_id")["generation"].max()
+    dead = ends[ends < 7].index
+    assert len(dead) > 0  # an extinct species never trains again
+    if mode == "sync":  # every network of it is culled in the generation it dies (async marks only its own step's)
+        for sid in dead:
+            assert nets[(nets["species_id"] == sid) & (nets["generation"] == ends[sid])]["culled"].all()
+
+
 def test_bad_input_is_rejected_before_any_work(tmp_path, data_root):
     with pytest.raises(DatasetError, match="mnist"):
         run(small(tmp_path / "x", tmp_path / "empty", **{"data.dataset": "mnist"}))

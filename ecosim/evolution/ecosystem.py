@@ -65,6 +65,7 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "diverged",
     "errors",
     "quota_reallocated",
+    "species_extinct",
 )
 
 #: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
@@ -282,6 +283,9 @@ class Species:
         weight: its offspring-allocation weight, the mean fitness of its networks in its latest
             evaluation (networks that failed with an error left out); ``None`` before any.
         can_reproduce: whether it has a network that can be a parent (not every one failed).
+        best_fitness: the highest fitness any of its networks reached (``None`` before any).
+        improved_generation: the generation in which ``best_fitness`` last rose (stagnation,
+            ``ecosystem.species_stagnation``).
     """
 
     species_id: int
@@ -290,6 +294,8 @@ class Species:
     generation: int = -1
     weight: float | None = None
     can_reproduce: bool = True
+    best_fitness: float | None = None
+    improved_generation: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -300,6 +306,8 @@ class Species:
             "generation": self.generation,
             "weight": self.weight,
             "can_reproduce": self.can_reproduce,
+            "best_fitness": self.best_fitness,
+            "improved_generation": self.improved_generation,
         }
 
     @classmethod
@@ -313,6 +321,8 @@ class Species:
             generation=int(d["generation"]),
             weight=d.get("weight"),
             can_reproduce=bool(d.get("can_reproduce", True)),
+            best_fitness=d.get("best_fitness"),
+            improved_generation=d.get("improved_generation"),
         )
 
 
@@ -523,7 +533,8 @@ class EcosystemPolicy:
         """Take note of a species' training results for ``generation`` (§III-B, §III-C).
 
         Its allocation weight becomes the mean fitness of ``rows`` whose status is not
-        ``error`` (an error is no measurement; without any, the previous weight stays).
+        ``error`` (an error is no measurement; without any, the previous weight stays); its
+        best fitness and the generation it last rose are kept for stagnation (:meth:`stagnant`).
 
         Args:
             rows: the networks-log rows of its networks trained in ``generation``.
@@ -537,7 +548,31 @@ class EcosystemPolicy:
         measured = [r["fitness"] for r in rows if r.get("status") != Status.ERROR and r.get("fitness") is not None]
         if measured:
             sp.weight = float(np.mean(measured))
+            best = float(np.max(measured))
+            if sp.best_fitness is None or best > sp.best_fitness:
+                sp.best_fitness, sp.improved_generation = best, generation
         sp.can_reproduce = bool(can_reproduce)
+
+    def stagnant(self, generation: int) -> set[int]:
+        """Species that go extinct in ``generation`` (``ecosystem.species_stagnation`` = N > 0).
+
+        A species is stagnant when its best fitness has not risen for N generations
+        (``generation − improved_generation ≥ N``), as in NEAT's species stagnation. The species
+        holding the highest best fitness never is, so at least one species lives on. Without
+        speciation, or with N = 0 (default, the paper: species never die), none is.
+        """
+        n = self.params.species_stagnation
+        if n <= 0 or not self.params.speciation:
+            return set()
+        measured = {s: sp for s, sp in self.species.items() if sp.best_fitness is not None}
+        if len(measured) <= 1:
+            return set()
+        top = max(measured, key=lambda s: (measured[s].best_fitness, -s))
+        return {
+            s
+            for s, sp in measured.items()
+            if s != top and sp.improved_generation is not None and generation - sp.improved_generation >= n
+        }
 
     # ---- offspring allocation (one rule for both modes) ----------------------------------------
     def allocate(self, generation: int, stepping: Collection[int]) -> dict[int, int]:
@@ -556,7 +591,7 @@ class EcosystemPolicy:
         plays no part: a species of one gets offspring too.
 
         A species that cannot reproduce (every network failed with an error, so no parent is
-        left) gets 0: its own part (its share of the offspring not already given up by others)
+        left, or it is stagnant and goes extinct in this step, :meth:`stagnant`) gets 0: its own part (its share of the offspring not already given up by others)
         goes to the species that can, and what they receive beyond their own part is counted in
         ``quota_reallocated`` (issue 7). In asynchronous mode the species yet to step take it;
         when the last species to step cannot reproduce, what is left goes to the species that
@@ -586,8 +621,9 @@ class EcosystemPolicy:
         if bad:
             raise ValueError(f"species {bad} cannot take an offspring turn in generation {generation}: waiting are {waiting}")
         weight = {s: self._weight(s) for s in waiting}
+        dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
-        able = [s for s in waiting if s not in stepping or self.species[s].can_reproduce]
+        able = [s for s in waiting if s not in dying and (s not in stepping or self.species[s].can_reproduce)]
         pool = max(0, self.params.offspring - t.given)
         freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
         own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
@@ -701,7 +737,10 @@ class EcosystemPolicy:
     ) -> dict[int, list[int]]:
         """Networks to remove so the ecosystem holds at most ``ecosystem.max_population`` (eq. 9).
 
-        Each species' champion is protected, and so are offspring (untrained networks) of the
+        First, every network of a stagnant species (:meth:`stagnant`; off by default) is removed,
+        its champion and offspring included: the species goes extinct and frees its slot under
+        the species limit (counted in ``species_extinct``). Then, while the ecosystem is still
+        too large: each species' champion is protected, and so are offspring (untrained networks) of the
         species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
         asynchronous mode the species that just reproduced). The others are drawn one at a time
         with probability ∝ ``age / (f_r · c_r)``, re-normalised over those left; unprotected
@@ -715,11 +754,20 @@ class EcosystemPolicy:
         Returns:
             ``{species id: network ids}`` to remove, species in id order (ids in draw order).
         """
-        cands = sorted(candidates, key=lambda c: c.network_id)
+        t = self.tally(generation)
+        dying = self.stagnant(generation) & {c.species_id for c in candidates}
+        by_species: dict[int, list[int]] = defaultdict(list)
+        for c in sorted(candidates, key=lambda c: c.network_id):
+            if c.species_id in dying:
+                by_species[c.species_id].append(c.network_id)
+        if dying:
+            t.counts["species_extinct"] = t.counts.get("species_extinct", 0) + len(dying)
+            t.counts["culled"] += sum(len(v) for v in by_species.values())
+            log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
+        cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
         excess = len(cands) - self.params.max_population
         if excess <= 0:
-            return {}
-        t = self.tally(generation)
+            return {s: by_species[s] for s in sorted(by_species)}
         protect = None if protect_offspring_of is None else set(protect_offspring_of)
         protected = [c.champion or (c.offspring and (protect is None or c.species_id in protect)) for c in cands]
         rng = derive_rng(self.seed, generation, SPECIES_STREAM_BASE + len(t.species_done), "culling")
@@ -731,7 +779,6 @@ class EcosystemPolicy:
             protected,
             excess,
         )
-        by_species: dict[int, list[int]] = defaultdict(list)
         for i in idx:
             by_species[cands[i].species_id].append(cands[i].network_id)
         t.counts["culled"] += len(idx)
