@@ -105,6 +105,8 @@ def variant(r: RunLogs) -> str:
     parts = [f"initial layers {e.initial_layers}"] if e.initial_layers else []
     if e.species_allocation != "mean_fitness" and e.speciation:
         parts.append(f"species allocation by {e.species_allocation.replace('_', ' ')}")
+    if e.species_stagnation and e.speciation:
+        parts.append(f"species stagnation {e.species_stagnation}")
     return ", ".join(parts)
 
 
@@ -141,6 +143,8 @@ def search_effort(r: RunLogs) -> dict[str, float]:
         total_born += 1
         hits += species.get((b, int(parents[0]))) == species.get((b, champ[b]))
     out["offspring per generation"] = float(g["offspring"].mean()) if "offspring" in g else float("nan")
+    out["species"] = float(n["species_id"].nunique())
+    out["extinct"] = float(g["species_extinct"].sum()) if "species_extinct" in g else 0.0
     out[CHAMP_SHARE] = hits / total_born if total_born else float("nan")
     return out
 
@@ -234,7 +238,7 @@ def main() -> None:
         parts = [table_one([r for r in evo_at[n] if not variant(r)])] if any(not variant(r) for r in evo_at[n]) else []
         for v in sorted({variant(r) for r in evo_at[n]} - {""}):
             vt = table_one([r for r in evo_at[n] if variant(r) == v]).rename(lambda s: s + " (variant)")
-            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.species_allocation=\w+", "", regex=True) + ", " + v
+            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.\w+=[^;)]+", "", regex=True) + ", " + v
             parts.append(vt)
         table = pd.concat(parts)
         for slug, row in table.iterrows():
@@ -346,18 +350,19 @@ def main() -> None:
         "",
         "Share of applied mutations by family (eqs. 3–6 weight them per network), offspring per",
         "generation, and the share of offspring whose parent was in the generation champion's species",
-        "(mean over each experiment's runs). One kernel mutation grows or shrinks one kernel by 2 in",
+        "(mean over each experiment's runs); species: how many species ever lived, and how many went",
+        "extinct by stagnation. One kernel mutation grows or shrinks one kernel by 2 in",
         "one dimension, so a 1×1 kernel needs two kernel mutations to become 3×3.",
         "",
-        "| Experiment | generations | layer | node | kernel | stride | offspring per generation | offspring from the champion's species |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Experiment | generations | layer | node | kernel | stride | offspring per generation | offspring from the champion's species | species | extinct |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, n_gen) in sorted({(label(r), r.last_generation + 1) for r in evo}):
         sel = [search_effort(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
         m = {k: float(np.nanmean([e[k] for e in sel])) for k in sel[0]}
         lines.append(
             f"| {name} | {n_gen} | " + " | ".join(_pct(m[f"{k} mutations"]) for k in ("layer", "node", "kernel", "stride"))
-            + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} |"
+            + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} | {m['species']:.1f} | {m['extinct']:.1f} |"
         )
 
     # ---- kernel shapes (§III-E) ----------------------------------------------------------------
