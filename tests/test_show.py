@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 
 from ecosim.errors import EcosimError
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
@@ -26,6 +29,7 @@ from ecosim.report.show import (
     shape_counts,
     write_pictures,
 )
+from ecosim.report.show._common import DPI
 from ecosim.store.logs import LogWriter
 from ecosim.store.networks import save_network
 from ecosim.store.rundir import RunDir
@@ -42,6 +46,13 @@ MULTI_CONV = Genome(
     ),
 )
 GENOMES = {"mlp": MLP, "one-conv": ONE_CONV, "multi-conv": MULTI_CONV}
+# Many distinct shapes in one layer, tall and wide: long legends under tall stacks
+MIXED_TALL = Genome((1, 28, 28), (ConvLayer(((1, 9), (9, 1), (3, 3), (5, 1), (1, 7))), DenseLayer(10)))
+EIGHT_SHAPES = Genome(
+    (1, 28, 28),
+    (ConvLayer(((1, 11), (11, 1), (3, 3), (5, 1), (1, 7), (9, 9), (7, 3), (3, 7))), ConvLayer(((1, 1), (3, 3))),
+     DenseLayer(10)),
+)
 
 HEADERS = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
 
@@ -51,6 +62,26 @@ def _valid(path: Path, fmt: str) -> bool:
     if fmt == "svg":
         return b"<svg" in data[:2000] and data.rstrip().endswith(b"</svg>")
     return data.startswith(HEADERS[fmt])
+
+
+def _drawn(fig):
+    """``fig`` drawn by Agg at the PNG resolution; returns its renderer."""
+    fig.set_dpi(DPI)
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _clipped_text(fig) -> list[str]:
+    """Texts and legends of ``fig`` that reach outside the figure once drawn (1 px tolerance)."""
+    renderer, box = _drawn(fig), fig.bbox
+    out = []
+    for artist in fig.findobj(lambda a: isinstance(a, (Text, Legend)) and a.get_visible()):
+        if isinstance(artist, Text) and not artist.get_text():
+            continue
+        e = artist.get_window_extent(renderer)
+        if e.x0 < box.x0 - 1 or e.y0 < box.y0 - 1 or e.x1 > box.x1 + 1 or e.y1 > box.y1 + 1:
+            out.append(artist.get_text() if isinstance(artist, Text) else type(artist).__name__)
+    return out
 
 
 def _row(gen, nid, parents=(), origin="initial", mutation=None, born=-1, species=0, fit=0.5, before=None, layers=None):
@@ -149,6 +180,23 @@ def test_kernels_figure_draws_one_tile_per_kernel_in_its_own_shape():
 def test_architecture_figure_rejects_weights_of_another_genome():
     with pytest.raises(EcosimError):
         architecture_figure(ONE_CONV, init_weights(MLP, np.random.default_rng(0)))
+
+
+@pytest.mark.parametrize("genome", [MIXED_TALL, EIGHT_SHAPES, MULTI_CONV, MLP], ids=["5-shapes", "8-shapes", "multi", "mlp"])
+@pytest.mark.parametrize("with_weights", [False, True])
+def test_architecture_figure_keeps_every_legend_and_title_inside_the_figure(genome, with_weights):
+    weights = init_weights(genome, np.random.default_rng(0), 0.1) if with_weights else None
+    fig = architecture_figure(genome, weights)
+    assert _clipped_text(fig) == []
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert [len(leg.get_texts()) for leg in legends] == [len(info.shapes) for info in layer_table(genome) if info.shapes]
+
+
+def test_architecture_title_of_a_long_summary_wraps_inside_the_figure():
+    wide = Genome((1, 28, 28), (ConvLayer(tuple((2 * (i % 4) + 1, 2 * (i // 4 % 3) + 1) for i in range(30))), DenseLayer(10)))
+    fig = architecture_figure(wide)
+    assert _clipped_text(fig) == [] and "\n" in fig.get_suptitle()
+    assert fig.get_suptitle().replace("\n", "").startswith(wide.summary())
 
 
 # ---- lineage --------------------------------------------------------------------------------------
