@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 
 from ecosim.errors import EcosimError
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
@@ -26,6 +29,7 @@ from ecosim.report.show import (
     shape_counts,
     write_pictures,
 )
+from ecosim.report.show._common import DPI
 from ecosim.store.logs import LogWriter
 from ecosim.store.networks import save_network
 from ecosim.store.rundir import RunDir
@@ -42,6 +46,13 @@ MULTI_CONV = Genome(
     ),
 )
 GENOMES = {"mlp": MLP, "one-conv": ONE_CONV, "multi-conv": MULTI_CONV}
+# Many distinct shapes in one layer, tall and wide: long legends under tall stacks
+MIXED_TALL = Genome((1, 28, 28), (ConvLayer(((1, 9), (9, 1), (3, 3), (5, 1), (1, 7))), DenseLayer(10)))
+EIGHT_SHAPES = Genome(
+    (1, 28, 28),
+    (ConvLayer(((1, 11), (11, 1), (3, 3), (5, 1), (1, 7), (9, 9), (7, 3), (3, 7))), ConvLayer(((1, 1), (3, 3))),
+     DenseLayer(10)),
+)
 
 HEADERS = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
 
@@ -51,6 +62,26 @@ def _valid(path: Path, fmt: str) -> bool:
     if fmt == "svg":
         return b"<svg" in data[:2000] and data.rstrip().endswith(b"</svg>")
     return data.startswith(HEADERS[fmt])
+
+
+def _drawn(fig):
+    """``fig`` drawn by Agg at the PNG resolution; returns its renderer."""
+    fig.set_dpi(DPI)
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _clipped_text(fig) -> list[str]:
+    """Texts and legends of ``fig`` that reach outside the figure once drawn (1 px tolerance)."""
+    renderer, box = _drawn(fig), fig.bbox
+    out = []
+    for artist in fig.findobj(lambda a: isinstance(a, (Text, Legend)) and a.get_visible()):
+        if isinstance(artist, Text) and not artist.get_text():
+            continue
+        e = artist.get_window_extent(renderer)
+        if e.x0 < box.x0 - 1 or e.y0 < box.y0 - 1 or e.x1 > box.x1 + 1 or e.y1 > box.y1 + 1:
+            out.append(artist.get_text() if isinstance(artist, Text) else type(artist).__name__)
+    return out
 
 
 def _row(gen, nid, parents=(), origin="initial", mutation=None, born=-1, species=0, fit=0.5, before=None, layers=None):
@@ -75,6 +106,35 @@ SYNTHETIC_ROWS = (
     + [_row(3, 7, [5, 6], "crossover", "add_node", 2, species=1, fit=0.90, before=0.60)]
 )
 SYNTHETIC = pd.DataFrame(SYNTHETIC_ROWS)
+
+# 7 = crossover(5, 0): its second parent 0 lived since generation 0, so a straight edge 0 → 7 ran
+# through 5's box and ended on top of the edge 5 → 7
+TANGLED = pd.DataFrame(
+    [_row(0, i) for i in range(3)]
+    + [_row(1, 3, [1], "mutation", "add_node", 0), _row(1, 4, [2], "mutation", "add_node", 0)]
+    + [_row(2, 5, [3, 4], "crossover", None, 1), _row(3, 7, [5, 0], "crossover", None, 2)]
+)
+
+
+def _evolved(generations: int = 8, population: int = 8, seed: int = 3) -> tuple[pd.DataFrame, int]:
+    """A networks log of random mating with survivors (long edges, many crossovers); its last network."""
+    rng = np.random.default_rng(seed)
+    alive = list(range(population))
+    rows = [_row(0, i) for i in alive]
+    for gen in range(1, generations):
+        kids = []
+        for _ in range(population // 2):
+            nid = population + len(rows)
+            if rng.random() < 0.6:
+                a, b = (int(v) for v in rng.choice(alive, 2, replace=False))
+                kids.append(_row(gen, nid, [a, b], "crossover", None, gen - 1))
+            else:
+                kids.append(_row(gen, nid, [int(rng.choice(alive))], "mutation", "add_node", gen - 1))
+            rows.append(kids[-1])
+        survivors = [int(v) for v in rng.choice(alive, population - len(kids), replace=False)]
+        rows += [_row(gen, v) for v in survivors]
+        alive = survivors + [k["network_id"] for k in kids]
+    return pd.DataFrame(rows), alive[-1]
 
 
 def _run(tmp_path: Path, genome: Genome, kept: dict[int, Genome] | None = None) -> Path:
@@ -151,6 +211,23 @@ def test_architecture_figure_rejects_weights_of_another_genome():
         architecture_figure(ONE_CONV, init_weights(MLP, np.random.default_rng(0)))
 
 
+@pytest.mark.parametrize("genome", [MIXED_TALL, EIGHT_SHAPES, MULTI_CONV, MLP], ids=["5-shapes", "8-shapes", "multi", "mlp"])
+@pytest.mark.parametrize("with_weights", [False, True])
+def test_architecture_figure_keeps_every_legend_and_title_inside_the_figure(genome, with_weights):
+    weights = init_weights(genome, np.random.default_rng(0), 0.1) if with_weights else None
+    fig = architecture_figure(genome, weights)
+    assert _clipped_text(fig) == []
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert [len(leg.get_texts()) for leg in legends] == [len(info.shapes) for info in layer_table(genome) if info.shapes]
+
+
+def test_architecture_title_of_a_long_summary_wraps_inside_the_figure():
+    wide = Genome((1, 28, 28), (ConvLayer(tuple((2 * (i % 4) + 1, 2 * (i // 4 % 3) + 1) for i in range(30))), DenseLayer(10)))
+    fig = architecture_figure(wide)
+    assert _clipped_text(fig) == [] and "\n" in fig.get_suptitle()
+    assert fig.get_suptitle().replace("\n", "").startswith(wide.summary())
+
+
 # ---- lineage --------------------------------------------------------------------------------------
 
 
@@ -190,10 +267,84 @@ def test_lineage_of_an_unlogged_network_raises():
 def test_lineage_figure_draws_one_box_per_network(tmp_path):
     lin = lineage(SYNTHETIC, 7)
     fig = lineage_figure(lin)
-    boxes = [t for t in fig.axes[0].texts if t.get_text()]
+    boxes = [t for t in fig.axes[0].texts if str(t.get_gid()).startswith("label-")]
     assert len(boxes) == len(lin.nodes)
     assert any("unknown" in t.get_text() for t in boxes)
     assert _valid(save_figure(fig, tmp_path / "lineage.png"), "png")
+
+
+def _by_gid(fig, prefix: str) -> dict[str, object]:
+    return {a.get_gid(): a for a in fig.axes[0].get_children() if str(a.get_gid()).startswith(prefix)}
+
+
+def _points(arrow) -> np.ndarray:
+    """Points along an arrow (line and head) in data coordinates, 40 per Bézier segment."""
+    t = np.linspace(0.0, 1.0, 40)
+    return np.concatenate([segment(t) for segment, _ in arrow.get_path().iter_bezier()])
+
+
+def _box(patch) -> tuple[float, float, float, float]:
+    return patch.get_x(), patch.get_x() + patch.get_width(), patch.get_y(), patch.get_y() + patch.get_height()
+
+
+@pytest.mark.parametrize("case", ["synthetic", "tangled", "evolved"])
+def test_lineage_edges_join_parent_and_child_sides_and_pass_through_no_box(case):
+    log, root = {"synthetic": (SYNTHETIC, 7), "tangled": (TANGLED, 7), "evolved": _evolved()}[case]
+    lin = lineage(log, root)
+    fig = lineage_figure(lin)
+    renderer = _drawn(fig)
+    boxes = {int(g.split("-")[1]): _box(p) for g, p in _by_gid(fig, "node-").items()}
+    edges = _by_gid(fig, "edge-")
+    assert set(boxes) == lin.ids() and set(edges) == {f"edge-{p}-{c}" for p, c in lin.edges}
+    ids = sorted(boxes)
+    for i, a in enumerate(ids):  # boxes do not overlap
+        for b in ids[i + 1:]:
+            (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = boxes[a], boxes[b]
+            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, (a, b)
+    tol = 0.01  # inches
+    for (p, c), arrow in ((tuple(int(v) for v in g.split("-")[1:]), a) for g, a in edges.items()):
+        points = _points(arrow)
+        for nid, (x0, x1, y0, y1) in boxes.items():
+            inside = (points[:, 0] > x0 + tol) & (points[:, 0] < x1 - tol) & (points[:, 1] > y0 + tol) & (points[:, 1] < y1 - tol)
+            assert not inside.any(), f"edge {p} → {c} passes through the box of {nid}"
+        px0, px1, py0, py1 = boxes[p]
+        cx0, cx1, cy0, cy1 = boxes[c]
+        start, tip = points[np.argmin(points[:, 0])], points[np.argmax(points[:, 0])]
+        assert abs(start[0] - px1) < tol and py0 < start[1] < py1  # leaves the parent's right side
+        assert abs(tip[0] - cx0) < 3 * tol and cy0 < tip[1] < cy1  # its head (less its stroke) meets the child's left side
+    for g, label in _by_gid(fig, "label-").items():  # every label inside its box
+        text, box = label.get_window_extent(renderer), _by_gid(fig, "node-")["node-" + g.split("-")[1]]
+        outline = box.get_window_extent(renderer)
+        assert outline.x0 <= text.x0 and text.x1 <= outline.x1 and outline.y0 <= text.y0 and text.y1 <= outline.y1, g
+    assert _clipped_text(fig) == []
+
+
+def test_lineage_marks_the_first_and_second_parent_of_a_crossover():
+    lin = lineage(TANGLED, 7)
+    fig = lineage_figure(lin)
+    renderer = _drawn(fig)
+    edges, roles = _by_gid(fig, "edge-"), _by_gid(fig, "role-")
+    assert (roles["role-5-7"].get_text(), roles["role-0-7"].get_text()) == ("1", "2")  # parent_ids order (5, 0)
+    assert edges["edge-5-7"].get_linestyle() == "-" and edges["edge-0-7"].get_linestyle() == "--"
+    tips = [max(_points(edges[f"edge-{p}-7"]), key=lambda xy: xy[0]) for p in (5, 0)]
+    assert abs(tips[0][1] - tips[1][1]) > 0.05  # the two edges meet the child at ports of their own
+    one, two = (roles[f"role-{p}-7"].get_window_extent(renderer) for p in (5, 0))
+    assert not one.overlaps(two)
+    assert "role-3-5" in roles and "role-1-3" not in roles  # mutations have one parent, unlabelled
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "crossover: 1st parent (1)" in legend and "crossover: 2nd parent (2)" in legend
+
+
+def test_lineage_of_a_single_network_has_whole_generation_ticks_and_says_one_network():
+    fig = lineage_figure(lineage(SYNTHETIC, 1))
+    _drawn(fig)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0"]
+    assert fig.get_suptitle().endswith(": 1 network")
+    assert lineage_figure(lineage(SYNTHETIC, 7)).get_suptitle().endswith(": 9 networks")
+    fig = lineage_figure(lineage(TANGLED, 7))
+    _drawn(fig)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "1", "2", "3"]
+    assert _clipped_text(fig) == []
 
 
 # ---- write_pictures -------------------------------------------------------------------------------

@@ -6,6 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
+
 from ecosim.errors import EcosimError
 
 if TYPE_CHECKING:
@@ -64,6 +67,30 @@ def save_figure(fig: Figure, path: str | Path, fmt: str = "png") -> Path:
     return path
 
 
+def text_extent(text: str, fontsize: float) -> tuple[float, float]:
+    """Width and height in inches of ``text`` as matplotlib lays it out in the default font.
+
+    Measured from the glyphs (no renderer, no figure), so a picture can be sized before it is
+    drawn. Lines split at ``\\n``; each line is ``1.2 × fontsize`` high (matplotlib's default
+    line spacing). Text metrics of the back-ends differ by a few per cent: leave a margin.
+
+    Args:
+        text: one or more lines, no mathtext.
+        fontsize: in points.
+
+    Returns:
+        ``(width, height)`` in inches.
+
+    >>> w, h = text_extent("abc\\nabcdef", 10)
+    >>> round(h, 3), 0.3 < w < 0.5
+    (0.333, True)
+    """
+    prop = FontProperties(size=fontsize)
+    lines = str(text).split("\n")
+    width = max(text_to_path.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines)
+    return width / 72.0, len(lines) * 1.2 * fontsize / 72.0
+
+
 def shape_counts(kernels: Iterable[tuple[int, int]]) -> list[tuple[tuple[int, int], int]]:
     """Distinct kernel shapes ``(h, w)`` with their counts, most frequent first, then largest area.
 
@@ -89,4 +116,5 @@ __all__ = [
     "format_shapes",
     "save_figure",
     "shape_counts",
+    "text_extent",
 ]

@@ -19,10 +19,16 @@ from matplotlib.patches import ConnectionPatch, FancyBboxPatch, Rectangle
 
 from ecosim.genome.genome import ConvLayer, DenseLayer, Genome, Layer
 from ecosim.genome.weights import Weights, check_weights
-from ecosim.report.show._common import ShowError, shape_counts
+from ecosim.report.show._common import ShowError, shape_counts, text_extent
 
 _SHAPE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
                   "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+
+#: Font size of the kernel-shape legends, points.
+_LEGEND_FONT = 7.0
+
+#: Height of the row of layer drawings, inches.
+_DRAWING_HEIGHT = 2.6
 
 _CONV = re.compile(r"^C(\d+)s(\d+)x(\d+)\[([0-9x,]*)\]$")
 _DENSE = re.compile(r"^F(\d+)$")
@@ -125,7 +131,19 @@ def _header(info: LayerInfo) -> str:
     return "\n".join(lines)
 
 
-def _draw_stack(ax, layer: ConvLayer, info: LayerInfo, weights_nodes=None) -> None:
+def _shape_handles(layer: ConvLayer, info: LayerInfo, weights_nodes=None) -> list[Line2D]:
+    """One legend entry per distinct kernel shape, in the colour of its outline."""
+    handles = []
+    for k, ((h, w), n) in enumerate(info.shapes):
+        label = f"{h}×{w} ×{n}"
+        if weights_nodes is not None:
+            mags = [float(np.mean(np.abs(a))) for a, s in zip(weights_nodes, layer.kernels) if s == (h, w)]
+            label += f"  mean|w| {np.mean(mags):.3g}"
+        handles.append(Line2D([], [], color=_SHAPE_COLOURS[k % len(_SHAPE_COLOURS)], lw=2.0, label=label))
+    return handles
+
+
+def _draw_stack(ax, layer: ConvLayer, info: LayerInfo) -> None:
     """Fig. 7 from above: the ``h_max × w_max`` grid, dark central tile, one outline per distinct shape."""
     hm, wm = layer.max_kernel
     for r in range(hm):
@@ -133,24 +151,33 @@ def _draw_stack(ax, layer: ConvLayer, info: LayerInfo, weights_nodes=None) -> No
             centre = r == hm // 2 and c == wm // 2
             ax.add_patch(Rectangle((c - wm / 2, r - hm / 2), 1, 1, facecolor="#555555" if centre else "#f2f2f2",
                                    edgecolor="#bbbbbb", lw=0.5, zorder=1))
-    handles = []
     step = 0.35 / max(hm, wm, 1)  # inset per shape so coinciding edges stay distinguishable
-    for k, ((h, w), n) in enumerate(info.shapes):
-        colour = _SHAPE_COLOURS[k % len(_SHAPE_COLOURS)]
+    for k, ((h, w), _) in enumerate(info.shapes):
         inset = min(k * step, 0.3)
-        ax.add_patch(Rectangle((-w / 2 + inset, -h / 2 + inset), w - 2 * inset, h - 2 * inset,
-                               fill=False, edgecolor=colour, lw=2.0, zorder=3 + k))
-        label = f"{h}×{w} ×{n}"
-        if weights_nodes is not None:
-            mags = [float(np.mean(np.abs(a))) for a, s in zip(weights_nodes, layer.kernels) if s == (h, w)]
-            label += f"  mean|w| {np.mean(mags):.3g}"
-        handles.append(Line2D([], [], color=colour, lw=2.0, label=label))
+        ax.add_patch(Rectangle((-w / 2 + inset, -h / 2 + inset), w - 2 * inset, h - 2 * inset, fill=False,
+                               edgecolor=_SHAPE_COLOURS[k % len(_SHAPE_COLOURS)], lw=2.0, zorder=3 + k))
     pad = 0.6
     ax.set_xlim(-wm / 2 - pad, wm / 2 + pad)
     ax.set_ylim(hm / 2 + pad, -hm / 2 - pad)
     ax.set_aspect("equal")
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7, frameon=False,
-              title="kernel shapes (h×w)", title_fontsize=7)
+
+
+def _legend_height(entries: int) -> float:
+    """Inches a legend of ``entries`` lines plus a title takes at :data:`_LEGEND_FONT` (matplotlib's spacing)."""
+    em = _LEGEND_FONT / 72.0
+    return (entries + 1) * 1.7 * em + 1.5 * em
+
+
+def _wrap_title(summary: str, tail: str, width: float, fontsize: float) -> str:
+    """``summary + tail``, broken after the summary's ``-`` or ``,`` so no line is wider than ``width`` inches."""
+    lines, line = [], ""
+    for token in [*re.split(r"(?<=[-,])", summary), tail]:
+        if line and text_extent(line + token, fontsize)[0] > width:
+            lines.append(line)
+            line = token
+        else:
+            line += token
+    return "\n".join([*lines, line])
 
 
 def _draw_box(ax, text: str, height: float, colour: str) -> None:
@@ -170,8 +197,10 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
     panel is Fig. 7 seen from above: a grid of the layer's largest kernel extent in tiles
     (``h_max × w_max``), the shared central tile dark, and the outline of each distinct kernel shape
     centred on it (successive shapes slightly inset so coinciding edges stay visible), with a
-    legend of shapes ``h×w`` and how many kernels have each. FC layers and the input are boxes
-    whose height grows with ``log(nodes)``. An MLP (no conv layer) shows only boxes.
+    legend of shapes ``h×w`` and how many kernels have each in a row below the drawings. FC
+    layers and the input are boxes whose height grows with ``log(nodes)``. An MLP (no conv
+    layer) shows only boxes. The figure grows with the longest legend and the title wraps at
+    ``-``/``,``, so no text is cut off.
 
     Args:
         genome: the network's architecture.
@@ -186,28 +215,45 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
         GenomeError: ``weights`` do not fit ``genome``.
 
     Shape:
-        conv out ``(nodes, ceil(H/sh), ceil(W/sw))``; figure width ≈ 2.4 in per panel.
+        conv out ``(nodes, ceil(H/sh), ceil(W/sw))``; figure width ≈ 2.4 in per panel, height
+        ≈ 4 in + 0.17 in per shape of the layer with most distinct shapes.
 
     >>> from ecosim.genome import ConvLayer, DenseLayer, Genome
     >>> g = Genome((1, 28, 28), (ConvLayer(((3, 3), (1, 7), (7, 1)), (2, 2)), DenseLayer(10)))
-    >>> len(architecture_figure(g).axes)
-    3
+    >>> len(architecture_figure(g).axes)  # input, conv, output and the conv layer's legend of shapes
+    4
     """
     if weights is not None:
         check_weights(genome, weights)
     infos = layer_table(genome)
     panels = 1 + len(infos)
     most_shapes = max((len(i.shapes) for i in infos), default=0)
-    fig = Figure(figsize=(max(4.5, 2.4 * panels), 4.4 + 0.17 * most_shapes), layout="constrained")
-    axes = fig.subplots(1, panels, squeeze=False).ravel()
+    width = max(4.5, 2.4 * panels)
+    summary = genome.summary()
+    if len(summary) > 400:
+        summary = summary[:397] + "..."
+    title = _wrap_title(summary, f"   ({genome.parameter_count():,} parameters)", width - 0.3, 9)
+    # rows: titles (suptitle, 5 header lines), the drawings, then a row of shape legends under conv panels
+    legend_h = _legend_height(most_shapes) if most_shapes else 0.0
+    top = text_extent(title, 9)[1] + text_extent("\n".join("x" * 5), 8)[1] + 0.35
+    height = top + _DRAWING_HEIGHT + legend_h + 0.2
+    fig = Figure(figsize=(width, height), layout="constrained")
+    grid = fig.add_gridspec(2 if most_shapes else 1, panels,
+                            height_ratios=[_DRAWING_HEIGHT, legend_h] if most_shapes else None)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(panels)]
     c, h, w = genome.input_shape
     max_log = max(np.log1p(c * h * w), *(np.log1p(i.nodes) for i in infos))
     _draw_box(axes[0], f"{c}×{h}×{w}", 0.2 + 0.7 * np.log1p(c * h * w) / max_log, "#eeeeee")
     axes[0].set_title(f"input\n(C, H, W) = {genome.input_shape}", fontsize=8)
-    for ax, info, layer in zip(axes[1:], infos, genome.layers):
+    for i, (ax, info, layer) in enumerate(zip(axes[1:], infos, genome.layers), start=1):
         if isinstance(layer, ConvLayer):
             nodes = weights.layers[info.index].nodes if weights is not None else None
-            _draw_stack(ax, layer, info, nodes)
+            _draw_stack(ax, layer, info)
+            key = fig.add_subplot(grid[1, i])
+            key.set_axis_off()
+            key.legend(handles=_shape_handles(layer, info, nodes), loc="upper center", bbox_to_anchor=(0.5, 1.0),
+                       fontsize=_LEGEND_FONT, frameon=False, title="kernel shapes (h×w)",
+                       title_fontsize=_LEGEND_FONT, borderaxespad=0.0)
         else:
             colour = "#fdd0a2" if info.kind == "output" else "#c6dbef"
             _draw_box(ax, f"{info.nodes}\nnodes", 0.2 + 0.7 * np.log1p(info.nodes) / max_log, colour)
@@ -222,10 +268,7 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
                                 arrowstyle="-|>", color="#777777", lw=1.0)
         arrow.set_in_layout(False)
         fig.add_artist(arrow)
-    summary = genome.summary()
-    if len(summary) > 140:
-        summary = summary[:137] + "..."
-    fig.suptitle(f"{summary}   ({genome.parameter_count():,} parameters)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     return fig
 
 
