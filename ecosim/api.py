@@ -43,6 +43,7 @@ from ecosim.errors import CheckpointError, ConfigError
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.checkpoint import intact_checkpoint_generation
+from ecosim.store.lock import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,8 @@ def _execute(
         finally:
             await eco.shutdown()
 
-    best = asyncio.run(main())
+    with run_lock(run_dir):  # a second run or resume of this directory fails here, in one line
+        best = asyncio.run(main())
     line = format_champion(run_dir)
     if line:
         emit(line)
@@ -302,7 +304,8 @@ def resume(
         reporters, progress: as for :func:`run`.
 
     Raises:
-        CheckpointError: no config or no complete checkpoint in ``run_dir``.
+        CheckpointError: no config or no complete checkpoint in ``run_dir``, or another process
+            is running it (:func:`ecosim.store.lock.run_lock`).
         ConfigError: an override outside :data:`RESUMABLE_KEYS`, or fewer generations than
             already complete.
     """
@@ -335,6 +338,8 @@ def resume(
         log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
+    with run_lock(run_dir):  # fail fast, before data and Ray, when another process runs it
+        pass
     emit = _emitter(progress)
     emit(f"run directory: {run_dir} (resuming after generation {latest})")
     prepared = prepare_data(config)

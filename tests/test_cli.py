@@ -17,6 +17,7 @@ import pytest
 
 from ecosim.config import CHOICES, config_fields
 from ecosim.store import RunDir, read_generations
+from ecosim.store.lock import run_lock
 
 TINY = ["--set", "data.test_subset=500", "--set", "training.train_fraction=0.01", "--num-cpus", "2"]
 
@@ -152,6 +153,11 @@ def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, 
     assert f'out = "{out}"' in toml and f'data_root = "{os.path.abspath(data_root)}"' in toml
     done = RunDir(out).latest_generation()
     assert done is not None and done >= 1
+
+    with run_lock(out):  # as if another ecosim process were running it
+        busy = ecosim("resume", str(out), "--generations", str(done + 2))
+    assert busy.returncode != 0 and "in use by ecosim pid" in busy.stderr, busy.stderr
+    assert len([ln for ln in busy.stderr.splitlines() if ln.strip()]) == 1, busy.stderr
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
