@@ -159,6 +159,8 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
             groups[section] = parser.add_argument_group(_SECTION_TITLES.get(section, f"[{section}] options"))
         default = "as stored in RUN_DIR/config.toml" if stored else _default_text(f)
         text = re.sub(r"\s*\(default [^,()]*\)", "", f.help)  # the docstring's own "(default x)"
+        if stored and f.key == "run.generations":
+            text = _RESUME_GENERATIONS_HELP
         text = f"{text} (default: {default})".replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": f.key, "default": None, "help": text}
         if f.type is bool:
@@ -176,15 +178,39 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
         groups[section].add_argument(flags[f.key], **kwargs)
     parser.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable",
+        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable; a key with its own "
+        "option is an error when both are given",
     )
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from ecosim.config import parse_overrides
+_RESUME_GENERATIONS_HELP = (
+    "the new TOTAL number of generations, not additional ones: at least the generations already "
+    "complete (e.g. --generations 30 on a run of 20 runs 10 more)"
+)
 
-    out = {k: v for k, v in vars(args).items() if "." in k and v is not None}
-    out.update(parse_overrides(args.set))
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"section.key": value}`` from the config options and ``--set``.
+
+    Raises:
+        ConfigError: a key given both by its option and by ``--set`` (one line naming both).
+    """
+    from ecosim.config import _renamed, parse_overrides
+    from ecosim.errors import ConfigError
+
+    options = {k: v for k, v in vars(args).items() if "." in k and v is not None}
+    flags = _option_names(config_fields())
+    out = dict(options)
+    for item in args.set:
+        ((key, value),) = parse_overrides([item]).items()
+        if _renamed(key) in options:  # an old key name counts as today's key
+            given = options[_renamed(key)]
+            flag = flags[_renamed(key)]
+            option = (flag if given else "--no-" + flag[2:]) if isinstance(given, bool) else f"{flag} {given}"
+            raise ConfigError(
+                f"{option} and --set {item.strip()} both set config '{_renamed(key)}': give only one of them"
+            )
+        out[key] = value
     return out
 
 
@@ -233,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_res = sub.add_parser(
         "resume", help="continue a run from its last complete generation", parents=[common],
         description="Continue RUN_DIR from its last complete generation (after a crash, Ctrl-C or "
-        "SIGTERM), or extend it with --generations.",
+        "SIGTERM), or extend it with --generations N, the new total number of generations.",
         epilog=_RESUME_EPILOG, formatter_class=raw,
     )
     p_res.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")

@@ -100,6 +100,52 @@ def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named
     assert "Traceback" not in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "command, args, named",
+    [
+        ("run", ["--generations", "5", "--set", "run.generations=7"], ["--generations 5", "--set run.generations=7"]),
+        ("run", ["--no-speciation", "--set", "ecosystem.speciation=true"], ["--no-speciation", "ecosystem.speciation"]),
+        ("run", ["--set", "mutation.new_dense_max_nodes=5", "--new-layer-max-nodes", "4"],  # a renamed key too
+         ["--new-layer-max-nodes 4", "--set mutation.new_dense_max_nodes=5"]),
+        ("resume", ["--data-root", "/x", "--set", "data.data_root=/y"], ["--data-root /x", "--set data.data_root=/y"]),
+    ],
+)
+def test_an_option_and_a_set_of_the_same_key_is_a_one_line_error_naming_both(command, args, named, tmp_path):
+    target = [str(tmp_path / "run")] if command == "resume" else ["--out", str(tmp_path / "run")]
+    res = ecosim(command, *target, *args)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert all(n in lines[0] for n in named), lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_same_key_set_twice_with_set_is_no_conflict():
+    from ecosim.cli import _overrides, build_parser
+
+    args = build_parser().parse_args(["run", "--set", "run.generations=7", "--set", "run.generations=8"])
+    assert _overrides(args) == {"run.generations": 8}
+
+
+def test_resume_help_says_generations_is_the_new_total():
+    flat = " ".join(ecosim("resume", "--help").stdout.split())
+    assert "--generations N the new TOTAL number of generations, not additional ones" in flat
+
+
+def test_version_is_written_once_and_is_the_one_the_readme_speaks_of():
+    import ecosim as package
+    from ecosim.config import tomllib  # tomli before Python 3.11
+
+    res = ecosim("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"ecosim {package.__version__}"
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ecosim.__version__"}
+    moved = re.findall(r"Moved in (\d+)\.(\d+)", (root / "README.md").read_text())
+    have = tuple(int(p) for p in package.__version__.split(".")[:2])
+    assert moved and all((int(a), int(b)) <= have for a, b in moved), (moved, package.__version__)
+
+
 def test_wrong_dataset_or_empty_data_root_is_named(tmp_path, data_root):
     # small sizes the user set; the derived ones must not be what the error talks about
     small = ["--population", "8", "--max-population", "12", "--species", "2", "--max-species", "4"]
