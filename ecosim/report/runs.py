@@ -119,7 +119,8 @@ def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
                 pq.read_table(path)
             except (OSError, ValueError, pa.ArrowException) as bad:
                 raise CheckpointError(
-                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup "
+                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup, "
+                    f"set it aside with 'ecosim resume {run_dir}' (the rest of the log is kept), "
                     "or report the other runs"
                 ) from None
         raise CheckpointError(f"the logs in {str(folder)!r} cannot be read: {_one_line(exc)}") from None
