@@ -7,7 +7,9 @@ by default into ``RUN_DIR/export/``:
 * ``champion.genome.json``: the genome (:meth:`Genome.to_dict`, with ``schema_version``);
 * ``champion.safetensors``: genome + gene weights + metadata (a copy of the run's file);
 * ``champion.json``: what a user needs to feed the network: input shape, classes, the
-  normalisation built into the exported module, activation, fitness and provenance;
+  normalisation built into the exported module, activation, fitness, provenance (``source``:
+  the champion file's absolute path) and the module files in the folder (``formats``: this
+  export's and those an earlier export of the same champion left there);
 * ``champion.pt2`` (``--format pt2``, the default): a :func:`torch.export` program that plain
   PyTorch loads with :func:`torch.export.load`, no ecosim needed;
 * ``champion.pt`` (``--format torchscript``): the same as TorchScript (:func:`torch.jit.load`;
@@ -247,7 +249,9 @@ def export_champion(
 
     Returns:
         ``{"genome": ..., "weights": ..., "metadata": ..., <format>: ...}``: the paths written,
-        one per requested format (file names in :data:`FILES`).
+        one per requested format (file names in :data:`FILES`). ``champion.json`` lists these
+        formats and those an earlier export of the same champion left in ``out_dir``; its
+        ``source`` is the absolute path of the champion file.
 
     Raises:
         CheckpointError: no ``champion.safetensors`` in ``run_dir``, or a damaged one, or a
@@ -300,13 +304,10 @@ def export_champion(
         "genome_summary": genome.summary(),
         "parameters": genome.parameter_count(),
         "champion": metadata,
-        "source": str(champion),
-        "formats": {f: FILES[f] for f in formats},
+        "source": str(champion.resolve()),
+        "formats": {**_earlier_formats(out, metadata, formats), **{f: FILES[f] for f in formats}},
     }
-    written["metadata"] = out / "champion.json"
-    written["metadata"].write_text(
-        json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    written["metadata"] = out / "champion.json"  # written last: it lists only files that exist
 
     module = NormalisedClassifier(
         build_phenotype(genome, weights, activation=activation), mean, std, genome.input_shape
@@ -320,7 +321,23 @@ def export_champion(
         written["torchscript"] = _export_torchscript(module, example, out / FILES["torchscript"], info)
     if "onnx" in formats:
         written["onnx"] = _export_onnx(module, example, out / FILES["onnx"])
+    written["metadata"].write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return written
+
+
+def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]) -> dict[str, str]:
+    """Formats an earlier export of the same champion left in ``out`` (files still there), to list them too."""
+    try:
+        earlier = json.loads((out / "champion.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no earlier export, or an unreadable one: list only this one's
+        return {}
+    if not isinstance(earlier, dict) or earlier.get("champion") != json.loads(json.dumps(metadata)):
+        return {}  # another champion (the run went on): its module files are not this one's
+    listed = earlier.get("formats") if isinstance(earlier.get("formats"), dict) else {}
+    return {
+        f: FILES[f] for f in FORMATS
+        if f in listed and f not in formats and (out / FILES[f]).is_file()
+    }
 
 
 def _export_pt2(module: NormalisedClassifier, example: Tensor, path: Path, info: dict[str, Any]) -> Path:
