@@ -351,7 +351,7 @@ def resume(
     try:
         prepared = prepare_data(config)
     except DataNotFoundError as exc:
-        raise _resume_data_error(exc, run_dir, stored.data.data_root, config, overrides or {}) from None
+        raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
     if config != stored:
@@ -375,22 +375,21 @@ def _resume_paths(config: Config, run_dir: Path, overrides: dict[str, Any]) -> C
 
 
 def _resume_data_error(
-    exc: DataNotFoundError, run_dir: Path, stored_root: str, config: Config, overrides: dict[str, Any]
+    exc: DataNotFoundError, run_dir: Path, stored_root: str, overrides: dict[str, Any]
 ) -> DatasetError:
     """The data of a resumed run is missing: one line naming the folder used, where it came from, and the fix."""
-    root = config.data.data_root
+    stored_gone = not stored_root or not Path(stored_root).is_dir()  # only then does resume read $ECOSIM_DATA
+    env_set = bool(os.environ.get(DATA_ENV_VAR, "").strip())
     if "data.data_root" in overrides:
         source = "the data root given with --data-root"
-    elif root and root != stored_root:
-        source = f"${DATA_ENV_VAR}, as the stored data root {stored_root} does not exist"
-    elif root:
-        gone = "" if Path(root).is_dir() else ", which no longer exists"
-        source = f"the stored data root (data.data_root in {RunDir(run_dir).config}){gone}"
+    elif stored_root and stored_gone and env_set:
+        source = f"${DATA_ENV_VAR}, as the stored data root {stored_root} no longer exists"
+    elif stored_root:
+        source = f"the stored data root (data.data_root in {RunDir(run_dir).config})" + (
+            ", which no longer exists" if stored_gone else "")
     else:
-        source = "the dataset cache: the run stored no data root" + (
-            f", so ${DATA_ENV_VAR} was used" if os.environ.get(DATA_ENV_VAR, "").strip() else "")
-    gone = not stored_root or not Path(stored_root).is_dir()  # only then does resume read $ECOSIM_DATA
-    env = f" (or set {DATA_ENV_VAR}=DIR)" if gone else ""
+        source = f"{'$' + DATA_ENV_VAR if env_set else 'the dataset cache'} (the run stored no data root)"
+    env = f" (or set {DATA_ENV_VAR}=DIR)" if stored_gone else ""
     online = "; or connect this machine to the internet" if exc.downloaded else ""
     where = "could not be downloaded into" if exc.downloaded else "is not in"
     return DatasetError(
