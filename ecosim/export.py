@@ -23,12 +23,16 @@ per channel, then the phenotype, and returns log-probabilities ``(N, classes)``:
     model = torch.export.load("champion.pt2").module()
     predicted = model(images_uint8.float() / 255).argmax(1)
 
-Wrong inputs fail with a short message rather than an error deep inside a convolution: values
-outside ``[0, 1]`` (e.g. uint8 images not divided by 255) raise
-``RuntimeError: expects float images in [0, 1] of shape (N, 1, 28, 28) ...`` in ``pt2`` and
-TorchScript, a wrong ``(C, H, W)`` raises ``ValueError`` naming the expected shape in TorchScript
-and ``AssertionError: Guard failed: images.size()[1] == 1`` (the dimension and its expected size)
-in ``pt2``; ONNX Runtime checks shape and dtype against the model's declared input.
+Wrong inputs fail with a short message rather than an error deep inside a convolution: in
+``pt2``, values outside ``[0, 1]`` (e.g. uint8 images not divided by 255) raise
+``RuntimeError: expects float images in [0, 1] of shape (N, 1, 28, 28) ...`` and a wrong
+``(C, H, W)`` raises ``AssertionError: Guard failed: images.size()[1] == 1`` (the dimension and
+its expected size). TorchScript cannot shorten its errors: whatever a TorchScript module raises
+comes as ``torch.jit.Error``, whose text starts with ``The following operation failed in the
+TorchScript interpreter.`` and the interpreter's traceback (about 20 lines); its last line is the
+clear message, e.g. ``builtins.ValueError: expects float images of shape (N, 1, 28, 28) in
+[0, 1]; got shape [2, 3, 28, 28]``. ONNX Runtime checks shape and dtype against the model's
+declared input.
 """
 
 from __future__ import annotations
@@ -147,8 +151,9 @@ class NormalisedClassifier(nn.Module):
         """Log-probabilities of ``images`` in ``[0, 1]``; see the class docstring.
 
         Raises:
-            ValueError: integer images (e.g. uint8 0..255: divide by 255 first), or a shape other
-                than ``(N, *input_shape)``.
+            ValueError: integer images (e.g. uint8 0..255: divide by 255 first), values outside
+                ``[0, 1]``, or a shape other than ``(N, *input_shape)`` (traced to TorchScript:
+                ``torch.jit.Error`` whose last line is this ``builtins.ValueError: ...``).
             RuntimeError: in a :func:`torch.export` program, values outside ``[0, 1]``.
         """
         if self.checks and self.input_shape is not None:
