@@ -249,8 +249,8 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
         config: a validated :class:`Config`.
         reporters: progress hooks (see :class:`ecosim.engine.coordinator.Reporter`).
         progress: receives the plain progress lines (the run directory first, once it is
-            created, after the data is read; one per generation; the champion last); ``None``
-            sends them to the logger ``ecosim.api`` at INFO.
+            created, after the data is read and Ray started; one per generation; the champion
+            last); ``None`` sends them to the logger ``ecosim.api`` at INFO.
 
     Returns:
         :class:`RunResult` pointing at the run directory.
@@ -272,6 +272,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
         config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
     config = _clamp_resources(config)
+    _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists
     layout = RunDir(run_dir)
     for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
         shutil.rmtree(stale, ignore_errors=True)
@@ -281,7 +282,6 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
         raise ConfigError(f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}") from exc
     atomic_write(layout.config, config.to_toml())
     emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
-    _start_ray(config)
     return _execute(config, run_dir, False, reporters, prepared, emit)
 
 
