@@ -336,7 +336,7 @@ def resume(
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:
         raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint to resume from")
-    set_aside_damaged_logs(run_dir)  # a damaged log file would break every later read of the log (warns)
+    set_aside_damaged_logs(run_dir, latest)  # a damaged log file would break every later read of the log (warns)
     done = latest + 1
     if config.run.generations < done:
         raise ConfigError(

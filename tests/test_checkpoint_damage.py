@@ -137,3 +137,15 @@ def test_damaged_log_files_are_set_aside_and_the_rest_of_the_log_reads(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert set_aside_damaged_logs(tmp_path) == []
+
+
+def test_a_damaged_generation_file_after_the_checkpoint_is_said_to_be_written_again(tmp_path):
+    from ecosim.store.logs import LogWarning, LogWriter, read_generations, set_aside_damaged_logs
+
+    logs = LogWriter(tmp_path)
+    for gen in range(3):
+        logs.write_generation({"generation": gen})
+    logs.layout.generation_file(2).write_bytes(b"")  # empty: a file cut at 0 bytes
+    with pytest.warns(LogWarning, match=r"generation 2 comes after the checkpoint and is written again"):
+        set_aside_damaged_logs(tmp_path, checkpoint=1)
+    assert list(read_generations(tmp_path)["generation"]) == [0, 1]

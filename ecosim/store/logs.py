@@ -204,15 +204,18 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def set_aside_damaged_logs(run_dir: str | Path) -> list[Path]:
+def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -> list[Path]:
     """Move the generation- and network-log files that cannot be read into ``RUN_DIR/damaged/``.
 
-    ``ecosim resume`` calls it before going on, like :func:`~ecosim.store.checkpoint.load_checkpoint`
+    ``ecosim resume`` calls it before going on, as :func:`~ecosim.store.checkpoint.load_checkpoint`
     looks past a damaged checkpoint: a truncated or overwritten ``gen-*.parquet`` (files are written
     atomically, so this is damage from outside: a full disk, a bad copy) would otherwise stay in
     the log and make every later read of it fail (``ecosim report``). What can be read stays; a
-    generation whose file was set aside has no row (or lacks that species' network rows). A file
-    of a generation after the checkpoint is removed by the resume anyway and rewritten.
+    generation whose file was set aside has no row (or lacks that species' network rows), unless
+    it comes after the checkpoint the run resumes from: the resumed run writes it again.
+
+    Args:
+        checkpoint: the generation the run resumes after, if known (for the warning's wording).
 
     Returns:
         the new paths of the files set aside (``[]`` when every file reads), after one
@@ -232,9 +235,12 @@ def set_aside_damaged_logs(run_dir: str | Path) -> list[Path]:
                 moved.append(target)
                 m = _GEN_FILE.search(path.name)
                 gen, sid = (int(m.group(1)), m.group(2)) if m else (-1, None)
-                lost = f"generation {gen} has no row in the generation log"
                 if folder == layout.networks:
                     lost = f"generation {gen} lacks the network rows of species {int(sid or -1)}"
+                elif checkpoint is not None and gen > checkpoint:
+                    lost = f"generation {gen} comes after the checkpoint and is written again"
+                else:
+                    lost = f"generation {gen} has no row in the generation log"
                 notes.append(f"log file {str(path)!r} is damaged ({_one_line(exc)}): moved to {str(target)!r}, {lost}")
     if notes:
         warnings.warn("; ".join(notes), LogWarning, stacklevel=2)
