@@ -39,11 +39,13 @@ from typing import Any, Callable, Sequence
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
 from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
-from ecosim.errors import CheckpointError, ConfigError
+from ecosim.data.datasets import DataNotFoundError
+from ecosim.errors import CheckpointError, ConfigError, DatasetError
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.checkpoint import intact_checkpoint_generation
 from ecosim.store.lock import run_lock
+from ecosim.store.logs import set_aside_damaged_logs
 
 log = logging.getLogger(__name__)
 
@@ -248,15 +250,17 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     Args:
         config: a validated :class:`Config`.
         reporters: progress hooks (see :class:`ecosim.engine.coordinator.Reporter`).
-        progress: receives the plain progress lines (run directory first, one per generation,
-            the champion last); ``None`` sends them to the logger ``ecosim.api`` at INFO.
+        progress: receives the plain progress lines (the run directory first, once it is
+            created, after the data is read and Ray started; one per generation; the champion
+            last); ``None`` sends them to the logger ``ecosim.api`` at INFO.
 
     Returns:
         :class:`RunResult` pointing at the run directory.
 
     Raises:
         ConfigError: the run directory already holds a run, or a task's resources exceed the
-            cluster's. DatasetError: missing data.
+            cluster's. DatasetError: missing data (one line naming the dataset, the folder
+            and what to do; no run directory is created).
         ExtinctionError: no network left (logs and champion saved first).
     """
     config = resolve_paths(config)
@@ -266,12 +270,11 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
         )
     emit = _emitter(progress)
-    emit(f"run directory: {run_dir}")
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
         config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
     config = _clamp_resources(config)
-    _start_ray(config)
+    _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists
     layout = RunDir(run_dir)
     for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
         shutil.rmtree(stale, ignore_errors=True)
@@ -280,6 +283,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     except OSError as exc:
         raise ConfigError(f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}") from exc
     atomic_write(layout.config, config.to_toml())
+    emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
     return _execute(config, run_dir, False, reporters, prepared, emit)
 
 
@@ -303,11 +307,17 @@ def resume(
             seed, ...) are refused: start a new run for those.
         reporters, progress: as for :func:`run`.
 
+    A log file that cannot be read (truncated, overwritten) is set aside into ``RUN_DIR/damaged/``
+    with a warning (:func:`ecosim.store.logs.set_aside_damaged_logs`), so that the log reads again;
+    a damaged checkpoint falls back to the previous one (:func:`ecosim.store.checkpoint.load_checkpoint`).
+
     Raises:
         CheckpointError: no config or no complete checkpoint in ``run_dir``, or another process
             is running it (:func:`ecosim.store.lock.run_lock`).
         ConfigError: an override outside :data:`RESUMABLE_KEYS`, or fewer generations than
             already complete.
+        DatasetError: the data is not where the run finds it (one line naming the folder used,
+            whether it is the stored one, and ``--data-root`` / ``$ECOSIM_DATA``).
     """
     run_dir = _absolute(run_dir)
     cfg_path = RunDir(run_dir).config
@@ -329,6 +339,7 @@ def resume(
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:
         raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint to resume from")
+    set_aside_damaged_logs(run_dir, latest)  # a damaged log file would break every later read of the log (warns)
     done = latest + 1
     if config.run.generations < done:
         raise ConfigError(
@@ -342,7 +353,10 @@ def resume(
         pass
     emit = _emitter(progress)
     emit(f"run directory: {run_dir} (resuming after generation {latest})")
-    prepared = prepare_data(config)
+    try:
+        prepared = prepare_data(config)
+    except DataNotFoundError as exc:
+        raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
     if config != stored:
@@ -363,6 +377,30 @@ def _resume_paths(config: Config, run_dir: Path, overrides: dict[str, Any]) -> C
     elif root and not Path(root).is_absolute():  # a run directory from before paths were stored absolute
         changes["data.data_root"] = str(_absolute(root))
     return config.with_overrides(changes)
+
+
+def _resume_data_error(
+    exc: DataNotFoundError, run_dir: Path, stored_root: str, overrides: dict[str, Any]
+) -> DatasetError:
+    """The data of a resumed run is missing: one line naming the folder used, where it came from, and the fix."""
+    stored_gone = not stored_root or not Path(stored_root).is_dir()  # only then does resume read $ECOSIM_DATA
+    env_set = bool(os.environ.get(DATA_ENV_VAR, "").strip())
+    if "data.data_root" in overrides:
+        source = "the data root given with --data-root"
+    elif stored_root and stored_gone and env_set:
+        source = f"${DATA_ENV_VAR}, as the stored data root {stored_root} no longer exists"
+    elif stored_root:
+        source = f"the stored data root (data.data_root in {RunDir(run_dir).config})" + (
+            ", which no longer exists" if stored_gone else "")
+    else:
+        source = f"{'$' + DATA_ENV_VAR if env_set else 'the dataset cache'} (the run stored no data root)"
+    env = f" (or set {DATA_ENV_VAR}=DIR)" if stored_gone else ""
+    online = "; or connect this machine to the internet" if exc.downloaded else ""
+    where = "could not be downloaded into" if exc.downloaded else "is not in"
+    return DatasetError(
+        f"dataset {exc.dataset!r} {where} {exc.folder}, {source} ({exc.reason}): continue with "
+        f"'ecosim resume {run_dir} --data-root DIR'{env}, DIR laid out as {exc.layout}{online}"
+    )
 
 
 def _best_on_disk(run_dir: Path) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
@@ -53,38 +54,65 @@ def _make_console(stderr: bool) -> Console:
 console = _make_console(stderr=True)
 
 
-class RichReporter:
-    """Progress display: generation bar, species, best/mean fitness, networks in flight, ETA."""
+#: consoles at least this wide also show the elapsed time (:func:`_progress_columns`)
+WIDE_CONSOLE = 120
 
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("[bold]generation"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        )
+
+def _progress_columns(width: int) -> list[Any]:
+    """Progress-bar columns that fit one line of ``width`` terminal columns.
+
+    ``generation 3/10``, the bar, the status (best fitness, phase, networks in flight, mean
+    fitness, species and networks: the most useful first, cut with an ellipsis where the line ends), the
+    elapsed time and the ETA. Below :data:`WIDE_CONSOLE` columns: ``gen``, a shorter bar, no
+    elapsed time. Fixed widths (the count up to 9999/9999, times up to 99 h) keep the line whole.
+    """
+    wide = width >= WIDE_CONSOLE
+    bar = max(5, min(40, width // (5 if wide else 8)))
+    fixed = (10 if wide else 3) + 9 + bar + (8 + 3 if wide else 0) + 8  # label, count, bar, elapsed, "ETA", ETA
+    gaps = 6 if wide else 4
+    status = Column(width=max(10, width - fixed - gaps - 1), no_wrap=True, overflow="ellipsis")
+    columns: list[Any] = [
+        TextColumn("[bold]generation" if wide else "[bold]gen"),
+        MofNCompleteColumn(table_column=Column(width=9, no_wrap=True, justify="right")),
+        BarColumn(bar_width=bar),
+        TextColumn("{task.fields[status]}", table_column=status),
+    ]
+    if wide:
+        columns += [TimeElapsedColumn(table_column=Column(width=8, no_wrap=True)), TextColumn("ETA")]
+    return [*columns, TimeRemainingColumn(table_column=Column(width=8, no_wrap=True))]
+
+
+class RichReporter:
+    """Progress display: generation bar, best fitness, phase, networks in flight, mean fitness, sizes, ETA.
+
+    Args:
+        output: the console the bar is drawn on (default: the CLI's stderr console); its width
+            picks the columns (:func:`_progress_columns`), so the bar stays one line.
+    """
+
+    def __init__(self, output: Console | None = None) -> None:
+        output = output or console
+        self.progress = Progress(*_progress_columns(output.width), console=output)
         self.task: Any = None
-        self.last = ""
+        self.best = ""
+        self.rest = ""
 
     def on_start(self, start_generation: int, generations: int) -> None:
         self.progress.start()
         self.task = self.progress.add_task("run", total=generations, completed=start_generation, status="starting")
 
+    def _status(self, *middle: str) -> str:
+        return " · ".join(p for p in (self.best, *middle, self.rest) if p)
+
     def on_phase(self, generation: int, phase: str, in_flight: int) -> None:
-        extra = f" · {in_flight} networks in flight" if in_flight else ""
-        self.progress.update(self.task, status=f"{self.last}{phase} g{generation}{extra}")
+        flight = f"{in_flight} in flight" if in_flight else ""
+        self.progress.update(self.task, status=self._status(f"{phase} g{generation}", flight))
 
     def on_generation(self, row: dict[str, Any]) -> None:
         hf, mf = row.get("highest_fitness") or 0.0, row.get("mean_fitness") or 0.0
-        self.last = (
-            f"species {row['species_count']} · networks {row['network_count']} · "
-            f"best {hf:.4f} · mean {mf:.4f} · "
-        )
-        self.progress.update(self.task, completed=row["generation"] + 1, status=self.last)
+        self.best = f"best {hf:.4f}"
+        self.rest = f"mean {mf:.4f} · species {row['species_count']} · networks {row['network_count']}"
+        self.progress.update(self.task, completed=row["generation"] + 1, status=self._status())
 
     def close(self) -> None:
         self.progress.stop()
@@ -159,6 +187,8 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
             groups[section] = parser.add_argument_group(_SECTION_TITLES.get(section, f"[{section}] options"))
         default = "as stored in RUN_DIR/config.toml" if stored else _default_text(f)
         text = re.sub(r"\s*\(default [^,()]*\)", "", f.help)  # the docstring's own "(default x)"
+        if stored and f.key == "run.generations":
+            text = _RESUME_GENERATIONS_HELP
         text = f"{text} (default: {default})".replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": f.key, "default": None, "help": text}
         if f.type is bool:
@@ -176,15 +206,39 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
         groups[section].add_argument(flags[f.key], **kwargs)
     parser.add_argument(
         "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable",
+        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable; a key with its own "
+        "option is an error when both are given",
     )
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from ecosim.config import parse_overrides
+_RESUME_GENERATIONS_HELP = (
+    "the new TOTAL number of generations, not additional ones: at least the generations already "
+    "complete (e.g. --generations 30 on a run of 20 runs 10 more)"
+)
 
-    out = {k: v for k, v in vars(args).items() if "." in k and v is not None}
-    out.update(parse_overrides(args.set))
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"section.key": value}`` from the config options and ``--set``.
+
+    Raises:
+        ConfigError: a key given both by its option and by ``--set`` (one line naming both).
+    """
+    from ecosim.config import _renamed, parse_overrides
+    from ecosim.errors import ConfigError
+
+    options = {k: v for k, v in vars(args).items() if "." in k and v is not None}
+    flags = _option_names(config_fields())
+    out = dict(options)
+    for item in args.set:
+        ((key, value),) = parse_overrides([item]).items()
+        if _renamed(key) in options:  # an old key name counts as today's key
+            given = options[_renamed(key)]
+            flag = flags[_renamed(key)]
+            option = (flag if given else "--no-" + flag[2:]) if isinstance(given, bool) else f"{flag} {given}"
+            raise ConfigError(
+                f"{option} and --set {item.strip()} both set config '{_renamed(key)}': give only one of them"
+            )
+        out[key] = value
     return out
 
 
@@ -233,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_res = sub.add_parser(
         "resume", help="continue a run from its last complete generation", parents=[common],
         description="Continue RUN_DIR from its last complete generation (after a crash, Ctrl-C or "
-        "SIGTERM), or extend it with --generations.",
+        "SIGTERM), or extend it with --generations N, the new total number of generations.",
         epilog=_RESUME_EPILOG, formatter_class=raw,
     )
     p_res.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")

@@ -7,7 +7,9 @@ by default into ``RUN_DIR/export/``:
 * ``champion.genome.json``: the genome (:meth:`Genome.to_dict`, with ``schema_version``);
 * ``champion.safetensors``: genome + gene weights + metadata (a copy of the run's file);
 * ``champion.json``: what a user needs to feed the network: input shape, classes, the
-  normalisation built into the exported module, activation, fitness and provenance;
+  normalisation built into the exported module, activation, fitness, provenance (``source``:
+  the champion file's absolute path) and the module files in the folder (``formats``: this
+  export's and those an earlier export of the same champion left there);
 * ``champion.pt2`` (``--format pt2``, the default): a :func:`torch.export` program that plain
   PyTorch loads with :func:`torch.export.load`, no ecosim needed;
 * ``champion.pt`` (``--format torchscript``): the same as TorchScript (:func:`torch.jit.load`;
@@ -21,12 +23,16 @@ per channel, then the phenotype, and returns log-probabilities ``(N, classes)``:
     model = torch.export.load("champion.pt2").module()
     predicted = model(images_uint8.float() / 255).argmax(1)
 
-Wrong inputs fail with a short message rather than an error deep inside a convolution: values
-outside ``[0, 1]`` (e.g. uint8 images not divided by 255) raise
-``RuntimeError: expects float images in [0, 1] of shape (N, 1, 28, 28) ...`` in ``pt2`` and
-TorchScript, a wrong ``(C, H, W)`` raises ``ValueError`` naming the expected shape in TorchScript
-and ``AssertionError: Guard failed: images.size()[1] == 1`` (the dimension and its expected size)
-in ``pt2``; ONNX Runtime checks shape and dtype against the model's declared input.
+Wrong inputs fail with a short message rather than an error deep inside a convolution: in
+``pt2``, values outside ``[0, 1]`` (e.g. uint8 images not divided by 255) raise
+``RuntimeError: expects float images in [0, 1] of shape (N, 1, 28, 28) ...`` and a wrong
+``(C, H, W)`` raises ``AssertionError: Guard failed: images.size()[1] == 1`` (the dimension and
+its expected size). TorchScript cannot shorten its errors: whatever a TorchScript module raises
+comes as ``torch.jit.Error``, whose text starts with ``The following operation failed in the
+TorchScript interpreter.`` and the interpreter's traceback (about 20 lines); its last line is the
+clear message, e.g. ``builtins.ValueError: expects float images of shape (N, 1, 28, 28) in
+[0, 1]; got shape [2, 3, 28, 28]``. ONNX Runtime checks shape and dtype against the model's
+declared input.
 """
 
 from __future__ import annotations
@@ -145,8 +151,9 @@ class NormalisedClassifier(nn.Module):
         """Log-probabilities of ``images`` in ``[0, 1]``; see the class docstring.
 
         Raises:
-            ValueError: integer images (e.g. uint8 0..255: divide by 255 first), or a shape other
-                than ``(N, *input_shape)``.
+            ValueError: integer images (e.g. uint8 0..255: divide by 255 first), values outside
+                ``[0, 1]``, or a shape other than ``(N, *input_shape)`` (traced to TorchScript:
+                ``torch.jit.Error`` whose last line is this ``builtins.ValueError: ...``).
             RuntimeError: in a :func:`torch.export` program, values outside ``[0, 1]``.
         """
         if self.checks and self.input_shape is not None:
@@ -247,7 +254,9 @@ def export_champion(
 
     Returns:
         ``{"genome": ..., "weights": ..., "metadata": ..., <format>: ...}``: the paths written,
-        one per requested format (file names in :data:`FILES`).
+        one per requested format (file names in :data:`FILES`). ``champion.json`` lists these
+        formats and those an earlier export of the same champion left in ``out_dir``; its
+        ``source`` is the absolute path of the champion file.
 
     Raises:
         CheckpointError: no ``champion.safetensors`` in ``run_dir``, or a damaged one, or a
@@ -300,13 +309,10 @@ def export_champion(
         "genome_summary": genome.summary(),
         "parameters": genome.parameter_count(),
         "champion": metadata,
-        "source": str(champion),
-        "formats": {f: FILES[f] for f in formats},
+        "source": str(champion.resolve()),
+        "formats": {**_earlier_formats(out, metadata, formats), **{f: FILES[f] for f in formats}},
     }
-    written["metadata"] = out / "champion.json"
-    written["metadata"].write_text(
-        json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    written["metadata"] = out / "champion.json"  # written last: it lists only files that exist
 
     module = NormalisedClassifier(
         build_phenotype(genome, weights, activation=activation), mean, std, genome.input_shape
@@ -320,7 +326,23 @@ def export_champion(
         written["torchscript"] = _export_torchscript(module, example, out / FILES["torchscript"], info)
     if "onnx" in formats:
         written["onnx"] = _export_onnx(module, example, out / FILES["onnx"])
+    written["metadata"].write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return written
+
+
+def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]) -> dict[str, str]:
+    """Formats an earlier export of the same champion left in ``out`` (files still there), to list them too."""
+    try:
+        earlier = json.loads((out / "champion.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no earlier export, or an unreadable one: list only this one's
+        return {}
+    if not isinstance(earlier, dict) or earlier.get("champion") != json.loads(json.dumps(metadata)):
+        return {}  # another champion (the run went on): its module files are not this one's
+    listed = earlier.get("formats") if isinstance(earlier.get("formats"), dict) else {}
+    return {
+        f: FILES[f] for f in FORMATS
+        if f in listed and f not in formats and (out / FILES[f]).is_file()
+    }
 
 
 def _export_pt2(module: NormalisedClassifier, example: Tensor, path: Path, info: dict[str, Any]) -> Path:

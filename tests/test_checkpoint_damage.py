@@ -117,3 +117,35 @@ def test_another_checkpoint_version_is_an_error_not_a_fallback(run_dir):
 def test_no_checkpoint_at_all_says_so(tmp_path):
     with pytest.raises(CheckpointError, match=r"no complete checkpoint .*LATEST is missing"):
         load_checkpoint(tmp_path)
+
+
+def test_damaged_log_files_are_set_aside_and_the_rest_of_the_log_reads(tmp_path):
+    from ecosim.store.logs import LogWarning, LogWriter, read_networks, set_aside_damaged_logs
+
+    logs = LogWriter(tmp_path)
+    for gen in range(3):
+        for sid in (0, 1):
+            logs.write_networks(gen, sid, [{"generation": gen, "network_id": 10 * gen + sid, "species_id": sid}])
+    bad = logs.layout.networks_file(1, 1)
+    bad.write_bytes(b"PAR1" + bytes(range(200)))  # overwritten with other bytes
+    with pytest.raises((OSError, ValueError)):  # pyarrow's ArrowInvalid is a ValueError
+        read_networks(tmp_path)
+    with pytest.warns(LogWarning, match=r"gen-000001-s0001\.parquet' is damaged .*generation 1 lacks the network rows of species 1"):
+        moved = set_aside_damaged_logs(tmp_path)
+    assert moved == [tmp_path / "damaged" / "networks" / bad.name]
+    assert sorted(read_networks(tmp_path)["network_id"]) == [0, 1, 10, 20, 21]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set_aside_damaged_logs(tmp_path) == []
+
+
+def test_a_damaged_generation_file_after_the_checkpoint_is_said_to_be_written_again(tmp_path):
+    from ecosim.store.logs import LogWarning, LogWriter, read_generations, set_aside_damaged_logs
+
+    logs = LogWriter(tmp_path)
+    for gen in range(3):
+        logs.write_generation({"generation": gen})
+    logs.layout.generation_file(2).write_bytes(b"")  # empty: a file cut at 0 bytes
+    with pytest.warns(LogWarning, match=r"generation 2 comes after the checkpoint and is written again"):
+        set_aside_damaged_logs(tmp_path, checkpoint=1)
+    assert list(read_generations(tmp_path)["generation"]) == [0, 1]

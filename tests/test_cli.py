@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from ecosim.config import CHOICES, config_fields
-from ecosim.store import RunDir, read_generations
+from ecosim.cli import main
+from ecosim.config import CHOICES, Config, config_fields
+from ecosim.store import LogWriter, RunDir, read_generations, save_checkpoint
 from ecosim.store.lock import run_lock
+from ecosim.store.logs import empty_counts
 
 TINY = ["--set", "data.test_subset=500", "--set", "training.train_fraction=0.01", "--num-cpus", "2"]
 
@@ -101,6 +103,80 @@ def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named
     assert "Traceback" not in res.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "command, args, named",
+    [
+        ("run", ["--generations", "5", "--set", "run.generations=7"], ["--generations 5", "--set run.generations=7"]),
+        ("run", ["--no-speciation", "--set", "ecosystem.speciation=true"], ["--no-speciation", "ecosystem.speciation"]),
+        ("run", ["--set", "mutation.new_dense_max_nodes=5", "--new-layer-max-nodes", "4"],  # a renamed key too
+         ["--new-layer-max-nodes 4", "--set mutation.new_dense_max_nodes=5"]),
+        ("resume", ["--data-root", "/x", "--set", "data.data_root=/y"], ["--data-root /x", "--set data.data_root=/y"]),
+    ],
+)
+def test_an_option_and_a_set_of_the_same_key_is_a_one_line_error_naming_both(command, args, named, tmp_path):
+    target = [str(tmp_path / "run")] if command == "resume" else ["--out", str(tmp_path / "run")]
+    res = ecosim(command, *target, *args)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert all(n in lines[0] for n in named), lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_same_key_set_twice_with_set_is_no_conflict():
+    from ecosim.cli import _overrides, build_parser
+
+    args = build_parser().parse_args(["run", "--set", "run.generations=7", "--set", "run.generations=8"])
+    assert _overrides(args) == {"run.generations": 8}
+
+
+def test_resume_help_says_generations_is_the_new_total():
+    flat = " ".join(ecosim("resume", "--help").stdout.split())
+    assert "--generations N the new TOTAL number of generations, not additional ones" in flat
+
+
+@pytest.mark.parametrize("width", [40, 80, 119, 120, 200])
+def test_the_progress_bar_is_one_line_that_fits_the_terminal(width):
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from ecosim.cli import RichReporter
+
+    def shown() -> list[str]:
+        out = StringIO()
+        Console(width=width, force_terminal=True, file=out).print(bar.progress.get_renderable())
+        return [Text.from_ansi(ln).plain for ln in out.getvalue().rstrip("\n").split("\n")]
+
+    bar = RichReporter(Console(width=width, force_terminal=True, file=StringIO()))
+    bar.task = bar.progress.add_task("run", total=1000, completed=123, status="starting")  # on_start, not live
+    bar.on_generation({"generation": 122, "species_count": 16, "network_count": 111,
+                       "highest_fitness": 0.94123, "mean_fitness": 0.81})
+    bar.on_phase(123, "training", 96)
+    lines = shown()
+    assert len(lines) == 1 and len(lines[0]) <= width, lines
+    assert "123/1000" in lines[0] and "best 0." in lines[0] and "-:--:--" in lines[0]  # count, best, ETA
+    if width >= 80:
+        assert "best 0.9412 · training g123 · 96 in flight" in lines[0]
+    if width >= 200:
+        assert "mean 0.8100 · species 16 · networks 111" in lines[0] and "generation" in lines[0]
+
+
+def test_version_is_written_once_and_is_the_one_the_readme_speaks_of():
+    import ecosim as package
+    from ecosim.config import tomllib  # tomli before Python 3.11
+
+    res = ecosim("--version")
+    assert res.returncode == 0 and res.stdout.strip() == f"ecosim {package.__version__}"
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ecosim.__version__"}
+    moved = re.findall(r"Moved in (\d+)\.(\d+)", (root / "README.md").read_text())
+    have = tuple(int(p) for p in package.__version__.split(".")[:2])
+    assert moved and all((int(a), int(b)) <= have for a, b in moved), (moved, package.__version__)
+
+
 def test_wrong_dataset_or_empty_data_root_is_named(tmp_path, data_root):
     # small sizes the user set; the derived ones must not be what the error talks about
     small = ["--population", "8", "--max-population", "12", "--species", "2", "--max-species", "4"]
@@ -111,6 +187,70 @@ def test_wrong_dataset_or_empty_data_root_is_named(tmp_path, data_root):
     res = ecosim("run", "--data-root", str(empty), *small, "--out", str(tmp_path / "b"))
     assert res.returncode == 2 and str(empty) in res.stderr and "ecosystem" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1  # one line, however long: no wrapping at 80 columns
+
+
+def test_an_offline_download_is_one_line_naming_dataset_folder_and_what_to_do_and_no_run_directory(tmp_path):
+    env = _env(ECOSIM_CACHE=str(tmp_path / "cache"), http_proxy="http://127.0.0.1:9",
+               https_proxy="http://127.0.0.1:9", no_proxy="")  # offline, whatever this machine is
+    env.pop("ECOSIM_DATA", None)
+    res = ecosim("run", "--population", "1", "--out", str(tmp_path / "run"), env=env, timeout=300)
+    assert res.returncode == 2, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if not ln.startswith("info: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: dataset 'mnist' could not be downloaded"), res.stderr
+    for part in (str(tmp_path / "cache" / "datasets"), "--data-root", "ECOSIM_DATA", "internet"):
+        assert part in errors[0], part
+    assert "run directory" not in res.stdout and not (tmp_path / "run").exists()  # never created: not named
+
+
+# ---- stored runs (written with the store's own writers; no Ray) ------------------------------------
+def _stored_run(run_dir: Path, done: int, total: int, data_root: str) -> Path:
+    """A run directory as a run of ``total`` generations leaves it after ``done``: config, logs, checkpoint."""
+    cfg = Config().with_overrides({"run.out": str(run_dir), "run.generations": total, "data.data_root": data_root})
+    run_dir.mkdir(parents=True)
+    RunDir(run_dir).config.write_text(cfg.to_toml(), encoding="utf-8")
+    logs = LogWriter(run_dir)
+    for g in range(done):
+        net = {"generation": g, "network_id": g, "species_id": 0, "origin": "initial", "parameters": 7850,
+               "layers": "F10", "fitness": 0.5 + g / 100, "status": "ok", "culled": False}
+        logs.write_networks(g, 0, [net])
+        logs.write_generation({"generation": g, "highest_fitness": 0.5 + g / 100, "mean_fitness": 0.5,
+                               "species_count": 1, "network_count": 1, "champion_id": g,
+                               "champion_fitness": 0.5 + g / 100, "champion_parameters": 7850, **empty_counts()})
+    save_checkpoint(run_dir, done - 1, {"best": {"id": done - 1, "fitness": 0.5 + (done - 1) / 100}}, [])
+    return run_dir
+
+
+def test_resume_sets_a_damaged_generation_log_aside_in_one_warning_and_report_works_again(tmp_path, data_root, capsys):
+    run = _stored_run(tmp_path / "run", done=3, total=3, data_root=str(data_root))
+    damaged = RunDir(run).generation_file(1)
+    damaged.write_bytes(damaged.read_bytes()[:40])  # truncated
+    assert main(["report", str(run), "--out", str(tmp_path / "r0")]) == 2
+    error = capsys.readouterr().err
+    assert str(damaged) in error and f"'ecosim resume {run}'" in error  # the damage, named, with the way out
+    res = ecosim("resume", str(run), timeout=300)  # all 3 generations done: nothing to run, the log is checked
+    assert res.returncode == 0, res.stderr
+    warns = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: ")]
+    assert len(warns) == 2 and "already has all 3 generations" in warns[1], res.stderr
+    assert str(damaged) in warns[0] and "is damaged" in warns[0] and "generation 1 has no row" in warns[0]
+    assert not damaged.exists() and (run / "damaged" / "generations" / damaged.name).is_file()
+    assert list(read_generations(run)["generation"]) == [0, 2]  # what was intact stays
+    assert main(["report", str(run), "--out", str(tmp_path / "r1")]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(run)]) == 0
+    assert "is damaged" not in capsys.readouterr().err  # once set aside, nothing more to say
+
+
+def test_resume_without_its_data_names_the_stored_data_root_and_how_to_give_another(tmp_path):
+    gone = tmp_path / "moved-away"
+    run = _stored_run(tmp_path / "run", done=2, total=4, data_root=str(gone))
+    env = _env()
+    env.pop("ECOSIM_DATA", None)
+    res = ecosim("resume", str(run), env=env, timeout=300)
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert res.returncode == 2 and len(errors) == 1 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert f"is not in {gone}, the stored data root" in errors[0] and "no longer exists" in errors[0]
+    assert f"'ecosim resume {run} --data-root DIR'" in errors[0] and "ECOSIM_DATA=DIR" in errors[0]
+    assert "unset" not in errors[0]  # leaving things unset does not help a resume: the stored root is used
 
 
 # ---- real runs -----------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def test_missing_files_offline_is_a_dataset_error(tmp_path, name, download):
     message = str(info.value)
     assert repr(name) in message
     assert str(root) in message
-    assert "ECOSIM_DATA" in message and "--data-root" in message
+    assert "ECOSIM_DATA" in message and "--data-root" in message and "\n" not in message
     assert list(root.iterdir()) == []  # nothing half-written
     assert isinstance(info.value, FileNotFoundError)
 

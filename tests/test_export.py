@@ -170,6 +170,30 @@ def test_genome_json_weights_and_metadata_round_trip(champion_run, exported):
     assert json.loads(extra["ecosim.json"])["input_shape"] == [1, 28, 28]
 
 
+def test_exports_into_one_folder_list_every_format_still_there_and_an_absolute_source(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    small = Genome((1, 28, 28), (DenseLayer(10),))
+    save_network(run_dir / "champion.safetensors", small, init_weights(small, np.random.default_rng(0)),
+                 {"network_id": 3, "fitness": 0.5, "dataset": "mnist"})
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    assert main(["export", "run", "--out", "out", "--format", "pt2"]) == 0
+    assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
+    info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
+    assert info["formats"] == {"pt2": "champion.pt2", "torchscript": "champion.pt"}
+    assert info["source"] == str((run_dir / "champion.safetensors").resolve())
+    (tmp_path / "out" / "champion.pt").unlink()  # a file no longer there is no longer listed
+    assert main(["export", "run", "--out", "out"]) == 0
+    info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
+    assert info["formats"] == {"pt2": "champion.pt2"}
+    save_network(run_dir / "champion.safetensors", small, init_weights(small, np.random.default_rng(1)),
+                 {"network_id": 9, "fitness": 0.6, "dataset": "mnist"})  # the run went on: a new champion
+    assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
+    info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
+    assert info["formats"] == {"torchscript": "champion.pt"}  # the old champion's pt2 is not this one's
+
+
 def test_default_output_is_inside_the_run_directory(champion_run):
     run_dir, _ = champion_run
     paths = export_champion(run_dir)
@@ -226,8 +250,12 @@ def test_wrong_inputs_are_short_clear_errors(exported, fmt):
     model = torch.export.load(path).module() if fmt == "pt2" else torch.jit.load(path)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     channels = "images.size()[1] == 1" if fmt == "pt2" else r"(N, 1, 28, 28)"
-    with pytest.raises(Exception, match=re.escape(channels)):
+    with pytest.raises(Exception, match=re.escape(channels)) as info:
         model(torch.rand(2, 3, 28, 28))  # an RGB image into an MNIST model
+    if fmt == "torchscript":  # TorchScript puts its interpreter's traceback first (README): the clear line is last
+        assert str(info.value).strip().splitlines()[-1] == (
+            "builtins.ValueError: expects float images of shape (N, 1, 28, 28) in [0, 1]; got shape [2, 3, 28, 28]"
+        )
     with pytest.raises(Exception, match=r"in \[0, 1\].*divide"):
         model(torch.full((2, 1, 28, 28), 7, dtype=torch.uint8))
     with pytest.raises(Exception, match=r"\(N, 1, 28, 28\).*\[0, 1\]|\[0, 1\].*\(N, 1, 28, 28\)"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -554,3 +555,23 @@ def test_baselines_are_their_own_labelled_experiments_without_offspring_figures(
     assert "mnist-baseline-C10-3x3/fitness" in written
     assert "mnist-baseline-C10-3x3/offspring-by-origin" not in written
     assert "mnist-speciation/offspring-by-origin" in written
+
+
+def test_slugs_of_runs_differing_in_many_settings_are_capped_stable_and_distinct(tmp_path):
+    from ecosim.report.runs import SLUG_MAX, Experiment
+
+    many = {"training.learning_rate": 0.5, "training.batch_size": 64, "mutation.new_layer_max_nodes": 70,
+            "data.test_subset": 500, "ecosystem.population": 12, "training.train_fraction": 0.2}
+    a, b = write_run(tmp_path / "a", 0, 2), write_run(tmp_path / "b", 1, 2)
+    cfg = Config().with_overrides({"run.out": str(b), "run.seed": 1, "data.dataset": "mnist", **many})
+    (b / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    slugs = [exp.slug for exp in group_runs(load_runs([a, b]))]
+    assert len(set(slugs)) == 2 and all(len(s) <= SLUG_MAX for s in slugs), slugs
+    long = max(slugs, key=len)
+    assert long.startswith("mnist-speciation-") and re.fullmatch(r".*-[0-9a-f]{8}", long), long
+    settings = tuple((k, "x" * 20) for k in sorted(many))
+    exp = Experiment("mnist", True, settings)
+    assert exp.slug == Experiment("mnist", True, settings).slug and len(exp.slug) == SLUG_MAX
+    other = Experiment("mnist", True, settings[:-1] + ((settings[-1][0], "x" * 20 + "y"),))
+    assert other.slug != exp.slug  # the same beginning, another hash
+    assert Experiment("mnist", True, (("run.mode", "async"),)).slug == "mnist-speciation-mode-async"  # short: as before

@@ -49,7 +49,8 @@ Where the files are looked for
 ``download=None`` means download only in case 3; with an explicit root nothing is downloaded
 unless ``download=True``. A download goes into a hidden temporary folder under the root and is
 moved into place only once complete, so an interrupted or offline download leaves nothing
-half-written; it fails with :class:`~ecosim.errors.DatasetError`.
+half-written; it fails with :class:`DataNotFoundError` (a :class:`~ecosim.errors.DatasetError`),
+one line naming the dataset, the folder and what to do.
 
 ``<cache>`` is the ``cache_dir`` argument, else ``$ECOSIM_CACHE`` (:data:`CACHE_ENV_VAR`), else
 ``~/.cache/ecosim``.
@@ -77,6 +78,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -98,6 +100,7 @@ from ecosim.errors import ConfigError, DatasetError
 __all__ = [
     "CACHE_ENV_VAR",
     "DATASETS",
+    "DataNotFoundError",
     "ENV_VAR",
     "ImageDataset",
     "load_dataset",
@@ -378,12 +381,45 @@ def _find_folder(name: str, root: Path | None) -> Path | None:
     return None
 
 
-def _missing_message(name: str, root: Path, reason: str, downloaded: bool = False) -> str:
-    how = (f"Provide the files with --data-root DIR or the {ENV_VAR} environment variable, laid "
-           f"out as {_LAYOUTS[name]}")
-    if not downloaded:
-        how += "; or, on a machine with internet access, leave --data-root and ECOSIM_DATA unset so torchvision downloads it"
-    return f"dataset {name!r} could not be read from {root} ({reason}). {how}."
+class DataNotFoundError(DatasetError):
+    """A known dataset is not in its folder (and was not, or could not be, downloaded there).
+
+    The message is one line naming the dataset, the folder and what to do.
+
+    Attributes:
+        dataset: the dataset name (``"mnist"``, ...).
+        folder: the folder looked in (or downloaded into).
+        reason: why reading (or downloading) failed, one short line.
+        downloaded: whether a download was tried.
+        layout: the files expected under a data root (``DIR/MNIST/raw/...``).
+    """
+
+    def __init__(self, dataset: str, folder: Path, reason: str, downloaded: bool = False,
+                 after_download: bool = False) -> None:
+        self.dataset, self.folder, self.reason, self.downloaded = dataset, folder, reason, downloaded
+        self.layout = _LAYOUTS[dataset]
+        give = (f"give the folder that holds it with --data-root DIR or {ENV_VAR}=DIR "
+                f"(laid out as {self.layout})")
+        if after_download:
+            text = (f"dataset {dataset!r} downloaded into {folder} is unreadable ({reason}): delete "
+                    f"{folder} and retry, or {give}")
+        elif downloaded:
+            text = (f"dataset {dataset!r} could not be downloaded into {folder} ({reason}): connect "
+                    f"this machine to the internet and retry, or {give}")
+        else:
+            text = (f"dataset {dataset!r} is not in {folder} ({reason}): {give}, or leave both unset "
+                    "on a machine with internet access to download it")
+        super().__init__(text)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short one-line reason from a torchvision (or file) error: no URLs tried, no advice of its own."""
+    text = " ".join(str(exc).split())
+    offline = re.search(r"<urlopen error ([^>]*)>", text)
+    if offline:
+        return f"no connection: {offline.group(1)}"
+    text = text.replace(" You can use download=True to download it", "").strip().rstrip(".") or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _merge_into(source: Path, target: Path) -> None:
@@ -421,7 +457,7 @@ def _read_or_download(
     except _DATA_ERRORS as exc:
         first_error = exc
     if not download:
-        raise DatasetError(_missing_message(name, folder, str(first_error))) from first_error
+        raise DataNotFoundError(name, folder, _reason(first_error)) from first_error
 
     staging: Path | None = None
     created = [p for p in (root, *root.parents) if not p.exists()]
@@ -439,17 +475,14 @@ def _read_or_download(
         for path in created:  # remove the folders this call created, innermost first
             with contextlib.suppress(OSError):
                 path.rmdir()
-        raise DatasetError(_missing_message(
-            name, folder, f"download failed ({type(exc).__name__}: {exc})", downloaded=True)
-        ) from exc
+        raise DataNotFoundError(name, folder, _reason(exc), downloaded=True) from exc
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     try:
         return read(folder, False)
     except _DATA_ERRORS as exc:
-        raise DatasetError(_missing_message(name, folder, f"unreadable after download: {exc}",
-                                            downloaded=True)) from exc
+        raise DataNotFoundError(name, folder, _reason(exc), downloaded=True, after_download=True) from exc
 
 
 # --------------------------------------------------------------------------------------------

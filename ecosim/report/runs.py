@@ -8,6 +8,7 @@ Reads only what :mod:`ecosim.store` wrote: ``config.toml`` and the Parquet logs 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -41,6 +42,10 @@ _DATASET_NAMES: dict[str, str] = {
 }
 
 
+#: longest :attr:`Experiment.slug` (a file and folder name part); longer ones end in a hash
+SLUG_MAX = 60
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment of Table I: runs of one resolved config, apart from the seed.
@@ -68,13 +73,20 @@ class Experiment:
     def slug(self) -> str:
         """File-name form, as the files in ``experiments/``: ``mnist-speciation``, ``mnist-no-speciation``.
 
-        Distinguishing settings are appended: ``mnist-speciation-mode-async``.
+        Distinguishing settings are appended: ``mnist-speciation-mode-async``. A slug longer than
+        :data:`SLUG_MAX` characters keeps its beginning and ends in a hash of the whole
+        (``mnist-speciation-generations-20-learning-rate-0.5-...-3f2a9c01``): short, stable
+        across runs and machines, and distinct for distinct settings (the title keeps them all).
         """
         base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
         if self.baseline:
             base = f"{self.dataset_slug}-baseline-" + re.sub(r"[^A-Za-z0-9._-]+", "-", self.baseline).strip("-")
         extra = "-".join(f"{k.rpartition('.')[2]}-{v}" for k, v in self.settings)
-        return base + ("-" + re.sub(r"[^A-Za-z0-9._-]+", "-", extra).strip("-") if extra else "")
+        full = base + ("-" + re.sub(r"[^A-Za-z0-9._-]+", "-", extra).strip("-") if extra else "")
+        if len(full) <= SLUG_MAX:
+            return full
+        digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:8]
+        return full[: SLUG_MAX - len(digest) - 1].rstrip("-.") + "-" + digest
 
     @property
     def title(self) -> str:
@@ -119,7 +131,8 @@ def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
                 pq.read_table(path)
             except (OSError, ValueError, pa.ArrowException) as bad:
                 raise CheckpointError(
-                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup "
+                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup, "
+                    f"set it aside with 'ecosim resume {run_dir}' (the rest of the log is kept), "
                     "or report the other runs"
                 ) from None
         raise CheckpointError(f"the logs in {str(folder)!r} cannot be read: {_one_line(exc)}") from None

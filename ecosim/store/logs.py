@@ -16,7 +16,9 @@ keeps its type later. Fitness values are fractions in [0, 1].
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -193,6 +195,58 @@ class LogWriter:
         return removed
 
 
+class LogWarning(UserWarning):
+    """A damaged log file was set aside (into ``RUN_DIR/damaged/``) so that the rest of the log reads."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -> list[Path]:
+    """Move the generation- and network-log files that cannot be read into ``RUN_DIR/damaged/``.
+
+    ``ecosim resume`` calls it before going on, as :func:`~ecosim.store.checkpoint.load_checkpoint`
+    looks past a damaged checkpoint: a truncated or overwritten ``gen-*.parquet`` (files are written
+    atomically, so this is damage from outside: a full disk, a bad copy) would otherwise stay in
+    the log and make every later read of it fail (``ecosim report``). What can be read stays; a
+    generation whose file was set aside has no row (or lacks that species' network rows), unless
+    it comes after the checkpoint the run resumes from: the resumed run writes it again.
+
+    Args:
+        checkpoint: the generation the run resumes after, if known (for the warning's wording).
+
+    Returns:
+        the new paths of the files set aside (``[]`` when every file reads), after one
+        :class:`LogWarning` (one line) naming each file, why, and what is missing now.
+    """
+    layout = RunDir(run_dir)
+    moved: list[Path] = []
+    notes: list[str] = []
+    for folder, schema in ((layout.generations, GENERATION_SCHEMA), (layout.networks, NETWORK_SCHEMA)):
+        for path in sorted(folder.glob("gen-*.parquet")) if folder.is_dir() else []:
+            try:
+                pq.read_table(path, schema=schema)
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                target = layout.damaged / folder.name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                moved.append(target)
+                m = _GEN_FILE.search(path.name)
+                gen, sid = (int(m.group(1)), m.group(2)) if m else (-1, None)
+                if folder == layout.networks:
+                    lost = f"generation {gen} lacks the network rows of species {int(sid or -1)}"
+                elif checkpoint is not None and gen > checkpoint:
+                    lost = f"generation {gen} comes after the checkpoint and is written again"
+                else:
+                    lost = f"generation {gen} has no row in the generation log"
+                notes.append(f"log file {str(path)!r} is damaged ({_one_line(exc)}): moved to {str(target)!r}, {lost}")
+    if notes:
+        warnings.warn("; ".join(notes), LogWarning, stacklevel=2)
+    return moved
+
+
 def _read(folder: Path, schema: pa.Schema, sort: list[str]):
     files = sorted(p for p in folder.glob("gen-*.parquet"))
     if not files:
@@ -230,9 +284,11 @@ __all__ = [
     "GENERATION_SCHEMA",
     "MUTATION_KINDS",
     "NETWORK_SCHEMA",
+    "LogWarning",
     "LogWriter",
     "empty_counts",
     "read_events",
     "read_generations",
     "read_networks",
+    "set_aside_damaged_logs",
 ]

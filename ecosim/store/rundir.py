@@ -12,6 +12,7 @@
     RUN_DIR/champions/net-000123.safetensors    kept weights: each generation's best network, one file per id
     RUN_DIR/show/                               default output of ``ecosim show``
     RUN_DIR/report/, RUN_DIR/export/            default outputs of ``ecosim report`` / ``ecosim export``
+    RUN_DIR/damaged/generations/, .../networks/ log files that could not be read, set aside by ``ecosim resume``
 
 Generations are numbered from 0; a checkpoint ``gen-000012`` holds the state after generation 12.
 """
@@ -62,6 +63,11 @@ class RunDir:
     def events(self) -> Path:
         """Folder of the events log (one Parquet file per recovery event)."""
         return self.root / "events"
+
+    @property
+    def damaged(self) -> Path:
+        """Folder of damaged log files set aside (``damaged/generations/``, ``damaged/networks/``)."""
+        return self.root / "damaged"
 
     @property
     def checkpoints(self) -> Path:
