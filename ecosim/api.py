@@ -334,6 +334,8 @@ def resume(
                 f"config '{key}' cannot change on resume (it changes what the run computes); "
                 f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
             )
+    with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
+        pass
     stored = load_config(cfg_path)
     config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
@@ -349,8 +351,6 @@ def resume(
         log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
-    with run_lock(run_dir):  # fail fast, before data and Ray, when another process runs it
-        pass
     emit = _emitter(progress)
     emit(f"run directory: {run_dir} (resuming after generation {latest})")
     try:
