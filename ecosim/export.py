@@ -338,7 +338,8 @@ def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]
         return {}
     if not isinstance(earlier, dict) or earlier.get("champion") != json.loads(json.dumps(metadata)):
         return {}  # another champion (the run went on): its module files are not this one's
-    listed = earlier.get("formats") if isinstance(earlier.get("formats"), dict) else {}
+    formats_listed = earlier.get("formats")
+    listed: dict[str, Any] = formats_listed if isinstance(formats_listed, dict) else {}
     return {
         f: FILES[f] for f in FORMATS
         if f in listed and f not in formats and (out / FILES[f]).is_file()

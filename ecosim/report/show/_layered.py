@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right, insort
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Mapping
+from typing import Any, Hashable, Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _crossings(order: Mapping[int, list], down: Mapping[Hashable, list]) -> int:
 
 
 def layered_layout(
-    layer: Mapping[Hashable, int],
+    layer: Mapping[Any, int],
     edges: Iterable[tuple[Hashable, Hashable]],
     half_height: Mapping[Hashable, float],
     gap: float,
@@ -148,8 +148,8 @@ def layered_layout(
         col = order[k]
         seps = [half[a] + half[b] + (lane_gap if is_lane[a] or is_lane[b] else gap) for a, b in zip(col[:-1], col[1:])]
         offsets = [0.0]
-        for s in seps:
-            offsets.append(offsets[-1] + s)
+        for sep in seps:
+            offsets.append(offsets[-1] + sep)
         wanted: list[float] = []
         for i, v in enumerate(col):
             kids = [y[w] for w in down[v] if w in y]
