@@ -191,7 +191,9 @@ def main() -> None:
     plots = Path(args.plots)
     if plots.exists():
         shutil.rmtree(plots)
-    written = write_report(evo, plots)
+    written = write_report([r for r in evo if not variant(r)] or evo, plots)
+    if any(variant(r) for r in evo) and any(not variant(r) for r in evo):
+        written.update(write_report([r for r in evo if variant(r)], plots / "variants"))
     if base:
         written.update(write_report(base, plots / "baselines"))
     out = Path(args.out)
