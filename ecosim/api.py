@@ -231,8 +231,7 @@ def _execute(
         finally:
             await eco.shutdown()
 
-    with run_lock(run_dir):  # a second run or resume of this directory fails here, in one line
-        best = asyncio.run(main())
+    best = asyncio.run(main())  # the caller holds the run directory's lock
     line = format_champion(run_dir)
     if line:
         emit(line)
@@ -269,6 +268,9 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
         raise ConfigError(
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
         )
+    if run_dir.is_dir():  # another process starting or running here: fail before anything is touched
+        with run_lock(run_dir):
+            pass
     emit = _emitter(progress)
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
@@ -276,15 +278,20 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists
     layout = RunDir(run_dir)
-    for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
-        shutil.rmtree(stale, ignore_errors=True)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}") from exc
-    atomic_write(layout.config, config.to_toml())
-    emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
-    return _execute(config, run_dir, False, reporters, prepared, emit)
+    with run_lock(run_dir):  # held from here to the end: nothing below runs beside another process
+        if layout.holds_run():  # another process completed a generation here meanwhile
+            raise ConfigError(
+                f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
+            )
+        for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
+            shutil.rmtree(stale, ignore_errors=True)
+        atomic_write(layout.config, config.to_toml())
+        emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
+        return _execute(config, run_dir, False, reporters, prepared, emit)
 
 
 def resume(
@@ -323,6 +330,8 @@ def resume(
     cfg_path = RunDir(run_dir).config
     if not cfg_path.is_file():
         raise CheckpointError(f"{str(run_dir)!r} is not a run directory: {cfg_path} is missing")
+    with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
+        pass
     if not RunDir(run_dir).holds_run():
         raise CheckpointError(
             f"run directory {str(run_dir)!r} has no complete generation to resume from; "
@@ -334,8 +343,6 @@ def resume(
                 f"config '{key}' cannot change on resume (it changes what the run computes); "
                 f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
             )
-    with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
-        pass
     stored = load_config(cfg_path)
     config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
@@ -359,9 +366,10 @@ def resume(
         raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
-    if config != stored:
-        atomic_write(RunDir(run_dir).config, config.to_toml())
-    return _execute(config, run_dir, True, reporters, prepared, emit)
+    with run_lock(run_dir):  # held to the end; a process that started meanwhile holds it: one-line error
+        if config != stored:
+            atomic_write(RunDir(run_dir).config, config.to_toml())
+        return _execute(config, run_dir, True, reporters, prepared, emit)
 
 
 def _resume_paths(config: Config, run_dir: Path, overrides: dict[str, Any]) -> Config:

@@ -235,10 +235,11 @@ class Ecosystem:
         return int(sum(self._sizes().values()))
 
     # ---- recovery ----------------------------------------------------------------------------------
-    def _write_event(self, rec: Recovery) -> None:
+    def _write_event(self, rec: Recovery, level: int = logging.WARNING) -> None:
         row = rec.row()
         self.logs.write_event(row)
-        log.warning(
+        log.log(
+            level,
             "generation %s: %s (%s); redone: %s, in %.1f s", rec.generation, rec.lost or rec.event,
             rec.cause or "no error", rec.redone or "nothing", row["recovery_s"],
         )
@@ -453,7 +454,7 @@ class Ecosystem:
             "resumed", start, None, started=t0,
             lost=f"the work after the checkpoint of generation {ckpt['generation']} ({removed} log files of it removed)",
             redone=f"every species from its checkpointed state; the run goes on from generation {start}",
-        ))
+        ), logging.WARNING if removed else logging.INFO)  # a clean stop left nothing to undo: no warning
         return start
 
     # ---- one step: reproduce, place, cull, log ------------------------------------------------
