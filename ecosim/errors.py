@@ -49,3 +49,13 @@ class ClusterError(EcosimError, RuntimeError):
     """The Ray cluster can no longer carry the run (no node left for a training task, or work lost
     more often than ``resources.max_retries`` allows); the last complete generation is kept and
     ``ecosim resume`` continues from it."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line (whitespace collapsed), cut to ``limit`` characters.
+
+    For messages that quote a library's error (pyarrow, safetensors, the OS) inside ecosim's
+    one-line errors and warnings; an empty message gives the exception's type name.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecosim.config import Config, load_config
-from ecosim.errors import CheckpointError, ConfigError, EcosimError
+from ecosim.errors import CheckpointError, ConfigError, EcosimError, one_line
 from ecosim.store.logs import read_generations, read_networks
 from ecosim.store.rundir import RunDir
 
@@ -115,10 +115,6 @@ OFFSPRING_BY_ORIGIN_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 240 else text[:237] + "..."
-
 
 def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
     """Read one of a run's Parquet logs; a damaged file is a one-line error naming it."""
@@ -131,11 +127,11 @@ def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
                 pq.read_table(path)
             except (OSError, ValueError, pa.ArrowException) as bad:
                 raise CheckpointError(
-                    f"log file {str(path)!r} is damaged ({_one_line(bad)}); restore it from a backup, "
+                    f"log file {str(path)!r} is damaged ({one_line(bad, 240)}); restore it from a backup, "
                     f"set it aside with 'ecosim resume {run_dir}' (the rest of the log is kept), "
                     "or report the other runs"
                 ) from None
-        raise CheckpointError(f"the logs in {str(folder)!r} cannot be read: {_one_line(exc)}") from None
+        raise CheckpointError(f"the logs in {str(folder)!r} cannot be read: {one_line(exc, 240)}") from None
 
 
 @dataclass
@@ -250,9 +246,9 @@ def load_run(run_dir: str | Path) -> RunLogs:
     try:
         config = load_config(cfg_path)
     except ConfigError as exc:
-        raise ConfigError(f"{cfg_path}: {_one_line(exc)}") from None
+        raise ConfigError(f"{cfg_path}: {one_line(exc, 240)}") from None
     except (OSError, ValueError) as exc:  # binary bytes, broken TOML
-        raise CheckpointError(f"config file {str(cfg_path)!r} is damaged ({_one_line(exc)})") from None
+        raise CheckpointError(f"config file {str(cfg_path)!r} is damaged ({one_line(exc, 240)})") from None
     gens = _read_log(read_generations, path, RunDir(path).generations)
     if gens.empty:
         raise CheckpointError(

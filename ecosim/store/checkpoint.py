@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from ecosim.errors import CheckpointError
+from ecosim.errors import CheckpointError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
 from ecosim.store.atomic import TMP_PREFIX, atomic_write
@@ -134,10 +134,6 @@ def _candidates(layout: RunDir) -> tuple[list[Path], str | None]:
     return folders, problem
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
 
 def _read_checkpoint(folder: Path) -> dict[str, Any]:
     """Read one checkpoint folder.
@@ -151,13 +147,13 @@ def _read_checkpoint(folder: Path) -> dict[str, Any]:
         if not isinstance(state, dict):
             raise ValueError("state.json holds no JSON object")
     except (OSError, ValueError) as exc:
-        raise _Damaged(folder / "state.json", _one_line(exc)) from exc
+        raise _Damaged(folder / "state.json", one_line(exc)) from exc
     if state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"checkpoint {str(folder)!r} has version {state.get('version')!r}, expected {CHECKPOINT_VERSION}")
     try:
         arrays = load_file(str(folder / "weights.safetensors"))
     except Exception as exc:  # safetensors raises its own SafetensorError, an Exception subclass
-        raise _Damaged(folder / "weights.safetensors", _one_line(exc)) from exc
+        raise _Damaged(folder / "weights.safetensors", one_line(exc)) from exc
     try:
         by_network: dict[int, dict[str, np.ndarray]] = {}
         for name, arr in arrays.items():
@@ -182,7 +178,7 @@ def _read_checkpoint(folder: Path) -> dict[str, Any]:
             )
         return {"generation": state["generation"], "coordinator": state["coordinator"], "species": species}
     except (KeyError, TypeError, ValueError, IndexError) as exc:  # GenomeError is a ValueError
-        raise _Damaged(folder, f"its state does not fit its weights: {_one_line(exc)}") from exc
+        raise _Damaged(folder, f"its state does not fit its weights: {one_line(exc)}") from exc
 
 
 def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecosim.errors import one_line
 from ecosim.evolution.ecosystem import COUNT_COLUMNS, empty_counts
 from ecosim.evolution.records import OFFSPRING_ORIGINS
 from ecosim.genome.mutation import MutationKind
@@ -199,10 +200,6 @@ class LogWarning(UserWarning):
     """A damaged log file was set aside (into ``RUN_DIR/damaged/``) so that the rest of the log reads."""
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
-
 
 def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -> list[Path]:
     """Move the generation- and network-log files that cannot be read into ``RUN_DIR/damaged/``.
@@ -241,7 +238,7 @@ def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -
                     lost = f"generation {gen} comes after the checkpoint and is written again"
                 else:
                     lost = f"generation {gen} has no row in the generation log"
-                notes.append(f"log file {str(path)!r} is damaged ({_one_line(exc)}): moved to {str(target)!r}, {lost}")
+                notes.append(f"log file {str(path)!r} is damaged ({one_line(exc, 160)}): moved to {str(target)!r}, {lost}")
     if notes:
         warnings.warn("; ".join(notes), LogWarning, stacklevel=2)
     return moved
