@@ -223,7 +223,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         ConfigError: a key given both by its option and by ``--set`` (one line naming both).
     """
-    from ecosim.config import _renamed, parse_overrides
+    from ecosim.config import current_key, parse_overrides
     from ecosim.errors import ConfigError
 
     options = {k: v for k, v in vars(args).items() if "." in k and v is not None}
@@ -231,12 +231,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = dict(options)
     for item in args.set:
         ((key, value),) = parse_overrides([item]).items()
-        if _renamed(key) in options:  # an old key name counts as today's key
-            given = options[_renamed(key)]
-            flag = flags[_renamed(key)]
+        key = current_key(key)  # an old key name counts as today's key
+        if key in options:
+            given = options[key]
+            flag = flags[key]
             option = (flag if given else "--no-" + flag[2:]) if isinstance(given, bool) else f"{flag} {given}"
             raise ConfigError(
-                f"{option} and --set {item.strip()} both set config '{_renamed(key)}': give only one of them"
+                f"{option} and --set {item.strip()} both set config '{key}': give only one of them"
             )
         out[key] = value
     return out

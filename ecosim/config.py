@@ -369,7 +369,7 @@ class Config:
         ``None`` or ``"auto"`` makes a size derived again.
         """
         data = self.given()
-        overrides = {_renamed(k): v for k, v in overrides.items()}
+        overrides = {current_key(k): v for k, v in overrides.items()}
         for dotted, value in overrides.items():
             if "." not in dotted:
                 raise ConfigError(f"override {dotted!r} must be 'section.key'")
@@ -412,7 +412,7 @@ def _field_type(cls: type, name: str) -> tuple[type, bool]:
 RENAMED_KEYS: dict[tuple[str, str], str] = {("mutation", "new_dense_max_nodes"): "new_layer_max_nodes"}
 
 
-def _renamed(dotted: str) -> str:
+def current_key(dotted: str) -> str:
     """``"section.old"`` → ``"section.new"`` for a key in :data:`RENAMED_KEYS`, else unchanged."""
     section, _, key = dotted.partition(".")
     new = RENAMED_KEYS.get((section, key))
@@ -615,6 +615,7 @@ __all__ = [
     "AUTO",
     "DERIVED_SIZES",
     "RESUMABLE_KEYS",
+    "current_key",
     "ConfigField",
     "MODES",
     "OPTIMISERS",
