@@ -476,3 +476,15 @@ def test_cifar10_real_tarball(data_root, tmp_path):
     print(f"\nCIFAR-10 tarball: first load (extract + decode) {first:.1f} s, "
           f"cached load {second:.2f} s")
     assert second < first
+
+
+def test_dataset_module_does_not_import_torch():
+    """Commands that only read a run (``resume`` with nothing to do, ``report``) must not pay for
+    importing torch (about 1 s) through the dataset module; torchvision is imported where a
+    dataset is read."""
+    import subprocess
+    import sys
+
+    code = "import sys, ecosim.data.datasets; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -93,7 +93,6 @@ from typing import Any
 from urllib.error import URLError
 
 import numpy as np
-import torch
 
 from ecosim.errors import ConfigError, DatasetError
 
@@ -512,7 +511,7 @@ def _load_mnist_family(
         return np.ascontiguousarray(data.numpy()[:, None, :, :])
 
     def labels(ds: Any) -> np.ndarray:
-        return np.ascontiguousarray(torch.as_tensor(ds.targets).numpy().astype(np.int64))
+        return np.ascontiguousarray(np.asarray(ds.targets, dtype=np.int64))  # a tensor or a list
 
     mean, std = _STATS[name]
     return _build(name, images(train), labels(train), images(test), labels(test),
