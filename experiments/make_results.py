@@ -107,6 +107,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"species allocation by {e.species_allocation.replace('_', ' ')}")
     if e.species_stagnation and e.speciation:
         parts.append(f"species stagnation {e.species_stagnation}")
+    if r.config.mutation.function_preserving:
+        parts.append("function-preserving new structure")
     return ", ".join(parts)
 
 
@@ -151,6 +153,34 @@ def search_effort(r: RunLogs) -> dict[str, float]:
     out["extinct"] = float(g["species_extinct"].sum()) if "species_extinct" in g else 0.0
     out[CHAMP_SHARE] = hits / total_born if total_born else float("nan")
     return out
+
+
+def mutation_fate(r: RunLogs) -> pd.DataFrame:
+    """What became of a run's mutation offspring, one row per offspring (issue 7, "why").
+
+    For each offspring made by a mutation (eqs. 3–6) and trained at least once: its mutation,
+    ``before`` = its fitness before BP minus its parent's fitness in the generation it was born
+    (what the mutation cost the trained parent), ``after`` = its fitness after its first
+    training minus the parent's fitness in that same generation (``NaN`` when the parent was
+    culled meanwhile), and ``culled`` = whether culling removed it right after that first
+    training (§III-G). Fitness in [0, 1].
+    """
+    n = r.networks
+    fit = {(int(g), int(i)): f for g, i, f in zip(n["generation"], n["network_id"], n["fitness"])}
+    first = n[(n["origin"] == "mutation") & (n["generation"] == n["born_generation"] + 1)]
+    rows = []
+    for m, parents, b, g, fb, fa, culled in zip(first["mutation"], first["parent_ids"], first["born_generation"],
+                                               first["generation"], first["fitness_before_bp"], first["fitness"],
+                                               first["culled"]):
+        parent = int(parents[0])
+        p_born, p_now = fit.get((int(b), parent)), fit.get((int(g), parent))
+        rows.append({
+            "mutation": m,
+            "before": fb - p_born if p_born is not None and pd.notna(fb) else np.nan,
+            "after": fa - p_now if p_now is not None and pd.notna(fa) else np.nan,
+            "culled": bool(culled),
+        })
+    return pd.DataFrame(rows, columns=["mutation", "before", "after", "culled"])
 
 
 def truncated(r: RunLogs, n: int) -> RunLogs:
@@ -342,6 +372,25 @@ def main() -> None:
                 f"mutations (eq. 6 favours them in a network of few small kernels), so a kernel grows one "
                 "step of 2 in one dimension at a time and most kernels stay 1×1 or skinny (Kernel shapes)."
             )
+    mnist = [r for r in evo if not variant(r) and r.config.data.dataset == "mnist"]
+    fate = pd.concat([mutation_fate(r) for r in mnist]) if mnist else pd.DataFrame(columns=["mutation"])
+    grow = fate[fate["mutation"] == "add_layer"]
+    champs = [str(x) for r in mnist for x in generation_champions(r)["layers"].dropna()]
+    deep = sum(len(conv_layers(x)) >= 2 for x in champs)
+
+    def cost(kind: str) -> str:
+        return f"{-100 * fate[fate['mutation'] == kind]['before'].mean():.1f}"
+
+    if len(grow):
+        why.append(
+            f"- MNIST, both set-ups ({len(mnist)} runs): a new layer (eq. 3, random N(0, 0.1) weights) costs "
+            f"its trained parent {-100 * grow['before'].mean():.1f} points before BP and its offspring still trail "
+            f"the parent by {-100 * grow['after'].mean():.1f} points after their first generation of training; "
+            f"{_pct(float(grow['culled'].mean()))} of them are culled right then ({len(grow)} such offspring in all), "
+            f"so depth rarely survives: {deep} of {len(champs)} generation champions hold a second conv layer. "
+            f"Adding a node costs {cost('add_node')} points and growing a kernel {cost('grow_kernel')} "
+            "(see What became of mutation offspring)."
+        )
     if why:
         lines += ["", "What the logs show about why (the tables below hold the numbers):", "", *why]
 
@@ -408,6 +457,24 @@ def main() -> None:
             + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} | {m['species']:.1f} | {m['last founded']:.0f} | "
             f"{m['extinct']:.1f} | {m['CNN species at the end']:.1f} / {m['species at the end']:.1f} |"
         )
+
+    lines += [
+        "",
+        "What became of mutation offspring (pooled over each experiment's runs): how many were made,",
+        "their fitness before BP minus their trained parent's (the cost of the mutation itself), their",
+        "fitness after their first generation of training minus their parent's in that generation,",
+        "and the share culled right after that first training (eq. 9). In points of accuracy.",
+        "",
+        "| Experiment | generations | mutation | offspring | before BP vs parent | after first training vs parent | culled after first training |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (name, n_gen) in sorted({(label(r), r.last_generation + 1) for r in evo}):
+        fate = pd.concat([mutation_fate(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen])
+        for mut, grp in fate.groupby("mutation", sort=True):
+            lines.append(
+                f"| {name} | {n_gen} | {mut} | {len(grp)} | {100 * grp['before'].mean():+.1f} | "
+                f"{100 * grp['after'].mean():+.1f} | {_pct(float(grp['culled'].mean()))} |"
+            )
 
     # ---- kernel shapes (§III-E) ----------------------------------------------------------------
     distinct: dict[int, str] = {}
