@@ -1,0 +1,78 @@
+"""experiments/make_results.py: the per-offspring analysis behind docs/results.md, on logs written
+by the run store (known values), so that each number the results page prints can be checked."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecosim.config import Config
+from ecosim.report import load_runs
+from ecosim.store.logs import LogWriter, empty_counts
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "make_results.py"
+
+
+@pytest.fixture(scope="module")
+def make_results():
+    spec = importlib.util.spec_from_file_location("make_results", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def row(g, nid, fitness, *, origin="initial", parents=(), mutation=None, born=0, before=None, culled=False):
+    return {
+        "generation": g, "network_id": nid, "species_id": 0, "parent_ids": list(parents),
+        "origin": origin, "mutation": mutation, "born_generation": born, "parameters": 100,
+        "fitness": fitness, "fitness_before_bp": before, "layers": "F10", "status": "ok", "culled": culled,
+    }
+
+
+def write(run_dir: Path, generations: dict[int, list[dict]], **overrides) -> Path:
+    cfg = Config().with_overrides({"run.out": str(run_dir), "data.dataset": "mnist", **overrides})
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    logs = LogWriter(run_dir)
+    for g, rows in generations.items():
+        logs.write_networks(g, 0, rows)
+        logs.write_generation({"generation": g, "highest_fitness": 0.9, "mean_fitness": 0.8,
+                               "best_fitness_so_far": 0.9, "species_count": 1, "network_count": len(rows),
+                               "networks_evaluated": len(rows), **empty_counts()})
+    return run_dir
+
+
+def test_mutation_fate_measures_each_offspring_against_its_parent(tmp_path, make_results):
+    run = write(tmp_path / "run", {
+        0: [row(0, 1, 0.90), row(0, 2, 0.80)],
+        1: [
+            row(1, 1, 0.92),  # parent 2 was culled after generation 0: no row here
+            row(1, 5, 0.85, origin="mutation", parents=[1], mutation="add_layer", before=0.20, culled=True),
+            row(1, 6, 0.79, origin="mutation", parents=[2], mutation="grow_kernel", before=0.78),
+            row(1, 7, 0.91, origin="crossover", parents=[1, 2], before=0.88),
+        ],
+        2: [row(2, 5, 0.93, origin="mutation", parents=[1], mutation="add_layer", born=0)],  # not its first training
+    })
+    (logs,) = load_runs([run])
+    fate = make_results.mutation_fate(logs).set_index("mutation")
+    assert list(fate.index) == ["add_layer", "grow_kernel"]  # mutation offspring at their first training only
+    assert math.isclose(fate.loc["add_layer", "before"], 0.20 - 0.90)
+    assert math.isclose(fate.loc["add_layer", "after"], 0.85 - 0.92)
+    assert fate.loc["add_layer", "culled"] and not fate.loc["grow_kernel", "culled"]
+    assert math.isclose(fate.loc["grow_kernel", "before"], 0.78 - 0.80)
+    assert math.isnan(fate.loc["grow_kernel", "after"])  # the parent was gone
+
+
+def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_results):
+    gens = {0: [row(0, 1, 0.9)]}
+    paper = write(tmp_path / "paper", gens)
+    fp = write(tmp_path / "fp", gens, **{"mutation.function_preserving": True,
+                                          "ecosystem.species_stagnation": 10})
+    a, b = load_runs([paper, fp])
+    assert make_results.variant(a) == ""
+    assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
