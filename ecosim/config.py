@@ -117,9 +117,11 @@ class EcosystemConfig:
             species champions always survive culling.
         speciation: group networks by species key (§III).
         species: initial species with speciation (paper: 8). Unset: min(8, population,
-            max_species, max_population − offspring) with the offspring set (else 1), at least 1.
+            max_species, max_population − offspring) with the offspring set (else 1), at least 1;
+            1 with ``offspring = 0`` (a baseline: set, it must be 1).
         max_species: hard species limit (≥ species; paper: 16). Unset: 2 × species (with
-            max_population set: at most max_population − offspring, at least species).
+            max_population set: at most max_population − offspring, at least species); with
+            ``offspring = 0``, species.
         offspring: new networks per generation (≥ 1; 0 only with ``initial_layers``: a baseline). Unset: ⌈population / 2⌉ (32 for 64; with
             max_population set: at most max_population − max_species, at least 1).
         crossover_rate: probability that an offspring comes from crossover rather than mutation
@@ -195,6 +197,9 @@ def _derive_sizes(e: EcosystemConfig) -> dict[str, int]:
     """The rules of :class:`EcosystemConfig`: unset sizes from the set ones (checked values)."""
     pop, max_pop = e.population, e.max_population
     species = e.species
+    baseline = e.offspring == 0  # nothing evolves: one architecture, so one species
+    if species is None and baseline:
+        species = 1
     if species is None:
         species = min(PAPER_SPECIES, pop)
         if e.max_species is not None:
@@ -209,6 +214,8 @@ def _derive_sizes(e: EcosystemConfig) -> dict[str, int]:
         if max_pop is not None:
             offspring = max(1, min(offspring, max_pop - champions_floor))
     max_species = e.max_species
+    if max_species is None and baseline:
+        max_species = species
     if max_species is None:
         max_species = 2 * species
         if max_pop is not None and e.speciation:
@@ -274,6 +281,17 @@ def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
     _require(
         e.max_population >= e.population, "ecosystem.max_population", e.max_population, f"≥ {shown('population')}"
     )
+    _require(
+        e.speciation or e.offspring != 0, "ecosystem.speciation", e.speciation,
+        "true with ecosystem.offspring = 0: without speciation every initial network is the starting "
+        "genome plus one random mutation (§III-A), not one fixed architecture",
+    )
+    if e.speciation and e.offspring == 0:
+        _require(
+            e.species == 1, "ecosystem.species", e.species,
+            "1 with ecosystem.offspring = 0: a fixed-architecture baseline trains one architecture, and "
+            "further initial species would be mutated from it (§III-A)",
+        )
     if e.speciation:
         _require(e.species <= e.population, "ecosystem.species", e.species, f"≤ {shown('population')}")
         _require(e.max_species >= e.species, "ecosystem.max_species", e.max_species, f"≥ {shown('species')}")

@@ -100,6 +100,16 @@ def test_small_ecosystems_need_only_the_sizes_the_user_cares_about():
     assert (eight.species, eight.max_species, eight.offspring, eight.max_population) == (8, 16, 4, 20)
 
 
+
+def test_a_baseline_has_one_species_and_a_second_is_an_error():
+    base = {"ecosystem.population": 4, "ecosystem.offspring": 0, "ecosystem.initial_layers": "C10[3x3]"}
+    e = Config().with_overrides(base).ecosystem
+    assert (e.species, e.max_species) == (1, 1)  # not 4: initial species would be other architectures
+    with pytest.raises(ConfigError, match=r"'ecosystem.species' = 2 .*must be 1 with ecosystem.offspring = 0"):
+        Config().with_overrides({**base, "ecosystem.species": 2})
+    with pytest.raises(ConfigError, match=r"'ecosystem.speciation' = False .*plus one random mutation"):
+        Config().with_overrides({**base, "ecosystem.speciation": False})  # each network mutated once
+
 def test_overrides_re_derive_and_auto_unsets():
     c = Config().with_overrides({"ecosystem.population": 8})
     assert c.with_overrides({"ecosystem.population": 64}).ecosystem == Config().ecosystem
