@@ -40,7 +40,8 @@ from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
 from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
 from ecosim.data.datasets import DataNotFoundError
-from ecosim.errors import CheckpointError, ConfigError, DatasetError
+from ecosim.errors import CheckpointError, ConfigError, DatasetError, GenomeError
+from ecosim.evolution.ecosystem import starting_genome
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.checkpoint import intact_checkpoint_generation
@@ -238,6 +239,24 @@ def _execute(
     return RunResult(run_dir, best.get("fitness") if best.get("id") is not None else None, best.get("id"))
 
 
+def _check_initial_layers(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
+    """``ecosystem.initial_layers`` on the dataset's real input ``(C, H, W)``, before any work.
+
+    Raises:
+        ConfigError: a kernel or stride that does not fit the input (config only checks syntax).
+    """
+    e = config.ecosystem
+    if not e.initial_layers:
+        return
+    try:
+        starting_genome(input_shape, classes, e, config.mutation, config.run.seed)
+    except GenomeError as exc:
+        raise ConfigError(
+            f"config 'ecosystem.initial_layers' = {e.initial_layers!r} does not fit {config.data.dataset} "
+            f"images {input_shape}: {exc}"
+        ) from exc
+
+
 def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None = None) -> RunResult:
     """Evolve a population as configured; the Python form of ``ecosim run``.
 
@@ -275,6 +294,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
         config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
+    _check_initial_layers(config, prepared[1], prepared[2])
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists
     layout = RunDir(run_dir)

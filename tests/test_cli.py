@@ -103,6 +103,16 @@ def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named
     assert "Traceback" not in res.stderr and not (tmp_path / "run").exists()
 
 
+
+@pytest.mark.parametrize("layers, why", [("C10[31x31]", "kernel 31x31 exceeds"), ("C10s40", "stride 40x40 exceeds")])
+def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_directory(layers, why, tmp_path, data_root):
+    res = ecosim("run", "--initial-layers", layers, *TINY, "--out", str(tmp_path / "run"),
+                 env=_env(ECOSIM_DATA=str(data_root)))
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error")]
+    assert res.returncode == 2 and len(errors) == 1, res.stderr
+    assert "'ecosystem.initial_layers'" in errors[0] and "mnist images (1, 28, 28)" in errors[0] and why in errors[0]
+    assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
+
 @pytest.mark.parametrize(
     "command, args, named",
     [

@@ -58,8 +58,9 @@ def record(nid: int, g: Genome | None = None, **kw) -> NetworkRecord:
 def policy(**kw) -> EcosystemPolicy:
     base = {"population": 8, "species": 2, "max_species": 4, "max_population": 12, "offspring": 6}
     base.update(kw)
-    if base["offspring"] == 0:  # 0 offspring is a fixed-architecture baseline: it names its layers
+    if base["offspring"] == 0:  # 0 offspring is a fixed-architecture baseline: its layers, one species
         base["initial_layers"] = "C2"
+        base["species"] = 1
     return EcosystemPolicy(EcosystemConfig(**base), seed=5)
 
 

@@ -181,9 +181,10 @@ def genome_from_layers(
         A :class:`Genome` satisfying every constraint.
 
     Raises:
-        GenomeError: naming the first bad token, its position and what is allowed (unknown
-            syntax, zero nodes, a kernel list of the wrong length, an even kernel, a kernel
-            larger than half its input, a stride larger than its input, a conv after an FC layer).
+        GenomeError: naming the first bad layer (``layer 2 (C10s40): ...`` when there are
+            several) and what is allowed (unknown syntax, zero nodes, a kernel list of the wrong
+            length, an even kernel, a kernel larger than half its input, a stride below 1 or
+            larger than its input, a conv after an FC layer).
 
     >>> genome_from_layers("C10s2[3x3]-F32", (1, 28, 28), 10, np.random.default_rng(0)).summary()[:20]
     'C10s2x2[3x3,3x3,3x3,'
@@ -196,11 +197,12 @@ def genome_from_layers(
     size: Shape2 = (input_shape[1], input_shape[2])
     layers: list[Layer] = []
     seen_dense = False
-    for pos, raw in enumerate(text.split("-"), start=1):
+    tokens = text.split("-")
+    for pos, raw in enumerate(tokens, start=1):
         token = raw.strip()
 
         def bad(why: str, token: str = token, pos: int = pos) -> GenomeError:
-            return GenomeError(f"initial layer {pos} {token!r} of {spec!r} is invalid: {why}")
+            return GenomeError(f"layer {pos} ({token}): {why}" if len(tokens) > 1 else why)
 
         dense = _DENSE.fullmatch(token)
         conv = _CONV.fullmatch(token)
@@ -221,8 +223,10 @@ def genome_from_layers(
         sh = int(conv["sh"]) if conv["sh"] else 1
         sw = int(conv["sw"]) if conv["sw"] else sh
         limit = (max_stride(size[0]), max_stride(size[1]))
-        if not (1 <= sh <= limit[0] and 1 <= sw <= limit[1]):
-            raise bad(f"stride {(sh, sw)} must be ≥ 1 and ≤ the input size {size}")
+        if sh < 1 or sw < 1:
+            raise bad(f"stride {sh}x{sw} must be ≥ 1 in both dimensions")
+        if sh > limit[0] or sw > limit[1]:
+            raise bad(f"stride {sh}x{sw} exceeds the largest allowed {limit[0]}x{limit[1]} on input {size}")
         kmax = (max_kernel_size(size[0]), max_kernel_size(size[1]))
         kernels: tuple[Shape2, ...]
         if conv["kernels"] is None:
