@@ -347,9 +347,8 @@ def resume(
             whether it is the stored one, and ``--data-root`` / ``$ECOSIM_DATA``).
     """
     run_dir = _absolute(run_dir)
+    RunDir(run_dir).require()
     cfg_path = RunDir(run_dir).config
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{str(run_dir)!r} is not a run directory: {cfg_path} is missing")
     with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
         pass
     if not RunDir(run_dir).holds_run():

@@ -227,6 +227,7 @@ def _read_champion(run: Path) -> tuple[Path, Any, Any, dict[str, Any]]:
     """``(path, genome, weights, metadata)`` of the run's champion, or a one-line error naming the file."""
     from ecosim.store.networks import load_network
 
+    RunDir(run).require()
     champion = RunDir(run).champion
     if not champion.is_file():
         raise CheckpointError(

@@ -319,3 +319,14 @@ def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, 
     assert res.stdout.splitlines()[0].startswith(f"run directory: {out}")
     gens = read_generations(out)
     assert list(gens["generation"]) == list(range(done + 2)) and (gens["network_count"] <= 3).all()
+
+
+@pytest.mark.parametrize("command", ["show", "export", "resume", "report"])
+def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, tmp_path, capsys):
+    assert main([command, str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere" in err[0]
+    assert ("does not exist" if command != "report" else "is not a run directory") in err[0]
+    assert main([command, str(tmp_path)]) == 2  # a folder, but not a run
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a run directory" in err[0] and "champion" not in err[0]

@@ -201,6 +201,7 @@ def test_default_output_is_inside_the_run_directory(champion_run):
 
 
 def test_missing_champion_is_a_checkpoint_error_naming_the_path(tmp_path, capsys):
+    (tmp_path / "config.toml").write_text(Config().to_toml(), encoding="utf-8")  # a run before its first generation
     with pytest.raises(CheckpointError, match=r"champion\.safetensors is missing"):
         export_champion(tmp_path)
     assert main(["export", str(tmp_path)]) == 2
@@ -214,6 +215,7 @@ def test_damaged_champion_is_one_line_naming_the_file(champion_run, tmp_path, da
     run_dir, _ = champion_run
     broken = tmp_path / "run"
     broken.mkdir()
+    (broken / "config.toml").write_bytes((run_dir / "config.toml").read_bytes())
     data = (run_dir / "champion.safetensors").read_bytes()
     (broken / "champion.safetensors").write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\xff" * 64)
     with pytest.raises(CheckpointError) as info:

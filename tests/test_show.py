@@ -11,7 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.legend import Legend
 from matplotlib.text import Text
 
-from ecosim.errors import EcosimError
+from ecosim.config import Config
+from ecosim.errors import CheckpointError, EcosimError
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.report.show import (
     ShowError,
@@ -142,6 +143,7 @@ def _run(tmp_path: Path, genome: Genome, kept: dict[int, Genome] | None = None) 
     run = tmp_path / "run"
     layout = RunDir(run)
     layout.champions.mkdir(parents=True)
+    layout.config.write_text(Config().to_toml(), encoding="utf-8")
     rng = np.random.default_rng(0)
     kept = {7: genome, **(kept or {})}
     rows = [{**r, "layers": (kept.get(r["network_id"]) or MLP).summary()} for r in SYNTHETIC_ROWS]
@@ -403,8 +405,12 @@ def test_bad_arguments_raise(tmp_path):
         write_pictures(run, fmt="jpg")
     with pytest.raises(ShowError, match="not both"):
         write_pictures(run, network_id=7, generation=3)
-    with pytest.raises(ShowError, match="no champion.safetensors"):
+    with pytest.raises(CheckpointError, match="does not exist"):
         write_pictures(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    with pytest.raises(ShowError, match="no champion.safetensors"):
+        write_pictures(tmp_path / "empty")  # a run directory before its first generation
 
 
 def test_stale_kept_file_whose_genome_differs_from_the_log_raises(tmp_path):

@@ -240,9 +240,8 @@ def load_run(run_dir: str | Path) -> RunLogs:
         ConfigError: an invalid ``config.toml`` (the message names the file).
     """
     path = Path(run_dir)
+    RunDir(path).require()
     cfg_path = RunDir(path).config
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{str(path)!r} is not a run directory: {cfg_path} is missing")
     try:
         config = load_config(cfg_path)
     except ConfigError as exc:

@@ -49,6 +49,18 @@ class RunDir:
         """``config.toml``: the resolved config of the run."""
         return self.root / "config.toml"
 
+    def require(self) -> None:
+        """Check that :attr:`root` is a run directory (it has ``config.toml``).
+
+        Raises:
+            CheckpointError: one line naming the folder and the missing file.
+        """
+        from ecosim.errors import CheckpointError
+
+        if not self.config.is_file():
+            what = "does not exist" if not self.root.exists() else f"is not a run directory: {self.config} is missing"
+            raise CheckpointError(f"{str(self.root)!r} {what}")
+
     @property
     def generations(self) -> Path:
         """Folder of the generation log (one Parquet file per generation)."""

@@ -184,13 +184,15 @@ def write_pictures(
     Raises:
         ShowError: an unknown ``fmt``, both ``network_id`` and ``generation``, no champion, an id
             or generation not in the run. WeightsNotKeptError: the network's weights were not
-            kept (the message lists the kept ids). Nothing is written when an error is raised.
+            kept (the message lists the kept ids). CheckpointError: ``run_dir`` is not a run
+            directory. Nothing is written when an error is raised.
 
     >>> write_pictures("runs/mnist", generation=12, fmt="svg")              # doctest: +SKIP
     {'architecture': PosixPath('runs/mnist/show/net-000345-architecture.svg'), ...}
     """
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
+    layout.require()
     networks = _read_log(read_networks, layout.root, layout.networks)
     nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
     lin = None
