@@ -206,10 +206,14 @@ def generation_champions(r: RunLogs) -> pd.DataFrame:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
+        "fixed baselines next to evolution, what evolved and the CNN issue's targets. Runs are reported "
+        f"at {' and '.join(map(str, BUDGETS))} generations where they reached them.",
+    )
     p.add_argument("runs", nargs="+", help="run directories or folders of runs")
-    p.add_argument("--out", default="docs/results.md")
-    p.add_argument("--plots", default="docs/results", help="folder for the figures")
+    p.add_argument("--out", required=True, help="the Markdown file to write, e.g. docs/results.md")
+    p.add_argument("--plots", required=True, help="folder for the figures (emptied first), e.g. docs/results")
     p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
     args = p.parse_args()
 
@@ -229,6 +233,9 @@ def main() -> None:
     out = Path(args.out)
     rel = Path(plots.name) if out.parent.resolve() == plots.parent.resolve() else plots
 
+    # the budgets some run reached; shorter runs alone are reported at the shortest one's length
+    budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
+    budgets = budgets or [min(r.last_generation + 1 for r in evo)]
     cfg = evo[0].config
     e, t = cfg.ecosystem, cfg.training
     gens = sorted({r.last_generation + 1 for r in evo})
@@ -242,7 +249,7 @@ def main() -> None:
         "",
         f"- machine: 2 CPU cores, no GPU; {len(evo)} evolution runs and {len(base)} baseline runs, "
         "each a synchronous ecosystem;",
-        f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at {' and '.join(map(str, BUDGETS))}; population {e.population} initial / "
+        f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at {' and '.join(map(str, budgets))}; population {e.population} initial / "
         f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {e.species} initial species, "
         f"limit {e.max_species} (paper: 8 / 16); {e.offspring} offspring per generation;",
         f"- training as the paper: {t.optimiser}, batch {t.batch_size}, a fresh random "
@@ -259,7 +266,7 @@ def main() -> None:
         *args.command,
         "```",
         "",
-        "## Table I (ecosim, 20 and 100 generations) next to the paper (10 runs × 100 generations)",
+        f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 generations)",
         "",
         "Each cell: highest value over runs, then (mean ± sample standard deviation over runs), in %, "
         "at the budget's last generation (ecosim; runs that went further are cut there) or epoch 100 (paper). \"Offspring fitness before BP\" leaves "
@@ -268,7 +275,6 @@ def main() -> None:
         "| Experiment | runs | generations | source | Highest fitness | Average fitness | Average offspring fitness before BP |",
         "|---|---|---|---|---|---|---|",
     ]
-    budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
     evo_at, base_at = at_budgets(evo, budgets), at_budgets(base, budgets)
     for n in budgets:
         parts = [table_one([r for r in evo_at[n] if not variant(r)])] if any(not variant(r) for r in evo_at[n]) else []

@@ -43,7 +43,9 @@ def write(run_dir: Path, generations: dict[int, list[dict]], **overrides) -> Pat
         logs.write_networks(g, 0, rows)
         logs.write_generation({"generation": g, "highest_fitness": 0.9, "mean_fitness": 0.8,
                                "best_fitness_so_far": 0.9, "species_count": 1, "network_count": len(rows),
-                               "networks_evaluated": len(rows), **empty_counts()})
+                               "networks_evaluated": len(rows), "champion_id": rows[0]["network_id"],
+                               "champion_parameters": 100, "champion_layers": "F10", "conv_share": 0.0,
+                               "wall_time_s": 1.0, **empty_counts()})
     return run_dir
 
 
@@ -76,3 +78,14 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     a, b = load_runs([paper, fp])
     assert make_results.variant(a) == ""
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
+
+
+def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_path, make_results, monkeypatch):
+    gens = {g: [row(g, 1, 0.80 + 0.01 * g)] for g in range(3)}
+    run = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens)
+    out = tmp_path / "results.md"
+    monkeypatch.setattr(sys, "argv", ["make_results.py", str(run), "--out", str(out), "--plots", str(tmp_path / "plots")])
+    make_results.main()
+    page = out.read_text(encoding="utf-8")
+    assert "## Table I (ecosim, 3 generations)" in page
+    assert "| MNIST (with speciation) | 1 | 3 | ecosim | 90.00%" in page  # highest fitness, from the log
