@@ -175,7 +175,8 @@ def _execute(p: Planned) -> str:
         return "extinct"
     finally:
         reporter.close()
-    print(f"  best fitness {result.best_fitness} (network {result.best_network_id})")
+    best = "none" if result.best_fitness is None else f"{result.best_fitness:.4f}"
+    print(f"  best fitness {best} (network {result.best_network_id})")
     return "finished"
 
 
