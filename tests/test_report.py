@@ -219,7 +219,8 @@ def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
     assert (out / "table1.csv").stat().st_size > 0
     # not a terminal: the table is Markdown, one line per row, and the final champions follow
     assert "| MNIST (with speciation) | 3 | 3 | 93.40% (93.20 ± 0.20) |" in printed
-    assert "mnist-speciation/seed1 generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in printed
+    # the run directory as given, not "<experiment>/<run>", which is no folder
+    assert f"mnist-speciation, {runs[1]}, generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in " ".join(printed.split())
     assert captured.err == ""  # no warnings for distinct seeds
 
 

@@ -115,7 +115,8 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
         groups: the output of :func:`~ecosim.report.runs.group_runs`.
 
     Returns:
-        One row per run with ``experiment`` (slug), ``run``, ``generation``, ``champion_id``,
+        One row per run with ``experiment`` (slug), ``run`` (its name), ``run_dir`` (its
+        directory, as given), ``generation``, ``champion_id``,
         ``fitness``, ``parameters`` and ``layers`` (the genome summary, e.g. ``C10s1x1[3x3,...]-F10``;
         ``None`` where neither log holds it).
     """
@@ -131,6 +132,7 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                 {
                     "experiment": exp.slug,
                     "run": r.name,
+                    "run_dir": str(r.run_dir),
                     "generation": g,
                     "champion_id": None if cid is None or pd.isna(cid) else int(cid),
                     "fitness": math.nan if fit is None or pd.isna(fit) else float(fit),
@@ -139,16 +141,20 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(
-        rows, columns=["experiment", "run", "generation", "champion_id", "fitness", "parameters", "layers"]
+        rows, columns=["experiment", "run", "run_dir", "generation", "champion_id", "fitness", "parameters", "layers"]
     )
 
 
 def champion_line(row: Any) -> str:
-    """One line per final champion: ``mnist-speciation/seed0 g19: C10s1x1[3x3]-F10, 78,510 parameters, 97.12%``."""
+    """One line per final champion, naming its run directory (the experiment slug is not a folder).
+
+    ``mnist-speciation, runs/mnist/seed0, generation 19: C10s1x1[3x3]-F10, 78,510 parameters, fitness 97.12%``
+    """
     layers = row["layers"] or "layers not logged"
     params = "? parameters" if row["parameters"] is None or pd.isna(row["parameters"]) else f"{int(row['parameters']):,} parameters"
     fit = "" if pd.isna(row["fitness"]) else f", fitness {100.0 * float(row['fitness']):.2f}%"
-    return f"{row['experiment']}/{row['run']} generation {int(row['generation'])}: {layers}, {params}{fit}"
+    where = row.get("run_dir") or row["run"]
+    return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {layers}, {params}{fit}"
 
 
 def format_cell(highest: float, mean: float, std: float) -> str:
