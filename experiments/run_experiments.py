@@ -148,7 +148,7 @@ def plan(
 def _execute(p: Planned) -> str:
     """Run, resume or skip one planned run; returns its final status."""
     from ecosim.api import resume, run
-    from ecosim.cli import RichReporter
+    from ecosim.cli import RichReporter, console
 
     if p.status in ("finished", "extinct"):
         return p.status
@@ -157,7 +157,14 @@ def _execute(p: Planned) -> str:
             shutil.rmtree(p.run_dir / folder, ignore_errors=True)
         (p.run_dir / "champion.safetensors").unlink(missing_ok=True)
         (p.run_dir / "config.toml").unlink(missing_ok=True)
-    reporter = RichReporter()
+    # a live bar on a terminal; otherwise one plain line per generation (a log file stays readable)
+    bar = RichReporter() if console.is_terminal else None
+    reporters = [bar] if bar is not None else []
+
+    def lines(line: str) -> None:
+        print(line, flush=True)
+
+    progress = None if bar is not None else lines
     try:
         if p.status == "resume":
             stored = load_config(p.run_dir / "config.toml")
@@ -166,15 +173,16 @@ def _execute(p: Planned) -> str:
                 if stored.run.generations != p.config.run.generations
                 else None
             )
-            result = resume(p.run_dir, extend, [reporter])
+            result = resume(p.run_dir, extend, reporters, progress)
         else:
-            result = run(p.config, [reporter])
+            result = run(p.config, reporters, progress)
     except ExtinctionError as exc:
         (p.run_dir / EXTINCT_MARKER).write_text(f"{exc}\n", encoding="utf-8")
         print(f"  went extinct: {exc}")
         return "extinct"
     finally:
-        reporter.close()
+        if bar is not None:
+            bar.close()
     best = "none" if result.best_fitness is None else f"{result.best_fitness:.4f}"
     print(f"  best fitness {best} (network {result.best_network_id})")
     return "finished"
