@@ -332,7 +332,11 @@ def main() -> None:
             if not sel:
                 lines.append(f"- {ds}, {n_gen} generations, best ≥ {_pct(goal)}: not run at this budget.")
                 continue
-            best = max(float(r.generations[r.generations["generation"] < n_gen]["best_fitness_so_far"].max()) for r in sel)
+            def reached(r: RunLogs, n_gen: int = n_gen) -> float:
+                return float(r.generations[r.generations["generation"] < n_gen]["best_fitness_so_far"].max())
+
+            top_run = max(sel, key=reached)
+            best = reached(top_run)
             verdict = "met" if best >= goal else f"missed by {100 * (goal - best):.2f} points"
             bases = [r for r in base_at.get(n_gen, []) if r.config.data.dataset == ds]
             top = max(bases, key=lambda r: float(r.generations["best_fitness_so_far"].max()), default=None)
@@ -341,7 +345,8 @@ def main() -> None:
                 f"{_pct(float(top.generations['best_fitness_so_far'].max()))}" if top is not None else ""
             )
             lines.append(
-                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} runs, target ≥ {_pct(goal)}: {verdict}{versus}."
+                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{"s" if len(sel) != 1 else ""} (by {label(top_run)}, "
+                f"seed {top_run.config.run.seed}), target ≥ {_pct(goal)}: {verdict}{versus}."
             )
     conv_ok = []
     for r in (r for r in evo if r.last_generation >= CONV_FROM):
