@@ -345,7 +345,7 @@ def main() -> None:
                 f"{_pct(float(top.generations['best_fitness_so_far'].max()))}" if top is not None else ""
             )
             lines.append(
-                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{"s" if len(sel) != 1 else ""} (by {label(top_run)}, "
+                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{'s' if len(sel) != 1 else ''} (by {label(top_run)}, "
                 f"seed {top_run.config.run.seed}), target ≥ {_pct(goal)}: {verdict}{versus}."
             )
     conv_ok = []
