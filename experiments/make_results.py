@@ -418,11 +418,16 @@ def main() -> None:
                 paper = [truncated(r, 100) for r in mnist if r.config.ecosystem.speciation == spec and r.last_generation + 1 >= 100]
                 finals = ", ".join(f"`{generation_champions(r)['layers'].iloc[-1]}`" for r in sel)
                 best = np.mean([float(r.generations["best_fitness_so_far"].max()) for r in sel])
+                start = sel[0].config.ecosystem.initial_layers
+                same = [float(truncated(b, 100).generations["best_fitness_so_far"].max()) for b in base
+                        if b.config.data.dataset == "mnist" and b.config.ecosystem.initial_layers == start
+                        and b.last_generation + 1 >= 100]
+                as_baseline = f" ({_pct(max(same))} for `{start}-F10` itself, trained as a baseline)" if start and same else ""
                 ref = np.mean([float(r.generations["best_fitness_so_far"].max()) for r in paper]) if paper else float("nan")
                 why.append(
                     f"- MNIST {'with' if spec else 'without'} speciation, {v} ({len(sel)} run{'s' if len(sel) != 1 else ''}, "
                     f"100 generations): best ever {_pct(best)} on average against {_pct(ref)} for the paper's set-up "
-                    f"and {_pct(top_base)} for the best fixed baseline; "
+                    f"and {_pct(top_base)} for the best fixed baseline{as_baseline}; "
                     f"a new layer costs its parent {-100 * vgrow['before'].mean():.1f} points before BP "
                     f"({random_cost:.1f} in the paper's set-up); final champion{'s' if len(sel) != 1 else ''} {finals}."
                 )
