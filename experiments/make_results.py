@@ -344,9 +344,15 @@ def main() -> None:
                 f"; best fixed baseline `{top.config.ecosystem.initial_layers}-F10` "
                 f"{_pct(float(top.generations['best_fitness_so_far'].max()))}" if top is not None else ""
             )
+            paper = [r for r in sel if not variant(r)]
+            own = ""
+            if variant(top_run) and paper:  # a variant reached the best: say where the paper's set-up stands
+                p_best = max(reached(r) for r in paper)
+                p_verdict = "met" if p_best >= goal else f"missed by {100 * (goal - p_best):.2f} points"
+                own = f"; the paper's set-up alone: best {_pct(p_best)} over {len(paper)} run{'s' if len(paper) != 1 else ''}, {p_verdict}"
             lines.append(
                 f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{'s' if len(sel) != 1 else ''} (by {label(top_run)}, "
-                f"seed {top_run.config.run.seed}), target ≥ {_pct(goal)}: {verdict}{versus}."
+                f"seed {top_run.config.run.seed}), target ≥ {_pct(goal)}: {verdict}{own}{versus}."
             )
     conv_ok = []
     for r in (r for r in evo if r.last_generation >= CONV_FROM):
