@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecosim.errors import CheckpointError
+
 _CHECKPOINT = re.compile(r"^gen-(\d{6})$")
 _KEPT = re.compile(r"^net-(\d{6,})\.safetensors$")
 
@@ -55,8 +57,6 @@ class RunDir:
         Raises:
             CheckpointError: one line naming the folder and the missing file.
         """
-        from ecosim.errors import CheckpointError
-
         if not self.config.is_file():
             what = "does not exist" if not self.root.exists() else f"is not a run directory: {self.config} is missing"
             raise CheckpointError(f"{str(self.root)!r} {what}")
