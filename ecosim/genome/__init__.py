@@ -1,5 +1,6 @@
 """Pure genome operators: genome, gene weights, mutation, crossover, initial species (no torch, no Ray)."""
 
+from ecosim.genome.compute import multiply_accumulates, training_macs
 from ecosim.genome.crossover import crossover, overlap, similarity
 from ecosim.genome.genome import (
     ConvLayer,
@@ -57,6 +58,7 @@ __all__ = [
     "isolated_network",
     "max_kernel_size",
     "max_stride",
+    "multiply_accumulates",
     "mutate",
     "mutation_weights",
     "new_layer_nodes",
@@ -67,4 +69,5 @@ __all__ = [
     "shrink_kernel",
     "shrink_stride",
     "similarity",
+    "training_macs",
 ]
