@@ -29,7 +29,7 @@ else:  # pragma: no cover
 import tomli_w
 
 from ecosim.errors import ConfigError
-from ecosim.genome.mutation import MutationParams
+from ecosim.genome.mutation import RESIZE_DIMENSIONS, MutationParams
 from ecosim.phenotype.records import TrainingParams
 from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, OPTIMISERS
 
@@ -44,6 +44,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "training.activation": tuple(ACTIVATIONS),
     "training.conv_mode": tuple(CONV_MODES),
     "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
+    "mutation.resize_dimension": RESIZE_DIMENSIONS,
 }
 
 
@@ -309,7 +310,7 @@ def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
 
 #: The ``[mutation]`` section is the operators' own settings (paper §III-D, §III-E, §IV):
 #: ``init_std`` (0.1), ``function_preserving`` (off: paper), ``new_layer_min_nodes`` (8),
-#: ``new_layer_max_nodes`` (64).
+#: ``new_layer_max_nodes`` (64), ``resize_dimension`` (uniform: paper), ``family_weights`` (eqs. 3–6).
 MutationConfig = MutationParams
 
 
@@ -481,14 +482,7 @@ def validate_config(cfg: Config) -> None:
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")
     _require(d.test_subset >= 0, "data.test_subset", d.test_subset, "≥ 0")
-    _require(m.init_std > 0, "mutation.init_std", m.init_std, "> 0")
-    _require(m.new_layer_min_nodes >= 1, "mutation.new_layer_min_nodes", m.new_layer_min_nodes, "≥ 1")
-    _require(
-        m.new_layer_max_nodes >= m.new_layer_min_nodes,
-        "mutation.new_layer_max_nodes",
-        m.new_layer_max_nodes,
-        f"≥ mutation.new_layer_min_nodes ({m.new_layer_min_nodes})",
-    )
+    # the [mutation] values are checked when MutationParams is built (its __post_init__)
     for key, choices in CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)

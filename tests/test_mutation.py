@@ -377,3 +377,52 @@ def test_same_seed_gives_the_same_chain():
     a, b = grow(7, 30), grow(7, 30)
     assert a[0] == b[0]
     assert all(np.array_equal(x, y) for x, y in zip(a[1].arrays(), b[1].arrays()))
+
+
+# ---- issue 17: the paper's resize dimension, fixed family weights --------------------------
+
+
+@pytest.mark.parametrize("kind", [MutationKind.GROW_KERNEL, MutationKind.GROW_STRIDE])
+def test_resize_dimension_is_uniform_over_the_feasible_dimensions(kind):
+    """§III-E: "a randomly selected dimension". A 3×1 kernel grows to 5×1 or 3×3 about equally
+    often (ecosim <= 0.2 drew the dimension by eq. 1 on the result: 5×1 in ~98% of draws)."""
+    g = Genome((1, 28, 28), (ConvLayer(((3, 1),)), DenseLayer(10)))
+    w = init_weights(g, np.random.default_rng(0))
+    n, height = 400, 0
+    for seed in range(n):
+        cg, _ = OPERATORS[kind](g, w, np.random.default_rng(seed))
+        changed = cg.layers[0].kernels[0] if kind is MutationKind.GROW_KERNEL else cg.layers[0].stride
+        height += changed[0] > (3 if kind is MutationKind.GROW_KERNEL else 1)
+    assert 0.42 < height / n < 0.58  # binomial(400, 0.5): 4 sd either side
+    eq1 = MutationParams(resize_dimension="eq1")
+    taller = sum(M.grow_kernel(g, w, np.random.default_rng(s), eq1)[0].layers[0].kernels[0] == (5, 1) for s in range(n))
+    assert taller / n > 0.9  # the former rule, kept as an option, elongates
+
+
+def test_family_weights_fix_each_family_share_whatever_the_network_size():
+    """Eqs. 3–6 give add_layer ~0.05% for a conv champion feeding a wide FC layer; fixed family
+    weights keep it at its share (issue 17 B)."""
+    g = Genome((1, 28, 28), (ConvLayer(((1, 1),) * 10), DenseLayer(10)))
+    paper = mutation_weights(g)
+    assert paper[MutationKind.ADD_LAYER] < 0.001
+    params = MutationParams(family_weights="layer=1,node=1,kernel=1,stride=1")
+    p = mutation_weights(g, params=params)
+    assert p[MutationKind.ADD_LAYER] == pytest.approx(1 / 8) and p[MutationKind.REMOVE_LAYER] == pytest.approx(1 / 8)
+    # every kernel is 1x1: shrink_kernel is infeasible, so grow_kernel takes the family's whole share
+    assert p[MutationKind.SHRINK_KERNEL] == 0 and p[MutationKind.GROW_KERNEL] == pytest.approx(1 / 4)
+    only_layers = mutation_weights(g, params=MutationParams(family_weights="layer=1"))
+    assert only_layers[MutationKind.ADD_LAYER] == pytest.approx(0.5)
+    assert mutate(g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), MutationParams(family_weights="layer=1")).kind in (
+        MutationKind.ADD_LAYER,
+        MutationKind.REMOVE_LAYER,
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", ["layer", "layer=x", "depth=1", "layer=-1", "layer=0,node=0", "layer=nan", "layer=1;node=1"]
+)
+def test_bad_family_weights_are_a_one_line_error_naming_the_key(spec):
+    from ecosim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mutation.family_weights"):
+        MutationParams(family_weights=spec)

@@ -87,6 +87,56 @@ def test_function_preserving_layer_insertion_after_a_relu_layer_keeps_the_output
     torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
 
 
+#: every mutation whose offspring can compute exactly what its parent did (issue 17 B)
+GROWTH = ("add_conv_layer", "add_dense_layer", "add_node", "grow_kernel")
+
+
+def _grow(kind, g, w, rng, params):
+    if kind == "add_conv_layer":
+        return M.add_layer(g, w, rng, params, layer_type="conv")
+    if kind == "add_dense_layer":
+        return M.add_layer(g, w, rng, params, layer_type="dense")
+    return {"add_node": M.add_node, "grow_kernel": M.grow_kernel}[kind](g, w, rng, params)
+
+
+@pytest.mark.parametrize("kind", GROWTH)
+@settings(max_examples=20, deadline=None)
+@given(
+    net=networks(input_shapes=[(1, 12, 12), (3, 10, 10)], max_steps=12),
+    seed=st.integers(0, 2**32 - 1),
+    narrow=st.booleans(),
+)
+def test_function_preserving_growth_is_exact_on_signed_inputs_at_every_position_and_width(kind, net, seed, narrow):
+    """Exact growth on random genomes: the offspring's log-probabilities equal its parent's to 1e-5.
+
+    Inputs are signed (the standardised image), positions and widths random: a conv layer on the
+    image, an FC layer on thousands of inputs (``narrow`` caps new layers below the input count).
+    """
+    g, w = net
+    params = MutationParams(function_preserving=True, new_layer_max_nodes=8 if narrow else 64)
+    x = _x(g, n=6, seed=seed % 1000)
+    try:
+        cg, cw = _grow(kind, g, w, np.random.default_rng(seed), params)
+    except MutationRejected:
+        return
+    torch.testing.assert_close(_out(cg, cw, x), _out(g, w, x), rtol=1e-5, atol=1e-5)
+
+
+def test_function_preserving_layer_on_the_image_and_on_a_wide_input_is_exact():
+    """The two cases ecosim <= 0.2 got wrong: a conv identity on the signed image (ReLU dropped its
+    negative half) and an FC layer on more inputs than ``new_layer_max_nodes`` (next layer redrawn)."""
+    g = Genome((1, 28, 28), (ConvLayer(((3, 3),) * 10), DenseLayer(10)))
+    w = init_weights(g, np.random.default_rng(0))
+    x = _x(g, n=8)
+    before = _out(g, w, x)
+    cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="conv", position=0)
+    assert cg.layers[0].nodes == max(M.new_layer_nodes(g, PRESERVE), 2)  # a ± pair for the one channel
+    torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
+    cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="dense", position=0)
+    assert cg.layers[1].nodes == 20  # ± copy of the 10 output nodes, not an identity on 7840 inputs
+    torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
+
+
 def test_without_function_preservation_new_structure_is_drawn_from_n_0_0_1():
     g = Genome((1, 12, 12), (ConvLayer(((1, 1),) * 40), DenseLayer(10)))
     w = init_weights(g, np.random.default_rng(0))

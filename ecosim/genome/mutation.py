@@ -22,16 +22,13 @@ Forced downstream changes, and the rule applied (documented contract):
   N(0, σ) — zeros with ``function_preserving`` so the offspring computes what the parent did.
 * **node removed**: layer ``l+1`` drops exactly that input channel; other weights untouched.
 * **conv layer added** (``n`` kernels on ``C`` input channels): the next layer keeps its weights
-  for input channels ``0..min(n, C)−1`` by index; channels beyond ``C`` are drawn N(0, σ) (zeros
-  with ``function_preserving``), channels beyond ``n`` are dropped. With ``function_preserving``
-  the layer gets ``max(n, C)`` kernels, the first ``C`` an identity (centre tap 1, 1×1, stride 1;
-  exact when its input is non-negative, i.e. after a ReLU layer), the others N(0, σ) with zero
-  outgoing weights.
+  for input channels ``0..min(n, C)−1`` by index; channels beyond ``C`` are drawn N(0, σ),
+  channels beyond ``n`` are dropped. With ``function_preserving`` the layer is an exact identity
+  (1×1, stride 1; ± pairs on the signed image) and the next layer is re-mapped onto it.
 * **FC layer added** (width ``n``, ``F`` inputs): if ``n ≥ F`` the next layer keeps its values
-  (re-shaped to the flat input) for the first ``F`` inputs, the others drawn (zeros with
-  ``function_preserving``); otherwise the next layer's input weights are drawn anew. With
-  ``function_preserving`` and ``F ≤ new_layer_max_nodes`` the width is ``max(n, F)`` and the
-  first ``F`` neurons are an identity.
+  (re-shaped to the flat input) for the first ``F`` inputs, the others drawn; otherwise the next
+  layer's input weights are drawn anew. With ``function_preserving`` the layer is exact: an
+  identity on its inputs or a ± copy of the next layer, whichever is narrower (:func:`add_layer`).
 * **layer removed**: linear collapse. The next layer's weights are composed with the removed
   layer's linear map (for a conv layer, its kernels' centre taps), biases folded in; exact when the
   removed layer was linear on its inputs (1×1 kernels, stride 1, active units).
@@ -49,7 +46,7 @@ from typing import Callable
 
 import numpy as np
 
-from ecosim.errors import MutationRejected
+from ecosim.errors import ConfigError, MutationRejected
 from ecosim.genome.genome import (
     ConvLayer,
     DenseLayer,
@@ -93,29 +90,108 @@ SPECIES_KINDS: tuple[MutationKind, ...] = (
 )
 
 
+#: ``mutation.resize_dimension``: how a kernel or stride resize picks its dimension (§III-E)
+RESIZE_DIMENSIONS = ("uniform", "eq1")
+
+#: The mutation families of ``mutation.family_weights``: each the two directions of one operator pair.
+FAMILIES: dict[str, tuple[MutationKind, MutationKind]] = {
+    "layer": (MutationKind.ADD_LAYER, MutationKind.REMOVE_LAYER),
+    "node": (MutationKind.ADD_NODE, MutationKind.REMOVE_NODE),
+    "kernel": (MutationKind.GROW_KERNEL, MutationKind.SHRINK_KERNEL),
+    "stride": (MutationKind.GROW_STRIDE, MutationKind.SHRINK_STRIDE),
+}
+
+
+def _invalid(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"config 'mutation.{key}' = {value!r} is invalid: must be {allowed}")
+
+
+def parse_family_weights(spec: str) -> dict[str, float] | None:
+    """``"layer=1,node=1,kernel=2,stride=0.5"`` → ``{family: weight}``; ``""`` → ``None`` (eqs. 3–6).
+
+    Families not named weigh 0. Whitespace is ignored.
+
+    Raises:
+        ConfigError: bad syntax, an unknown family, a negative or non-finite weight, or all zero;
+            the message names ``mutation.family_weights``.
+
+    >>> parse_family_weights("layer=1, kernel=2")
+    {'layer': 1.0, 'node': 0.0, 'kernel': 2.0, 'stride': 0.0}
+    """
+    if not spec.strip():
+        return None
+    allowed = "'' (eqs. 3-6) or 'family=weight,...' with families " + ", ".join(FAMILIES) + ", weights ≥ 0, not all 0"
+    out = dict.fromkeys(FAMILIES, 0.0)
+    for part in spec.split(","):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or name not in FAMILIES:
+            raise _invalid("family_weights", spec, allowed)
+        try:
+            w = float(value)
+        except ValueError:
+            raise _invalid("family_weights", spec, allowed) from None
+        if not np.isfinite(w) or w < 0:
+            raise _invalid("family_weights", spec, allowed)
+        out[name] = w
+    if sum(out.values()) <= 0:
+        raise _invalid("family_weights", spec, allowed)
+    return out
+
+
 @dataclass(frozen=True)
 class MutationParams:
     """Settings of the mutation operators; the ``[mutation]`` config section (§III-D, §III-E, §IV).
 
     Args:
         init_std (float, default 0.1): standard deviation of new connections (paper §IV).
-        function_preserving (bool, default False): initialise new structure so the offspring
-            computes what the parent did where possible (zero new tiles and outgoing weights,
-            identity layers). Off by default: the paper draws everything new from N(0, 0.1).
+        function_preserving (bool, default False): initialise new structure so that the offspring
+            computes exactly what its parent did, for every mutation where that is possible: a new
+            node's outgoing weights and a grown kernel's new tiles are zero; a new conv layer is an
+            identity of 1×1 kernels (a ± pair per channel on the signed input image, since
+            ReLU(x) − ReLU(−x) = x); a new FC layer is the narrower of an identity on its inputs
+            and a ± copy of the next layer (width 2 × the next layer's nodes). Exact with the ReLU
+            activation (the default); off by default: the paper draws everything new from N(0, 0.1).
         new_layer_min_nodes (int, default 8): fewest nodes of a new conv or FC layer.
-        new_layer_max_nodes (int, default 64): most nodes of a new conv or FC layer.
+        new_layer_max_nodes (int, default 64): most nodes of a new conv or FC layer (exact
+            growth may need more; see :func:`add_layer`).
+        resize_dimension (str, default ``"uniform"``): the dimension a kernel or stride resize
+            changes: ``"uniform"`` over the feasible dimensions (§III-E, "a randomly selected
+            dimension"), or ``"eq1"``, by eq. 1 on the resulting shape (ecosim ≤ 0.2; it favours
+            elongating the longer side).
+        family_weights (str, default ``""``): ``""`` draws the mutation kind by eqs. 3–6 (paper);
+            ``"layer=w,node=w,kernel=w,stride=w"`` gives each family a fixed share (families left
+            out weigh 0), split equally over its feasible directions, so the complexification rate
+            does not vanish as networks grow (§V's future work; see :func:`mutation_weights`).
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`new_layer_nodes`; the reference implementation's rule
     with bounds). On MNIST the minimal genome ``F10`` gives a new layer 10 nodes: ``C10`` or
-    ``F10``, like the reference's predefined conv layer of 10 kernels. Values are checked by
-    :func:`ecosim.config.validate_config`.
+    ``F10``, like the reference's predefined conv layer of 10 kernels.
+
+    Raises:
+        ConfigError: a value out of range, naming the ``mutation.*`` key.
     """
 
     init_std: float = 0.1
     function_preserving: bool = False
     new_layer_min_nodes: int = 8
     new_layer_max_nodes: int = 64
+    resize_dimension: str = "uniform"
+    family_weights: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.init_std > 0:
+            raise _invalid("init_std", self.init_std, "> 0")
+        if self.new_layer_min_nodes < 1:
+            raise _invalid("new_layer_min_nodes", self.new_layer_min_nodes, "≥ 1")
+        if self.new_layer_max_nodes < self.new_layer_min_nodes:
+            raise _invalid(
+                "new_layer_max_nodes", self.new_layer_max_nodes, f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes})"
+            )
+        if self.resize_dimension not in RESIZE_DIMENSIONS:
+            raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
+        parse_family_weights(self.family_weights)
 
 
 @dataclass(frozen=True)
@@ -208,6 +284,34 @@ def feasible_new_strides(genome: Genome, position: int) -> list[Shape2]:
 # ---- layers -------------------------------------------------------------------------------------
 
 
+def _signed_input(genome: Genome, index: int) -> bool:
+    """Whether layer ``index``'s input can be negative: only the (standardised) image, layer 0's.
+
+    Every later layer reads an activation's output, non-negative with ReLU (the default).
+    """
+    return index == 0
+
+
+def _spread_channels(block: np.ndarray, width: int, signed: bool) -> np.ndarray:
+    """A next layer's input weights re-mapped onto an identity layer's ``width`` output channels.
+
+    ``block`` is one node's input weights ``(C, ...)``; with ``signed`` the identity layer emits
+    the pair ``ReLU(x_c), ReLU(−x_c)`` at channels ``2c, 2c+1`` and the weights become ``w, −w``
+    (ReLU(x) − ReLU(−x) = x); otherwise channel ``c`` keeps ``w``. Other channels get 0.
+
+    Shape:
+        ``(C, ...)`` → ``(width, ...)``.
+    """
+    out = np.zeros((width, *block.shape[1:]), dtype=DTYPE)
+    c = block.shape[0]
+    if signed:
+        out[0 : 2 * c : 2] = block
+        out[1 : 2 * c : 2] = -block
+    else:
+        out[:c] = block
+    return out
+
+
 def add_layer(
     genome: Genome,
     weights: Weights,
@@ -222,8 +326,20 @@ def add_layer(
     The new layer gets :func:`new_layer_nodes` nodes whatever its type. A conv layer's kernel
     shapes are drawn by eq. 1 within half its input, its stride by eq. 1 among
     :func:`feasible_new_strides`; so the insertion never breaks a constraint. New weights are
-    N(0, ``init_std``); see the module docstring for ``function_preserving`` and for the
-    next layer's inputs.
+    N(0, ``init_std``); the next layer's inputs are matched by channel index (module docstring).
+
+    With ``function_preserving`` the offspring computes exactly what the parent did (ReLU):
+
+    * conv layer: stride 1, 1×1 kernels, the first ``C`` an identity on its ``C`` input channels,
+      or ``2C`` as ± pairs on the signed input image (layer 0); ``max(n, C or 2C)`` kernels, those
+      beyond the identity drawn N(0, σ) with zero outgoing weights; the next layer's weights are
+      re-mapped onto the identity's channels (:func:`_spread_channels`).
+    * FC layer on ``F`` inputs before a layer of ``m`` nodes: the narrower of an identity on its
+      inputs (``F``, or ``2F`` as ± pairs on the image) and a ± copy of the next layer (``2m``
+      nodes computing ``ReLU(z)``, ``ReLU(−z)`` of the next layer's pre-activation ``z``, the next
+      layer becoming ``[I, −I]`` with zero bias); ``max(n, that)`` nodes, the extra ones drawn
+      with zero outgoing weights. So any ``F`` is exact, and the width may exceed
+      ``new_layer_max_nodes``.
 
     Args:
         genome, weights: the parent (not modified).
@@ -263,8 +379,10 @@ def add_layer(
             raise MutationRejected(kind.value, f"conv position {p} outside 0..{n_conv}")
         geo = geos[p]
         c, (h_in, w_in) = geo.in_channels, geo.in_size
+        signed = _signed_input(genome, p)
+        ident = 2 * c if signed else c
         if fp:
-            n = max(n, c)
+            n = max(n, ident)
             kernels: tuple[Shape2, ...] = ((1, 1),) * n
             stride: Shape2 = (1, 1)
         else:
@@ -275,14 +393,17 @@ def add_layer(
         _check(kind, new_genome)
         nodes = []
         for j, (h, w) in enumerate(kernels):
-            if fp and j < c:
+            if fp and j < ident:
                 k = np.zeros((c, 1, 1), dtype=DTYPE)
-                k[j, 0, 0] = 1.0
+                k[j // 2 if signed else j, 0, 0] = -1.0 if signed and j % 2 else 1.0
                 nodes.append(k)
             else:
                 nodes.append(draw(rng, (c, h, w), std))
         layers.insert(p, LayerWeights(tuple(nodes), draw(rng, (n,), std, fp)))
-        # the next layer's inputs: channels matched by index (_conform), new ones zero with fp
+        if fp:  # the next layer reads the identity's channels (same spatial size: stride 1)
+            nxt = layers[p + 1]
+            layers[p + 1] = LayerWeights(tuple(_spread_channels(v, n, signed) for v in nxt.nodes), nxt.bias.copy())
+        # otherwise the next layer's inputs are matched by channel index (_conform), new ones drawn
         return new_genome, _conform(new_genome, layers, rng, params)
     if layer_type != "dense":
         raise MutationRejected(kind.value, f"layer_type must be 'conv' or 'dense', got {layer_type!r}")
@@ -293,22 +414,55 @@ def add_layer(
     geo = geos[idx]
     f_in = geo.in_features
     in_shape = (geo.in_channels, *geo.in_size)
-    width = max(n, f_in) if fp and f_in <= params.new_layer_max_nodes else n
-    new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
-    identity = fp and width >= f_in
-    eye = np.eye(f_in, dtype=DTYPE) if identity else None
-    new_nodes = tuple(
-        eye[j].reshape(in_shape).copy() if eye is not None and j < f_in else draw(rng, in_shape, std)
-        for j in range(width)
-    )
-    new_bias = draw(rng, (width,), std, identity)
     nxt = layers[idx]
+    if fp:
+        signed = _signed_input(genome, idx)
+        ident = 2 * f_in if signed else f_in
+        split = 2 * genome.layers[idx].nodes
+        exact = min(ident, split)
+        width = max(n, exact)
+        new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
+        if ident <= split:  # identity on the inputs; the next layer re-mapped onto it
+            flat = [v.reshape(f_in) for v in nxt.nodes]
+            new_nodes = []
+            for j in range(width):
+                v = np.zeros(f_in, dtype=DTYPE)
+                if j < ident:
+                    v[j // 2 if signed else j] = -1.0 if signed and j % 2 else 1.0
+                    new_nodes.append(v.reshape(in_shape))
+                else:
+                    new_nodes.append(draw(rng, in_shape, std))
+            new_bias = np.zeros(width, dtype=DTYPE)
+            nxt_nodes = tuple(_spread_channels(v, width, signed).reshape(width, 1, 1) for v in flat)
+            nxt_bias = nxt.bias.copy()
+        else:  # ± copy of the next layer: ReLU(z) − ReLU(−z) = z
+            new_nodes, bias = [], []
+            for k, (v, b) in enumerate(zip(nxt.nodes, nxt.bias)):
+                new_nodes += [v.copy(), -v]
+                bias += [b, -b]
+            new_nodes += [draw(rng, in_shape, std) for _ in range(width - split)]
+            new_bias = np.concatenate([np.asarray(bias, dtype=DTYPE), draw(rng, (width - split,), std)])
+            rows = []
+            for k in range(len(nxt.nodes)):
+                r = np.zeros((width, 1, 1), dtype=DTYPE)
+                r[2 * k], r[2 * k + 1] = 1.0, -1.0
+                rows.append(r)
+            nxt_nodes, nxt_bias = tuple(rows), np.zeros_like(nxt.bias)
+        _check(kind, new_genome)
+        layers[idx] = LayerWeights(nxt_nodes, nxt_bias)
+        layers.insert(idx, LayerWeights(tuple(new_nodes), new_bias.astype(DTYPE)))
+        return new_genome, _conform(new_genome, layers, rng, params)
+    width = n
+    new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
+    _check(kind, new_genome)
+    new_nodes = [draw(rng, in_shape, std) for _ in range(width)]
+    new_bias = draw(rng, (width,), std)
     if width >= f_in:  # values kept for the first F inputs, viewed as a flat input; _conform adds the rest
         nxt_nodes = tuple(node.reshape(f_in, 1, 1).copy() for node in nxt.nodes)
     else:  # the next layer sees new, fewer features: its inputs are drawn anew
         nxt_nodes = tuple(draw(rng, (width, 1, 1), std) for _ in nxt.nodes)
     layers[idx] = LayerWeights(nxt_nodes, nxt.bias.copy())
-    layers.insert(idx, LayerWeights(new_nodes, new_bias))
+    layers.insert(idx, LayerWeights(tuple(new_nodes), new_bias))
     return new_genome, _conform(new_genome, layers, rng, params)
 
 
@@ -558,7 +712,11 @@ def _resize(
     node: int | None,
     dim: int | None,
 ) -> tuple[Genome, Weights]:
-    """Grow or shrink one kernel or one stride, drawn uniformly among the feasible targets (§III-E)."""
+    """Grow or shrink one kernel or one stride, drawn uniformly among the feasible targets (§III-E).
+
+    The dimension is uniform among the target's feasible dimensions (``resize_dimension="uniform"``,
+    the paper's "randomly selected dimension") or drawn by eq. 1 on the resulting shape (``"eq1"``).
+    """
     what, _ = _RESIZE[kind]
     targets = [
         t
@@ -574,7 +732,10 @@ def _resize(
     if not targets:
         raise MutationRejected(kind.value, _no_target(kind, genome, layer, node, dim))
     target = targets[int(rng.integers(len(targets)))]
-    new = eq1_choice(rng, [o[1] for o in target.options])
+    if params.resize_dimension == "eq1":
+        new = eq1_choice(rng, [o[1] for o in target.options])
+    else:  # §III-E: "a randomly selected dimension", uniform over the feasible ones
+        new = target.options[int(rng.integers(len(target.options)))][1]
     conv = genome.layers[target.layer]
     assert isinstance(conv, ConvLayer)
     layers = [_copy_layer(lw) for lw in weights.layers]
@@ -616,8 +777,9 @@ def grow_kernel(
     """Grow one kernel by 2 in one dimension, keeping its centre (§III-E).
 
     The kernel is uniform over the kernels that can grow (:func:`resize_targets`; restricted to
-    ``layer`` / ``node`` when given); the dimension (0 = height, 1 = width) is drawn among those
-    that stay ≤ half the layer's input by eq. 1 on the resulting shape. New border tiles:
+    ``layer`` / ``node`` when given); the dimension (0 = height, 1 = width) is uniform among those
+    that stay ≤ half the layer's input (§III-E; ``resize_dimension="eq1"``: by eq. 1 on the
+    resulting shape). New border tiles:
     N(0, σ), zeros with ``function_preserving``. Padding follows the largest kernel, so no other
     layer changes.
 
@@ -729,8 +891,10 @@ def has_target(genome: Genome, kind: MutationKind) -> bool:
     return bool(resize_targets(genome, kind))
 
 
-def mutation_weights(genome: Genome, kinds: Collection[MutationKind] | None = None) -> dict[MutationKind, float]:
-    """Probability of each mutation kind for ``genome``, from eqs. 3–6 (§III-D).
+def mutation_weights(
+    genome: Genome, kinds: Collection[MutationKind] | None = None, params: MutationParams = MutationParams()
+) -> dict[MutationKind, float]:
+    """Probability of each mutation kind for ``genome``, from eqs. 3–6 (§III-D) or fixed family weights.
 
     With ``µc`` the mean connections per node, ``µn, σn`` mean and standard deviation of nodes
     per layer, ``Ncl`` conv layers, ``µo`` mean output units (C·H·W) per conv layer, ``Nk`` mean
@@ -744,9 +908,19 @@ def mutation_weights(genome: Genome, kinds: Collection[MutationKind] | None = No
     input, removing a node from single-node layers) gets 0, and so does every kind outside
     ``kinds`` when given.
 
+    With ``params.family_weights`` set (e.g. ``"layer=1,node=1,kernel=1,stride=0.25"``), each
+    family's weight is that fixed number instead (:data:`FAMILIES`; an issue-17 lever beyond the
+    paper, off by default): eqs. 3–6 give add_layer ≈ 0.05% of a conv champion's mutations once a
+    conv layer feeds a large FC layer (µc is then large), so depth is almost never proposed; fixed
+    weights keep the complexification rate from vanishing as the network grows.
+
+    ``Nk`` is the mean number of kernels per conv layer as eq. 6 defines it; the paper's footnote 3
+    says its experiments used the mean node count of all layers instead (``docs/design.md``).
+
     Args:
         genome: the network to mutate; all statistics are its own.
         kinds: restrict the draw to these kinds (default: all eight).
+        params: :class:`MutationParams` (only ``family_weights`` is read).
 
     Returns:
         ``{kind: probability}`` over all eight kinds, summing to 1 (adding a layer is always
@@ -787,8 +961,16 @@ def mutation_weights(genome: Genome, kinds: Collection[MutationKind] | None = No
         MutationKind.GROW_STRIDE: p_stride,
         MutationKind.SHRINK_STRIDE: p_stride,
     }
+    families = parse_family_weights(params.family_weights)
+    if families is not None:
+        base = {k: families[f] for f, pair in FAMILIES.items() for k in pair}
     allowed = set(MutationKind) if kinds is None else set(kinds)
     w = {k: (v / 2 if k in allowed and v > 0 and has_target(genome, k) else 0.0) for k, v in base.items()}
+    if families is not None:  # a family's share goes whole to its feasible direction(s)
+        for pair in FAMILIES.values():
+            live = [k for k in pair if w[k] > 0]
+            if len(live) == 1:
+                w[live[0]] *= 2
     total = sum(w.values())
     if total <= 0:
         raise ValueError(f"no mutation kind among {sorted(k.value for k in allowed)} has a feasible target")
@@ -804,7 +986,7 @@ def mutate(
     kind: MutationKind | None = None,
     kinds: Collection[MutationKind] | None = None,
 ) -> MutationResult:
-    """Draw a mutation kind by eqs. 3–6 (or use ``kind``) and apply it (§III-D).
+    """Draw a mutation kind by eqs. 3–6 or ``params.family_weights`` (or use ``kind``) and apply it (§III-D).
 
     Args:
         genome, weights: the parent (not modified).
@@ -823,7 +1005,7 @@ def mutate(
         ValueError: no kind in ``kinds`` has a feasible target.
     """
     if kind is None:
-        probs = mutation_weights(genome, kinds)
+        probs = mutation_weights(genome, kinds, params)
         order = list(probs)
         kind = order[int(rng.choice(len(order), p=np.array([probs[k] for k in order])))]
     try:
@@ -834,7 +1016,9 @@ def mutate(
 
 
 __all__ = [
+    "FAMILIES",
     "OPERATORS",
+    "RESIZE_DIMENSIONS",
     "SPECIES_KINDS",
     "MutationKind",
     "MutationParams",
@@ -849,6 +1033,7 @@ __all__ = [
     "mutate",
     "mutation_weights",
     "new_layer_nodes",
+    "parse_family_weights",
     "remove_layer",
     "remove_node",
     "resize_targets",
