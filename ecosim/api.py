@@ -362,7 +362,7 @@ def resume(
                 f"config '{key}' cannot change on resume (it changes what the run computes); "
                 f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
             )
-    stored = load_config(cfg_path)
+    stored = load_config(cfg_path, run_config=True)
     config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:

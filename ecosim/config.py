@@ -138,6 +138,11 @@ class EcosystemConfig:
             freed), as in NEAT; the species with the highest best fitness never does. 0
             (default, the paper): species never die, so once ``max_species`` species exist no
             offspring that changes the genome can found one.
+        protect_new_structure: generations during which an offspring of a structural mutation
+            (a layer or a node added or removed) is not culled after its first training, so new
+            structure gets K trainings before eq. 9 judges it (an issue-17 lever beyond the paper,
+            where protection ends at the first training). When the protected networks alone would
+            exceed ``max_population``, the oldest protections lapse first. 0 (default): the paper.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -171,6 +176,7 @@ class EcosystemConfig:
     initial_layers: str = ""
     species_allocation: str = "mean_fitness"
     species_stagnation: int = 0
+    protect_new_structure: int = 0
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
@@ -258,6 +264,9 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
         _check_layers_spec(e.initial_layers)
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
     _require(e.species_stagnation >= 0, "ecosystem.species_stagnation", e.species_stagnation, "≥ 0 (0 = never)")
+    _require(
+        e.protect_new_structure >= 0, "ecosystem.protect_new_structure", e.protect_new_structure, "≥ 0 (0 = the paper)"
+    )
 
 
 def _check_layers_spec(spec: str) -> None:
@@ -599,8 +608,23 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+#: Defaults that changed since runs were written: ``(section, key) → the value older runs used``.
+#: A stored run config (``RUN_DIR/config.toml``) without the key keeps that value, so ``ecosim
+#: resume`` continues an older run as it started (0.3: ``resize_dimension`` became the paper's
+#: uniform rule, issue 17).
+CHANGED_DEFAULTS: dict[tuple[str, str], Any] = {("mutation", "resize_dimension"): "eq1"}
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None, *, run_config: bool = False
+) -> Config:
     """Read a TOML config (or the defaults when ``path`` is None) and apply overrides.
+
+    Args:
+        path: a TOML file, or ``None`` for the defaults.
+        overrides: ``{"section.key": value}`` applied last.
+        run_config: ``path`` is a run's stored ``config.toml``: keys it lacks whose default has
+            changed since (:data:`CHANGED_DEFAULTS`) take the value the run was written with.
 
     Raises:
         ConfigError: missing/unreadable file, TOML syntax error, unknown key or invalid value.
@@ -614,6 +638,11 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from exc
+        if run_config:
+            for (section, key), old in CHANGED_DEFAULTS.items():
+                table = data.setdefault(section, {})
+                if isinstance(table, dict):
+                    table.setdefault(key, old)
         cfg = Config.from_dict(data)
     if overrides:
         cfg = cfg.with_overrides(overrides)
@@ -625,6 +654,7 @@ __all__ = [
     "CHOICES",
     "CONV_MODES",
     "AUTO",
+    "CHANGED_DEFAULTS",
     "DERIVED_SIZES",
     "RESUMABLE_KEYS",
     "current_key",

@@ -178,3 +178,19 @@ def test_cli_errors_keep_bracketed_names(tmp_path, capsys):
     p.write_text("[runn]\nseed = 1\n")
     assert main(["run", str(p)]) == 2
     assert "[runn]" in capsys.readouterr().err
+
+
+def test_a_run_config_written_before_a_default_changed_keeps_the_old_value(tmp_path):
+    """0.3 made the resize dimension the paper's uniform rule; an older run resumes with eq. 1."""
+    from ecosim.config import CHANGED_DEFAULTS, Config, load_config
+
+    old = Config().to_dict()
+    del old["mutation"]["resize_dimension"]
+    import tomli_w
+
+    path = tmp_path / "config.toml"
+    path.write_text(tomli_w.dumps(old))
+    assert load_config(path, run_config=True).mutation.resize_dimension == CHANGED_DEFAULTS[("mutation", "resize_dimension")] == "eq1"
+    assert load_config(path).mutation.resize_dimension == "uniform"  # a user's config file: today's default
+    path.write_text(Config().to_toml())
+    assert load_config(path, run_config=True).mutation.resize_dimension == "uniform"

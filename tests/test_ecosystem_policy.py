@@ -282,6 +282,46 @@ def test_culling_keeps_offspring_and_champions(cands, limit, protect):
     assert p.tally(3).counts["culled"] == len(removed)
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    cands=st.lists(
+        st.builds(
+            CullCandidate,
+            network_id=st.integers(0, 10**6),
+            species_id=st.just(0),
+            age=st.integers(1, 6),
+            relative_fitness=st.floats(0.0, 1.0),
+            relative_complexity=st.floats(0.0, 1.0),
+            champion=st.booleans(),
+            born_generation=st.integers(-1, 10),
+            mutation=st.sampled_from([None, "add_layer", "remove_node", "grow_kernel"]),
+        ),
+        max_size=30,
+        unique_by=lambda c: c.network_id,
+    ),
+    limit=st.integers(1, 20),
+    k=st.integers(0, 4),
+)
+def test_new_structure_is_protected_for_k_generations_while_the_limit_allows(cands, limit, k):
+    """``ecosystem.protect_new_structure`` (issue 17 B): an offspring of a layer or node mutation
+    born within K generations is not culled, unless the protected alone exceed the limit; then
+    the oldest lapse first and the limit still holds as far as champions allow."""
+    g = 10
+    p = policy(population=1, species=1, max_species=1, max_population=limit, offspring=0, protect_new_structure=k)
+    removed = {i for ids in p.cull(g, cands).values() for i in ids}
+    champions = sum(c.champion for c in cands)
+    assert len(removed) == min(max(0, len(cands) - limit), len(cands) - champions)
+    young = [c for c in cands if not c.champion and c.mutation in ("add_layer", "remove_node") and g - c.born_generation <= k]
+    if k == 0:
+        young = []
+    room = len(cands) - champions - max(0, len(cands) - limit)
+    if len(young) <= room:
+        assert not removed & {c.network_id for c in young}
+    else:  # the newest keep their protection
+        kept = sorted(young, key=lambda c: (-c.born_generation, c.network_id))[: max(0, room)]
+        assert not removed & {c.network_id for c in kept}
+
+
 def test_culling_is_deterministic_for_a_seed():
     cands = [CullCandidate(i, i % 2, 1 + i % 3, 0.5, 0.5) for i in range(10)]
     small = dict(population=4, species=1, max_species=1, max_population=4, offspring=3)

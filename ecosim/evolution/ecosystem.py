@@ -43,7 +43,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.genome import Genome, MutationKind, MutationParams, init_weights
+from ecosim.genome import SPECIES_KINDS, Genome, MutationKind, MutationParams, init_weights
 from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
@@ -770,6 +770,7 @@ class EcosystemPolicy:
             return {s: by_species[s] for s in sorted(by_species)}
         protect = None if protect_offspring_of is None else set(protect_offspring_of)
         protected = [c.champion or (c.offspring and (protect is None or c.species_id in protect)) for c in cands]
+        protected = self._protect_new_structure(generation, cands, protected, excess)
         rng = derive_rng(self.seed, generation, SPECIES_STREAM_BASE + len(t.species_done), "culling")
         idx = cull_eq9(
             rng,
@@ -783,6 +784,31 @@ class EcosystemPolicy:
             by_species[cands[i].species_id].append(cands[i].network_id)
         t.counts["culled"] += len(idx)
         return {s: by_species[s] for s in sorted(by_species)}
+
+    def _protect_new_structure(
+        self, generation: int, cands: Sequence[CullCandidate], protected: list[bool], excess: int
+    ) -> list[bool]:
+        """Add ``ecosystem.protect_new_structure`` protection to eq. 9's protected flags (issue 17 B).
+
+        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation.SPECIES_KINDS`)
+        born ``generation − K`` or later is protected. Where that would leave fewer than ``excess``
+        networks to draw from, protections lapse oldest first (then lowest id), so the limit holds.
+        """
+        k = self.params.protect_new_structure
+        if k <= 0:
+            return protected
+        structural = {kind.value for kind in SPECIES_KINDS}
+        young = [
+            i
+            for i, c in enumerate(cands)
+            if not protected[i] and c.mutation in structural and 0 <= generation - c.born_generation <= k
+        ]
+        room = sum(not p for p in protected) - excess  # how many more may be protected
+        young.sort(key=lambda i: (-cands[i].born_generation, cands[i].network_id))  # newest first
+        out = list(protected)
+        for i in young[: max(0, room)]:
+            out[i] = True
+        return out
 
     # ---- a species' step is done ---------------------------------------------------------------
     def finish_species_step(

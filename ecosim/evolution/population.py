@@ -266,6 +266,8 @@ class Population:
                 relative_complexity=r.relative_complexity,
                 offspring=r.fitness is None or r.born_generation >= generation,
                 champion=champ is not None and r.id == champ.id,
+                born_generation=r.born_generation,
+                mutation=r.mutation,
             )
             for r in self.sorted()
         ]

@@ -198,6 +198,8 @@ class CullCandidate:
         relative_fitness, relative_complexity: eq. 2 values of the last calibration.
         offspring: created by a reproduction step and not trained since.
         champion: the fittest trained network of its species (lowest id on ties).
+        born_generation: generation whose reproduction step created it (−1: initial network).
+        mutation: the mutation kind that created it (``None``: initial, crossover or clone).
     """
 
     network_id: int
@@ -207,6 +209,8 @@ class CullCandidate:
     relative_complexity: float
     offspring: bool = False
     champion: bool = False
+    born_generation: int = -1
+    mutation: str | None = None
 
 
 @dataclass(frozen=True)
