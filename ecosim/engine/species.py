@@ -24,6 +24,7 @@ import ray
 
 from ecosim.engine.tasks import train_network_task
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
+from ecosim.genome.compute import multiply_accumulates
 from ecosim.evolution.records import (
     CullCandidate,
     NetworkRecord,
@@ -123,6 +124,8 @@ class SpeciesActor:
             "train_loss": res.train_loss,
             "train_time_s": res.train_time_s,
             "eval_time_s": res.eval_time_s,
+            "train_images": res.train_images,
+            "eval_images": res.eval_images,
             "status": Status(res.status),
             "message": _message(res),
         }
@@ -133,7 +136,8 @@ class SpeciesActor:
     @staticmethod
     def _failure(rec: NetworkRecord, message: str) -> dict[str, Any]:
         return {
-            "age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": Status.ERROR, "message": message[:MESSAGE_LIMIT]
+            "age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": Status.ERROR, "message": message[:MESSAGE_LIMIT],
+            "train_images": 0, "eval_images": 0,
         }
 
     async def train(self, generation: int) -> dict[str, Any]:
@@ -185,6 +189,9 @@ class SpeciesActor:
                     "train_loss": r.train_loss,
                     "train_time_s": r.train_time_s,
                     "eval_time_s": r.eval_time_s,
+                    "macs": multiply_accumulates(r.genome),
+                    "train_images": r.train_images,
+                    "eval_images": r.eval_images,
                     "status": r.status.value,
                     "message": r.message or None,
                     "culled": False,

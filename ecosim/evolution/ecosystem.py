@@ -43,6 +43,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
+from ecosim.genome.compute import TRAINING_MAC_FACTOR
 from ecosim.genome import SPECIES_KINDS, Genome, MutationKind, MutationParams, init_weights
 from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -220,7 +221,10 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         ``champion_parameters``, ``champion_fitness``, ``champion_layers`` (the fittest network,
         lowest id on ties); ``conv_share`` (fraction of the networks with at least one conv
         layer). Means are over non-null values and ``None`` when there are none. Fitness values
-        are fractions in [0, 1].
+        are fractions in [0, 1]. Compute (issue 17): ``train_macs`` = Σ 3 · macs · train_images
+        (:data:`~ecosim.genome.compute.TRAINING_MAC_FACTOR`), ``eval_macs`` = Σ macs ·
+        eval_images, ``trainings`` and ``test_evaluations`` (networks trained, networks whose
+        test accuracy was measured); a run's cumulative compute is their running sum.
     """
     fit = [r["fitness"] for r in rows if r.get("fitness") is not None]
     tests = [r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None]
@@ -245,6 +249,10 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "champion_layers": champ.get("layers") if champ else None,
         "mean_parameters": _mean(r["parameters"] for r in rows if r.get("parameters") is not None),
         "conv_share": float(np.mean([c > 0 for c in convs])) if convs else None,
+        "train_macs": float(sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows)),
+        "eval_macs": float(sum((r.get("macs") or 0) * (r.get("eval_images") or 0) for r in rows)),
+        "trainings": sum(1 for r in rows if (r.get("train_images") or 0) > 0),
+        "test_evaluations": sum(1 for r in rows if r.get("status") == "ok" and r.get("test_accuracy") is not None),
     }
     return out
 

@@ -116,6 +116,7 @@ class NetworkRecord:
         test_accuracy, train_loss: of the last evaluation (fraction; mean NLL in nats).
         relative_fitness, relative_complexity: eq. 2 values of the last calibration.
         train_time_s, eval_time_s: seconds inside the last training task.
+        train_images, eval_images: images trained on and scored in the last training task.
         status: a :class:`Status` (a plain string is converted).
         message: details for a non-ok status (error message and traceback).
     """
@@ -137,6 +138,8 @@ class NetworkRecord:
     relative_complexity: float = 0.5
     train_time_s: float = 0.0
     eval_time_s: float = 0.0
+    train_images: int = 0
+    eval_images: int = 0
     status: Status = Status.NEW
     message: str = ""
 

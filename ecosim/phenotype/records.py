@@ -82,6 +82,8 @@ class TrainResult:
         train_loss: mean minibatch NLL (nats); NaN if not trained.
         train_time_s, eval_time_s: wall seconds.
         status: ``ok``, ``diverged`` or ``error``; message: details for non-ok.
+        train_images: images trained on (samples over all epochs; compute accounting, issue 17).
+        eval_images: images scored (before BP, fitness set, test set), each pass counted.
     """
 
     weights: Weights
@@ -93,6 +95,8 @@ class TrainResult:
     eval_time_s: float = 0.0
     status: str = "ok"
     message: str = ""
+    train_images: int = 0
+    eval_images: int = 0
     extra: dict = field(default_factory=dict)
 
 

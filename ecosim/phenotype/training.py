@@ -154,6 +154,7 @@ def train_and_evaluate(
         ).to(device)
 
         def score(images: np.ndarray, labels: np.ndarray) -> float:
+            result.eval_images += len(labels)
             return accuracy(model, images, labels, data.mean, data.std, settings.eval_batch_size)
 
         t0 = time.perf_counter()
@@ -189,6 +190,7 @@ def train_and_evaluate(
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
+                result.train_images += len(y)
             if result.status != "ok":
                 break
         t2 = time.perf_counter()

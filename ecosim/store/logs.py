@@ -52,6 +52,10 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("champion_layers", pa.string()),  # Genome.summary() of the generation's fittest
         pa.field("mean_parameters", pa.float64()),
         pa.field("conv_share", pa.float64()),  # fraction of networks trained with ≥ 1 conv layer
+        pa.field("train_macs", pa.float64()),  # training compute this generation: Σ 3 · macs · train_images
+        pa.field("eval_macs", pa.float64()),  # scoring compute this generation: Σ macs · eval_images
+        pa.field("trainings", pa.int64()),  # networks trained (≥ 1 image)
+        pa.field("test_evaluations", pa.int64()),  # networks whose test accuracy was measured
         # mutations_<kind>, failed_<kind>, failed_species_limit, failed_reproduction, crossovers,
         # clones, offspring, culled, diverged, errors, quota_reallocated
         *[pa.field(c, pa.int64()) for c in COUNT_COLUMNS],
@@ -83,6 +87,9 @@ NETWORK_SCHEMA = pa.schema(
         pa.field("train_loss", pa.float64()),
         pa.field("train_time_s", pa.float64()),
         pa.field("eval_time_s", pa.float64()),
+        pa.field("macs", pa.int64()),  # forward multiply-accumulates per image, from the genome
+        pa.field("train_images", pa.int64()),  # images trained on this generation (all epochs)
+        pa.field("eval_images", pa.int64()),  # images scored this generation (before BP, fitness, test)
         pa.field("status", pa.string()),  # ok | diverged | error
         pa.field("message", pa.string()),  # error message and traceback
         pa.field("culled", pa.bool_()),
