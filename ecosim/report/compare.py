@@ -1,0 +1,227 @@
+"""Honest comparisons between runs: compute spent, selection on validation, intervals over seeds.
+
+Issue 17 C. Three biases of a naive "best test accuracy" comparison are removed here:
+
+* **unequal compute**: a run's progress is read against its cumulative multiply-accumulates
+  (:func:`compute_curve`, from the logs' ``train_macs`` / ``eval_macs``), and runs are compared
+  at one compute budget (:func:`at_compute`);
+* **best of many test scores**: the network is *selected* by fitness (the validation split when
+  ``data.validation_fraction`` > 0) and its *test* accuracy is reported; the maximum test score
+  over all networks ever trained grows with the number of networks scored;
+* **one seed**: runs are summarised as mean ± sd over seeds, and differences get a bootstrap
+  confidence interval (:func:`bootstrap_difference`).
+
+Everything reads the run's logs (:class:`~ecosim.report.runs.RunLogs`); nothing here trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ecosim.report.runs import RunLogs
+
+#: columns of :func:`compute_curve`
+CURVE_COLUMNS = (
+    "generation",
+    "train_macs",
+    "eval_macs",
+    "compute_macs",
+    "trainings",
+    "test_evaluations",
+    "selected_id",
+    "selected_fitness",
+    "selected_test_accuracy",
+    "best_test_accuracy",
+)
+
+
+def compute_curve(run: RunLogs) -> pd.DataFrame:
+    """Per generation: cumulative compute and the test accuracy of the network selected so far.
+
+    The selected network at generation ``g`` is the one with the highest fitness among every
+    network trained in generations ``0..g`` (lowest generation, then lowest id, on ties: the first
+    to reach it), as a user who keeps the fittest network would pick it; fitness is validation
+    accuracy when the run holds out a validation split, else test accuracy (the paper). Its test
+    accuracy is the one measured in that same evaluation.
+
+    Args:
+        run: a run's logs (written by ecosim ≥ 0.3: the compute columns are needed).
+
+    Returns:
+        a DataFrame with :data:`CURVE_COLUMNS`, one row per logged generation: ``train_macs``,
+        ``eval_macs`` and ``compute_macs`` (their sum) cumulative in multiply-accumulates;
+        ``trainings`` and ``test_evaluations`` cumulative counts; ``selected_*`` the selected
+        network; ``best_test_accuracy`` the maximum test accuracy of any network so far (the
+        optimistic statistic, for contrast). Accuracies are fractions in [0, 1].
+
+    Raises:
+        ValueError: the run's logs have no compute columns (written before ecosim 0.3).
+    """
+    g = run.generations.sort_values("generation").reset_index(drop=True)
+    if "train_macs" not in g or g["train_macs"].isna().all():
+        raise ValueError(f"run {run.run_dir} has no compute columns (logs written before ecosim 0.3)")
+    n = run.networks
+    n = n[(n["status"] == "ok") & n["fitness"].notna()].sort_values(["generation", "network_id"])
+    best_fit, best = -np.inf, (None, np.nan)
+    best_test = -np.inf
+    rows = []
+    by_gen = {int(k): v for k, v in n.groupby("generation")}
+    for gen in g["generation"].astype(int):
+        part = by_gen.get(gen)
+        if part is not None and len(part):
+            i = int(np.argmax(part["fitness"].to_numpy()))  # first maximum: lowest id
+            top = part.iloc[i]
+            if float(top["fitness"]) > best_fit:
+                best_fit, best = float(top["fitness"]), (int(top["network_id"]), float(top["test_accuracy"]))
+            best_test = max(best_test, float(part["test_accuracy"].max()))
+        rows.append((gen, best[0], best_fit if np.isfinite(best_fit) else np.nan, best[1],
+                     best_test if np.isfinite(best_test) else np.nan))
+    sel = pd.DataFrame(rows, columns=["generation", "selected_id", "selected_fitness", "selected_test_accuracy",
+                                      "best_test_accuracy"])
+    out = pd.DataFrame({"generation": g["generation"].astype(int)})
+    for col in ("train_macs", "eval_macs", "trainings", "test_evaluations"):
+        out[col] = g[col].fillna(0).astype(float).cumsum()
+    out["compute_macs"] = out["train_macs"] + out["eval_macs"]
+    out = out.merge(sel, on="generation")
+    return out[list(CURVE_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class AtCompute:
+    """A run read at a compute budget (:func:`at_compute`).
+
+    Attributes:
+        generation: the last generation whose cumulative training compute is within the budget.
+        train_macs: cumulative training compute there (multiply-accumulates).
+        share: ``train_macs / budget`` (< 1 when the run stopped before the budget).
+        selected_test_accuracy: test accuracy of the network selected by fitness up to there.
+        best_test_accuracy: the maximum test accuracy of any network up to there (optimistic).
+    """
+
+    generation: int
+    train_macs: float
+    share: float
+    selected_test_accuracy: float
+    best_test_accuracy: float
+
+
+def at_compute(run: RunLogs, budget: float) -> AtCompute:
+    """The run at the last generation whose cumulative *training* compute is ≤ ``budget`` MACs.
+
+    A run that never spent ``budget`` is read at its last generation (``share`` < 1: it is
+    compared with less compute than the budget, a handicap, never an advantage).
+
+    Args:
+        run: a run's logs.
+        budget: training multiply-accumulates (> 0).
+
+    Raises:
+        ValueError: ``budget`` ≤ 0, or the run has no compute columns.
+    """
+    if not budget > 0:
+        raise ValueError(f"budget must be > 0 multiply-accumulates, got {budget!r}")
+    c = compute_curve(run)
+    within = c[c["train_macs"] <= budget * (1 + 1e-9)]
+    row = within.iloc[-1] if len(within) else c.iloc[0]
+    return AtCompute(
+        int(row["generation"]), float(row["train_macs"]), float(row["train_macs"]) / budget,
+        float(row["selected_test_accuracy"]), float(row["best_test_accuracy"]),
+    )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Mean of ``a`` minus mean of ``b`` with a bootstrap interval (:func:`bootstrap_difference`).
+
+    Attributes:
+        mean: observed difference of means.
+        low, high: the ``level`` percentile interval of the bootstrap distribution.
+        level: e.g. 0.95.
+        n_a, n_b: sample sizes.
+    """
+
+    mean: float
+    low: float
+    high: float
+    level: float
+    n_a: int
+    n_b: int
+
+    @property
+    def above_zero(self) -> bool:
+        """Whether the whole interval lies above 0 (``a`` better with that confidence)."""
+        return self.low > 0
+
+
+def bootstrap_difference(
+    a: Sequence[float], b: Sequence[float], level: float = 0.95, resamples: int = 20000, seed: int = 0
+) -> Difference:
+    """Percentile bootstrap interval of ``mean(a) − mean(b)`` (each sample resampled on its own).
+
+    With 3 runs a side the interval is wide and its coverage approximate; it is reported with
+    the sample sizes so a reader can judge it.
+
+    Args:
+        a, b: per-run values (e.g. selected test accuracies over seeds), each ≥ 1 value.
+        level: two-sided confidence level in (0, 1).
+        resamples: bootstrap resamples.
+        seed: seeds the ``numpy.random.Generator`` (the interval is reproducible).
+
+    Raises:
+        ValueError: an empty sample or ``level`` outside (0, 1).
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if not len(x) or not len(y):
+        raise ValueError("bootstrap_difference needs at least one value on each side")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    rng = np.random.default_rng(seed)
+    da = x[rng.integers(len(x), size=(resamples, len(x)))].mean(1)
+    db = y[rng.integers(len(y), size=(resamples, len(y)))].mean(1)
+    d = da - db
+    lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return Difference(float(x.mean() - y.mean()), float(lo), float(hi), level, len(x), len(y))
+
+
+def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201
+    """Selected network's test accuracy against cumulative training compute, one line per run.
+
+    Args:
+        groups: label → runs (e.g. ``{"evolution, levers": [...], "baseline C10[3x3]-F10": [...]}``);
+            each label one colour.
+        title: the figure title.
+        budget: draw the equal-compute budget as a vertical line (MACs).
+
+    Returns:
+        a matplotlib ``Figure`` (x: training multiply-accumulates, log scale; y: test accuracy %).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (name, runs) in enumerate(groups.items()):
+        for j, r in enumerate(runs):
+            c = compute_curve(r)
+            ax.plot(c["train_macs"], 100 * c["selected_test_accuracy"], color=colours[k % len(colours)],
+                    lw=1.2, alpha=0.8, label=name if j == 0 else None)
+    if budget:
+        ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
+    ax.set_xscale("log")
+    ax.set_xlabel("cumulative training compute (multiply-accumulates)")
+    ax.set_ylabel("test accuracy of the selected network (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["CURVE_COLUMNS", "AtCompute", "Difference", "at_compute", "bootstrap_difference", "compute_curve", "compute_figure"]

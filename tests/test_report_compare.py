@@ -1,0 +1,86 @@
+"""ecosim.report.compare (issue 17 C): compute curves, validation-selected test accuracy, equal
+compute and bootstrap intervals, on logs written by the run store with known values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecosim.config import Config
+from ecosim.report import load_runs
+from ecosim.report.compare import at_compute, bootstrap_difference, compute_curve, compute_figure
+from ecosim.store.logs import LogWriter, empty_counts
+
+
+def row(g, nid, fitness, test, macs=1000, train=100, evals=200):
+    return {
+        "generation": g, "network_id": nid, "species_id": 0, "parent_ids": [], "origin": "initial",
+        "born_generation": -1, "parameters": 10, "fitness": fitness, "test_accuracy": test, "layers": "F10",
+        "status": "ok", "culled": False, "macs": macs, "train_images": train, "eval_images": evals,
+    }
+
+
+def write(run_dir: Path, generations: dict[int, list[dict]]) -> Path:
+    from ecosim.evolution.ecosystem import summarise_generation
+
+    cfg = Config().with_overrides({"run.out": str(run_dir), "data.dataset": "mnist", "data.validation_fraction": 0.1})
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    logs = LogWriter(run_dir)
+    for g, rows in generations.items():
+        logs.write_networks(g, 0, rows)
+        logs.write_generation({"generation": g, "best_fitness_so_far": 0.9, "species_count": 1, "network_count": len(rows),
+                               "wall_time_s": 1.0, **empty_counts(), **summarise_generation(rows)})
+    return run_dir
+
+
+@pytest.fixture
+def run(tmp_path):
+    path = write(tmp_path / "run", {
+        0: [row(0, 1, 0.80, 0.70), row(0, 2, 0.60, 0.95)],  # 2 has the best test score, 1 is selected
+        1: [row(1, 1, 0.85, 0.83, macs=2000), row(1, 3, 0.85, 0.99)],  # a tie on fitness: the first (id 1) stays
+        2: [row(2, 4, 0.90, 0.88, macs=3000, train=50)],
+    })
+    return load_runs([path])[0]
+
+
+def test_the_selected_network_is_chosen_on_fitness_and_reports_its_own_test_accuracy(run):
+    c = compute_curve(run)
+    assert c["selected_id"].tolist() == [1, 1, 4]
+    assert c["selected_test_accuracy"].tolist() == [0.70, 0.83, 0.88]
+    assert c["best_test_accuracy"].tolist() == [0.95, 0.99, 0.99]  # the optimistic statistic differs
+
+
+def test_compute_is_cumulative_and_counts_three_passes_per_training_image(run):
+    c = compute_curve(run)
+    # generation 0: two networks, 3 · 1000 MACs · 100 images each; scoring 1000 · 200 each
+    assert c["train_macs"].tolist() == [6e5, 6e5 + 3 * 2000 * 100 + 3 * 1000 * 100, 6e5 + 9e5 + 3 * 3000 * 50]
+    assert c["eval_macs"].iloc[0] == 4e5
+    assert c["trainings"].tolist() == [2, 4, 5] and c["test_evaluations"].tolist() == [2, 4, 5]
+
+
+def test_at_compute_reads_the_last_generation_within_the_budget(run):
+    at = at_compute(run, 1.6e6)
+    assert (at.generation, at.selected_test_accuracy, at.share) == (1, 0.83, pytest.approx(1.5e6 / 1.6e6))
+    assert at_compute(run, 1e9).generation == 2  # a run short of the budget: its last generation
+    with pytest.raises(ValueError, match="budget"):
+        at_compute(run, 0)
+
+
+def test_bootstrap_interval_is_reproducible_and_separates_only_clear_differences():
+    a, b = [0.990, 0.991, 0.989], [0.980, 0.981, 0.979]
+    d = bootstrap_difference(a, b)
+    assert d == bootstrap_difference(a, b) and d.above_zero and d.low <= d.mean <= d.high
+    assert d.mean == pytest.approx(0.01)
+    noisy = bootstrap_difference([0.99, 0.95, 0.97], [0.98, 0.96, 0.97])
+    assert not noisy.above_zero and noisy.low < 0 < noisy.high
+    with pytest.raises(ValueError):
+        bootstrap_difference([], [1.0])
+
+
+def test_compute_figure_draws_one_line_per_run(run):
+    fig = compute_figure({"evolution": [run], "baseline": [run]}, "t", budget=1e6)
+    lines = [line for line in fig.axes[0].get_lines() if line.get_label() != "equal-compute budget"]
+    assert len(lines) == 2 and np.allclose(lines[0].get_ydata(), [70, 83, 88])
