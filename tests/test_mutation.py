@@ -410,6 +410,9 @@ def test_family_weights_fix_each_family_share_whatever_the_network_size():
     assert p[MutationKind.ADD_LAYER] == pytest.approx(1 / 8) and p[MutationKind.REMOVE_LAYER] == pytest.approx(1 / 8)
     # every kernel is 1x1: shrink_kernel is infeasible, so grow_kernel takes the family's whole share
     assert p[MutationKind.SHRINK_KERNEL] == 0 and p[MutationKind.GROW_KERNEL] == pytest.approx(1 / 4)
+    kinds = mutation_weights(g, params=MutationParams(family_weights="add_layer=3,remove_layer=1,grow_kernel=4"))
+    assert (kinds[MutationKind.ADD_LAYER], kinds[MutationKind.REMOVE_LAYER], kinds[MutationKind.GROW_KERNEL]) == (
+        pytest.approx(3 / 8), pytest.approx(1 / 8), pytest.approx(4 / 8))
     only_layers = mutation_weights(g, params=MutationParams(family_weights="layer=1"))
     assert only_layers[MutationKind.ADD_LAYER] == pytest.approx(0.5)
     assert mutate(g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), MutationParams(family_weights="layer=1")).kind in (
@@ -419,10 +422,28 @@ def test_family_weights_fix_each_family_share_whatever_the_network_size():
 
 
 @pytest.mark.parametrize(
-    "spec", ["layer", "layer=x", "depth=1", "layer=-1", "layer=0,node=0", "layer=nan", "layer=1;node=1"]
+    "spec", ["layer", "layer=x", "depth=1", "layer=-1", "layer=0,node=0", "layer=nan", "layer=1;node=1", "add_kernel=1"]
 )
 def test_bad_family_weights_are_a_one_line_error_naming_the_key(spec):
     from ecosim.errors import ConfigError
 
     with pytest.raises(ConfigError, match="mutation.family_weights"):
         MutationParams(family_weights=spec)
+
+
+def test_new_kernel_shape_starts_every_new_kernel_at_that_shape_clipped_to_the_input():
+    g = Genome((1, 12, 12), (ConvLayer(((1, 1),) * 3), DenseLayer(10)))
+    w = init_weights(g, np.random.default_rng(0))
+    params = MutationParams(new_kernel_shape="7x3")
+    cg, _ = M.add_layer(g, w, np.random.default_rng(0), params, layer_type="conv", position=1)
+    assert set(cg.layers[1].kernels) == {(5, 3)}  # 7 > half of 12: clipped to 5
+    cg, _ = M.add_node(g, w, np.random.default_rng(0), params, layer=0)
+    assert cg.layers[0].kernels[-1] == (5, 3)
+    fp = MutationParams(new_kernel_shape="3x3", function_preserving=True)
+    cg, cw = M.add_layer(g, w, np.random.default_rng(0), fp, layer_type="conv", position=0)
+    assert set(cg.layers[0].kernels) == {(3, 3)}
+    assert cw.layers[0].nodes[0][0].tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 0]]  # identity at the centre tap
+    assert cw.layers[0].nodes[1][0].tolist() == [[0, 0, 0], [0, -1, 0], [0, 0, 0]]  # its negative twin
+    for spec in ("3", "2x3", "3x", "ax3"):
+        with pytest.raises(Exception, match="mutation.new_kernel_shape"):
+            MutationParams(new_kernel_shape=spec)

@@ -113,7 +113,9 @@ def test_function_preserving_growth_is_exact_on_signed_inputs_at_every_position_
     image, an FC layer on thousands of inputs (``narrow`` caps new layers below the input count).
     """
     g, w = net
-    params = MutationParams(function_preserving=True, new_layer_max_nodes=8 if narrow else 64)
+    params = MutationParams(
+        function_preserving=True, new_layer_max_nodes=8 if narrow else 64, new_kernel_shape="3x3" if seed % 2 else ""
+    )
     x = _x(g, n=6, seed=seed % 1000)
     try:
         cg, cw = _grow(kind, g, w, np.random.default_rng(seed), params)

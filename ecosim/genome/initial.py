@@ -34,8 +34,7 @@ from ecosim.genome.genome import (
     max_kernel_size,
     max_stride,
 )
-from ecosim.genome.mutation import SPECIES_KINDS, MutationKind, MutationParams, mutate
-from ecosim.genome.sampling import sample_kernel_shape
+from ecosim.genome.mutation import SPECIES_KINDS, MutationKind, MutationParams, mutate, new_layer_kernel_shapes
 from ecosim.genome.weights import Weights, init_weights
 
 #: Steps an isolated network may take to reach a new species before giving up.
@@ -230,9 +229,7 @@ def genome_from_layers(
         kmax = (max_kernel_size(size[0]), max_kernel_size(size[1]))
         kernels: tuple[Shape2, ...]
         if conv["kernels"] is None:
-            kernels = tuple(
-                (1, 1) if params.function_preserving else sample_kernel_shape(rng, *kmax) for _ in range(n)
-            )
+            kernels = new_layer_kernel_shapes(rng, params, n, *kmax)
         else:
             shapes = []
             for item in conv["kernels"].split(","):

@@ -106,26 +106,30 @@ def _invalid(key: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(f"config 'mutation.{key}' = {value!r} is invalid: must be {allowed}")
 
 
-def parse_family_weights(spec: str) -> dict[str, float] | None:
-    """``"layer=1,node=1,kernel=2,stride=0.5"`` → ``{family: weight}``; ``""`` → ``None`` (eqs. 3–6).
+def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
+    """``"layer=1,node=1,kernel=2,stride=0.5"`` → a weight per mutation kind; ``""`` → ``None`` (eqs. 3–6).
 
-    Families not named weigh 0. Whitespace is ignored.
+    A name is a family of :data:`FAMILIES` (its weight is shared by its two directions; a
+    direction without a feasible target passes its share to the other) or a single kind such as
+    ``add_layer`` (that kind alone). Kinds not named weigh 0; whitespace is ignored.
 
     Raises:
-        ConfigError: bad syntax, an unknown family, a negative or non-finite weight, or all zero;
+        ConfigError: bad syntax, an unknown name, a negative or non-finite weight, or all zero;
             the message names ``mutation.family_weights``.
 
-    >>> parse_family_weights("layer=1, kernel=2")
-    {'layer': 1.0, 'node': 0.0, 'kernel': 2.0, 'stride': 0.0}
+    >>> w = parse_family_weights("layer=1, shrink_kernel=0.5")
+    >>> w[MutationKind.ADD_LAYER], w[MutationKind.SHRINK_KERNEL], w[MutationKind.GROW_KERNEL]
+    (0.5, 0.5, 0.0)
     """
     if not spec.strip():
         return None
-    allowed = "'' (eqs. 3-6) or 'family=weight,...' with families " + ", ".join(FAMILIES) + ", weights ≥ 0, not all 0"
-    out = dict.fromkeys(FAMILIES, 0.0)
+    names = [*FAMILIES, *(k.value for k in MutationKind)]
+    allowed = "'' (eqs. 3-6) or 'name=weight,...' with names " + ", ".join(names) + ", weights ≥ 0, not all 0"
+    out = dict.fromkeys(MutationKind, 0.0)
     for part in spec.split(","):
         name, eq, value = part.partition("=")
         name = name.strip()
-        if not eq or name not in FAMILIES:
+        if not eq or name not in names:
             raise _invalid("family_weights", spec, allowed)
         try:
             w = float(value)
@@ -133,10 +137,63 @@ def parse_family_weights(spec: str) -> dict[str, float] | None:
             raise _invalid("family_weights", spec, allowed) from None
         if not np.isfinite(w) or w < 0:
             raise _invalid("family_weights", spec, allowed)
-        out[name] = w
+        if name in FAMILIES:
+            for kind in FAMILIES[name]:
+                out[kind] = w / 2
+        else:
+            out[MutationKind(name)] = w
     if sum(out.values()) <= 0:
         raise _invalid("family_weights", spec, allowed)
     return out
+
+
+def _families_named(spec: str) -> set[str]:
+    """The family names (not single kinds) in a ``family_weights`` spec."""
+    return {part.partition("=")[0].strip() for part in spec.split(",")} & set(FAMILIES)
+
+
+def parse_kernel_shape(spec: str) -> Shape2 | None:
+    """``"3x3"`` → ``(3, 3)``; ``""`` → ``None`` (shapes by eq. 1).
+
+    Raises:
+        ConfigError: not ``<h>x<w>`` with odd ``h, w ≥ 1``; names ``mutation.new_kernel_shape``.
+
+    >>> parse_kernel_shape("3x5")
+    (3, 5)
+    """
+    if not spec.strip():
+        return None
+    h, x, w = spec.strip().partition("x")
+    if not x or not h.isdigit() or not w.isdigit() or int(h) % 2 == 0 or int(w) % 2 == 0:
+        raise _invalid("new_kernel_shape", spec, "'' (eq. 1) or '<h>x<w>' with odd h, w ≥ 1, e.g. '3x3'")
+    return int(h), int(w)
+
+
+def new_kernel_shape(rng: np.random.Generator, params: "MutationParams", max_h: int, max_w: int) -> Shape2:
+    """The shape of one new kernel on an input allowing at most ``max_h × max_w`` (§III-A, §III-E).
+
+    ``params.new_kernel_shape`` when set (clipped to the limit, staying odd), else eq. 1. With
+    ``function_preserving`` and no shape set, new kernels of a new layer are 1×1
+    (:func:`new_layer_kernel_shapes`); this function is for the eq. 1 / fixed-shape cases.
+    """
+    fixed = parse_kernel_shape(params.new_kernel_shape)
+    if fixed is not None:
+        return min(fixed[0], max_h), min(fixed[1], max_w)
+    return sample_kernel_shape(rng, max_h, max_w)
+
+
+def new_layer_kernel_shapes(
+    rng: np.random.Generator, params: "MutationParams", n: int, max_h: int, max_w: int
+) -> tuple[Shape2, ...]:
+    """Shapes of the ``n`` kernels of a new conv layer (new layers and initial layers alike).
+
+    ``params.new_kernel_shape`` when set; else 1×1 with ``function_preserving`` (an identity
+    needs only the centre tap; the reference shape of an inserted layer); else eq. 1 each.
+    The one place this rule lives (:func:`add_layer`, :func:`ecosim.genome.initial.genome_from_layers`).
+    """
+    if parse_kernel_shape(params.new_kernel_shape) is None and params.function_preserving:
+        return ((1, 1),) * n
+    return tuple(new_kernel_shape(rng, params, max_h, max_w) for _ in range(n))
 
 
 @dataclass(frozen=True)
@@ -160,9 +217,15 @@ class MutationParams:
             dimension"), or ``"eq1"``, by eq. 1 on the resulting shape (ecosim ≤ 0.2; it favours
             elongating the longer side).
         family_weights (str, default ``""``): ``""`` draws the mutation kind by eqs. 3–6 (paper);
-            ``"layer=w,node=w,kernel=w,stride=w"`` gives each family a fixed share (families left
+            ``"layer=w,node=w,kernel=w,stride=w"`` gives each family a fixed share (names left
             out weigh 0), split equally over its feasible directions, so the complexification rate
-            does not vanish as networks grow (§V's future work; see :func:`mutation_weights`).
+            does not vanish as networks grow (§V's future work; see :func:`mutation_weights`); a
+            single kind may be named too, e.g. ``"add_layer=2,remove_layer=0.5"``.
+        new_kernel_shape (str, default ``""``): ``""`` draws new kernel shapes by eq. 1 (paper:
+            mostly 1×1); ``"3x3"`` (any odd ``<h>x<w>``) starts every new kernel (new layers, new
+            nodes, initial layers without shapes) at that shape, clipped to half the input. With
+            ``function_preserving`` an inserted layer's identity uses the centre tap, the other
+            tiles starting at 0 and learning from there.
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`new_layer_nodes`; the reference implementation's rule
@@ -179,6 +242,7 @@ class MutationParams:
     new_layer_max_nodes: int = 64
     resize_dimension: str = "uniform"
     family_weights: str = ""
+    new_kernel_shape: str = ""
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -192,6 +256,7 @@ class MutationParams:
         if self.resize_dimension not in RESIZE_DIMENSIONS:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
         parse_family_weights(self.family_weights)
+        parse_kernel_shape(self.new_kernel_shape)
 
 
 @dataclass(frozen=True)
@@ -381,21 +446,21 @@ def add_layer(
         c, (h_in, w_in) = geo.in_channels, geo.in_size
         signed = _signed_input(genome, p)
         ident = 2 * c if signed else c
+        kmax = (max_kernel_size(h_in), max_kernel_size(w_in))
         if fp:
             n = max(n, ident)
-            kernels: tuple[Shape2, ...] = ((1, 1),) * n
+            kernels: tuple[Shape2, ...] = new_layer_kernel_shapes(rng, params, n, *kmax)
             stride: Shape2 = (1, 1)
         else:
-            kmax = (max_kernel_size(h_in), max_kernel_size(w_in))
-            kernels = tuple(sample_kernel_shape(rng, *kmax) for _ in range(n))
+            kernels = new_layer_kernel_shapes(rng, params, n, *kmax)
             stride = eq1_choice(rng, feasible_new_strides(genome, p))
         new_genome = genome.replace_layers(genome.layers[:p] + (ConvLayer(kernels, stride),) + genome.layers[p:])
         _check(kind, new_genome)
         nodes = []
         for j, (h, w) in enumerate(kernels):
-            if fp and j < ident:
-                k = np.zeros((c, 1, 1), dtype=DTYPE)
-                k[j // 2 if signed else j, 0, 0] = -1.0 if signed and j % 2 else 1.0
+            if fp and j < ident:  # identity: the centre tap only, other tiles 0
+                k = np.zeros((c, h, w), dtype=DTYPE)
+                k[j // 2 if signed else j, h // 2, w // 2] = -1.0 if signed and j % 2 else 1.0
                 nodes.append(k)
             else:
                 nodes.append(draw(rng, (c, h, w), std))
@@ -544,7 +609,7 @@ def add_node(
     geo = genome.geometry()[i]
     target = genome.layers[i]
     if isinstance(target, ConvLayer):
-        shape = sample_kernel_shape(rng, max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
+        shape = new_kernel_shape(rng, params, max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
         new_layer: Layer = ConvLayer(target.kernels + (shape,), target.stride)
         node = draw(rng, (geo.in_channels, *shape), params.init_std)
     else:
@@ -961,16 +1026,16 @@ def mutation_weights(
         MutationKind.GROW_STRIDE: p_stride,
         MutationKind.SHRINK_STRIDE: p_stride,
     }
-    families = parse_family_weights(params.family_weights)
-    if families is not None:
-        base = {k: families[f] for f, pair in FAMILIES.items() for k in pair}
+    fixed = parse_family_weights(params.family_weights)
     allowed = set(MutationKind) if kinds is None else set(kinds)
-    w = {k: (v / 2 if k in allowed and v > 0 and has_target(genome, k) else 0.0) for k, v in base.items()}
-    if families is not None:  # a family's share goes whole to its feasible direction(s)
-        for pair in FAMILIES.values():
-            live = [k for k in pair if w[k] > 0]
-            if len(live) == 1:
-                w[live[0]] *= 2
+    if fixed is None:
+        w = {k: (v / 2 if k in allowed and v > 0 and has_target(genome, k) else 0.0) for k, v in base.items()}
+    else:
+        w = {k: (v if k in allowed and v > 0 and has_target(genome, k) else 0.0) for k, v in fixed.items()}
+        for name in _families_named(params.family_weights):  # a family's share goes whole to a feasible direction
+            a, b = FAMILIES[name]
+            if (w[a] > 0) != (w[b] > 0):
+                w[a], w[b] = (w[a] + fixed[b], 0.0) if w[a] > 0 else (0.0, w[b] + fixed[a])
     total = sum(w.values())
     if total <= 0:
         raise ValueError(f"no mutation kind among {sorted(k.value for k in allowed)} has a feasible target")
@@ -1032,8 +1097,11 @@ __all__ = [
     "has_target",
     "mutate",
     "mutation_weights",
+    "new_kernel_shape",
+    "new_layer_kernel_shapes",
     "new_layer_nodes",
     "parse_family_weights",
+    "parse_kernel_shape",
     "remove_layer",
     "remove_node",
     "resize_targets",
