@@ -84,3 +84,16 @@ def test_compute_figure_draws_one_line_per_run(run):
     fig = compute_figure({"evolution": [run], "baseline": [run]}, "t", budget=1e6)
     lines = [line for line in fig.axes[0].get_lines() if line.get_label() != "equal-compute budget"]
     assert len(lines) == 2 and np.allclose(lines[0].get_ydata(), [70, 83, 88])
+
+
+def test_ecosim_report_writes_the_compute_table_and_figure(run, tmp_path):
+    import pandas as pd
+
+    from ecosim.report import write_report
+
+    written = write_report([run], tmp_path / "report")
+    table = pd.read_csv(written["compute_csv"])
+    assert table[["generations", "selected_id", "selected_test_accuracy", "best_test_accuracy"]].values.tolist() == [
+        [3, 4, 0.88, 0.99]
+    ]
+    assert written["compute/mnist"].is_file()

@@ -170,6 +170,7 @@ def write_report(
                 )
             except (ShowError, CheckpointError) as exc:
                 warnings.warn(f"{r.run_dir}: no champion architecture picture ({exc})", stacklevel=2)
+    _write_compute(groups, out, fmt, written)
     if tensorboard:
         from ecosim.report.tensorboard import write_scalars
 
@@ -185,6 +186,28 @@ def write_report(
                     gens, out / "tensorboard" / exp.slug / label, r.networks
                 )
     return written
+
+
+def _write_compute(groups: dict[Experiment, list[RunLogs]], out: Path, fmt: str, written: dict[str, Path]) -> None:
+    """``compute.csv`` and one accuracy-against-compute figure per dataset (issue 17), for runs
+    that logged their compute (ecosim ≥ 0.3); nothing for older logs."""
+    from ecosim.report.compare import compute_figure, compute_table, has_compute
+    from ecosim.report.plots import _save
+
+    named = {exp.title: [r for r in group if has_compute(r)] for exp, group in groups.items()}
+    named = {k: v for k, v in named.items() if v}
+    if not named:
+        return
+    compute_table(named).to_csv(out / "compute.csv", index=False)
+    written["compute_csv"] = out / "compute.csv"
+    by_dataset: dict[str, dict[str, list[RunLogs]]] = {}
+    for exp, group in groups.items():
+        runs = [r for r in group if has_compute(r)]
+        if runs:
+            by_dataset.setdefault(exp.dataset_slug, {})[exp.title] = runs
+    for ds, sets in by_dataset.items():
+        fig = compute_figure(sets, f"{ds}: test accuracy of the network selected on fitness, against compute")
+        written[f"compute/{ds}"] = _save(fig, out / f"compute-{ds}.{fmt}")
 
 
 def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame | None = None) -> list[str]:

@@ -187,6 +187,35 @@ def bootstrap_difference(
     return Difference(float(x.mean() - y.mean()), float(lo), float(hi), level, len(x), len(y))
 
 
+def has_compute(run: RunLogs) -> bool:
+    """Whether ``run`` logged its compute (ecosim ≥ 0.3), which :func:`compute_curve` needs."""
+    g = run.generations
+    return "train_macs" in g and bool(g["train_macs"].notna().any())
+
+
+def compute_table(groups: dict[str, Sequence[RunLogs]]) -> pd.DataFrame:
+    """One row per run with compute logs: where it ended, its compute and its selected network.
+
+    Returns:
+        columns ``experiment``, ``run_dir``, ``seed``, ``generations``, ``train_macs``,
+        ``eval_macs`` (cumulative, multiply-accumulates), ``trainings``, ``test_evaluations``,
+        ``selected_id``, ``selected_fitness``, ``selected_test_accuracy``, ``best_test_accuracy``.
+    """
+    rows = []
+    for name, runs in groups.items():
+        for r in runs:
+            if not has_compute(r):
+                continue
+            last = compute_curve(r).iloc[-1]
+            rows.append({
+                "experiment": name, "run_dir": str(r.run_dir), "seed": r.config.run.seed,
+                "generations": int(last["generation"]) + 1,
+                **{k: last[k] for k in ("train_macs", "eval_macs", "trainings", "test_evaluations", "selected_id",
+                                        "selected_fitness", "selected_test_accuracy", "best_test_accuracy")},
+            })
+    return pd.DataFrame(rows)
+
+
 def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201
     """Selected network's test accuracy against cumulative training compute, one line per run.
 
@@ -224,4 +253,14 @@ def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget
     return fig
 
 
-__all__ = ["CURVE_COLUMNS", "AtCompute", "Difference", "at_compute", "bootstrap_difference", "compute_curve", "compute_figure"]
+__all__ = [
+    "CURVE_COLUMNS",
+    "AtCompute",
+    "Difference",
+    "at_compute",
+    "bootstrap_difference",
+    "compute_curve",
+    "compute_figure",
+    "compute_table",
+    "has_compute",
+]
