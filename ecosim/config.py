@@ -484,7 +484,7 @@ def validate_config(cfg: Config) -> None:
         ConfigError: negative values, fractions outside their range, a value outside its
             :data:`CHOICES` (optimiser, activation, mode, conv mode).
     """
-    r, d, m, t, res = cfg.run, cfg.data, cfg.mutation, cfg.training, cfg.resources
+    r, d, t, res = cfg.run, cfg.data, cfg.training, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
     _require(r.generations >= 1, "run.generations", r.generations, "≥ 1")
     _require(r.checkpoint_keep >= 1, "run.checkpoint_keep", r.checkpoint_keep, "≥ 1")

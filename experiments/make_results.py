@@ -251,7 +251,12 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
     evolution set-up is compared with the best baseline by a bootstrap 95% interval on the
     difference of means over seeds. One figure per dataset: accuracy against compute.
     """
-    from ecosim.report.compare import at_compute, bootstrap_difference, compute_curve, compute_figure
+    from ecosim.report.compare import (
+        at_compute,
+        bootstrap_difference,
+        compute_curve,
+        compute_figure,
+    )
 
     lines = [
         "",

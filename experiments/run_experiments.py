@@ -2,7 +2,8 @@
 """Run the Table I experiments (paper §IV): several seeds of one or more experiment configs.
 
     python experiments/run_experiments.py experiments/mnist-speciation.toml --seeds 0 1 2 \\
-        --out runs/table1 [--generations N] [--set section.key=value ...] [--data-root DIR] [--dry-run]
+        --out runs/table1 [--generations N] [--set section.key=value ...] [--data-root DIR] [--dry-run] \\
+        [--train-macs BUDGET]
 
 Each (config, seed) gets its own run directory ``OUT/<config name>/seed<k>`` and runs through
 :func:`ecosim.api.run`, one after the other (each run uses Ray inside; a Ray instance started
@@ -21,6 +22,12 @@ Re-running the same command continues where it stopped:
   run), and so may where and how it executes (``run.out``, ``run.address``, ``data.data_root``,
   ``[resources]``, ...); a resumed run keeps its stored config apart from ``run.generations``.
 
+With ``--train-macs BUDGET`` each run stops at the first generation whose cumulative training
+compute (the logs' ``train_macs``, multiply-accumulates) reaches ``BUDGET``, ``run.generations``
+being the most it may run: runs of different set-ups then spend the same compute (issue 17). The
+runner advances a run in steps (resume is exact in synchronous mode), each sized from the compute
+per generation measured so far.
+
 At the end the command prints the ``ecosim report`` command for the experiments it covered.
 Exit status: 0 when every run finished (or went extinct), 1 when some run failed, 2 on bad usage.
 """
@@ -28,6 +35,7 @@ Exit status: 0 when every run finished (or went extinct), 1 when some run failed
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import traceback
@@ -35,6 +43,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ecosim.config import Config, load_config, parse_overrides
 from ecosim.errors import EcosimError, ExtinctionError
@@ -81,11 +91,24 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
     return parse_overrides(items)
 
 
-def run_status(run_dir: Path, config: Config) -> str:
+def train_macs(run_dir: Path) -> tuple[int, float]:
+    """``(generations logged, cumulative training multiply-accumulates)`` of a run directory."""
+    gens = read_generations(run_dir)
+    if gens.empty:
+        return 0, 0.0
+    col = gens["train_macs"] if "train_macs" in gens else None
+    return int(gens["generation"].max()) + 1, float(col.fillna(0).sum()) if col is not None else 0.0
+
+
+def run_status(run_dir: Path, config: Config, budget: float = 0.0) -> str:
     """What to do with ``run_dir`` to get a finished run of ``config``.
 
+    Args:
+        budget: training multiply-accumulates after which a run counts as finished (0: none).
+
     Returns:
-        ``new`` (nothing there), ``finished`` (generation ``run.generations - 1`` is logged),
+        ``new`` (nothing there), ``finished`` (generation ``run.generations - 1`` is logged, or
+        the cumulative training compute reached ``budget``),
         ``extinct`` (``extinct.txt`` present), ``resume`` (a checkpoint and fewer generations
         logged) or ``restart`` (a run directory without any complete generation).
 
@@ -97,7 +120,7 @@ def run_status(run_dir: Path, config: Config) -> str:
     if not cfg_path.is_file() and not (run_dir / "generations").exists():
         return "new"
     if cfg_path.is_file():
-        stored = load_config(cfg_path)
+        stored = load_config(cfg_path, run_config=True)
         there, wanted = stored.to_dict(), config.to_dict()
         diff = [
             f"{section}.{key}: {value!r} there, {wanted[section][key]!r} requested"
@@ -117,6 +140,8 @@ def run_status(run_dir: Path, config: Config) -> str:
     gens = read_generations(run_dir)
     if not gens.empty and int(gens["generation"].max()) >= config.run.generations - 1:
         return "finished"
+    if budget > 0 and train_macs(run_dir)[1] >= budget:
+        return "finished"
     if (run_dir / "checkpoints" / "LATEST").is_file():
         return "resume"
     if gens.empty:
@@ -128,7 +153,7 @@ def run_status(run_dir: Path, config: Config) -> str:
 
 
 def plan(
-    configs: Sequence[str | Path], seeds: Sequence[int], out: Path, overrides: dict[str, Any]
+    configs: Sequence[str | Path], seeds: Sequence[int], out: Path, overrides: dict[str, Any], budget: float = 0.0
 ) -> list[Planned]:
     """Every (config, seed) run with its directory and status, configs first, then seeds.
 
@@ -141,12 +166,50 @@ def plan(
         for seed in seeds:
             run_dir = out / name / f"seed{seed}"
             cfg = load_config(path, {**overrides, "run.seed": int(seed), "run.out": str(run_dir)})
-            runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg)))
+            runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg, budget)))
     return runs
 
 
-def _execute(p: Planned) -> str:
-    """Run, resume or skip one planned run; returns its final status."""
+#: generations of a budgeted run's first step, before its compute per generation is known
+FIRST_STEP = 5
+
+
+def _next_target(run_dir: Path, budget: float, most: int) -> int | None:
+    """The generation count a budgeted run should reach next, or ``None`` when it is done."""
+    done, spent = train_macs(run_dir)
+    if spent >= budget or done >= most:
+        return None
+    per = spent / done if done else 0.0
+    need = int(np.ceil((budget - spent) / per)) if per > 0 else FIRST_STEP
+    return min(most, done + max(1, need))
+
+
+def _execute(p: Planned, budget: float = 0.0) -> str:
+    """Run, resume or skip one planned run; returns its final status.
+
+    With ``budget`` > 0 (training multiply-accumulates) the run advances in steps until its
+    cumulative training compute reaches the budget or ``run.generations`` is logged.
+    """
+    if budget <= 0 or p.status in ("finished", "extinct"):
+        return _execute_once(p)
+    most = p.config.run.generations
+    status = p.status
+    target = min(most, FIRST_STEP) if status in ("new", "restart") else _next_target(p.run_dir, budget, most)
+    while target is not None:
+        cfg = dataclasses.replace(p.config, run=dataclasses.replace(p.config.run, generations=target))
+        step = dataclasses.replace(p, config=cfg, status=status)
+        result = _execute_once(step)
+        if result == "extinct":
+            return result
+        status = "resume"
+        target = _next_target(p.run_dir, budget, most)
+    done, spent = train_macs(p.run_dir)
+    print(f"  compute budget: {spent:.3g} of {budget:.3g} training MACs after {done} generations", flush=True)
+    return "finished"
+
+
+def _execute_once(p: Planned) -> str:
+    """Run, resume or skip one planned run to ``p.config.run.generations``; returns its final status."""
     from ecosim.api import resume, run
     from ecosim.cli import RichReporter, console
 
@@ -167,7 +230,7 @@ def _execute(p: Planned) -> str:
     progress = None if bar is not None else lines
     try:
         if p.status == "resume":
-            stored = load_config(p.run_dir / "config.toml")
+            stored = load_config(p.run_dir / "config.toml", run_config=True)
             extend = (
                 {"run.generations": p.config.run.generations}
                 if stored.run.generations != p.config.run.generations
@@ -215,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="any config key (TOML value)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    p.add_argument(
+        "--train-macs",
+        type=float,
+        default=0.0,
+        metavar="BUDGET",
+        help="stop each run once its cumulative training compute reaches BUDGET multiply-accumulates "
+        "(e.g. 1.2e13; run.generations stays the most it may run); 0 = no budget (default)",
+    )
     return p
 
 
@@ -228,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides["run.generations"] = args.generations
         if args.data_root is not None:
             overrides["data.data_root"] = args.data_root
-        planned = plan(args.configs, args.seeds, out, overrides)
+        if args.train_macs < 0:
+            raise EcosimError(f"--train-macs must be ≥ 0 multiply-accumulates, got {args.train_macs}")
+        planned = plan(args.configs, args.seeds, out, overrides, args.train_macs)
     except EcosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -243,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         try:
-            _execute(p)
+            _execute(p, args.train_macs)
         except Exception as exc:  # noqa: BLE001 -- one broken run must not stop the others
             print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             traceback.print_exc()

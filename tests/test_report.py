@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from ecosim.cli import main
-from ecosim.config import Config
+from ecosim.config import Config, load_config
 from ecosim.errors import CheckpointError, EcosimError
 from ecosim.report import (
     ReportError,
@@ -297,7 +297,6 @@ def _runner():
 
 @pytest.mark.parametrize("name", TABLE_ONE)
 def test_table_one_configs_load_with_the_papers_settings(name):
-    from ecosim.config import load_config
     from ecosim.report import Experiment
 
     cfg = load_config(EXPERIMENTS / f"{name}.toml")
@@ -576,3 +575,29 @@ def test_slugs_of_runs_differing_in_many_settings_are_capped_stable_and_distinct
     other = Experiment("mnist", True, settings[:-1] + ((settings[-1][0], "x" * 20 + "y"),))
     assert other.slug != exp.slug  # the same beginning, another hash
     assert Experiment("mnist", True, (("run.mode", "async"),)).slug == "mnist-speciation-mode-async"  # short: as before
+
+
+def test_runner_compute_budget_sizes_the_next_step_and_counts_a_spent_run_finished(tmp_path):
+    """``--train-macs``: a run whose logs hold 4 generations of 1e9 training MACs each needs 6 more
+    for a 1e10 budget; with 4e9 it is finished whatever ``run.generations`` says (issue 17)."""
+    from ecosim.store.logs import LogWriter, empty_counts
+
+    runner = _runner()
+    config = EXPERIMENTS / "mnist-speciation.toml"
+    out = tmp_path / "budget"
+    run_dir = out / "mnist-speciation" / "seed0"
+    cfg = load_config(config, {"run.out": str(run_dir), "run.seed": 0})
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "LATEST").write_text("gen-000003")
+    logs = LogWriter(run_dir)
+    for g in range(4):
+        logs.write_generation({"generation": g, "train_macs": 1e9, **empty_counts()})
+    assert runner.train_macs(run_dir) == (4, 4e9)
+    assert runner._next_target(run_dir, 1e10, 100) == 10
+    assert runner._next_target(run_dir, 1e10, 7) == 7  # run.generations stays the most
+    assert runner._next_target(run_dir, 4e9, 100) is None
+    assert runner.plan([config], [0], out, {}, 4e9)[0].status == "finished"
+    assert runner.plan([config], [0], out, {}, 1e10)[0].status == "resume"
+    assert runner.main([str(config), "--out", str(out), "--train-macs", "-1", "--dry-run"]) == 2

@@ -24,7 +24,6 @@ import ray
 
 from ecosim.engine.tasks import train_network_task
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
-from ecosim.genome.compute import multiply_accumulates
 from ecosim.evolution.records import (
     CullCandidate,
     NetworkRecord,
@@ -33,6 +32,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
+from ecosim.genome.compute import multiply_accumulates
 from ecosim.phenotype.records import TrainResult, TrainSettings
 from ecosim.rng import derive_rng
 

@@ -43,8 +43,8 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.genome.compute import TRAINING_MAC_FACTOR
 from ecosim.genome import SPECIES_KINDS, Genome, MutationKind, MutationParams, init_weights
+from ecosim.genome.compute import TRAINING_MAC_FACTOR
 from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 

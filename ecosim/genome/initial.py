@@ -34,7 +34,13 @@ from ecosim.genome.genome import (
     max_kernel_size,
     max_stride,
 )
-from ecosim.genome.mutation import SPECIES_KINDS, MutationKind, MutationParams, mutate, new_layer_kernel_shapes
+from ecosim.genome.mutation import (
+    SPECIES_KINDS,
+    MutationKind,
+    MutationParams,
+    mutate,
+    new_layer_kernel_shapes,
+)
 from ecosim.genome.weights import Weights, init_weights
 
 #: Steps an isolated network may take to reach a new species before giving up.

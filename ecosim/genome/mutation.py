@@ -502,7 +502,7 @@ def add_layer(
             nxt_bias = nxt.bias.copy()
         else:  # ± copy of the next layer: ReLU(z) − ReLU(−z) = z
             new_nodes, bias = [], []
-            for k, (v, b) in enumerate(zip(nxt.nodes, nxt.bias)):
+            for v, b in zip(nxt.nodes, nxt.bias):
                 new_nodes += [v.copy(), -v]
                 bias += [b, -b]
             new_nodes += [draw(rng, in_shape, std) for _ in range(width - split)]
