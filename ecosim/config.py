@@ -37,6 +37,9 @@ MODES = ("sync", "async")
 #: ecosystem.species_allocation: how offspring are split over species (see EcosystemConfig)
 SPECIES_ALLOCATIONS = ("relative_fitness", "mean_fitness")
 
+#: ecosystem.complexity: what eq. 9's relative complexity measures (see EcosystemConfig)
+COMPLEXITY_MEASURES = ("parameters", "macs")
+
 #: config key → its valid values (the CLI offers them as choices)
 CHOICES: dict[str, tuple[str, ...]] = {
     "run.mode": MODES,
@@ -45,6 +48,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "training.conv_mode": tuple(CONV_MODES),
     "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
     "mutation.resize_dimension": RESIZE_DIMENSIONS,
+    "ecosystem.complexity": COMPLEXITY_MEASURES,
 }
 
 
@@ -143,6 +147,10 @@ class EcosystemConfig:
             structure gets K trainings before eq. 9 judges it (an issue-17 lever beyond the paper,
             where protection ends at the first training). When the protected networks alone would
             exceed ``max_population``, the oldest protections lapse first. 0 (default): the paper.
+        complexity: what eq. 9's relative complexity ``c_r`` measures (undefined in the paper):
+            ``"parameters"`` (default) or ``"macs"``, the forward multiply-accumulates per image,
+            so that culling weighs what a network costs to train rather than its size (a conv
+            layer at stride 1 has few parameters and many multiply-accumulates).
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -177,6 +185,7 @@ class EcosystemConfig:
     species_allocation: str = "mean_fitness"
     species_stagnation: int = 0
     protect_new_structure: int = 0
+    complexity: str = "parameters"
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)

@@ -114,6 +114,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"new kernels {m.new_kernel_shape}")
     if m.family_weights:
         parts.append(f"mutation weights {m.family_weights}")
+    if e.complexity != "parameters":
+        parts.append(f"complexity by {e.complexity}")
     if e.protect_new_structure:
         parts.append(f"new structure protected {e.protect_new_structure} generations")
     if m.resize_dimension != "uniform":

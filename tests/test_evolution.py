@@ -109,3 +109,17 @@ def test_champion_and_new_offspring_are_protected_from_culling():
     removed = policy.cull(2, cands)[0]  # 5 networks, room for 2: everything unprotected goes
     assert 3 not in removed and 20 not in removed  # the champion and the new offspring
     assert 0 in removed
+
+
+@pytest.mark.parametrize("complexity", ["parameters", "macs"])
+def test_relative_complexity_measures_parameters_or_multiply_accumulates(complexity):
+    """``ecosystem.complexity``: a stride-1 conv net has fewer parameters but more MACs than an MLP,
+    so the two measures rank them oppositely (eq. 9's c_r; issue 17)."""
+    conv = Genome((1, 28, 28), (ConvLayer(((3, 3),) * 4), DenseLayer(10)))  # 31k params, 340k MACs
+    mlp = Genome((1, 28, 28), (DenseLayer(64), DenseLayer(10)))  # 51k params, 51k MACs
+    pop = Population(0, None, 0, ReproductionPolicy(speciation=False, complexity=complexity))
+    pop.add([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i, g in enumerate((conv, mlp))])
+    pop.apply({0: {"fitness": 0.5}, 1: {"fitness": 0.5}})
+    pop.calibrate()
+    conv_cr, mlp_cr = pop.networks[0].relative_complexity, pop.networks[1].relative_complexity
+    assert (conv_cr < mlp_cr) == (complexity == "macs")

@@ -145,6 +145,7 @@ class Ecosystem:
             speciation=config.ecosystem.speciation,
             crossover_rate=config.ecosystem.crossover_rate,
             mutation=config.mutation,
+            complexity=config.ecosystem.complexity,
         )
         self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation)
         self.actors: dict[int, Any] = {}

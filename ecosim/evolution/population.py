@@ -30,7 +30,7 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.selection import select_parents
-from ecosim.genome import Genome, MutationParams, Weights, crossover, mutate, similarity
+from ecosim.genome import Genome, MutationParams, Weights, crossover, multiply_accumulates, mutate, similarity
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,16 @@ MESSAGE_LIMIT = 4000
 
 @dataclass
 class ReproductionPolicy:
-    """Reproduction settings (paper §III-D, §III-F)."""
+    """Reproduction settings (paper §III-D, §III-F) and what relative complexity measures (§III-G).
+
+    ``complexity``: ``"parameters"`` or ``"macs"`` (forward multiply-accumulates per image), the
+    quantity eq. 9's ``c_r`` is computed from (``ecosystem.complexity``).
+    """
 
     speciation: bool = True
     crossover_rate: float = 0.5
     mutation: MutationParams = field(default_factory=MutationParams)
+    complexity: str = "parameters"
 
 
 @dataclass
@@ -104,7 +109,8 @@ class Population:
         if not recs:
             return
         fr = relative_fitness([r.fitness if r.fitness is not None else 0.0 for r in recs])
-        cr = relative_complexity([r.parameters for r in recs])
+        sizes = [multiply_accumulates(r.genome) if self.policy.complexity == "macs" else r.parameters for r in recs]
+        cr = relative_complexity(sizes)
         for r, f, c in zip(recs, fr, cr):
             self.networks[r.id] = dataclasses.replace(r, relative_fitness=float(f), relative_complexity=float(c))
 
