@@ -30,7 +30,15 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.selection import select_parents
-from ecosim.genome import Genome, MutationParams, Weights, crossover, multiply_accumulates, mutate, similarity
+from ecosim.genome import (
+    Genome,
+    MutationParams,
+    Weights,
+    crossover,
+    multiply_accumulates,
+    mutate,
+    similarity,
+)
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
