@@ -113,11 +113,11 @@ def variant(r: RunLogs) -> str:
     if m.new_kernel_shape:
         parts.append(f"new kernels {m.new_kernel_shape}")
     if m.family_weights:
-        parts.append(f"mutation weights {m.family_weights}")
+        parts.append(f"weights {m.family_weights}")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
     if e.protect_new_structure:
-        parts.append(f"new structure protected {e.protect_new_structure} generations")
+        parts.append(f"protection {e.protect_new_structure}")
     if m.resize_dimension != "uniform":
         parts.append(f"resize dimension by {m.resize_dimension}")
     return ", ".join(parts)
@@ -291,8 +291,9 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         best_base = max((k for k in groups if k.startswith("baseline")), key=lambda k: final(groups[k]))
         budget = float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["train_macs"] for r in groups[best_base]]))
         ref = [at_compute(r, budget).selected_test_accuracy for r in groups[best_base]]
+        used = min(horizon, min(r.last_generation + 1 for r in groups[best_base]))
         lines += [
-            f"### {ds}: budget {budget:.3g} training multiply-accumulates ({best_base}, {horizon} generations)",
+            f"### {ds}: budget {budget:.3g} training multiply-accumulates ({best_base}, {used} generations)",
             "",
             "| set-up | runs | generation reached | share of budget | selected test accuracy | Δ vs best baseline (95% interval) | best test of any network |",
             "|---|---|---|---|---|---|---|",
@@ -300,7 +301,7 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
             at = [at_compute(r, budget) for r in groups[name]]
             sel = [a.selected_test_accuracy for a in at]
-            sd = float(np.std(sel, ddof=1)) if len(sel) > 1 else float("nan")
+            spread = f" ± {100 * float(np.std(sel, ddof=1)):.2f}" if len(sel) > 1 else " (1 run)"
             if name == best_base:
                 delta = "(reference)"
             else:
@@ -309,7 +310,7 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
                 delta = f"{100 * d.mean:+.2f} ({100 * d.low:+.2f}, {100 * d.high:+.2f}): {verdict}"
             lines.append(
                 f"| {name} | {len(at)} | {np.mean([a.generation for a in at]) + 1:.0f} | {np.mean([a.share for a in at]):.0%} | "
-                f"{100 * np.mean(sel):.2f} ± {100 * sd:.2f}% | {delta} | {100 * np.mean([a.best_test_accuracy for a in at]):.2f}% |"
+                f"{100 * np.mean(sel):.2f}%{spread} | {delta} | {100 * np.mean([a.best_test_accuracy for a in at]):.2f}% |"
             )
         fig = compute_figure({k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget)
         path = plots / f"compute-{ds}.png"
@@ -323,9 +324,16 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
             fate = pd.concat([mutation_fate(r) for r in rs])
             grow = fate[fate["mutation"] == "add_layer"]
             cost = f"{100 * grow['before'].mean():+.1f} points before BP ({len(grow)} offspring)" if len(grow) else "no add_layer offspring"
+            sel = [at_compute(r, budget).selected_test_accuracy for r in rs]
+            d = bootstrap_difference(sel, ref)
+            target = ("met" if d.low > 0 else
+                      f"missed: Δ {100 * d.mean:+.2f} points, interval ({100 * d.low:+.2f}, {100 * d.high:+.2f})")
+            deep = sum(conv_depth(f) >= 2 for f in finals)
             depth.append(
-                f"- {name}: {sum(conv_depth(f) >= 2 for f in finals)} of {len(finals)} final champions hold ≥ 2 conv "
-                f"layers; a new layer costs its parent {cost}; final champions {', '.join(f'`{f}`' for f in finals)}."
+                f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
+                f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "
+                f"{'met' if 2 * deep >= len(finals) else 'missed'}); a new layer costs its parent {cost}; "
+                f"final champions {', '.join(f'`{f}`' for f in finals)}."
             )
         lines += depth + [""]
     return lines

@@ -233,7 +233,7 @@ def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):
@@ -246,7 +246,7 @@ def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget
     ax.set_xlabel("cumulative training compute (multiply-accumulates)")
     ax.set_ylabel("test accuracy of the selected network (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
     if title:
         ax.set_title(title)
     fig.tight_layout()
