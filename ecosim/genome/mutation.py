@@ -501,16 +501,17 @@ def add_layer(
             nxt_nodes = tuple(_spread_channels(v, width, signed).reshape(width, 1, 1) for v in flat)
             nxt_bias = nxt.bias.copy()
         else:  # ± copy of the next layer: ReLU(z) − ReLU(−z) = z
-            new_nodes, bias = [], []
+            copies: list[np.ndarray] = []
+            bias: list[float] = []
             for v, b in zip(nxt.nodes, nxt.bias):
-                new_nodes += [v.copy(), -v]
-                bias += [b, -b]
-            new_nodes += [draw(rng, in_shape, std) for _ in range(width - split)]
+                copies += [v.copy(), -v]
+                bias += [float(b), -float(b)]
+            new_nodes = copies + [draw(rng, in_shape, std) for _ in range(width - split)]
             new_bias = np.concatenate([np.asarray(bias, dtype=DTYPE), draw(rng, (width - split,), std)])
             rows = []
-            for k in range(len(nxt.nodes)):
+            for i in range(len(nxt.nodes)):
                 r = np.zeros((width, 1, 1), dtype=DTYPE)
-                r[2 * k], r[2 * k + 1] = 1.0, -1.0
+                r[2 * i], r[2 * i + 1] = 1.0, -1.0
                 rows.append(r)
             nxt_nodes, nxt_bias = tuple(rows), np.zeros_like(nxt.bias)
         _check(kind, new_genome)

@@ -17,7 +17,7 @@ Everything reads the run's logs (:class:`~ecosim.report.runs.RunLogs`); nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,8 @@ def compute_curve(run: RunLogs) -> pd.DataFrame:
         raise ValueError(f"run {run.run_dir} has no compute columns (logs written before ecosim 0.3)")
     n = run.networks
     n = n[(n["status"] == "ok") & n["fitness"].notna()].sort_values(["generation", "network_id"])
-    best_fit, best = -np.inf, (None, np.nan)
+    best_fit = -np.inf
+    best: tuple[int | None, float] = (None, np.nan)
     best_test = -np.inf
     rows = []
     by_gen = {int(k): v for k, v in n.groupby("generation")}
@@ -193,7 +194,7 @@ def has_compute(run: RunLogs) -> bool:
     return "train_macs" in g and bool(g["train_macs"].notna().any())
 
 
-def compute_table(groups: dict[str, Sequence[RunLogs]]) -> pd.DataFrame:
+def compute_table(groups: Mapping[str, Sequence[RunLogs]]) -> pd.DataFrame:
     """One row per run with compute logs: where it ended, its compute and its selected network.
 
     Returns:
@@ -216,7 +217,7 @@ def compute_table(groups: dict[str, Sequence[RunLogs]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compute_figure(groups: dict[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201
+def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201
     """Selected network's test accuracy against cumulative training compute, one line per run.
 
     Args:
