@@ -41,7 +41,7 @@ from ecosim.data.arrays import prepare_data
 from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
 from ecosim.data.datasets import DataNotFoundError
 from ecosim.errors import CheckpointError, ConfigError, DatasetError, GenomeError
-from ecosim.evolution.ecosystem import starting_genome
+from ecosim.evolution.initial import starting_genome
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.checkpoint import intact_checkpoint_generation

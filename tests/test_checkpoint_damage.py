@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ecosim.errors import CheckpointError
-from ecosim.evolution.population import NetworkRecord
+from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.store.checkpoint import (
     CheckpointWarning,

@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from ecosim.config import EcosystemConfig
 from ecosim.errors import CheckpointError
 from ecosim.evolution import population as population_module
-from ecosim.evolution.ecosystem import (
-    COUNT_COLUMNS,
-    EcosystemPolicy,
-    initial_networks,
-    largest_remainder,
-    summarise_generation,
-)
+from ecosim.evolution.allocation import largest_remainder
+from ecosim.evolution.ecosystem import EcosystemPolicy
+from ecosim.evolution.generation_rows import COUNT_COLUMNS, summarise_generation
+from ecosim.evolution.initial import initial_networks
 from ecosim.evolution.population import Population, ReproductionPolicy
 from ecosim.evolution.records import (
     CullCandidate,

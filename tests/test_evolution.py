@@ -12,7 +12,8 @@ from ecosim.evolution import (
     select_parents,
 )
 from ecosim.evolution.ecosystem import EcosystemPolicy
-from ecosim.evolution.population import NetworkRecord, Population, ReproductionPolicy
+from ecosim.evolution.population import Population, ReproductionPolicy
+from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 
 

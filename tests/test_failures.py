@@ -6,7 +6,8 @@ import pytest
 from ecosim.config import Config
 from ecosim.data import prepare_data
 from ecosim.engine.species import SpeciesActor
-from ecosim.evolution.population import NetworkRecord, ReproductionPolicy
+from ecosim.evolution.population import ReproductionPolicy
+from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, LayerWeights, Weights, init_weights
 from ecosim.phenotype.training import TrainSettings
 

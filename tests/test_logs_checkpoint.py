@@ -7,7 +7,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from ecosim.errors import CheckpointError
-from ecosim.evolution.population import NetworkRecord
+from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import (
@@ -84,3 +84,21 @@ def test_a_partial_checkpoint_is_ignored(tmp_path):
     assert load_checkpoint(tmp_path)["generation"] == 0
     with pytest.raises(CheckpointError, match="no complete checkpoint"):
         load_checkpoint(tmp_path / "elsewhere")
+
+
+def test_the_row_builders_and_the_parquet_schemas_name_the_same_columns():
+    """One definition per log (issue 20): the row a species writes has exactly the networks-log
+    columns, and a generation's statistics and counters are generation-log columns."""
+    import numpy as np
+
+    from ecosim.evolution.generation_rows import COUNT_COLUMNS, failed_offspring_row, network_row, summarise_generation
+    from ecosim.genome import DenseLayer, Genome, init_weights
+    from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA
+
+    g = Genome((1, 4, 4), (DenseLayer(3),))
+    rec = NetworkRecord(1, 0, g, init_weights(g, np.random.default_rng(0)), fitness=0.5, test_accuracy=0.5)
+    row = network_row(3, rec, 0, True)
+    assert set(row) == set(NETWORK_SCHEMA.names)
+    assert set(failed_offspring_row(3, rec)) <= set(NETWORK_SCHEMA.names)
+    assert set(summarise_generation([row])) | set(COUNT_COLUMNS) <= set(GENERATION_SCHEMA.names)
+    assert row["macs"] == 3 * 16

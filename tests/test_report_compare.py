@@ -23,7 +23,7 @@ def row(g, nid, fitness, test, macs=1000, train=100, evals=200):
 
 
 def write(run_dir: Path, generations: dict[int, list[dict]]) -> Path:
-    from ecosim.evolution.ecosystem import summarise_generation
+    from ecosim.evolution.generation_rows import summarise_generation
 
     cfg = Config().with_overrides({"run.out": str(run_dir), "data.dataset": "mnist", "data.validation_fraction": 0.1})
     run_dir.mkdir(parents=True)

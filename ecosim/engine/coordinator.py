@@ -55,7 +55,6 @@ from ecosim.engine.recovery import (
 from ecosim.engine.species import SpeciesActor
 from ecosim.errors import ClusterError, ExtinctionError
 from ecosim.evolution.ecosystem import EcosystemPolicy
-from ecosim.evolution.ecosystem import largest_remainder as allocate  # the old import path
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.phenotype.records import DataArrays, TrainSettings
@@ -720,4 +719,4 @@ class Ecosystem:
             self._spare = None
 
 
-__all__ = ["RESOURCE_POLL_S", "Ecosystem", "Reporter", "allocate"]
+__all__ = ["RESOURCE_POLL_S", "Ecosystem", "Reporter"]

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import ray
 
 from ecosim.engine.tasks import train_network_task
+from ecosim.evolution.generation_rows import network_row
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
 from ecosim.evolution.records import (
     CullCandidate,
@@ -32,7 +33,6 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.genome.compute import multiply_accumulates
 from ecosim.phenotype.records import TrainResult, TrainSettings
 from ecosim.rng import derive_rng
 
@@ -168,35 +168,7 @@ class SpeciesActor:
         for r in self.pop.sorted():
             if r.id not in born:
                 continue  # a migrant that arrived during training
-            rows.append(
-                {
-                    "generation": generation,
-                    "network_id": r.id,
-                    "species_id": self.pop.species_id,
-                    "parent_ids": list(r.parent_ids),
-                    "origin": r.origin.value,
-                    "mutation": r.mutation,
-                    "born_generation": r.born_generation,
-                    "age": r.age,
-                    "parameters": int(r.parameters),
-                    "layers": r.genome.summary(),
-                    "conv_layers": int(r.genome.n_conv),
-                    "fitness": r.fitness,
-                    "fitness_before_bp": r.fitness_before_bp if born[r.id] else None,
-                    "test_accuracy": r.test_accuracy,
-                    "relative_fitness": r.relative_fitness,
-                    "relative_complexity": r.relative_complexity,
-                    "train_loss": r.train_loss,
-                    "train_time_s": r.train_time_s,
-                    "eval_time_s": r.eval_time_s,
-                    "macs": multiply_accumulates(r.genome),
-                    "train_images": r.train_images,
-                    "eval_images": r.eval_images,
-                    "status": r.status.value,
-                    "message": r.message or None,
-                    "culled": False,
-                }
-            )
+            rows.append(network_row(generation, r, self.pop.species_id, born[r.id]))
         result = {
             "rows": rows,
             # compute time inside the tasks (not queueing): the engine benchmark's denominator

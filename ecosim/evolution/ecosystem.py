@@ -5,15 +5,19 @@ it and asks this policy what to do next; the policy holds the ecosystem's state 
 registry, id counters, the champion, per-generation tallies) and takes every ecosystem-wide
 decision:
 
-* the initial species (§III-A, :func:`initial_networks`);
+* the initial species (§III-A, :func:`~ecosim.evolution.initial.initial_networks`);
 * how many offspring each species makes (:meth:`EcosystemPolicy.allocate`, one rule for the
   synchronous and the asynchronous mode, see ``docs/design.md``);
 * where offspring that left their species go, under the species limit (:meth:`EcosystemPolicy.place`;
   the limit is decided in :meth:`EcosystemPolicy.free_species_slots` and nowhere else);
 * ecosystem culling (eq. 9, :meth:`EcosystemPolicy.cull`; offspring and champions protected);
 * the champion, the best network ever trained (:meth:`EcosystemPolicy.champion_candidate`);
-* the generation row of the logs, from the records the species reported (:func:`summarise_generation`,
-  :meth:`EcosystemPolicy.generation_row`).
+* the generation row of the logs, from the records the species reported
+  (:func:`~ecosim.evolution.generation_rows.summarise_generation`, :meth:`EcosystemPolicy.generation_row`).
+
+Its helpers live beside it, one concept each: :mod:`~ecosim.evolution.initial` (§III-A),
+:mod:`~ecosim.evolution.allocation` (largest remainder), :mod:`~ecosim.evolution.generation_rows`
+(log rows) and :mod:`~ecosim.evolution.state` (the JSON state classes).
 
 Its state round-trips through JSON (:meth:`EcosystemPolicy.to_json` / :meth:`EcosystemPolicy.from_json`),
 tallies of generations in progress included, so a checkpoint restores it without reading logs.
@@ -22,18 +26,19 @@ tallies of generations in progress included, so a checkpoint restores it without
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ecosim.errors import CheckpointError, EcosimError, GenomeError
+from ecosim.errors import CheckpointError, EcosimError
+from ecosim.evolution.allocation import largest_remainder
 from ecosim.evolution.calibration import logistic_zscore
 from ecosim.evolution.culling import cull as cull_eq9
+from ecosim.evolution.generation_rows import failed_offspring_row, summarise_generation
+from ecosim.evolution.initial import initial_networks
 from ecosim.evolution.records import (
-    OFFSPRING_ORIGINS,
     CullCandidate,
     FailReason,
     NetworkRecord,
@@ -43,396 +48,14 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.genome import SPECIES_KINDS, Genome, MutationKind, MutationParams, init_weights
-from ecosim.genome.compute import TRAINING_MAC_FACTOR
-from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
+from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
+from ecosim.genome import SPECIES_KINDS, MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the policy reads the section's fields; it does not depend on the config module
     from ecosim.config import EcosystemConfig
-
-#: Generation-log count columns, in schema order (see ``docs/logs.md``).
-COUNT_COLUMNS: tuple[str, ...] = (
-    *(f"mutations_{k.value}" for k in MutationKind),
-    *(FailReason.constraint(k).column for k in MutationKind),
-    FailReason.SPECIES_LIMIT.column,
-    FailReason.REPRODUCTION.column,
-    "crossovers",
-    "clones",
-    "offspring",
-    "culled",
-    "diverged",
-    "errors",
-    "quota_reallocated",
-    "species_extinct",
-)
-
-#: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
-STATE_FORMAT = 2
-
-
-def empty_counts() -> dict[str, int]:
-    """Zeroed per-generation counters, one per :data:`COUNT_COLUMNS` entry."""
-    return {k: 0 for k in COUNT_COLUMNS}
-
-
-# ---- §III-A: the initial species -------------------------------------------------------------
-def starting_genome(
-    input_shape: tuple[int, int, int], classes: int, params: "EcosystemConfig", mutation: MutationParams, seed: int
-) -> Genome:
-    """The genome the initial ecosystem grows from (paper §III-A).
-
-    The minimal genome (the output layer on the input) unless ``params.initial_layers`` names
-    hidden layers (e.g. ``"C10"``, the reference implementation's MNIST set-up); kernel shapes it
-    leaves open are drawn by eq. 1 from the stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``.
-
-    Raises:
-        GenomeError: ``initial_layers`` cannot be parsed or does not fit ``input_shape``.
-    """
-    spec = getattr(params, "initial_layers", "")
-    if not spec:
-        return Genome.minimal(input_shape, classes)
-    rng = derive_rng(seed, 0, SPECIES_STREAM_BASE + 1, "init")
-    return genome_from_layers(spec, input_shape, classes, rng, mutation)
-
-
-def initial_networks(
-    input_shape: tuple[int, int, int],
-    classes: int,
-    params: "EcosystemConfig",
-    mutation: MutationParams,
-    seed: int,
-    first_id: int = 0,
-) -> list[tuple[SpeciesKey | None, list[NetworkRecord]]]:
-    """The initial networks, grouped by species (paper §III-A).
-
-    Every genome grows from :func:`starting_genome` (the minimal genome by default). With
-    speciation, ``params.species`` distinct genomes from
-    :func:`~ecosim.genome.initial.initial_species_genomes`: the starting genome, then isolated
-    networks mutated with species-changing mutations only (add/remove layer or node, eqs. 3–4)
-    until their species key is new, so kernels and strides keep the minimal shapes eq. 1 gave
-    them (stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``). The ``params.population`` networks
-    are split over them as evenly as possible (the first species get one more), each with fresh
-    N(0, ``mutation.init_std``) weights from its own stream. Without speciation, every network is
-    the starting genome plus one species-changing mutation from its own stream
-    (:func:`~ecosim.genome.initial.isolated_network`).
-
-    Args:
-        input_shape: ``(C, H, W)`` of the images. classes: number of classes.
-        params: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``,
-            ``initial_layers``).
-        mutation: the ``[mutation]`` section.
-        seed: the run seed. first_id: id of the first network (ids follow consecutively).
-
-    Returns:
-        ``[(species key or None, records)]`` in species order; records have ``species_id`` −1
-        (with speciation; set when a species adopts them) or 0, and origin ``initial``.
-
-    Raises:
-        EcosimError: ``params.species`` distinct species could not be reached.
-        GenomeError: a bad ``params.initial_layers``.
-    """
-    next_id = first_id
-    start = starting_genome(input_shape, classes, params, mutation, seed)
-    groups: list[tuple[SpeciesKey | None, list[NetworkRecord]]] = []
-    if params.speciation:
-        rng = derive_rng(seed, 0, SPECIES_STREAM_BASE, "init")
-        try:
-            genomes = [g for g, _ in initial_species_genomes(start, params.species, rng, mutation)]
-        except GenomeError as exc:
-            raise EcosimError(
-                f"could not create {params.species} distinct initial species (ecosystem.species): {exc}"
-            ) from exc
-        n, k = params.population, params.species
-        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
-        for g, size in zip(genomes, sizes):
-            recs = []
-            for _ in range(size):
-                w = init_weights(g, derive_rng(seed, 0, next_id, "init"), mutation.init_std)
-                recs.append(NetworkRecord(id=next_id, species_id=-1, genome=g, weights=w))
-                next_id += 1
-            groups.append((g.species_key, recs))
-    else:
-        recs = []
-        for _ in range(params.population):
-            g, w, kind = isolated_network(start, derive_rng(seed, 0, next_id, "init"), mutation)
-            recs.append(
-                NetworkRecord(id=next_id, species_id=0, genome=g, weights=w, mutation=kind.value if kind else None)
-            )
-            next_id += 1
-        groups.append((None, recs))
-    return groups
-
-
-# ---- offspring allocation ----------------------------------------------------------------------
-def largest_remainder(total: int, shares: Mapping[int, float]) -> dict[int, int]:
-    """Split ``total`` items over keys in proportion to ``shares`` (largest remainder method).
-
-    Negative shares count as 0; if every share is 0 the split is uniform. Each key gets
-    ``floor(total · s_k / Σ s)`` and the items left go one each to the largest remainders
-    (ties: lower key first).
-
-    Args:
-        total: items to split (≤ 0 gives every key 0).
-        shares: ``{key: share}``.
-
-    Returns:
-        ``{key: count}`` over the same keys, summing exactly to ``max(total, 0)`` (if any key).
-
-    >>> largest_remainder(5, {0: 1.0, 1: 1.0, 2: 2.0})
-    {0: 1, 1: 1, 2: 3}
-    """
-    if not shares or total <= 0:
-        return {k: 0 for k in shares}
-    keys = sorted(shares)
-    w = np.array([max(0.0, float(shares[k])) if math.isfinite(shares[k]) else 0.0 for k in keys], dtype=np.float64)
-    w = np.ones_like(w) if w.sum() <= 0 else w
-    exact = total * w / w.sum()
-    base = np.floor(exact).astype(int)
-    rest = total - int(base.sum())
-    order = sorted(range(len(keys)), key=lambda i: (-(exact[i] - base[i]), keys[i]))
-    for i in order[:rest]:
-        base[i] += 1
-    return {k: int(b) for k, b in zip(keys, base)}
-
-
-# ---- the generation row ----------------------------------------------------------------------------
-def _mean(values: Iterable[float]) -> float | None:
-    vals = [float(v) for v in values]
-    return float(np.mean(vals)) if vals else None
-
-
-def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The statistics columns of a generation row, from the network rows of that generation.
-
-    Args:
-        rows: one row per network trained in the generation (networks-log columns: ``network_id``,
-            ``origin``, ``fitness``, ``fitness_before_bp``, ``test_accuracy``, ``parameters``,
-            ``layers``, ``conv_layers``).
-
-    Returns:
-        ``highest_fitness``, ``mean_fitness``, ``mean_test_accuracy``, ``networks_evaluated``,
-        ``mean_parameters``; ``mean_offspring_fitness_before_bp`` (the paper's "average offspring
-        fitness before BP", Fig. 9c: offspring from crossover or mutation only, since a clone is
-        a copy of a trained parent and would report the parent's fitness) and one mean per origin,
-        ``mean_offspring_fitness_before_bp_<crossover|mutation|clone>``; ``champion_id``,
-        ``champion_parameters``, ``champion_fitness``, ``champion_layers`` (the fittest network,
-        lowest id on ties); ``conv_share`` (fraction of the networks with at least one conv
-        layer). Means are over non-null values and ``None`` when there are none. Fitness values
-        are fractions in [0, 1]. Compute (issue 17): ``train_macs`` = Σ 3 · macs · train_images
-        (:data:`~ecosim.genome.compute.TRAINING_MAC_FACTOR`), ``eval_macs`` = Σ macs ·
-        eval_images, ``trainings`` and ``test_evaluations`` (networks trained, networks whose
-        test accuracy was measured); a run's cumulative compute is their running sum.
-    """
-    fit = [r["fitness"] for r in rows if r.get("fitness") is not None]
-    tests = [r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None]
-
-    def before(origins: Collection[str]) -> float | None:
-        return _mean(
-            r["fitness_before_bp"] for r in rows if r.get("fitness_before_bp") is not None and r.get("origin") in origins
-        )
-
-    champ = max(rows, key=lambda r: (r.get("fitness") or 0.0, -r["network_id"])) if rows else None
-    convs = [r["conv_layers"] for r in rows if r.get("conv_layers") is not None]
-    out: dict[str, Any] = {
-        "highest_fitness": max(fit) if fit else None,
-        "mean_fitness": _mean(fit),
-        "mean_offspring_fitness_before_bp": before((Origin.CROSSOVER, Origin.MUTATION)),
-        **{f"mean_offspring_fitness_before_bp_{o.value}": before((o,)) for o in OFFSPRING_ORIGINS},
-        "mean_test_accuracy": _mean(tests),
-        "networks_evaluated": len(rows),
-        "champion_id": champ["network_id"] if champ else None,
-        "champion_parameters": champ.get("parameters") if champ else None,
-        "champion_fitness": champ.get("fitness") if champ else None,
-        "champion_layers": champ.get("layers") if champ else None,
-        "mean_parameters": _mean(r["parameters"] for r in rows if r.get("parameters") is not None),
-        "conv_share": float(np.mean([c > 0 for c in convs])) if convs else None,
-        "train_macs": float(sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows)),
-        "eval_macs": float(sum((r.get("macs") or 0) * (r.get("eval_images") or 0) for r in rows)),
-        "trainings": sum(1 for r in rows if (r.get("train_images") or 0) > 0),
-        "test_evaluations": sum(1 for r in rows if r.get("status") == "ok" and r.get("test_accuracy") is not None),
-    }
-    return out
-
-
-def failed_offspring_row(generation: int, record: NetworkRecord) -> dict[str, Any]:
-    """The networks-log row of an offspring whose creation raised (status ``error``, never trained).
-
-    It appears once, in the generation that created it, with age 0, null fitness and size
-    columns, and the error message with its traceback in ``message``.
-    """
-    return {
-        "generation": generation,
-        "network_id": record.id,
-        "species_id": record.species_id,
-        "parent_ids": list(record.parent_ids),
-        "origin": record.origin.value,
-        "mutation": record.mutation,
-        "born_generation": record.born_generation,
-        "age": 0,
-        "status": Status.ERROR.value,
-        "message": record.message or None,
-        "culled": False,
-    }
-
-
-# ---- state -----------------------------------------------------------------------------------------
-@dataclass
-class Species:
-    """The ecosystem's view of one species (the population itself lives in its actor).
-
-    Attributes:
-        species_id: the species' id. key: its species key (``None`` without speciation).
-        first_generation: the first generation it trains in (a species founded during
-            generation ``g`` starts at ``g + 1``).
-        generation: the last generation whose step it finished (``first_generation − 1`` before).
-        weight: its offspring-allocation weight, the mean fitness of its networks in its latest
-            evaluation (networks that failed with an error left out); ``None`` before any.
-        can_reproduce: whether it has a network that can be a parent (not every one failed).
-        best_fitness: the highest fitness any of its networks reached (``None`` before any).
-        improved_generation: the generation in which ``best_fitness`` last rose (stagnation,
-            ``ecosystem.species_stagnation``).
-    """
-
-    species_id: int
-    key: SpeciesKey | None
-    first_generation: int = 0
-    generation: int = -1
-    weight: float | None = None
-    can_reproduce: bool = True
-    best_fitness: float | None = None
-    improved_generation: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "species_id": self.species_id,
-            "key": None if self.key is None else [list(self.key[0]), list(self.key[1])],
-            "first_generation": self.first_generation,
-            "generation": self.generation,
-            "weight": self.weight,
-            "can_reproduce": self.can_reproduce,
-            "best_fitness": self.best_fitness,
-            "improved_generation": self.improved_generation,
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "Species":
-        """Inverse of :meth:`to_json`."""
-        key = d["key"]
-        return cls(
-            species_id=int(d["species_id"]),
-            key=None if key is None else (tuple(key[0]), tuple(key[1])),
-            first_generation=int(d["first_generation"]),
-            generation=int(d["generation"]),
-            weight=d.get("weight"),
-            can_reproduce=bool(d.get("can_reproduce", True)),
-            best_fitness=d.get("best_fitness"),
-            improved_generation=d.get("improved_generation"),
-        )
-
-
-@dataclass
-class GenerationTally:
-    """What is known so far about one generation (in asynchronous mode, several are open at once).
-
-    Attributes:
-        started: wall-clock time (``time.time()``, s) the generation began.
-        rows: networks-log rows of the networks trained in it.
-        failed_rows: networks-log rows of offspring whose creation raised.
-        counts: the :data:`COUNT_COLUMNS` counters.
-        species_done: species that finished their step of this generation.
-        allocated: species that had their offspring-allocation turn.
-        given: offspring allotted so far (ends at ``ecosystem.offspring``).
-        freed: offspring given up by species that could not reproduce, not yet handed on.
-        task_time_s: compute time inside training tasks, summed (s).
-        phases: synchronous mode: ``train_phase_s`` and ``evolve_phase_s`` (s).
-    """
-
-    started: float = 0.0
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    failed_rows: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=empty_counts)
-    species_done: set[int] = field(default_factory=set)
-    allocated: set[int] = field(default_factory=set)
-    given: int = 0
-    freed: int = 0
-    task_time_s: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields, rows included."""
-        return {
-            "started": self.started,
-            "rows": [_plain(r) for r in self.rows],
-            "failed_rows": [_plain(r) for r in self.failed_rows],
-            "counts": dict(self.counts),
-            "species_done": sorted(self.species_done),
-            "allocated": sorted(self.allocated),
-            "given": self.given,
-            "freed": self.freed,
-            "task_time_s": self.task_time_s,
-            "phases": dict(self.phases),
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "GenerationTally":
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            started=float(d["started"]),
-            rows=[dict(r) for r in d.get("rows", [])],
-            failed_rows=[dict(r) for r in d.get("failed_rows", [])],
-            counts={**empty_counts(), **d["counts"]},
-            species_done={int(s) for s in d["species_done"]},
-            allocated={int(s) for s in d.get("allocated", [])},
-            given=int(d.get("given", 0)),
-            freed=int(d.get("freed", 0)),
-            task_time_s=float(d.get("task_time_s", 0.0)),
-            phases={k: float(v) for k, v in d.get("phases", {}).items()},
-        )
-
-
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row with numpy scalars turned into Python ones (for JSON)."""
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The best network ever trained (status ``ok``), saved to ``champion/`` by the coordinator.
-
-    Attributes:
-        id: its network id (``None`` before any). fitness: its fitness then (fraction; −1 before any).
-        generation: the generation it scored it in. parameters: its parameter count.
-    """
-
-    id: int | None = None
-    fitness: float = -1.0
-    generation: int | None = None
-    parameters: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"id", "fitness", "generation", "parameters"}`` (the checkpoint's ``best``)."""
-        return {"id": self.id, "fitness": self.fitness, "generation": self.generation, "parameters": self.parameters}
-
-
-@dataclass
-class Placement:
-    """What to do with one species' offspring (:meth:`EcosystemPolicy.place`).
-
-    Attributes:
-        founded: ids of species founded for them, in founding order (start their actors first).
-        moves: ``{species id: records}`` to add to other species (existing or just founded).
-        returned: clones to add to the parent species (offspring refused by the species limit).
-        failed: error records of offspring whose creation raised (logged, never trained).
-    """
-
-    founded: list[int] = field(default_factory=list)
-    moves: dict[int, list[NetworkRecord]] = field(default_factory=dict)
-    returned: list[NetworkRecord] = field(default_factory=list)
-    failed: list[NetworkRecord] = field(default_factory=list)
 
 
 # ---- the policy ------------------------------------------------------------------------------------
@@ -970,17 +593,4 @@ class EcosystemPolicy:
         return policy
 
 
-__all__ = [
-    "COUNT_COLUMNS",
-    "STATE_FORMAT",
-    "Champion",
-    "EcosystemPolicy",
-    "GenerationTally",
-    "Placement",
-    "Species",
-    "empty_counts",
-    "failed_offspring_row",
-    "initial_networks",
-    "largest_remainder",
-    "summarise_generation",
-]
+__all__ = ["EcosystemPolicy"]

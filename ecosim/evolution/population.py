@@ -4,9 +4,6 @@ Paper §III-A to §III-G. The Ray actor in :mod:`ecosim.engine.species` is a thi
 :class:`Population`; everything here is plain Python + numpy, so it is tested without Ray.
 Ecosystem-wide decisions (offspring quotas, the species limit, culling, the champion) belong to
 :class:`ecosim.evolution.ecosystem.EcosystemPolicy`.
-
-The records once defined here live in :mod:`ecosim.evolution.records`; they are re-exported
-for the old import path (``from ecosim.evolution.population import NetworkRecord``).
 """
 
 from __future__ import annotations
@@ -39,7 +36,7 @@ from ecosim.genome import (
     mutate,
     similarity,
 )
-from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
+from ecosim.rng import derive_rng
 
 log = logging.getLogger(__name__)
 
@@ -298,13 +295,4 @@ class Population:
         self.networks = dict(state.networks)
 
 
-__all__ = [
-    "MESSAGE_LIMIT",
-    "SPECIES_STREAM_BASE",
-    "NetworkRecord",
-    "Offspring",
-    "Population",
-    "ReproductionPolicy",
-    "SpeciesKey",
-    "SpeciesState",
-]
+__all__ = ["MESSAGE_LIMIT", "Population", "ReproductionPolicy"]

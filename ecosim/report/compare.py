@@ -16,8 +16,8 @@ Everything reads the run's logs (:class:`~ecosim.report.runs.RunLogs`); nothing 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

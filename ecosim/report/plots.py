@@ -27,7 +27,7 @@ import pandas as pd
 from ecosim.errors import ConfigError
 from ecosim.report.runs import RunLogs
 from ecosim.report.tables import METRICS
-from ecosim.store.logs import MUTATION_KINDS
+from ecosim.store.logs import FAILED_CONSTRAINT_COLUMNS
 
 #: Offspring origins split in the origin plot (network-log ``origin`` values).
 ORIGINS: tuple[str, ...] = ("crossover", "mutation", "clone")
@@ -35,7 +35,6 @@ ORIGINS: tuple[str, ...] = ("crossover", "mutation", "clone")
 #: Image formats of the figures (``ecosim report --format``).
 FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 
-_FAILED_CONSTRAINT = [f"failed_{k}" for k in MUTATION_KINDS]
 _COLOURS = {"crossover": "tab:blue", "mutation": "tab:orange", "clone": "tab:green"}
 
 
@@ -88,7 +87,7 @@ def failed_mutations(gens: pd.DataFrame) -> pd.DataFrame:
     the species-limit count is subtracted from the constraint count.
     """
     g = gens.set_index("generation")
-    kinds = [c for c in _FAILED_CONSTRAINT if c in g]
+    kinds = [c for c in FAILED_CONSTRAINT_COLUMNS if c in g]
     constraint = g[kinds].astype("float64").fillna(0.0).sum(axis=1)
     species_limit = g["failed_species_limit"].astype("float64").fillna(0.0)
     legacy = g["quota_reallocated"].isna() if "quota_reallocated" in g else pd.Series(True, index=g.index)

@@ -26,13 +26,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecosim.errors import one_line
-from ecosim.evolution.ecosystem import COUNT_COLUMNS, empty_counts
+from ecosim.evolution.generation_rows import CONSTRAINT_FAILURE_COLUMNS, COUNT_COLUMNS, empty_counts
 from ecosim.evolution.records import OFFSPRING_ORIGINS
 from ecosim.genome.mutation import MutationKind
 from ecosim.store.atomic import TMP_PREFIX, atomic_write
 from ecosim.store.rundir import RunDir
 
 MUTATION_KINDS = tuple(k.value for k in MutationKind)
+#: the ``failed_<kind>`` columns (one definition: :mod:`ecosim.evolution.generation_rows`)
+FAILED_CONSTRAINT_COLUMNS = CONSTRAINT_FAILURE_COLUMNS
 
 GENERATION_SCHEMA = pa.schema(
     [
@@ -286,6 +288,7 @@ __all__ = [
     "EVENT_KINDS",
     "EVENT_SCHEMA",
     "GENERATION_SCHEMA",
+    "FAILED_CONSTRAINT_COLUMNS",
     "MUTATION_KINDS",
     "NETWORK_SCHEMA",
     "LogWarning",

@@ -1,0 +1,180 @@
+"""The ecosystem's state between and during generations, as checkpoints hold it (JSON round trip).
+
+:class:`Species` (the ecosystem's view of one species), :class:`GenerationTally` (what is known
+of a generation in progress), :class:`Champion` and :class:`Placement` (where offspring go).
+Owned and changed by :class:`~ecosim.evolution.ecosystem.EcosystemPolicy`. No Ray, no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ecosim.evolution.generation_rows import empty_counts
+from ecosim.evolution.records import NetworkRecord, SpeciesKey
+
+#: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
+STATE_FORMAT = 2
+
+
+@dataclass
+class Species:
+    """The ecosystem's view of one species (the population itself lives in its actor).
+
+    Attributes:
+        species_id: the species' id. key: its species key (``None`` without speciation).
+        first_generation: the first generation it trains in (a species founded during
+            generation ``g`` starts at ``g + 1``).
+        generation: the last generation whose step it finished (``first_generation − 1`` before).
+        weight: its offspring-allocation weight, the mean fitness of its networks in its latest
+            evaluation (networks that failed with an error left out); ``None`` before any.
+        can_reproduce: whether it has a network that can be a parent (not every one failed).
+        best_fitness: the highest fitness any of its networks reached (``None`` before any).
+        improved_generation: the generation in which ``best_fitness`` last rose (stagnation,
+            ``ecosystem.species_stagnation``).
+    """
+
+    species_id: int
+    key: SpeciesKey | None
+    first_generation: int = 0
+    generation: int = -1
+    weight: float | None = None
+    can_reproduce: bool = True
+    best_fitness: float | None = None
+    improved_generation: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "species_id": self.species_id,
+            "key": None if self.key is None else [list(self.key[0]), list(self.key[1])],
+            "first_generation": self.first_generation,
+            "generation": self.generation,
+            "weight": self.weight,
+            "can_reproduce": self.can_reproduce,
+            "best_fitness": self.best_fitness,
+            "improved_generation": self.improved_generation,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "Species":
+        """Inverse of :meth:`to_json`."""
+        key = d["key"]
+        return cls(
+            species_id=int(d["species_id"]),
+            key=None if key is None else (tuple(key[0]), tuple(key[1])),
+            first_generation=int(d["first_generation"]),
+            generation=int(d["generation"]),
+            weight=d.get("weight"),
+            can_reproduce=bool(d.get("can_reproduce", True)),
+            best_fitness=d.get("best_fitness"),
+            improved_generation=d.get("improved_generation"),
+        )
+
+
+@dataclass
+class GenerationTally:
+    """What is known so far about one generation (in asynchronous mode, several are open at once).
+
+    Attributes:
+        started: wall-clock time (``time.time()``, s) the generation began.
+        rows: networks-log rows of the networks trained in it.
+        failed_rows: networks-log rows of offspring whose creation raised.
+        counts: the :data:`COUNT_COLUMNS` counters.
+        species_done: species that finished their step of this generation.
+        allocated: species that had their offspring-allocation turn.
+        given: offspring allotted so far (ends at ``ecosystem.offspring``).
+        freed: offspring given up by species that could not reproduce, not yet handed on.
+        task_time_s: compute time inside training tasks, summed (s).
+        phases: synchronous mode: ``train_phase_s`` and ``evolve_phase_s`` (s).
+    """
+
+    started: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed_rows: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    species_done: set[int] = field(default_factory=set)
+    allocated: set[int] = field(default_factory=set)
+    given: int = 0
+    freed: int = 0
+    task_time_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields, rows included."""
+        return {
+            "started": self.started,
+            "rows": [_plain(r) for r in self.rows],
+            "failed_rows": [_plain(r) for r in self.failed_rows],
+            "counts": dict(self.counts),
+            "species_done": sorted(self.species_done),
+            "allocated": sorted(self.allocated),
+            "given": self.given,
+            "freed": self.freed,
+            "task_time_s": self.task_time_s,
+            "phases": dict(self.phases),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "GenerationTally":
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            started=float(d["started"]),
+            rows=[dict(r) for r in d.get("rows", [])],
+            failed_rows=[dict(r) for r in d.get("failed_rows", [])],
+            counts={**empty_counts(), **d["counts"]},
+            species_done={int(s) for s in d["species_done"]},
+            allocated={int(s) for s in d.get("allocated", [])},
+            given=int(d.get("given", 0)),
+            freed=int(d.get("freed", 0)),
+            task_time_s=float(d.get("task_time_s", 0.0)),
+            phases={k: float(v) for k, v in d.get("phases", {}).items()},
+        )
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with numpy scalars turned into Python ones (for JSON)."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The best network ever trained (status ``ok``), saved to ``champion/`` by the coordinator.
+
+    Attributes:
+        id: its network id (``None`` before any). fitness: its fitness then (fraction; −1 before any).
+        generation: the generation it scored it in. parameters: its parameter count.
+    """
+
+    id: int | None = None
+    fitness: float = -1.0
+    generation: int | None = None
+    parameters: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"id", "fitness", "generation", "parameters"}`` (the checkpoint's ``best``)."""
+        return {"id": self.id, "fitness": self.fitness, "generation": self.generation, "parameters": self.parameters}
+
+
+@dataclass
+class Placement:
+    """What to do with one species' offspring (:meth:`EcosystemPolicy.place`).
+
+    Attributes:
+        founded: ids of species founded for them, in founding order (start their actors first).
+        moves: ``{species id: records}`` to add to other species (existing or just founded).
+        returned: clones to add to the parent species (offspring refused by the species limit).
+        failed: error records of offspring whose creation raised (logged, never trained).
+    """
+
+    founded: list[int] = field(default_factory=list)
+    moves: dict[int, list[NetworkRecord]] = field(default_factory=dict)
+    returned: list[NetworkRecord] = field(default_factory=list)
+    failed: list[NetworkRecord] = field(default_factory=list)
+
+
+
+__all__ = ["STATE_FORMAT", "Champion", "GenerationTally", "Placement", "Species"]
