@@ -374,7 +374,7 @@ def test_stagnation_state_survives_the_checkpoint_round_trip():
     p = policy(species_stagnation=2)
     (a,) = with_species(p, [None])
     trained(p, 4, {a: 0.7})
-    q = EcosystemPolicy.from_json(p.to_json(), p.params, p.seed)
+    q = EcosystemPolicy.from_json(p.to_json(), p.ecosystem, p.seed)
     assert (q.species[a].best_fitness, q.species[a].improved_generation) == (0.7, 4)
 
 
@@ -519,7 +519,7 @@ def test_state_round_trips_through_json_with_open_tallies():
     p.allocate(3, [sids[0]])
     p.finish_species_step(3, sids[0], [net_row(4, sid=sids[0], generation=3, train_loss=float("nan"))], set())
     p.crown(net_row(4, fitness=0.8), 2)
-    back = EcosystemPolicy.from_json(json.loads(json.dumps(p.to_json())), p.params, p.seed)
+    back = EcosystemPolicy.from_json(json.loads(json.dumps(p.to_json())), p.ecosystem, p.seed)
     assert back.to_json().keys() == p.to_json().keys()
     assert json.dumps(back.to_json()) == json.dumps(p.to_json())  # NaN survives too
     assert back.tallies[3].rows[0]["network_id"] == 4 and back.tallies[3].allocated == {sids[0]}

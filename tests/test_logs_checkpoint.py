@@ -91,7 +91,12 @@ def test_the_row_builders_and_the_parquet_schemas_name_the_same_columns():
     columns, and a generation's statistics and counters are generation-log columns."""
     import numpy as np
 
-    from ecosim.evolution.generation_rows import COUNT_COLUMNS, failed_offspring_row, network_row, summarise_generation
+    from ecosim.evolution.generation_rows import (
+        COUNT_COLUMNS,
+        failed_offspring_row,
+        network_row,
+        summarise_generation,
+    )
     from ecosim.genome import DenseLayer, Genome, init_weights
     from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA
 

@@ -63,7 +63,7 @@ class EcosystemPolicy:
     """Ecosystem-wide decisions and state, without Ray or torch (paper §III-A to §III-G).
 
     Args:
-        params: the ``[ecosystem]`` section: ``population``, ``species``, ``max_species``,
+        ecosystem: the ``[ecosystem]`` section: ``population``, ``species``, ``max_species``,
             ``max_population``, ``offspring``, ``speciation``.
         seed: the run seed (≥ 0).
         mutation: the ``[mutation]`` section (initial species only).
@@ -81,8 +81,8 @@ class EcosystemPolicy:
     (0, 1)
     """
 
-    def __init__(self, params: "EcosystemConfig", seed: int, mutation: MutationParams | None = None) -> None:
-        self.params = params
+    def __init__(self, ecosystem: "EcosystemConfig", seed: int, mutation: MutationParams | None = None) -> None:
+        self.ecosystem = ecosystem
         self.seed = int(seed)
         self.mutation = mutation or MutationParams()
         self.species: dict[int, Species] = {}
@@ -105,9 +105,9 @@ class EcosystemPolicy:
         ``ecosystem.max_species`` minus the living species with speciation; 0 without (one
         species holds every network).
         """
-        if not self.params.speciation:
+        if not self.ecosystem.speciation:
             return 0
-        return max(0, self.params.max_species - len(self.species))
+        return max(0, self.ecosystem.max_species - len(self.species))
 
     def species_with_key(self, key: SpeciesKey | None) -> int | None:
         """The living species with this key, or ``None``."""
@@ -122,8 +122,8 @@ class EcosystemPolicy:
         Raises:
             EcosimError: no free species slot (with speciation, after the initial species).
         """
-        if self.params.speciation and self.species and self.free_species_slots() <= 0:
-            raise EcosimError(f"cannot found a species beyond ecosystem.max_species = {self.params.max_species}")
+        if self.ecosystem.speciation and self.species and self.free_species_slots() <= 0:
+            raise EcosimError(f"cannot found a species beyond ecosystem.max_species = {self.ecosystem.max_species}")
         sid = self.next_species_id
         self.next_species_id += 1
         self.species[sid] = Species(sid, key, first_generation, first_generation - 1)
@@ -143,7 +143,7 @@ class EcosystemPolicy:
             ``[(species id, records)]``; the records still carry the placeholder ``species_id``
             that adoption by the species replaces.
         """
-        groups = initial_networks(input_shape, classes, self.params, self.mutation, self.seed, self.next_network_id)
+        groups = initial_networks(input_shape, classes, self.ecosystem, self.mutation, self.seed, self.next_network_id)
         out = []
         for key, recs in groups:
             self.take_ids(len(recs))
@@ -192,8 +192,8 @@ class EcosystemPolicy:
         holding the highest best fitness never is, so at least one species lives on. Without
         speciation, or with N = 0 (default, the paper: species never die), none is.
         """
-        n = self.params.species_stagnation
-        if n <= 0 or not self.params.speciation:
+        n = self.ecosystem.species_stagnation
+        if n <= 0 or not self.ecosystem.speciation:
             return set()
         measured = {s: sp for s, sp in self.species.items() if sp.best_fitness is not None}
         if len(measured) <= 1:
@@ -255,7 +255,7 @@ class EcosystemPolicy:
         dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
         able = [s for s in waiting if s not in dying and (s not in stepping or self.species[s].can_reproduce)]
-        pool = max(0, self.params.offspring - t.given)
+        pool = max(0, self.ecosystem.offspring - t.given)
         freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
         own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
         shared = largest_remainder(pool, {s: weight[s] for s in able})
@@ -298,7 +298,7 @@ class EcosystemPolicy:
         """
         known = {s: sp.weight for s, sp in self.species.items() if sp.weight is not None}
         fallback = float(np.mean(list(known.values()))) if known else 1.0
-        if self.params.species_allocation == "mean_fitness":
+        if self.ecosystem.species_allocation == "mean_fitness":
             return known.get(species_id, fallback)
         ids = sorted(set(known) | {species_id})
         relative = logistic_zscore([known.get(s, fallback) for s in ids])
@@ -341,7 +341,7 @@ class EcosystemPolicy:
             for f in o.failed:
                 c[FailReason(f).column] += 1
             target: int | None = None
-            if self.params.speciation and o.key != parent_key:
+            if self.ecosystem.speciation and o.key != parent_key:
                 target = self.species_with_key(o.key)
                 if target is None and self.free_species_slots() > 0:
                     target = self.found_species(o.key, generation + 1)
@@ -396,7 +396,7 @@ class EcosystemPolicy:
             t.counts["culled"] += sum(len(v) for v in by_species.values())
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
-        excess = len(cands) - self.params.max_population
+        excess = len(cands) - self.ecosystem.max_population
         if excess <= 0:
             return {s: by_species[s] for s in sorted(by_species)}
         protect = None if protect_offspring_of is None else set(protect_offspring_of)
@@ -425,7 +425,7 @@ class EcosystemPolicy:
         born ``generation − K`` or later is protected. Where that would leave fewer than ``excess``
         networks to draw from, protections lapse oldest first (then lowest id), so the limit holds.
         """
-        k = self.params.protect_new_structure
+        k = self.ecosystem.protect_new_structure
         if k <= 0:
             return protected
         structural = {kind.value for kind in SPECIES_KINDS}
@@ -549,7 +549,7 @@ class EcosystemPolicy:
     def from_json(
         cls,
         state: Mapping[str, Any],
-        params: "EcosystemConfig",
+        ecosystem: "EcosystemConfig",
         seed: int,
         mutation: MutationParams | None = None,
         species: Sequence[SpeciesState] = (),
@@ -564,7 +564,7 @@ class EcosystemPolicy:
             CheckpointError: an older state of a generation in progress (asynchronous mode),
                 whose network rows it did not keep.
         """
-        policy = cls(params, seed, mutation)
+        policy = cls(ecosystem, seed, mutation)
         policy.next_network_id = int(state["next_network_id"])
         policy.next_species_id = int(state["next_species_id"])
         best = state.get("best") or {}

@@ -19,18 +19,18 @@ if TYPE_CHECKING:  # reads the section's fields; does not depend on the config m
 
 
 def starting_genome(
-    input_shape: tuple[int, int, int], classes: int, params: "EcosystemConfig", mutation: MutationParams, seed: int
+    input_shape: tuple[int, int, int], classes: int, ecosystem: "EcosystemConfig", mutation: MutationParams, seed: int
 ) -> Genome:
     """The genome the initial ecosystem grows from (paper §III-A).
 
-    The minimal genome (the output layer on the input) unless ``params.initial_layers`` names
+    The minimal genome (the output layer on the input) unless ``ecosystem.initial_layers`` names
     hidden layers (e.g. ``"C10"``, the reference implementation's MNIST set-up); kernel shapes it
     leaves open are drawn by eq. 1 from the stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``.
 
     Raises:
         GenomeError: ``initial_layers`` cannot be parsed or does not fit ``input_shape``.
     """
-    spec = getattr(params, "initial_layers", "")
+    spec = getattr(ecosystem, "initial_layers", "")
     if not spec:
         return Genome.minimal(input_shape, classes)
     rng = derive_rng(seed, 0, SPECIES_STREAM_BASE + 1, "init")
@@ -40,7 +40,7 @@ def starting_genome(
 def initial_networks(
     input_shape: tuple[int, int, int],
     classes: int,
-    params: "EcosystemConfig",
+    ecosystem: "EcosystemConfig",
     mutation: MutationParams,
     seed: int,
     first_id: int = 0,
@@ -48,11 +48,11 @@ def initial_networks(
     """The initial networks, grouped by species (paper §III-A).
 
     Every genome grows from :func:`starting_genome` (the minimal genome by default). With
-    speciation, ``params.species`` distinct genomes from
+    speciation, ``ecosystem.species`` distinct genomes from
     :func:`~ecosim.genome.initial.initial_species_genomes`: the starting genome, then isolated
     networks mutated with species-changing mutations only (add/remove layer or node, eqs. 3–4)
     until their species key is new, so kernels and strides keep the minimal shapes eq. 1 gave
-    them (stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``). The ``params.population`` networks
+    them (stream ``(seed, 0, SPECIES_STREAM_BASE, "init")``). The ``ecosystem.population`` networks
     are split over them as evenly as possible (the first species get one more), each with fresh
     N(0, ``mutation.init_std``) weights from its own stream. Without speciation, every network is
     the starting genome plus one species-changing mutation from its own stream
@@ -60,7 +60,7 @@ def initial_networks(
 
     Args:
         input_shape: ``(C, H, W)`` of the images. classes: number of classes.
-        params: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``,
+        ecosystem: the ``[ecosystem]`` section (``speciation``, ``species``, ``population``,
             ``initial_layers``).
         mutation: the ``[mutation]`` section.
         seed: the run seed. first_id: id of the first network (ids follow consecutively).
@@ -70,21 +70,21 @@ def initial_networks(
         (with speciation; set when a species adopts them) or 0, and origin ``initial``.
 
     Raises:
-        EcosimError: ``params.species`` distinct species could not be reached.
-        GenomeError: a bad ``params.initial_layers``.
+        EcosimError: ``ecosystem.species`` distinct species could not be reached.
+        GenomeError: a bad ``ecosystem.initial_layers``.
     """
     next_id = first_id
-    start = starting_genome(input_shape, classes, params, mutation, seed)
+    start = starting_genome(input_shape, classes, ecosystem, mutation, seed)
     groups: list[tuple[SpeciesKey | None, list[NetworkRecord]]] = []
-    if params.speciation:
+    if ecosystem.speciation:
         rng = derive_rng(seed, 0, SPECIES_STREAM_BASE, "init")
         try:
-            genomes = [g for g, _ in initial_species_genomes(start, params.species, rng, mutation)]
+            genomes = [g for g, _ in initial_species_genomes(start, ecosystem.species, rng, mutation)]
         except GenomeError as exc:
             raise EcosimError(
-                f"could not create {params.species} distinct initial species (ecosystem.species): {exc}"
+                f"could not create {ecosystem.species} distinct initial species (ecosystem.species): {exc}"
             ) from exc
-        n, k = params.population, params.species
+        n, k = ecosystem.population, ecosystem.species
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
         for g, size in zip(genomes, sizes):
             recs = []
@@ -95,7 +95,7 @@ def initial_networks(
             groups.append((g.species_key, recs))
     else:
         recs = []
-        for _ in range(params.population):
+        for _ in range(ecosystem.population):
             g, w, kind = isolated_network(start, derive_rng(seed, 0, next_id, "init"), mutation)
             recs.append(
                 NetworkRecord(id=next_id, species_id=0, genome=g, weights=w, mutation=kind.value if kind else None)

@@ -73,14 +73,14 @@ class Population:
         species_id: the species' id.
         key: its species key (``None`` without speciation: one species holds everything).
         seed: the run seed.
-        policy: reproduction settings.
+        reproduction: reproduction settings.
     """
 
-    def __init__(self, species_id: int, key: SpeciesKey | None, seed: int, policy: ReproductionPolicy) -> None:
+    def __init__(self, species_id: int, key: SpeciesKey | None, seed: int, reproduction: ReproductionPolicy) -> None:
         self.species_id = species_id
         self.key = key
         self.seed = seed
-        self.policy = policy
+        self.reproduction = reproduction
         self.networks: dict[int, NetworkRecord] = {}
         self.generation = -1  # last generation trained
 
@@ -114,7 +114,7 @@ class Population:
         if not recs:
             return
         fr = relative_fitness([r.fitness if r.fitness is not None else 0.0 for r in recs])
-        sizes = [multiply_accumulates(r.genome) if self.policy.complexity == "macs" else r.parameters for r in recs]
+        sizes = [multiply_accumulates(r.genome) if self.reproduction.complexity == "macs" else r.parameters for r in recs]
         cr = relative_complexity(sizes)
         for r, f, c in zip(recs, fr, cr):
             self.networks[r.id] = dataclasses.replace(r, relative_fitness=float(f), relative_complexity=float(c))
@@ -196,28 +196,28 @@ class Population:
         attempt.parents = tuple(parents)
         failed: list[FailReason] = []
         child = None
-        if len(parents) == 2 and rng_sel.random() < self.policy.crossover_rate:
+        if len(parents) == 2 and rng_sel.random() < self.reproduction.crossover_rate:
             a, b = parents
-            mate = True if self.policy.speciation else rng_sel.random() < similarity(a.genome, b.genome)
+            mate = True if self.reproduction.speciation else rng_sel.random() < similarity(a.genome, b.genome)
             if mate:
                 attempt.origin = Origin.CROSSOVER
                 rng = derive_rng(self.seed, generation, oid, "crossover")
                 g, w = crossover(
-                    a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.policy.mutation
+                    a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.reproduction.mutation
                 )
                 child = self._child(oid, generation, g, w, (a.id, b.id), Origin.CROSSOVER, None)
         if child is None:
             p = parents[0]
             attempt.origin, attempt.parents = Origin.MUTATION, (p,)
             rng = derive_rng(self.seed, generation, oid, "mutation")
-            res = mutate(p.genome, p.weights, rng, self.policy.mutation)
+            res = mutate(p.genome, p.weights, rng, self.reproduction.mutation)
             if not res.ok:
                 failed.append(FailReason.constraint(res.kind))
                 child = self._clone(oid, generation, p)
             else:
                 assert res.genome is not None and res.weights is not None
                 child = self._child(oid, generation, res.genome, res.weights, (p.id,), Origin.MUTATION, res.kind.value)
-        key = child.genome.species_key if self.policy.speciation else None
+        key = child.genome.species_key if self.reproduction.speciation else None
         fallback = None
         if key != self.key:  # it leaves the species: the clone stands by for the species limit
             fallback = self._clone(oid, generation, attempt.parents[0])
