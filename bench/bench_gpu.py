@@ -21,7 +21,7 @@ def main() -> None:
 
     from ecosim.config import Config
     from ecosim.data import prepare_data
-    from ecosim.engine.tasks import train_network_task
+    from ecosim.engine.tasks import DataHandle, train_network_task
     from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
     from ecosim.phenotype.records import TrainSettings
 
@@ -38,7 +38,7 @@ def main() -> None:
     print(f"{'concurrent':>10} {'networks/min':>13} {'wall s':>8}")
     for conc in (1, 4, 8):
         ray.init(num_gpus=1, num_cpus=max(conc, 2), include_dashboard=False, logging_level="ERROR")
-        ref = ray.put(data)
+        ref = DataHandle.put(data)
         task = train_network_task.options(num_cpus=1, num_gpus=1 / conc)
         ray.get(task.remote(ref, g, weights[0], settings, 0, False))  # warm-up: CUDA context, cuDNN
         t0 = time.perf_counter()

@@ -11,8 +11,9 @@ and ``nohup`` show progress as it happens; on a terminal a live progress bar (st
 too. Nothing is wrapped at 80 columns when the output is not a terminal.
 
 Exit status: 0 done; 2 bad input (one line on stderr naming the parameter); 130 after Ctrl-C
-(SIGINT), 143 after SIGTERM: both finish cleanly, keep the last complete generation and print
-how to resume.
+(SIGINT), 143 after SIGTERM, 75 after a resumable stop (:class:`ecosim.errors.ResumableStop`,
+e.g. a cluster where no training task starts any more): each finishes cleanly, keeps the last
+complete generation and prints on one line what happened and how to resume.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from rich.table import Column
 from rich.text import Text
 
 from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
-from ecosim.errors import EcosimError
+from ecosim.errors import EcosimError, ResumableStop
 
 
 def _make_console(stderr: bool) -> Console:
@@ -262,8 +263,9 @@ dataset cache ($ECOSIM_CACHE, default ~/.cache/ecosim; torchvision downloads int
 
 Output: the run directory first, one line per generation, the champion last (stdout);
 a live progress bar on stderr when it is a terminal.
-Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM (both keep the last complete
-generation: continue with 'ecosim resume RUN_DIR')."""
+Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 75 stopped (no training task
+started for twice resources.stall_timeout, ...): each keeps the last complete generation:
+continue with 'ecosim resume RUN_DIR'."""
 
 _RESUME_EPILOG = """\
 Works from any directory (RUN_DIR/config.toml stores absolute paths).
@@ -499,6 +501,15 @@ def _interrupted_message(run_dir: str | None) -> str:
     return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
 
 
+def stopped_message(exc: ResumableStop, run_dir: str | os.PathLike[str] | None) -> str:
+    """The one line a resumable stop prints: ``stopped: REASON; generation N is the last complete one and is kept; continue with: ecosim resume RUN_DIR``.
+
+    What was kept comes from the checkpoints, as after Ctrl-C (:func:`_interrupted_message`).
+    """
+    tail = _interrupted_message(os.fspath(run_dir) if run_dir else exc.run_dir)
+    return f"stopped: {exc.reason}; {tail.removeprefix(': ').lstrip()}"
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     """Python warnings as one ``warning: ...`` line, without file and source line."""
     console.print(Text.assemble(("warning", "bold yellow"), f": {' '.join(str(message).split())}"), soft_wrap=True)
@@ -526,6 +537,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_or_resume(args, state)
         else:
             return int(args.func(args) or 0)
+    except ResumableStop as exc:
+        console.print(Text.assemble(("stopped", "bold yellow"), stopped_message(exc, state.get("run_dir"))[len("stopped"):]))
+        return exc.exit_status
     except EcosimError as exc:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2

@@ -350,6 +350,11 @@ class ResourcesConfig:
         resource_timeout: seconds the run waits, once the Ray cluster has no node left that can
             run a training task (nodes lost), for one to come back before it stops with a
             resumable state (0 = stop at once).
+        stall_timeout: seconds without a training task starting or finishing, while tasks wait
+            to start, before the run warns (naming what waits and what the Ray cluster reports);
+            after as long again it stops as a resumable stop (exit status 75; ``ecosim resume``
+            continues). −1 (default): 10 × the longest task so far (running ones included), at
+            least 300 s; 0: no watchdog.
         num_cpus: CPUs of a local Ray instance (0 = all); more than the machine's cores warns and
             uses the cores; ignored with ``run.address``.
     """
@@ -359,6 +364,7 @@ class ResourcesConfig:
     max_retries: int = 2
     task_timeout: float = 0.0
     resource_timeout: float = 60.0
+    stall_timeout: float = -1.0
     num_cpus: int = 0
 
 
@@ -515,6 +521,8 @@ def validate_config(cfg: Config) -> None:
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
     _require(res.task_timeout >= 0, "resources.task_timeout", res.task_timeout, "≥ 0")
     _require(res.resource_timeout >= 0, "resources.resource_timeout", res.resource_timeout, "≥ 0")
+    _require(res.stall_timeout >= 0 or res.stall_timeout == -1, "resources.stall_timeout", res.stall_timeout,
+             "≥ 0 (0 = off) or -1 (derived from the task durations)")
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 
 
@@ -592,7 +600,7 @@ def _arg_docs(cls: type) -> dict[str, str]:
 #: keys ``resume`` may change: they alter where and how a run executes, not what it computes
 RESUMABLE_KEYS = frozenset(
     {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
-    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "resource_timeout", "num_cpus")}
+    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "resource_timeout", "stall_timeout", "num_cpus")}
     | {"data.data_root"}
 )
 

@@ -51,6 +51,31 @@ class ClusterError(EcosimError, RuntimeError):
     ``ecosim resume`` continues from it."""
 
 
+class ResumableStop(EcosimError, RuntimeError):
+    """The run stopped before its last generation and can go on: ``ecosim resume RUN_DIR`` continues it.
+
+    Raised when waiting longer cannot help (a cluster where no training task starts any more,
+    issue 19). Nothing written before the stop is lost: the last complete generation is
+    checkpointed and the logs end with it (the partial generation is redone on resume). The
+    command line reports it as it reports Ctrl-C and SIGTERM, on one line, ``stopped: REASON:
+    generation N is the last complete one and is kept; continue with: ecosim resume RUN_DIR``,
+    and exits with :attr:`exit_status`.
+
+    Attributes:
+        reason: what was seen, one line without the resume advice (the message adds it).
+        run_dir: the run directory (``ecosim resume`` continues it).
+        exit_status: 75 (``EX_TEMPFAIL``: a temporary failure; retry later).
+    """
+
+    exit_status = 75
+
+    def __init__(self, reason: str, run_dir: str | None = None) -> None:
+        hint = f"; continue with: ecosim resume {run_dir}" if run_dir else ""
+        super().__init__(f"{reason}{hint}")
+        self.reason = reason
+        self.run_dir = run_dir
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line (whitespace collapsed), cut to ``limit`` characters.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -443,3 +444,75 @@ def test_no_node_left_for_training_stops_with_a_resumable_state(cluster, referen
     finally:
         restore_workers(cluster)
     assert_same_logs(reference, out)
+
+
+# ---- the no-progress watchdog (issue 19) ---------------------------------------------------------------
+def test_the_stall_watch_warns_once_then_stops_and_only_while_tasks_wait():
+    from ecosim.engine.cluster import STALL_FLOOR_S, StallWatch
+
+    w = StallWatch(10.0)
+    looks = [(0, 3, 1), (10, 3, 1), (12, 3, 1), (13, 3, 2), (25, 3, 2), (30, 3, 2), (33, 3, 2)]
+    assert [w.observe(t, waiting=n, signature=e, slowest_s=0.0) for t, n, e in looks] == [
+        None, "warn", None, "progress", "warn", None, "stop"]
+    w = StallWatch(10.0)  # tasks that all run (none waits) are never a stall, however long
+    assert {w.observe(t, waiting=0, signature=1, slowest_s=0.0) for t in range(0, 100, 5)} == {None}
+    w = StallWatch(-1)  # derived: a floor, then 10 × the longest task (a running one counts)
+    assert w.timeout() == STALL_FLOOR_S
+    w.observe(0, waiting=2, signature=1, slowest_s=60.0)
+    assert w.timeout() == 600.0
+
+
+@pytest.mark.ray
+def test_a_stalled_generation_warns_once_stops_resumably_and_resume_gives_the_uninterrupted_logs(
+    reference, tmp_path, data_root, ray_local, caplog
+):
+    import logging
+    import threading
+
+    from ecosim.api import resume, run
+    from ecosim.cli import stopped_message
+    from ecosim.errors import ResumableStop
+    from ecosim.store.checkpoint import intact_checkpoint_generation
+
+    @ray_local.remote(num_cpus=2)
+    class EveryCpu:
+        def ready(self) -> bool:
+            return True
+
+    hogs: list = []
+
+    class TakeEveryCpuAfterGeneration0:  # the stall: generation 1's tasks can never start
+        def on_start(self, start_generation, generations): ...
+        def on_phase(self, generation, phase, in_flight): ...
+
+        def on_generation(self, row):
+            if row["generation"] == 0:
+                hogs.append(EveryCpu.remote())
+                ray_local.get(hogs[0].ready.remote())
+
+    out = tmp_path / "stalled"
+    timer = threading.Timer(90, lambda: [ray_local.kill(h) for h in hogs])  # without a watchdog: a late finish
+    timer.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="ecosim.engine.coordinator"):
+            with pytest.raises(ResumableStop) as stop:
+                run(tiny(out, data_root, **{"resources.stall_timeout": 1.0}), [TakeEveryCpuAfterGeneration0()])
+    finally:
+        timer.cancel()
+        for h in hogs:
+            ray_local.kill(h)
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no training task started or finished")]
+    assert len(warnings) == 1, warnings
+    assert re.search(r"\d+ training tasks of generation 1 wait to start \(species 0, 1\), 0 running", warnings[0])
+    assert "the Ray cluster reports: 2 of 2 CPUs in use" in warnings[0]
+    assert "wait to start" in stop.value.reason and stop.value.run_dir == str(out)
+    assert intact_checkpoint_generation(out) == 0
+    assert stopped_message(stop.value, out) == (
+        f"stopped: {stop.value.reason}; generation 0 is the last complete one and is kept; "
+        f"continue with: ecosim resume {out}"
+    )
+    assert list(read_events(out)["event"]) == ["stalled"]
+    assert list(read_generations(out)["generation"]) == [0]
+    resume(out, {"resources.stall_timeout": -1.0})  # 1 s would stop a run whose first tasks load torch
+    assert_same_logs(reference, out)
+    assert list(read_events(out)["event"]) == ["stalled", "resumed"]

@@ -43,7 +43,7 @@ from typing import Any, Collection, Mapping, Protocol, Sequence
 import ray
 
 from ecosim.config import Config
-from ecosim.engine.cluster import wait_for_lost_resources
+from ecosim.engine.cluster import StallWatch, cluster_report, wait_for_lost_resources
 from ecosim.engine.recovery import (
     LOST_ERRORS,
     Recovery,
@@ -53,7 +53,8 @@ from ecosim.engine.recovery import (
     with_removed,
 )
 from ecosim.engine.species import SpeciesActor
-from ecosim.errors import ClusterError, ExtinctionError
+from ecosim.engine.tasks import DataHandle
+from ecosim.errors import ClusterError, ExtinctionError, ResumableStop
 from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
@@ -67,6 +68,10 @@ log = logging.getLogger(__name__)
 
 #: seconds between two looks at the cluster's node table (:func:`~ecosim.engine.cluster.wait_for_lost_resources`)
 RESOURCE_POLL_S = 2.0
+
+#: seconds between two looks at the training tasks' progress (:meth:`Ecosystem._watch_progress`; at
+#: most a quarter of a fixed ``resources.stall_timeout``)
+STALL_POLL_S = 2.0
 
 
 class Reporter(Protocol):
@@ -107,8 +112,9 @@ class Ecosystem:
     Args:
         config: the resolved configuration.
         run_dir: the run directory (logs, checkpoints, champion).
-        data: dataset arrays (put into Ray's object store once; the workers of every node get
-            them from there and never read the data folder).
+        data: dataset arrays (put into Ray's object store once; the first task on each machine
+            copies them to the machine's disk, every task maps that copy (:mod:`ecosim.engine.tasks`);
+            no node reads the data folder).
         input_shape: ``(C, H, W)``; classes: number of classes.
         reporters: progress hooks.
 
@@ -135,7 +141,7 @@ class Ecosystem:
         self.reporters = list(reporters)
         self.seed = config.run.seed
         self.logs = LogWriter(self.run_dir)
-        self.data_ref = ray.put(data)
+        self.data = DataHandle.put(data)  # small: tasks never get the arrays as an argument (issue 19)
         self.mean, self.std = tuple(data.mean), tuple(data.std)
         t, res = config.training, config.resources
         self.settings = TrainSettings(**dataclasses.asdict(t), threads=max(1, int(res.cpus_per_task)))
@@ -163,7 +169,7 @@ class Ecosystem:
         # SPREAD: species actors (and the CPU work of reproduction) spread over the nodes, so a
         # lost node costs a few species' steps, not the head's share of every species
         return SpeciesActor.options(scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
-            sid, key, self.seed, self.reproduction, [self.data_ref], self.settings, self.task_options,
+            sid, key, self.seed, self.reproduction, self.data, self.settings, self.task_options,
             self.cfg.resources.task_timeout,
         )
 
@@ -411,6 +417,61 @@ class Ecosystem:
             f"and none came back within resources.resource_timeout = {res.resource_timeout:g} s; {kept}: "
             f"add nodes, then continue with: ecosim resume {self.run_dir}{address}"
         )
+
+    async def _watch_progress(self) -> None:
+        """Stop the run when training tasks wait and none starts or finishes for too long (issue 19).
+
+        Every :data:`STALL_POLL_S` s it asks each species actor for its tasks' progress
+        (:meth:`SpeciesActor.progress`) and feeds :class:`~ecosim.engine.cluster.StallWatch`
+        (``resources.stall_timeout``): one warning naming what waits and what the cluster reports
+        (:func:`~ecosim.engine.cluster.cluster_report`), then the stop.
+
+        Raises:
+            ResumableStop: no progress for twice the stall timeout (an events-log row ``stalled``
+                first); the last complete generation is kept.
+        """
+        watch = StallWatch(self.cfg.resources.stall_timeout)
+        poll = STALL_POLL_S if watch.setting < 0 else min(STALL_POLL_S, watch.setting / 4)
+        started: float | None = None
+        while True:
+            await asyncio.sleep(poll)
+            actors = list(self.actors.items())
+            looks = await asyncio.gather(
+                *(asyncio.wait_for(a.progress.remote(), max(poll, 1.0)) for _, a in actors), return_exceptions=True
+            )
+            seen = [(sid, id(a), p) for (sid, a), p in zip(actors, looks) if isinstance(p, dict)]
+            waiting = sum(p["waiting"] for _, _, p in seen)
+            signature = tuple((sid, key, p["events"]) for sid, key, p in seen)
+            action = watch.observe(time.monotonic(), waiting, signature, max((p["slowest_s"] for *_, p in seen), default=0.0))
+            if action is None:
+                continue
+            if action == "progress":
+                log.warning("training tasks start and finish again; the run goes on")
+                continue
+            idle = time.monotonic() - (watch.since or time.monotonic())
+            running = sum(p["running"] for _, _, p in seen)
+            gens = sorted({p["generation"] for _, _, p in seen if p["generation"] is not None})
+            species = [sid for sid, _, p in seen if p["waiting"]]
+            what = (
+                f"{waiting} training task{'s' if waiting != 1 else ''} of generation {', '.join(map(str, gens))} "
+                f"wait{'s' if waiting == 1 else ''} to start (species {', '.join(map(str, species))}), {running} running"
+            )
+            report = await asyncio.to_thread(cluster_report)
+            if action == "warn":
+                started = time.time() - idle
+                log.warning(
+                    "no training task started or finished for %.0f s: %s; the Ray cluster reports: %s; the run "
+                    "stops in %.0f s unless one does (resources.stall_timeout; docs/cluster.md, 'A run that waits')",
+                    idle, what, report, watch.timeout(),
+                )
+                continue
+            last = self.policy.completed_generation
+            reason = f"no training task started or finished for {idle:.0f} s: {what}; the Ray cluster reports: {report}"
+            self._write_event(Recovery(
+                "stalled", last + 1, reason[:300], started=started or time.time() - idle,
+                lost="the work of the generation in progress", redone="nothing: the run stopped (resumable)",
+            ))
+            raise ResumableStop(reason, str(self.run_dir))
 
     # ---- start and restore -----------------------------------------------------------------------
     async def initialise(self) -> None:
@@ -684,6 +745,9 @@ class Ecosystem:
             ClusterError: no node left that can run a training task for
                 ``resources.resource_timeout`` s, or lost work redone more often than
                 ``resources.max_retries`` allows; the last complete generation is checkpointed.
+            ResumableStop: training tasks waited without any starting or finishing for twice
+                ``resources.stall_timeout`` (:meth:`_watch_progress`); the last complete
+                generation is checkpointed.
         """
         if resume:
             start = await self.restore()
@@ -695,16 +759,19 @@ class Ecosystem:
             rep.on_start(start, generations)
         mode = self._run_sync if self.cfg.run.mode == "sync" else self._run_async
         work = asyncio.ensure_future(mode(start, generations))
-        watch = asyncio.ensure_future(self._watch_resources())
+        watches = [asyncio.ensure_future(self._watch_resources())]
+        if self.cfg.resources.stall_timeout != 0:
+            watches.append(asyncio.ensure_future(self._watch_progress()))
         try:
-            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if watch.done():
-                watch.result()  # raises ClusterError
+            await asyncio.wait({work, *watches}, return_when=asyncio.FIRST_COMPLETED)
+            for watch in watches:
+                if watch.done():
+                    watch.result()  # raises ClusterError or ResumableStop
             await work
         finally:
-            for task in (watch, work, *self._tasks):
+            for task in (*watches, work, *self._tasks):
                 task.cancel()
-            await asyncio.gather(watch, work, *self._tasks, return_exceptions=True)
+            await asyncio.gather(*watches, work, *self._tasks, return_exceptions=True)
             self._tasks = []
         return self.policy.champion.to_json()
 
@@ -719,4 +786,4 @@ class Ecosystem:
             self._spare = None
 
 
-__all__ = ["RESOURCE_POLL_S", "Ecosystem", "Reporter"]
+__all__ = ["RESOURCE_POLL_S", "STALL_POLL_S", "Ecosystem", "Reporter"]

@@ -113,8 +113,8 @@ class Recovery:
     """One recovery in progress; :meth:`row` turns it into an events-log row once the redo is done.
 
     Attributes:
-        event: ``species_recovered``, ``step_redone``, ``spare_lost``, ``resumed`` or
-            ``resources_exhausted`` (:data:`ecosim.store.logs.EVENT_KINDS`).
+        event: ``species_recovered``, ``step_redone``, ``spare_lost``, ``resumed``,
+            ``resources_exhausted`` or ``stalled`` (:data:`ecosim.store.logs.EVENT_KINDS`).
         generation: the generation in progress. species_id: the species concerned, if one.
         cause: the error that revealed the loss (:func:`describe`).
         lost, redone: in words. node_id, pid: where the lost actor last ran, if known.

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import ray
 
-from ecosim.engine.tasks import train_network_task
+from ecosim.engine.tasks import DataHandle, train_network_task
 from ecosim.evolution.generation_rows import network_row
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
 from ecosim.evolution.records import (
@@ -43,7 +43,7 @@ class SpeciesActor:
 
     Args:
         species_id, key, seed, policy: see :class:`Population`.
-        data_ref: ``[ObjectRef]`` of the dataset (wrapped in a list so the actor does not fetch it).
+        data: the dataset's :class:`~ecosim.engine.tasks.DataHandle` (the actor never reads it).
         settings: training settings for the tasks.
         task_options: Ray options of each task (``num_cpus``, ``num_gpus``, ``max_retries``).
         task_timeout: seconds before a task is cancelled and recorded as an error (0 = none).
@@ -55,18 +55,19 @@ class SpeciesActor:
         key: SpeciesKey | None,
         seed: int,
         policy: ReproductionPolicy,
-        data_ref: list,
+        data: DataHandle,
         settings: TrainSettings,
         task_options: Mapping[str, Any],
         task_timeout: float = 0.0,
     ) -> None:
         self.pop = Population(species_id, key, seed, policy)
-        self.data_ref = data_ref[0]
+        self.data = data
         self.settings = settings
         self.task_options = dict(task_options)
         self.task_timeout = task_timeout
         self.committed: SpeciesState = self.pop.snapshot()
         self._trained: _Trained | None = None  # the last training of this generation, for a redone step
+        self._progress = _Progress()
 
     # ---- membership -------------------------------------------------------------------------
     def assign(self, species_id: int, key: SpeciesKey | None) -> int:
@@ -103,8 +104,11 @@ class SpeciesActor:
         seed = int(derive_rng(self.pop.seed, generation, rec.id, "training").integers(0, 2**63 - 1))
         evaluate_before = rec.fitness is None  # untrained: score before BP too
         t0 = time.perf_counter()
+        tag = (generation, rec.id)
+        self._progress.submitted(tag)
+        me = ray.get_runtime_context().current_actor
         ref = train_network_task.options(**self.task_options).remote(
-            self.data_ref, rec.genome, rec.weights, self.settings, seed, evaluate_before
+            self.data, rec.genome, rec.weights, self.settings, seed, evaluate_before, (me, tag)
         )
         try:
             if self.task_timeout > 0:
@@ -116,6 +120,8 @@ class SpeciesActor:
             return rec.id, self._failure(rec, f"task timed out after {self.task_timeout} s"), time.perf_counter() - t0
         except ray.exceptions.RayError as exc:  # worker lost beyond retries, task cancelled, ...
             return rec.id, self._failure(rec, f"{type(exc).__name__}: {exc}"), time.perf_counter() - t0
+        finally:
+            self._progress.finished(tag)
         upd = {
             "weights": res.weights,
             "age": rec.age + 1,
@@ -132,6 +138,21 @@ class SpeciesActor:
         if evaluate_before:
             upd["fitness_before_bp"] = res.fitness_before_bp
         return rec.id, upd, time.perf_counter() - t0
+
+    def task_started(self, tag: tuple[int, int]) -> None:
+        """A training task reports that it started (``(generation, network id)``; see :meth:`progress`)."""
+        self._progress.started(tag)
+
+    def progress(self) -> dict[str, Any]:
+        """This actor's training tasks, for the coordinator's no-progress watchdog (issue 19).
+
+        Returns:
+            ``{"waiting": tasks submitted and not started, "running": started and not finished,
+            "events": starts and finishes so far (grows with each), "slowest_s": the longest
+            start-to-finish time of a task so far (s), "generation": the generation of the
+            waiting tasks, or ``None``}``.
+        """
+        return self._progress.summary()
 
     @staticmethod
     def _failure(rec: NetworkRecord, message: str) -> dict[str, Any]:
@@ -222,6 +243,45 @@ class SpeciesActor:
         self.pop.restore(state)
         self.committed = self.pop.snapshot()
         return len(self.pop)
+
+
+class _Progress:
+    """Which training tasks of an actor wait, run or finished, and the slowest so far (issue 19).
+
+    A retried task may report its start twice, and a start may arrive after the result: both
+    count as one more event and change nothing else.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: set[tuple[int, int]] = set()
+        self.running: dict[tuple[int, int], float] = {}
+        self.events = 0
+        self.slowest_s = 0.0
+
+    def submitted(self, tag: tuple[int, int]) -> None:
+        self.waiting.add(tag)
+
+    def started(self, tag: tuple[int, int]) -> None:
+        self.events += 1
+        if tag in self.waiting:
+            self.waiting.discard(tag)
+            self.running[tag] = time.monotonic()
+
+    def finished(self, tag: tuple[int, int]) -> None:
+        self.events += 1
+        self.waiting.discard(tag)
+        begun = self.running.pop(tag, None)
+        if begun is not None:
+            self.slowest_s = max(self.slowest_s, time.monotonic() - begun)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "waiting": len(self.waiting),
+            "running": len(self.running),
+            "events": self.events,
+            "slowest_s": self.slowest_s,
+            "generation": min((g for g, _ in self.waiting | set(self.running)), default=None),
+        }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -116,7 +116,7 @@ EVENT_SCHEMA = pa.schema(
 )
 
 #: the ``event`` values of the events log (``docs/logs.md``)
-EVENT_KINDS = ("species_recovered", "step_redone", "spare_lost", "resumed", "resources_exhausted")
+EVENT_KINDS = ("species_recovered", "step_redone", "spare_lost", "resumed", "resources_exhausted", "stalled")
 
 _GEN_FILE = re.compile(r"gen-(\d{6})(?:-s(\d+))?\.parquet$")
 _EVENT_FILE = re.compile(r"^event-(\d{6,})\.parquet$")
