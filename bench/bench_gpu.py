@@ -40,9 +40,9 @@ def main() -> None:
         ray.init(num_gpus=1, num_cpus=max(conc, 2), include_dashboard=False, logging_level="ERROR")
         ref = DataHandle.put(data)
         task = train_network_task.options(num_cpus=1, num_gpus=1 / conc)
-        ray.get(task.remote(ref, g, weights[0], settings, 0, False))  # warm-up: CUDA context, cuDNN
+        ray.get(task.remote(ref, g, [ray.put(weights[0])], settings, 0, False))  # warm-up: CUDA context, cuDNN
         t0 = time.perf_counter()
-        ray.get([task.remote(ref, g, w, settings, i, False) for i, w in enumerate(weights)])
+        ray.get([task.remote(ref, g, [ray.put(w)], settings, i, False) for i, w in enumerate(weights)])
         wall = time.perf_counter() - t0
         print(f"{conc:>10} {60 * args.networks / wall:>13.1f} {wall:>8.1f}")
         ray.shutdown()

@@ -107,8 +107,9 @@ class SpeciesActor:
         tag = (generation, rec.id)
         self._progress.submitted(tag)
         me = ray.get_runtime_context().current_actor
+        weights = [ray.put(rec.weights)]  # fetched by the task itself: no task argument is pinned (issue 19)
         ref = train_network_task.options(**self.task_options).remote(
-            self.data, rec.genome, rec.weights, self.settings, seed, evaluate_before, (me, tag)
+            self.data, rec.genome, weights, self.settings, seed, evaluate_before, (me, tag)
         )
         try:
             if self.task_timeout > 0:

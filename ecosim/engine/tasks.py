@@ -112,7 +112,7 @@ def node_data(handle: DataHandle, cache: NodeCache | None = None) -> DataArrays:
 def train_network_task(
     data: DataHandle,
     genome: Genome,
-    weights: Weights,
+    weights: list,
     settings: TrainSettings,
     seed: int,
     evaluate_before: bool,
@@ -125,6 +125,9 @@ def train_network_task(
 
     Args:
         data: the dataset (:class:`DataHandle`; read through :func:`node_data`).
+        weights: ``[ObjectRef]`` of the network's :class:`~ecosim.genome.Weights`, fetched by the
+            task (a list: Ray neither fetches nor pins it; weights above 100 kB would otherwise
+            be a pinned argument too).
         started: ``(actor handle, tag)``: the task calls ``actor.task_started.remote(tag)`` when it
             starts (the coordinator's no-progress watchdog counts it), or ``None``.
     """
@@ -133,7 +136,8 @@ def train_network_task(
         actor.task_started.remote(tag)
     from ecosim.phenotype.training import train_and_evaluate  # torch: loaded in the worker only
 
-    return train_and_evaluate(genome, weights, node_data(data), settings, seed, evaluate_before)
+    start: Weights = ray.get(weights[0])
+    return train_and_evaluate(genome, start, node_data(data), settings, seed, evaluate_before)
 
 
 __all__ = ["DataHandle", "node_data", "train_network_task"]
