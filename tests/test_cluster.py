@@ -541,3 +541,31 @@ def test_a_node_poisoned_by_ray_issue_64627_stalls_plain_ray_but_an_ecosim_run_c
     assert result["leaked_mb"] >= 100  # two 55 MB arguments held in use for ever on the node that trains
     assert result["ecosim"] == "completed" and result["generations"] == 3, result
     assert result["plain_stalled"], f"Ray {result['ray']} no longer stalls: update the affected versions in docs/cluster.md"
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_as_one_local_run(reference, tmp_path, data_root):
+    """Issue 19: ``deploy/two_nodes_one_machine.sh`` (ray start --head, ray start --address, ecosim --address), twice."""
+    from ecosim.engine.local_cluster import cmdline
+
+    script = Path(__file__).resolve().parents[1] / "deploy" / "two_nodes_one_machine.sh"
+    repo = str(script.parents[1])
+    env = {**os.environ, "PYTHON": sys.executable, "WORKER_CPUS": "2",
+           "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_MODE"):
+        env.pop(name, None)
+    out = tmp_path / "two-nodes"
+    ecosim = [sys.executable, "-m", "ecosim.cli"]
+    folders = []
+    for args in (run_args(out, data_root, generations="2"), ["resume", str(out), "--generations", "3"]):
+        proc = subprocess.run([str(script), *ecosim, *args], env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        found = re.search(r"Ray cluster: head 127\.0\.0\.1:\d+ \(0 CPUs\), worker 127\.0\.0\.2 \(2 CPUs\), folder (\S+)", proc.stdout)
+        assert found, proc.stdout[-2000:]
+        folders.append(found.group(1))
+    assert_same_logs(reference, out)
+    assert list(read_events(out)["event"]) == ["resumed"]
+    left = [p for p in map(int, filter(str.isdigit, os.listdir("/proc"))) if any(f in cmdline(p) for f in folders)]
+    assert not left, f"Ray processes of the recipe still run: {left}"
+    assert not any(Path(f).exists() for f in folders)
