@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import tempfile
@@ -67,7 +68,7 @@ def array_digest(array: np.ndarray) -> str:
     a = np.ascontiguousarray(array)
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{a.dtype.str}{a.shape}".encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.reshape(-1).view(np.uint8).data if a.size else b"")
     return h.hexdigest()
 
 
@@ -110,7 +111,7 @@ class NodeCache:
                 continue  # an unreadable copy (not written by ecosim) is replaced
             for stale in self.root.glob(f"{TMP_PREFIX}{p.name}.*"):  # a writer killed earlier
                 stale.unlink(missing_ok=True)
-            atomic_write(p, lambda tmp, a=a: _save(tmp, a))
+            atomic_write(p, functools.partial(_save, array=a))
             written.append(p)
         return written
 

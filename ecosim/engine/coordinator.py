@@ -27,7 +27,9 @@ uninterrupted run's. Recoveries are bounded (``resources.max_retries`` per speci
 generation) and each one is a row of the events log (``docs/logs.md``). When no node can run a
 training task for ``resources.resource_timeout`` seconds, the run stops with
 :class:`~ecosim.errors.ClusterError`; its last complete generation is checkpointed and
-``ecosim resume RUN_DIR --address ...`` continues it.
+``ecosim resume RUN_DIR --address ...`` continues it. When training tasks wait and none starts or
+finishes for ``resources.stall_timeout`` seconds, the run warns once, and after as long again
+stops with :class:`~ecosim.errors.ResumableStop` (issue 19; ``docs/cluster.md``, "A run that waits").
 """
 
 from __future__ import annotations

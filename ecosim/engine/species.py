@@ -10,6 +10,10 @@ keeps a copy and can re-create a lost actor from it (:meth:`SpeciesActor.restore
 idempotent per generation: after a restore to the state it trained from, ``train(g)`` returns
 the same result again without running a task, so a redone step costs only the lost species'
 training.
+
+Progress (issue 19): each training task reports its start (:meth:`SpeciesActor.task_started`)
+and the actor sees it finish; :meth:`SpeciesActor.progress` tells the coordinator's no-progress
+watchdog how many tasks wait, run, and how long the longest took.
 """
 
 from __future__ import annotations
