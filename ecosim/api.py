@@ -40,10 +40,18 @@ from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
 from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
 from ecosim.data.datasets import DataNotFoundError
-from ecosim.errors import CheckpointError, ConfigError, DatasetError, GenomeError
+from ecosim.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    GenomeError,
+    ResumableStop,
+    StorageError,
+)
 from ecosim.evolution.initial import starting_genome
 from ecosim.phenotype.records import DataArrays
 from ecosim.store import RunDir, atomic_write
+from ecosim.store.atomic import check_writable
 from ecosim.store.checkpoint import intact_checkpoint_generation
 from ecosim.store.lock import run_lock
 from ecosim.store.logs import set_aside_damaged_logs
@@ -232,7 +240,12 @@ def _execute(
         finally:
             await eco.shutdown()
 
-    best = asyncio.run(main())  # the caller holds the run directory's lock
+    try:
+        best = asyncio.run(main())  # the caller holds the run directory's lock
+    except StorageError as exc:  # a full disk mid-run: what is complete is kept (atomic writes)
+        if exc.disk_full:
+            raise ResumableStop(f"{exc}; free space (or remount read-write), then resume", str(run_dir)) from exc
+        raise
     line = format_champion(run_dir)
     if line:
         emit(line)
@@ -287,6 +300,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
         raise ConfigError(
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
         )
+    check_writable(run_dir, "the run directory")  # before an hour of work, not at its first write
     if run_dir.is_dir():  # another process starting or running here: fail before anything is touched
         with run_lock(run_dir):
             pass

@@ -10,10 +10,12 @@ Output: the run directory first, then one plain line per generation, then the ch
 and ``nohup`` show progress as it happens; on a terminal a live progress bar (stderr) is shown
 too. Nothing is wrapped at 80 columns when the output is not a terminal.
 
-Exit status: 0 done; 2 bad input (one line on stderr naming the parameter); 130 after Ctrl-C
-(SIGINT), 143 after SIGTERM, 75 after a resumable stop (:class:`ecosim.errors.ResumableStop`,
-e.g. a cluster where no training task starts any more): each finishes cleanly, keeps the last
-complete generation and prints on one line what happened and how to resume.
+Exit status: 0 done; 1 a filesystem fault (:class:`ecosim.errors.StorageError`: one line naming
+the path, the operation and the reason); 2 bad input (one line on stderr naming the parameter);
+130 after Ctrl-C (SIGINT), 143 after SIGTERM, 75 after a resumable stop
+(:class:`ecosim.errors.ResumableStop`, e.g. a cluster where no training task starts any more, or
+a full disk mid-run): each finishes cleanly, keeps the last complete generation and prints on one
+line what happened and how to resume.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from rich.table import Column
 from rich.text import Text
 
 from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
-from ecosim.errors import EcosimError, ResumableStop
+from ecosim.errors import EcosimError, ResumableStop, StorageError
+from ecosim.store.atomic import check_writable
 
 
 def _make_console(stderr: bool) -> Console:
@@ -344,6 +347,8 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
 def _cmd_show(args: argparse.Namespace) -> int:
     from ecosim.report.show import write_pictures  # matplotlib: only for this command
 
+    if args.out is not None:  # a folder that cannot be written: say so before any work
+        check_writable(args.out, "the pictures folder")
     written = write_pictures(args.run_dir, args.network, args.generation, args.fmt, args.out, args.from_log)
     for path in written.values():
         print(path)
@@ -406,6 +411,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         runs = load_runs(args.run_dirs)
+        if args.out is not None:  # a folder that cannot be written: say so before any work
+            check_writable(args.out, "the report folder")
         written = write_report(runs, args.out, args.generation, args.tensorboard, args.fmt)
         groups = group_runs(runs)
         table = _table_one(groups, args.generation)
@@ -431,6 +438,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from ecosim.export import DEFAULT_FORMATS, export_champion  # torch: only for this command
 
+    if args.out is not None:  # a folder that cannot be written: say so before any work
+        check_writable(args.out, "the export folder")
     written = export_champion(args.run_dir, args.out, tuple(dict.fromkeys(args.formats or DEFAULT_FORMATS)))
     for path in written.values():
         print(path)
@@ -540,9 +549,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ResumableStop as exc:
         console.print(Text.assemble(("stopped", "bold yellow"), stopped_message(exc, state.get("run_dir"))[len("stopped"):]))
         return exc.exit_status
+    except StorageError as exc:  # a filesystem fault: one line, path, operation, reason (issue 21)
+        console.print(Text.assemble(("error", "bold red"), f": {exc}"))
+        return 1
     except EcosimError as exc:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2
+    except OSError as exc:  # any other write or read the store did not wrap: the same one line
+        console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))
+        return 1
     except KeyboardInterrupt:
         if main_thread:  # a second Ctrl-C must not break Ray's shutdown at exit (orphaned agents)
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -6,6 +6,9 @@ caller can catch the library's errors apart from Python's own.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class EcosimError(Exception):
     """Base class of every error ecosim raises on purpose."""
@@ -74,6 +77,57 @@ class ResumableStop(EcosimError, RuntimeError):
         super().__init__(f"{reason}{hint}")
         self.reason = reason
         self.run_dir = run_dir
+
+
+#: errno → the reason a filesystem fault gives, in words (issue 21)
+_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.ENOTDIR: "not a directory",
+    errno.EISDIR: "is a directory",
+    errno.ENOENT: "no such file or directory",
+    errno.EEXIST: "already exists",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+#: errnos after which a run can go on once the user frees space or remounts: a resumable stop
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+class StorageError(EcosimError, OSError):
+    """A file or folder could not be written or read: one line naming the path, what was being
+    done and why (issue 21), e.g. ``cannot write '/runs/a/.lock' (the run lock): permission denied``.
+
+    The command line prints it as one ``error:`` line and exits with 1. Mid-run, a full disk
+    (:data:`FULL_ERRNOS`) becomes a :class:`ResumableStop` instead.
+
+    Attributes:
+        path: the file or folder. operation: what was being done, in words. reason: why.
+        errno: the ``errno`` of the underlying :class:`OSError` (``None`` if unknown).
+    """
+
+    def __init__(self, path: object, operation: str, reason: str, code: int | None = None) -> None:
+        super().__init__(f"cannot {operation} {str(path)!r}: {reason}")
+        self.path, self.operation, self.reason, self.code = str(path), operation, reason, code
+
+    @property
+    def disk_full(self) -> bool:
+        """Whether freeing space (or remounting read-write) lets the work go on."""
+        return self.code in FULL_ERRNOS
+
+    @classmethod
+    def from_os(cls, exc: OSError, operation: str, path: object | None = None) -> "StorageError":
+        """The one-line form of ``exc``; ``path`` defaults to the path the error names."""
+        if isinstance(exc, StorageError):
+            return exc
+        where = path if path is not None else (exc.filename or "?")
+        reason = _REASONS.get(exc.errno or -1) or (exc.strerror or str(exc)).lower()
+        if exc.errno == errno.EEXIST and exc.filename and not os.path.isdir(exc.filename):
+            reason = "a file stands where a folder is expected"
+        return cls(where, operation, reason, exc.errno)
 
 
 def one_line(exc: BaseException, limit: int = 200) -> str:

@@ -330,3 +330,60 @@ def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, 
     assert main([command, str(tmp_path)]) == 2  # a folder, but not a run
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a run directory" in err[0] and "champion" not in err[0]
+
+
+# ---- issue 21: filesystem faults, one line each ---------------------------------------------------
+def _faulty_paths(tmp: Path) -> dict[str, Path]:
+    (tmp / "a file").write_text("x")
+    (tmp / "dangling ü").symlink_to(tmp / "nowhere")
+    locked = tmp / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return {
+        "a file where a folder is expected": tmp / "a file",
+        "a folder under a file": tmp / "a file" / "sub ü",
+        "a dangling symlink": tmp / "dangling ü",
+        "an unwritable folder": locked / "out",
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "experiments/quickstart.toml", "--out"],
+        ["report", "RUN", "--out"],
+        ["show", "RUN", "--out"],
+        ["export", "RUN", "--out"],
+        ["resume"],
+        ["report"],
+        ["show"],
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_every_path_argument_at_a_faulty_path_gives_one_line_and_writes_nothing(command, tmp_path, capsys):
+    """Issue 21's sweep: each fault gives a non-zero exit, at most 3 lines on stderr, no traceback,
+    and nothing appears outside the paths set up here."""
+    root = Path(__file__).resolve().parents[1]
+    faults = _faulty_paths(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for what, path in faults.items():
+        if what == "an unwritable folder" and os.geteuid() == 0:
+            continue  # root writes anyway (no DAC check): nothing to test
+        argv = [str(root / a) if a.endswith(".toml") else (str(tmp_path / "no-run") if a == "RUN" else a) for a in command]
+        rc = main([*argv, str(path)])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert rc != 0 and 1 <= len(lines) <= 3 and "Traceback" not in err, (what, rc, err)
+        assert str(path) in err or "does not exist" in err or "not a run directory" in err, (what, err)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_storage_error_names_path_operation_and_reason():
+    import errno
+
+    from ecosim.errors import StorageError
+
+    e = StorageError.from_os(OSError(errno.ENOSPC, "No space left on device", "/runs/a/x.parquet"), "write")
+    assert str(e) == "cannot write '/runs/a/x.parquet': no space left on device" and e.disk_full
+    assert not StorageError.from_os(PermissionError(errno.EACCES, "denied", "/r"), "write").disk_full
+    assert StorageError.from_os(OSError(errno.EROFS, "ro", "/r"), "write").disk_full

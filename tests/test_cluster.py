@@ -569,3 +569,76 @@ def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_
     left = [p for p in map(int, filter(str.isdigit, os.listdir("/proc"))) if any(f in cmdline(p) for f in folders)]
     assert not left, f"Ray processes of the recipe still run: {left}"
     assert not any(Path(f).exists() for f in folders)
+
+
+# ---- issue 21: a full disk mid-run is a resumable stop ----------------------------------------------
+def _fail_checkpoint_of(generation: int, code: int):
+    """A ``save_checkpoint`` that fails like a full disk from ``generation`` on."""
+    import os
+
+    from ecosim.store import checkpoint as ck
+
+    real = ck.save_checkpoint
+
+    def save(run_dir, g, *a, **kw):
+        if g >= generation:
+            raise ck.StorageError.from_os(OSError(code, os.strerror(code), str(run_dir)), "write the checkpoint")
+        return real(run_dir, g, *a, **kw)
+
+    return save
+
+
+def test_a_full_disk_at_a_checkpoint_stops_resumably_keeping_the_last_complete_generation(
+    tmp_path, data_root, ray_local, monkeypatch
+):
+    import errno
+
+    from ecosim.api import run
+    from ecosim.engine import coordinator
+    from ecosim.errors import ResumableStop
+    from ecosim.store.checkpoint import intact_checkpoint_generation
+
+    monkeypatch.setattr(coordinator, "save_checkpoint", _fail_checkpoint_of(1, errno.ENOSPC))
+    out = tmp_path / "full"
+    with pytest.raises(ResumableStop, match="no space left on device") as info:
+        run(tiny(out, data_root, **{"run.generations": 2}))
+    assert info.value.run_dir == str(out) and "ecosim resume" in str(info.value)
+    assert intact_checkpoint_generation(out) == 0  # generation 0 is complete and kept
+    assert (out / "champion.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_stops_resumably_and_resume_after_freeing_space_gives_the_uninterrupted_logs(
+    reference, tmp_path, data_root
+):
+    """On a size-limited tmpfs (skipped where this process may not mount one): the disk fills after
+    generation 0, the run stops resumably; space freed, ``ecosim resume`` gives the reference logs."""
+    import subprocess
+
+    from ecosim.api import resume, run
+    from ecosim.errors import ResumableStop
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        filler = mnt / "filler"
+
+        class FillTheDiskAfterGeneration0:
+            def on_start(self, *a): ...
+
+            def on_phase(self, *a): ...
+
+            def on_generation(self, row):
+                if row["generation"] == 0:
+                    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=100"], capture_output=True)
+
+        out = mnt / "run"
+        with pytest.raises(ResumableStop, match="no space left on device"):
+            run(tiny(out, data_root), [FillTheDiskAfterGeneration0()])
+        filler.unlink()
+        resume(out)
+        assert_same_logs(reference, out)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

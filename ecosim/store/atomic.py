@@ -7,10 +7,13 @@ then ``os.replace``. The temporary file is removed when writing fails.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from ecosim.errors import StorageError
 
 TMP_PREFIX = ".tmp-"
 """Name prefix of temporary files and folders; leftovers of a killed writer are removed on resume."""
@@ -28,9 +31,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None] | by
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        OSError: the folder is not writable or the disk is full (no temporary file is left).
+        StorageError: the folder cannot be created or written, the disk is full, the file system
+            is read-only (one line naming ``path``; no temporary file is left).
     """
     path = Path(path)
+    try:
+        return _atomic_write(path, write)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError.from_os(exc, "write", path) from exc
+
+
+def _atomic_write(path: Path, write: Callable[[str], None] | bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TMP_PREFIX + path.name + ".")
     try:
@@ -55,4 +68,33 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None] | by
     return path
 
 
-__all__ = ["TMP_PREFIX", "atomic_write"]
+def check_writable(folder: str | os.PathLike[str], what: str) -> None:
+    """Fail now, not at the first write an hour later, if ``folder`` cannot become a writable folder.
+
+    The nearest existing ancestor must be a directory that this process may write (``folder``
+    itself when it exists); a file where a folder is expected or a dangling link is a fault too.
+
+    Args:
+        folder: the folder that will be written (it may not exist yet).
+        what: what it is, in words (e.g. ``"the run directory"``), for the message.
+
+    Raises:
+        StorageError: one line naming the path, e.g. ``cannot write the run directory 'x': not a directory``.
+    """
+    p = Path(folder)
+    if p.is_symlink() and not p.exists():
+        raise StorageError(p, f"write {what}", "dangling symbolic link", errno.ENOENT)
+    probe = p
+    while not probe.exists():
+        if probe.is_symlink():
+            raise StorageError(p, f"write {what}", f"{str(probe)!r} is a dangling symbolic link", errno.ENOENT)
+        probe = probe.parent
+    where = "" if probe == p else f"{str(probe)!r} is "
+    if not probe.is_dir():
+        raise StorageError(p, f"write {what}", f"{where}not a directory", errno.ENOTDIR)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        reason = f"{str(probe)!r} is not writable (permission denied)" if where else "permission denied"
+        raise StorageError(p, f"write {what}", reason, errno.EACCES)
+
+
+__all__ = ["TMP_PREFIX", "atomic_write", "check_writable"]

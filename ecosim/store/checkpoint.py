@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from ecosim.errors import CheckpointError, one_line
+from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
 from ecosim.store.atomic import TMP_PREFIX, atomic_write
@@ -61,9 +61,22 @@ def save_checkpoint(
     """
     layout = RunDir(run_dir)
     root = layout.checkpoints
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
+    except OSError as exc:
+        raise StorageError.from_os(exc, "write the checkpoint", root) from exc
+    try:
+        return _save(layout, root, tmp, generation, species, coordinator, keep)
+    except OSError as exc:  # a full disk: the previous checkpoint and LATEST stay as they were
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StorageError.from_os(exc, "write the checkpoint", layout.checkpoint(generation)) from exc
+
+
+def _save(
+    layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, coordinator: Any, keep: int
+) -> Path:
     final = layout.checkpoint(generation)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
     arrays: dict[str, np.ndarray] = {}
     species_meta = []
     for sp in species:

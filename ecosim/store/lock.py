@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Iterator
 
-from ecosim.errors import CheckpointError
+from ecosim.errors import CheckpointError, StorageError
 
 LOCK_NAME = ".lock"
 
@@ -32,9 +32,13 @@ def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[Path]:
 
     Raises:
         CheckpointError: another process holds the lock (the message names its pid and host).
+        StorageError: the lock file cannot be created (one line: path and reason).
     """
     path = Path(run_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError.from_os(exc, "create the run lock", path) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
