@@ -125,6 +125,7 @@ def at_compute(run: RunLogs, budget: float) -> AtCompute:
     """
     if not budget > 0:
         raise ValueError(f"budget must be > 0 multiply-accumulates, got {budget!r}")
+    budget = float(budget)
     c = compute_curve(run)
     within = c[c["train_macs"] <= budget * (1 + 1e-9)]
     row = within.iloc[-1] if len(within) else c.iloc[0]
