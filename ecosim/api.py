@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
 from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
-from ecosim.data.datasets import DataNotFoundError
+from ecosim.data.datasets import DataNotFoundError, resolve_data_root
 from ecosim.errors import (
     CheckpointError,
     ConfigError,
@@ -179,7 +179,7 @@ def resolve_paths(config: Config) -> Config:
     both paths are made absolute against the current directory. Idempotent; :func:`run` calls it.
     """
     out = _absolute(config.run.out) if config.run.out else default_run_dir(config)
-    root = config.data.data_root or os.environ.get(DATA_ENV_VAR, "")
+    root = resolve_data_root(config.data.data_root)  # the one place of the option → $ECOSIM_DATA rule
     return config.with_overrides(
         {"run.out": str(out), "data.data_root": str(_absolute(root)) if root else ""}
     )
