@@ -15,9 +15,10 @@ Each contestant runs forward, then backward to the weight, the bias and the inpu
 the middle of a network). Contestants are interleaved: every repetition runs each once, in a
 fresh (seeded) random order, so drifts in machine load hit all of them alike. Medians of wall
 time and of process CPU time (all threads; less sensitive to other jobs on a shared machine)
-are reported, with ratios to the reference. ``--sweep`` adds the dense/grouped crossover sweep
-used to calibrate :func:`ecosim.phenotype.conv.choose_mode` (``AUTO_BUDGET``,
-``AUTO_SHAPE_COST``). ``--threads`` defaults to all cores (``torch.set_num_threads``).
+are reported, with ratios to the reference. ``--sweep`` adds a dense/grouped crossover sweep
+(which one wins depends on the machine: ``training.conv_mode = "auto"`` measures it per network
+shape class, :mod:`ecosim.phenotype.layout`). ``--threads`` defaults to all cores
+(``torch.set_num_threads``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ecosim.phenotype.conv import MixedConv2d, choose_mode
+from ecosim.phenotype.conv import MixedConv2d
 
 Shape2 = tuple[int, int]
 MIXED_SHAPES: tuple[Shape2, ...] = ((1, 1), (3, 3), (5, 5), (7, 7), (3, 7), (7, 1), (5, 3), (1, 5))
@@ -116,7 +117,6 @@ def _case(
         f"plain F.conv2d {ref_k[0]}x{ref_k[1]}": _plain_step(x, len(kernels), ref_k),
         "MixedConv2d dense": _mixed_step(x, kernels, "dense"),
         "MixedConv2d grouped": _mixed_step(x, kernels, "grouped"),
-        f"MixedConv2d auto ({choose_mode(kernels)})": _mixed_step(x, kernels, "auto"),
     }
     return measure(steps, args.reps, args.warmup, x.device)
 
@@ -134,14 +134,14 @@ def sweep(x: torch.Tensor, args: argparse.Namespace) -> None:
     """Dense vs grouped over layers of 32 kernels: ``n`` of shape 1×1, the rest cycling over big shapes.
 
     Prints the area ratio ``Σ h·w / (C_out·h_max·w_max)``, the number of distinct shapes, the
-    medians and grouped/dense ratios, and what :func:`choose_mode` picks.
+    medians and grouped/dense ratios.
     """
     print(
         "\nsweep: 32 kernels, n of them 1x1, the rest cycling over big shapes; g/d < 1 favours grouped"
     )
     print(
         f"  {'big shapes':<22} {'n 1x1':>5} {'shapes':>6} {'area':>6} {'dense cpu':>9} {'grp cpu':>8} "
-        f"{'g/d cpu':>7} {'g/d wall':>8}  auto"
+        f"{'g/d cpu':>7} {'g/d wall':>8}"
     )
     reps = max(5, args.reps // 3)
     for bigs, smalls in SWEEP:
@@ -159,7 +159,7 @@ def sweep(x: torch.Tensor, args: argparse.Namespace) -> None:
             label = ",".join(f"{h}x{w}" for h, w in bigs)
             print(
                 f"  {label:<22} {n_small:>5} {len(set(kernels)):>6} {ratio:>6.3f} {dc * 1e3:>9.1f} {gc * 1e3:>8.1f} "
-                f"{gc / dc:>7.2f} {gw / dw:>8.2f}  {choose_mode(kernels)}"
+                f"{gc / dc:>7.2f} {gw / dw:>8.2f}"
             )
             sys.stdout.flush()
 
@@ -182,7 +182,7 @@ def main() -> None:
     )
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument(
-        "--sweep", action="store_true", help="also run the auto-rule calibration sweep"
+        "--sweep", action="store_true", help="also run the dense/grouped crossover sweep"
     )
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():

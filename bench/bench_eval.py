@@ -20,7 +20,8 @@ Adadelta) per layout. Images are MNIST's test set when ``--shape`` is ``1,28,28`
 
 Contestants are interleaved (each repetition runs every one once, in a fresh seeded order) so
 drifts in machine load hit all alike; medians of wall time and process CPU time are reported,
-with ratios to batch 128 / channels-first of the same network. Threads default to 1, as in a
+with ratios to the first of ``--batch-sizes`` / channels-first of the same network (scoring)
+and to channels-first (training). Threads default to 1, as in a
 training task with ``resources.cpus_per_task = 1``.
 """
 
@@ -126,14 +127,15 @@ def main() -> None:
             cpu[key].append(c)
 
     print(f"\n{'network':<26}{'task':<14}{'layout':<7}{'wall s':>8}{'cpu s':>8}{'÷ref':>7}   ref")
+    ref_task = f"eval b{sizes[0]}"  # the first batch size asked for (it used to be 128, always)
     for name in models:
-        ref_eval = statistics.median(wall[(name, "eval b128", "cf")])
+        ref_eval = statistics.median(wall[(name, ref_task, "cf")])
         for key in jobs:
             if key[0] != name:
                 continue
             med = statistics.median(wall[key])
             ref = statistics.median(wall[(name, key[1], "cf")]) if key[1].startswith("train") else ref_eval
-            ref_name = f"{key[1]} cf" if key[1].startswith("train") else "eval b128 cf"
+            ref_name = f"{key[1]} cf" if key[1].startswith("train") else f"{ref_task} cf"
             print(f"{name:<26}{key[1]:<14}{key[2]:<7}{med:8.3f}{statistics.median(cpu[key]):8.3f}{med / ref:7.2f}   {ref_name}")
 
 

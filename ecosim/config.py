@@ -31,7 +31,7 @@ import tomli_w
 from ecosim.errors import ConfigError
 from ecosim.genome.mutation import RESIZE_DIMENSIONS, MutationParams
 from ecosim.phenotype.records import TrainingParams
-from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, OPTIMISERS
+from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
 
 MODES = ("sync", "async")
 #: ecosystem.species_allocation: how offspring are split over species (see EcosystemConfig)
@@ -46,6 +46,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "training.optimiser": tuple(OPTIMISERS),
     "training.activation": tuple(ACTIVATIONS),
     "training.conv_mode": tuple(CONV_MODES),
+    "training.memory_format": tuple(MEMORY_FORMATS),
     "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
     "mutation.resize_dimension": RESIZE_DIMENSIONS,
     "ecosystem.complexity": COMPLEXITY_MEASURES,

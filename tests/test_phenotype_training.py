@@ -10,7 +10,7 @@ from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.phenotype.network import build_phenotype
 from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, normalise
 from ecosim.phenotype.records import TrainingParams
-from ecosim.phenotype.training import accuracy, batches, memory_format_for
+from ecosim.phenotype.training import accuracy, batches
 from strategies import genomes
 
 CPU = torch.device("cpu")
@@ -47,14 +47,6 @@ def test_batches_have_the_requested_memory_format_whatever_the_source_strides(fm
         assert x.stride() == expected and x.dtype == torch.float32 and y.shape == (x.shape[0],)
 
 
-def test_memory_format_is_channels_last_from_two_conv_layers_on():
-    one = Genome((1, 8, 8), (ConvLayer(((1, 1),)), DenseLayer(2)))
-    two = Genome((1, 8, 8), (ConvLayer(((1, 1),)), ConvLayer(((1, 1),)), DenseLayer(2)))
-    assert memory_format_for(Genome.minimal((1, 8, 8), 2)) == torch.contiguous_format
-    assert memory_format_for(one) == torch.contiguous_format
-    assert memory_format_for(two) == torch.channels_last
-
-
 @settings(max_examples=15, deadline=None)
 @given(genome=genomes(input_shapes=[(1, 9, 9), (3, 8, 8)], max_kernels=4), seed=st.integers(0, 2**16))
 def test_accuracy_does_not_depend_on_memory_format_or_batch_size(genome, seed):
@@ -66,7 +58,7 @@ def test_accuracy_does_not_depend_on_memory_format_or_batch_size(genome, seed):
     with torch.no_grad():
         ref = model(normalise(images, mean, std)).argmax(1)
     expected = float((ref.numpy() == labels).mean())
-    for fmt in (None, torch.contiguous_format, torch.channels_last):
+    for fmt in (torch.contiguous_format, torch.channels_last):
         for bs in (1, 8, 256):
             assert accuracy(model, images, labels, mean, std, bs, fmt) == pytest.approx(expected, abs=1.5 / 37)
 

@@ -16,8 +16,11 @@ Two evaluation strategies give the same function:
   in its window, so both read exactly the same input tiles for each output tile. Masked tiles
   are never read.
 
-``mode="auto"`` picks one per layer by :func:`choose_mode` (cost model calibrated with
-``bench/bench_conv.py``).
+Both compute bit-identical forward passes on a CPU (each group's conv reads the same tiles in
+the same order; the bias is added after the convolution in both, as oneDNN does it for kernels
+larger than 1×1). Their weight gradients differ in rounding (the reductions run over different
+kernel sizes). ``mode="auto"`` runs dense until the network's layout, measured on the machine
+that runs it, says otherwise (:mod:`ecosim.phenotype.layout`, issue 18).
 """
 
 from __future__ import annotations
@@ -39,16 +42,6 @@ Group = tuple[int, int, int, int]
 
 #: Evaluation modes, defined once in :data:`ecosim.phenotype.registry.CONV_MODES`.
 MODES = CONV_MODES
-
-#: ``auto`` picks ``grouped`` when ``area + AUTO_SHAPE_COST · (shapes − 2)`` is at most the
-#: budget, with ``area = Σ h·w / (C_out · h_max · w_max)`` (see :func:`choose_mode`).
-AUTO_SHAPE_COST = 0.35
-#: Budget with one CPU thread.
-AUTO_BUDGET = 0.75
-#: Budget with several threads: each extra conv call waits at thread barriers (ruinous on a
-#: busy machine), so only extreme skew over exactly 2 shapes goes grouped.
-AUTO_BUDGET_THREADED = 0.1
-
 
 def _check_kernels(kernels: Sequence[Shape2]) -> tuple[Shape2, ...]:
     """Kernels as a tuple of int pairs; ValueError if empty, even or non-positive."""
@@ -154,54 +147,6 @@ def kernel_groups(kernels: Sequence[Shape2]) -> tuple[tuple[Group, ...], Tensor,
     return tuple(groups), order, inverse
 
 
-def choose_mode(kernels: Sequence[Shape2], threads: int | None = None) -> str:
-    """The ``auto`` rule: ``"grouped"`` or ``"dense"`` for one layer, from a cost model.
-
-    Dense costs ``C_out · h_max · w_max`` multiply-adds per input channel and output tile;
-    grouped costs ``Σ h·w`` plus, per distinct shape, one conv call (with its own backward
-    pass to the input, accumulated) and a share of the concatenation and the gather. With
-    ``area = Σ h·w / (C_out · h_max · w_max)`` and ``shapes`` the number of distinct shapes,
-    grouped is picked iff ``shapes ≥ 2`` and
-
-        ``area + AUTO_SHAPE_COST · (shapes − 2) ≤ budget``
-
-    with ``AUTO_SHAPE_COST = 0.35`` and ``budget = AUTO_BUDGET = 0.75`` for one thread, or
-    ``AUTO_BUDGET_THREADED = 0.1`` for several (2 shapes and area ≤ 0.1 only). So, with one
-    thread: 2 shapes up to area 0.75, 3 shapes up to 0.40, 4 or more never.
-
-    Calibration (``bench/bench_conv.py --sweep``: 32 kernels, batch 128, 16 channels, 28×28,
-    forward + backward). One thread, grouped/dense time: 2 shapes 0.43–0.65 at area ≤ 0.27,
-    0.63–0.78 at 0.5, 0.75–0.92 at 0.75; 3 shapes 0.73 at 0.20, 0.85 at 0.39, 0.98 at 0.57;
-    4 shapes 0.81–0.91 at 0.10–0.43; 5–8 shapes 1.07–1.38. Two threads on a loaded machine:
-    0.57–0.69 for 2 shapes at area ≤ 0.05, but 0.87–3.5 elsewhere. Dense is never slower than a
-    plain conv of the stacked shape, so the rule keeps to clear wins. Not calibrated on a GPU:
-    pass ``mode`` explicitly there.
-
-    Args:
-        kernels: one odd ``(h, w)`` per output channel.
-        threads: CPU threads the layer will run with (default ``torch.get_num_threads()``).
-
-    Returns:
-        ``"grouped"`` or ``"dense"``.
-
-    Raises:
-        ValueError: empty ``kernels`` or an even/non-positive shape.
-
-    >>> skewed, cycling = [(1, 1)] * 31 + [(13, 13)], [(1, 1), (3, 3), (5, 5), (7, 7)] * 8
-    >>> choose_mode(skewed, threads=4), choose_mode(cycling, threads=1)
-    ('grouped', 'dense')
-    """
-    ks = _check_kernels(kernels)
-    hm, wm = max_shape(ks)
-    area = sum(h * w for h, w in ks) / (len(ks) * hm * wm)
-    shapes = len(set(ks))
-    n_threads = torch.get_num_threads() if threads is None else threads
-    budget = AUTO_BUDGET if n_threads <= 1 else AUTO_BUDGET_THREADED
-    if shapes >= 2 and area + AUTO_SHAPE_COST * (shapes - 2) <= budget:
-        return "grouped"
-    return "dense"
-
-
 def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Shape2, padding: Shape2) -> Tensor:
     """``F.conv2d``, with strided 1×1 kernels run as a subsampling then a stride-1 conv.
 
@@ -256,7 +201,9 @@ def grouped_mixed_conv2d(
     """Grouped mixed-shape convolution: one ``F.conv2d`` per distinct kernel shape (§III-E).
 
     Each group convolves with the centred window of its kernels, padding ``(h // 2, w // 2)``;
-    this aligns every output tile with the dense layout. Masked tiles are never read.
+    this aligns every output tile with the dense layout. Masked tiles are never read. The bias
+    is added after the convolutions: a 1×1 conv given its bias fuses it into the products
+    (``fma(x, w, b)``) and would round differently from :func:`mixed_conv2d`.
 
     Args:
         input: ``(N, C_in, H, W)``.
@@ -266,7 +213,8 @@ def grouped_mixed_conv2d(
         stride: ``(sh, sw)``.
 
     Returns:
-        ``(N, C_out, H_out, W_out)``, equal (to rounding) to :func:`mixed_conv2d`.
+        ``(N, C_out, H_out, W_out)``, equal to :func:`mixed_conv2d` (bit for bit on the CPU
+        backends tried; :mod:`ecosim.phenotype.layout` checks it on the machine before relying on it).
 
     Shape:
         ``H_out = floor((H + 2·(h//2) − h) / sh) + 1 = ceil(H / sh)`` for every group, likewise ``W_out``.
@@ -277,19 +225,18 @@ def grouped_mixed_conv2d(
     (torch.Size([1, 2, 3, 3]), [1.0, 9.0])
     """
     stacked = (weight.shape[-2], weight.shape[-1])
-    if len(groups) == 1:  # one shape: no permutation needed
+    if len(groups) == 1:  # one shape: the dense computation on the window, no permutation
         rows, cols = kernel_window(groups[0][:2], stacked)
         return _conv2d(
             input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2)
         )
     outs = []
     for h, w, start, stop in groups:
-        idx = order[start:stop]
         rows, cols = kernel_window((h, w), stacked)
-        wg = weight[:, :, rows, cols].index_select(0, idx)
-        bg = None if bias is None else bias.index_select(0, idx)
-        outs.append(_conv2d(input, wg, bg, stride, (h // 2, w // 2)))
-    return torch.cat(outs, dim=1).index_select(1, inverse)
+        wg = weight[:, :, rows, cols].index_select(0, order[start:stop])
+        outs.append(_conv2d(input, wg, None, stride, (h // 2, w // 2)))
+    out = torch.cat(outs, dim=1).index_select(1, inverse)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
 class MixedConv2d(nn.Module):
@@ -305,8 +252,8 @@ class MixedConv2d(nn.Module):
         stride (int or (int, int), default 1): ``(sh, sw)``, each ≥ 1.
         bias (bool, default True): learn an additive bias per output channel.
         mode (str, default ``"auto"``): ``"dense"`` (one masked conv), ``"grouped"`` (one conv
-            per distinct shape) or ``"auto"`` (:func:`choose_mode` with the thread count at
-            construction).
+            per distinct shape) or ``"auto"`` (dense until the measured layout of the network
+            sets :attr:`resolved_mode`, :mod:`ecosim.phenotype.layout`).
         device, dtype: factory kwargs for the parameters and buffers.
 
     Attributes:
@@ -316,7 +263,7 @@ class MixedConv2d(nn.Module):
         mask: buffer ``(C_out, 1, h_max, w_max)`` from :func:`kernel_mask`.
         shape_groups, order, inverse: the grouped mode's plan from :func:`kernel_groups`
             (``order``/``inverse`` are non-persistent buffers: derived from ``kernels``).
-        resolved_mode: ``"dense"`` or ``"grouped"``, what ``forward`` runs.
+        resolved_mode: ``"dense"`` or ``"grouped"``, what ``forward`` runs; a layout may set it.
 
     Raises:
         ValueError: ``in_channels`` < 1, empty or even ``kernels``, a stride < 1, or an
@@ -359,7 +306,7 @@ class MixedConv2d(nn.Module):
         self.kernels = _check_kernels(kernels)
         self.stride: Shape2 = (int(st[0]), int(st[1]))
         self.mode = mode
-        self.resolved_mode = choose_mode(self.kernels) if mode == "auto" else mode
+        self.resolved_mode = "dense" if mode == "auto" else mode
         self.kernel_size: Shape2 = max_shape(self.kernels)
         self.padding: Shape2 = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
@@ -426,12 +373,8 @@ class MixedConv2d(nn.Module):
 
 
 __all__ = [
-    "AUTO_BUDGET",
-    "AUTO_BUDGET_THREADED",
-    "AUTO_SHAPE_COST",
     "MODES",
     "MixedConv2d",
-    "choose_mode",
     "grouped_mixed_conv2d",
     "kernel_groups",
     "kernel_mask",

@@ -14,6 +14,9 @@ and scoring (``max_value = 255``, uint8 input); an exported model that takes flo
 
 from __future__ import annotations
 
+import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,4 +128,62 @@ def normalise(images_uint8: Tensor | np.ndarray, mean: Sequence[float], std: Seq
     return apply_normalisation(x, *normalisation_constants(mean, std, 255.0, x.device))
 
 
-__all__ = ["apply_normalisation", "normalisation_constants", "normalise"]
+#: standardised copies a process keeps (:func:`standardised`): the fitness and test sets, each in
+#: up to two memory formats
+STANDARDISED_KEPT = 4
+_STANDARDISED: OrderedDict[tuple, tuple[np.ndarray, Tensor]] = OrderedDict()
+_STANDARDISED_LOCK = threading.Lock()
+
+
+def standardised(
+    images: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device | str = "cpu",
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> Tensor:
+    """``images`` normalised once per process and kept: slices of it are ready batches (issue 18).
+
+    A training task scores every network on the same fitness set; a Ray worker runs many
+    tasks, so the set is turned into float32 (:func:`apply_normalisation`) and laid out in
+    ``memory_format`` once, on first use, and the copy reused while ``images`` is the same array
+    (the same buffer, shape and strides: the dataset a worker gets from Ray's object store stays
+    at one address). The process keeps the :data:`STANDARDISED_KEPT` most recent copies and a
+    reference to each source array, so a buffer cannot be freed and reused by other data while
+    its copy is kept.
+
+    Args:
+        images: ``(N, C, H, W)`` uint8 array (read-only arrays are fine: never written).
+        mean, std: per-channel normalisation constants.
+        device: where the copy lives.
+        memory_format: ``torch.contiguous_format`` or ``torch.channels_last``.
+
+    Returns:
+        float32 tensor ``(N, C, H, W)`` on ``device`` in ``memory_format``; do not modify it.
+
+    Raises:
+        ConfigError: bad ``mean``/``std`` (see :func:`normalisation_constants`).
+
+    Shape:
+        ``(N, C, H, W)`` uint8 → ``(N, C, H, W)`` float32.
+    """
+    key = (images.__array_interface__["data"][0], images.shape, images.strides, images.dtype.str,
+           tuple(map(float, mean)), tuple(map(float, std)), str(device), str(memory_format))
+    with _STANDARDISED_LOCK:
+        hit = _STANDARDISED.get(key)
+        if hit is not None:
+            _STANDARDISED.move_to_end(key)
+            return hit[1]
+    with warnings.catch_warnings():  # Ray's zero-copy arrays are read-only; this one is only read
+        warnings.simplefilter("ignore", UserWarning)
+        source = torch.as_tensor(images)
+    scale, shift = normalisation_constants(mean, std, 255.0, device)
+    out = apply_normalisation(source.to(device), scale, shift, memory_format)
+    with _STANDARDISED_LOCK:
+        _STANDARDISED[key] = (images, out)
+        while len(_STANDARDISED) > STANDARDISED_KEPT:
+            _STANDARDISED.popitem(last=False)
+    return out
+
+
+__all__ = ["STANDARDISED_KEPT", "apply_normalisation", "normalisation_constants", "normalise", "standardised"]

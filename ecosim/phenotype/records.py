@@ -49,8 +49,15 @@ class TrainingParams:
         eval_batch_size: images per forward pass when scoring (256: measured with
             ``bench/bench_eval.py`` on one CPU thread, 128–256 were fastest for every network
             tried and 1000 was 2–3.4× slower on conv networks; see ``docs/design.md``).
-        conv_mode: one of :data:`ecosim.phenotype.registry.CONV_MODES`: ``auto``, ``dense`` or
-            ``grouped`` (mixed-shape conv implementation).
+        conv_mode: mixed-shape conv implementation, one of
+            :data:`ecosim.phenotype.registry.CONV_MODES`: ``auto`` (measured on the machine, per
+            shape class and phase, among the modes that compute the same bits as ``dense``:
+            :mod:`ecosim.phenotype.layout`), or pinned ``dense`` or ``grouped`` (grouped
+            training rounds differently from dense).
+        memory_format: strides of the batches, one of
+            :data:`ecosim.phenotype.registry.MEMORY_FORMATS`: ``auto`` (measured like
+            ``conv_mode``, separately for training and evaluation), or pinned
+            ``channels_first`` or ``channels_last``.
     """
 
     optimiser: str = "adadelta"
@@ -61,6 +68,7 @@ class TrainingParams:
     activation: str = "relu"
     eval_batch_size: int = 256
     conv_mode: str = "auto"
+    memory_format: str = "auto"
 
 
 @dataclass(frozen=True)

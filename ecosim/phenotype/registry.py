@@ -115,8 +115,12 @@ ACTIVATIONS = Registry(
     },
 )
 
-#: Evaluation strategies of a mixed-shape conv layer (:class:`ecosim.phenotype.conv.MixedConv2d`).
+#: Evaluation strategies of a mixed-shape conv layer (:class:`ecosim.phenotype.conv.MixedConv2d`);
+#: ``auto`` is measured per machine (:mod:`ecosim.phenotype.layout`).
 CONV_MODES: tuple[str, ...] = ("auto", "dense", "grouped")
 
+#: Memory formats of the batches (:mod:`ecosim.phenotype.layout`); ``auto`` is measured per machine.
+MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_first", "channels_last")
 
-__all__ = ["ACTIVATIONS", "CONV_MODES", "DEFAULT_LEARNING_RATES", "OPTIMISERS", "Registry"]
+
+__all__ = ["ACTIVATIONS", "CONV_MODES", "DEFAULT_LEARNING_RATES", "MEMORY_FORMATS", "OPTIMISERS", "Registry"]

@@ -3,8 +3,10 @@
 Each generation a network trains on a fresh random subset (``train_fraction``, 10% by default)
 of the training set with minibatches of 128 and Adadelta, then is scored on the evaluation set
 (test set by default). New offspring are also scored before training ("fitness before BP").
-Batches are uint8 slices normalised on the device (:mod:`ecosim.phenotype.normalise`), in the
-memory format :func:`memory_format_for` chooses.
+Training batches are uint8 slices normalised on the device (:mod:`ecosim.phenotype.normalise`);
+the fitness and test sets are normalised once per worker process and scored in inference mode.
+How each phase is computed (conv mode, memory format) is measured on the machine, per shape class
+(:mod:`ecosim.phenotype.layout`), among layouts that compute the same bits.
 A failing network never raises: a non-finite loss gives status ``diverged``, any exception
 status ``error``; both score fitness 0.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -22,37 +25,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ecosim.genome import Genome, Weights
-from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants
+from ecosim.phenotype.layout import Layout, PhaseTuner, apply_layout, layout_chooser
+from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, standardised
 from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult, TrainSettings
 from ecosim.phenotype.registry import DEFAULT_LEARNING_RATES, OPTIMISERS
 
 
 def _device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-#: Fewest conv layers for which batches go channels-last (see :func:`memory_format_for`).
-CHANNELS_LAST_MIN_CONV = 2
-
-
-def memory_format_for(genome: Genome) -> torch.memory_format:
-    """The memory format of the batches fed to ``genome``'s phenotype: a deliberate choice.
-
-    ``torch.channels_last`` when the genome has at least :data:`CHANNELS_LAST_MIN_CONV` (2) conv
-    layers, else ``torch.contiguous_format`` (channels-first). A CPU convolution runs channels-last
-    when its input is, and that pays off in a conv fed by another conv (many input channels) but
-    costs a reorder before the flatten and on the first, few-channel conv. Measured with
-    ``bench/bench_eval.py`` (one thread, ``docs/design.md``, Training): channels-last made
-    ``C10[3x3]-F10`` 1.25× (MNIST) and 1.8× (3×32×32) slower to train, and
-    ``C10[3x3]-C20s2[3x3]-F10`` 1.2–1.3× faster; MLPs take no 4-D path. Left to itself, the
-    layout depended on the dataset's array strides: NumPy slices of MNIST's ``(N, 1, 28, 28)``
-    arrays (zero channel stride) came out channels-last, CIFAR-10's channels-first.
-
-    >>> from ecosim.genome import ConvLayer, DenseLayer
-    >>> memory_format_for(Genome((1, 8, 8), (ConvLayer(((1, 1),)), DenseLayer(2)))) == torch.contiguous_format
-    True
-    """
-    return torch.channels_last if genome.n_conv >= CHANNELS_LAST_MIN_CONV else torch.contiguous_format
 
 
 def batches(
@@ -74,17 +54,27 @@ def batches(
         mean, std: per-channel normalisation (:func:`~ecosim.phenotype.normalise.normalise`).
         device: where the batches go (uint8 travels, the float32 conversion happens there).
         memory_format: strides of the float batch, set explicitly rather than left to whatever
-            the slicing produces (:func:`memory_format_for`; default channels-first).
+            the slicing produces (default channels-first).
 
     Yields:
         ``(x, y)``: x ``(B, C, H, W)`` float32 normalised, y ``(B,)`` int64, with ``B ≤ size``.
     """
     scale, shift = normalisation_constants(mean, std, 255.0, device)
-    for start in range(0, len(idx), size):
-        sel = idx[start : start + size]
-        x = torch.from_numpy(np.ascontiguousarray(images[sel])).to(device)
-        y = torch.from_numpy(np.ascontiguousarray(labels[sel])).to(device)
+    for x, y in _uint8_batches(images, labels, idx, size, device):
         yield apply_normalisation(x, scale, shift, memory_format), y
+
+
+def _uint8_batches(
+    images: np.ndarray, labels: np.ndarray, idx: np.ndarray, size: int, device: torch.device
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(images[sel], labels[sel])`` as tensors on ``device`` for each ``sel = idx[k·size:(k+1)·size]``."""
+    with warnings.catch_warnings():  # Ray's zero-copy arrays are read-only; they are only read
+        warnings.simplefilter("ignore", UserWarning)
+        x_all, y_all = torch.as_tensor(images), torch.as_tensor(labels)
+    order = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+    for start in range(0, len(order), size):
+        sel = order[start : start + size]
+        yield x_all.index_select(0, sel).to(device), y_all.index_select(0, sel).to(device)
 
 
 @torch.no_grad()
@@ -95,30 +85,106 @@ def accuracy(
     mean: Sequence[float],
     std: Sequence[float],
     batch_size: int = TrainingParams.eval_batch_size,
-    memory_format: torch.memory_format | None = None,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> float:
     """Fraction of ``images`` classified as ``labels``, in [0, 1] (§III-B: fitness is test accuracy).
+
+    One fixed layout (``memory_format``, the model's conv modes); a training task scores with
+    the measured one instead (:func:`train_and_evaluate`).
 
     Args:
         model: maps ``(B, C, H, W)`` float32 to ``(B, classes)`` scores; set to eval mode here.
         images: ``(N, C, H, W)`` uint8. labels: ``(N,)`` int64.
         mean, std: per-channel normalisation constants of the dataset.
         batch_size: images per forward pass (default ``TrainingParams.eval_batch_size``).
-        memory_format: strides of the batches; ``None`` → :func:`memory_format_for` the model's
-            ``genome`` (channels-first for a model without one).
+        memory_format: strides of the batches (default channels-first).
 
     Returns:
         ``correct / N`` (0.0 for ``N = 0``).
     """
     model.eval()
     device = next(model.parameters()).device
-    if memory_format is None:
-        genome = getattr(model, "genome", None)
-        memory_format = memory_format_for(genome) if isinstance(genome, Genome) else torch.contiguous_format
     correct = 0
     for x, y in batches(images, labels, np.arange(len(labels)), batch_size, mean, std, device, memory_format):
         correct += int((model(x).argmax(1) == y).sum())
     return correct / max(1, len(labels))
+
+
+@torch.inference_mode()
+def score(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int,
+    tuner: PhaseTuner,
+) -> float:
+    """Accuracy of ``model`` on ``images`` in the layout ``tuner`` measures, in inference mode.
+
+    The images are standardised once per process (:func:`~ecosim.phenotype.normalise.standardised`):
+    a batch is a slice. Every layout ``tuner`` may pick computes the same log-probabilities
+    bit for bit, so the result does not depend on which one runs.
+
+    Args:
+        model: a :class:`~ecosim.phenotype.network.Phenotype` (its conv modes are set here).
+        images: ``(N, C, H, W)`` uint8. labels: ``(N,)`` int64.
+        mean, std: per-channel normalisation constants.
+        batch_size: images per forward pass.
+        tuner: the evaluation tuner of the model's shape class.
+
+    Returns:
+        ``correct / N`` in [0, 1] (0.0 for ``N = 0``).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        y_all = torch.as_tensor(labels).to(device)
+    data = {}  # memory format name → standardised images
+
+    def batch(layout: Layout, start: int) -> Tensor:
+        if layout.memory_format not in data:
+            data[layout.memory_format] = standardised(images, mean, std, device, layout.torch_format)
+        return data[layout.memory_format][start : start + batch_size]
+
+    correct, current = 0, None
+    for start in range(0, len(y_all), batch_size):
+        y = y_all[start : start + batch_size]
+        if len(y) < batch_size:  # torch may run other kernels on another size: the reference
+            if current != tuner.reference:
+                apply_layout(model, tuner.reference)
+                current = tuner.reference
+            out = model(batch(tuner.reference, start))
+        elif tuner.verifying:
+            outs = {}
+            for layout in tuner.candidates:
+                apply_layout(model, layout)
+                outs[layout] = (model(batch(layout, start)),)
+            current = None
+            tuner.verify(outs)
+            out = outs[tuner.reference][0]
+        else:
+            layout = tuner.layout()
+            if layout != current:
+                apply_layout(model, layout)
+                current = layout
+            t0 = tuner.clock()
+            out = model(batch(layout, start))
+            tuner.record(layout, tuner.clock() - t0)
+        correct += int((out.argmax(1) == y).sum())
+    return correct / max(1, len(y_all))
+
+
+def _grads(model: torch.nn.Module, loss: Tensor) -> tuple[Tensor | None, ...]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    return tuple(torch.autograd.grad(loss, params, allow_unused=True))
+
+
+def _same(a: Sequence[Tensor | None], b: Sequence[Tensor | None]) -> bool:
+    return len(a) == len(b) and all(
+        (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b)
+    )
 
 
 def train_and_evaluate(
@@ -143,7 +209,8 @@ def train_and_evaluate(
     """
     from ecosim.phenotype.network import build_phenotype, extract_weights
 
-    torch.set_num_threads(max(1, settings.threads))
+    threads = max(1, settings.threads)
+    torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed % (2**63))
     result = TrainResult(weights=weights)
@@ -152,14 +219,20 @@ def train_and_evaluate(
         model = build_phenotype(
             genome, weights, activation=settings.activation, conv_mode=settings.conv_mode
         ).to(device)
+        chooser = layout_chooser()
 
-        def score(images: np.ndarray, labels: np.ndarray) -> float:
+        def tuner(phase: str, size: int) -> PhaseTuner:
+            return chooser.tuner(genome, phase, size, settings.conv_mode, settings.memory_format, threads, device)
+
+        eval_tuner = tuner("eval", settings.eval_batch_size)
+
+        def evaluate(images: np.ndarray, labels: np.ndarray) -> float:
             result.eval_images += len(labels)
-            return accuracy(model, images, labels, data.mean, data.std, settings.eval_batch_size)
+            return score(model, images, labels, data.mean, data.std, settings.eval_batch_size, eval_tuner)
 
         t0 = time.perf_counter()
         if evaluate_before:
-            result.fitness_before_bp = score(data.eval_images, data.eval_labels)
+            result.fitness_before_bp = evaluate(data.eval_images, data.eval_labels)
         t1 = time.perf_counter()
         n = len(data.train_labels)
         k = max(1, int(round(settings.train_fraction * n)))
@@ -167,27 +240,51 @@ def train_and_evaluate(
         opt = OPTIMISERS.get_valid(settings.optimiser)(model.parameters(), **({"lr": lr} if lr else {}))
         losses = []
         model.train()
+        train_tuner = tuner("train", settings.batch_size)
+        scale, shift = normalisation_constants(data.mean, data.std, 255.0, device)
+        current = None
         for _ in range(settings.epochs):
             idx = rng.choice(n, size=k, replace=False)
-            for x, y in batches(
-                data.train_images,
-                data.train_labels,
-                idx,
-                settings.batch_size,
-                data.mean,
-                data.std,
-                device,
-                memory_format_for(genome),
-            ):
+            for xb, y in _uint8_batches(data.train_images, data.train_labels, idx, settings.batch_size, device):
                 opt.zero_grad(set_to_none=True)
-                loss = F.nll_loss(model(x), y)
+                if len(y) < settings.batch_size:  # another size may run other kernels: the reference
+                    ref = train_tuner.reference
+                    if current != ref:
+                        apply_layout(model, ref)
+                        current = ref
+                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, ref.torch_format)), y)
+                    if torch.isfinite(loss.detach()):
+                        loss.backward()
+                elif train_tuner.verifying:
+                    # the first batch of a new shape class: every candidate, compared bit for bit
+                    ref = train_tuner.reference
+                    apply_layout(model, ref)
+                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, ref.torch_format)), y)
+                    if torch.isfinite(loss.detach()):
+                        loss.backward()
+                        found = {ref: (loss.detach(), *(p.grad for p in model.parameters() if p.requires_grad))}
+                        for layout in train_tuner.candidates[1:]:
+                            apply_layout(model, layout)
+                            other = F.nll_loss(model(apply_normalisation(xb, scale, shift, layout.torch_format)), y)
+                            found[layout] = (other.detach(), *_grads(model, other))
+                        train_tuner.verify(found)
+                        current = None
+                else:
+                    layout = train_tuner.layout()
+                    if layout != current:
+                        apply_layout(model, layout)
+                        current = layout
+                    c0 = train_tuner.clock()
+                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, layout.torch_format)), y)
+                    if torch.isfinite(loss.detach()):
+                        loss.backward()
+                        train_tuner.record(layout, train_tuner.clock() - c0)
                 if not torch.isfinite(loss.detach()):
                     result.status, result.message = (
                         "diverged",
                         f"non-finite training loss {float(loss.detach())}",
                     )
                     break
-                loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
                 result.train_images += len(y)
@@ -202,9 +299,9 @@ def train_and_evaluate(
                 result.status, result.message = "diverged", "non-finite weights after training"
             else:
                 result.weights = trained
-                result.fitness = score(data.eval_images, data.eval_labels)
+                result.fitness = evaluate(data.eval_images, data.eval_labels)
                 if data.test_images is not None and data.test_labels is not None:
-                    result.test_accuracy = score(data.test_images, data.test_labels)
+                    result.test_accuracy = evaluate(data.test_images, data.test_labels)
                 else:
                     result.test_accuracy = result.fitness
         result.eval_time_s = (t1 - t0) + (time.perf_counter() - t2)
@@ -220,13 +317,12 @@ def train_and_evaluate(
 
 
 __all__ = [
-    "CHANNELS_LAST_MIN_CONV",
     "OPTIMISERS",
     "DataArrays",
     "TrainResult",
     "TrainSettings",
     "accuracy",
     "batches",
-    "memory_format_for",
+    "score",
     "train_and_evaluate",
 ]

@@ -1,0 +1,564 @@
+"""Benchmark (issue 18): one offspring's time against plain torch and PyCortex; engine, founding, start-up.
+
+One command, every part measured side by side on the machine it runs on, ratios written to a file:
+
+    ECOSIM_DATA=../shared/data PYTHONPATH=. python bench/bench_speed.py [--rounds 7] [--out bench_speed.json]
+        [--parts table,engine,founding,startup] [--pycortex /work/pycortex]
+
+``table`` (in this process, one torch thread): the time to score, train and score again one
+offspring on MNIST (the work of a training task for a new network: two evaluations of the
+10,000 test images at the evaluation batch, one training pass over a random 10% of the
+training set in batches of 128 with Adadelta), for
+
+* **ecosim**: :func:`ecosim.phenotype.training.train_and_evaluate` itself (what a Ray task runs;
+  ``--conv-mode`` pins the conv mode, default the config's);
+* **torch**: the same network written in plain torch (``nn.Conv2d``/``nn.Linear``, channels-first,
+  the data standardised once beforehand, the same training indices and batches): the floor. For
+  a mixed-kernel layer the floor is the faster of a plain dense conv of the stacked shape and a
+  plain conv per kernel shape (concatenated);
+* **PyCortex** (the paper's reference code, ``cantordust/pycortex``; the column is skipped when
+  it cannot be imported): its ``Net`` built with the same layers (ReLU), trained with its own
+  closure-and-``overlay_kernels`` step on the same float batches and scored at batch 256 with
+  its forward pass. Its torchvision data loader is not used (that would only slow it down).
+
+Contestants run in ``--rounds`` interleaved rounds (each round runs every contestant once, in a
+fresh seeded order) after one warm-up round; ratios are taken within a round and their median
+reported, so drifts in load (other jobs on a shared machine) hit both sides of a ratio alike.
+
+``engine``: a 16 → 24 network synchronous MNIST run with 1 and 2 workers (each in a fresh
+local Ray, in a subprocess, alternating ``--engine-rounds`` times): wall time per generation
+after the first, Σ task time, overhead ``1 − Σ task / (workers · wall)`` and the 2-worker speed-up.
+
+``founding``: the time for the coordinator to found 1 and 16 species (actors started and filled
+with their networks) in one local Ray, alternating.
+
+``startup``: seconds from launching ``ecosim run`` to the first generation's tasks being submitted
+(a reporter's first ``training`` phase), against ``ray.init()`` plus ``import torch`` in a fresh
+process (what any Ray program with torch workers pays).
+
+Writes ``--out`` (JSON: every median, ratio and the CPU) and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: a typical evolved champion (docs/results/champions.csv, MNIST seed 1): one conv, mixed shapes
+CHAMPION = "C10[1x1,1x1,1x3,5x1,1x1,1x1,1x3,1x1,1x3,1x1]-F10"
+#: row → (layers, conv_mode pinned for the ecosim column or "" for ``--conv-mode``/the config's)
+NETWORKS: dict[str, tuple[str, str]] = {
+    "A1": ("C10[3x3]-F10", ""),
+    "A2": ("C10[3x3]-C20s2[3x3]-F10", ""),
+    "MLP": ("F64-F10", ""),
+    "champion": (CHAMPION, ""),
+    "champion-dense": (CHAMPION, "dense"),
+}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``lscpu``), with core count."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return f"{info.get('Model name', '?').strip()}, {os.cpu_count()} CPUs"
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown CPU"
+
+
+# ---------------------------------------------------------------------------------------------
+# table: one offspring
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_layers(spec: str) -> list[tuple[str, Any]]:
+    """``"C10[3x3]-C20s2[3x3]-F10"`` → ``[("C", (kernels, stride)), ("F", nodes)]``."""
+    import re
+
+    layers: list[tuple[str, Any]] = []
+    for part in spec.split("-"):
+        m = re.fullmatch(r"C(\d+)(?:s(\d+))?\[([0-9x,]+)\]", part)
+        if m:
+            shapes = [tuple(int(v) for v in k.split("x")) for k in m.group(3).split(",")]
+            n = int(m.group(1))
+            kernels = shapes * n if len(shapes) == 1 else shapes
+            assert len(kernels) == n, part
+            s = int(m.group(2) or 1)
+            layers.append(("C", (tuple(kernels), (s, s))))
+        else:
+            layers.append(("F", int(part[1:])))
+    return layers
+
+
+def ecosim_genome(spec: str, shape: tuple[int, int, int]) -> Any:
+    from ecosim.genome import ConvLayer, DenseLayer, Genome
+
+    return Genome(shape, tuple(ConvLayer(*v) if t == "C" else DenseLayer(v) for t, v in parse_layers(spec)))
+
+
+def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool) -> Any:
+    """The network in plain torch: ``nn.Conv2d`` (one per kernel shape when ``grouped``), ``nn.Linear``."""
+    import torch
+    from torch import nn
+
+    class Grouped(nn.Module):
+        def __init__(self, c_in: int, kernels: tuple, stride: tuple) -> None:
+            super().__init__()
+            counts: dict[tuple[int, int], int] = {}
+            for k in kernels:
+                counts[k] = counts.get(k, 0) + 1
+            self.convs = nn.ModuleList(
+                nn.Conv2d(c_in, n, k, stride, (k[0] // 2, k[1] // 2)) for k, n in counts.items()
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([c(x) for c in self.convs], 1)
+
+    mods: list[nn.Module] = []
+    c, h, w = shape
+    for t, v in parse_layers(spec):
+        if t == "C":
+            kernels, stride = v
+            if grouped and len(set(kernels)) > 1:
+                mods += [Grouped(c, kernels, stride), nn.ReLU()]
+            else:
+                hm, wm = max(k[0] for k in kernels), max(k[1] for k in kernels)
+                mods += [nn.Conv2d(c, len(kernels), (hm, wm), stride, (hm // 2, wm // 2)), nn.ReLU()]
+            c, h, w = len(kernels), -(-h // stride[0]), -(-w // stride[1])
+        else:
+            if not any(isinstance(m, nn.Flatten) for m in mods):
+                mods.append(nn.Flatten())
+            mods += [nn.Linear(c * h * w, v), nn.ReLU()]
+            c, h, w = v, 1, 1
+    mods.pop()  # no activation after the output layer
+    mods.append(nn.LogSoftmax(1))
+    return nn.Sequential(*mods)
+
+
+def pycortex_net(spec: str, shape: tuple[int, int, int]) -> Any:
+    """PyCortex's ``Net`` with the layers of ``spec`` (ReLU everywhere, as the issue measured it)."""
+    import torch.nn.functional as F
+    import cortex.layer as cl
+    import cortex.network as cn
+
+    for role in cl.Layer.Activations:
+        cl.Layer.Activations[role] = F.relu
+    cn.Net.Input.Shape = list(shape)
+    cn.Net.Init.Layers = []
+    layers = parse_layers(spec)
+    for t, v in layers[:-1]:
+        if t == "C":
+            kernels, stride = v
+            assert len(set(kernels)) == 1, "the PyCortex column takes single-shape conv layers"
+            cn.Net.Init.Layers.append(cl.Layer.Def([len(kernels), *kernels[0]], list(stride), _activation=F.relu))
+        else:
+            cn.Net.Init.Layers.append(cl.Layer.Def([v], _activation=F.relu))
+    cn.Net.Output.Shape = [layers[-1][1]]
+    return cn.Net(_isolated=True)
+
+
+def pycortex_loader() -> Callable[[int, bool, float | None], Any]:
+    """``get_loader`` of PyCortex's ``experiments/mnist/main.py`` (torchvision MNIST opened per
+    loader, per-image ``ToTensor`` + ``Normalize``, a random subset sampler), on ``$ECOSIM_DATA``."""
+    import math
+
+    import torch
+    from torchvision import datasets, transforms
+
+    root = os.environ.get("ECOSIM_DATA", "")
+
+    def get_loader(batch_size: int, train: bool, portion: float | None) -> Any:
+        # as in the reference, the dataset is opened again for every loader
+        dataset = datasets.MNIST(root, train=train, download=False, transform=transforms.Compose(
+            [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
+        indices = list(torch.randperm(len(dataset)))
+        if portion is not None:
+            indices = indices[0 : math.floor(portion * len(dataset))]
+        sampler = torch.utils.data.SubsetRandomSampler(indices)
+        batches = torch.utils.data.BatchSampler(sampler, batch_size=batch_size, drop_last=False)
+        return torch.utils.data.DataLoader(dataset, batch_sampler=batches)
+
+    return get_loader
+
+
+def import_pycortex(path: str) -> bool:
+    """Whether PyCortex's ``cortex.network`` can be imported (``path`` is tried too)."""
+    try:
+        import cortex.network  # noqa: F401
+
+        return True
+    except ImportError:
+        pass
+    if path and Path(path, "cortex", "network.py").is_file():
+        sys.path.insert(0, path)
+        try:
+            import cortex.network  # noqa: F401
+
+            return True
+        except ImportError:
+            sys.path.remove(path)
+    return False
+
+
+def table(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from ecosim.data.arrays import prepare_data
+    from ecosim.config import Config
+    from ecosim.genome import init_weights
+    from ecosim.phenotype.records import TrainSettings
+    from ecosim.phenotype.training import train_and_evaluate
+
+    torch.set_num_threads(1)
+    data, shape, _ = prepare_data(Config())
+    with_pycortex = import_pycortex(args.pycortex)
+    settings = TrainSettings(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
+    k = int(round(settings.train_fraction * len(data.train_labels)))
+    # the floor's data: standardised once, channels-first
+    mean = torch.tensor(data.mean).view(1, -1, 1, 1)
+    std = torch.tensor(data.std).view(1, -1, 1, 1)
+    xtr = ((torch.from_numpy(data.train_images).float() / 255 - mean) / std).contiguous()
+    xte = ((torch.from_numpy(data.eval_images).float() / 255 - mean) / std).contiguous()
+    ytr, yte = torch.from_numpy(data.train_labels), torch.from_numpy(data.eval_labels)
+    eb = settings.eval_batch_size
+
+    def floor_run(net: Any, seed: int, step: Callable[[Any, Any, Any, Any], None]) -> None:
+        def score() -> int:
+            net.eval()
+            correct = 0
+            with torch.inference_mode():
+                for s in range(0, len(yte), eb):
+                    correct += int((net(xte[s : s + eb]).argmax(1) == yte[s : s + eb]).sum())
+            return correct
+
+        score()
+        opt = torch.optim.Adadelta(net.parameters())
+        idx = torch.from_numpy(np.random.default_rng(seed).choice(len(ytr), size=k, replace=False))
+        net.train()
+        for s in range(0, k, settings.batch_size):
+            sel = idx[s : s + settings.batch_size]
+            step(net, opt, xtr.index_select(0, sel), ytr.index_select(0, sel))
+        score()
+
+    def plain_step(net: Any, opt: Any, x: Any, y: Any) -> None:
+        opt.zero_grad(set_to_none=True)
+        F.nll_loss(net(x), y).backward()
+        opt.step()
+
+    def cortex_step(net: Any, opt: Any, x: Any, y: Any) -> None:
+        def closure() -> Any:  # cortex.cortex.optimise's closure (its module needs mpi4py)
+            opt.zero_grad()
+            loss = F.nll_loss(F.log_softmax(net(x), dim=1), y)
+            loss.backward()
+            net.fitness.loss_stat.update(loss.item())
+            return loss
+
+        net.optimise(closure, opt)
+
+    def cortex_own(net: Any, seed: int) -> None:
+        """PyCortex's ``train``/``test`` (cortex/cortex.py) with its MNIST experiment's loader."""
+        torch.manual_seed(seed)
+        loader = pycortex_loader()
+
+        def test() -> int:  # cortex.cortex.test
+            net.eval()
+            correct = 0
+            with torch.no_grad():
+                for x, y in loader(eb, False, None):
+                    out = F.log_softmax(net(x), dim=1)
+                    F.nll_loss(out, y, reduction="sum").item()
+                    correct += out.max(1, keepdim=True)[1].eq(y.view(-1, 1)).sum().item()
+            return correct
+
+        test()
+        net.train()  # cortex.cortex.train (its learning-rate schedule aside: Adadelta, lr 1)
+        opt = torch.optim.Adadelta(net.parameters(), lr=1.0)
+        for x, y in loader(settings.batch_size, True, settings.train_fraction):
+            cortex_step(net, opt, x, y)
+        test()
+
+    jobs: dict[tuple[str, str], Callable[[], None]] = {}
+    floors: dict[str, str] = {}  # row → the row whose floor it shares (same network)
+    for name, (spec, pin) in NETWORKS.items():
+        genome = ecosim_genome(spec, shape)
+        weights = init_weights(genome, np.random.default_rng(0))
+        s = dataclasses.replace(settings, conv_mode=pin) if pin else settings
+        jobs[(name, "ecosim")] = lambda g=genome, w=weights, s=s: train_and_evaluate(g, w, data, s, 1, True)
+        floors[name] = next(n for n, (sp, _) in NETWORKS.items() if sp == spec)
+        if floors[name] != name:
+            continue
+        mixed = any(t == "C" and len(set(v[0])) > 1 for t, v in parse_layers(spec))
+        for variant in ("dense", "grouped") if mixed else ("dense",):
+            def plain(spec: str = spec, grouped: bool = variant == "grouped") -> None:
+                torch.manual_seed(0)
+                floor_run(plain_net(spec, shape, grouped), 1, plain_step)
+
+            jobs[(name, f"torch {variant}" if mixed else "torch")] = plain
+        if with_pycortex and not mixed:
+            def cortex(spec: str = spec) -> None:
+                torch.manual_seed(0)
+                floor_run(pycortex_net(spec, shape), 1, cortex_step)
+
+            jobs[(name, "pycortex batches")] = cortex
+
+            def cortex_loader(spec: str = spec) -> None:
+                cortex_own(pycortex_net(spec, shape), 1)
+
+            jobs[(name, "pycortex")] = cortex_loader
+    print(f"table: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
+          f", PyCortex {'found' if with_pycortex else 'absent: column skipped'}", flush=True)
+    for fn in jobs.values():
+        fn()
+    wall: dict[tuple[str, str], list[float]] = {key: [] for key in jobs}
+    cpu: dict[tuple[str, str], list[float]] = {key: [] for key in jobs}
+    order = list(jobs)
+    for r in range(args.rounds):
+        random.Random(r).shuffle(order)
+        for key in order:
+            t0, c0 = time.perf_counter(), time.process_time()
+            jobs[key]()
+            wall[key].append(time.perf_counter() - t0)
+            cpu[key].append(time.process_time() - c0)
+        print(f"  round {r + 1}/{args.rounds} done", flush=True)
+    rows: dict[str, Any] = {}
+    for name, (spec, pin) in NETWORKS.items():
+        plain_keys = [key for key in jobs if key[0] == floors[name] and key[1].startswith("torch")]
+        row: dict[str, Any] = {"layers": spec, "conv_mode": pin or settings.conv_mode}
+        for clock, times in (("", wall), ("cpu_", cpu)):
+            mine = times[(name, "ecosim")]
+            floor = [min(times[key][i] for key in plain_keys) for i in range(args.rounds)]
+            row[f"ecosim_{clock}s"] = statistics.median(mine)
+            row[f"floor_{clock}s"] = statistics.median(floor)
+            row[f"ecosim_over_torch{'_cpu' if clock else ''}"] = statistics.median(m / f for m, f in zip(mine, floor))
+            for key in plain_keys:
+                row[key[1].replace(" ", "_") + f"_{clock}s"] = statistics.median(times[key])
+            for col in ("pycortex", "pycortex batches"):
+                if (floors[name], col) in times:
+                    pc = times[(floors[name], col)]
+                    key = col.replace(" ", "_")
+                    row[f"{key}_{clock}s"] = statistics.median(pc)
+                    row[f"{key}_over_ecosim{'_cpu' if clock else ''}"] = statistics.median(
+                        p / m for p, m in zip(pc, mine))
+        row["raw_wall_s"] = {k[1]: v for k, v in wall.items() if k[0] in (name, floors[name])}
+        rows[name] = row
+    print(f"\n{'network':<16}{'layers':<52}{'ecosim s':>9}{'floor s':>9}{'eco/torch':>10}{'PyCortex/eco':>13}"
+          f"{'(its batches)':>14}   (ratios: medians of per-round ratios; CPU-time ratios in brackets)")
+    for name, row in rows.items():
+        cols = [("ecosim_over_torch", 10), ("pycortex_over_ecosim", 13), ("pycortex_batches_over_ecosim", 14)]
+        text = "".join(f"{row[k]:{w}.2f}" if k in row else f"{'—':>{w}}" for k, w in cols)
+        text += "   [" + ", ".join(f"{row[k + '_cpu']:.2f}" for k, _ in cols if k in row) + "]"
+        print(f"{name:<16}{row['layers']:<52}{row['ecosim_s']:9.3f}{row['floor_s']:9.3f}{text}")
+    return {"rounds": args.rounds, "conv_mode": settings.conv_mode, "pycortex": with_pycortex, "rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# engine: 1 vs 2 workers
+# ---------------------------------------------------------------------------------------------
+
+
+def engine_one(workers: int, generations: int) -> dict[str, Any]:
+    """One 16 → 24 synchronous MNIST run with ``workers`` CPUs of a local Ray (call in a fresh process)."""
+    import tempfile
+
+    from ecosim.api import run
+    from ecosim.config import Config
+    from ecosim.store.logs import read_generations
+
+    out = Path(tempfile.mkdtemp(prefix="ecosim-bench-")) / f"w{workers}"
+    cfg = Config().with_overrides(
+        {
+            "run.out": str(out),
+            "run.generations": generations,
+            "ecosystem.population": 16,
+            "ecosystem.species": 4,
+            "ecosystem.max_species": 8,
+            "ecosystem.max_population": 24,
+            "ecosystem.offspring": 8,
+            "resources.num_cpus": workers,
+        }
+    )
+    run(cfg, progress=lambda line: None)
+    g = read_generations(out)
+    g = g[g["generation"] > 0]  # generation 0 includes start-up
+    wall, task = float(g["wall_time_s"].sum()), float(g["task_time_s"].sum())
+    return {"workers": workers, "wall_s": wall, "task_s": task, "overhead": 1 - task / (workers * wall)}
+
+
+def _python(code: str, timeout: float = 900) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"subprocess failed ({out.returncode}): {out.stderr[-2000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def engine(args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    for r in range(args.engine_rounds):
+        for w in (1, 2) if r % 2 == 0 else (2, 1):
+            code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_speed; "
+                    f"print(json.dumps(bench_speed.engine_one({w}, {args.generations})))")
+            runs[w].append(json.loads(_python(code)))
+            print(f"  engine round {r + 1}: {w} worker(s) {runs[w][-1]['wall_s']:.1f} s", flush=True)
+    speedups = [a["wall_s"] / b["wall_s"] for a, b in zip(runs[1], runs[2])]
+    res = {
+        "generations_timed": args.generations - 1,
+        "wall_1_s": statistics.median(r["wall_s"] for r in runs[1]),
+        "wall_2_s": statistics.median(r["wall_s"] for r in runs[2]),
+        "task_1_s": statistics.median(r["task_s"] for r in runs[1]),
+        "task_2_s": statistics.median(r["task_s"] for r in runs[2]),
+        "overhead_1": statistics.median(r["overhead"] for r in runs[1]),
+        "overhead_2": statistics.median(r["overhead"] for r in runs[2]),
+        "speedup_2_over_1": statistics.median(speedups),
+        "speedups": speedups,
+    }
+    res["task_growth_2_over_1"] = res["task_2_s"] / res["task_1_s"]
+    print(f"\nengine: speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
+          f"{', '.join(f'{s:.2f}' for s in speedups)}); overhead {res['overhead_1']:.1%} / {res['overhead_2']:.1%}; "
+          f"Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# founding and start-up
+# ---------------------------------------------------------------------------------------------
+
+FOUNDING = """
+import asyncio, json, tempfile, time
+import ray
+from ecosim.api import resolve_paths
+from ecosim.config import Config
+from ecosim.data.arrays import prepare_data
+from ecosim.engine.coordinator import Ecosystem
+rounds, out = {rounds}, {{1: [], 16: []}}
+ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+base = Config().with_overrides({{"data.test_subset": 100}})
+data, shape, classes = prepare_data(base)
+async def found(n):
+    cfg = resolve_paths(base.with_overrides({{"run.out": tempfile.mkdtemp(), "ecosystem.species": n,
+        "ecosystem.max_species": max(16, n), "ecosystem.population": 64}}))
+    eco = Ecosystem(cfg, cfg.run.out, data, shape, classes)
+    t0 = time.perf_counter()
+    await eco.initialise()
+    dt = time.perf_counter() - t0
+    await eco.shutdown()
+    return dt
+async def main():
+    await found(1)  # warm-up: worker processes, imports
+    for r in range(rounds):
+        for n in (1, 16) if r % 2 == 0 else (16, 1):
+            out[n].append(await found(n))
+asyncio.run(main())
+print(json.dumps(out))
+"""
+
+STARTUP_REF = """
+import json, sys, time
+t0 = time.perf_counter()
+import ray
+ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+t1 = time.perf_counter()
+import torch
+t2 = time.perf_counter()
+ray.shutdown()
+print(json.dumps({"ray_init_s": t1 - t0, "torch_import_s": t2 - t1}))
+"""
+
+STARTUP_RUN = """
+import json, sys, tempfile, time
+t0 = float(sys.argv[1]) if len(sys.argv) > 1 else None
+from ecosim.api import run
+from ecosim.config import Config
+class Stop(Exception): pass
+class First:
+    def on_start(self, s, g): pass
+    def on_generation(self, row): pass
+    def on_phase(self, g, phase, n):
+        if phase == "training":
+            self.t = time.time()
+            raise Stop
+r = First()
+try:
+    run(Config().with_overrides({"run.out": tempfile.mkdtemp() + "/run", "resources.num_cpus": 2}), [r], progress=lambda l: None)
+except Stop:
+    pass
+print(json.dumps({"first_submitted_at": r.t, "imported_torch": "torch" in sys.modules,
+                  "imported_torchvision": "torchvision" in sys.modules}))
+"""
+
+
+def founding(args: argparse.Namespace) -> dict[str, Any]:
+    res = json.loads(_python(FOUNDING.format(rounds=args.founding_rounds)))
+    one, many = statistics.median(res["1"]), statistics.median(res["16"])
+    out = {"found_1_s": one, "found_16_s": many, "ratio_16_over_1": many / one, "samples": res}
+    print(f"\nfounding: 1 species {one:.2f} s, 16 species {many:.2f} s, ratio {many / one:.2f} (target ≤ 2)")
+    return out
+
+
+def startup(args: argparse.Namespace) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    runs, refs = [], []
+    for _ in range(args.startup_rounds):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-c", STARTUP_RUN], capture_output=True, text=True, env=env, timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-2000:])
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        runs.append({**r, "submitted_s": r["first_submitted_at"] - t0})
+        t0 = time.time()
+        ref = json.loads(_python(STARTUP_REF))
+        refs.append({**ref, "process_s": time.time() - t0})
+    sub = statistics.median(r["submitted_s"] for r in runs)
+    ref = statistics.median(r["ray_init_s"] + r["torch_import_s"] for r in refs)
+    out = {"submitted_s": sub, "ray_init_plus_torch_s": ref, "ratio": sub / ref, "runs": runs, "refs": refs}
+    print(f"\nstart-up: first generation submitted after {sub:.1f} s; ray.init() + import torch {ref:.1f} s; "
+          f"ratio {sub / ref:.2f} (target ≤ 1.3); driver imported torch: {runs[0]['imported_torch']}, "
+          f"torchvision: {runs[0]['imported_torchvision']}")
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", default="table,engine,founding,startup")
+    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the table")
+    p.add_argument("--conv-mode", default="", help="pin training.conv_mode for the ecosim column")
+    p.add_argument("--pycortex", default=os.environ.get("PYCORTEX", "/work/pycortex"),
+                   help="folder of a PyCortex clone (holding cortex/), if it is not importable")
+    p.add_argument("--generations", type=int, default=4, help="engine: generations per run (the first is not timed)")
+    p.add_argument("--engine-rounds", type=int, default=2)
+    p.add_argument("--founding-rounds", type=int, default=3)
+    p.add_argument("--startup-rounds", type=int, default=2)
+    p.add_argument("--out", default="bench_speed.json")
+    args = p.parse_args()
+    parts = [s.strip() for s in args.parts.split(",") if s.strip()]
+    result: dict[str, Any] = {"cpu": cpu_name(), "python": platform.python_version(), "started": time.time()}
+    try:
+        import torch
+
+        result["torch"] = torch.__version__
+    except ImportError:
+        pass
+    for part in parts:
+        result[part] = {"table": table, "engine": engine, "founding": founding, "startup": startup}[part](args)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"\nwritten: {args.out} ({result['cpu']})")
+
+
+if __name__ == "__main__":
+    main()
