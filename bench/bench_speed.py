@@ -13,7 +13,8 @@ training set in batches of 128 with Adadelta), for
 * **ecosim**: :func:`ecosim.phenotype.training.train_and_evaluate` itself (what a Ray task runs;
   ``--conv-mode`` pins the conv mode, default the config's);
 * **torch**: the same network written in plain torch (``nn.Conv2d``/``nn.Linear``, channels-first,
-  the data standardised once beforehand, the same training indices and batches): the floor. For
+  the same initial weights, the data standardised once beforehand, the same training indices and
+  batches, scoring in inference mode): the floor. For
   a mixed-kernel layer the floor is the faster of a plain dense conv of the stacked shape and a
   plain conv per kernel shape (concatenated);
 * **PyCortex** (the paper's reference code, ``cantordust/pycortex``; the column is skipped when
@@ -50,6 +51,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,19 +113,23 @@ def ecosim_genome(spec: str, shape: tuple[int, int, int]) -> Any:
     return Genome(shape, tuple(ConvLayer(*v) if t == "C" else DenseLayer(v) for t, v in parse_layers(spec)))
 
 
-def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool) -> Any:
-    """The network in plain torch: ``nn.Conv2d`` (one per kernel shape when ``grouped``), ``nn.Linear``."""
+def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool, like: Any = None) -> Any:
+    """The network in plain torch: ``nn.Conv2d`` (one per kernel shape when ``grouped``), ``nn.Linear``.
+
+    ``like``: an ecosim phenotype of the same layers whose parameters are copied in, so both sides
+    start from the same weights (the speed of a float operation can depend on its values).
+    """
     import torch
     from torch import nn
+
+    from ecosim.phenotype.conv import kernel_window
 
     class Grouped(nn.Module):
         def __init__(self, c_in: int, kernels: tuple, stride: tuple) -> None:
             super().__init__()
-            counts: dict[tuple[int, int], int] = {}
-            for k in kernels:
-                counts[k] = counts.get(k, 0) + 1
+            self.shapes = list(dict.fromkeys(kernels))
             self.convs = nn.ModuleList(
-                nn.Conv2d(c_in, n, k, stride, (k[0] // 2, k[1] // 2)) for k, n in counts.items()
+                nn.Conv2d(c_in, kernels.count(k), k, stride, (k[0] // 2, k[1] // 2)) for k in self.shapes
             )
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,7 +153,29 @@ def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool) -> Any:
             c, h, w = v, 1, 1
     mods.pop()  # no activation after the output layer
     mods.append(nn.LogSoftmax(1))
-    return nn.Sequential(*mods)
+    net = nn.Sequential(*mods)
+    if like is not None:
+        with torch.no_grad():
+            mine = [m for m in net if isinstance(m, (nn.Conv2d, nn.Linear, Grouped))]
+            order = None  # channel order of a grouped layer's output (group by group)
+            for m, src in zip(mine, like.layers):
+                if isinstance(m, Grouped):
+                    groups = [[j for j, kk in enumerate(src.kernels) if kk == k] for k in m.shapes]
+                    source = src.weight if order is None else src.weight[:, order]
+                    for conv, k, idx in zip(m.convs, m.shapes, groups):
+                        rows, cols = kernel_window(k, src.kernel_size)
+                        conv.weight.copy_(source[idx][:, :, rows, cols])
+                        conv.bias.copy_(src.bias[idx])
+                    order = [j for idx in groups for j in idx]
+                    continue
+                weight = src.weight
+                if order is not None:  # the next layer reads the channels in group order
+                    weight = weight.view(weight.shape[0], len(order), -1)[:, order].reshape(weight.shape) \
+                        if isinstance(m, nn.Linear) else weight[:, order]
+                    order = None
+                m.weight.copy_(weight)
+                m.bias.copy_(src.bias)
+    return net
 
 
 def pycortex_net(spec: str, shape: tuple[int, int, int]) -> Any:
@@ -222,6 +250,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     from ecosim.data.arrays import prepare_data
     from ecosim.config import Config
     from ecosim.genome import init_weights
+    from ecosim.phenotype.network import build_phenotype
     from ecosim.phenotype.records import TrainSettings
     from ecosim.phenotype.training import train_and_evaluate
 
@@ -298,6 +327,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     for name, (spec, pin) in NETWORKS.items():
         genome = ecosim_genome(spec, shape)
         weights = init_weights(genome, np.random.default_rng(0))
+        like = build_phenotype(genome, weights)
         s = dataclasses.replace(settings, conv_mode=pin) if pin else settings
         jobs[(name, "ecosim")] = lambda g=genome, w=weights, s=s: train_and_evaluate(g, w, data, s, 1, True)
         floors[name] = next(n for n, (sp, _) in NETWORKS.items() if sp == spec)
@@ -305,9 +335,8 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
             continue
         mixed = any(t == "C" and len(set(v[0])) > 1 for t, v in parse_layers(spec))
         for variant in ("dense", "grouped") if mixed else ("dense",):
-            def plain(spec: str = spec, grouped: bool = variant == "grouped") -> None:
-                torch.manual_seed(0)
-                floor_run(plain_net(spec, shape, grouped), 1, plain_step)
+            def plain(spec: str = spec, grouped: bool = variant == "grouped", like: Any = like) -> None:
+                floor_run(plain_net(spec, shape, grouped, like), 1, plain_step)
 
             jobs[(name, f"torch {variant}" if mixed else "torch")] = plain
         if with_pycortex and not mixed:
@@ -401,8 +430,10 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
 
 
 def _python(code: str, timeout: float = 900) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
+    # cwd: not a checkout (``-c`` puts the current folder first on sys.path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout,
+                         cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise RuntimeError(f"subprocess failed ({out.returncode}): {out.stderr[-2000:]}")
     return out.stdout.strip().splitlines()[-1]
@@ -412,7 +443,7 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     for r in range(args.engine_rounds):
         for w in (1, 2) if r % 2 == 0 else (2, 1):
-            code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import bench_speed; "
+            code = (f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
                     f"print(json.dumps(bench_speed.engine_one({w}, {args.generations})))")
             runs[w].append(json.loads(_python(code)))
             print(f"  engine round {r + 1}: {w} worker(s) {runs[w][-1]['wall_s']:.1f} s", flush=True)
@@ -512,11 +543,12 @@ def founding(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def startup(args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
     runs, refs = [], []
     for _ in range(args.startup_rounds):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", STARTUP_RUN], capture_output=True, text=True, env=env, timeout=600)
+        out = subprocess.run([sys.executable, "-c", STARTUP_RUN], capture_output=True, text=True, env=env, timeout=600,
+                             cwd=tempfile.gettempdir())
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         r = json.loads(out.stdout.strip().splitlines()[-1])

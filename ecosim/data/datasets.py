@@ -489,9 +489,62 @@ def _read_or_download(
 # --------------------------------------------------------------------------------------------
 
 
+#: classes per EMNIST split (torchvision's ``EMNIST.classes_split_dict``; ``letters`` counts its "N/A")
+_EMNIST_CLASSES = {"byclass": 62, "bymerge": 47, "balanced": 47, "letters": 27, "digits": 10, "mnist": 10}
+_IDX_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "emnist": "EMNIST"}
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An uncompressed IDX file of unsigned bytes (the MNIST format) as a NumPy array.
+
+    Raises:
+        OSError: unreadable. ValueError: not a ubyte IDX file of ``ndim`` dimensions, or truncated.
+    """
+    raw = np.fromfile(path, dtype=np.uint8)  # writable, unlike a view of bytes
+    if raw.size < 4 + 4 * ndim or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] != ndim:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes with {ndim} dimensions")
+    shape = tuple(int(v) for v in raw[4 : 4 + 4 * ndim].view(">u4"))
+    data = raw[4 + 4 * ndim :]
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path} holds {data.size} bytes of data, its header says {shape}")
+    return data.reshape(shape)
+
+
+def _read_mnist_family_files(name: str, root: Path, emnist_split: str) -> ImageDataset | None:
+    """The dataset straight from its IDX files with NumPy, or ``None`` when a file is missing or bad.
+
+    The same arrays torchvision's ``MNIST``/``FashionMNIST``/``EMNIST`` give, without importing
+    torchvision (and torch) in the driver (issue 18: start-up). ``None`` leaves the files, and any
+    error or download, to the torchvision path.
+    """
+    raw = root / _IDX_FOLDERS[name] / "raw"
+    prefix = {"train": "train", "test": "t10k"}
+    if name == "emnist":
+        prefix = {part: f"emnist-{emnist_split}-{part}" for part in ("train", "test")}
+    try:
+        arrays = []
+        for part in ("train", "test"):
+            images = _read_idx(raw / f"{prefix[part]}-images-idx3-ubyte", 3)
+            labels = _read_idx(raw / f"{prefix[part]}-labels-idx1-ubyte", 1)
+            if name == "emnist":
+                images = images.transpose(0, 2, 1)  # stored transposed
+            arrays += [np.ascontiguousarray(images[:, None, :, :]), labels.astype(np.int64)]
+    except (OSError, ValueError):
+        return None
+    classes = _EMNIST_CLASSES[emnist_split] if name == "emnist" else 10
+    mean, std = _STATS[name]
+    try:
+        return _build(name, *arrays, classes, mean, std, raw)
+    except DatasetError:
+        return None
+
+
 def _load_mnist_family(
     name: str, root: Path, download: bool, emnist_split: str = "balanced"
 ) -> ImageDataset:
+    dataset = _read_mnist_family_files(name, root, emnist_split)
+    if dataset is not None:
+        return dataset
     from torchvision import datasets
 
     cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST,
@@ -557,13 +610,12 @@ def _load_svhn(root: Path, download: bool) -> ImageDataset:
 
 
 def _load_cifar10(root: Path, download: bool, cache: Path) -> ImageDataset:
-    from torchvision import datasets
-
     mean, std = _STATS["cifar10"]
     tarball = root / CIFAR10_TARBALL
     if not (root / "cifar-10-batches-py").is_dir() and tarball.is_file():
         train_x, train_y, test_x, test_y = _cifar10_from_tarball(tarball, cache)
         return _build("cifar10", train_x, train_y, test_x, test_y, 10, mean, std, root)
+    from torchvision import datasets
 
     def read(folder: Path, dl: bool) -> tuple[Any, Any]:
         return (datasets.CIFAR10(str(folder), train=True, download=dl),

@@ -60,6 +60,7 @@ from ecosim.errors import ClusterError, ExtinctionError, ResumableStop
 from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
+from ecosim.evolution.scheduling import costs_of, species_order, workload_of
 from ecosim.phenotype.records import DataArrays, TrainSettings
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import LogWriter
@@ -147,6 +148,8 @@ class Ecosystem:
         self.mean, self.std = tuple(data.mean), tuple(data.std)
         t, res = config.training, config.resources
         self.settings = TrainSettings(**dataclasses.asdict(t), threads=max(1, int(res.cpus_per_task)))
+        test_size = len(data.test_labels) if data.test_labels is not None else 0
+        self.workload = workload_of(len(data.train_labels), len(data.eval_labels), test_size, t.train_fraction, t.epochs)
         self.task_options = {"num_cpus": res.cpus_per_task, "num_gpus": res.gpus_per_task, "max_retries": res.max_retries}
         self.reproduction = ReproductionPolicy(
             speciation=config.ecosystem.speciation,
@@ -175,27 +178,30 @@ class Ecosystem:
             self.cfg.resources.task_timeout,
         )
 
-    async def _start_actor(self, sid: int, generation: int) -> None:
-        """The actor of a species the policy founded. A pre-started spare takes the role (a new
-        actor process costs about a second); the next spare starts in the background while the
-        policy allows another species. A spare that was lost meanwhile is replaced (an event)."""
-        key = self.policy.species[sid].key
-        actor = None
-        if self._spare is not None:
-            spare, self._spare = self._spare, None
+    async def _start_actors(self, sids: Sequence[int], generation: int) -> None:
+        """The actors of species the policy founded, all started at once (issue 18: a new actor
+        process costs about a second; one after another, 16 cost 16). A pre-started spare takes
+        the first role; the next spare starts in the background while the policy allows another
+        species. A spare that was lost meanwhile is replaced (an event)."""
+        keys = {sid: self.policy.species[sid].key for sid in sids}
+        spare, self._spare = self._spare, None
+        rest = list(sids)[1:] if spare is not None else list(sids)
+        started = {sid: self._spawn(sid, keys[sid]) for sid in rest}  # start now, beside the spare's assign
+        if spare is not None:
+            first = sids[0]
             try:
-                await spare.assign.remote(sid, key)  # async actors do not order calls: wait for it
-                actor = spare
+                await spare.assign.remote(first, keys[first])  # async actors do not order calls: wait for it
+                started[first] = spare
             except LOST_ERRORS as exc:
                 _kill(spare)
                 self._write_event(Recovery(
-                    "spare_lost", generation, describe(exc), species_id=sid,
-                    lost="the pre-started spare actor", redone=f"a new actor started for species {sid}",
+                    "spare_lost", generation, describe(exc), species_id=first,
+                    lost="the pre-started spare actor", redone=f"a new actor started for species {first}",
                 ))
-        if actor is None:
-            actor = self._spawn(sid, key)
-        self.actors[sid] = actor
-        self.states[sid] = SpeciesState(sid, key)
+                started[first] = self._spawn(first, keys[first])
+        for sid in sids:
+            self.actors[sid] = started[sid]
+            self.states[sid] = SpeciesState(sid, keys[sid])
         if self.policy.free_species_slots() > 0:
             self._spare = self._spawn(-1, None)
 
@@ -234,6 +240,17 @@ class Ecosystem:
         pending, self._pending = self._pending, []
         for rec in pending:
             self._write_event(rec)
+
+    def _longest_first(self, sids: Sequence[int]) -> list[int]:
+        """Species in order of their longest predicted training task (issue 18: Ray keeps a worker
+        for one species while it has tasks queued, so the species holding the longest tasks start
+        first); from the committed-state copies."""
+        longest = {
+            s: max(costs_of({r.id: (r.genome, r.fitness is not None) for r in self.states[s].networks.values()},
+                            self.workload).values(), default=0)
+            for s in sids
+        }
+        return species_order(longest)
 
     def _sizes(self) -> dict[int, int]:
         """Networks per living species (committed states: equal to the actors' between steps)."""
@@ -303,7 +320,7 @@ class Ecosystem:
             if actor is None:
                 return None
             try:
-                result = await actor.train.remote(generation)
+                result = await actor.train.remote(generation, self.workload)
             except LOST_ERRORS as exc:
                 async with contextlib.nullcontext() if locked else self.lock:
                     if sid not in self.actors:
@@ -480,9 +497,9 @@ class Ecosystem:
         """Create the initial species actors and networks (§III-A); started again if an actor is lost."""
         while True:
             try:
-                for sid, recs in self.policy.initial_species(self.input_shape, self.classes):
-                    await self._start_actor(sid, 0)
-                    await self._add(sid, recs)
+                initial = list(self.policy.initial_species(self.input_shape, self.classes))
+                await self._start_actors([sid for sid, _ in initial], 0)
+                await asyncio.gather(*(self._add(sid, recs) for sid, recs in initial))
                 await self._commit(sorted(self.actors))
                 return
             except LOST_ERRORS as exc:
@@ -541,23 +558,31 @@ class Ecosystem:
         orders = p.allocate(generation, [s for s in results if s in self.actors])
         ids = {s: p.take_ids(n) for s, n in orders.items() if n > 0}
         born = await asyncio.gather(*(self.actors[s].reproduce.remote(generation, ids[s]) for s in ids))
-        for s, offspring in zip(ids, born):
-            await self._place(generation, s, offspring)
+        await self._place(generation, list(zip(ids, born)))
         if protect is not None:
             protect = set(protect) | set(ids)
         culled = await self._cull(generation, protect)
         return culled, orders
 
-    async def _place(self, generation: int, parent: int, offspring: list[Offspring]) -> None:
-        """Carry out the policy's placement of one species' offspring."""
-        placement = self.policy.place(generation, parent, offspring)
-        for sid in placement.founded:
-            await self._start_actor(sid, generation)
-            log.info("species %d founded (key %s)", sid, self.policy.species[sid].key)
-        for target, recs in placement.moves.items():
-            await self._add(target, recs)
-        if placement.returned:
-            await self._add(parent, placement.returned)
+    async def _place(self, generation: int, born: Sequence[tuple[int, list[Offspring]]]) -> None:
+        """Carry out the policy's placement of each parent species' offspring, in order.
+
+        The policy decides species by species; the actors of every species founded are then
+        started together, and the networks reach their species concurrently (one call per species).
+        """
+        placements = [(parent, self.policy.place(generation, parent, offspring)) for parent, offspring in born]
+        founded = [sid for _, placement in placements for sid in placement.founded]
+        if founded:
+            await self._start_actors(founded, generation)
+            for sid in founded:
+                log.info("species %d founded (key %s)", sid, self.policy.species[sid].key)
+        adds: dict[int, list[NetworkRecord]] = {}
+        for parent, placement in placements:
+            for target, recs in placement.moves.items():
+                adds.setdefault(target, []).extend(recs)
+            if placement.returned:
+                adds.setdefault(parent, []).extend(placement.returned)
+        await asyncio.gather(*(self._add(target, recs) for target, recs in adds.items()))
 
     async def _cull(self, generation: int, protect: Collection[int] | None) -> set[int]:
         """Eq. 9 culling over the whole ecosystem until the size limit holds (§III-G)."""
@@ -653,9 +678,9 @@ class Ecosystem:
     async def _sync_generation(self, g: int) -> None:
         """One synchronous generation: train all → reproduce → cull → log → commit → checkpoint."""
         tally = self.policy.tally(g)
-        sids = sorted(self.actors)
+        sids = self._longest_first(sorted(self.actors))
         trained = await asyncio.gather(*(self._train(s, g) for s in sids))
-        results = {s: r for s, r in zip(sids, trained) if r is not None}
+        results = {s: r for s, r in sorted(zip(sids, trained)) if r is not None}  # id order, as before
         t_train = time.time()
         tally.phases["train_phase_s"] = t_train - tally.started
         for rep in self.reporters:

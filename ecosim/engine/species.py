@@ -29,6 +29,7 @@ import ray
 from ecosim.engine.tasks import DataHandle, train_network_task
 from ecosim.evolution.generation_rows import network_row
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
+from ecosim.evolution.scheduling import Workload, costs_of, longest_first
 from ecosim.evolution.records import (
     CullCandidate,
     NetworkRecord,
@@ -166,8 +167,11 @@ class SpeciesActor:
             "train_images": 0, "eval_images": 0,
         }
 
-    async def train(self, generation: int) -> dict[str, Any]:
+    async def train(self, generation: int, workload: Workload | None = None) -> dict[str, Any]:
         """Train and score every network (one Ray task each), then calibrate (§III-B, §III-C).
+
+        The tasks are submitted longest first (``workload``: the images a task handles, for the
+        predicted cost, :mod:`ecosim.evolution.scheduling`; ``None``: in id order).
 
         Idempotent: called again for the same generation after :meth:`restore` put back the
         state it trained from (the coordinator redoing a step after losing another actor), it
@@ -186,6 +190,9 @@ class SpeciesActor:
         base_generation = self.pop.generation
         recs = self.pop.sorted()
         born = {r.id: r.fitness is None for r in recs}
+        if workload is not None:  # longest first: Ray runs an owner's tasks in submission order
+            costs = costs_of({r.id: (r.genome, not born[r.id]) for r in recs}, workload)
+            recs = [self.pop.networks[i] for i in longest_first(costs)]
         results = await asyncio.gather(*(self._run_one(r, generation) for r in recs))
         self.pop.apply({i: upd for i, upd, _ in results})
         self.pop.calibrate()
