@@ -180,9 +180,9 @@ def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool, like: Any =
 
 def pycortex_net(spec: str, shape: tuple[int, int, int]) -> Any:
     """PyCortex's ``Net`` with the layers of ``spec`` (ReLU everywhere, as the issue measured it)."""
-    import torch.nn.functional as F
     import cortex.layer as cl
     import cortex.network as cn
+    import torch.nn.functional as F
 
     for role in cl.Layer.Activations:
         cl.Layer.Activations[role] = F.relu
@@ -247,8 +247,8 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from ecosim.data.arrays import prepare_data
     from ecosim.config import Config
+    from ecosim.data.arrays import prepare_data
     from ecosim.genome import init_weights
     from ecosim.phenotype.network import build_phenotype
     from ecosim.phenotype.records import TrainSettings

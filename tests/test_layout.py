@@ -16,7 +16,6 @@ from ecosim.phenotype.layout import (
     ROUNDS,
     Layout,
     LayoutChooser,
-    PhaseTuner,
     layout_candidates,
     layout_chooser,
 )

@@ -1,6 +1,13 @@
 """Longest task first (issue 18): predicted cost from multiply-accumulates, deterministic orders."""
 
-from ecosim.evolution.scheduling import Workload, costs_of, longest_first, predicted_cost, species_order, workload_of
+from ecosim.evolution.scheduling import (
+    Workload,
+    costs_of,
+    longest_first,
+    predicted_cost,
+    species_order,
+    workload_of,
+)
 from ecosim.genome import ConvLayer, DenseLayer, Genome
 
 SHAPE = (1, 28, 28)

@@ -522,19 +522,19 @@ def _read_mnist_family_files(name: str, root: Path, emnist_split: str) -> ImageD
     if name == "emnist":
         prefix = {part: f"emnist-{emnist_split}-{part}" for part in ("train", "test")}
     try:
-        arrays = []
+        split: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for part in ("train", "test"):
             images = _read_idx(raw / f"{prefix[part]}-images-idx3-ubyte", 3)
             labels = _read_idx(raw / f"{prefix[part]}-labels-idx1-ubyte", 1)
             if name == "emnist":
                 images = images.transpose(0, 2, 1)  # stored transposed
-            arrays += [np.ascontiguousarray(images[:, None, :, :]), labels.astype(np.int64)]
+            split[part] = (np.ascontiguousarray(images[:, None, :, :]), labels.astype(np.int64))
     except (OSError, ValueError):
         return None
     classes = _EMNIST_CLASSES[emnist_split] if name == "emnist" else 10
     mean, std = _STATS[name]
     try:
-        return _build(name, *arrays, classes, mean, std, raw)
+        return _build(name, *split["train"], *split["test"], classes, mean, std, raw)
     except DatasetError:
         return None
 

@@ -29,7 +29,6 @@ import ray
 from ecosim.engine.tasks import DataHandle, train_network_task
 from ecosim.evolution.generation_rows import network_row
 from ecosim.evolution.population import MESSAGE_LIMIT, Population, ReproductionPolicy
-from ecosim.evolution.scheduling import Workload, costs_of, longest_first
 from ecosim.evolution.records import (
     CullCandidate,
     NetworkRecord,
@@ -38,6 +37,9 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
+from ecosim.evolution.scheduling import Workload, costs_of, longest_first
+from ecosim.genome.compute import multiply_accumulates
+from ecosim.evolution.scheduling import Workload, costs_of, longest_first
 from ecosim.phenotype.records import TrainResult, TrainSettings
 from ecosim.rng import derive_rng
 

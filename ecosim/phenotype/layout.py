@@ -268,8 +268,11 @@ class LayoutCache:
                         os.unlink(tmp)
 
 
-def _identical(a: Sequence[Tensor], b: Sequence[Tensor]) -> bool:
-    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+def _identical(a: Sequence[Tensor | None], b: Sequence[Tensor | None]) -> bool:
+    """Same length, and each pair both ``None`` or equal bit for bit."""
+    return len(a) == len(b) and all(
+        (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b)
+    )
 
 
 class PhaseTuner:
@@ -324,7 +327,7 @@ class PhaseTuner:
             return self.reference
         return min(self.eligible, key=lambda c: len(self.samples[c]))
 
-    def verify(self, results: Mapping[Layout, Sequence[Tensor]]) -> None:
+    def verify(self, results: Mapping[Layout, Sequence[Tensor | None]]) -> None:
         """Keep the candidates whose ``results`` equal the reference's bit for bit."""
         ref = results[self.reference]
         self.eligible = tuple(c for c in self.candidates if c in results and _identical(results[c], ref))

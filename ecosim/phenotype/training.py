@@ -181,12 +181,6 @@ def _grads(model: torch.nn.Module, loss: Tensor) -> tuple[Tensor | None, ...]:
     return tuple(torch.autograd.grad(loss, params, allow_unused=True))
 
 
-def _same(a: Sequence[Tensor | None], b: Sequence[Tensor | None]) -> bool:
-    return len(a) == len(b) and all(
-        (x is None and y is None) or (x is not None and y is not None and torch.equal(x, y)) for x, y in zip(a, b)
-    )
-
-
 def train_and_evaluate(
     genome: Genome,
     weights: Weights,
@@ -262,7 +256,9 @@ def train_and_evaluate(
                     loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, ref.torch_format)), y)
                     if torch.isfinite(loss.detach()):
                         loss.backward()
-                        found = {ref: (loss.detach(), *(p.grad for p in model.parameters() if p.requires_grad))}
+                        found: dict[Layout, tuple[Tensor | None, ...]] = {
+                            ref: (loss.detach(), *(p.grad for p in model.parameters() if p.requires_grad))
+                        }
                         for layout in train_tuner.candidates[1:]:
                             apply_layout(model, layout)
                             other = F.nll_loss(model(apply_normalisation(xb, scale, shift, layout.torch_format)), y)
