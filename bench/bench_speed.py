@@ -426,7 +426,14 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
     g = read_generations(out)
     g = g[g["generation"] > 0]  # generation 0 includes start-up
     wall, task = float(g["wall_time_s"].sum()), float(g["task_time_s"].sum())
-    return {"workers": workers, "wall_s": wall, "task_s": task, "overhead": 1 - task / (workers * wall)}
+    train, evolve = float(g["train_phase_s"].sum()), float(g["evolve_phase_s"].sum())
+    return {
+        "workers": workers, "wall_s": wall, "task_s": task, "overhead": 1 - task / (workers * wall),
+        # where the wall time goes: the training phase (tasks, and cores left idle in it), the
+        # evolution phase (reproduction, placement, culling) and the rest (logs, checkpoint)
+        "train_phase_s": train, "evolve_phase_s": evolve, "rest_s": wall - train - evolve,
+        "idle_in_training": 1 - task / (workers * train) if train > 0 else 0.0,
+    }
 
 
 def _python(code: str, timeout: float = 900) -> str:
@@ -460,9 +467,16 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
         "speedups": speedups,
     }
     res["task_growth_2_over_1"] = res["task_2_s"] / res["task_1_s"]
+    for w in (1, 2):
+        for key in ("train_phase_s", "evolve_phase_s", "rest_s", "idle_in_training"):
+            res[f"{key}_{w}"] = statistics.median(r[key] for r in runs[w])
     print(f"\nengine: speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
           f"{', '.join(f'{s:.2f}' for s in speedups)}); overhead {res['overhead_1']:.1%} / {res['overhead_2']:.1%}; "
           f"Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers")
+    for w in (1, 2):
+        print(f"  {w} worker(s): wall {res[f'wall_{w}_s']:.1f} s = training phase {res[f'train_phase_s_{w}']:.1f} s "
+              f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
+              f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s")
     return res
 
 

@@ -169,16 +169,59 @@ def score(
             if layout != current:
                 apply_layout(model, layout)
                 current = layout
-            t0 = tuner.clock()
-            out = model(batch(layout, start))
-            tuner.record(layout, tuner.clock() - t0)
+            if tuner.winner is None:  # timed until decided
+                t0 = tuner.clock()
+                out = model(batch(layout, start))
+                tuner.record(layout, tuner.clock() - t0)
+            else:
+                out = model(batch(layout, start))
         correct += int((out.argmax(1) == y).sum())
     return correct / max(1, len(y_all))
 
 
-def _grads(model: torch.nn.Module, loss: Tensor) -> tuple[Tensor | None, ...]:
-    params = [p for p in model.parameters() if p.requires_grad]
-    return tuple(torch.autograd.grad(loss, params, allow_unused=True))
+class _Stepper:
+    """Forward and backward of one training batch in the layout the training tuner measures.
+
+    Call with uint8 images and labels; returns the loss, with the gradients in ``.grad`` when it
+    is finite. The first full batch of a new shape class is computed with every candidate layout
+    (:meth:`PhaseTuner.verify`; the reference's gradients are kept); a batch of another size runs
+    the reference; full batches are timed until the tuner has decided.
+    """
+
+    def __init__(self, model: torch.nn.Module, tuner: PhaseTuner, scale: Tensor, shift: Tensor) -> None:
+        self.model, self.tuner, self.scale, self.shift = model, tuner, scale, shift
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.current: Layout | None = None
+
+    def _loss(self, layout: Layout, xb: Tensor, y: Tensor) -> Tensor:
+        if layout != self.current:
+            apply_layout(self.model, layout)
+            self.current = layout
+        return F.nll_loss(self.model(apply_normalisation(xb, self.scale, self.shift, layout.torch_format)), y)
+
+    def __call__(self, xb: Tensor, y: Tensor, full: bool) -> Tensor:
+        tuner = self.tuner
+        if full and tuner.verifying:
+            loss = self._loss(tuner.reference, xb, y)
+            if torch.isfinite(loss.detach()):  # a diverged network decides nothing
+                loss.backward()
+                found: dict[Layout, tuple[Tensor | None, ...]] = {
+                    tuner.reference: (loss.detach(), *(p.grad for p in self.params))
+                }
+                for layout in tuner.candidates[1:]:
+                    other = self._loss(layout, xb, y)
+                    grads = torch.autograd.grad(other, self.params, allow_unused=True)
+                    found[layout] = (other.detach(), *grads)
+                tuner.verify(found)
+            return loss
+        layout = tuner.layout() if full else tuner.reference
+        timed = full and tuner.winner is None
+        c0 = tuner.clock() if timed else 0.0
+        loss = self._loss(layout, xb, y)
+        loss.backward()  # a non-finite loss is caught by the caller; its gradients are never used
+        if timed:
+            tuner.record(layout, tuner.clock() - c0)
+        return loss
 
 
 def train_and_evaluate(
@@ -234,55 +277,18 @@ def train_and_evaluate(
         opt = OPTIMISERS.get_valid(settings.optimiser)(model.parameters(), **({"lr": lr} if lr else {}))
         losses = []
         model.train()
-        train_tuner = tuner("train", settings.batch_size)
-        scale, shift = normalisation_constants(data.mean, data.std, 255.0, device)
-        current = None
+        step = _Stepper(model, tuner("train", settings.batch_size), *normalisation_constants(data.mean, data.std, 255.0, device))
         for _ in range(settings.epochs):
             idx = rng.choice(n, size=k, replace=False)
             for xb, y in _uint8_batches(data.train_images, data.train_labels, idx, settings.batch_size, device):
                 opt.zero_grad(set_to_none=True)
-                if len(y) < settings.batch_size:  # another size may run other kernels: the reference
-                    ref = train_tuner.reference
-                    if current != ref:
-                        apply_layout(model, ref)
-                        current = ref
-                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, ref.torch_format)), y)
-                    if torch.isfinite(loss.detach()):
-                        loss.backward()
-                elif train_tuner.verifying:
-                    # the first batch of a new shape class: every candidate, compared bit for bit
-                    ref = train_tuner.reference
-                    apply_layout(model, ref)
-                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, ref.torch_format)), y)
-                    if torch.isfinite(loss.detach()):
-                        loss.backward()
-                        found: dict[Layout, tuple[Tensor | None, ...]] = {
-                            ref: (loss.detach(), *(p.grad for p in model.parameters() if p.requires_grad))
-                        }
-                        for layout in train_tuner.candidates[1:]:
-                            apply_layout(model, layout)
-                            other = F.nll_loss(model(apply_normalisation(xb, scale, shift, layout.torch_format)), y)
-                            found[layout] = (other.detach(), *_grads(model, other))
-                        train_tuner.verify(found)
-                        current = None
-                else:
-                    layout = train_tuner.layout()
-                    if layout != current:
-                        apply_layout(model, layout)
-                        current = layout
-                    c0 = train_tuner.clock()
-                    loss = F.nll_loss(model(apply_normalisation(xb, scale, shift, layout.torch_format)), y)
-                    if torch.isfinite(loss.detach()):
-                        loss.backward()
-                        train_tuner.record(layout, train_tuner.clock() - c0)
-                if not torch.isfinite(loss.detach()):
-                    result.status, result.message = (
-                        "diverged",
-                        f"non-finite training loss {float(loss.detach())}",
-                    )
+                loss = step(xb, y, full=len(y) == settings.batch_size)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    result.status, result.message = "diverged", f"non-finite training loss {value}"
                     break
                 opt.step()
-                losses.append(float(loss.detach()))
+                losses.append(value)
                 result.train_images += len(y)
             if result.status != "ok":
                 break
