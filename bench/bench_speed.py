@@ -5,7 +5,8 @@ One command, every part measured side by side on the machine it runs on, ratios 
     ECOSIM_DATA=../shared/data PYTHONPATH=. python bench/bench_speed.py [--rounds 7] [--out bench_speed.json]
         [--parts table,engine,founding,startup] [--pycortex /work/pycortex]
 
-``table`` (in this process, one torch thread): the time to score, train and score again one
+``table`` (in this process, one torch thread; on the GPU when there is one, as ecosim's tasks,
+``bench/bench_gpu.py --table``; PyCortex on the CPU only): the time to score, train and score again one
 offspring on MNIST (the work of a training task for a new network: two evaluations of the
 10,000 test images at the evaluation batch, one training pass over a random 10% of the
 training set in batches of 128 with Adadelta), for
@@ -27,8 +28,10 @@ fresh seeded order) after one warm-up round; ratios are taken within a round and
 reported, so drifts in load (other jobs on a shared machine) hit both sides of a ratio alike.
 
 ``engine``: a 16 → 24 network synchronous MNIST run with 1 and 2 workers (each in a fresh
-local Ray, in a subprocess, alternating ``--engine-rounds`` times): wall time per generation
-after the first, Σ task time, overhead ``1 − Σ task / (workers · wall)`` and the 2-worker speed-up.
+local Ray, in a subprocess, in a shuffled order each of ``--engine-rounds`` rounds): wall time of
+the generations after the first, Σ task time, overhead ``1 − Σ task / (workers · wall)``, the
+2-worker speed-up, and where the wall time goes (training phase and the cores idle in it,
+evolution phase, logs and checkpoint).
 
 ``founding``: the time for the coordinator to found 1 and 16 species (actors started and filled
 with their networks) in one local Ray, alternating.
@@ -36,6 +39,12 @@ with their networks) in one local Ray, alternating.
 ``startup``: seconds from launching ``ecosim run`` to the first generation's tasks being submitted
 (a reporter's first ``training`` phase), against ``ray.init()`` plus ``import torch`` in a fresh
 process (what any Ray program with torch workers pays).
+
+``--baseline PYTHONPATH`` runs ``engine``, ``founding`` and ``startup`` for that ecosim too (e.g. an
+older checkout or ``git archive`` of the code before a change), alternating with the current one
+in every round, so before/after numbers share the machine's load. The table has no baseline
+column (one process imports one ecosim): run it once per version; its ratios are to the floor
+measured beside it.
 
 Writes ``--out`` (JSON: every median, ratio and the CPU) and prints the tables.
 """
@@ -256,15 +265,19 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     data, shape, _ = prepare_data(Config())
-    with_pycortex = import_pycortex(args.pycortex)
+
     settings = TrainSettings(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
     k = int(round(settings.train_fraction * len(data.train_labels)))
     # the floor's data: standardised once, channels-first
     mean = torch.tensor(data.mean).view(1, -1, 1, 1)
     std = torch.tensor(data.std).view(1, -1, 1, 1)
-    xtr = ((torch.from_numpy(data.train_images).float() / 255 - mean) / std).contiguous()
-    xte = ((torch.from_numpy(data.eval_images).float() / 255 - mean) / std).contiguous()
-    ytr, yte = torch.from_numpy(data.train_labels), torch.from_numpy(data.eval_labels)
+    # ecosim's tasks take the GPU when there is one (phenotype.training._device): so does the floor
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    xtr = ((torch.from_numpy(data.train_images).float() / 255 - mean) / std).contiguous().to(device)
+    xte = ((torch.from_numpy(data.eval_images).float() / 255 - mean) / std).contiguous().to(device)
+    ytr, yte = torch.from_numpy(data.train_labels).to(device), torch.from_numpy(data.eval_labels).to(device)
+    # PyCortex keeps its conv weights in plain tensor attributes that .to(device) does not move: CPU only
+    with_pycortex = device.type == "cpu" and import_pycortex(args.pycortex)
     eb = settings.eval_batch_size
 
     def floor_run(net: Any, seed: int, step: Callable[[Any, Any, Any, Any], None]) -> None:
@@ -278,7 +291,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
 
         score()
         opt = torch.optim.Adadelta(net.parameters())
-        idx = torch.from_numpy(np.random.default_rng(seed).choice(len(ytr), size=k, replace=False))
+        idx = torch.from_numpy(np.random.default_rng(seed).choice(len(ytr), size=k, replace=False)).to(device)
         net.train()
         for s in range(0, k, settings.batch_size):
             sel = idx[s : s + settings.batch_size]
@@ -310,6 +323,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
             correct = 0
             with torch.no_grad():
                 for x, y in loader(eb, False, None):
+                    x, y = x.to(device), y.to(device)
                     out = F.log_softmax(net(x), dim=1)
                     F.nll_loss(out, y, reduction="sum").item()
                     correct += out.max(1, keepdim=True)[1].eq(y.view(-1, 1)).sum().item()
@@ -319,7 +333,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
         net.train()  # cortex.cortex.train (its learning-rate schedule aside: Adadelta, lr 1)
         opt = torch.optim.Adadelta(net.parameters(), lr=1.0)
         for x, y in loader(settings.batch_size, True, settings.train_fraction):
-            cortex_step(net, opt, x, y)
+            cortex_step(net, opt, x.to(device), y.to(device))
         test()
 
     jobs: dict[tuple[str, str], Callable[[], None]] = {}
@@ -336,21 +350,21 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
         mixed = any(t == "C" and len(set(v[0])) > 1 for t, v in parse_layers(spec))
         for variant in ("dense", "grouped") if mixed else ("dense",):
             def plain(spec: str = spec, grouped: bool = variant == "grouped", like: Any = like) -> None:
-                floor_run(plain_net(spec, shape, grouped, like), 1, plain_step)
+                floor_run(plain_net(spec, shape, grouped, like).to(device), 1, plain_step)
 
             jobs[(name, f"torch {variant}" if mixed else "torch")] = plain
         if with_pycortex and not mixed:
             def cortex(spec: str = spec) -> None:
                 torch.manual_seed(0)
-                floor_run(pycortex_net(spec, shape), 1, cortex_step)
+                floor_run(pycortex_net(spec, shape).to(device), 1, cortex_step)
 
             jobs[(name, "pycortex batches")] = cortex
 
             def cortex_loader(spec: str = spec) -> None:
-                cortex_own(pycortex_net(spec, shape), 1)
+                cortex_own(pycortex_net(spec, shape).to(device), 1)
 
             jobs[(name, "pycortex")] = cortex_loader
-    print(f"table: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
+    print(f"table on {device}: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
           f", PyCortex {'found' if with_pycortex else 'absent: column skipped'}", flush=True)
     for fn in jobs.values():
         fn()
@@ -362,6 +376,8 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
         for key in order:
             t0, c0 = time.perf_counter(), time.process_time()
             jobs[key]()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             wall[key].append(time.perf_counter() - t0)
             cpu[key].append(time.process_time() - c0)
         print(f"  round {r + 1}/{args.rounds} done", flush=True)
@@ -393,7 +409,8 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
         text = "".join(f"{row[k]:{w}.2f}" if k in row else f"{'—':>{w}}" for k, w in cols)
         text += "   [" + ", ".join(f"{row[k + '_cpu']:.2f}" for k, _ in cols if k in row) + "]"
         print(f"{name:<16}{row['layers']:<52}{row['ecosim_s']:9.3f}{row['floor_s']:9.3f}{text}")
-    return {"rounds": args.rounds, "conv_mode": settings.conv_mode, "pycortex": with_pycortex, "rows": rows}
+    return {"device": str(device), "rounds": args.rounds, "conv_mode": settings.conv_mode, "pycortex": with_pycortex,
+            "rows": rows}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,51 +450,66 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
         # evolution phase (reproduction, placement, culling) and the rest (logs, checkpoint)
         "train_phase_s": train, "evolve_phase_s": evolve, "rest_s": wall - train - evolve,
         "idle_in_training": 1 - task / (workers * train) if train > 0 else 0.0,
+        "load_average": os.getloadavg()[0],  # other jobs on the machine, at the end of the run
     }
 
 
-def _python(code: str, timeout: float = 900) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
+def _env(pythonpath: str) -> dict[str, str]:
+    """The environment of a subprocess that imports ecosim from ``pythonpath`` (then this checkout)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (pythonpath, str(ROOT)) if p)}
+
+
+def _python(code: str, pythonpath: str, timeout: float = 900, argv: tuple[str, ...] = ()) -> str:
+    """Run ``code`` in a fresh Python; its last line of output."""
     # cwd: not a checkout (``-c`` puts the current folder first on sys.path)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout,
-                         cwd=tempfile.gettempdir())
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=_env(pythonpath),
+                         timeout=timeout, cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise RuntimeError(f"subprocess failed ({out.returncode}): {out.stderr[-2000:]}")
     return out.stdout.strip().splitlines()[-1]
 
 
-def engine(args: argparse.Namespace) -> dict[str, Any]:
-    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
-    for r in range(args.engine_rounds):
-        for w in (1, 2) if r % 2 == 0 else (2, 1):
-            code = (f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
-                    f"print(json.dumps(bench_speed.engine_one({w}, {args.generations})))")
-            runs[w].append(json.loads(_python(code)))
-            print(f"  engine round {r + 1}: {w} worker(s) {runs[w][-1]['wall_s']:.1f} s", flush=True)
+def versions(args: argparse.Namespace) -> dict[str, str]:
+    """``{"current": PYTHONPATH}``, plus ``"baseline"`` with ``--baseline``: the code each subprocess imports."""
+    found = {"current": os.environ.get("PYTHONPATH", "")}
+    if args.baseline:
+        found["baseline"] = args.baseline
+    return found
+
+
+def _engine_summary(runs: dict[int, list[dict[str, Any]]], generations: int) -> dict[str, Any]:
     speedups = [a["wall_s"] / b["wall_s"] for a, b in zip(runs[1], runs[2])]
-    res = {
-        "generations_timed": args.generations - 1,
-        "wall_1_s": statistics.median(r["wall_s"] for r in runs[1]),
-        "wall_2_s": statistics.median(r["wall_s"] for r in runs[2]),
-        "task_1_s": statistics.median(r["task_s"] for r in runs[1]),
-        "task_2_s": statistics.median(r["task_s"] for r in runs[2]),
-        "overhead_1": statistics.median(r["overhead"] for r in runs[1]),
-        "overhead_2": statistics.median(r["overhead"] for r in runs[2]),
-        "speedup_2_over_1": statistics.median(speedups),
-        "speedups": speedups,
-    }
-    res["task_growth_2_over_1"] = res["task_2_s"] / res["task_1_s"]
+    res: dict[str, Any] = {"generations_timed": generations - 1, "speedup_2_over_1": statistics.median(speedups),
+                           "speedups": speedups, "runs": runs}
     for w in (1, 2):
-        for key in ("train_phase_s", "evolve_phase_s", "rest_s", "idle_in_training"):
+        for key in ("wall_s", "task_s", "overhead", "train_phase_s", "evolve_phase_s", "rest_s", "idle_in_training"):
             res[f"{key}_{w}"] = statistics.median(r[key] for r in runs[w])
-    print(f"\nengine: speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
-          f"{', '.join(f'{s:.2f}' for s in speedups)}); overhead {res['overhead_1']:.1%} / {res['overhead_2']:.1%}; "
-          f"Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers")
-    for w in (1, 2):
-        print(f"  {w} worker(s): wall {res[f'wall_{w}_s']:.1f} s = training phase {res[f'train_phase_s_{w}']:.1f} s "
-              f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
-              f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s")
+    res["task_growth_2_over_1"] = res["task_s_2"] / res["task_s_1"]
     return res
+
+
+def engine(args: argparse.Namespace) -> dict[str, Any]:
+    """1 and 2 workers, each version and worker count in a fresh process, alternating every round."""
+    paths = versions(args)
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {v: {1: [], 2: []} for v in paths}
+    code = (f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
+            f"print(json.dumps(bench_speed.engine_one(int(sys.argv[1]), {args.generations})))")
+    for r in range(args.engine_rounds):
+        order = [(v, w) for v in paths for w in (1, 2)]
+        random.Random(r).shuffle(order)
+        for v, w in order:
+            runs[v][w].append(json.loads(_python(code, paths[v], argv=(str(w),))))
+            print(f"  engine round {r + 1}: {v}, {w} worker(s): {runs[v][w][-1]['wall_s']:.1f} s", flush=True)
+    out = {v: _engine_summary(runs[v], args.generations) for v in paths}
+    for v, res in out.items():
+        print(f"\nengine ({v}): speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
+              f"{', '.join(f'{s:.2f}' for s in res['speedups'])}); overhead {res['overhead_1']:.1%} / "
+              f"{res['overhead_2']:.1%}; Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers")
+        for w in (1, 2):
+            print(f"  {w} worker(s): wall {res[f'wall_s_{w}']:.1f} s = training phase {res[f'train_phase_s_{w}']:.1f} s "
+                  f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
+                  f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,7 +523,7 @@ from ecosim.api import resolve_paths
 from ecosim.config import Config
 from ecosim.data.arrays import prepare_data
 from ecosim.engine.coordinator import Ecosystem
-rounds, out = {rounds}, {{1: [], 16: []}}
+out = {{1: [], 16: []}}
 ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
 base = Config().with_overrides({{"data.test_subset": 100}})
 data, shape, classes = prepare_data(base)
@@ -506,9 +538,8 @@ async def found(n):
     return dt
 async def main():
     await found(1)  # warm-up: worker processes, imports
-    for r in range(rounds):
-        for n in (1, 16) if r % 2 == 0 else (16, 1):
-            out[n].append(await found(n))
+    for n in {order}:
+        out[n].append(await found(n))
 asyncio.run(main())
 print(json.dumps(out))
 """
@@ -549,33 +580,46 @@ print(json.dumps({"first_submitted_at": r.t, "imported_torch": "torch" in sys.mo
 
 
 def founding(args: argparse.Namespace) -> dict[str, Any]:
-    res = json.loads(_python(FOUNDING.format(rounds=args.founding_rounds)))
-    one, many = statistics.median(res["1"]), statistics.median(res["16"])
-    out = {"found_1_s": one, "found_16_s": many, "ratio_16_over_1": many / one, "samples": res}
-    print(f"\nfounding: 1 species {one:.2f} s, 16 species {many:.2f} s, ratio {many / one:.2f} (target ≤ 2)")
+    """Founding 1 and 16 species; each round a fresh local Ray per version, versions alternating."""
+    paths = versions(args)
+    samples: dict[str, dict[str, list[float]]] = {v: {"1": [], "16": []} for v in paths}
+    for r in range(args.founding_rounds):
+        order = list(paths)
+        random.Random(r).shuffle(order)
+        for v in order:
+            res = json.loads(_python(FOUNDING.format(order=(1, 16) if r % 2 == 0 else (16, 1)), paths[v]))
+            for n in ("1", "16"):
+                samples[v][n] += res[n]
+    out = {}
+    for v in paths:
+        one, many = statistics.median(samples[v]["1"]), statistics.median(samples[v]["16"])
+        out[v] = {"found_1_s": one, "found_16_s": many, "ratio_16_over_1": many / one, "samples": samples[v]}
+        print(f"\nfounding ({v}): 1 species {one:.2f} s, 16 species {many:.2f} s, ratio {many / one:.2f} (target ≤ 2)")
     return out
 
 
 def startup(args: argparse.Namespace) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)}
-    runs, refs = [], []
-    for _ in range(args.startup_rounds):
+    """Launch to first submission, against ray.init() + import torch; versions alternating."""
+    paths = versions(args)
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in paths}
+    refs = []
+    for r in range(args.startup_rounds):
+        order = list(paths)
+        random.Random(r).shuffle(order)
+        for v in order:
+            t0 = time.time()
+            res = json.loads(_python(STARTUP_RUN, paths[v], timeout=600))
+            runs[v].append({**res, "submitted_s": res["first_submitted_at"] - t0})
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", STARTUP_RUN], capture_output=True, text=True, env=env, timeout=600,
-                             cwd=tempfile.gettempdir())
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-2000:])
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        runs.append({**r, "submitted_s": r["first_submitted_at"] - t0})
-        t0 = time.time()
-        ref = json.loads(_python(STARTUP_REF))
-        refs.append({**ref, "process_s": time.time() - t0})
-    sub = statistics.median(r["submitted_s"] for r in runs)
+        refs.append({**json.loads(_python(STARTUP_REF, "")), "process_s": time.time() - t0})
     ref = statistics.median(r["ray_init_s"] + r["torch_import_s"] for r in refs)
-    out = {"submitted_s": sub, "ray_init_plus_torch_s": ref, "ratio": sub / ref, "runs": runs, "refs": refs}
-    print(f"\nstart-up: first generation submitted after {sub:.1f} s; ray.init() + import torch {ref:.1f} s; "
-          f"ratio {sub / ref:.2f} (target ≤ 1.3); driver imported torch: {runs[0]['imported_torch']}, "
-          f"torchvision: {runs[0]['imported_torchvision']}")
+    out: dict[str, Any] = {"ray_init_plus_torch_s": ref, "refs": refs}
+    for v in paths:
+        sub = statistics.median(r["submitted_s"] for r in runs[v])
+        out[v] = {"submitted_s": sub, "ratio": sub / ref, "runs": runs[v]}
+        print(f"\nstart-up ({v}): first generation submitted after {sub:.1f} s; ray.init() + import torch "
+              f"{ref:.1f} s; ratio {sub / ref:.2f} (target ≤ 1.3); driver imported torch: "
+              f"{runs[v][0]['imported_torch']}, torchvision: {runs[v][0]['imported_torchvision']}")
     return out
 
 
@@ -590,6 +634,8 @@ def main() -> None:
     p.add_argument("--engine-rounds", type=int, default=2)
     p.add_argument("--founding-rounds", type=int, default=3)
     p.add_argument("--startup-rounds", type=int, default=2)
+    p.add_argument("--baseline", default="",
+                   help="engine, founding, start-up: also run this PYTHONPATH's ecosim, alternating with the current one")
     p.add_argument("--out", default="bench_speed.json")
     args = p.parse_args()
     parts = [s.strip() for s in args.parts.split(",") if s.strip()]
