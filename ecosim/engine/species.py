@@ -38,8 +38,6 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.scheduling import Workload, costs_of, longest_first
-from ecosim.genome.compute import multiply_accumulates
-from ecosim.evolution.scheduling import Workload, costs_of, longest_first
 from ecosim.phenotype.records import TrainResult, TrainSettings
 from ecosim.rng import derive_rng
 
