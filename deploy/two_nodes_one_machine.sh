@@ -10,7 +10,7 @@
 # Environment: WORKER_CPUS (CPUs of the worker node, default 2); RAY_AUTH_TOKEN (default: a new
 # token for this cluster; on separate machines it is ~/.ray/auth_token, copied to every node);
 # PYTHON (default python).
-# Driven end to end by tests/test_cluster.py (run, then resume on a new cluster; marked slow).
+# Driven end to end by tests/engine/test_cluster.py (run, then resume on a new cluster; marked slow).
 set -euo pipefail
 if [ $# -eq 0 ]; then awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0" >&2; exit 2; fi
 

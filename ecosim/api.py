@@ -32,9 +32,10 @@ import os
 import shutil
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data

@@ -28,7 +28,8 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.progress import (

@@ -17,9 +17,10 @@ import inspect
 import re
 import sys
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -394,7 +395,7 @@ class Config:
         return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Build from nested tables; unknown sections or keys raise :class:`ConfigError`."""
         sections: dict[str, Any] = {}
         types = {f.name: f.default_factory for f in fields(cls)}  # type: ignore[misc]
@@ -406,7 +407,7 @@ class Config:
             sections[name] = _build_section(name, types[name](), table)  # type: ignore[operator]
         return cls(**sections)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "Config":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
         """A copy with ``{"section.key": value}`` overrides applied (unknown keys raise).
 
         Derived ecosystem sizes stay derived (they follow the overridden values); a value of

@@ -119,7 +119,7 @@ class StorageError(EcosimError, OSError):
         return self.code in FULL_ERRNOS
 
     @classmethod
-    def from_os(cls, exc: OSError, operation: str, path: object | None = None) -> "StorageError":
+    def from_os(cls, exc: OSError, operation: str, path: object | None = None) -> StorageError:
         """The one-line form of ``exc``; ``path`` defaults to the path the error names."""
         if isinstance(exc, StorageError):
             return exc

@@ -96,7 +96,7 @@ def train_macs(run_dir: Path) -> tuple[int, float]:
     gens = read_generations(run_dir)
     if gens.empty:
         return 0, 0.0
-    col = gens["train_macs"] if "train_macs" in gens else None
+    col = gens.get("train_macs", None)
     return int(gens["generation"].max()) + 1, float(col.fillna(0).sum()) if col is not None else 0.0
 
 

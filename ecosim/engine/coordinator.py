@@ -39,8 +39,9 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Collection, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import ray
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from typing import Any, Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
+from typing import Any
 
 import ray
 

@@ -22,7 +22,8 @@ import asyncio
 import dataclasses
 import os
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ray
 

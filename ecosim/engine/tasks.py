@@ -52,7 +52,7 @@ class DataHandle:
     nbytes: int
 
     @classmethod
-    def put(cls, data: DataArrays) -> "DataHandle":
+    def put(cls, data: DataArrays) -> DataHandle:
         """Put ``data`` into Ray's object store once (driver side) and describe it.
 
         The digests take about 0.1 s per 50 MB.

@@ -6,7 +6,7 @@ one at a time, each draw re-normalised over the remaining candidates, until the 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

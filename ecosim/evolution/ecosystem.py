@@ -81,7 +81,7 @@ class EcosystemPolicy:
     (0, 1)
     """
 
-    def __init__(self, ecosystem: "EcosystemConfig", seed: int, mutation: MutationParams | None = None) -> None:
+    def __init__(self, ecosystem: EcosystemConfig, seed: int, mutation: MutationParams | None = None) -> None:
         self.ecosystem = ecosystem
         self.seed = int(seed)
         self.mutation = mutation or MutationParams()
@@ -549,12 +549,12 @@ class EcosystemPolicy:
     def from_json(
         cls,
         state: Mapping[str, Any],
-        ecosystem: "EcosystemConfig",
+        ecosystem: EcosystemConfig,
         seed: int,
         mutation: MutationParams | None = None,
         species: Sequence[SpeciesState] = (),
         completed_generation: int | None = None,
-    ) -> "EcosystemPolicy":
+    ) -> EcosystemPolicy:
         """Inverse of :meth:`to_json`.
 
         ``species`` and ``completed_generation`` (from the checkpoint) are only needed for a state

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # reads the section's fields; does not depend on the config m
 
 
 def starting_genome(
-    input_shape: tuple[int, int, int], classes: int, ecosystem: "EcosystemConfig", mutation: MutationParams, seed: int
+    input_shape: tuple[int, int, int], classes: int, ecosystem: EcosystemConfig, mutation: MutationParams, seed: int
 ) -> Genome:
     """The genome the initial ecosystem grows from (paper §III-A).
 
@@ -40,7 +40,7 @@ def starting_genome(
 def initial_networks(
     input_shape: tuple[int, int, int],
     classes: int,
-    ecosystem: "EcosystemConfig",
+    ecosystem: EcosystemConfig,
     mutation: MutationParams,
     seed: int,
     first_id: int = 0,

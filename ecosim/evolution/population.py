@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ecosim.errors import EcosimError
 from ecosim.evolution.calibration import relative_complexity, relative_fitness

@@ -12,9 +12,10 @@ as before (``"clone"``, ``"error"``, ``"species_limit"``, ...).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from ecosim.genome import Genome, MutationKind, Weights
 
@@ -76,7 +77,7 @@ class FailReason(_StrEnum):
     REPRODUCTION = "reproduction"
 
     @classmethod
-    def constraint(cls, kind: MutationKind | str) -> "FailReason":
+    def constraint(cls, kind: MutationKind | str) -> FailReason:
         """The constraint rejection of a mutation kind.
 
         Raises:
@@ -162,7 +163,7 @@ class NetworkRecord:
         return d
 
     @classmethod
-    def from_meta(cls, meta: Mapping[str, Any], weights: Weights) -> "NetworkRecord":
+    def from_meta(cls, meta: Mapping[str, Any], weights: Weights) -> NetworkRecord:
         """Inverse of :meth:`meta`."""
         d = dict(meta)
         d["genome"] = Genome.from_dict(d["genome"])

@@ -60,7 +60,7 @@ class Species:
         }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "Species":
+    def from_json(cls, d: Mapping[str, Any]) -> Species:
         """Inverse of :meth:`to_json`."""
         key = d["key"]
         return cls(
@@ -119,7 +119,7 @@ class GenerationTally:
         }
 
     @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> "GenerationTally":
+    def from_json(cls, d: Mapping[str, Any]) -> GenerationTally:
         """Inverse of :meth:`to_json`."""
         return cls(
             started=float(d["started"]),

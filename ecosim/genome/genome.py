@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ecosim.errors import GenomeError
 
@@ -95,7 +95,7 @@ class DenseLayer:
             raise GenomeError(f"DenseLayer.nodes must be ≥ 1, got {self.nodes}")
 
 
-Layer = Union[ConvLayer, DenseLayer]
+Layer = ConvLayer | DenseLayer
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class Genome:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def minimal(cls, input_shape: tuple[int, int, int], classes: int) -> "Genome":
+    def minimal(cls, input_shape: tuple[int, int, int], classes: int) -> Genome:
         """The minimal genome: the output layer looking directly at the input (§III-A)."""
         return cls(input_shape, (DenseLayer(classes),))
 
@@ -241,7 +241,7 @@ class Genome:
                 parts.append(f"F{layer.nodes}")
         return "-".join(parts)
 
-    def replace_layers(self, layers: tuple[Layer, ...] | list[Layer]) -> "Genome":
+    def replace_layers(self, layers: tuple[Layer, ...] | list[Layer]) -> Genome:
         """A new genome with the same input shape and the given layers."""
         return Genome(self.input_shape, tuple(layers))
 
@@ -259,7 +259,7 @@ class Genome:
         return {"schema_version": SCHEMA_VERSION, "input_shape": list(self.input_shape), "layers": layers}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Genome":
+    def from_dict(cls, data: dict[str, Any]) -> Genome:
         """Inverse of :meth:`to_dict`.
 
         Raises:
@@ -286,7 +286,7 @@ class Genome:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Genome":
+    def from_json(cls, text: str) -> Genome:
         """Parse :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
 

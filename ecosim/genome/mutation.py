@@ -39,10 +39,9 @@ Forced downstream changes, and the rule applied (documented contract):
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
 
 import numpy as np
 
@@ -169,7 +168,7 @@ def parse_kernel_shape(spec: str) -> Shape2 | None:
     return int(h), int(w)
 
 
-def new_kernel_shape(rng: np.random.Generator, params: "MutationParams", max_h: int, max_w: int) -> Shape2:
+def new_kernel_shape(rng: np.random.Generator, params: MutationParams, max_h: int, max_w: int) -> Shape2:
     """The shape of one new kernel on an input allowing at most ``max_h × max_w`` (§III-A, §III-E).
 
     ``params.new_kernel_shape`` when set (clipped to the limit, staying odd), else eq. 1. With
@@ -183,7 +182,7 @@ def new_kernel_shape(rng: np.random.Generator, params: "MutationParams", max_h: 
 
 
 def new_layer_kernel_shapes(
-    rng: np.random.Generator, params: "MutationParams", n: int, max_h: int, max_w: int
+    rng: np.random.Generator, params: MutationParams, n: int, max_h: int, max_w: int
 ) -> tuple[Shape2, ...]:
     """Shapes of the ``n`` kernels of a new conv layer (new layers and initial layers alike).
 

@@ -6,7 +6,7 @@ most new kernels and strides start minimal and grow through mutation.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

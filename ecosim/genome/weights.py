@@ -15,8 +15,8 @@ between a parent and its offspring).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -64,7 +64,7 @@ class Weights:
         return out
 
     @classmethod
-    def from_arrays(cls, genome: Genome, arrays: dict[str, np.ndarray]) -> "Weights":
+    def from_arrays(cls, genome: Genome, arrays: dict[str, np.ndarray]) -> Weights:
         """Inverse of :meth:`to_arrays`, checked against ``genome``.
 
         Raises:
@@ -81,7 +81,7 @@ class Weights:
         check_weights(genome, weights)
         return weights
 
-    def copy(self) -> "Weights":
+    def copy(self) -> Weights:
         """Deep copy (new storage for every array)."""
         return Weights(tuple(LayerWeights(tuple(n.copy() for n in lw.nodes), lw.bias.copy()) for lw in self.layers))
 

@@ -153,7 +153,7 @@ def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Shape2, 
     The two are the same function (a 1×1 kernel at stride s reads every s-th tile). torch
     2.14.1's CPU backend (oneDNN 3.12) crashes the process (SIGSEGV/SIGFPE) in the backward of
     some strided 1×1 convolutions, e.g. stride 2 on 28×28 MNIST batches; the subsampled form
-    never takes that path. Regression test: ``tests/test_phenotype_crash.py``.
+    never takes that path. Regression test: ``tests/phenotype/test_phenotype_crash.py``.
     """
     if weight.shape[-2:] == (1, 1) and tuple(stride) != (1, 1) and tuple(padding) == (0, 0):
         return F.conv2d(input[:, :, :: stride[0], :: stride[1]], weight, bias, 1, 0)

@@ -18,7 +18,7 @@ over the eligible candidates, timed, until each has :data:`ROUNDS` samples; the 
 smallest median wins and is used from then on. A batch of another size (the last, partial one)
 always runs in the reference layout: torch may pick other kernels for it. Since every eligible
 candidate computes the same bits, which one runs a batch never changes a result: the logs of a seeded run are identical
-whichever layout wins (``tests/test_layout.py``). On the CPUs tried, channels-first and
+whichever layout wins (``tests/phenotype/test_layout.py``). On the CPUs tried, channels-first and
 channels-last are bit-identical in both phases, and dense and grouped in evaluation; grouped
 training rounds its weight gradients differently, so under ``auto`` training stays dense (pin
 ``training.conv_mode = "grouped"`` to train grouped anyway).

@@ -12,8 +12,8 @@ import contextlib
 import fcntl
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ecosim.errors import CheckpointError, StorageError
 

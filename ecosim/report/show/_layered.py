@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Hashable, Iterable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

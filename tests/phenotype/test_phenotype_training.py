@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.genome import init_weights
 from ecosim.phenotype.network import build_phenotype
 from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, normalise
 from ecosim.phenotype.records import TrainingParams

@@ -16,7 +16,7 @@ import pytest
 from ecosim.engine.cluster import _host_port, check_address
 from ecosim.errors import EcosimError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Starts a local Ray through ecosim in a fresh interpreter, runs one task (so a worker exists),
 # then prints every TCP listener of this process tree, one "address port name" per line.

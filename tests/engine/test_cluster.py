@@ -521,14 +521,14 @@ def test_a_stalled_generation_warns_once_stops_resumably_and_resume_gives_the_un
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_a_node_poisoned_by_ray_issue_64627_stalls_plain_ray_but_an_ecosim_run_completes_on_it(tmp_path, data_root):
-    """Issue 19: ``tests/ray_issue_64627.py`` in a process of its own (its cluster's address stays in its folder)."""
+    """Issue 19: ``tests/engine/ray_issue_64627.py`` in a process of its own (its cluster's address stays in its folder)."""
     import json
     import shutil
     import tempfile
 
     script = Path(__file__).with_name("ray_issue_64627.py")
     ray_tmp = tempfile.mkdtemp(prefix="r64627-", dir="/tmp")  # short: Ray's socket paths
-    repo = str(Path(__file__).resolve().parents[1])
+    repo = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "RAY_TMPDIR": ray_tmp, "ECOSIM_DATA": str(data_root), "ECOSIM_NODE_CACHE": str(tmp_path / "node-cache"),
            "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
     env.pop("RAY_ADDRESS", None)
@@ -549,7 +549,7 @@ def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_
     """Issue 19: ``deploy/two_nodes_one_machine.sh`` (ray start --head, ray start --address, ecosim --address), twice."""
     from ecosim.engine.local_cluster import cmdline
 
-    script = Path(__file__).resolve().parents[1] / "deploy" / "two_nodes_one_machine.sh"
+    script = Path(__file__).resolve().parents[2] / "deploy" / "two_nodes_one_machine.sh"
     repo = str(script.parents[1])
     env = {**os.environ, "PYTHON": sys.executable, "WORKER_CPUS": "2",
            "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}

@@ -18,7 +18,7 @@ MNIST = workload_of(60000, 10000, 0, 0.1, 1)
 
 
 def test_cost_grows_with_compute_and_with_a_scoring_before_training():
-    assert MNIST == Workload(6000, 10000, 0)
+    assert Workload(6000, 10000, 0) == MNIST
     trained = [predicted_cost(g, MNIST, True) for g in (MLP, ONE_CONV, TWO_CONV)]
     assert trained == sorted(trained) and len(set(trained)) == 3
     for g in (MLP, ONE_CONV, TWO_CONV):  # a new network is also scored before training

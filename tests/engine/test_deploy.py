@@ -7,7 +7,7 @@
   CRD file (``ray-operator/config/crd/bases/ray.io_rayclusters.yaml`` of a KubeRay release).
 
 The two-node recipe (``deploy/two_nodes_one_machine.sh``) is driven end to end by
-``tests/test_cluster.py`` (slow).
+``tests/engine/test_cluster.py`` (slow).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def ray_up_config() -> dict:

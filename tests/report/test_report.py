@@ -275,7 +275,7 @@ def test_tensorboard_is_optional_and_says_how_to_install(runs, tmp_path):
 
 # ---- experiments/: the Table I configs and their runner ---------------------------------------
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 TABLE_ONE = [
     f"{d}-{s}"
     for d in ("mnist", "svhn", "fashion-mnist", "cifar10")

@@ -21,7 +21,7 @@ logged), ``plain_stalled`` (whether the plain task was still waiting after 30 s)
 Run it with ``RAY_TMPDIR`` set to a folder of its own (the cluster writes its address there,
 not in /tmp/ray where a plain ``ray.init()`` of this machine would join it)::
 
-    RAY_TMPDIR=$(mktemp -d) ECOSIM_DATA=... python tests/ray_issue_64627.py OUT_DIR
+    RAY_TMPDIR=$(mktemp -d) ECOSIM_DATA=... python tests/engine/ray_issue_64627.py OUT_DIR
 """
 
 from __future__ import annotations

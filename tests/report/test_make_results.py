@@ -14,7 +14,7 @@ from ecosim.config import Config
 from ecosim.report import load_runs
 from ecosim.store.logs import LogWriter, empty_counts
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "make_results.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "make_results.py"
 
 
 @pytest.fixture(scope="module")
