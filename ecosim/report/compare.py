@@ -16,6 +16,7 @@ Everything reads the run's logs (:class:`~ecosim.report.runs.RunLogs`); nothing 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -235,20 +236,24 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(9, 6.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):
             c = compute_curve(r)
             ax.plot(c["train_macs"], 100 * c["selected_test_accuracy"], color=colours[k % len(colours)],
-                    lw=1.2, alpha=0.8, label=name if j == 0 else None)
+                    lw=1.2, alpha=0.8, label=textwrap.fill(name, 90) if j == 0 else None)
     if budget:
         ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
     ax.set_xscale("log")
     ax.set_xlabel("cumulative training compute (multiply-accumulates)")
     ax.set_ylabel("test accuracy of the selected network (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+    low = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata())]
+    if low:  # the first generations of a run start near chance: keep the comparison readable
+        top = max(float(max(y)) for y in low)
+        ax.set_ylim(max(min(float(min(y)) for y in low), top - 15), top + 0.5)
     if title:
         ax.set_title(title)
     fig.tight_layout()
