@@ -496,12 +496,14 @@ def test_a_stalled_generation_warns_once_stops_resumably_and_resume_gives_the_un
     try:
         with caplog.at_level(logging.WARNING, logger="ecosim.engine.coordinator"):
             with pytest.raises(ResumableStop) as stop:
-                run(tiny(out, data_root, **{"resources.stall_timeout": 1.0}), [TakeEveryCpuAfterGeneration0()])
+                # 4 s: on a loaded machine generation 0's first workers may take seconds to start
+                run(tiny(out, data_root, **{"resources.stall_timeout": 4.0}), [TakeEveryCpuAfterGeneration0()])
     finally:
         timer.cancel()
         for h in hogs:
             ray_local.kill(h)
     warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no training task started or finished")]
+    warnings = [w for w in warnings if "of generation 0" not in w]  # a slow start that then went on: not the stall
     assert len(warnings) == 1, warnings
     assert re.search(r"\d+ training tasks of generation 1 wait to start \(species 0, 1\), 0 running", warnings[0])
     assert "the Ray cluster reports: 2 of 2 CPUs in use" in warnings[0]
