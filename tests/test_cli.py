@@ -357,6 +357,8 @@ def _faulty_paths(tmp: Path) -> dict[str, Path]:
         ["resume"],
         ["report"],
         ["show"],
+        ["run"],  # the config file
+        ["run", "experiments/quickstart.toml", "--out", "NEW", "--data-root"],
     ],
     ids=lambda c: " ".join(c),
 )
@@ -369,12 +371,15 @@ def test_every_path_argument_at_a_faulty_path_gives_one_line_and_writes_nothing(
     for what, path in faults.items():
         if what == "an unwritable folder" and os.geteuid() == 0:
             continue  # root writes anyway (no DAC check): nothing to test
-        argv = [str(root / a) if a.endswith(".toml") else (str(tmp_path / "no-run") if a == "RUN" else a) for a in command]
+        names = {"RUN": tmp_path / "no-run", "NEW": tmp_path / "new run"}
+        argv = [str(root / a) if a.endswith(".toml") else str(names.get(a, a)) for a in command]
         rc = main([*argv, str(path)])
         err = capsys.readouterr().err
         lines = [line for line in err.splitlines() if line.strip()]
         assert rc != 0 and 1 <= len(lines) <= 3 and "Traceback" not in err, (what, rc, err)
         assert str(path) in err or "does not exist" in err or "not a run directory" in err, (what, err)
+    if command == ["run"]:  # a folder where the config file is expected
+        assert main(["run", str(tmp_path)]) == 2 and "is a folder, not a TOML file" in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
