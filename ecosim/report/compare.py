@@ -250,10 +250,12 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
     ax.set_ylabel("test accuracy of the selected network (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
-    low = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata())]
-    if low:  # the first generations of a run start near chance: keep the comparison readable
-        top = max(float(max(y)) for y in low)
-        ax.set_ylim(max(min(float(min(y)) for y in low), top - 15), top + 0.5)
+    ys = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    ys = [y[np.isfinite(y)] for y in ys if y.size]
+    ys = [y for y in ys if y.size]
+    if ys:  # the first generations of a run start near chance: keep the comparison readable
+        top = max(float(y.max()) for y in ys)
+        ax.set_ylim(max(min(float(y.min()) for y in ys), top - 15), top + 0.5)
     if title:
         ax.set_title(title)
     fig.tight_layout()
