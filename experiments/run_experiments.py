@@ -26,7 +26,9 @@ With ``--train-macs BUDGET`` each run stops at the first generation whose cumula
 compute (the logs' ``train_macs``, multiply-accumulates) reaches ``BUDGET``, ``run.generations``
 being the most it may run: runs of different set-ups then spend the same compute (issue 17). The
 runner advances a run in steps (resume is exact in synchronous mode), each sized from the compute
-per generation measured so far.
+per generation measured so far; a step may overshoot when networks grow costlier (the readings at
+a budget take the last generation within it). The run's ``config.toml`` stores the last step as
+``run.generations``: continue a budgeted run with the runner, not a plain ``ecosim resume``.
 
 At the end the command prints the ``ecosim report`` command for the experiments it covered.
 Exit status: 0 when every run finished (or went extinct), 1 when some run failed, 2 on bad usage.
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import shutil
 import sys
 import traceback
@@ -171,7 +174,8 @@ def plan(
 
 
 #: generations of a budgeted run's first step, before its compute per generation is known
-FIRST_STEP = 5
+#: (one: a budget generation 0 already spends stops there)
+FIRST_STEP = 1
 
 
 def _next_target(run_dir: Path, budget: float, most: int) -> int | None:
@@ -299,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides["run.generations"] = args.generations
         if args.data_root is not None:
             overrides["data.data_root"] = args.data_root
-        if args.train_macs < 0:
+        if not math.isfinite(args.train_macs) or args.train_macs < 0:
             raise EcosimError(f"--train-macs must be ≥ 0 multiply-accumulates, got {args.train_macs}")
         planned = plan(args.configs, args.seeds, out, overrides, args.train_macs)
     except EcosimError as exc:

@@ -974,7 +974,8 @@ def mutation_weights(
     ``kinds`` when given.
 
     With ``params.family_weights`` set (e.g. ``"layer=1,node=1,kernel=1,stride=0.25"``), each
-    family's weight is that fixed number instead (:data:`FAMILIES`; an issue-17 lever beyond the
+    family's weight is that fixed number (when no weighted kind has a feasible target on
+    ``genome``, e.g. ``"kernel=1"`` on a genome without conv layer, eqs. 3–6 decide instead) (:data:`FAMILIES`; an issue-17 lever beyond the
     paper, off by default): eqs. 3–6 give add_layer ≈ 0.05% of a conv champion's mutations once a
     conv layer feeds a large FC layer (µc is then large), so depth is almost never proposed; fixed
     weights keep the complexification rate from vanishing as the network grows.
@@ -1037,6 +1038,8 @@ def mutation_weights(
             if (w[a] > 0) != (w[b] > 0):
                 w[a], w[b] = (w[a] + fixed[b], 0.0) if w[a] > 0 else (0.0, w[b] + fixed[a])
     total = sum(w.values())
+    if total <= 0 and fixed is not None:  # no weighted kind fits this genome (e.g. "kernel=1" on F10): eqs. 3–6
+        return mutation_weights(genome, kinds)
     if total <= 0:
         raise ValueError(f"no mutation kind among {sorted(k.value for k in allowed)} has a feasible target")
     return {k: v / total for k, v in w.items()}

@@ -447,3 +447,14 @@ def test_new_kernel_shape_starts_every_new_kernel_at_that_shape_clipped_to_the_i
     for spec in ("3", "2x3", "3x", "ax3"):
         with pytest.raises(Exception, match="mutation.new_kernel_shape"):
             MutationParams(new_kernel_shape=spec)
+
+
+def test_fixed_weights_with_no_feasible_kind_fall_back_to_eqs_3_to_6():
+    """``--family-weights kernel=1`` on the minimal genome (no conv layer): the run must go on
+    (it crashed the initial species before), so eqs. 3-6 decide for that genome."""
+    g = Genome.minimal((1, 28, 28), 10)
+    params = MutationParams(family_weights="kernel=1")
+    assert mutation_weights(g, params=params) == mutation_weights(g)
+    assert mutation_weights(g, M.SPECIES_KINDS, params)[MutationKind.ADD_LAYER] == 1.0
+    res = mutate(g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), params)
+    assert res.ok and res.kind is MutationKind.ADD_LAYER
