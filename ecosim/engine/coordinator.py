@@ -94,6 +94,17 @@ def _kill(actor: Any) -> None:
         ray.kill(actor, no_restart=True)
 
 
+async def _gone(actors: Sequence[Any], wait_s: float) -> None:
+    """Wait until every killed actor fails a call (it is dead), at most ``wait_s`` seconds in all."""
+
+    async def dead(actor: Any) -> None:
+        with contextlib.suppress(Exception):
+            await actor.__ray_ready__.remote()
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(asyncio.gather(*(dead(a) for a in actors)), wait_s)
+
+
 def _require(result: dict[str, Any] | None, sid: int, g: int) -> dict[str, Any]:
     """A training result the step needs (the species cannot be retired while it steps)."""
     if result is None:
@@ -803,15 +814,20 @@ class Ecosystem:
             self._tasks = []
         return self.policy.champion.to_json()
 
-    async def shutdown(self) -> None:
-        """Kill every species actor (and the spare, and any retired one still alive)."""
-        for sid in list(self.actors):
-            _kill(self.actors.pop(sid))
-        for sid in list(self._retired):
-            _kill(self._retired.pop(sid))
+    async def shutdown(self, wait_s: float = 10.0) -> None:
+        """Kill every species actor (and the spare, and any retired one still alive).
+
+        ``ray.kill`` only asks; this waits up to ``wait_s`` seconds until each actor is gone, so
+        Ray's own teardown at exit never meets a live actor (which then aborts, printing a stack).
+        """
+        doomed = [self.actors.pop(sid) for sid in list(self.actors)]
+        doomed += [self._retired.pop(sid) for sid in list(self._retired)]
         if self._spare is not None:
-            _kill(self._spare)
+            doomed.append(self._spare)
             self._spare = None
+        for actor in doomed:
+            _kill(actor)
+        await _gone(doomed, wait_s)
 
 
 __all__ = ["RESOURCE_POLL_S", "STALL_POLL_S", "Ecosystem", "Reporter"]
