@@ -27,7 +27,7 @@ def main() -> None:
     from ecosim.data import prepare_data
     from ecosim.engine.tasks import DataHandle, train_network_task
     from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-    from ecosim.phenotype.records import TrainSettings
+    from ecosim.phenotype.records import TrainingParams
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--networks", type=int, default=32)
@@ -52,7 +52,7 @@ def main() -> None:
     g = Genome(shape, (ConvLayer(((3, 3), (5, 5), (1, 1), (3, 1)) * 4), ConvLayer(((3, 3),) * 16, (2, 2)),
                        DenseLayer(64), DenseLayer(classes)))
     weights = [init_weights(g, np.random.default_rng(i)) for i in range(args.networks)]
-    settings = TrainSettings()
+    settings = TrainingParams()
     print(f"{'concurrent':>10} {'networks/min':>13} {'wall s':>8}")
     for conc in (1, 4, 8):
         ray.init(num_gpus=1, num_cpus=max(conc, 2), include_dashboard=False, logging_level="ERROR")

@@ -260,13 +260,13 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     from ecosim.data.arrays import prepare_data
     from ecosim.genome import init_weights
     from ecosim.phenotype.network import build_phenotype
-    from ecosim.phenotype.records import TrainSettings
+    from ecosim.phenotype.records import TrainingParams
     from ecosim.phenotype.training import train_and_evaluate
 
     torch.set_num_threads(1)
     data, shape, _ = prepare_data(Config())
 
-    settings = TrainSettings(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
+    settings = TrainingParams(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
     k = int(round(settings.train_fraction * len(data.train_labels)))
     # the floor's data: standardised once, channels-first
     mean = torch.tensor(data.mean).view(1, -1, 1, 1)

@@ -328,17 +328,6 @@ def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
     _require(False, "ecosystem.max_population", e.max_population, f"≥ {need}: {why}")
 
 
-#: The ``[mutation]`` section is the operators' own settings (paper §III-D, §III-E, §IV):
-#: ``init_std`` (0.1), ``function_preserving`` (off: paper), ``new_layer_min_nodes`` (8),
-#: ``new_layer_max_nodes`` (64), ``resize_dimension`` (uniform: paper), ``family_weights`` (eqs. 3–6).
-MutationConfig = MutationParams
-
-
-#: The ``[training]`` section is the phenotype's own training settings (paper §III-B, §IV):
-#: see :class:`ecosim.phenotype.records.TrainingParams`.
-TrainingConfig = TrainingParams
-
-
 @dataclass(frozen=True)
 class ResourcesConfig:
     """Ray resources of each training task.
@@ -382,8 +371,8 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
     ecosystem: EcosystemConfig = field(default_factory=EcosystemConfig)
-    mutation: MutationConfig = field(default_factory=MutationConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    mutation: MutationParams = field(default_factory=MutationParams)  # the operators' own settings
+    training: TrainingParams = field(default_factory=TrainingParams)  # the phenotype's own settings
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
     def __post_init__(self) -> None:
@@ -501,23 +490,20 @@ def validate_config(cfg: Config) -> None:
         ConfigError: negative values, fractions outside their range, a value outside its
             :data:`CHOICES` (optimiser, activation, mode, conv mode).
     """
-    r, d, t, res = cfg.run, cfg.data, cfg.training, cfg.resources
+    r, d, res = cfg.run, cfg.data, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
     _require(r.generations >= 1, "run.generations", r.generations, "≥ 1")
     _require(r.checkpoint_keep >= 1, "run.checkpoint_keep", r.checkpoint_keep, "≥ 1")
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")
     _require(d.test_subset >= 0, "data.test_subset", d.test_subset, "≥ 0")
-    # the [mutation] values are checked when MutationParams is built (its __post_init__)
+    # [mutation] and [training] check themselves when built (their __post_init__)
     for key, choices in CHOICES.items():
         section, name = key.split(".")
+        if section in ("mutation", "training"):
+            continue
         value = getattr(getattr(cfg, section), name)
         _require(value in choices, key, value, f"one of {', '.join(choices)}")
-    _require(t.learning_rate >= 0, "training.learning_rate", t.learning_rate, "≥ 0 (0 = optimiser default)")
-    _require(t.batch_size >= 1, "training.batch_size", t.batch_size, "≥ 1")
-    _require(0.0 < t.train_fraction <= 1.0, "training.train_fraction", t.train_fraction, "in (0, 1]")
-    _require(t.epochs >= 1, "training.epochs", t.epochs, "≥ 1")
-    _require(t.eval_batch_size >= 1, "training.eval_batch_size", t.eval_batch_size, "≥ 1")
     _require(res.cpus_per_task > 0, "resources.cpus_per_task", res.cpus_per_task, "> 0")
     _require(res.gpus_per_task >= 0, "resources.gpus_per_task", res.gpus_per_task, "≥ 0")
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
@@ -685,10 +671,8 @@ __all__ = [
     "Config",
     "DataConfig",
     "EcosystemConfig",
-    "MutationConfig",
     "ResourcesConfig",
     "RunConfig",
-    "TrainingConfig",
     "config_fields",
     "load_config",
     "parse_overrides",

@@ -10,8 +10,9 @@ import pytest
 
 from ecosim import api
 from ecosim.api import LineReporter, format_generation, resolve_paths
-from ecosim.config import Config, DataConfig, EcosystemConfig, RunConfig, TrainingConfig
+from ecosim.config import Config, DataConfig, EcosystemConfig, RunConfig
 from ecosim.data.arrays import prepare_data
+from ecosim.phenotype.records import TrainingParams
 
 ROW = {"generation": 2, "highest_fitness": 0.91234, "mean_fitness": 0.8, "species_count": 3, "network_count": 12,
        "wall_time_s": 4.25}
@@ -87,7 +88,7 @@ def test_python_api_runs_a_config_with_only_the_population_set(tmp_path, data_ro
         run=RunConfig(generations=1, out=str(tmp_path / "api")),
         data=DataConfig(data_root=str(data_root), test_subset=300),
         ecosystem=EcosystemConfig(population=2),
-        training=TrainingConfig(train_fraction=0.01),
+        training=TrainingParams(train_fraction=0.01),
     )
     lines: list[str] = []
     result = api.run(cfg, progress=lines.append)

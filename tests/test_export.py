@@ -19,7 +19,8 @@ from ecosim.data import prepare_data
 from ecosim.errors import CheckpointError, EcosimError
 from ecosim.export import export_champion
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-from ecosim.phenotype.training import TrainSettings, train_and_evaluate
+from ecosim.phenotype.records import TrainingParams
+from ecosim.phenotype.training import train_and_evaluate
 from ecosim.store.networks import load_network, save_network
 
 # mixed kernel shapes in one layer (§III-E) and a stride, so the export covers the masked conv
@@ -45,7 +46,7 @@ def champion_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     threads = torch.get_num_threads()
     try:  # one thread, as in a Ray task (and much faster than two on a busy machine)
         result = train_and_evaluate(
-            GENOME, weights, data, TrainSettings(threads=1), seed=0, evaluate_before=False
+            GENOME, weights, data, TrainingParams(), seed=0, evaluate_before=False
         )
     finally:
         torch.set_num_threads(threads)

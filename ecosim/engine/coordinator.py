@@ -62,7 +62,7 @@ from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.evolution.scheduling import costs_of, species_order, workload_of
-from ecosim.phenotype.records import DataArrays, TrainSettings
+from ecosim.phenotype.records import DataArrays, TrainingParams
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import LogWriter
 from ecosim.store.networks import save_network
@@ -159,7 +159,7 @@ class Ecosystem:
         self.data = DataHandle.put(data)  # small: tasks never get the arrays as an argument (issue 19)
         self.mean, self.std = tuple(data.mean), tuple(data.std)
         t, res = config.training, config.resources
-        self.settings = TrainSettings(**dataclasses.asdict(t), threads=max(1, int(res.cpus_per_task)))
+        self.training: TrainingParams = t
         test_size = len(data.test_labels) if data.test_labels is not None else 0
         self.workload = workload_of(len(data.train_labels), len(data.eval_labels), test_size, t.train_fraction, t.epochs)
         self.task_options = {"num_cpus": res.cpus_per_task, "num_gpus": res.gpus_per_task, "max_retries": res.max_retries}
@@ -186,7 +186,7 @@ class Ecosystem:
         # SPREAD: species actors (and the CPU work of reproduction) spread over the nodes, so a
         # lost node costs a few species' steps, not the head's share of every species
         return SpeciesActor.options(scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
-            sid, key, self.seed, self.reproduction, self.data, self.settings, self.task_options,
+            sid, key, self.seed, self.reproduction, self.data, self.training, self.task_options,
             self.cfg.resources.task_timeout,
         )
 

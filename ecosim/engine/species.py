@@ -39,7 +39,7 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.scheduling import Workload, costs_of, longest_first
-from ecosim.phenotype.records import TrainResult, TrainSettings
+from ecosim.phenotype.records import TrainingParams, TrainResult
 from ecosim.rng import derive_rng
 
 
@@ -50,7 +50,7 @@ class SpeciesActor:
     Args:
         species_id, key, seed, policy: see :class:`Population`.
         data: the dataset's :class:`~ecosim.engine.tasks.DataHandle` (the actor never reads it).
-        settings: training settings for the tasks.
+        training: the ``[training]`` section, for the tasks (paper §III-B).
         task_options: Ray options of each task (``num_cpus``, ``num_gpus``, ``max_retries``).
         task_timeout: seconds before a task is cancelled and recorded as an error (0 = none).
     """
@@ -62,13 +62,13 @@ class SpeciesActor:
         seed: int,
         policy: ReproductionPolicy,
         data: DataHandle,
-        settings: TrainSettings,
+        training: TrainingParams,
         task_options: Mapping[str, Any],
         task_timeout: float = 0.0,
     ) -> None:
         self.pop = Population(species_id, key, seed, policy)
         self.data = data
-        self.settings = settings
+        self.training = training
         self.task_options = dict(task_options)
         self.task_timeout = task_timeout
         self.committed: SpeciesState = self.pop.snapshot()
@@ -115,7 +115,7 @@ class SpeciesActor:
         me = ray.get_runtime_context().current_actor
         weights = [ray.put(rec.weights)]  # fetched by the task itself: no task argument is pinned (issue 19)
         ref = train_network_task.options(**self.task_options).remote(
-            self.data, rec.genome, weights, self.settings, seed, evaluate_before, (me, tag)
+            self.data, rec.genome, weights, self.training, seed, evaluate_before, (me, tag)
         )
         try:
             if self.task_timeout > 0:

@@ -24,7 +24,7 @@ import ray
 
 from ecosim.data.node_cache import NodeCache, array_digest
 from ecosim.genome import Genome, Weights
-from ecosim.phenotype.records import DataArrays, TrainResult, TrainSettings
+from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def train_network_task(
     data: DataHandle,
     genome: Genome,
     weights: list,
-    settings: TrainSettings,
+    training: TrainingParams,
     seed: int,
     evaluate_before: bool,
     started: Any = None,
@@ -137,7 +137,8 @@ def train_network_task(
     from ecosim.phenotype.training import train_and_evaluate  # torch: loaded in the worker only
 
     start: Weights = ray.get(weights[0])
-    return train_and_evaluate(genome, start, node_data(data), settings, seed, evaluate_before)
+    threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0))  # resources.cpus_per_task
+    return train_and_evaluate(genome, start, node_data(data), training, seed, evaluate_before, threads)
 
 
 __all__ = ["DataHandle", "node_data", "train_network_task"]

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ecosim.errors import ConfigError
 from ecosim.genome import Weights
+from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class TrainingParams:
             :data:`ecosim.phenotype.registry.MEMORY_FORMATS`: ``auto`` (measured like
             ``conv_mode``, separately for training and evaluation), or pinned
             ``channels_first`` or ``channels_last``.
+
+    Raises:
+        ConfigError: a value out of range or not among its choices, naming ``training.<key>``.
     """
 
     optimiser: str = "adadelta"
@@ -70,12 +75,22 @@ class TrainingParams:
     conv_mode: str = "auto"
     memory_format: str = "auto"
 
-
-@dataclass(frozen=True)
-class TrainSettings(TrainingParams):
-    """:class:`TrainingParams` plus the torch threads of a task (``resources.cpus_per_task``)."""
-
-    threads: int = 1
+    def __post_init__(self) -> None:
+        ranges = (
+            ("learning_rate", self.learning_rate >= 0, "≥ 0 (0 = optimiser default)"),
+            ("batch_size", self.batch_size >= 1, "≥ 1"),
+            ("train_fraction", 0.0 < self.train_fraction <= 1.0, "in (0, 1]"),
+            ("epochs", self.epochs >= 1, "≥ 1"),
+            ("eval_batch_size", self.eval_batch_size >= 1, "≥ 1"),
+        )
+        choices = (
+            ("optimiser", OPTIMISERS), ("activation", ACTIVATIONS),
+            ("conv_mode", CONV_MODES), ("memory_format", MEMORY_FORMATS),
+        )
+        checks = [*ranges, *((k, getattr(self, k) in c, "one of " + ", ".join(c)) for k, c in choices)]
+        for key, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"config 'training.{key}' = {getattr(self, key)!r} is invalid: must be {allowed}")
 
 
 @dataclass
@@ -108,4 +123,4 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-__all__ = ["DataArrays", "TrainResult", "TrainSettings", "TrainingParams"]
+__all__ = ["DataArrays", "TrainResult", "TrainingParams"]

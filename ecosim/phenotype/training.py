@@ -27,7 +27,7 @@ from torch import Tensor
 from ecosim.genome import Genome, Weights
 from ecosim.phenotype.layout import Layout, PhaseTuner, apply_layout, layout_chooser
 from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, standardised
-from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult, TrainSettings
+from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult
 from ecosim.phenotype.registry import DEFAULT_LEARNING_RATES, OPTIMISERS
 
 
@@ -84,7 +84,7 @@ def accuracy(
     labels: np.ndarray,
     mean: Sequence[float],
     std: Sequence[float],
-    batch_size: int = TrainingParams.eval_batch_size,
+    eval_batch_size: int = TrainingParams.eval_batch_size,
     memory_format: torch.memory_format = torch.contiguous_format,
 ) -> float:
     """Fraction of ``images`` classified as ``labels``, in [0, 1] (§III-B: fitness is test accuracy).
@@ -96,7 +96,7 @@ def accuracy(
         model: maps ``(B, C, H, W)`` float32 to ``(B, classes)`` scores; set to eval mode here.
         images: ``(N, C, H, W)`` uint8. labels: ``(N,)`` int64.
         mean, std: per-channel normalisation constants of the dataset.
-        batch_size: images per forward pass (default ``TrainingParams.eval_batch_size``).
+        eval_batch_size: images per forward pass (default ``TrainingParams.eval_batch_size``).
         memory_format: strides of the batches (default channels-first).
 
     Returns:
@@ -105,7 +105,7 @@ def accuracy(
     model.eval()
     device = next(model.parameters()).device
     correct = 0
-    for x, y in batches(images, labels, np.arange(len(labels)), batch_size, mean, std, device, memory_format):
+    for x, y in batches(images, labels, np.arange(len(labels)), eval_batch_size, mean, std, device, memory_format):
         correct += int((model(x).argmax(1) == y).sum())
     return correct / max(1, len(labels))
 
@@ -117,7 +117,7 @@ def score(
     labels: np.ndarray,
     mean: Sequence[float],
     std: Sequence[float],
-    batch_size: int,
+    eval_batch_size: int,
     tuner: PhaseTuner,
 ) -> float:
     """Accuracy of ``model`` on ``images`` in the layout ``tuner`` measures, in inference mode.
@@ -130,7 +130,7 @@ def score(
         model: a :class:`~ecosim.phenotype.network.Phenotype` (its conv modes are set here).
         images: ``(N, C, H, W)`` uint8. labels: ``(N,)`` int64.
         mean, std: per-channel normalisation constants.
-        batch_size: images per forward pass.
+        eval_batch_size: images per forward pass.
         tuner: the evaluation tuner of the model's shape class.
 
     Returns:
@@ -146,12 +146,12 @@ def score(
     def batch(layout: Layout, start: int) -> Tensor:
         if layout.memory_format not in data:
             data[layout.memory_format] = standardised(images, mean, std, device, layout.torch_format)
-        return data[layout.memory_format][start : start + batch_size]
+        return data[layout.memory_format][start : start + eval_batch_size]
 
     correct, current = 0, None
-    for start in range(0, len(y_all), batch_size):
-        y = y_all[start : start + batch_size]
-        if len(y) < batch_size:  # torch may run other kernels on another size: the reference
+    for start in range(0, len(y_all), eval_batch_size):
+        y = y_all[start : start + eval_batch_size]
+        if len(y) < eval_batch_size:  # torch may run other kernels on another size: the reference
             if current != tuner.reference:
                 apply_layout(model, tuner.reference)
                 current = tuner.reference
@@ -228,9 +228,10 @@ def train_and_evaluate(
     genome: Genome,
     weights: Weights,
     data: DataArrays,
-    settings: TrainSettings,
+    settings: TrainingParams,
     seed: int,
     evaluate_before: bool,
+    threads: int = 1,
 ) -> TrainResult:
     """Score (optionally), train on a random subset, and score one network (§III-B).
 
@@ -240,13 +241,14 @@ def train_and_evaluate(
         settings: optimiser, batch size, subset fraction, ...
         seed: seeds the subset draw and torch (derived from run seed, generation, network id).
         evaluate_before: also score before training (new offspring).
+        threads: torch threads (a task's CPUs, ``resources.cpus_per_task``; at least 1).
 
     Returns:
         :class:`TrainResult`; never raises for a failing network.
     """
     from ecosim.phenotype.network import build_phenotype, extract_weights
 
-    threads = max(1, settings.threads)
+    threads = max(1, threads)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed % (2**63))
@@ -322,7 +324,6 @@ __all__ = [
     "OPTIMISERS",
     "DataArrays",
     "TrainResult",
-    "TrainSettings",
     "accuracy",
     "batches",
     "score",

@@ -19,7 +19,7 @@ from ecosim.phenotype.layout import (
     layout_candidates,
     layout_chooser,
 )
-from ecosim.phenotype.records import DataArrays, TrainSettings
+from ecosim.phenotype.records import DataArrays, TrainingParams
 from ecosim.phenotype.training import train_and_evaluate
 
 DENSE_CF, DENSE_CL = Layout("dense", "channels_first"), Layout("dense", "channels_last")
@@ -107,7 +107,7 @@ def _outcome(genome, data, settings):
 
 def test_results_do_not_depend_on_which_layout_wins(mnist_small, tmp_path, monkeypatch):
     """Pinned reference, measured (fresh cache), and every other eligible layout forced to win: same bits."""
-    settings = TrainSettings(train_fraction=1.0, batch_size=128, eval_batch_size=128)
+    settings = TrainingParams(train_fraction=1.0, batch_size=128, eval_batch_size=128)
     monkeypatch.setenv("ECOSIM_CACHE", str(tmp_path))
     for genome in (MIXED, TWO_CONV, MLP):
         pinned = dataclasses.replace(settings, conv_mode="dense", memory_format="channels_first")
