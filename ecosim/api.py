@@ -7,7 +7,7 @@ generation 0 (1/3): best 0.8123, mean 0.5311, species 8, networks 96, champion C
 ...
 >>> result.run_dir, result.best_fitness                               # doctest: +SKIP
 
-Progress comes as plain lines (:class:`LineReporter`): the run directory first, one line per
+Progress comes as plain lines (:class:`ecosim.progress.LineReporter`): the run directory first, one line per
 generation, the champion last. They go to ``progress`` when given (e.g. ``print`` in a
 notebook), else to the logger ``ecosim.api`` at INFO level (the library configures no handler).
 
@@ -32,7 +32,7 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from ecosim.errors import (
 )
 from ecosim.evolution.initial import starting_genome
 from ecosim.phenotype.records import DataArrays
+from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.atomic import check_writable
 from ecosim.store.checkpoint import intact_checkpoint_generation
@@ -87,73 +88,6 @@ class RunResult:
     @property
     def networks_path(self) -> Path:
         return RunDir(self.run_dir).networks
-
-
-#: a progress callback: receives each plain progress line
-Progress = Callable[[str], None]
-
-
-class LineReporter:
-    """Progress as plain lines: one per generation, as the command line prints them when not on a terminal.
-
-    A reporter of :class:`ecosim.engine.coordinator.Reporter`. A line reads
-    ``generation 3 (4/10): best 0.9123, mean 0.8011, species 4, networks 12, champion C4s1x1[3x3]-F10, 12.3 s``
-    (generation as logged, 0-based, then the count done / to do; ``champion`` only when the log
-    has a ``champion_layers`` column; the generation's wall time).
-
-    Args:
-        emit: receives each line (e.g. ``print``).
-    """
-
-    def __init__(self, emit: Progress) -> None:
-        self.emit = emit
-        self.generations = 0
-
-    def on_start(self, start_generation: int, generations: int) -> None:
-        self.generations = generations
-
-    def on_phase(self, generation: int, phase: str, in_flight: int) -> None:
-        pass
-
-    def on_generation(self, row: dict[str, Any]) -> None:
-        self.emit(format_generation(row, self.generations))
-
-
-def _num(value: Any, spec: str = ".4f") -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def format_generation(row: dict[str, Any], generations: int) -> str:
-    """One plain line for a generation row (see :class:`LineReporter`)."""
-    g = int(row["generation"])
-    parts = [
-        f"generation {g} ({g + 1}/{generations})" if generations else f"generation {g}",
-        f"best {_num(row.get('highest_fitness'))}, mean {_num(row.get('mean_fitness'))}",
-        f"species {row.get('species_count')}, networks {row.get('network_count')}",
-    ]
-    if row.get("champion_layers"):
-        parts.append(f"champion {row['champion_layers']}")
-    parts.append(f"{_num(row.get('wall_time_s'), '.1f')} s")
-    return ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
-
-
-def format_champion(run_dir: str | Path) -> str | None:
-    """One plain line on the champion of ``run_dir``: id, fitness, layers, parameters, file; ``None`` if absent."""
-    from ecosim.errors import EcosimError
-    from ecosim.store.networks import load_network
-
-    path = RunDir(run_dir).champion
-    if not path.is_file():
-        return None
-    try:
-        genome, _, meta = load_network(path)
-    except EcosimError as exc:
-        return f"champion: unreadable ({exc})"
-    fitness = meta.get("fitness")
-    return (
-        f"champion: network {meta.get('network_id')}, fitness {_num(fitness)}, "
-        f"layers {genome.summary()}, {genome.parameter_count():,} parameters ({path})"
-    )
 
 
 def _emitter(progress: Progress | None) -> Progress:
@@ -281,7 +215,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
 
     Args:
         config: a validated :class:`Config`.
-        reporters: progress hooks (see :class:`ecosim.engine.coordinator.Reporter`).
+        reporters: progress hooks (see :class:`ecosim.progress.Reporter`).
         progress: receives the plain progress lines (the run directory first, once it is
             created, after the data is read and Ray started; one per generation; the champion
             last); ``None`` sends them to the logger ``ecosim.api`` at INFO.
@@ -454,12 +388,8 @@ def _best_on_disk(run_dir: Path) -> dict[str, Any]:
 
 __all__ = [
     "RESUMABLE_KEYS",
-    "LineReporter",
-    "Progress",
     "RunResult",
     "default_run_dir",
-    "format_champion",
-    "format_generation",
     "resolve_paths",
     "resume",
     "run",

@@ -6,7 +6,7 @@ defaults (:mod:`ecosim.config`). The run options are generated from the config f
 choices; ``--set section.key=value`` reaches any key too.
 
 Output: the run directory first, then one plain line per generation, then the champion
-(:class:`ecosim.api.LineReporter`). The lines go to stdout, flushed, so ``| tee``, ``> run.log``
+(:class:`ecosim.progress.LineReporter`). The lines go to stdout, flushed, so ``| tee``, ``> run.log``
 and ``nohup`` show progress as it happens; on a terminal a live progress bar (stderr) is shown
 too. Nothing is wrapped at 80 columns when the output is not a terminal.
 
@@ -32,19 +32,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Column
 from rich.text import Text
 
 from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
 from ecosim.errors import EcosimError, ResumableStop, StorageError
+from ecosim.progress import RichReporter
 from ecosim.store.atomic import check_writable
 
 
@@ -57,70 +49,6 @@ def _make_console(stderr: bool) -> Console:
 
 
 console = _make_console(stderr=True)
-
-
-#: consoles at least this wide also show the elapsed time (:func:`_progress_columns`)
-WIDE_CONSOLE = 120
-
-
-def _progress_columns(width: int) -> list[Any]:
-    """Progress-bar columns that fit one line of ``width`` terminal columns.
-
-    ``generation 3/10``, the bar, the status (best fitness, phase, networks in flight, mean
-    fitness, species and networks: the most useful first, cut with an ellipsis where the line ends), the
-    elapsed time and the ETA. Below :data:`WIDE_CONSOLE` columns: ``gen``, a shorter bar, no
-    elapsed time. Fixed widths (the count up to 9999/9999, times up to 99 h) keep the line whole.
-    """
-    wide = width >= WIDE_CONSOLE
-    bar = max(5, min(40, width // (5 if wide else 8)))
-    fixed = (10 if wide else 3) + 9 + bar + (8 + 3 if wide else 0) + 8  # label, count, bar, elapsed, "ETA", ETA
-    gaps = 6 if wide else 4
-    status = Column(width=max(10, width - fixed - gaps - 1), no_wrap=True, overflow="ellipsis")
-    columns: list[Any] = [
-        TextColumn("[bold]generation" if wide else "[bold]gen"),
-        MofNCompleteColumn(table_column=Column(width=9, no_wrap=True, justify="right")),
-        BarColumn(bar_width=bar),
-        TextColumn("{task.fields[status]}", table_column=status),
-    ]
-    if wide:
-        columns += [TimeElapsedColumn(table_column=Column(width=8, no_wrap=True)), TextColumn("ETA")]
-    return [*columns, TimeRemainingColumn(table_column=Column(width=8, no_wrap=True))]
-
-
-class RichReporter:
-    """Progress display: generation bar, best fitness, phase, networks in flight, mean fitness, sizes, ETA.
-
-    Args:
-        output: the console the bar is drawn on (default: the CLI's stderr console); its width
-            picks the columns (:func:`_progress_columns`), so the bar stays one line.
-    """
-
-    def __init__(self, output: Console | None = None) -> None:
-        output = output or console
-        self.progress = Progress(*_progress_columns(output.width), console=output)
-        self.task: Any = None
-        self.best = ""
-        self.rest = ""
-
-    def on_start(self, start_generation: int, generations: int) -> None:
-        self.progress.start()
-        self.task = self.progress.add_task("run", total=generations, completed=start_generation, status="starting")
-
-    def _status(self, *middle: str) -> str:
-        return " · ".join(p for p in (self.best, *middle, self.rest) if p)
-
-    def on_phase(self, generation: int, phase: str, in_flight: int) -> None:
-        flight = f"{in_flight} in flight" if in_flight else ""
-        self.progress.update(self.task, status=self._status(f"{phase} g{generation}", flight))
-
-    def on_generation(self, row: dict[str, Any]) -> None:
-        hf, mf = row.get("highest_fitness") or 0.0, row.get("mean_fitness") or 0.0
-        self.best = f"best {hf:.4f}"
-        self.rest = f"mean {mf:.4f} · species {row['species_count']} · networks {row['network_count']}"
-        self.progress.update(self.task, completed=row["generation"] + 1, status=self._status())
-
-    def close(self) -> None:
-        self.progress.stop()
 
 
 # ---- options from the config fields -------------------------------------------------------------
@@ -399,13 +327,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import warnings
 
     from ecosim.report import (
-        _markdown,
-        _table_one,
         champions,
         group_runs,
         load_runs,
+        markdown_table,
         report_notes,
         rich_table,
+        table_one_of_groups,
         write_report,
     )
 
@@ -416,7 +344,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             check_writable(args.out, "the report folder")
         written = write_report(runs, args.out, args.generation, args.tensorboard, args.fmt)
         groups = group_runs(runs)
-        table = _table_one(groups, args.generation)
+        table = table_one_of_groups(groups, args.generation)
         notes = report_notes(groups, champions(groups))
     seen: set[str] = set()
     for w in caught:
@@ -430,7 +358,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         for note in notes:
             out.print(note, soft_wrap=True, highlight=False, markup=False)
     else:
-        print(_markdown(table, notes), end="")
+        print(markdown_table(table, notes), end="")
     for path in written.values():
         print(path)
     return 0
@@ -463,7 +391,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def _progress_output() -> tuple[Any, RichReporter | None]:
     """(line printer, live progress bar or None): the bar only when stderr is a terminal."""
-    bar = RichReporter() if console.is_terminal else None
+    bar = RichReporter(console) if console.is_terminal else None
 
     if bar is not None and sys.stdout.isatty():
         def emit(line: str) -> None:  # above the live bar, same terminal

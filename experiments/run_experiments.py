@@ -215,7 +215,8 @@ def _execute(p: Planned, budget: float = 0.0) -> str:
 def _execute_once(p: Planned) -> str:
     """Run, resume or skip one planned run to ``p.config.run.generations``; returns its final status."""
     from ecosim.api import resume, run
-    from ecosim.cli import RichReporter, console
+    from ecosim.cli import console
+    from ecosim.progress import RichReporter
 
     if p.status in ("finished", "extinct"):
         return p.status
@@ -225,7 +226,7 @@ def _execute_once(p: Planned) -> str:
         (p.run_dir / "champion.safetensors").unlink(missing_ok=True)
         (p.run_dir / "config.toml").unlink(missing_ok=True)
     # a live bar on a terminal; otherwise one plain line per generation (a log file stays readable)
-    bar = RichReporter() if console.is_terminal else None
+    bar = RichReporter(console) if console.is_terminal else None
     reporters = [bar] if bar is not None else []
 
     def lines(line: str) -> None:

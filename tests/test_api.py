@@ -1,4 +1,4 @@
-"""The Python entry points: progress lines, absolute paths, clamped requests (issue: any budget, any terminal)."""
+"""The Python entry points: logging of progress lines, absolute paths, clamped requests (issue: any budget, any terminal)."""
 
 from __future__ import annotations
 
@@ -9,30 +9,10 @@ from pathlib import Path
 import pytest
 
 from ecosim import api
-from ecosim.api import LineReporter, format_generation, resolve_paths
+from ecosim.api import resolve_paths
 from ecosim.config import Config, DataConfig, EcosystemConfig, RunConfig
 from ecosim.data.arrays import prepare_data
 from ecosim.phenotype.records import TrainingParams
-
-ROW = {"generation": 2, "highest_fitness": 0.91234, "mean_fitness": 0.8, "species_count": 3, "network_count": 12,
-       "wall_time_s": 4.25}
-
-
-def test_generation_line_is_plain_and_complete():
-    assert format_generation(ROW, 10) == (
-        "generation 2 (3/10): best 0.9123, mean 0.8000, species 3, networks 12, 4.2 s"
-    )
-    line = format_generation({**ROW, "champion_layers": "C4s1x1[3x3]-F10", "highest_fitness": None}, 10)
-    assert "best n/a" in line and "champion C4s1x1[3x3]-F10, 4.2 s" in line
-
-
-def test_line_reporter_emits_one_line_per_generation():
-    lines: list[str] = []
-    rep = LineReporter(lines.append)
-    rep.on_start(0, 4)
-    rep.on_phase(0, "training", 5)
-    rep.on_generation(ROW)
-    assert lines == [format_generation(ROW, 4)]
 
 
 def test_without_a_callback_lines_go_to_logging(caplog):

@@ -144,34 +144,6 @@ def test_resume_help_says_generations_is_the_new_total():
     assert "--generations N the new TOTAL number of generations, not additional ones" in flat
 
 
-@pytest.mark.parametrize("width", [40, 80, 119, 120, 200])
-def test_the_progress_bar_is_one_line_that_fits_the_terminal(width):
-    from io import StringIO
-
-    from rich.console import Console
-    from rich.text import Text
-
-    from ecosim.cli import RichReporter
-
-    def shown() -> list[str]:
-        out = StringIO()
-        Console(width=width, force_terminal=True, file=out).print(bar.progress.get_renderable())
-        return [Text.from_ansi(ln).plain for ln in out.getvalue().rstrip("\n").split("\n")]
-
-    bar = RichReporter(Console(width=width, force_terminal=True, file=StringIO()))
-    bar.task = bar.progress.add_task("run", total=1000, completed=123, status="starting")  # on_start, not live
-    bar.on_generation({"generation": 122, "species_count": 16, "network_count": 111,
-                       "highest_fitness": 0.94123, "mean_fitness": 0.81})
-    bar.on_phase(123, "training", 96)
-    lines = shown()
-    assert len(lines) == 1 and len(lines[0]) <= width, lines
-    assert "123/1000" in lines[0] and "best 0." in lines[0] and "-:--:--" in lines[0]  # count, best, ETA
-    if width >= 80:
-        assert "best 0.9412 · training g123 · 96 in flight" in lines[0]
-    if width >= 200:
-        assert "mean 0.8100 · species 16 · networks 111" in lines[0] and "generation" in lines[0]
-
-
 def test_version_is_written_once_and_is_the_one_the_readme_speaks_of():
     import ecosim as package
     from ecosim.config import tomllib  # tomli before Python 3.11

@@ -41,7 +41,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ray
 
@@ -63,6 +63,7 @@ from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.evolution.scheduling import costs_of, species_order, workload_of
 from ecosim.phenotype.records import DataArrays, TrainingParams
+from ecosim.progress import Reporter
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import LogWriter
 from ecosim.store.networks import save_network
@@ -76,16 +77,6 @@ RESOURCE_POLL_S = 2.0
 #: seconds between two looks at the training tasks' progress (:meth:`Ecosystem._watch_progress`; at
 #: most a quarter of a fixed ``resources.stall_timeout``)
 STALL_POLL_S = 2.0
-
-
-class Reporter(Protocol):
-    """Hooks the coordinator calls (the CLI's progress display implements them)."""
-
-    def on_start(self, start_generation: int, generations: int) -> None: ...
-
-    def on_phase(self, generation: int, phase: str, in_flight: int) -> None: ...
-
-    def on_generation(self, row: dict[str, Any]) -> None: ...
 
 
 def _kill(actor: Any) -> None:
@@ -830,4 +821,4 @@ class Ecosystem:
         await _gone(doomed, wait_s)
 
 
-__all__ = ["RESOURCE_POLL_S", "STALL_POLL_S", "Ecosystem", "Reporter"]
+__all__ = ["RESOURCE_POLL_S", "STALL_POLL_S", "Ecosystem"]

@@ -75,14 +75,14 @@ from ecosim.report.runs import (
 )
 from ecosim.report.tables import (
     METRICS,
-    _markdown,
-    _table_one,
     champion_line,
     champions,
     format_cell,
     format_table,
+    markdown_table,
     rich_table,
     table_one,
+    table_one_of_groups,
 )
 from ecosim.store.rundir import RunDir
 
@@ -136,14 +136,14 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     groups = group_runs(loaded)
     warn_replicates(groups)
-    table = _table_one(groups, generation)
+    table = table_one_of_groups(groups, generation)
     finals = champions(groups)
     written: dict[str, Path] = {}
     table.to_csv(out / "table1.csv")
     written["table_csv"] = out / "table1.csv"
     finals.to_csv(out / "champions.csv", index=False)
     written["champions_csv"] = out / "champions.csv"
-    (out / "table1.md").write_text(_markdown(table, report_notes(groups, finals)), encoding="utf-8")
+    (out / "table1.md").write_text(markdown_table(table, report_notes(groups, finals)), encoding="utf-8")
     written["table_md"] = out / "table1.md"
     figures = {
         "fitness": plot_fitness,
@@ -258,6 +258,7 @@ __all__ = [
     "group_runs",
     "load_run",
     "load_runs",
+    "markdown_table",
     "offspring_by_origin",
     "offspring_by_origin_figure",
     "plot_architecture",
@@ -272,6 +273,7 @@ __all__ = [
     "series",
     "settings",
     "table_one",
+    "table_one_of_groups",
     "warn_replicates",
     "write_report",
 ]

@@ -72,10 +72,19 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
         raise ReportError("table_one needs at least one run, got none")
     groups = group_runs(loaded)
     warn_replicates(groups)
-    return _table_one(groups, generation)
+    return table_one_of_groups(groups, generation)
 
 
-def _table_one(groups: dict[Experiment, list[RunLogs]], generation: int | None) -> pd.DataFrame:
+def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int | None) -> pd.DataFrame:
+    """:func:`table_one` of runs already grouped by experiment (:func:`ecosim.report.runs.group_runs`).
+
+    Args:
+        groups: experiment → its runs. generation: the generation read (``None``: the last one
+            every run of an experiment reached).
+
+    Returns:
+        one row per experiment, the columns of :func:`table_one`.
+    """
     records = []
     for exp, group in groups.items():
         gen = min(r.last_generation for r in group) if generation is None else int(generation)
@@ -192,7 +201,8 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _markdown(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
+def markdown_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
+    """``table`` (:func:`table_one`) as a Markdown table, cells formatted by :func:`format_table`, ``notes`` below."""
     text = format_table(table)
     cols = list(text.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
