@@ -10,13 +10,12 @@ authentication stays on in both cases; see ``docs/security.md``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import ray
@@ -198,164 +197,6 @@ def cluster_summary(nodes: Sequence[Mapping[str, Any]]) -> str:
     return f"{len(alive)} node{'s' if len(alive) != 1 else ''}, {cpus:g} CPUs, {gpus:g} GPUs"
 
 
-async def wait_for_lost_resources(
-    cpus: float,
-    gpus: float,
-    timeout: float,
-    poll: float = 2.0,
-    nodes: Callable[[], Sequence[Mapping[str, Any]]] = ray.nodes,
-) -> tuple[str, str, float]:
-    """Return once no living node could run a training task for ``timeout`` seconds in a row.
-
-    Watches Ray's node table every ``poll`` seconds (read in a thread; a read that fails is
-    skipped). Nodes that come back reset the wait. Warns (``logging``) when the wait starts and
-    when nodes come back. Never returns while a node fits (:func:`task_fits`): run it as a
-    watchdog task next to the work and cancel it when the work is done.
-
-    Args:
-        cpus, gpus: one task's ``resources.cpus_per_task`` and ``resources.gpus_per_task``.
-        timeout: ``resources.resource_timeout`` (s; 0 returns at the first look without a node).
-        poll: seconds between two looks. nodes: the node table (:func:`ray.nodes`).
-
-    Returns:
-        ``(what a task needs, what the cluster has, time.time() when the wait began)``, in words.
-    """
-    need = f"resources.cpus_per_task = {cpus:g} CPUs" + (f" and resources.gpus_per_task = {gpus:g} GPUs" if gpus else "")
-    need += " on one node"
-    since: float | None = None
-    while True:
-        await asyncio.sleep(poll)
-        try:
-            table = await asyncio.to_thread(nodes)
-        except Exception as exc:  # the GCS did not answer this time: the run's own calls will tell
-            log.debug("could not read Ray's node table: %s", exc)
-            continue
-        if task_fits(table, cpus, gpus):
-            if since is not None:
-                log.warning("the Ray cluster can run training tasks again (%s)", cluster_summary(table))
-            since = None
-            continue
-        now = time.time()
-        if since is None:
-            since = now
-            log.warning(
-                "no node of the Ray cluster can run a training task (%s; the cluster has %s): waiting up to "
-                "%g s (resources.resource_timeout) for nodes", need, cluster_summary(table), timeout,
-            )
-        if now - since >= timeout:
-            return need, cluster_summary(table), since
-
-
-#: the derived stall timeout (``resources.stall_timeout = -1``): this many times the longest task so far ...
-STALL_FACTOR = 10.0
-#: ... and at least this many seconds (the first tasks of a run start Python workers and load torch)
-STALL_FLOOR_S = 300.0
-
-
-class StallWatch:
-    """The no-progress watchdog's decisions, Ray-free (issue 19): when to warn, when to stop.
-
-    Fed one observation per poll (:meth:`observe`). Progress is a training task starting or
-    finishing (any change of ``signature``). The clock runs only while tasks wait to start:
-    tasks that all run are never a stall (``resources.task_timeout`` bounds a task that
-    hangs). After :meth:`timeout` seconds without progress it says ``"warn"`` once, after twice
-    that ``"stop"``; progress after a warning says ``"progress"`` and starts again.
-
-    Args:
-        setting: ``resources.stall_timeout`` (s): > 0 fixed; -1 derived, :data:`STALL_FACTOR`
-            × the longest task so far, at least :data:`STALL_FLOOR_S` (0, off, is never watched).
-
-    >>> w = StallWatch(10.0)
-    >>> [w.observe(t, waiting=3, signature=(0,), slowest_s=1.0) for t in (0, 9, 10, 15, 20)]
-    [None, None, 'warn', None, 'stop']
-    >>> w = StallWatch(-1)
-    >>> w.observe(0, waiting=1, signature=(0,), slowest_s=45.0), w.timeout()
-    (None, 450.0)
-    """
-
-    def __init__(self, setting: float) -> None:
-        self.setting = float(setting)
-        self.slowest_s = 0.0
-        self.since: float | None = None
-        self.signature: Any = None
-        self.warned = False
-
-    def timeout(self) -> float:
-        """Seconds without progress before the warning (the stop comes after twice as long)."""
-        if self.setting > 0:
-            return self.setting
-        return max(STALL_FLOOR_S, STALL_FACTOR * self.slowest_s)
-
-    def observe(self, now: float, waiting: int, signature: Any, slowest_s: float) -> str | None:
-        """One look: ``None``, ``"warn"``, ``"stop"`` or ``"progress"`` (after a warning).
-
-        Args:
-            now: a monotonic clock (s). waiting: training tasks submitted and not started.
-            signature: anything that changes when a task starts or finishes (per-actor event counts).
-            slowest_s: the longest task so far, running ones included (s).
-        """
-        self.slowest_s = max(self.slowest_s, slowest_s)
-        moved = signature != self.signature
-        self.signature = signature
-        if waiting == 0 or moved or self.since is None:
-            was_warned, self.warned = self.warned, False
-            self.since = now if waiting else None
-            return "progress" if was_warned and moved else None
-        idle = now - self.since
-        if idle >= 2 * self.timeout():
-            return "stop"
-        if idle >= self.timeout() and not self.warned:
-            self.warned = True
-            return "warn"
-        return None
-
-
-def cluster_report(timeout: float = 5.0) -> str:
-    """What the Ray cluster reports, in words, for a stall message; best effort, blocking (≤ ``timeout`` s per part).
-
-    Three parts, each left out when Ray does not answer: free CPUs and GPUs of the total
-    (:func:`ray.available_resources`); the resource demands Ray has pending (the autoscaler
-    state in the GCS, as ``ray status`` shows it); the object store's use over all nodes, and
-    whether fetches wait for memory (as ``ray memory --stats-only`` shows it; the symptom of
-    Ray issue 64627, ``docs/cluster.md``).
-
-    >>> cluster_report()  # doctest: +SKIP
-    '0 of 2 CPUs in use, 0 GPUs; Ray has pending demands {CPU: 1} × 5; object store 210 MB used of 315 MB (52 MB on disk), fetches queued waiting for memory'
-    """
-    parts = []
-    with contextlib.suppress(Exception):
-        total, free = ray.cluster_resources(), ray.available_resources()
-        cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
-        used = f"{cpus - float(free.get('CPU', 0.0)):g} of {cpus:g} CPUs in use"
-        used += f", {gpus - float(free.get('GPU', 0.0)):g} of {gpus:g} GPUs" if gpus else ", 0 GPUs"
-        parts.append(used)
-    address = None
-    with contextlib.suppress(Exception):
-        address = ray.get_runtime_context().gcs_address
-    if address:
-        with contextlib.suppress(Exception):
-            from ray.autoscaler.v2.sdk import get_cluster_status
-
-            demands = get_cluster_status(address, timeout=int(max(1, timeout))).resource_demands.ray_task_actor_demand
-            pending = [
-                f"{{{', '.join(f'{k}: {v:g}' for k, v in sorted(b.bundle.items()))}}} × {b.count}"
-                for d in demands for b in d.bundles_by_count
-            ]
-            parts.append(f"Ray has pending demands {', '.join(pending)}" if pending else "Ray has no pending demands")
-        with contextlib.suppress(Exception):
-            from ray._private.internal_api import get_memory_info_reply, get_state_from_address
-
-            st = get_memory_info_reply(get_state_from_address(address), timeout_seconds=timeout).store_stats
-            mb = 1e6
-            store = f"object store {st.object_store_bytes_used / mb:.0f} MB used of {st.object_store_bytes_avail / mb:.0f} MB"
-            if st.object_store_bytes_fallback:
-                store += f" ({st.object_store_bytes_fallback / mb:.0f} MB on disk)"
-            if st.object_pulls_queued:
-                store += ", fetches queued waiting for memory"
-            parts.append(store)
-    return "; ".join(parts) or "the cluster did not answer"
-
-
 def check_resources(config: Config) -> None:
     """Check that one training task's CPU/GPU request fits the Ray cluster, before any work.
 
@@ -379,14 +220,9 @@ def check_resources(config: Config) -> None:
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
-    "STALL_FACTOR",
-    "STALL_FLOOR_S",
-    "StallWatch",
     "check_address",
     "check_resources",
-    "cluster_report",
     "cluster_summary",
     "ensure_ray",
     "task_fits",
-    "wait_for_lost_resources",
 ]

@@ -46,7 +46,6 @@ from typing import Any
 import ray
 
 from ecosim.config import Config
-from ecosim.engine.cluster import StallWatch, cluster_report, wait_for_lost_resources
 from ecosim.engine.recovery import (
     LOST_ERRORS,
     Recovery,
@@ -57,7 +56,8 @@ from ecosim.engine.recovery import (
 )
 from ecosim.engine.species import SpeciesActor
 from ecosim.engine.tasks import DataHandle
-from ecosim.errors import ClusterError, ExtinctionError, ResumableStop
+from ecosim.engine.watchdogs import watch_progress, watch_resources
+from ecosim.errors import ClusterError, ExtinctionError
 from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
@@ -70,13 +70,6 @@ from ecosim.store.networks import save_network
 from ecosim.store.rundir import RunDir
 
 log = logging.getLogger(__name__)
-
-#: seconds between two looks at the cluster's node table (:func:`~ecosim.engine.cluster.wait_for_lost_resources`)
-RESOURCE_POLL_S = 2.0
-
-#: seconds between two looks at the training tasks' progress (:meth:`Ecosystem._watch_progress`; at
-#: most a quarter of a fixed ``resources.stall_timeout``)
-STALL_POLL_S = 2.0
 
 
 def _kill(actor: Any) -> None:
@@ -416,85 +409,6 @@ class Ecosystem:
             size = await actor.add.remote(back)
         return int(size)
 
-    async def _watch_resources(self) -> None:
-        """Stop the run once no node can run a training task for ``resources.resource_timeout`` s.
-
-        Raises:
-            ClusterError: the wait ran out (an events-log row ``resources_exhausted`` first); the
-                message says what is missing and how to resume.
-        """
-        res = self.cfg.resources
-        need, have, since = await wait_for_lost_resources(
-            res.cpus_per_task, res.gpus_per_task, res.resource_timeout, RESOURCE_POLL_S
-        )
-        last = self.policy.completed_generation
-        address = f" --address {self.cfg.run.address}" if self.cfg.run.address else ""
-        kept = f"generation {last} is the last complete one and is kept" if last >= 0 else "no generation was complete yet"
-        self._write_event(Recovery(
-            "resources_exhausted", last + 1, f"{need}; the cluster has {have}",
-            lost="the nodes that could run training tasks", redone="nothing: the run stopped", started=since,
-        ))
-        raise ClusterError(
-            f"no node of the Ray cluster can run a training task any more ({need}; the cluster has {have}) "
-            f"and none came back within resources.resource_timeout = {res.resource_timeout:g} s; {kept}: "
-            f"add nodes, then continue with: ecosim resume {self.run_dir}{address}"
-        )
-
-    async def _watch_progress(self) -> None:
-        """Stop the run when training tasks wait and none starts or finishes for too long (issue 19).
-
-        Every :data:`STALL_POLL_S` s it asks each species actor for its tasks' progress
-        (:meth:`SpeciesActor.progress`) and feeds :class:`~ecosim.engine.cluster.StallWatch`
-        (``resources.stall_timeout``): one warning naming what waits and what the cluster reports
-        (:func:`~ecosim.engine.cluster.cluster_report`), then the stop.
-
-        Raises:
-            ResumableStop: no progress for twice the stall timeout (an events-log row ``stalled``
-                first); the last complete generation is kept.
-        """
-        watch = StallWatch(self.cfg.resources.stall_timeout)
-        poll = STALL_POLL_S if watch.setting < 0 else min(STALL_POLL_S, watch.setting / 4)
-        started: float | None = None
-        while True:
-            await asyncio.sleep(poll)
-            actors = list(self.actors.items())
-            looks = await asyncio.gather(
-                *(asyncio.wait_for(a.progress.remote(), max(poll, 1.0)) for _, a in actors), return_exceptions=True
-            )
-            seen = [(sid, id(a), p) for (sid, a), p in zip(actors, looks) if isinstance(p, dict)]
-            waiting = sum(p["waiting"] for _, _, p in seen)
-            signature = tuple((sid, key, p["events"]) for sid, key, p in seen)
-            action = watch.observe(time.monotonic(), waiting, signature, max((p["slowest_s"] for *_, p in seen), default=0.0))
-            if action is None:
-                continue
-            if action == "progress":
-                log.warning("training tasks start and finish again; the run goes on")
-                continue
-            idle = time.monotonic() - (watch.since or time.monotonic())
-            running = sum(p["running"] for _, _, p in seen)
-            gens = sorted({p["generation"] for _, _, p in seen if p["generation"] is not None})
-            species = [sid for sid, _, p in seen if p["waiting"]]
-            what = (
-                f"{waiting} training task{'s' if waiting != 1 else ''} of generation {', '.join(map(str, gens))} "
-                f"wait{'s' if waiting == 1 else ''} to start (species {', '.join(map(str, species))}), {running} running"
-            )
-            report = await asyncio.to_thread(cluster_report)
-            if action == "warn":
-                started = time.time() - idle
-                log.warning(
-                    "no training task started or finished for %.0f s: %s; the Ray cluster reports: %s; the run "
-                    "stops in %.0f s unless one does (resources.stall_timeout; docs/cluster.md, 'A run that waits')",
-                    idle, what, report, watch.timeout(),
-                )
-                continue
-            last = self.policy.completed_generation
-            reason = f"no training task started or finished for {idle:.0f} s: {what}; the Ray cluster reports: {report}"
-            self._write_event(Recovery(
-                "stalled", last + 1, reason[:300], started=started or time.time() - idle,
-                lost="the work of the generation in progress", redone="nothing: the run stopped (resumable)",
-            ))
-            raise ResumableStop(reason, str(self.run_dir))
-
     # ---- start and restore -----------------------------------------------------------------------
     async def initialise(self) -> None:
         """Create the initial species actors and networks (§III-A); started again if an actor is lost."""
@@ -776,7 +690,7 @@ class Ecosystem:
                 ``resources.resource_timeout`` s, or lost work redone more often than
                 ``resources.max_retries`` allows; the last complete generation is checkpointed.
             ResumableStop: training tasks waited without any starting or finishing for twice
-                ``resources.stall_timeout`` (:meth:`_watch_progress`); the last complete
+                ``resources.stall_timeout`` (:func:`~ecosim.engine.watchdogs.watch_progress`); the last complete
                 generation is checkpointed.
         """
         if resume:
@@ -789,9 +703,16 @@ class Ecosystem:
             rep.on_start(start, generations)
         mode = self._run_sync if self.cfg.run.mode == "sync" else self._run_async
         work = asyncio.ensure_future(mode(start, generations))
-        watches = [asyncio.ensure_future(self._watch_resources())]
-        if self.cfg.resources.stall_timeout != 0:
-            watches.append(asyncio.ensure_future(self._watch_progress()))
+        res, address = self.cfg.resources, self.cfg.run.address
+        last = lambda: self.policy.completed_generation  # noqa: E731
+        resume_command = f"ecosim resume {self.run_dir}" + (f" --address {address}" if address else "")
+        watches = [asyncio.ensure_future(watch_resources(
+            res.cpus_per_task, res.gpus_per_task, res.resource_timeout, last, resume_command, self._write_event,
+        ))]
+        if res.stall_timeout != 0:
+            watches.append(asyncio.ensure_future(watch_progress(
+                res.stall_timeout, lambda: list(self.actors.items()), last, self.run_dir, self._write_event,
+            )))
         try:
             await asyncio.wait({work, *watches}, return_when=asyncio.FIRST_COMPLETED)
             for watch in watches:
@@ -821,4 +742,4 @@ class Ecosystem:
         await _gone(doomed, wait_s)
 
 
-__all__ = ["RESOURCE_POLL_S", "STALL_POLL_S", "Ecosystem"]
+__all__ = ["Ecosystem"]

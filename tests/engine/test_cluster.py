@@ -150,12 +150,12 @@ def test_a_task_fits_only_a_living_node_with_its_cpus_and_gpus():
 
 
 def test_the_resource_watch_waits_out_the_timeout_and_starts_again_when_nodes_come_back(monkeypatch):
-    from ecosim.engine import cluster as cluster_module
+    from ecosim.engine import watchdogs
 
     gone = [{"Alive": False, "Resources": {"CPU": 4.0, "GPU": 1.0}}]
     back = [{"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}}]
     looks: list[int] = []
-    monkeypatch.setattr(cluster_module.time, "time", lambda: float(len(looks)))  # one second per look
+    monkeypatch.setattr(watchdogs.time, "time", lambda: float(len(looks)))  # one second per look
 
     def table():
         looks.append(len(looks) + 1)
@@ -164,7 +164,7 @@ def test_the_resource_watch_waits_out_the_timeout_and_starts_again_when_nodes_co
         return back if len(looks) == 3 else gone
 
     need, have, since = asyncio.run(
-        cluster_module.wait_for_lost_resources(1, 0.5, timeout=2.5, poll=0.001, nodes=table)
+        watchdogs.wait_for_lost_resources(1, 0.5, timeout=2.5, poll=0.001, nodes=table)
     )
     assert need == "resources.cpus_per_task = 1 CPUs and resources.gpus_per_task = 0.5 GPUs on one node"
     assert have == "0 nodes, 0 CPUs, 0 GPUs"
@@ -448,7 +448,7 @@ def test_no_node_left_for_training_stops_with_a_resumable_state(cluster, referen
 
 # ---- the no-progress watchdog (issue 19) ---------------------------------------------------------------
 def test_the_stall_watch_warns_once_then_stops_and_only_while_tasks_wait():
-    from ecosim.engine.cluster import STALL_FLOOR_S, StallWatch
+    from ecosim.engine.watchdogs import STALL_FLOOR_S, StallWatch
 
     w = StallWatch(10.0)
     looks = [(0, 3, 1), (10, 3, 1), (12, 3, 1), (13, 3, 2), (25, 3, 2), (30, 3, 2), (33, 3, 2)]
