@@ -15,8 +15,8 @@ Two modes share every piece:
   lock); a generation row is written once every living species has finished that generation.
 
 Lost actors and nodes (``docs/cluster.md``). The coordinator keeps a copy of every species'
-committed state (:attr:`Ecosystem.states`: what its actor's ``commit`` returned, followed by every
-network the coordinator added or removed since). A species actor lost while training (its process
+committed state (:class:`~ecosim.engine.actors.SpeciesActors`: what its actor's ``commit``
+returned, followed by every network the coordinator added or removed since). A species actor lost while training (its process
 killed, its node lost) is re-created from that copy and the species' training redone; training
 tasks lost with a node are retried by Ray (``resources.max_retries``) on the nodes left. An actor
 lost after the training barrier (reproduction, placement, culling, commit) rolls the step back —
@@ -30,6 +30,8 @@ training task for ``resources.resource_timeout`` seconds, the run stops with
 ``ecosim resume RUN_DIR --address ...`` continues it. When training tasks wait and none starts or
 finishes for ``resources.stall_timeout`` seconds, the run warns once, and after as long again
 stops with :class:`~ecosim.errors.ResumableStop` (issue 19; ``docs/cluster.md``, "A run that waits").
+The actors and their copies are :mod:`ecosim.engine.actors`, the two watchdogs
+:mod:`ecosim.engine.watchdogs`, the recovery records :mod:`ecosim.engine.recovery`.
 """
 
 from __future__ import annotations
@@ -43,18 +45,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import ray
-
 from ecosim.config import Config
-from ecosim.engine.recovery import (
-    LOST_ERRORS,
-    Recovery,
-    RecoveryBudget,
-    describe,
-    with_added,
-    with_removed,
-)
-from ecosim.engine.species import SpeciesActor
+from ecosim.engine.actors import Snapshot, SpeciesActors
+from ecosim.engine.recovery import LOST_ERRORS, Recovery, RecoveryBudget, describe
 from ecosim.engine.tasks import DataHandle
 from ecosim.engine.watchdogs import watch_progress, watch_resources
 from ecosim.errors import ClusterError, ExtinctionError
@@ -72,23 +65,6 @@ from ecosim.store.rundir import RunDir
 log = logging.getLogger(__name__)
 
 
-def _kill(actor: Any) -> None:
-    """Kill an actor handle, quietly (it may be dead already)."""
-    with contextlib.suppress(Exception):
-        ray.kill(actor, no_restart=True)
-
-
-async def _gone(actors: Sequence[Any], wait_s: float) -> None:
-    """Wait until every killed actor fails a call (it is dead), at most ``wait_s`` seconds in all."""
-
-    async def dead(actor: Any) -> None:
-        with contextlib.suppress(Exception):
-            await actor.__ray_ready__.remote()
-
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(asyncio.gather(*(dead(a) for a in actors)), wait_s)
-
-
 def _require(result: dict[str, Any] | None, sid: int, g: int) -> dict[str, Any]:
     """A training result the step needs (the species cannot be retired while it steps)."""
     if result is None:
@@ -98,11 +74,10 @@ def _require(result: dict[str, Any] | None, sid: int, g: int) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class _StepBase:
-    """What a step rolls back to: the policy's state, the committed states and the actors before it."""
+    """What a step rolls back to: the policy's state, and the actors and committed states before it."""
 
     policy: dict[str, Any]
-    states: dict[int, SpeciesState]
-    actors: dict[int, Any]
+    actors: Snapshot
 
 
 class Ecosystem:
@@ -119,9 +94,8 @@ class Ecosystem:
 
     Attributes:
         policy: the ecosystem's state and decisions.
-        actors: ``{species id: SpeciesActor handle}``, one per living species.
-        states: ``{species id: SpeciesState}``, each living species' committed state (what a lost
-            actor is re-created from).
+        actors: the living species' actors (species id → handle) and the copies of their
+            committed states (:class:`~ecosim.engine.actors.SpeciesActors`).
     """
 
     def __init__(
@@ -154,85 +128,32 @@ class Ecosystem:
             complexity=config.ecosystem.complexity,
         )
         self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation)
-        self.actors: dict[int, Any] = {}
-        self.states: dict[int, SpeciesState] = {}
+        self._budget = RecoveryBudget(res.max_retries)
+        spawn_args = (self.seed, self.reproduction, self.data, self.training, self.task_options, res.task_timeout)
+        self.actors = SpeciesActors(spawn_args, self._budget, self._write_event)
         self.lock = asyncio.Lock()
         self._tasks: list[asyncio.Future] = []
-        self._spare: Any = None
-        self._retired: dict[int, Any] = {}  # actors of species retired by the step in progress
-        self._where: dict[int, tuple[str | None, int | None]] = {}  # last known (node id, pid) per species
-        self._trained_by: dict[int, Any] = {}  # the actor whose training result a species' step uses
-        self._budget = RecoveryBudget(res.max_retries)
         self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
 
+    @property
+    def states(self) -> dict[int, SpeciesState]:
+        """``{species id: SpeciesState}``: each living species' committed state (the actors' copies)."""
+        return self.actors.states
+
     # ---- species actors ----------------------------------------------------------------------
-    def _spawn(self, sid: int, key: Any) -> Any:
-        # SPREAD: species actors (and the CPU work of reproduction) spread over the nodes, so a
-        # lost node costs a few species' steps, not the head's share of every species
-        return SpeciesActor.options(scheduling_strategy="SPREAD").remote(  # type: ignore[attr-defined]
-            sid, key, self.seed, self.reproduction, self.data, self.training, self.task_options,
-            self.cfg.resources.task_timeout,
-        )
-
-    async def _start_actors(self, sids: Sequence[int], generation: int) -> None:
-        """The actors of species the policy founded, all started at once (issue 18: a new actor
-        process costs about a second; one after another, 16 cost 16). A pre-started spare takes
-        the first role; the next spare starts in the background while the policy allows another
-        species. A spare that was lost meanwhile is replaced (an event)."""
+    async def _found(self, sids: Sequence[int], generation: int) -> None:
+        """Start the actors of species the policy founded (together; see :meth:`SpeciesActors.start`)."""
         keys = {sid: self.policy.species[sid].key for sid in sids}
-        spare, self._spare = self._spare, None
-        rest = list(sids)[1:] if spare is not None else list(sids)
-        started = {sid: self._spawn(sid, keys[sid]) for sid in rest}  # start now, beside the spare's assign
-        if spare is not None:
-            first = sids[0]
-            try:
-                await spare.assign.remote(first, keys[first])  # async actors do not order calls: wait for it
-                started[first] = spare
-            except LOST_ERRORS as exc:
-                _kill(spare)
-                self._write_event(Recovery(
-                    "spare_lost", generation, describe(exc), species_id=first,
-                    lost="the pre-started spare actor", redone=f"a new actor started for species {first}",
-                ))
-                started[first] = self._spawn(first, keys[first])
-        for sid in sids:
-            self.actors[sid] = started[sid]
-            self.states[sid] = SpeciesState(sid, keys[sid])
-        if self.policy.free_species_slots() > 0:
-            self._spare = self._spawn(-1, None)
-
-    async def _add(self, sid: int, records: Sequence[NetworkRecord]) -> None:
-        """Add networks to a species (its actor and the committed-state copy)."""
-        await self.actors[sid].add.remote(records)
-        self.states[sid] = with_added(self.states[sid], records)
-
-    async def _remove(self, sid: int, ids: Sequence[int]) -> int:
-        """Remove networks from a species (its actor and the committed-state copy); returns its size."""
-        size = await self.actors[sid].remove.remote(ids)
-        self.states[sid] = with_removed(self.states[sid], ids)
-        return int(size)
-
-    async def _commit(self, sids: Sequence[int]) -> None:
-        """Commit the species' current states and keep the copies."""
-        states = await asyncio.gather(*(self.actors[s].commit.remote() for s in sids))
-        self.states.update(zip(sids, states))
+        await self.actors.start(keys, generation, room=self.policy.free_species_slots() > 0)
 
     async def _retire(self, sid: int) -> None:
-        """Forget a species that lost its last network.
-
-        Its actor is killed once the step that retired it is complete (:meth:`_end_step`): a step
-        rolled back brings it back, and a species loop whose ``train`` call is still in flight
-        (asynchronous mode) ends quietly instead of awaiting a killed actor.
-        """
+        """Forget a species that lost its last network (the policy, then its actor: :meth:`SpeciesActors.retire`)."""
         self.policy.retire_species(sid)
-        self._retired[sid] = self.actors.pop(sid)
-        self.states.pop(sid, None)
+        self.actors.retire(sid)
 
     def _end_step(self) -> None:
         """A step is complete: kill the actors it retired, record the recoveries it needed."""
-        for actor in self._retired.values():
-            _kill(actor)
-        self._retired.clear()
+        self.actors.end_step()
         pending, self._pending = self._pending, []
         for rec in pending:
             self._write_event(rec)
@@ -248,13 +169,6 @@ class Ecosystem:
         }
         return species_order(longest)
 
-    def _sizes(self) -> dict[int, int]:
-        """Networks per living species (committed states: equal to the actors' between steps)."""
-        return {s: len(self.states[s].networks) for s in sorted(self.actors)}
-
-    def _count(self) -> int:
-        return int(sum(self._sizes().values()))
-
     # ---- recovery ----------------------------------------------------------------------------------
     def _write_event(self, rec: Recovery, level: int = logging.WARNING) -> None:
         row = rec.row()
@@ -264,35 +178,6 @@ class Ecosystem:
             "generation %s: %s (%s); redone: %s, in %.1f s", rec.generation, rec.lost or rec.event,
             rec.cause or "no error", rec.redone or "nothing", row["recovery_s"],
         )
-
-    async def _load_actor(self, sid: int, generation: int) -> Any:
-        """A new actor holding ``states[sid]``; one lost while loading (placed on a node that was
-        dying too) is replaced, within the recovery budget."""
-        while True:
-            actor = self._spawn(sid, self.states[sid].key)
-            try:
-                await actor.restore.remote(self.states[sid])
-                return actor
-            except LOST_ERRORS:
-                _kill(actor)
-                self._budget.spend(("species", sid, generation), f"species {sid}'s actor")
-
-    async def _recover(self, sid: int, dead: Any, generation: int) -> bool:
-        """Re-create species ``sid``'s lost actor from its committed state (hold the lock).
-
-        Returns:
-            ``False`` when it was re-created already (the handle is not ``dead`` any more).
-
-        Raises:
-            ClusterError: more recoveries of this species in ``generation`` than
-                ``resources.max_retries`` allows.
-        """
-        if self.actors.get(sid) is not dead:
-            return False
-        self._budget.spend(("species", sid, generation), f"species {sid}'s actor")
-        _kill(dead)  # an unreachable actor may still run: it holds no state anyone will read
-        self.actors[sid] = await self._load_actor(sid, generation)
-        return True
 
     async def _train(self, sid: int, generation: int, locked: bool = False) -> dict[str, Any] | None:
         """Train species ``sid`` in ``generation`` (see :meth:`SpeciesActor.train`), surviving a lost actor.
@@ -322,9 +207,9 @@ class Ecosystem:
                     if sid not in self.actors:
                         return None
                     if rec is None:
-                        node, pid = self._where.get(sid, (None, None))
+                        node, pid = self.actors.where.get(sid, (None, None))
                         rec = Recovery("species_recovered", generation, describe(exc), species_id=sid, node_id=node, pid=pid)
-                    await self._recover(sid, actor, generation)
+                    await self.actors.recover(sid, actor, generation)
                     rec.attempt = self._budget.spent[("species", sid, generation)]
                 continue
             if rec is not None:
@@ -334,13 +219,13 @@ class Ecosystem:
                 rec.redone = f"species {sid}'s actor re-created from its committed state; {n} networks trained again"
                 rec.networks_retrained = n
                 self._write_event(rec)
-            self._where[sid] = (result.get("node_id"), result.get("pid"))
-            self._trained_by[sid] = actor
+            self.actors.where[sid] = (result.get("node_id"), result.get("pid"))
+            self.actors.trained_by[sid] = actor
             return result
 
     def _base(self) -> _StepBase:
         """The state a step rolls back to (taken before the step)."""
-        return _StepBase(self.policy.to_json(), dict(self.states), dict(self.actors))
+        return _StepBase(self.policy.to_json(), self.actors.snapshot())
 
     async def _roll_back(self, generation: int, base: _StepBase, exc: BaseException, stepping: Collection[int] | None) -> None:
         """Undo a step that lost an actor after training, so that it can be redone (hold the lock).
@@ -359,33 +244,8 @@ class Ecosystem:
         what = "the step of every species" if stepping is None else f"species {sorted(stepping)}'s step"
         attempt = self._budget.spend(("step", tuple(sorted(stepping or ())), generation), what)
         rec = Recovery("step_redone", generation, describe(exc), attempt=attempt)
-        now = dict(self.states)
         self.policy = EcosystemPolicy.from_json(base.policy, self.cfg.ecosystem, self.seed, self.cfg.mutation)
-        for sid in set(self.actors) - set(base.actors):  # founded in the failed step
-            _kill(self.actors.pop(sid))
-        for sid in list(self._retired):  # retired in the failed step
-            self.actors[sid] = self._retired.pop(sid)
-        self.states = dict(base.states)
-        if self._spare is None and self.policy.free_species_slots() > 0:
-            self._spare = self._spawn(-1, None)
-        sids = sorted(base.actors)
-        restore = set(sids) if stepping is None else set(stepping) & set(sids)
-        calls = []
-        for s in sids:
-            if s in restore:
-                calls.append(self.actors[s].restore.remote(self.states[s]))
-            elif now.get(s) is not base.states[s]:
-                calls.append(self._undo(s, now.get(s), base.states[s]))
-            else:
-                calls.append(self.actors[s].size.remote())
-        outcomes = await asyncio.gather(*calls, return_exceptions=True)
-        recreated = []
-        for s, out in zip(sids, outcomes):
-            if isinstance(out, LOST_ERRORS):
-                await self._recover(s, self.actors[s], generation)
-                recreated.append(s)
-            elif isinstance(out, BaseException):
-                raise out
+        recreated = await self.actors.roll_back(base.actors, stepping, generation, self.policy.free_species_slots() > 0)
         rec.lost = f"an actor during {what} of generation {generation} (after training)" + (
             f"; species {recreated} re-created from their committed states" if recreated else ""
         )
@@ -395,19 +255,8 @@ class Ecosystem:
         rec.networks_retrained = sum(len(self.states[s].networks) for s in recreated)
         if len(recreated) == 1:
             rec.species_id = recreated[0]
-            rec.node_id, rec.pid = self._where.get(recreated[0], (None, None))
+            rec.node_id, rec.pid = self.actors.where.get(recreated[0], (None, None))
         self._pending.append(rec)
-
-    async def _undo(self, sid: int, now: SpeciesState | None, before: SpeciesState) -> int:
-        """Take back what a failed step added to or removed from species ``sid``; returns its size."""
-        actor = self.actors[sid]
-        have = set(now.networks) if now is not None else set()
-        added = sorted(have - set(before.networks))
-        back = [before.networks[i] for i in sorted(set(before.networks) - have)]
-        size = await actor.remove.remote(added) if added else await actor.size.remote()
-        if back:
-            size = await actor.add.remote(back)
-        return int(size)
 
     # ---- start and restore -----------------------------------------------------------------------
     async def initialise(self) -> None:
@@ -415,16 +264,13 @@ class Ecosystem:
         while True:
             try:
                 initial = list(self.policy.initial_species(self.input_shape, self.classes))
-                await self._start_actors([sid for sid, _ in initial], 0)
-                await asyncio.gather(*(self._add(sid, recs) for sid, recs in initial))
-                await self._commit(sorted(self.actors))
+                await self._found([sid for sid, _ in initial], 0)
+                await asyncio.gather(*(self.actors.add(sid, recs) for sid, recs in initial))
+                await self.actors.commit(sorted(self.actors))
                 return
             except LOST_ERRORS as exc:
                 attempt = self._budget.spend(("initial", 0), "an initial species' actor")
-                for actor in [*self.actors.values(), self._spare]:
-                    if actor is not None:
-                        _kill(actor)
-                self.actors, self.states, self._spare = {}, {}, None
+                self.actors.clear()
                 self.policy = EcosystemPolicy(self.cfg.ecosystem, self.seed, self.cfg.mutation)
                 self._write_event(Recovery(
                     "step_redone", 0, describe(exc), attempt=attempt,
@@ -441,10 +287,11 @@ class Ecosystem:
         self.policy = EcosystemPolicy.from_json(
             ckpt["coordinator"], self.cfg.ecosystem, self.seed, self.cfg.mutation, states, ckpt["generation"]
         )
-        self.states = {st.species_id: st for st in states}
+        copies = {st.species_id: st for st in states}
         start = ckpt["generation"] + 1
-        actors = await asyncio.gather(*(self._load_actor(st.species_id, start) for st in states))
-        self.actors = {st.species_id: a for st, a in zip(states, actors)}
+        self.actors.restart(copies, {})
+        actors = await asyncio.gather(*(self.actors.load(st.species_id, start) for st in states))
+        self.actors.restart(copies, {st.species_id: a for st, a in zip(states, actors)})
         done = {sid: sp.generation for sid, sp in self.policy.species.items()}
         removed = self.logs.truncate_after(ckpt["generation"], done)
         self._write_event(Recovery(
@@ -490,7 +337,7 @@ class Ecosystem:
         placements = [(parent, self.policy.place(generation, parent, offspring)) for parent, offspring in born]
         founded = [sid for _, placement in placements for sid in placement.founded]
         if founded:
-            await self._start_actors(founded, generation)
+            await self._found(founded, generation)
             for sid in founded:
                 log.info("species %d founded (key %s)", sid, self.policy.species[sid].key)
         adds: dict[int, list[NetworkRecord]] = {}
@@ -499,14 +346,14 @@ class Ecosystem:
                 adds.setdefault(target, []).extend(recs)
             if placement.returned:
                 adds.setdefault(parent, []).extend(placement.returned)
-        await asyncio.gather(*(self._add(target, recs) for target, recs in adds.items()))
+        await asyncio.gather(*(self.actors.add(target, recs) for target, recs in adds.items()))
 
     async def _cull(self, generation: int, protect: Collection[int] | None) -> set[int]:
         """Eq. 9 culling over the whole ecosystem until the size limit holds (§III-G)."""
         sids = sorted(self.actors)
         per = await asyncio.gather(*(self.actors[s].cull_candidates.remote(generation) for s in sids))
         removal = self.policy.cull(generation, [c for cands in per for c in cands], protect)
-        sizes = await asyncio.gather(*(self._remove(s, ids) for s, ids in removal.items()))
+        sizes = await asyncio.gather(*(self.actors.remove(s, ids) for s, ids in removal.items()))
         for s, n in zip(removal, sizes):
             if n == 0:
                 await self._retire(s)
@@ -559,7 +406,7 @@ class Ecosystem:
 
     # ---- generation rows and checkpoints ------------------------------------------------------
     async def _finish_generation(self, generation: int) -> None:
-        row = self.policy.generation_row(generation, len(self.actors), self._count(), time.time())
+        row = self.policy.generation_row(generation, len(self.actors), self.actors.count(), time.time())
         self.logs.write_generation(row)
         self._checkpoint(generation)
         for rep in self.reporters:
@@ -581,7 +428,7 @@ class Ecosystem:
     async def _run_sync(self, start: int, generations: int) -> None:
         for g in range(start, generations):
             for rep in self.reporters:
-                rep.on_phase(g, "training", self._count())
+                rep.on_phase(g, "training", self.actors.count())
             self.policy.tally(g, time.time())
             base = self._base()
             while True:
@@ -605,7 +452,7 @@ class Ecosystem:
         culled, orders = await self._evolve(g, results, None)
         tally.phases["evolve_phase_s"] = time.time() - t_train
         self._log(g, results, culled, orders)
-        await self._commit(sorted(self.actors))
+        await self.actors.commit(sorted(self.actors))
         await self._update_champion([row for s in sorted(results) for row in results[s]["rows"]], g)
         await self._finish_generation(g)
 
@@ -618,7 +465,7 @@ class Ecosystem:
         while True:
             async with self.lock:
                 if sid not in self.actors:
-                    self._release(sid)
+                    self.actors.release(sid)
                     return
                 g = self.policy.species[sid].generation + 1
                 if g >= generations:
@@ -627,29 +474,23 @@ class Ecosystem:
             result = await self._train(sid, g)
             async with self.lock:
                 if result is None or sid not in self.actors:
-                    self._release(sid)
+                    self.actors.release(sid)
                     return
                 await self._async_step(sid, g, result, generations)
-
-    def _release(self, sid: int) -> None:
-        """Kill the actor of a retired species whose loop ends."""
-        actor = self._retired.pop(sid, None)
-        if actor is not None:
-            _kill(actor)
 
     async def _async_step(self, sid: int, g: int, result: dict[str, Any], generations: int) -> None:
         """Species ``sid``'s step of generation ``g`` after its training (hold the lock); redone if an actor is lost."""
         base = self._base()
         while True:
             try:
-                if self._trained_by.get(sid) is not self.actors[sid]:
+                if self.actors.trained_by.get(sid) is not self.actors[sid]:
                     # its actor was lost and re-created (by another step's recovery) after it trained
                     result = _require(await self._train(sid, g, locked=True), sid, g)
                 before = set(self.actors)
                 culled, orders = await self._evolve(g, {sid: result}, {sid})
                 self._log(g, {sid: result}, culled, orders)
                 if sid in self.actors:
-                    await self._commit([sid])
+                    await self.actors.commit([sid])
                 await self._update_champion(result["rows"], g)
                 # from here on no actor is called: nothing can be lost, the step is done
                 for new in sorted(set(self.actors) - before):
@@ -727,19 +568,8 @@ class Ecosystem:
         return self.policy.champion.to_json()
 
     async def shutdown(self, wait_s: float = 10.0) -> None:
-        """Kill every species actor (and the spare, and any retired one still alive).
-
-        ``ray.kill`` only asks; this waits up to ``wait_s`` seconds until each actor is gone, so
-        Ray's own teardown at exit never meets a live actor (which then aborts, printing a stack).
-        """
-        doomed = [self.actors.pop(sid) for sid in list(self.actors)]
-        doomed += [self._retired.pop(sid) for sid in list(self._retired)]
-        if self._spare is not None:
-            doomed.append(self._spare)
-            self._spare = None
-        for actor in doomed:
-            _kill(actor)
-        await _gone(doomed, wait_s)
+        """Kill every species actor and wait (up to ``wait_s`` s) until they are gone (:meth:`SpeciesActors.shutdown`)."""
+        await self.actors.shutdown(wait_s)
 
 
 __all__ = ["Ecosystem"]

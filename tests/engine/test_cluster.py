@@ -225,17 +225,17 @@ def test_an_actor_lost_after_training_rolls_the_step_back_and_sync_logs_equal_an
     reference, tmp_path, data_root, ray_local, monkeypatch
 ):
     from ecosim.api import run
-    from ecosim.engine.coordinator import Ecosystem
+    from ecosim.engine.actors import SpeciesActors
 
-    real_commit, calls = Ecosystem._commit, []
+    real_commit, calls = SpeciesActors.commit, []
 
     async def commit_after_losing_an_actor(self, sids):
         calls.append(list(sids))
         if len(calls) == 3:  # generation 1's commit (the first is the initial species')
-            await kill_and_wait(self.actors[sids[-1]])
+            await kill_and_wait(self[sids[-1]])
         return await real_commit(self, sids)
 
-    monkeypatch.setattr(Ecosystem, "_commit", commit_after_losing_an_actor)
+    monkeypatch.setattr(SpeciesActors, "commit", commit_after_losing_an_actor)
     out = tmp_path / "lost"
     run(tiny(out, data_root))
     assert_same_logs(reference, out)
