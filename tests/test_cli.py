@@ -364,3 +364,12 @@ def test_a_storage_error_names_path_operation_and_reason():
     assert str(e) == "cannot write '/runs/a/x.parquet': no space left on device" and e.disk_full
     assert not StorageError.from_os(PermissionError(errno.EACCES, "denied", "/r"), "write").disk_full
     assert StorageError.from_os(OSError(errno.EROFS, "ro", "/r"), "write").disk_full
+
+
+@pytest.mark.parametrize("command", ["run", "resume", "report", "show", "export"])
+def test_an_unknown_option_names_the_subcommand_help_in_one_line(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "somewhere", "--no-such-option", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ecosim {command}: error: unrecognized arguments: --no-such-option 1 (see ecosim {command} --help)"]
