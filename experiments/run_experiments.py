@@ -40,7 +40,9 @@ import argparse
 import dataclasses
 import math
 import shutil
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -294,8 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM as Ctrl-C: the run in progress stops cleanly (its last complete generation is kept)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one during clean-up is ignored
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (130 after Ctrl-C, 143 after SIGTERM: run it again to continue)."""
     args = build_parser().parse_args(argv)
     out = Path(args.out)
     try:
@@ -315,6 +323,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         return 0
     failed = []
+    terminated: list[int] = []
+    if threading.current_thread() is threading.main_thread():  # schedulers and `kill` send SIGTERM
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            terminated.append(signum)
+            _on_sigterm(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
     for i, p in enumerate(planned, 1):
         print(
             f"[{i}/{len(planned)}] {p.experiment} seed {p.seed}: {p.status} → {p.run_dir}",
@@ -322,6 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             _execute(p, args.train_macs)
+        except KeyboardInterrupt:
+            print(
+                f"stopped: {p.run_dir} keeps its last complete generation; run the same command again to "
+                "continue (finished runs are skipped, this one resumes)",
+                file=sys.stderr,
+            )
+            return 143 if terminated else 130
         except Exception as exc:  # noqa: BLE001 -- one broken run must not stop the others
             print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             traceback.print_exc()
