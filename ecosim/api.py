@@ -39,8 +39,9 @@ from typing import Any
 
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import prepare_data
-from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
-from ecosim.data.datasets import DataNotFoundError, resolve_data_root
+from ecosim.data.download import DataNotFoundError
+from ecosim.data.root import ENV_VAR as DATA_ENV_VAR
+from ecosim.data.root import resolve_data_root
 from ecosim.errors import (
     CheckpointError,
     ConfigError,

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 
 from ecosim.config import Config
-from ecosim.data.datasets import load_dataset
+from ecosim.data.load import load_dataset
 from ecosim.phenotype.records import DataArrays
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Tests of ecosim.data.datasets on real data (MNIST, Fashion-MNIST, CIFAR-10 JPEG tarball) and on
+"""Tests of ecosim.data's dataset readers on real data (MNIST, Fashion-MNIST, CIFAR-10 JPEG tarball) and on
 small files written here in the official formats (SVHN .mat, EMNIST IDX, ImageFolder PNGs, a
 tiny CIFAR-10-layout tarball). No mocks.
 
@@ -23,15 +23,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ecosim.data.datasets import (
-    CIFAR10_CLASSES,
-    CIFAR10_TARBALL,
-    DATASETS,
-    ENV_VAR,
-    ImageDataset,
-    load_dataset,
-    resolve_data_root,
-)
+from ecosim.data.cifar import CIFAR10_CLASSES
+from ecosim.data.load import load_dataset
+from ecosim.data.record import CIFAR10_TARBALL, DATASETS, ImageDataset
+from ecosim.data.root import ENV_VAR, resolve_data_root
 from ecosim.errors import ConfigError, DatasetError
 from ecosim.phenotype.normalise import normalise
 
@@ -438,9 +433,9 @@ def test_cifar10_first_use_logs_progress_and_removes_an_old_extracted_folder(tmp
     root, cache = tmp_path / "data", tmp_path / "cache"
     root.mkdir()
     _write_tiny_cifar_tarball(root / CIFAR10_TARBALL, prefix="cifar10/")  # one top-level folder
-    with caplog.at_level(logging.INFO, logger="ecosim.data.datasets"):
+    with caplog.at_level(logging.INFO, logger="ecosim.data.cifar"):
         ds = load_dataset("cifar10", root, cache_dir=cache)
-    messages = [r.getMessage() for r in caplog.records if r.name == "ecosim.data.datasets"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "ecosim.data.cifar"]
     assert any("first use: decoding" in m and str(cache) in m for m in messages)
     assert any("% of cifar10-jpeg-q75.tar.gz read" in m for m in messages)
     assert any(m.startswith("decoded 30 CIFAR-10 JPEGs") for m in messages)
@@ -478,13 +473,16 @@ def test_cifar10_real_tarball(data_root, tmp_path):
     assert second < first
 
 
-def test_dataset_module_does_not_import_torch():
+def test_data_modules_do_not_import_torch():
     """Commands that only read a run (``resume`` with nothing to do, ``report``) must not pay for
-    importing torch (about 1 s) through the dataset module; torchvision is imported where a
+    importing torch (about 1 s) through any module of ecosim.data; torchvision is imported where a
     dataset is read."""
     import subprocess
     import sys
 
-    code = "import sys, ecosim.data.datasets; print('torch' in sys.modules)"
+    code = ("import importlib, pkgutil, sys, ecosim.data\n"
+            "for m in pkgutil.iter_modules(ecosim.data.__path__):\n"
+            "    importlib.import_module('ecosim.data.' + m.name)\n"
+            "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecosim.data.datasets import load_dataset
+from ecosim.data.load import load_dataset
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.phenotype.layout import (
     ROUNDS,
