@@ -36,7 +36,7 @@ import numpy as np
 
 from ecosim.data.cache import NPZ_VERSION, read_npz, write_npz
 from ecosim.data.download import read_or_download
-from ecosim.data.images import decode_bytes, stack
+from ecosim.data.images import decode_image, stack_splits
 from ecosim.data.record import CIFAR10_TARBALL, NORMALISATION, ImageDataset, build_dataset
 from ecosim.errors import DatasetError
 
@@ -193,7 +193,7 @@ def _read_tarball_splits(
                     if fh is None:
                         continue
                     try:
-                        image = decode_bytes(fh.read())
+                        image = decode_image(io.BytesIO(fh.read()))
                     except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
                         raise DatasetError(f"dataset 'cifar10': cannot decode {member.name} in "
                                            f"{tarball}: {exc}") from exc
@@ -213,24 +213,15 @@ def _read_tarball_splits(
         raise DatasetError(
             f"dataset 'cifar10': the tarball {tarball} holds no train/ and test/ folders; "
             "expected train/<class>/NNNN.jpg and test/<class>/NNNN.jpg")
-    out = []
-    size: tuple[int, ...] | None = None
-    channels = 3 if any(a.ndim == 3 for split in decoded.values() for items in split.values()
-                        for _, a in items) else 1
+    images: list[list[tuple[np.ndarray, str]]] = []
+    labels: list[np.ndarray] = []
+    classes: list[list[str]] = []
     for split in ("train", "test"):
-        classes = sorted(decoded[split])
-        images: list[tuple[np.ndarray, str]] = []
-        labels: list[int] = []
-        for label, cls in enumerate(classes):
-            for rel, array in sorted(decoded[split][cls], key=lambda item: item[0]):
-                if size is None:
-                    size = array.shape[:2]
-                elif array.shape[:2] != size:
-                    raise DatasetError(
-                        f"dataset 'cifar10': images in {tarball} differ in size: "
-                        f"{split}/{cls}/{rel} is {array.shape[1]}x{array.shape[0]}, others "
-                        f"{size[1]}x{size[0]} (width x height)")
-                images.append((array, f"{split}/{cls}/{rel}"))
-                labels.append(label)
-        out.append((stack(images, channels), np.asarray(labels, dtype=np.int64), classes))
-    return out[0], out[1]
+        names = sorted(decoded[split])
+        items = [(label, array, f"{split}/{cls}/{rel}") for label, cls in enumerate(names)
+                 for rel, array in sorted(decoded[split][cls], key=lambda item: item[0])]
+        images.append([(array, name) for _, array, name in items])
+        labels.append(np.asarray([label for label, _, _ in items], dtype=np.int64))
+        classes.append(names)
+    train_x, test_x = stack_splits(images, f"dataset 'cifar10' in {tarball}")
+    return (train_x, labels[0], classes[0]), (test_x, labels[1], classes[1])

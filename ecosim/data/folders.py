@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecosim.data.images import decode_file, stack
+from ecosim.data.images import decode_image, stack_splits
 from ecosim.data.record import ImageDataset, build_dataset
 from ecosim.errors import DatasetError
 
@@ -68,7 +68,7 @@ def _read_image_folder_splits(
     """
     from torchvision import datasets
 
-    decoded = []
+    images, labels, classes = [], [], []
     for split in ("train", "test"):
         split_dir = folder / split
         try:
@@ -76,24 +76,11 @@ def _read_image_folder_splits(
         except (FileNotFoundError, OSError) as exc:
             raise DatasetError(f"dataset folder {folder}: cannot read {split_dir} as "
                                f"<class>/<image> folders: {exc}") from exc
-        paths = [path for path, _ in image_folder.samples]
-        labels = np.asarray([label for _, label in image_folder.samples], dtype=np.int64)
-        decoded.append((_decode_all(paths, split_dir), labels, list(image_folder.classes)))
-
-    first_path = decoded[0][0][0][1] if decoded[0][0] else None
-    size = None
-    for images, _, _ in decoded:
-        for array, path in images:
-            if size is None:
-                size = array.shape[:2]
-            elif array.shape[:2] != size:
-                raise DatasetError(
-                    f"dataset folder {folder}: images differ in size: {first_path} is "
-                    f"{size[1]}x{size[0]} but {path} is {array.shape[1]}x{array.shape[0]} "
-                    "(width x height); all images must have the same size")
-    channels = 3 if any(a.ndim == 3 for images, _, _ in decoded for a, _ in images) else 1
-    return tuple((stack(images, channels), labels, classes)  # type: ignore[return-value]
-                 for images, labels, classes in decoded)
+        images.append(_decode_all([path for path, _ in image_folder.samples], split_dir))
+        labels.append(np.asarray([label for _, label in image_folder.samples], dtype=np.int64))
+        classes.append(list(image_folder.classes))
+    train_x, test_x = stack_splits(images, f"dataset folder {folder}")
+    return (train_x, labels[0], classes[0]), (test_x, labels[1], classes[1])
 
 
 def _decode_all(paths: list[str], folder: Path) -> list[tuple[np.ndarray, str]]:
@@ -104,7 +91,7 @@ def _decode_all(paths: list[str], folder: Path) -> list[tuple[np.ndarray, str]]:
     out = []
     for path in paths:
         try:
-            out.append((decode_file(path), path))
+            out.append((decode_image(path), path))
         except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises for bad files
             raise DatasetError(f"dataset folder {folder}: cannot decode {path}: {exc}") from exc
     return out

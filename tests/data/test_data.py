@@ -346,6 +346,7 @@ def test_image_folder_mixed_sizes_is_an_error_naming_the_folder(tmp_path):
     with pytest.raises(DatasetError) as info:
         load_dataset(str(folder))
     assert str(folder) in str(info.value) and "same size" in str(info.value)
+    assert "99.png is 5x4" in str(info.value)
 
 
 def test_image_folder_without_test_split_is_an_error(tmp_path):
@@ -427,6 +428,21 @@ def test_cifar10_unsafe_tarball_leaves_nothing_behind(tmp_path):
     assert not (tmp_path / "escaped.txt").exists()
     assert not (cache / "escaped.txt").exists()
     assert not cache.exists() or list(cache.iterdir()) == []  # nothing written, no npz
+
+
+def test_cifar10_tarball_mixed_sizes_is_an_error_naming_both_images(tmp_path):
+    """The one-size check shared with image folders (issue 20): the first image and the odd one."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    root.mkdir()
+    odd = io.BytesIO()
+    Image.new("RGB", (30, 32), _colour(9)).save(odd, format="JPEG", quality=75)
+    _write_tiny_cifar_tarball(root / CIFAR10_TARBALL, extra=("test/truck/0009.jpg", odd.getvalue()))
+    with pytest.raises(DatasetError) as info:
+        load_dataset("cifar10", root, cache_dir=cache)
+    message = str(info.value)
+    assert CIFAR10_TARBALL in message and "same size" in message
+    assert "train/airplane/0000.jpg is 32x32 but test/truck/0009.jpg is 30x32" in message
+    assert not cache.exists() or list(cache.iterdir()) == []  # no npz
 
 
 def test_cifar10_first_use_logs_progress_and_removes_an_old_extracted_folder(tmp_path, caplog):
