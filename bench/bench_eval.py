@@ -59,7 +59,7 @@ def load_images(shape: tuple[int, int, int], n: int) -> tuple[np.ndarray, np.nda
     """``(images uint8 (n, C, H, W), labels int64 (n,), source)``: MNIST's test set if available."""
     if shape == (1, 28, 28):
         try:
-            from ecosim.data.datasets import load_dataset
+            from ecosim.data.load import load_dataset
 
             ds = load_dataset("mnist")
             return ds.test_images[:n], ds.test_labels[:n], "MNIST test set"

@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
-from ecosim.data.arrays import prepare_data
-from ecosim.data.datasets import ENV_VAR as DATA_ENV_VAR
-from ecosim.data.datasets import DataNotFoundError, resolve_data_root
+from ecosim.data.arrays import DataArrays, prepare_data
+from ecosim.data.download import DataNotFoundError
+from ecosim.data.root import ENV_VAR as DATA_ENV_VAR
+from ecosim.data.root import resolve_data_root
 from ecosim.errors import (
     CheckpointError,
     ConfigError,
@@ -50,7 +51,6 @@ from ecosim.errors import (
     StorageError,
 )
 from ecosim.evolution.initial import starting_genome
-from ecosim.phenotype.records import DataArrays
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir, atomic_write
 from ecosim.store.atomic import check_writable

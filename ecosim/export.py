@@ -179,12 +179,13 @@ def _normalisation(
     """Per-channel mean and std of the champion's dataset: from its metadata, the known constants, or the data."""
     if metadata.get("mean") is not None and metadata.get("std") is not None:
         return [float(v) for v in metadata["mean"]], [float(v) for v in metadata["std"]]
-    from ecosim.data import datasets as _data
+    from ecosim.data.load import load_dataset
+    from ecosim.data.record import NORMALISATION
 
-    known = getattr(_data, "_STATS", {}).get(dataset.strip().lower())
+    known = NORMALISATION.get(dataset.strip().lower())
     if known is not None:
         return list(known[0]), list(known[1])
-    ds = _data.load_dataset(
+    ds = load_dataset(
         dataset, data_root or None
     )  # a folder dataset: computed from its images
     return list(ds.mean), list(ds.std)

@@ -7,14 +7,38 @@ part of the training set for fitness instead (test accuracy is then reported sep
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecosim.config import Config
-from ecosim.data.datasets import load_dataset
-from ecosim.phenotype.records import DataArrays
+from ecosim.data.load import load_dataset
+
+if TYPE_CHECKING:  # reads the sections' fields; does not depend on the config module
+    from ecosim.config import Config
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataArrays:
+    """Dataset as uint8 arrays, shipped once per run through Ray's object store.
+
+    Attributes:
+        train_images: ``(N_train, C, H, W)`` uint8. train_labels: ``(N_train,)`` int64.
+        eval_images, eval_labels: the fitness set (test set, or a validation split).
+        test_images, test_labels: the test set when it differs from the fitness set, else ``None``.
+        mean, std: per-channel normalisation in [0, 1] pixel units.
+    """
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    eval_images: np.ndarray
+    eval_labels: np.ndarray
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    test_images: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
 
 
 #: seed of the ``data.test_subset`` draw: fixed, so every run (any seed) scores on the same images
@@ -74,4 +98,4 @@ def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]
     return data, tuple(ds.input_shape), int(ds.classes)  # type: ignore[return-value]
 
 
-__all__ = ["prepare_data"]
+__all__ = ["DataArrays", "prepare_data"]

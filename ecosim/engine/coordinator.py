@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ecosim.config import Config
+from ecosim.data.arrays import DataArrays
 from ecosim.engine.actors import Snapshot, SpeciesActors
 from ecosim.engine.recovery import LOST_ERRORS, Recovery, RecoveryBudget, describe
 from ecosim.engine.tasks import DataHandle
@@ -55,7 +56,7 @@ from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.evolution.scheduling import costs_of, species_order, workload_of
-from ecosim.phenotype.records import DataArrays, TrainingParams
+from ecosim.phenotype.records import TrainingParams
 from ecosim.progress import Reporter
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import LogWriter

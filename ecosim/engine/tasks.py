@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import ray
 
+from ecosim.data.arrays import DataArrays
 from ecosim.data.node_cache import NodeCache, array_digest
 from ecosim.genome import Genome, Weights
-from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult
+from ecosim.phenotype.records import TrainingParams, TrainResult
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Plain records exchanged with training tasks: dataset arrays, settings, results. No torch.
+"""Plain records exchanged with training tasks: settings and results. No torch.
 
 The species actors and the coordinator import these without loading torch, so a new species
 actor starts in about a second instead of paying torch's import.
@@ -9,32 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ecosim.errors import ConfigError
 from ecosim.genome import Weights
 from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
-
-
-@dataclass(frozen=True)
-class DataArrays:
-    """Dataset as uint8 arrays, shipped once per run through Ray's object store.
-
-    Attributes:
-        train_images: ``(N_train, C, H, W)`` uint8. train_labels: ``(N_train,)`` int64.
-        eval_images, eval_labels: the fitness set (test set, or a validation split).
-        test_images, test_labels: the test set when it differs from the fitness set, else ``None``.
-        mean, std: per-channel normalisation in [0, 1] pixel units.
-    """
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    eval_images: np.ndarray
-    eval_labels: np.ndarray
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    test_images: np.ndarray | None = None
-    test_labels: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -123,4 +100,4 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-__all__ = ["DataArrays", "TrainResult", "TrainingParams"]
+__all__ = ["TrainResult", "TrainingParams"]

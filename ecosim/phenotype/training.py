@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ecosim.data.arrays import DataArrays
 from ecosim.genome import Genome, Weights
 from ecosim.phenotype.layout import Layout, PhaseTuner, apply_layout, layout_chooser
 from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, standardised
-from ecosim.phenotype.records import DataArrays, TrainingParams, TrainResult
+from ecosim.phenotype.records import TrainingParams, TrainResult
 from ecosim.phenotype.registry import DEFAULT_LEARNING_RATES, OPTIMISERS
 
 
@@ -322,7 +323,6 @@ def train_and_evaluate(
 
 __all__ = [
     "OPTIMISERS",
-    "DataArrays",
     "TrainResult",
     "accuracy",
     "batches",

@@ -8,8 +8,8 @@ import logging
 import numpy as np
 import pytest
 
+from ecosim.data.arrays import DataArrays
 from ecosim.data.node_cache import NodeCache, array_digest
-from ecosim.phenotype.records import DataArrays
 
 pytestmark = pytest.mark.ray
 

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from ecosim.data.datasets import load_dataset
+from ecosim.data.load import load_dataset
 
 DRIVER = """
 import sys

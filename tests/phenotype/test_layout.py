@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecosim.data.datasets import load_dataset
+from ecosim.data.arrays import DataArrays
+from ecosim.data.load import load_dataset
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
 from ecosim.phenotype.layout import (
     ROUNDS,
@@ -19,7 +20,7 @@ from ecosim.phenotype.layout import (
     layout_candidates,
     layout_chooser,
 )
-from ecosim.phenotype.records import DataArrays, TrainingParams
+from ecosim.phenotype.records import TrainingParams
 from ecosim.phenotype.training import train_and_evaluate
 
 DENSE_CF, DENSE_CL = Layout("dense", "channels_first"), Layout("dense", "channels_last")

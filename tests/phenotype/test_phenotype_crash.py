@@ -14,7 +14,7 @@ import pytest
 SCRIPT = r"""
 import sys, numpy as np, torch, torch.nn.functional as F
 from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
-from ecosim.data.datasets import load_dataset
+from ecosim.data.load import load_dataset
 from ecosim.phenotype.network import build_phenotype
 torch.set_num_threads(1)
 mode, kernels, stride = sys.argv[1], eval(sys.argv[2]), eval(sys.argv[3])
