@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecosim.atomic import atomic_write, check_writable
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import DataArrays, prepare_data
 from ecosim.data.download import DataNotFoundError
@@ -52,8 +53,7 @@ from ecosim.errors import (
 )
 from ecosim.evolution.initial import starting_genome
 from ecosim.progress import LineReporter, Progress, format_champion
-from ecosim.store import RunDir, atomic_write
-from ecosim.store.atomic import check_writable
+from ecosim.store import RunDir
 from ecosim.store.checkpoint import intact_checkpoint_generation
 from ecosim.store.lock import run_lock
 from ecosim.store.logs import set_aside_damaged_logs

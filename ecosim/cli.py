@@ -34,10 +34,10 @@ from typing import Any, NoReturn
 from rich.console import Console
 from rich.text import Text
 
+from ecosim.atomic import check_writable
 from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
 from ecosim.errors import EcosimError, ResumableStop, StorageError
 from ecosim.progress import RichReporter
-from ecosim.store.atomic import check_writable
 
 
 def _make_console(stderr: bool) -> Console:

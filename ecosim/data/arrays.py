@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from ecosim.data.load import load_dataset
-
-if TYPE_CHECKING:  # reads the sections' fields; does not depend on the config module
-    from ecosim.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +38,41 @@ class DataArrays:
     test_labels: np.ndarray | None = None
 
 
+class DataSection(Protocol):
+    """What :func:`prepare_data` reads of the ``[data]`` section (:class:`ecosim.config.DataConfig`)."""
+
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def data_root(self) -> str: ...
+    @property
+    def validation_fraction(self) -> float: ...
+    @property
+    def test_subset(self) -> int: ...
+
+
+class RunSection(Protocol):
+    """What :func:`prepare_data` reads of the ``[run]`` section: the seed of the validation split."""
+
+    @property
+    def seed(self) -> int: ...
+
+
+class DataSettings(Protocol):
+    """A configuration as :func:`prepare_data` reads it (:class:`ecosim.config.Config` is one); data/
+    names no config module, so the packages below it (phenotype/) may use :class:`DataArrays`."""
+
+    @property
+    def data(self) -> DataSection: ...
+    @property
+    def run(self) -> RunSection: ...
+
+
 #: seed of the ``data.test_subset`` draw: fixed, so every run (any seed) scores on the same images
 SUBSET_SEED = 0x7E57
 
 
-def prepare_data(config: Config) -> tuple[DataArrays, tuple[int, int, int], int]:
+def prepare_data(config: DataSettings) -> tuple[DataArrays, tuple[int, int, int], int]:
     """Load the dataset of ``config`` and split it into training / fitness / test arrays.
 
     With ``data.validation_fraction`` > 0, that fraction of the training set (drawn with the run

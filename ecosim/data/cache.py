@@ -1,7 +1,7 @@
 """The dataset cache: decoded arrays kept as one ``.npz`` file, so a slow decode happens once.
 
 Used for the CIFAR-10 JPEG tarball (:mod:`ecosim.data.cifar`). A file is written atomically
-(:func:`~ecosim.store.atomic.atomic_write`: a temporary file, then a rename), so concurrent
+(:func:`~ecosim.atomic.atomic_write`: a temporary file, then a rename), so concurrent
 writers each leave a complete file. An unreadable, inconsistent or older-version file is
 ignored with a warning (and decoded afresh by the caller); an unwritable cache warns and the
 arrays stay in memory. Touches only the file it is given.
@@ -48,8 +48,8 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Write ``arrays`` to ``path`` atomically (:func:`~ecosim.store.atomic.atomic_write`); on failure warn."""
-    from ecosim.store.atomic import atomic_write
+    """Write ``arrays`` to ``path`` atomically (:func:`~ecosim.atomic.atomic_write`); on failure warn."""
+    from ecosim.atomic import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:

@@ -10,7 +10,7 @@ every worker process, as the object store's were). The arrays reach a machine on
 :mod:`ecosim.engine.tasks`; this module is the Ray-free part: digests, files, the lock.
 
 Files are never changed once written (a new content has a new name), so a copy is either
-complete or absent (:func:`ecosim.store.atomic_write`). Nothing removes them: a dataset takes
+complete or absent (:func:`ecosim.atomic_write`). Nothing removes them: a dataset takes
 its own size once per machine (MNIST 55 MB, CIFAR-10 185 MB) and is reused by every later run
 of that dataset; delete the folder whenever no run is going.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecosim.store.atomic import TMP_PREFIX, atomic_write
+from ecosim.atomic import TMP_PREFIX, atomic_write
 
 #: environment variable naming the folder of the machine-local copies (read on each machine)
 ENV_VAR = "ECOSIM_NODE_CACHE"

@@ -1,16 +1,14 @@
-"""Run storage: the run-directory layout, atomic writes, Parquet logs, checkpoints, network files.
+"""Run storage: the run-directory layout, Parquet logs, checkpoints, network files (written with :func:`ecosim.atomic.atomic_write`).
 
 Numpy, pyarrow and safetensors only (no torch, no Ray):
 
 * :class:`RunDir` (:mod:`ecosim.store.rundir`): every path of a run directory;
-* :func:`atomic_write` (:mod:`ecosim.store.atomic`): the one atomic write;
 * :mod:`ecosim.store.logs`: generation and network logs (:class:`LogWriter`, :func:`read_generations`,
   :func:`read_networks`);
 * :mod:`ecosim.store.checkpoint`: the whole ecosystem after a generation;
 * :mod:`ecosim.store.networks`: one network (genome + genes + metadata) as a safetensors file.
 """
 
-from ecosim.store.atomic import atomic_write
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
 from ecosim.store.logs import (
     GENERATION_SCHEMA,
@@ -27,7 +25,6 @@ __all__ = [
     "NETWORK_SCHEMA",
     "LogWriter",
     "RunDir",
-    "atomic_write",
     "load_checkpoint",
     "load_network",
     "read_generations",

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from ecosim.atomic import TMP_PREFIX, atomic_write
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
-from ecosim.store.atomic import TMP_PREFIX, atomic_write
 from ecosim.store.rundir import RunDir
 
 CHECKPOINT_VERSION = 1

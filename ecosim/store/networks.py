@@ -26,10 +26,10 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from ecosim.atomic import atomic_write
 from ecosim.errors import CheckpointError, GenomeError
 from ecosim.genome.genome import Genome
 from ecosim.genome.weights import DTYPE, Weights, check_weights
-from ecosim.store.atomic import atomic_write
 
 FORMAT = "ecosim.network"
 FORMAT_VERSION = "1"
