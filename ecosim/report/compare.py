@@ -213,10 +213,14 @@ def compute_table(groups: Mapping[str, Sequence[RunLogs]]) -> pd.DataFrame:
             rows.append({
                 "experiment": name, "run_dir": str(r.run_dir), "seed": r.config.run.seed,
                 "generations": int(last["generation"]) + 1,
-                **{k: last[k] for k in ("train_macs", "eval_macs", "trainings", "test_evaluations", "selected_id",
-                                        "selected_fitness", "selected_test_accuracy", "best_test_accuracy")},
+                **{k: int(last[k]) for k in ("train_macs", "eval_macs", "trainings", "test_evaluations")},
+                "selected_id": None if pd.isna(last["selected_id"]) else int(last["selected_id"]),
+                **{k: last[k] for k in ("selected_fitness", "selected_test_accuracy", "best_test_accuracy")},
             })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "selected_id" in table:
+        table["selected_id"] = table["selected_id"].astype("Int64")  # counts and ids stay integers in the CSV
+    return table
 
 
 def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201

@@ -96,4 +96,8 @@ def test_ecosim_report_writes_the_compute_table_and_figure(run, tmp_path):
     assert table[["generations", "selected_id", "selected_test_accuracy", "best_test_accuracy"]].values.tolist() == [
         [3, 4, 0.88, 0.99]
     ]
+    text = written["compute_csv"].read_text().splitlines()[1].split(",")
+    header = written["compute_csv"].read_text().splitlines()[0].split(",")
+    for col in ("train_macs", "eval_macs", "trainings", "test_evaluations", "selected_id"):
+        assert "." not in text[header.index(col)], (col, text)  # counts are integers, not 1234.0
     assert written["compute/mnist"].is_file()
