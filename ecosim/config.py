@@ -30,7 +30,7 @@ else:  # pragma: no cover
 import tomli_w
 
 from ecosim.errors import ConfigError
-from ecosim.genome.mutation import RESIZE_DIMENSIONS, MutationParams
+from ecosim.genome.mutation_params import RESIZE_DIMENSIONS, MutationParams
 from ecosim.phenotype.records import TrainingParams
 from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
 
@@ -559,7 +559,8 @@ def config_fields() -> list[ConfigField]:
     return out
 
 
-_ROLE = re.compile(r":\w+:`~?([^`]+)`")
+#: a Sphinx cross-reference, ``:func:`~a.b.c``` shown as ``c``, ``:func:`a.b.c``` as ``a.b.c``
+_ROLE = re.compile(r":\w+:`(?:~[\w.]*\.)?([^`]+)`")
 
 
 def _arg_docs(cls: type) -> dict[str, str]:

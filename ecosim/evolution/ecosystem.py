@@ -421,7 +421,7 @@ class EcosystemPolicy:
     ) -> list[bool]:
         """Add ``ecosystem.protect_new_structure`` protection to eq. 9's protected flags (issue 17 B).
 
-        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation.SPECIES_KINDS`)
+        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`)
         born ``generation − K`` or later is protected. Where that would leave fewer than ``excess``
         networks to draw from, protections lapse oldest first (then lowest id), so the limit holds.
         """

@@ -13,24 +13,21 @@ from ecosim.genome.genome import (
 from ecosim.genome.initial import genome_from_layers, initial_species_genomes, isolated_network
 from ecosim.genome.mutation import (
     OPERATORS,
-    SPECIES_KINDS,
-    MutationKind,
-    MutationParams,
     MutationResult,
     add_layer,
     add_node,
     grow_kernel,
     grow_stride,
-    has_target,
     mutate,
-    mutation_weights,
-    new_layer_nodes,
     remove_layer,
     remove_node,
-    resize_targets,
     shrink_kernel,
     shrink_stride,
 )
+from ecosim.genome.mutation_choice import has_target, mutation_weights, resize_targets
+from ecosim.genome.mutation_kinds import SPECIES_KINDS, MutationKind
+from ecosim.genome.mutation_params import MutationParams
+from ecosim.genome.new_structure import new_layer_nodes
 from ecosim.genome.weights import LayerWeights, Weights, check_weights, init_weights
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecosim.genome.genome import ConvLayer, DenseLayer, Genome, Layer, max_kernel_size, max_stride
-from ecosim.genome.mutation import MutationParams
+from ecosim.genome.mutation_params import MutationParams
 from ecosim.genome.weights import LayerWeights, Weights, conform_weights
 
 

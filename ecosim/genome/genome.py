@@ -245,6 +245,10 @@ class Genome:
         """A new genome with the same input shape and the given layers."""
         return Genome(self.input_shape, tuple(layers))
 
+    def replace_layer(self, index: int, layer: Layer) -> Genome:
+        """A new genome with layer ``index`` replaced by ``layer``."""
+        return self.replace_layers(self.layers[:index] + (layer,) + self.layers[index + 1 :])
+
     # ---- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``schema_version`` (round-trips exactly through :meth:`from_dict`)."""

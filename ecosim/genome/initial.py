@@ -5,7 +5,7 @@ Pure functions of their arguments and generator: no torch, no Ray.
 * :func:`initial_species_genomes`: with speciation, the first species has the starting genome
   (the minimal one) and each further species the genome of an *isolated network* mutated until
   its species key is new. Only species-changing mutations are drawn
-  (:data:`~ecosim.genome.mutation.SPECIES_KINDS`: add/remove layer, add/remove node, weighted by
+  (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`: add/remove layer, add/remove node, weighted by
   eqs. 3–4), so the walk is a walk over species; kernel shapes and strides are those eq. 1 gives
   new layers and nodes, i.e. mostly minimal (the paper: "most networks start with minimal kernels
   and strides and increase them over the course of the evolution"). Drawing every kind would make
@@ -34,13 +34,10 @@ from ecosim.genome.genome import (
     max_kernel_size,
     max_stride,
 )
-from ecosim.genome.mutation import (
-    SPECIES_KINDS,
-    MutationKind,
-    MutationParams,
-    mutate,
-    new_layer_kernel_shapes,
-)
+from ecosim.genome.mutation import mutate
+from ecosim.genome.mutation_kinds import SPECIES_KINDS, MutationKind
+from ecosim.genome.mutation_params import MutationParams
+from ecosim.genome.new_structure import new_layer_kernel_shapes
 from ecosim.genome.weights import Weights, init_weights
 
 #: Steps an isolated network may take to reach a new species before giving up.
@@ -80,7 +77,7 @@ def initial_species_genomes(
             initial-layers option (:func:`genome_from_layers`).
         count: number of initial species (``ecosystem.species``, paper: 8), ≥ 1.
         rng: the initialisation stream.
-        params: :class:`~ecosim.genome.mutation.MutationParams` (new-layer size rule, ``init_std``,
+        params: :class:`~ecosim.genome.mutation_params.MutationParams` (new-layer size rule, ``init_std``,
             ``function_preserving``).
         max_steps: mutations an isolated network may take before giving up (default 10,000).
 
@@ -128,7 +125,7 @@ def isolated_network(
     "Networks are generated one at a time with a minimal genome, and a random mutation is applied
     to each network to promote initial diversity": fresh N(0, ``init_std``) weights for
     ``minimal``, then one mutation drawn by eqs. 3–4 among the species-changing kinds (from the
-    minimal genome: adding a layer, conv or FC, of :func:`~ecosim.genome.mutation.new_layer_nodes`
+    minimal genome: adding a layer, conv or FC, of :func:`~ecosim.genome.new_structure.new_layer_nodes`
     nodes, kernels and stride by eq. 1).
 
     Args:

@@ -30,7 +30,7 @@ from ecosim.atomic import TMP_PREFIX, atomic_write
 from ecosim.errors import one_line
 from ecosim.evolution.generation_rows import CONSTRAINT_FAILURE_COLUMNS, COUNT_COLUMNS, empty_counts
 from ecosim.evolution.records import OFFSPRING_ORIGINS
-from ecosim.genome.mutation import MutationKind
+from ecosim.genome.mutation_kinds import MutationKind
 from ecosim.store.rundir import RunDir
 
 MUTATION_KINDS = tuple(k.value for k in MutationKind)

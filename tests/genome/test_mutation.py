@@ -11,6 +11,7 @@ from chains import grow, networks
 from ecosim.errors import MutationRejected
 from ecosim.genome import (
     OPERATORS,
+    SPECIES_KINDS,
     ConvLayer,
     DenseLayer,
     Genome,
@@ -18,9 +19,12 @@ from ecosim.genome import (
     MutationParams,
     check_weights,
     constraint_violation,
+    has_target,
     init_weights,
     mutate,
     mutation_weights,
+    new_layer_nodes,
+    resize_targets,
 )
 from ecosim.genome import mutation as M
 from ecosim.genome.weights import resample_area
@@ -178,7 +182,7 @@ def test_function_preserving_conv_layer_has_an_identity_for_every_input_channel_
     params = MutationParams(function_preserving=True)
     g2, w2 = M.add_layer(g, w, np.random.default_rng(0), params, layer_type="conv", position=1)
     new = g2.layers[1]
-    assert new.nodes == max(M.new_layer_nodes(g, params), 3) and new.stride == (1, 1)
+    assert new.nodes == max(new_layer_nodes(g, params), 3) and new.stride == (1, 1)
     assert all(k == (1, 1) for k in new.kernels)
     for j in range(3):  # kernel j copies input channel j
         assert w2.layers[1].nodes[j][:, 0, 0].tolist() == [1.0 if c == j else 0.0 for c in range(3)]
@@ -211,8 +215,8 @@ def test_new_conv_and_fc_layers_on_the_minimal_genome_are_equally_wide():
     ],
 )
 def test_new_layer_nodes_is_the_floor_of_mean_nodes_per_layer_clipped(layers, expected):
-    assert M.new_layer_nodes(Genome((1, 28, 28), layers)) == expected
-    assert M.new_layer_nodes(Genome((1, 28, 28), layers), MutationParams(new_layer_min_nodes=1, new_layer_max_nodes=1000)) == (
+    assert new_layer_nodes(Genome((1, 28, 28), layers)) == expected
+    assert new_layer_nodes(Genome((1, 28, 28), layers), MutationParams(new_layer_min_nodes=1, new_layer_max_nodes=1000)) == (
         sum(l.nodes for l in layers) // len(layers)
     )
 
@@ -232,7 +236,7 @@ def test_add_layer_sizes_by_the_rule_and_keeps_every_untouched_gene(layer_type, 
     check_weights(g2, w2)
     assert constraint_violation(g2) is None
     assert isinstance(g2.layers[new], ConvLayer if layer_type == "conv" else DenseLayer)
-    assert g2.layers[new].nodes == M.new_layer_nodes(g, params)
+    assert g2.layers[new].nodes == new_layer_nodes(g, params)
     assert lo <= g2.layers[new].nodes <= lo + span
     first_fc = g2.n_conv
     for i in range(len(g.layers)):  # Lamarckian: every gene whose input did not change is bit-identical
@@ -259,7 +263,7 @@ def _net(layers, shape=(1, 28, 28)):
 
 def test_on_a_4x4_map_no_kernel_can_grow_so_grow_kernel_is_never_drawn():
     g, w = _net((ConvLayer(((1, 1),) * 3), DenseLayer(10)), (1, 4, 4))
-    assert not M.has_target(g, MutationKind.GROW_KERNEL) and not M.has_target(g, MutationKind.SHRINK_KERNEL)
+    assert not has_target(g, MutationKind.GROW_KERNEL) and not has_target(g, MutationKind.SHRINK_KERNEL)
     p = mutation_weights(g)
     assert p[MutationKind.GROW_KERNEL] == 0 and p[MutationKind.SHRINK_KERNEL] == 0
     rng = np.random.default_rng(0)
@@ -271,7 +275,7 @@ def test_on_a_4x4_map_no_kernel_can_grow_so_grow_kernel_is_never_drawn():
 
 def test_with_every_kernel_at_its_maximum_grow_kernel_has_weight_zero():
     g, w = _net((ConvLayer(((13, 13),) * 4), DenseLayer(10)))
-    assert M.resize_targets(g, MutationKind.GROW_KERNEL) == []
+    assert resize_targets(g, MutationKind.GROW_KERNEL) == []
     assert mutation_weights(g)[MutationKind.GROW_KERNEL] == 0
     assert mutation_weights(g)[MutationKind.SHRINK_KERNEL] > 0
     with pytest.raises(MutationRejected, match="bound"):
@@ -290,7 +294,7 @@ def test_grow_kernel_picks_only_kernels_that_can_grow():
 def test_grow_stride_skips_layers_whose_growth_would_break_a_later_kernel():
     # layer 1's 3×3 kernel needs an input ≥ 6×6: layer 0's stride (5: ceil(28/5) = 6) cannot grow
     g, w = _net((ConvLayer(((1, 1),), (5, 5)), ConvLayer(((3, 3),)), DenseLayer(10)))
-    targets = M.resize_targets(g, MutationKind.GROW_STRIDE)
+    targets = resize_targets(g, MutationKind.GROW_STRIDE)
     assert [t.layer for t in targets] == [1]
     for seed in range(20):
         g2, _ = M.grow_stride(g, w, np.random.default_rng(seed))
@@ -307,8 +311,8 @@ def test_a_kind_has_a_target_exactly_when_its_operator_succeeds(kind, net, seed)
         ok = True
     except MutationRejected:
         ok = False
-    assert ok == M.has_target(g, kind)
-    assert (mutation_weights(g)[kind] > 0) == M.has_target(g, kind)
+    assert ok == has_target(g, kind)
+    assert (mutation_weights(g)[kind] > 0) == has_target(g, kind)
 
 
 @settings(max_examples=40, deadline=None)
@@ -323,8 +327,8 @@ def test_a_drawn_mutation_never_fails(net, seed):
 
 def test_kinds_restricts_the_draw_and_renormalises():
     g, _ = _conv_net()
-    p = mutation_weights(g, M.SPECIES_KINDS)
-    assert set(k for k, v in p.items() if v > 0) == set(M.SPECIES_KINDS)
+    p = mutation_weights(g, SPECIES_KINDS)
+    assert set(k for k, v in p.items() if v > 0) == set(SPECIES_KINDS)
     assert sum(p.values()) == pytest.approx(1.0)
     full = mutation_weights(g)
     ratio = full[MutationKind.ADD_NODE] / full[MutationKind.ADD_LAYER]
@@ -455,6 +459,6 @@ def test_fixed_weights_with_no_feasible_kind_fall_back_to_eqs_3_to_6():
     g = Genome.minimal((1, 28, 28), 10)
     params = MutationParams(family_weights="kernel=1")
     assert mutation_weights(g, params=params) == mutation_weights(g)
-    assert mutation_weights(g, M.SPECIES_KINDS, params)[MutationKind.ADD_LAYER] == 1.0
+    assert mutation_weights(g, SPECIES_KINDS, params)[MutationKind.ADD_LAYER] == 1.0
     res = mutate(g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), params)
     assert res.ok and res.kind is MutationKind.ADD_LAYER

@@ -20,6 +20,7 @@ from ecosim.genome import (
     MutationParams,
     crossover,
     init_weights,
+    new_layer_nodes,
 )
 from ecosim.genome import mutation as M
 from ecosim.phenotype.network import build_phenotype, extract_weights
@@ -83,7 +84,7 @@ def test_function_preserving_layer_insertion_after_a_relu_layer_keeps_the_output
     cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="conv", position=1)
     torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
     cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="dense", position=1)
-    assert cg.layers[2].nodes == max(M.new_layer_nodes(g, PRESERVE), 5)  # ≥ its 5 inputs: an identity fits
+    assert cg.layers[2].nodes == max(new_layer_nodes(g, PRESERVE), 5)  # ≥ its 5 inputs: an identity fits
     torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
 
 
@@ -132,7 +133,7 @@ def test_function_preserving_layer_on_the_image_and_on_a_wide_input_is_exact():
     x = _x(g, n=8)
     before = _out(g, w, x)
     cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="conv", position=0)
-    assert cg.layers[0].nodes == max(M.new_layer_nodes(g, PRESERVE), 2)  # a ± pair for the one channel
+    assert cg.layers[0].nodes == max(new_layer_nodes(g, PRESERVE), 2)  # a ± pair for the one channel
     torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
     cg, cw = M.add_layer(g, w, np.random.default_rng(1), PRESERVE, layer_type="dense", position=0)
     assert cg.layers[1].nodes == 20  # ± copy of the 10 output nodes, not an identity on 7840 inputs

@@ -1,0 +1,170 @@
+"""The settings of the mutation operators: the ``[mutation]`` config section (§III-D/E, §IV).
+
+:class:`MutationParams` checks its own values when built (a :class:`~ecosim.errors.ConfigError`
+naming the ``mutation.*`` key), so a bad value stops a run before any work. The two settings
+given as text are parsed here: ``family_weights`` (:func:`parse_family_weights`, read by
+:func:`~ecosim.genome.mutation_choice.mutation_weights`) and ``new_kernel_shape``
+(:func:`parse_kernel_shape`, read by :mod:`ecosim.genome.new_structure`).
+
+Pure Python and numpy: no torch, no Ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecosim.errors import ConfigError
+from ecosim.genome.genome import Shape2
+from ecosim.genome.mutation_kinds import FAMILIES, MutationKind
+
+#: ``mutation.resize_dimension``: how a kernel or stride resize picks its dimension (§III-E)
+RESIZE_DIMENSIONS = ("uniform", "eq1")
+
+
+def _invalid(key: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"config 'mutation.{key}' = {value!r} is invalid: must be {allowed}")
+
+
+def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
+    """``"layer=1,node=1,kernel=2,stride=0.5"`` → a weight per mutation kind; ``""`` → ``None`` (eqs. 3–6).
+
+    A name is a family of :data:`~ecosim.genome.mutation_kinds.FAMILIES` (its weight is shared
+    by its two directions; a direction without a feasible target passes its share to the other)
+    or a single kind such as ``add_layer`` (that kind alone). Kinds not named weigh 0;
+    whitespace is ignored.
+
+    Raises:
+        ConfigError: bad syntax, an unknown name, a negative or non-finite weight, or all zero;
+            the message names ``mutation.family_weights``.
+
+    >>> w = parse_family_weights("layer=1, shrink_kernel=0.5")
+    >>> w[MutationKind.ADD_LAYER], w[MutationKind.SHRINK_KERNEL], w[MutationKind.GROW_KERNEL]
+    (0.5, 0.5, 0.0)
+    """
+    if not spec.strip():
+        return None
+    names = [*FAMILIES, *(k.value for k in MutationKind)]
+    allowed = "'' (eqs. 3-6) or 'name=weight,...' with names " + ", ".join(names) + ", weights ≥ 0, not all 0"
+    out = dict.fromkeys(MutationKind, 0.0)
+    for part in spec.split(","):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or name not in names:
+            raise _invalid("family_weights", spec, allowed)
+        try:
+            w = float(value)
+        except ValueError:
+            raise _invalid("family_weights", spec, allowed) from None
+        if not np.isfinite(w) or w < 0:
+            raise _invalid("family_weights", spec, allowed)
+        if name in FAMILIES:
+            for kind in FAMILIES[name]:
+                out[kind] = w / 2
+        else:
+            out[MutationKind(name)] = w
+    if sum(out.values()) <= 0:
+        raise _invalid("family_weights", spec, allowed)
+    return out
+
+
+def named_families(spec: str) -> set[str]:
+    """The family names of :data:`~ecosim.genome.mutation_kinds.FAMILIES` (not single kinds) in a
+    ``family_weights`` spec.
+
+    >>> sorted(named_families("layer=1, add_node=2, kernel=1"))
+    ['kernel', 'layer']
+    """
+    return {part.partition("=")[0].strip() for part in spec.split(",")} & set(FAMILIES)
+
+
+def parse_kernel_shape(spec: str) -> Shape2 | None:
+    """``"3x3"`` → ``(3, 3)``; ``""`` → ``None`` (shapes by eq. 1).
+
+    Raises:
+        ConfigError: not ``<h>x<w>`` with odd ``h, w ≥ 1``; names ``mutation.new_kernel_shape``.
+
+    >>> parse_kernel_shape("3x5")
+    (3, 5)
+    """
+    if not spec.strip():
+        return None
+    h, x, w = spec.strip().partition("x")
+    if not x or not h.isdigit() or not w.isdigit() or int(h) % 2 == 0 or int(w) % 2 == 0:
+        raise _invalid("new_kernel_shape", spec, "'' (eq. 1) or '<h>x<w>' with odd h, w ≥ 1, e.g. '3x3'")
+    return int(h), int(w)
+
+
+@dataclass(frozen=True)
+class MutationParams:
+    """Settings of the mutation operators; the ``[mutation]`` config section (§III-D, §III-E, §IV).
+
+    Args:
+        init_std (float, default 0.1): standard deviation of new connections (paper §IV).
+        function_preserving (bool, default False): initialise new structure so that the offspring
+            computes exactly what its parent did, for every mutation where that is possible: a new
+            node's outgoing weights and a grown kernel's new tiles are zero; a new conv layer is an
+            identity of 1×1 kernels (a ± pair per channel on the signed input image, since
+            ReLU(x) − ReLU(−x) = x); a new FC layer is the narrower of an identity on its inputs
+            and a ± copy of the next layer (width 2 × the next layer's nodes). Exact with the ReLU
+            activation (the default); off by default: the paper draws everything new from N(0, 0.1).
+        new_layer_min_nodes (int, default 8): fewest nodes of a new conv or FC layer.
+        new_layer_max_nodes (int, default 64): most nodes of a new conv or FC layer (exact
+            growth may need more; see :func:`~ecosim.genome.mutation.add_layer`).
+        resize_dimension (str, default ``"uniform"``): the dimension a kernel or stride resize
+            changes: ``"uniform"`` over the feasible dimensions (§III-E, "a randomly selected
+            dimension"), or ``"eq1"``, by eq. 1 on the resulting shape (ecosim ≤ 0.2; it favours
+            elongating the longer side).
+        family_weights (str, default ``""``): ``""`` draws the mutation kind by eqs. 3–6 (paper);
+            ``"layer=w,node=w,kernel=w,stride=w"`` gives each family a fixed share (names left
+            out weigh 0), split equally over its feasible directions, so the complexification rate
+            does not vanish as networks grow (§V's future work; see
+            :func:`~ecosim.genome.mutation_choice.mutation_weights`); a single kind may be named
+            too, e.g. ``"add_layer=2,remove_layer=0.5"``.
+        new_kernel_shape (str, default ``""``): ``""`` draws new kernel shapes by eq. 1 (paper:
+            mostly 1×1); ``"3x3"`` (any odd ``<h>x<w>``) starts every new kernel (new layers, new
+            nodes, initial layers without shapes) at that shape, clipped to half the input. With
+            ``function_preserving`` an inserted layer's identity uses the centre tap, the other
+            tiles starting at 0 and learning from there.
+
+    A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
+    new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
+    reference implementation's rule with bounds). On MNIST the minimal genome ``F10`` gives a
+    new layer 10 nodes: ``C10`` or ``F10``, like the reference's predefined conv layer of 10
+    kernels.
+
+    Raises:
+        ConfigError: a value out of range, naming the ``mutation.*`` key.
+    """
+
+    init_std: float = 0.1
+    function_preserving: bool = False
+    new_layer_min_nodes: int = 8
+    new_layer_max_nodes: int = 64
+    resize_dimension: str = "uniform"
+    family_weights: str = ""
+    new_kernel_shape: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.init_std > 0:
+            raise _invalid("init_std", self.init_std, "> 0")
+        if self.new_layer_min_nodes < 1:
+            raise _invalid("new_layer_min_nodes", self.new_layer_min_nodes, "≥ 1")
+        if self.new_layer_max_nodes < self.new_layer_min_nodes:
+            raise _invalid(
+                "new_layer_max_nodes", self.new_layer_max_nodes, f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes})"
+            )
+        if self.resize_dimension not in RESIZE_DIMENSIONS:
+            raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
+        parse_family_weights(self.family_weights)
+        parse_kernel_shape(self.new_kernel_shape)
+
+
+__all__ = [
+    "RESIZE_DIMENSIONS",
+    "MutationParams",
+    "named_families",
+    "parse_family_weights",
+    "parse_kernel_shape",
+]
