@@ -271,8 +271,6 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
         _require(e.offspring >= 0, "ecosystem.offspring", e.offspring, "≥ 0")
     if not isinstance(e.initial_layers, str):
         raise ConfigError(f"config 'ecosystem.initial_layers' must be str, got {e.initial_layers!r}")
-    if e.initial_layers:
-        _check_layers_spec(e.initial_layers)
     _require(0.0 <= e.crossover_rate <= 1.0, "ecosystem.crossover_rate", e.crossover_rate, "in [0, 1]")
     _require(e.species_stagnation >= 0, "ecosystem.species_stagnation", e.species_stagnation, "≥ 0 (0 = never)")
     _require(
@@ -280,15 +278,20 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     )
 
 
-def _check_layers_spec(spec: str) -> None:
-    """Parse ``ecosystem.initial_layers`` on a large dummy input, so syntax errors show before any work."""
+def _check_layers_spec(spec: str, mutation: MutationParams) -> None:
+    """Parse ``ecosystem.initial_layers`` on a large dummy input, so syntax errors show before any work.
+
+    With the configured ``[mutation]`` section, which shapes the kernels a token leaves open, as
+    the run will (:func:`ecosim.evolution.initial.starting_genome`); whether ``spec`` fits the
+    dataset's real input is checked once the data is known (``ecosim.api``).
+    """
     import numpy as np
 
     from ecosim.errors import GenomeError
     from ecosim.genome.initial import genome_from_layers
 
     try:
-        genome_from_layers(spec, (1, 1024, 1024), 2, np.random.default_rng(0))
+        genome_from_layers(spec, (1, 1024, 1024), 2, np.random.default_rng(0), mutation)
     except (GenomeError, ValueError) as exc:
         raise ConfigError(f"config 'ecosystem.initial_layers' = {spec!r} is invalid: {exc}") from exc
 
@@ -488,7 +491,8 @@ def validate_config(cfg: Config) -> None:
 
     Raises:
         ConfigError: negative values, fractions outside their range, a value outside its
-            :data:`CHOICES` (optimiser, activation, mode, conv mode).
+            :data:`CHOICES` (optimiser, activation, mode, conv mode), ``ecosystem.initial_layers``
+            that cannot be parsed.
     """
     r, d, res = cfg.run, cfg.data, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
@@ -497,7 +501,10 @@ def validate_config(cfg: Config) -> None:
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")
     _require(d.test_subset >= 0, "data.test_subset", d.test_subset, "≥ 0")
-    # [mutation] and [training] check themselves when built (their __post_init__)
+    # [mutation] and [training] check themselves when built (their __post_init__), the ecosystem
+    # sizes when EcosystemConfig is; the initial layers need the [mutation] section
+    if cfg.ecosystem.initial_layers:
+        _check_layers_spec(cfg.ecosystem.initial_layers, cfg.mutation)
     for key, choices in CHOICES.items():
         section, name = key.split(".")
         if section in ("mutation", "training"):
