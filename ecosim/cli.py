@@ -2,7 +2,7 @@
 
 ``ecosim run [CONFIG.toml] [--key value ...]``: options override the file, which overrides the
 defaults (:mod:`ecosim.config`). The run options are generated from the config fields
-(:func:`ecosim.config.config_fields`): one ``--name`` per key, with its type, help, default and
+(:func:`ecosim.config_fields.config_fields`): one ``--name`` per key, with its type, help, default and
 choices; ``--set section.key=value`` reaches any key too.
 
 Output: the run directory first, then one plain line per generation, then the champion
@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.text import Text
 
 from ecosim.atomic import check_writable
-from ecosim.config import RESUMABLE_KEYS, ConfigField, config_fields
+from ecosim.config import RESUMABLE_KEYS
+from ecosim.config_fields import ConfigField, config_fields
 from ecosim.errors import EcosimError, ResumableStop, StorageError
 from ecosim.progress import RichReporter
 

@@ -6,15 +6,13 @@ Defaults are the paper's (§IV): 8 initial / 16 maximum species, 64 initial / 11
 networks, N(0, 0.1) weights, batch 128, a random 10% training subset, Adadelta, 100 generations.
 Ecosystem sizes left unset are derived from those set, by the rules of :class:`EcosystemConfig`,
 so a smaller (or larger) ecosystem needs only ``population``; only a value that was set can be
-reported invalid. :func:`config_fields` describes every key (type, default, help, choices): the
-command line's options are generated from it.
+reported invalid. :func:`ecosim.config_fields.config_fields` describes every key (type, default,
+help, choices): the command line's options are generated from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import re
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -431,11 +429,11 @@ class Config:
 
 
 #: section name → section class, in TOML order
-_SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
 
 
 def _field_names(section: str) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(_SECTIONS[section]))
+    return tuple(f.name for f in fields(SECTIONS[section]))
 
 
 def _field_type(cls: type, name: str) -> tuple[type, bool]:
@@ -521,78 +519,6 @@ def validate_config(cfg: Config) -> None:
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 
 
-@dataclass(frozen=True)
-class ConfigField:
-    """One config key, as the command line offers it (:func:`config_fields`).
-
-    Attributes:
-        key: ``"section.name"``, e.g. ``"ecosystem.offspring"``.
-        type: ``int``, ``float``, ``str`` or ``bool``.
-        default: the default value; ``None`` for a size derived from the others.
-        help: the key's entry in its section's docstring (``Args:``), as plain text.
-        choices: the valid values (:data:`CHOICES`), or ``None``.
-    """
-
-    key: str
-    type: type
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None = None
-
-    @property
-    def derived(self) -> bool:
-        """Whether the default is derived from other values (see :class:`EcosystemConfig`)."""
-        return self.default is None
-
-
-def config_fields() -> list[ConfigField]:
-    """Every config key with its type, default, help and choices, section by section (TOML order).
-
-    >>> next(f for f in config_fields() if f.key == "run.mode").choices
-    ('sync', 'async')
-    """
-    out = []
-    for section, cls in _SECTIONS.items():
-        docs = _arg_docs(cls)
-        defaults = {f.name: f.default for f in fields(cls)}
-        for f in fields(cls):
-            base, _ = _field_type(cls, f.name)
-            key = f"{section}.{f.name}"
-            choices = CHOICES.get(key)
-            text = docs.get(f.name, "")
-            if choices:  # "one of OPTIMISERS" → the names
-                text = re.sub(r"one of [\w.]*\b[A-Z_]+\b", "one of " + ", ".join(choices), text)
-            out.append(ConfigField(key, base, defaults[f.name], text, choices))
-    return out
-
-
-#: a Sphinx cross-reference, ``:func:`~a.b.c``` shown as ``c``, ``:func:`a.b.c``` as ``a.b.c``
-_ROLE = re.compile(r":\w+:`(?:~[\w.]*\.)?([^`]+)`")
-
-
-def _arg_docs(cls: type) -> dict[str, str]:
-    """``name → text`` of the ``Args:`` section of a class docstring, in plain text."""
-    doc = inspect.getdoc(cls) or ""
-    entries: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    in_args = False
-    for line in doc.splitlines():
-        if line.strip() == "Args:":
-            in_args = True
-            continue
-        if not in_args:
-            continue
-        if line and not line.startswith(" "):
-            break  # end of the section
-        m = re.match(r"^ {4}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
-        if m:
-            current = entries.setdefault(m.group(1), [])
-            current.append(m.group(2))
-        elif current is not None and line.strip():
-            current.append(line.strip())
-    return {k: _ROLE.sub(r"\1", " ".join(v)).replace("``", "") for k, v in entries.items()}
-
-
 #: keys ``resume`` may change: they alter where and how a run executes, not what it computes
 RESUMABLE_KEYS = frozenset(
     {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
@@ -672,8 +598,8 @@ __all__ = [
     "CHANGED_DEFAULTS",
     "DERIVED_SIZES",
     "RESUMABLE_KEYS",
+    "SECTIONS",
     "current_key",
-    "ConfigField",
     "MODES",
     "OPTIMISERS",
     "Config",
@@ -681,7 +607,6 @@ __all__ = [
     "EcosystemConfig",
     "ResourcesConfig",
     "RunConfig",
-    "config_fields",
     "load_config",
     "parse_overrides",
     "validate_config",

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from ecosim.cli import main
-from ecosim.config import CHOICES, Config, config_fields
+from ecosim.config import CHOICES, Config
+from ecosim.config_fields import config_fields
 from ecosim.store import LogWriter, RunDir, read_generations, save_checkpoint
 from ecosim.store.lock import run_lock
 from ecosim.store.logs import empty_counts

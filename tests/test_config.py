@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from ecosim.config import CHOICES, Config, EcosystemConfig, config_fields, load_config
+from ecosim.config import CHOICES, Config, EcosystemConfig, load_config
+from ecosim.config_fields import config_fields
 from ecosim.errors import ConfigError
 
 
