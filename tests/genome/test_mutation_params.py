@@ -1,0 +1,44 @@
+"""The ``[mutation]`` section (paper §III-D, §III-E, §IV): bad values are one-line errors naming the key."""
+
+import pytest
+
+from ecosim.errors import ConfigError
+from ecosim.genome import MutationKind, MutationParams
+from ecosim.genome.mutation_params import parse_family_weights, parse_kernel_shape
+
+
+@pytest.mark.parametrize(
+    "spec", ["layer", "layer=x", "depth=1", "layer=-1", "layer=0,node=0", "layer=nan", "layer=1;node=1", "add_kernel=1"]
+)
+def test_bad_family_weights_are_a_one_line_error_naming_the_key(spec):
+    with pytest.raises(ConfigError, match="mutation.family_weights"):
+        MutationParams(family_weights=spec)
+
+
+@pytest.mark.parametrize("spec", ["3", "2x3", "3x", "ax3", "3x3x3"])
+def test_bad_new_kernel_shape_is_a_one_line_error_naming_the_key(spec):
+    with pytest.raises(ConfigError, match="mutation.new_kernel_shape"):
+        MutationParams(new_kernel_shape=spec)
+
+
+@pytest.mark.parametrize(
+    "values, key",
+    [
+        ({"init_std": 0.0}, "init_std"),
+        ({"new_layer_min_nodes": 0}, "new_layer_min_nodes"),
+        ({"new_layer_min_nodes": 9, "new_layer_max_nodes": 8}, "new_layer_max_nodes"),
+        ({"resize_dimension": "both"}, "resize_dimension"),
+    ],
+)
+def test_out_of_range_values_name_their_key(values, key):
+    with pytest.raises(ConfigError, match=rf"mutation\.{key}"):
+        MutationParams(**values)
+
+
+def test_text_options_parse_to_what_the_operators_read():
+    assert parse_family_weights("") is None and parse_kernel_shape(" ") is None
+    w = parse_family_weights(" layer = 2 , grow_kernel=1 ")
+    assert w is not None
+    assert (w[MutationKind.ADD_LAYER], w[MutationKind.REMOVE_LAYER], w[MutationKind.GROW_KERNEL]) == (1.0, 1.0, 1.0)
+    assert sum(w.values()) == 3.0
+    assert parse_kernel_shape("5x3") == (5, 3)
