@@ -34,3 +34,9 @@ done
 run experiments/baselines/cifar10-C10-3x3-C20s2-3x3.toml --seeds 0 --generations 100 "${COMMON[@]}"
 run experiments/levers/cifar10-levers.toml --seeds 0 --generations 100 --train-macs 1.7e13 "${EVO[@]}"
 run experiments/cifar10-no-speciation.toml --seeds 0 --generations 100 "${EVO[@]}"
+# second set of levers (new layers 90% conv), after the priorities above
+for ds in mnist fashion-mnist; do
+  for seed in 0 1 2; do
+    run "experiments/levers/$ds-levers-conv.toml" --seeds $seed --generations 100 --train-macs 1.2e13 "${EVO[@]}"
+  done
+done

@@ -114,6 +114,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"new kernels {m.new_kernel_shape}")
     if m.family_weights:
         parts.append(f"weights {m.family_weights}")
+    if m.new_layer_conv_share != 0.5:
+        parts.append(f"new layers {m.new_layer_conv_share:.0%} conv")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
     if e.protect_new_structure:

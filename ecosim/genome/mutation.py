@@ -171,7 +171,8 @@ def add_layer(
         genome, weights: the parent (not modified).
         rng: the mutation stream.
         params: :class:`MutationParams`.
-        layer_type: ``"conv"`` or ``"dense"``; drawn 50/50 when ``None``.
+        layer_type: ``"conv"`` or ``"dense"``; when ``None``, conv with probability
+            ``params.new_layer_conv_share`` (0.5).
         position: index among layers of that type (``0..n``); uniform when ``None``.
 
     Returns:
@@ -192,7 +193,7 @@ def add_layer(
     """
     kind = MutationKind.ADD_LAYER
     if layer_type is None:
-        layer_type = "conv" if rng.random() < 0.5 else "dense"
+        layer_type = "conv" if rng.random() < params.new_layer_conv_share else "dense"
     n_conv, n_hidden = genome.n_conv, len(genome.hidden_layers)
     geos = genome.geometry()
     fp = params.function_preserving

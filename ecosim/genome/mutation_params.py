@@ -127,6 +127,11 @@ class MutationParams:
             nodes, initial layers without shapes) at that shape, clipped to half the input. With
             ``function_preserving`` an inserted layer's identity uses the centre tap, the other
             tiles starting at 0 and learning from there.
+        new_layer_conv_share (float, default 0.5): probability that an ``add_layer`` mutation
+            inserts a conv layer rather than a hidden FC layer (the paper does not say; 0.5: a
+            fair coin, as before this option). Above 0.5, depth goes to the feature extractor
+            instead of a stack of narrow FC layers (issue 17: the levers' champions grew 5–7
+            FC layers of ~20 nodes).
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -145,6 +150,7 @@ class MutationParams:
     resize_dimension: str = "uniform"
     family_weights: str = ""
     new_kernel_shape: str = ""
+    new_layer_conv_share: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -159,6 +165,8 @@ class MutationParams:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
         parse_family_weights(self.family_weights)
         parse_kernel_shape(self.new_kernel_shape)
+        if not 0.0 <= self.new_layer_conv_share <= 1.0:
+            raise _invalid("new_layer_conv_share", self.new_layer_conv_share, "in [0, 1]")
 
 
 __all__ = [

@@ -202,6 +202,29 @@ def test_new_conv_and_fc_layers_on_the_minimal_genome_are_equally_wide():
     assert conv.layers[0].nodes == dense.layers[0].nodes == 10  # floor(mean nodes per layer)
 
 
+@settings(max_examples=30, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1), share=st.sampled_from([0.0, 1.0]))
+def test_new_layer_conv_share_decides_the_type_of_an_inserted_layer(net, seed, share):
+    g, w = net
+    params = MutationParams(new_layer_conv_share=share)
+    try:
+        child, _ = M.add_layer(g, w, np.random.default_rng(seed), params)
+    except MutationRejected:  # a conv layer that cannot fit this input: never a dense one instead
+        assert share == 1.0
+        return
+    assert (child.n_conv, len(child.hidden_layers)) == (
+        (g.n_conv + 1, len(g.hidden_layers)) if share == 1.0 else (g.n_conv, len(g.hidden_layers) + 1)
+    )
+
+
+def test_the_default_conv_share_is_the_fair_coin_it_replaced():
+    g = Genome.minimal((1, 28, 28), 10)
+    w = init_weights(g, np.random.default_rng(0))
+    convs = [M.add_layer(g, w, np.random.default_rng(s))[0].n_conv for s in range(200)]
+    expected = [int(np.random.default_rng(s).random() < 0.5) for s in range(200)]
+    assert convs == expected  # the same draw: runs with the default are unchanged
+
+
 @pytest.mark.parametrize("layer_type", ["conv", "dense"])
 @settings(max_examples=30, deadline=None)
 @given(
