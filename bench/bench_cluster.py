@@ -37,11 +37,34 @@ from pathlib import Path
 def _run(cluster, out: Path, args: argparse.Namespace, on_generation_1=None) -> float:
     """One synchronous run on ``cluster``; returns its total wall time (s)."""
     cmd = [
-        sys.executable, "-m", "ecosim.cli", "run", "--address", cluster.address, "--out", str(out),
-        "--seed", str(args.seed), "--generations", str(args.generations), "--dataset", "mnist",
-        "--test-subset", str(args.test_subset), "--train-fraction", str(args.train_fraction),
-        "--population", str(args.population), "--species", str(args.species), "--max-species", str(args.species),
-        "--max-population", str(args.population + args.population // 2), "--offspring", str(args.population // 2),
+        sys.executable,
+        "-m",
+        "ecosim.cli",
+        "run",
+        "--address",
+        cluster.address,
+        "--out",
+        str(out),
+        "--seed",
+        str(args.seed),
+        "--generations",
+        str(args.generations),
+        "--dataset",
+        "mnist",
+        "--test-subset",
+        str(args.test_subset),
+        "--train-fraction",
+        str(args.train_fraction),
+        "--population",
+        str(args.population),
+        "--species",
+        str(args.species),
+        "--max-species",
+        str(args.species),
+        "--max-population",
+        str(args.population + args.population // 2),
+        "--offspring",
+        str(args.population // 2),
     ]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
@@ -121,25 +144,40 @@ def main() -> None:
     events = read_events(out)
 
     base = rows[counts[0]]
-    print(f"\nsynchronous MNIST, population {args.population}, {args.species} species, {args.total_cpus} logical CPUs "
-          f"on {os.cpu_count()} cores, generations 1..{args.generations - 1} (means)")
+    print(
+        f"\nsynchronous MNIST, population {args.population}, {args.species} species, {args.total_cpus} logical CPUs "
+        f"on {os.cpu_count()} cores, generations 1..{args.generations - 1} (means)"
+    )
     print(f"{'nodes':>5} {'CPUs/node':>9} {'wall s':>7} {'× 1 node':>8} {'ideal s':>8} {'overhead':>9} {'evolve s':>9}")
     for k, r in rows.items():
-        print(f"{k:>5} {args.total_cpus // k:>9} {r['wall']:>7.2f} {r['wall'] / base['wall']:>8.2f} {r['ideal']:>8.2f} "
-              f"{r['overhead']:>8.1%} {r['evolve']:>9.3f}")
+        print(
+            f"{k:>5} {args.total_cpus // k:>9} {r['wall']:>7.2f} {r['wall'] / base['wall']:>8.2f} {r['ideal']:>8.2f} "
+            f"{r['overhead']:>8.1%} {r['evolve']:>9.3f}"
+        )
     ref = rows[n]["per_generation"]
     g1, g1_ref = loss["per_generation"].get(1, float("nan")), ref.get(1, float("nan"))
-    print(f"\nnode loss ({n} nodes, node {lost.get('ip')} with {lost.get('actors', 0)} species actor(s) SIGKILLed in generation 1):")
-    print(f"  generation 1 wall: {g1:.2f} s against {g1_ref:.2f} s uninterrupted: +{g1 - g1_ref:.2f} s ({g1 / g1_ref:.2f}×)")
+    print(
+        f"\nnode loss ({n} nodes, node {lost.get('ip')} with {lost.get('actors', 0)} species actor(s) SIGKILLed in "
+        "generation 1):"
+    )
+    print(
+        f"  generation 1 wall: {g1:.2f} s against {g1_ref:.2f} s uninterrupted: +{g1 - g1_ref:.2f} s "
+        f"({g1 / g1_ref:.2f}×)"
+    )
     later = [g for g in ref if g > 1]
     if later:
         after = sum(loss["per_generation"][g] for g in later) / len(later)
         before = sum(ref[g] for g in later) / len(later)
         print(f"  later generations on {n - 1} node(s): {after:.2f} s against {before:.2f} s ({after / before:.2f}×)")
-    print(f"  whole run: {loss['total']:.1f} s against {rows[n]['total']:.1f} s (+{loss['total'] - rows[n]['total']:.1f} s)")
+    print(
+        f"  whole run: {loss['total']:.1f} s against {rows[n]['total']:.1f} s "
+        f"(+{loss['total'] - rows[n]['total']:.1f} s)"
+    )
     for ev in events.itertuples():
-        print(f"  event {ev.event}: {ev.lost}; redone: {ev.redone}; {ev.networks_retrained} networks retrained; "
-              f"recovery {ev.recovery_s:.2f} s")
+        print(
+            f"  event {ev.event}: {ev.lost}; redone: {ev.redone}; {ev.networks_retrained} networks retrained; "
+            f"recovery {ev.recovery_s:.2f} s"
+        )
     if events.empty:
         print("  no actor was lost (the node ran training tasks only; Ray retried them on the nodes left)")
     print(f"\nrun directories: {root}")

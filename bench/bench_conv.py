@@ -94,19 +94,14 @@ def measure(
             _sync(device)
             if r >= warmup:
                 times[n].append((time.perf_counter() - w0, time.process_time() - c0))
-    return {
-        n: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v))
-        for n, v in times.items()
-    }
+    return {n: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for n, v in times.items()}
 
 
 def _table(title: str, med: dict[str, tuple[float, float]], ref: str) -> None:
     print(f"\n{title}")
     print(f"  {'contestant':<30} {'wall ms':>9} {'wall ratio':>10} {'cpu ms':>9} {'cpu ratio':>10}")
     for n, (wall, cpu) in med.items():
-        print(
-            f"  {n:<30} {wall * 1e3:>9.1f} {wall / med[ref][0]:>9.3f}x {cpu * 1e3:>9.1f} {cpu / med[ref][1]:>9.3f}x"
-        )
+        print(f"  {n:<30} {wall * 1e3:>9.1f} {wall / med[ref][0]:>9.3f}x {cpu * 1e3:>9.1f} {cpu / med[ref][1]:>9.3f}x")
     sys.stdout.flush()
 
 
@@ -136,9 +131,7 @@ def sweep(x: torch.Tensor, args: argparse.Namespace) -> None:
     Prints the area ratio ``Σ h·w / (C_out·h_max·w_max)``, the number of distinct shapes, the
     medians and grouped/dense ratios.
     """
-    print(
-        "\nsweep: 32 kernels, n of them 1x1, the rest cycling over big shapes; g/d < 1 favours grouped"
-    )
+    print("\nsweep: 32 kernels, n of them 1x1, the rest cycling over big shapes; g/d < 1 favours grouped")
     print(
         f"  {'big shapes':<22} {'n 1x1':>5} {'shapes':>6} {'area':>6} {'dense cpu':>9} {'grp cpu':>8} "
         f"{'g/d cpu':>7} {'g/d wall':>8}"
@@ -168,12 +161,8 @@ def main() -> None:
     """Parse arguments, run both cases (and the sweep if asked) and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument(
-        "--reps", type=int, default=30, help="timed repetitions per contestant (default 30)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=3, help="untimed repetitions first (default 3)"
-    )
+    parser.add_argument("--reps", type=int, default=30, help="timed repetitions per contestant (default 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed repetitions first (default 3)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -181,9 +170,7 @@ def main() -> None:
         help="torch CPU threads (default: all cores)",
     )
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument(
-        "--sweep", action="store_true", help="also run the dense/grouped crossover sweep"
-    )
+    parser.add_argument("--sweep", action="store_true", help="also run the dense/grouped crossover sweep")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda requested but torch.cuda.is_available() is False")

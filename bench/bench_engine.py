@@ -59,8 +59,18 @@ def main() -> None:
         return
     rows = []
     for w in (1, 2):
-        cmd = [sys.executable, __file__, "--workers", str(w), "--generations", str(args.generations),
-               "--population", str(args.population), "--test-subset", str(args.test_subset)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--workers",
+            str(w),
+            "--generations",
+            str(args.generations),
+            "--population",
+            str(args.population),
+            "--test-subset",
+            str(args.test_subset),
+        ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         rows.append(json.loads(out))
     print(f"{'workers':>7} {'wall s':>8} {'Σ task s':>9} {'ideal s':>8} {'overhead':>9}")

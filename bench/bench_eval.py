@@ -90,19 +90,24 @@ def main() -> None:
     images, labels, source = load_images(shape, args.images)  # type: ignore[arg-type]
     sizes = [int(v) for v in args.batch_sizes.split(",")]
     device = torch.device("cpu")
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {len(labels)} images {shape} ({source}), "
-          f"{args.reps} reps; source array strides {images.strides}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), {len(labels)} images {shape} ({source}), "
+        f"{args.reps} reps; source array strides {images.strides}"
+    )
 
-    models = {name: build_phenotype(g, init_weights(g, np.random.default_rng(0))) for name, g in networks(shape).items()}
+    models = {
+        name: build_phenotype(g, init_weights(g, np.random.default_rng(0))) for name, g in networks(shape).items()
+    }
     jobs: dict[tuple[str, str, str], Callable[[], object]] = {}
     for name, model in models.items():
         fmts = ["cf"] if name.startswith("F") else list(FORMATS)
         for fmt in fmts:
             for bs in sizes:
-                jobs[(name, f"eval b{bs}", fmt)] = (
-                    lambda m=model, b=bs, f=FORMATS[fmt]: accuracy(m, images, labels, MEAN, STD, b, f)
+                jobs[(name, f"eval b{bs}", fmt)] = lambda m=model, b=bs, f=FORMATS[fmt]: accuracy(
+                    m, images, labels, MEAN, STD, b, f
                 )
             if args.train:
+
                 def train(m=model, f=FORMATS[fmt]) -> None:
                     net = build_phenotype(m.genome, init_weights(m.genome, np.random.default_rng(1)))
                     opt = torch.optim.Adadelta(net.parameters())
@@ -136,7 +141,10 @@ def main() -> None:
             med = statistics.median(wall[key])
             ref = statistics.median(wall[(name, key[1], "cf")]) if key[1].startswith("train") else ref_eval
             ref_name = f"{key[1]} cf" if key[1].startswith("train") else f"{ref_task} cf"
-            print(f"{name:<26}{key[1]:<14}{key[2]:<7}{med:8.3f}{statistics.median(cpu[key]):8.3f}{med / ref:7.2f}   {ref_name}")
+            print(
+                f"{name:<26}{key[1]:<14}{key[2]:<7}{med:8.3f}{statistics.median(cpu[key]):8.3f}{med / ref:7.2f}   "
+                f"{ref_name}"
+            )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,15 @@ def main() -> None:
         result = {"device": torch.cuda.get_device_name(), "table": bench_speed.table(args)}
         Path(args.out).write_text(json.dumps(result, indent=1))
     data, shape, classes = prepare_data(Config())
-    g = Genome(shape, (ConvLayer(((3, 3), (5, 5), (1, 1), (3, 1)) * 4), ConvLayer(((3, 3),) * 16, (2, 2)),
-                       DenseLayer(64), DenseLayer(classes)))
+    g = Genome(
+        shape,
+        (
+            ConvLayer(((3, 3), (5, 5), (1, 1), (3, 1)) * 4),
+            ConvLayer(((3, 3),) * 16, (2, 2)),
+            DenseLayer(64),
+            DenseLayer(classes),
+        ),
+    )
     weights = [init_weights(g, np.random.default_rng(i)) for i in range(args.networks)]
     settings = TrainingParams()
     print(f"{'concurrent':>10} {'networks/min':>13} {'wall s':>8}")

@@ -179,8 +179,11 @@ def plain_net(spec: str, shape: tuple[int, int, int], grouped: bool, like: Any =
                     continue
                 weight = src.weight
                 if order is not None:  # the next layer reads the channels in group order
-                    weight = weight.view(weight.shape[0], len(order), -1)[:, order].reshape(weight.shape) \
-                        if isinstance(m, nn.Linear) else weight[:, order]
+                    weight = (
+                        weight.view(weight.shape[0], len(order), -1)[:, order].reshape(weight.shape)
+                        if isinstance(m, nn.Linear)
+                        else weight[:, order]
+                    )
                     order = None
                 m.weight.copy_(weight)
                 m.bias.copy_(src.bias)
@@ -221,8 +224,12 @@ def pycortex_loader() -> Callable[[int, bool, float | None], Any]:
 
     def get_loader(batch_size: int, train: bool, portion: float | None) -> Any:
         # as in the reference, the dataset is opened again for every loader
-        dataset = datasets.MNIST(root, train=train, download=False, transform=transforms.Compose(
-            [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]))
+        dataset = datasets.MNIST(
+            root,
+            train=train,
+            download=False,
+            transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]),
+        )
         indices = list(torch.randperm(len(dataset)))
         if portion is not None:
             indices = indices[0 : math.floor(portion * len(dataset))]
@@ -349,11 +356,13 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
             continue
         mixed = any(t == "C" and len(set(v[0])) > 1 for t, v in parse_layers(spec))
         for variant in ("dense", "grouped") if mixed else ("dense",):
+
             def plain(spec: str = spec, grouped: bool = variant == "grouped", like: Any = like) -> None:
                 floor_run(plain_net(spec, shape, grouped, like).to(device), 1, plain_step)
 
             jobs[(name, f"torch {variant}" if mixed else "torch")] = plain
         if with_pycortex and not mixed:
+
             def cortex(spec: str = spec) -> None:
                 torch.manual_seed(0)
                 floor_run(pycortex_net(spec, shape).to(device), 1, cortex_step)
@@ -364,8 +373,11 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
                 cortex_own(pycortex_net(spec, shape).to(device), 1)
 
             jobs[(name, "pycortex")] = cortex_loader
-    print(f"table on {device}: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
-          f", PyCortex {'found' if with_pycortex else 'absent: column skipped'}", flush=True)
+    print(
+        f"table on {device}: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
+        f", PyCortex {'found' if with_pycortex else 'absent: column skipped'}",
+        flush=True,
+    )
     for fn in jobs.values():
         fn()
     wall: dict[tuple[str, str], list[float]] = {key: [] for key in jobs}
@@ -399,18 +411,26 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
                     key = col.replace(" ", "_")
                     row[f"{key}_{clock}s"] = statistics.median(pc)
                     row[f"{key}_over_ecosim{'_cpu' if clock else ''}"] = statistics.median(
-                        p / m for p, m in zip(pc, mine))
+                        p / m for p, m in zip(pc, mine)
+                    )
         row["raw_wall_s"] = {k[1]: v for k, v in wall.items() if k[0] in (name, floors[name])}
         rows[name] = row
-    print(f"\n{'network':<16}{'layers':<52}{'ecosim s':>9}{'floor s':>9}{'eco/torch':>10}{'PyCortex/eco':>13}"
-          f"{'(its batches)':>14}   (ratios: medians of per-round ratios; CPU-time ratios in brackets)")
+    print(
+        f"\n{'network':<16}{'layers':<52}{'ecosim s':>9}{'floor s':>9}{'eco/torch':>10}{'PyCortex/eco':>13}"
+        f"{'(its batches)':>14}   (ratios: medians of per-round ratios; CPU-time ratios in brackets)"
+    )
     for name, row in rows.items():
         cols = [("ecosim_over_torch", 10), ("pycortex_over_ecosim", 13), ("pycortex_batches_over_ecosim", 14)]
         text = "".join(f"{row[k]:{w}.2f}" if k in row else f"{'—':>{w}}" for k, w in cols)
         text += "   [" + ", ".join(f"{row[k + '_cpu']:.2f}" for k, _ in cols if k in row) + "]"
         print(f"{name:<16}{row['layers']:<52}{row['ecosim_s']:9.3f}{row['floor_s']:9.3f}{text}")
-    return {"device": str(device), "rounds": args.rounds, "conv_mode": settings.conv_mode, "pycortex": with_pycortex,
-            "rows": rows}
+    return {
+        "device": str(device),
+        "rounds": args.rounds,
+        "conv_mode": settings.conv_mode,
+        "pycortex": with_pycortex,
+        "rows": rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,10 +465,15 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
     wall, task = float(g["wall_time_s"].sum()), float(g["task_time_s"].sum())
     train, evolve = float(g["train_phase_s"].sum()), float(g["evolve_phase_s"].sum())
     return {
-        "workers": workers, "wall_s": wall, "task_s": task, "overhead": 1 - task / (workers * wall),
+        "workers": workers,
+        "wall_s": wall,
+        "task_s": task,
+        "overhead": 1 - task / (workers * wall),
         # where the wall time goes: the training phase (tasks, and cores left idle in it), the
         # evolution phase (reproduction, placement, culling) and the rest (logs, checkpoint)
-        "train_phase_s": train, "evolve_phase_s": evolve, "rest_s": wall - train - evolve,
+        "train_phase_s": train,
+        "evolve_phase_s": evolve,
+        "rest_s": wall - train - evolve,
         "idle_in_training": 1 - task / (workers * train) if train > 0 else 0.0,
         "load_average": os.getloadavg()[0],  # other jobs on the machine, at the end of the run
     }
@@ -462,8 +487,14 @@ def _env(pythonpath: str) -> dict[str, str]:
 def _python(code: str, pythonpath: str, timeout: float = 900, argv: tuple[str, ...] = ()) -> str:
     """Run ``code`` in a fresh Python; its last line of output."""
     # cwd: not a checkout (``-c`` puts the current folder first on sys.path)
-    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=_env(pythonpath),
-                         timeout=timeout, cwd=tempfile.gettempdir())
+    out = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        env=_env(pythonpath),
+        timeout=timeout,
+        cwd=tempfile.gettempdir(),
+    )
     if out.returncode != 0:
         raise RuntimeError(f"subprocess failed ({out.returncode}): {out.stderr[-2000:]}")
     return out.stdout.strip().splitlines()[-1]
@@ -479,8 +510,12 @@ def versions(args: argparse.Namespace) -> dict[str, str]:
 
 def _engine_summary(runs: dict[int, list[dict[str, Any]]], generations: int) -> dict[str, Any]:
     speedups = [a["wall_s"] / b["wall_s"] for a, b in zip(runs[1], runs[2])]
-    res: dict[str, Any] = {"generations_timed": generations - 1, "speedup_2_over_1": statistics.median(speedups),
-                           "speedups": speedups, "runs": runs}
+    res: dict[str, Any] = {
+        "generations_timed": generations - 1,
+        "speedup_2_over_1": statistics.median(speedups),
+        "speedups": speedups,
+        "runs": runs,
+    }
     for w in (1, 2):
         for key in ("wall_s", "task_s", "overhead", "train_phase_s", "evolve_phase_s", "rest_s", "idle_in_training"):
             res[f"{key}_{w}"] = statistics.median(r[key] for r in runs[w])
@@ -492,8 +527,10 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
     """1 and 2 workers, each version and worker count in a fresh process, alternating every round."""
     paths = versions(args)
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {v: {1: [], 2: []} for v in paths}
-    code = (f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
-            f"print(json.dumps(bench_speed.engine_one(int(sys.argv[1]), {args.generations})))")
+    code = (
+        f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
+        f"print(json.dumps(bench_speed.engine_one(int(sys.argv[1]), {args.generations})))"
+    )
     for r in range(args.engine_rounds):
         order = [(v, w) for v in paths for w in (1, 2)]
         random.Random(r).shuffle(order)
@@ -502,13 +539,17 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
             print(f"  engine round {r + 1}: {v}, {w} worker(s): {runs[v][w][-1]['wall_s']:.1f} s", flush=True)
     out = {v: _engine_summary(runs[v], args.generations) for v in paths}
     for v, res in out.items():
-        print(f"\nengine ({v}): speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
-              f"{', '.join(f'{s:.2f}' for s in res['speedups'])}); overhead {res['overhead_1']:.1%} / "
-              f"{res['overhead_2']:.1%}; Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers")
+        print(
+            f"\nengine ({v}): speed-up 2 vs 1 workers {res['speedup_2_over_1']:.2f}x (rounds: "
+            f"{', '.join(f'{s:.2f}' for s in res['speedups'])}); overhead {res['overhead_1']:.1%} / "
+            f"{res['overhead_2']:.1%}; Σ task time ×{res['task_growth_2_over_1']:.2f} with 2 workers"
+        )
         for w in (1, 2):
-            print(f"  {w} worker(s): wall {res[f'wall_s_{w}']:.1f} s = training phase {res[f'train_phase_s_{w}']:.1f} s "
-                  f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
-                  f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s")
+            print(
+                f"  {w} worker(s): wall {res[f'wall_s_{w}']:.1f} s = training phase {res[f'train_phase_s_{w}']:.1f} s "
+                f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
+                f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s"
+            )
     return out
 
 
@@ -578,7 +619,8 @@ class First:
             raise Stop
 r = First()
 try:
-    run(Config().with_overrides({"run.out": tempfile.mkdtemp() + "/run", "resources.num_cpus": 2}), [r], progress=lambda l: None)
+    config = Config().with_overrides({"run.out": tempfile.mkdtemp() + "/run", "resources.num_cpus": 2})
+    run(config, [r], progress=lambda line: None)
 except Stop:
     pass
 print(json.dumps({"first_submitted_at": r.t, **marks, "imported_torch": "torch" in sys.modules,
@@ -616,9 +658,15 @@ def startup(args: argparse.Namespace) -> dict[str, Any]:
         for v in order:
             t0 = time.time()
             res = json.loads(_python(STARTUP_RUN, paths[v], timeout=600))
-            runs[v].append({**res, "submitted_s": res["first_submitted_at"] - t0,
-                            "before_ray_s": res["ray_start"] - t0, "ray_init_s": res["ray_ready"] - res["ray_start"],
-                            "after_ray_s": res["first_submitted_at"] - res["ray_ready"]})
+            runs[v].append(
+                {
+                    **res,
+                    "submitted_s": res["first_submitted_at"] - t0,
+                    "before_ray_s": res["ray_start"] - t0,
+                    "ray_init_s": res["ray_ready"] - res["ray_start"],
+                    "after_ray_s": res["first_submitted_at"] - res["ray_ready"],
+                }
+            )
         t0 = time.time()
         refs.append({**json.loads(_python(STARTUP_REF, "")), "process_s": time.time() - t0})
     ref = statistics.median(r["ray_init_s"] + r["torch_import_s"] for r in refs)
@@ -630,11 +678,14 @@ def startup(args: argparse.Namespace) -> dict[str, Any]:
         own = statistics.median(r["submitted_s"] / (r["ray_init_s"] + torch_import) for r in runs[v])
         parts = {k: statistics.median(r[k] for r in runs[v]) for k in ("before_ray_s", "ray_init_s", "after_ray_s")}
         out[v] = {"submitted_s": sub, "ratio": sub / ref, "ratio_own_ray_init": own, **parts, "runs": runs[v]}
-        print(f"\nstart-up ({v}): first generation submitted after {sub:.1f} s (before ray.init "
-              f"{parts['before_ray_s']:.1f} s, ray.init {parts['ray_init_s']:.1f} s, after it {parts['after_ray_s']:.1f} s); "
-              f"ray.init() + import torch {ref:.1f} s: ratio {sub / ref:.2f}, with the run's own ray.init {own:.2f} "
-              f"(target ≤ 1.3); driver imported torch: {runs[v][0]['imported_torch']}, "
-              f"torchvision: {runs[v][0]['imported_torchvision']}")
+        print(
+            f"\nstart-up ({v}): first generation submitted after {sub:.1f} s (before ray.init "
+            f"{parts['before_ray_s']:.1f} s, ray.init {parts['ray_init_s']:.1f} s, after it "
+            f"{parts['after_ray_s']:.1f} s); "
+            f"ray.init() + import torch {ref:.1f} s: ratio {sub / ref:.2f}, with the run's own ray.init {own:.2f} "
+            f"(target ≤ 1.3); driver imported torch: {runs[v][0]['imported_torch']}, "
+            f"torchvision: {runs[v][0]['imported_torchvision']}"
+        )
     return out
 
 
@@ -643,14 +694,20 @@ def main() -> None:
     p.add_argument("--parts", default="table,engine,founding,startup")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the table")
     p.add_argument("--conv-mode", default="", help="pin training.conv_mode for the ecosim column")
-    p.add_argument("--pycortex", default=os.environ.get("PYCORTEX", "/work/pycortex"),
-                   help="folder of a PyCortex clone (holding cortex/), if it is not importable")
+    p.add_argument(
+        "--pycortex",
+        default=os.environ.get("PYCORTEX", "/work/pycortex"),
+        help="folder of a PyCortex clone (holding cortex/), if it is not importable",
+    )
     p.add_argument("--generations", type=int, default=4, help="engine: generations per run (the first is not timed)")
     p.add_argument("--engine-rounds", type=int, default=2)
     p.add_argument("--founding-rounds", type=int, default=3)
     p.add_argument("--startup-rounds", type=int, default=2)
-    p.add_argument("--baseline", default="",
-                   help="engine, founding, start-up: also run this PYTHONPATH's ecosim, alternating with the current one")
+    p.add_argument(
+        "--baseline",
+        default="",
+        help="engine, founding, start-up: also run this PYTHONPATH's ecosim, alternating with the current one",
+    )
     p.add_argument("--out", default="bench_speed.json")
     args = p.parse_args()
     parts = [s.strip() for s in args.parts.split(",") if s.strip()]

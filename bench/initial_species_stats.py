@@ -71,10 +71,14 @@ def main() -> None:
     a = np.array(areas)
     print(f"method={args.method}, {args.seeds} seeds × {args.species} species, input {shape}")
     print(f"kernels: {len(a)}, mean area {a.mean():.2f}, 1x1 share {(a == 1).mean():.0%}, largest area {a.max()}")
-    print(f"conv layers: {sum(strides.values())}, strides: "
-          + ", ".join(f"{s[0]}x{s[1]}: {n}" for s, n in sorted(strides.items(), key=lambda kv: -kv[1])))
+    print(
+        f"conv layers: {sum(strides.values())}, strides: "
+        + ", ".join(f"{s[0]}x{s[1]}: {n}" for s, n in sorted(strides.items(), key=lambda kv: -kv[1]))
+    )
     print(f"nodes per conv/hidden layer: mean {np.mean(nodes):.1f}")
-    print("seed 0 species:", " | ".join(g.summary() if len(g.summary()) < 60 else g.summary()[:57] + "..." for g in first))
+    print(
+        "seed 0 species:", " | ".join(g.summary() if len(g.summary()) < 60 else g.summary()[:57] + "..." for g in first)
+    )
 
 
 if __name__ == "__main__":

@@ -115,9 +115,7 @@ def resolve_paths(config: Config) -> Config:
     """
     out = _absolute(config.run.out) if config.run.out else default_run_dir(config)
     root = resolve_data_root(config.data.data_root)  # the one place of the option → $ECOSIM_DATA rule
-    return config.with_overrides(
-        {"run.out": str(out), "data.data_root": str(_absolute(root)) if root else ""}
-    )
+    return config.with_overrides({"run.out": str(out), "data.data_root": str(_absolute(root)) if root else ""})
 
 
 def _available_cpus() -> int:
@@ -138,7 +136,9 @@ def _clamp_resources(config: Config) -> Config:
     if res.num_cpus > cores:
         log.warning(
             "config 'resources.num_cpus' = %d exceeds the %d CPU cores of this machine: local Ray gets %d",
-            res.num_cpus, cores, cores,
+            res.num_cpus,
+            cores,
+            cores,
         )
         return config.with_overrides({"resources.num_cpus": cores})
     return config
@@ -250,13 +250,20 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"config 'run.out' = {str(run_dir)!r} cannot be used as a run directory: {exc.strerror or exc}"
+        ) from exc
     with run_lock(run_dir):  # held from here to the end: nothing below runs beside another process
         if layout.holds_run():  # another process completed a generation here meanwhile
             raise ConfigError(
-                f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
+                f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another "
+                "--out"
             )
-        for stale in (layout.generations, layout.networks, layout.checkpoints):  # a first generation that never finished
+        for stale in (
+            layout.generations,
+            layout.networks,
+            layout.checkpoints,
+        ):  # a first generation that never finished
             shutil.rmtree(stale, ignore_errors=True)
         atomic_write(layout.config, config.to_toml())
         emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
@@ -320,7 +327,8 @@ def resume(
     done = latest + 1
     if config.run.generations < done:
         raise ConfigError(
-            f"config 'run.generations' = {config.run.generations} is invalid: must be ≥ the {done} generations already complete"
+            f"config 'run.generations' = {config.run.generations} is invalid: must be ≥ the {done} generations "
+            "already complete"
         )
     if config.run.generations == done:
         log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
@@ -367,7 +375,8 @@ def _resume_data_error(
         source = f"${DATA_ENV_VAR}, as the stored data root {stored_root} no longer exists"
     elif stored_root:
         source = f"the stored data root (data.data_root in {RunDir(run_dir).config})" + (
-            ", which no longer exists" if stored_gone else "")
+            ", which no longer exists" if stored_gone else ""
+        )
     else:
         source = f"{'$' + DATA_ENV_VAR if env_set else 'the dataset cache'} (the run stored no data root)"
     env = f" (or set {DATA_ENV_VAR}=DIR)" if stored_gone else ""

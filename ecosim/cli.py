@@ -139,8 +139,11 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
             kwargs["metavar"] = f.key.split(".", 1)[1].upper()
         groups[section].add_argument(flags[f.key], **kwargs)
     parser.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-        help="set any config key (value read as TOML: 5, 0.1, true, \"x\"); repeatable; a key with its own "
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help='set any config key (value read as TOML: 5, 0.1, true, "x"); repeatable; a key with its own '
         "option is an error when both are given",
     )
 
@@ -170,9 +173,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             given = options[key]
             flag = flags[key]
             option = (flag if given else "--no-" + flag[2:]) if isinstance(given, bool) else f"{flag} {given}"
-            raise ConfigError(
-                f"{option} and --set {item.strip()} both set config '{key}': give only one of them"
-            )
+            raise ConfigError(f"{option} and --set {item.strip()} both set config '{key}': give only one of them")
         out[key] = value
     return out
 
@@ -221,10 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("config", nargs="?", help="TOML config file (default: none, the paper's settings)")
     _add_config_options(p_run, None, stored=False)
     p_res = sub.add_parser(
-        "resume", help="continue a run from its last complete generation", parents=[common],
+        "resume",
+        help="continue a run from its last complete generation",
+        parents=[common],
         description="Continue RUN_DIR from its last complete generation (after a crash, Ctrl-C or "
         "SIGTERM), or extend it with --generations N, the new total number of generations.",
-        epilog=_RESUME_EPILOG, formatter_class=raw,
+        epilog=_RESUME_EPILOG,
+        formatter_class=raw,
     )
     p_res.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
     _add_config_options(p_res, RESUMABLE_KEYS, stored=True)
@@ -239,7 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_exp.add_argument("run_dir", metavar="RUN_DIR", help="a run directory holding champion.safetensors")
     p_exp.add_argument("--out", default=None, help="output folder (default: RUN_DIR/export)")
     p_exp.add_argument(
-        "--format", dest="formats", action="append", choices=("pt2", "torchscript", "onnx"), default=None,
+        "--format",
+        dest="formats",
+        action="append",
+        choices=("pt2", "torchscript", "onnx"),
+        default=None,
         help="pt2 (torch.export, the default; load with torch.export.load(path).module()), torchscript "
         "(torch.jit, deprecated in torch 2.14) or onnx (needs: pip install 'ecosim[onnx]'); repeat for several",
     )
@@ -260,16 +268,25 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--network", type=int, default=None, metavar="ID",
-                       help="a network id whose weights were kept (each generation's champion is kept)")
-    which.add_argument("--generation", type=int, default=None, metavar="G",
-                       help="the champion of generation G (0-based, as logged)")
-    p.add_argument("--format", dest="fmt", choices=("png", "pdf", "svg"), default="png",
-                   help="image format (default: png)")
+    which.add_argument(
+        "--network",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="a network id whose weights were kept (each generation's champion is kept)",
+    )
+    which.add_argument(
+        "--generation", type=int, default=None, metavar="G", help="the champion of generation G (0-based, as logged)"
+    )
+    p.add_argument(
+        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="image format (default: png)"
+    )
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN_DIR/show)")
-    p.add_argument("--from-log", action="store_true",
-                   help="rebuild the genome from the networks log when its weights were not kept "
-                   "(architecture and lineage only)")
+    p.add_argument(
+        "--from-log",
+        action="store_true",
+        help="rebuild the genome from the networks log when its weights were not kept (architecture and lineage only)",
+    )
     p.set_defaults(func=_cmd_show)
     return p
 
@@ -294,20 +311,19 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "print Table I and the final champions, and write the figures and the table (CSV, Markdown). "
         "RUN_DIR may also be a folder of run directories.",
     )
-    p.add_argument(
-        "run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)"
-    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)")
     p.add_argument(
         "--generation",
         type=int,
         default=None,
         help="generation for Table I, 0-based as logged (default: the last one all runs of an experiment reached)",
     )
+    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report for one run)")
     p.add_argument(
-        "--out", default=None, help="output folder (default: RUN_DIR/report for one run)"
-    )
-    p.add_argument(
-        "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png",
+        "--format",
+        dest="fmt",
+        choices=("png", "pdf", "svg"),
+        default="png",
         help="figure format: png (default), pdf or svg",
     )
     p.add_argument(
@@ -395,9 +411,11 @@ def _progress_output() -> tuple[Any, RichReporter | None]:
     bar = RichReporter(console) if console.is_terminal else None
 
     if bar is not None and sys.stdout.isatty():
+
         def emit(line: str) -> None:  # above the live bar, same terminal
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     else:
+
         def emit(line: str) -> None:
             print(line, flush=True)
 
@@ -441,7 +459,8 @@ def _interrupted_message(run_dir: str | None) -> str:
 
 
 def stopped_message(exc: ResumableStop, run_dir: str | os.PathLike[str] | None) -> str:
-    """The one line a resumable stop prints: ``stopped: REASON; generation N is the last complete one and is kept; continue with: ecosim resume RUN_DIR``.
+    """The one line a resumable stop prints: ``stopped: REASON; generation N is the last complete one and is kept;
+    continue with: ecosim resume RUN_DIR``.
 
     What was kept comes from the checkpoints, as after Ctrl-C (:func:`_interrupted_message`).
     """
@@ -481,7 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             return int(args.func(args) or 0)
     except ResumableStop as exc:
-        console.print(Text.assemble(("stopped", "bold yellow"), stopped_message(exc, state.get("run_dir"))[len("stopped"):]))
+        console.print(
+            Text.assemble(("stopped", "bold yellow"), stopped_message(exc, state.get("run_dir"))[len("stopped") :])
+        )
         return exc.exit_status
     except StorageError as exc:  # a filesystem fault: one line, path, operation, reason (issue 21)
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))

@@ -127,7 +127,8 @@ class EcosystemConfig:
         max_species: hard species limit (≥ species; paper: 16). Unset: 2 × species (with
             max_population set: at most max_population − offspring, at least species); with
             ``offspring = 0``, species.
-        offspring: new networks per generation (≥ 1; 0 only with ``initial_layers``: a baseline). Unset: ⌈population / 2⌉ (32 for 64; with
+        offspring: new networks per generation (≥ 1; 0 only with ``initial_layers``: a baseline). Unset: ⌈population /
+        2⌉ (32 for 64; with
             max_population set: at most max_population − max_species, at least 1).
         crossover_rate: probability that an offspring comes from crossover rather than mutation
             (with speciation, within the species; without, a pair then mates with probability eq. 7).
@@ -262,9 +263,11 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     if e.offspring is not None:
         if e.offspring == 0:  # a fixed-architecture baseline: needs the architecture
             _require(
-                bool(e.initial_layers), "ecosystem.offspring", e.offspring,
+                bool(e.initial_layers),
+                "ecosystem.offspring",
+                e.offspring,
                 "≥ 1 (0 offspring, i.e. nothing evolves, is a fixed-architecture baseline and needs "
-                "ecosystem.initial_layers, e.g. \"C10[3x3]\"; leave offspring unset to derive it from the population)",
+                'ecosystem.initial_layers, e.g. "C10[3x3]"; leave offspring unset to derive it from the population)',
             )
         _require(e.offspring >= 0, "ecosystem.offspring", e.offspring, "≥ 0")
     if not isinstance(e.initial_layers, str):
@@ -300,17 +303,19 @@ def _check_ecosystem_sizes(e: EcosystemConfig, derived: frozenset[str]) -> None:
     def shown(key: str) -> str:
         return f"ecosystem.{key} ({getattr(e, key)}{', derived' if key in derived else ''})"
 
+    _require(e.max_population >= e.population, "ecosystem.max_population", e.max_population, f"≥ {shown('population')}")
     _require(
-        e.max_population >= e.population, "ecosystem.max_population", e.max_population, f"≥ {shown('population')}"
-    )
-    _require(
-        e.speciation or e.offspring != 0, "ecosystem.speciation", e.speciation,
+        e.speciation or e.offspring != 0,
+        "ecosystem.speciation",
+        e.speciation,
         "true with ecosystem.offspring = 0: without speciation every initial network is the starting "
         "genome plus one random mutation (§III-A), not one fixed architecture",
     )
     if e.speciation and e.offspring == 0:
         _require(
-            e.species == 1, "ecosystem.species", e.species,
+            e.species == 1,
+            "ecosystem.species",
+            e.species,
             "1 with ecosystem.offspring = 0: a fixed-architecture baseline trains one architecture, and "
             "further initial species would be mutated from it (§III-A)",
         )
@@ -469,7 +474,7 @@ def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            auto = " or \"auto\"" if optional else ""
+            auto = ' or "auto"' if optional else ""
             raise ConfigError(
                 f"config '{name}.{key}' must be {expected.__name__}{auto}, got {value!r} ({type(value).__name__})"
             )
@@ -514,15 +519,30 @@ def validate_config(cfg: Config) -> None:
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
     _require(res.task_timeout >= 0, "resources.task_timeout", res.task_timeout, "≥ 0")
     _require(res.resource_timeout >= 0, "resources.resource_timeout", res.resource_timeout, "≥ 0")
-    _require(res.stall_timeout >= 0 or res.stall_timeout == -1, "resources.stall_timeout", res.stall_timeout,
-             "≥ 0 (0 = off) or -1 (derived from the task durations)")
+    _require(
+        res.stall_timeout >= 0 or res.stall_timeout == -1,
+        "resources.stall_timeout",
+        res.stall_timeout,
+        "≥ 0 (0 = off) or -1 (derived from the task durations)",
+    )
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 
 
 #: keys ``resume`` may change: they alter where and how a run executes, not what it computes
 RESUMABLE_KEYS = frozenset(
     {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
-    | {f"resources.{k}" for k in ("cpus_per_task", "gpus_per_task", "max_retries", "task_timeout", "resource_timeout", "stall_timeout", "num_cpus")}
+    | {
+        f"resources.{k}"
+        for k in (
+            "cpus_per_task",
+            "gpus_per_task",
+            "max_retries",
+            "task_timeout",
+            "resource_timeout",
+            "stall_timeout",
+            "num_cpus",
+        )
+    }
     | {"data.data_root"}
 )
 

@@ -64,26 +64,26 @@ _TRACE_BATCH, _CHECK_BATCH = 2, 5
 
 
 def _images_message(c: int, h: int, w: int) -> str:
-    return (
-        f"expects float images in [0, 1] of shape (N, {c}, {h}, {w}) (uint8 images divided by 255)"
-    )
+    return f"expects float images in [0, 1] of shape (N, {c}, {h}, {w}) (uint8 images divided by 255)"
 
 
 def _check_images(x: torch.Tensor, c: int, h: int, w: int) -> torch.Tensor:
     expected = "(N, " + str(c) + ", " + str(h) + ", " + str(w) + ")"
     if x.dim() != 4 or x.size(1) != c or x.size(2) != h or x.size(3) != w:
-        raise ValueError(
-            "expects float images of shape " + expected + " in [0, 1]; got shape " + str(x.shape)
-        )
+        raise ValueError("expects float images of shape " + expected + " in [0, 1]; got shape " + str(x.shape))
     if not x.is_floating_point():
         raise ValueError(
-            "expects float images of shape " + expected + " in [0, 1]; got an integer tensor: "
-            "divide it by 255 first"
+            "expects float images of shape " + expected + " in [0, 1]; got an integer tensor: divide it by 255 first"
         )
     if x.numel() > 0 and (bool(x.min() < 0) or bool(x.max() > 1)):
         raise ValueError(
-            "expects float images of shape " + expected + " in [0, 1]; got values in ["
-            + str(float(x.min())) + ", " + str(float(x.max())) + "]: divide uint8 images by 255"
+            "expects float images of shape "
+            + expected
+            + " in [0, 1]; got values in ["
+            + str(float(x.min()))
+            + ", "
+            + str(float(x.max()))
+            + "]: divide uint8 images by 255"
         )
     return x
 
@@ -128,24 +128,16 @@ class NormalisedClassifier(nn.Module):
     ) -> None:
         super().__init__()
         if len(mean) != len(std) or not all(s > 0 for s in std):
-            raise ValueError(
-                f"mean and std need one value per channel and positive std, got mean={mean}, std={std}"
-            )
+            raise ValueError(f"mean and std need one value per channel and positive std, got mean={mean}, std={std}")
         if input_shape is not None and (len(input_shape) != 3 or input_shape[0] != len(mean)):
-            raise ValueError(
-                f"input_shape must be (C, H, W) with C = {len(mean)} channels, got {tuple(input_shape)}"
-            )
+            raise ValueError(f"input_shape must be (C, H, W) with C = {len(mean)} channels, got {tuple(input_shape)}")
         self.net = net
         self.input_shape: tuple[int, int, int] | None = (
             None if input_shape is None else (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
         )
         self.checks = True
-        self.register_buffer(
-            "mean", torch.tensor([float(m) for m in mean], dtype=torch.float32).view(1, -1, 1, 1)
-        )
-        self.register_buffer(
-            "std", torch.tensor([float(s) for s in std], dtype=torch.float32).view(1, -1, 1, 1)
-        )
+        self.register_buffer("mean", torch.tensor([float(m) for m in mean], dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor([float(s) for s in std], dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, images: Tensor) -> Tensor:
         """Log-probabilities of ``images`` in ``[0, 1]``; see the class docstring.
@@ -159,9 +151,7 @@ class NormalisedClassifier(nn.Module):
         if self.checks and self.input_shape is not None:
             c, h, w = self.input_shape
             if torch.compiler.is_exporting():  # shapes are guarded by torch.export; values here
-                torch._assert_async(
-                    torch.logical_and(images.min() >= 0, images.max() <= 1), _images_message(c, h, w)
-                )
+                torch._assert_async(torch.logical_and(images.min() >= 0, images.max() <= 1), _images_message(c, h, w))
             elif torch.jit.is_tracing():  # scripted: a plain ``if`` would be traced away
                 images = _checked_images()(images, c, h, w)
             else:
@@ -173,9 +163,7 @@ class NormalisedClassifier(nn.Module):
         return f"mean={self.mean.flatten().tolist()}, std={self.std.flatten().tolist()}{shape}"
 
 
-def _normalisation(
-    dataset: str, data_root: str, metadata: dict[str, Any]
-) -> tuple[list[float], list[float]]:
+def _normalisation(dataset: str, data_root: str, metadata: dict[str, Any]) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the champion's dataset: from its metadata, the known constants, or the data."""
     if metadata.get("mean") is not None and metadata.get("std") is not None:
         return [float(v) for v in metadata["mean"]], [float(v) for v in metadata["std"]]
@@ -185,9 +173,7 @@ def _normalisation(
     known = NORMALISATION.get(dataset.strip().lower())
     if known is not None:
         return list(known[0]), list(known[1])
-    ds = load_dataset(
-        dataset, data_root or None
-    )  # a folder dataset: computed from its images
+    ds = load_dataset(dataset, data_root or None)  # a folder dataset: computed from its images
     return list(ds.mean), list(ds.std)
 
 
@@ -280,9 +266,7 @@ def export_champion(
 
     bad = [f for f in formats if f not in FORMATS]
     if bad:
-        raise ConfigError(
-            f"export format {bad[0]!r} is unknown; valid formats: {', '.join(FORMATS)}"
-        )
+        raise ConfigError(f"export format {bad[0]!r} is unknown; valid formats: {', '.join(FORMATS)}")
     if "onnx" in formats:  # fail before writing anything
         _require_onnx()
     run = Path(run_dir)
@@ -319,9 +303,7 @@ def export_champion(
     module = NormalisedClassifier(
         build_phenotype(genome, weights, activation=activation), mean, std, genome.input_shape
     ).eval()
-    example = torch.rand(
-        _TRACE_BATCH, *genome.input_shape, generator=torch.Generator().manual_seed(1)
-    )
+    example = torch.rand(_TRACE_BATCH, *genome.input_shape, generator=torch.Generator().manual_seed(1))
     if "pt2" in formats:
         written["pt2"] = _export_pt2(module, example, out / FILES["pt2"], info)
     if "torchscript" in formats:
@@ -342,10 +324,7 @@ def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]
         return {}  # another champion (the run went on): its module files are not this one's
     formats_listed = earlier.get("formats")
     listed: dict[str, Any] = formats_listed if isinstance(formats_listed, dict) else {}
-    return {
-        f: FILES[f] for f in FORMATS
-        if f in listed and f not in formats and (out / FILES[f]).is_file()
-    }
+    return {f: FILES[f] for f in FORMATS if f in listed and f not in formats and (out / FILES[f]).is_file()}
 
 
 def _export_pt2(module: NormalisedClassifier, example: Tensor, path: Path, info: dict[str, Any]) -> Path:

@@ -176,5 +176,12 @@ class RichReporter:
         self.progress.stop()
 
 
-
-__all__ = ["WIDE_CONSOLE", "LineReporter", "Progress", "Reporter", "RichReporter", "format_champion", "format_generation"]
+__all__ = [
+    "WIDE_CONSOLE",
+    "LineReporter",
+    "Progress",
+    "Reporter",
+    "RichReporter",
+    "format_champion",
+    "format_generation",
+]

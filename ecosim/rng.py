@@ -47,9 +47,7 @@ def derive_rng(seed: int, generation: int, network_id: int, stream: str) -> np.r
         ValueError: a negative seed, generation or network id.
     """
     if seed < 0 or generation < 0 or network_id < 0:
-        raise ValueError(
-            f"derive_rng needs seed, generation, network_id ≥ 0, got {seed}, {generation}, {network_id}"
-        )
+        raise ValueError(f"derive_rng needs seed, generation, network_id ≥ 0, got {seed}, {generation}, {network_id}")
     ss = np.random.SeedSequence([int(seed), int(generation), int(network_id), stream_id(stream)])
     return np.random.Generator(np.random.PCG64(ss))
 

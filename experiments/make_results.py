@@ -66,8 +66,10 @@ def is_baseline(r: RunLogs) -> bool:
 
 def conv_layers(summary: str) -> list[list[tuple[int, int]]]:
     """Kernel shapes ``(h, w)`` of each conv layer of a ``Genome.summary()`` string."""
-    return [[tuple(int(x) for x in k.split("x")) for k in m.group(4).split(",") if k]  # type: ignore[misc]
-            for m in _CONV.finditer(summary or "")]
+    return [
+        [tuple(int(x) for x in k.split("x")) for k in m.group(4).split(",") if k]  # type: ignore[misc]
+        for m in _CONV.finditer(summary or "")
+    ]
 
 
 def kernel_analysis(summaries: list[str]) -> dict[str, float]:
@@ -182,17 +184,25 @@ def mutation_fate(r: RunLogs) -> pd.DataFrame:
     fit = {(int(g), int(i)): f for g, i, f in zip(n["generation"], n["network_id"], n["fitness"])}
     first = n[(n["origin"] == "mutation") & (n["generation"] == n["born_generation"] + 1)]
     rows = []
-    for m, parents, b, g, fb, fa, culled in zip(first["mutation"], first["parent_ids"], first["born_generation"],
-                                               first["generation"], first["fitness_before_bp"], first["fitness"],
-                                               first["culled"]):
+    for m, parents, b, g, fb, fa, culled in zip(
+        first["mutation"],
+        first["parent_ids"],
+        first["born_generation"],
+        first["generation"],
+        first["fitness_before_bp"],
+        first["fitness"],
+        first["culled"],
+    ):
         parent = int(parents[0])
         p_born, p_now = fit.get((int(b), parent)), fit.get((int(g), parent))
-        rows.append({
-            "mutation": m,
-            "before": fb - p_born if p_born is not None and pd.notna(fb) else np.nan,
-            "after": fa - p_now if p_now is not None and pd.notna(fa) else np.nan,
-            "culled": bool(culled),
-        })
+        rows.append(
+            {
+                "mutation": m,
+                "before": fb - p_born if p_born is not None and pd.notna(fb) else np.nan,
+                "after": fa - p_now if p_now is not None and pd.notna(fa) else np.nan,
+                "culled": bool(culled),
+            }
+        )
     return pd.DataFrame(rows, columns=["mutation", "before", "after", "culled"])
 
 
@@ -205,7 +215,9 @@ def truncated(r: RunLogs, n: int) -> RunLogs:
     g = r.generations[r.generations["generation"] < n].reset_index(drop=True)
     nets = r.networks
     cfg = dataclasses.replace(r.config, run=dataclasses.replace(r.config.run, generations=n))
-    return dataclasses.replace(r, generations=g, config=cfg, _networks=nets[nets["generation"] < n].reset_index(drop=True))
+    return dataclasses.replace(
+        r, generations=g, config=cfg, _networks=nets[nets["generation"] < n].reset_index(drop=True)
+    )
 
 
 def at_budgets(runs: list[RunLogs], budgets: list[int]) -> dict[int, list[RunLogs]]:
@@ -281,7 +293,10 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         e_runs = [r for r in evo if r.config.data.dataset == ds and has_compute(r)]
         b_runs = [r for r in base if r.config.data.dataset == ds and has_compute(r)]
         if not b_runs or not e_runs:
-            lines.append(f"- {ds}: {'no baseline' if not b_runs else 'no evolution run'} with compute logs (ecosim ≥ 0.3); not compared.")
+            lines.append(
+                f"- {ds}: {'no baseline' if not b_runs else 'no evolution run'} with compute logs (ecosim ≥ 0.3); not "
+                "compared."
+            )
             continue
         groups: dict[str, list[RunLogs]] = {}
         for r in e_runs + b_runs:
@@ -298,7 +313,8 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         lines += [
             f"### {ds}: budget {budget:.3g} training multiply-accumulates ({best_base}, {used} generations)",
             "",
-            "| set-up | runs | generation reached | share of budget | selected test accuracy | Δ vs best baseline (95% interval) | best test of any network |",
+            "| set-up | runs | generation reached | share of budget | selected test accuracy | Δ vs best baseline "
+            "(95% interval) | best test of any network |",
             "|---|---|---|---|---|---|---|",
         ]
         for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
@@ -315,8 +331,10 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
                     verdict = "above 0" if d.low > 0 else ("below 0" if d.high < 0 else "includes 0")
                     delta = f"{100 * d.mean:+.2f} ({100 * d.low:+.2f}, {100 * d.high:+.2f}): {verdict}"
             lines.append(
-                f"| {name} | {len(at)} | {np.mean([a.generation for a in at]) + 1:.0f} | {np.mean([a.share for a in at]):.0%} | "
-                f"{100 * np.mean(sel):.2f}%{spread} | {delta} | {100 * np.mean([a.best_test_accuracy for a in at]):.2f}% |"
+                f"| {name} | {len(at)} | {np.mean([a.generation for a in at]) + 1:.0f} | "
+                f"{np.mean([a.share for a in at]):.0%} | "
+                f"{100 * np.mean(sel):.2f}%{spread} | {delta} | "
+                f"{100 * np.mean([a.best_test_accuracy for a in at]):.2f}% |"
             )
         fractions = (0.125, 0.25, 0.5, 1.0)
         lines += [
@@ -327,10 +345,14 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
             "|---|" + "---|" * len(fractions),
         ]
         for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
-            cells = [f"{100 * np.mean([at_compute(r, f * budget).selected_test_accuracy for r in groups[name]]):.2f}%"
-                     for f in fractions]
+            cells = [
+                f"{100 * np.mean([at_compute(r, f * budget).selected_test_accuracy for r in groups[name]]):.2f}%"
+                for f in fractions
+            ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        fig = compute_figure({k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget)
+        fig = compute_figure(
+            {k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget
+        )
         path = plots / f"compute-{ds}.png"
         plots.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
@@ -341,14 +363,21 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
             finals = [str(generation_champions(r)["layers"].iloc[-1]) for r in rs]
             fate = pd.concat([mutation_fate(r) for r in rs])
             grow = fate[fate["mutation"] == "add_layer"]
-            cost = f"{100 * grow['before'].mean():+.1f} points before BP ({len(grow)} offspring)" if len(grow) else "no add_layer offspring"
+            cost = (
+                f"{100 * grow['before'].mean():+.1f} points before BP ({len(grow)} offspring)"
+                if len(grow)
+                else "no add_layer offspring"
+            )
             sel = [at_compute(r, budget).selected_test_accuracy for r in rs]
             d = bootstrap_difference(sel, ref)
             if min(len(sel), len(ref)) < 2:
                 target = f"not decidable yet (one run a side; Δ {100 * d.mean:+.2f} points)"
             else:
-                target = ("met" if d.low > 0 else
-                          f"missed: Δ {100 * d.mean:+.2f} points, interval ({100 * d.low:+.2f}, {100 * d.high:+.2f})")
+                target = (
+                    "met"
+                    if d.low > 0
+                    else f"missed: Δ {100 * d.mean:+.2f} points, interval ({100 * d.low:+.2f}, {100 * d.high:+.2f})"
+                )
             deep = sum(conv_depth(f) >= 2 for f in finals)
             depth.append(
                 f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
@@ -366,28 +395,44 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
     set-up only, at the last generation both sides reached; bootstrap 95% intervals over seeds."""
     from ecosim.report.compare import bootstrap_difference
 
-    out = ["", "## The paper's speciation claim", "",
-           "§V: \"for all four datasets, the average overall fitness and the average offspring fitness",
-           "before BP at epoch 100 are higher in the cases with speciation than in those without\". Paper's",
-           "set-up (no variant), with minus without speciation, at the last generation both reached:", ""]
+    out = [
+        "",
+        "## The paper's speciation claim",
+        "",
+        '§V: "for all four datasets, the average overall fitness and the average offspring fitness',
+        "before BP at epoch 100 are higher in the cases with speciation than in those without\". Paper's",
+        "set-up (no variant), with minus without speciation, at the last generation both reached:",
+        "",
+    ]
     for ds in sorted({r.config.data.dataset for r in evo}):
-        sides = {s: [r for r in evo if not variant(r) and r.config.data.dataset == ds and r.config.ecosystem.speciation == s]
-                 for s in (True, False)}
+        sides = {
+            s: [r for r in evo if not variant(r) and r.config.data.dataset == ds and r.config.ecosystem.speciation == s]
+            for s in (True, False)
+        }
         if not sides[True] or not sides[False]:
             continue
         n = min(r.last_generation for r in sides[True] + sides[False]) + 1
         parts = []
         verdicts = []
-        for col, name in (("mean_fitness", "average fitness"), ("mean_offspring_fitness_before_bp", "offspring before BP")):
+        for col, name in (
+            ("mean_fitness", "average fitness"),
+            ("mean_offspring_fitness_before_bp", "offspring before BP"),
+        ):
             a = [float(truncated(r, n).generations[col].iloc[-1]) for r in sides[True]]
             b = [float(truncated(r, n).generations[col].iloc[-1]) for r in sides[False]]
             d = bootstrap_difference(a, b)
             if min(len(a), len(b)) < 2:
-                verdicts.append("direction only, no interval with one run a side: " + ("as the paper" if d.mean > 0 else "reversed"))
+                verdicts.append(
+                    "direction only, no interval with one run a side: " + ("as the paper" if d.mean > 0 else "reversed")
+                )
             else:
-                verdicts.append("reproduced" if d.low > 0 else ("reversed" if d.high < 0 else "not separable from noise"))
-            parts.append(f"{name} {100 * d.mean:+.2f} points (95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f}; "
-                         f"{len(a)} vs {len(b)} runs): {verdicts[-1]}")
+                verdicts.append(
+                    "reproduced" if d.low > 0 else ("reversed" if d.high < 0 else "not separable from noise")
+                )
+            parts.append(
+                f"{name} {100 * d.mean:+.2f} points (95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f}; "
+                f"{len(a)} vs {len(b)} runs): {verdicts[-1]}"
+            )
         out.append(f"- {ds}, {n} generations: " + "; ".join(parts) + ".")
     if len(out) == 7:
         out.append("- no dataset has runs of the paper's set-up both with and without speciation.")
@@ -438,7 +483,8 @@ def main() -> None:
         "",
         f"- machine: 2 CPU cores, no GPU; {len(evo)} evolution runs and {len(base)} baseline runs, "
         "each a synchronous ecosystem;",
-        f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at {' and '.join(map(str, budgets))}; population {e.population} initial / "
+        f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at "
+        f"{' and '.join(map(str, budgets))}; population {e.population} initial / "
         f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {e.species} initial species, "
         f"limit {e.max_species} (paper: 8 / 16); {e.offspring} offspring per generation;",
         f"- training as the paper: {t.optimiser}, batch {t.batch_size}, a fresh random "
@@ -455,13 +501,16 @@ def main() -> None:
         *args.command,
         "```",
         "",
-        f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 generations)",
+        f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 "
+        "generations)",
         "",
         "Each cell: highest value over runs, then (mean ± sample standard deviation over runs), in %, "
-        "at the budget's last generation (ecosim; runs that went further are cut there) or epoch 100 (paper). \"Offspring fitness before BP\" leaves "
+        "at the budget's last generation (ecosim; runs that went further are cut there) or epoch 100 (paper). "
+        '"Offspring fitness before BP" leaves '
         "clones out (a clone scores what its trained parent scored).",
         "",
-        "| Experiment | runs | generations | source | Highest fitness | Average fitness | Average offspring fitness before BP |",
+        "| Experiment | runs | generations | source | Highest fitness | Average fitness | Average offspring fitness "
+        "before BP |",
         "|---|---|---|---|---|---|---|",
     ]
     evo_at, base_at = at_budgets(evo, budgets), at_budgets(base, budgets)
@@ -475,7 +524,9 @@ def main() -> None:
         for slug, row in table.iterrows():
             cells = [format_cell(row[f"{m}_max"], row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
             lines.append(
-                f"| {row['experiment']} | {int(row['runs'])} | {int(row['generation']) + 1} | ecosim | " + " | ".join(cells) + " |"
+                f"| {row['experiment']} | {int(row['runs'])} | {int(row['generation']) + 1} | ecosim | "
+                + " | ".join(cells)
+                + " |"
             )
             key = f"{row['dataset']}-{'speciation' if row['speciation'] else 'no-speciation'}"
             if key in PAPER and not str(slug).endswith("(variant)"):
@@ -496,15 +547,20 @@ def main() -> None:
     for n in budgets:
         for r in evo_at[n] + base_at[n]:
             g = r.generations.set_index("generation")
-            rows.append({
-                "dataset": r.config.data.dataset,
-                "what": (f"baseline {r.config.ecosystem.initial_layers}-F10" if is_baseline(r)
-                         else "evolution, " + label(r).split(", ", 1)[1]),
-                "generations": n,
-                "best": float(g["best_fitness_so_far"].max()),
-                "last": float(g["highest_fitness"].iloc[-1]),
-                "layers": r.column("champion_layers").iloc[-1] if "champion_layers" in r.generations else None,
-            })
+            rows.append(
+                {
+                    "dataset": r.config.data.dataset,
+                    "what": (
+                        f"baseline {r.config.ecosystem.initial_layers}-F10"
+                        if is_baseline(r)
+                        else "evolution, " + label(r).split(", ", 1)[1]
+                    ),
+                    "generations": n,
+                    "best": float(g["best_fitness_so_far"].max()),
+                    "last": float(g["highest_fitness"].iloc[-1]),
+                    "layers": r.column("champion_layers").iloc[-1] if "champion_layers" in r.generations else None,
+                }
+            )
     frame = pd.DataFrame(rows)
     for (ds, n, what), grp in frame.groupby(["dataset", "generations", "what"], sort=True):
         top = grp.loc[grp["best"].idxmax()]
@@ -524,6 +580,7 @@ def main() -> None:
             if not sel:
                 lines.append(f"- {ds}, {n_gen} generations, best ≥ {_pct(goal)}: not run at this budget.")
                 continue
+
             def reached(r: RunLogs, n_gen: int = n_gen) -> float:
                 return float(r.generations[r.generations["generation"] < n_gen]["best_fitness_so_far"].max())
 
@@ -534,16 +591,20 @@ def main() -> None:
             top = max(bases, key=lambda r: float(r.generations["best_fitness_so_far"].max()), default=None)
             versus = (
                 f"; best fixed baseline `{top.config.ecosystem.initial_layers}-F10` "
-                f"{_pct(float(top.generations['best_fitness_so_far'].max()))}" if top is not None else ""
+                f"{_pct(float(top.generations['best_fitness_so_far'].max()))}"
+                if top is not None
+                else ""
             )
             paper = [r for r in sel if not variant(r)]
             own = ""
             if variant(top_run) and paper:  # a variant reached the best: say where the paper's set-up stands
                 p_best = max(reached(r) for r in paper)
                 p_verdict = "met" if p_best >= goal else f"missed by {100 * (goal - p_best):.2f} points"
-                own = f"; the paper's set-up alone: best {_pct(p_best)} over {len(paper)} run{'s' if len(paper) != 1 else ''}, {p_verdict}"
+                runs = f"{len(paper)} run{'s' if len(paper) != 1 else ''}"
+                own = f"; the paper's set-up alone: best {_pct(p_best)} over {runs}, {p_verdict}"
             lines.append(
-                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{'s' if len(sel) != 1 else ''} (by {label(top_run)}, "
+                f"- {ds}, {n_gen} generations: best {_pct(best)} over {len(sel)} run{'s' if len(sel) != 1 else ''} "
+                f"(by {label(top_run)}, "
                 f"seed {top_run.config.run.seed}), target ≥ {_pct(goal)}: {verdict}{own}{versus}."
             )
     conv_ok = []
@@ -558,7 +619,11 @@ def main() -> None:
 
     why = []
     for spec in (True, False):
-        sel = [r for r in evo if not variant(r) and r.config.ecosystem.speciation == spec and r.config.data.dataset == "mnist"]
+        sel = [
+            r
+            for r in evo
+            if not variant(r) and r.config.ecosystem.speciation == spec and r.config.data.dataset == "mnist"
+        ]
         if not sel:
             continue
         m = {k: float(np.nanmean([search_effort(r)[k] for r in sel])) for k in search_effort(sel[0])}
@@ -602,28 +667,55 @@ def main() -> None:
         )
     if len(fate):
         random_cost = -100 * grow["before"].mean() if len(grow) else float("nan")
-        top_base = max((float(truncated(r, 100).generations["best_fitness_so_far"].max()) for r in base
-                        if r.config.data.dataset == "mnist" and r.last_generation + 1 >= 100), default=float("nan"))
+        top_base = max(
+            (
+                float(truncated(r, 100).generations["best_fitness_so_far"].max())
+                for r in base
+                if r.config.data.dataset == "mnist" and r.last_generation + 1 >= 100
+            ),
+            default=float("nan"),
+        )
         for v in sorted({variant(r) for r in evo} - {""}):
             for spec in (True, False):
-                sel = [r for r in evo if variant(r) == v and r.config.ecosystem.speciation == spec
-                       and r.config.data.dataset == "mnist" and r.last_generation + 1 >= 100]
+                sel = [
+                    r
+                    for r in evo
+                    if variant(r) == v
+                    and r.config.ecosystem.speciation == spec
+                    and r.config.data.dataset == "mnist"
+                    and r.last_generation + 1 >= 100
+                ]
                 if not sel:
                     continue
                 sel = [truncated(r, 100) for r in sel]
                 vf = pd.concat([mutation_fate(r) for r in sel])
                 vgrow = vf[vf["mutation"] == "add_layer"]
-                paper = [truncated(r, 100) for r in mnist if r.config.ecosystem.speciation == spec and r.last_generation + 1 >= 100]
+                paper = [
+                    truncated(r, 100)
+                    for r in mnist
+                    if r.config.ecosystem.speciation == spec and r.last_generation + 1 >= 100
+                ]
                 finals = ", ".join(f"`{generation_champions(r)['layers'].iloc[-1]}`" for r in sel)
                 best = np.mean([float(r.generations["best_fitness_so_far"].max()) for r in sel])
                 start = sel[0].config.ecosystem.initial_layers
-                same = [float(truncated(b, 100).generations["best_fitness_so_far"].max()) for b in base
-                        if b.config.data.dataset == "mnist" and b.config.ecosystem.initial_layers == start
-                        and b.last_generation + 1 >= 100]
-                as_baseline = f" ({_pct(max(same))} for `{start}-F10` itself, trained as a baseline)" if start and same else ""
-                ref = np.mean([float(r.generations["best_fitness_so_far"].max()) for r in paper]) if paper else float("nan")
+                same = [
+                    float(truncated(b, 100).generations["best_fitness_so_far"].max())
+                    for b in base
+                    if b.config.data.dataset == "mnist"
+                    and b.config.ecosystem.initial_layers == start
+                    and b.last_generation + 1 >= 100
+                ]
+                as_baseline = (
+                    f" ({_pct(max(same))} for `{start}-F10` itself, trained as a baseline)" if start and same else ""
+                )
+                ref = (
+                    np.mean([float(r.generations["best_fitness_so_far"].max()) for r in paper])
+                    if paper
+                    else float("nan")
+                )
                 why.append(
-                    f"- MNIST {'with' if spec else 'without'} speciation, {v} ({len(sel)} run{'s' if len(sel) != 1 else ''}, "
+                    f"- MNIST {'with' if spec else 'without'} speciation, {v} ({len(sel)} "
+                    f"run{'s' if len(sel) != 1 else ''}, "
                     f"100 generations): best ever {_pct(best)} on average against {_pct(ref)} for the paper's set-up "
                     f"and {_pct(top_base)} for the best fixed baseline{as_baseline}; "
                     f"a new layer costs its parent {-100 * vgrow['before'].mean():.1f} points before BP "
@@ -640,7 +732,8 @@ def main() -> None:
         "Per run: the final champion, the share of networks with at least one conv layer at the last",
         "generation, and the first generation from which every generation champion holds a conv layer.",
         "",
-        "| Experiment | generations | seed | best ever | final champion | parameters | conv share (last) | CNN champions from | species (last) | constraint failures | species-limit failures | wall time (min) |",
+        "| Experiment | generations | seed | best ever | final champion | parameters | conv share (last) | CNN "
+        "champions from | species (last) | constraint failures | species-limit failures | wall time (min) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(evo, key=lambda r: (label(r), r.last_generation, r.config.run.seed)):
@@ -649,11 +742,16 @@ def main() -> None:
         champs = generation_champions(r)["layers"]
         is_cnn = champs.astype(str).str.startswith("C")
         since = next((int(i) for i in champs.index if is_cnn.loc[i:].all()), None)
-        failed = [c for c in g.columns if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction")]
+        failed = [
+            c for c in g.columns if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction")
+        ]
         lines.append(
-            f"| {label(r)} | {r.last_generation + 1} | {r.config.run.seed} | {_pct(float(g['best_fitness_so_far'].max()))} | "
-            f"`{champs.iloc[-1]}` | {int(last['champion_parameters'])} | {_pct(float(r.column('conv_share').iloc[-1]))} | "
-            f"{'never' if since is None else since} | {int(last['species_count'])} | {int(g[failed].to_numpy().sum())} | "
+            f"| {label(r)} | {r.last_generation + 1} | {r.config.run.seed} | "
+            f"{_pct(float(g['best_fitness_so_far'].max()))} | "
+            f"`{champs.iloc[-1]}` | {int(last['champion_parameters'])} | "
+            f"{_pct(float(r.column('conv_share').iloc[-1]))} | "
+            f"{'never' if since is None else since} | {int(last['species_count'])} | "
+            f"{int(g[failed].to_numpy().sum())} | "
             f"{int(g['failed_species_limit'].sum())} | {float(g['wall_time_s'].sum()) / 60:.1f} |"
         )
     lines += [
@@ -684,15 +782,18 @@ def main() -> None:
         "alive at the last generation hold conv networks. One kernel mutation grows or shrinks one kernel by 2 in",
         "one dimension, so a 1×1 kernel needs two kernel mutations to become 3×3.",
         "",
-        "| Experiment | generations | layer | node | kernel | stride | offspring per generation | offspring from the champion's species | species | last founded | extinct | CNN species / species at the end |",
+        "| Experiment | generations | layer | node | kernel | stride | offspring per generation | offspring from the "
+        "champion's species | species | last founded | extinct | CNN species / species at the end |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (name, n_gen) in sorted({(label(r), r.last_generation + 1) for r in evo}):
+    for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
         sel = [search_effort(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
         m = {k: float(np.nanmean([e[k] for e in sel])) for k in sel[0]}
         lines.append(
-            f"| {name} | {n_gen} | " + " | ".join(_pct(m[f"{k} mutations"]) for k in ("layer", "node", "kernel", "stride"))
-            + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} | {m['species']:.1f} | {m['last founded']:.0f} | "
+            f"| {name} | {n_gen} | "
+            + " | ".join(_pct(m[f"{k} mutations"]) for k in ("layer", "node", "kernel", "stride"))
+            + f" | {m['offspring per generation']:.1f} | {_pct(m[CHAMP_SHARE])} | {m['species']:.1f} | "
+            f"{m['last founded']:.0f} | "
             f"{m['extinct']:.1f} | {m['CNN species at the end']:.1f} / {m['species at the end']:.1f} |"
         )
 
@@ -703,10 +804,11 @@ def main() -> None:
         "fitness after their first generation of training minus their parent's in that generation,",
         "and the share culled right after that first training (eq. 9). In points of accuracy.",
         "",
-        "| Experiment | generations | mutation | offspring | before BP vs parent | after first training vs parent | culled after first training |",
+        "| Experiment | generations | mutation | offspring | before BP vs parent | after first training vs parent | "
+        "culled after first training |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (name, n_gen) in sorted({(label(r), r.last_generation + 1) for r in evo}):
+    for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
         fate = pd.concat([mutation_fate(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen])
         for mut, grp in fate.groupby("mutation", sort=True):
             lines.append(
@@ -741,7 +843,11 @@ def main() -> None:
 
     def share(stats: dict[str, float], key: str) -> str:
         denom = stats["kernels"] if "kernels" in key or key == "1×1 kernels" else stats["conv layers"]
-        return f"{stats[key]} ({stats[key] / denom:.0%})" if denom and key not in ("genomes", "conv layers", "kernels") else str(stats[key])
+        return (
+            f"{stats[key]} ({stats[key] / denom:.0%})"
+            if denom and key not in ("genomes", "conv layers", "kernels")
+            else str(stats[key])
+        )
 
     for key in a:
         if not key.startswith("_"):

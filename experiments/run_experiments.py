@@ -131,9 +131,7 @@ def run_status(run_dir: Path, config: Config, budget: float = 0.0) -> str:
             f"{section}.{key}: {value!r} there, {wanted[section][key]!r} requested"
             for section, table in there.items()
             for key, value in table.items()
-            if f"{section}.{key}" not in _OPERATIONAL
-            and section != "resources"
-            and wanted[section][key] != value
+            if f"{section}.{key}" not in _OPERATIONAL and section != "resources" and wanted[section][key] != value
         ]
         if diff:
             raise EcosimError(
@@ -272,9 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="experiment configs (e.g. experiments/*.toml)",
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[0], help="run seeds (default: 0)")
-    p.add_argument(
-        "--out", default="runs/table1", help="root of the run directories (default: runs/table1)"
-    )
+    p.add_argument("--out", default="runs/table1", help="root of the run directories (default: runs/table1)")
     p.add_argument("--generations", type=int, default=None, help="override run.generations")
     p.add_argument("--data-root", default=None, help="override data.data_root")
     p.add_argument(

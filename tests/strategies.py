@@ -40,16 +40,8 @@ def conv_layers(draw: st.DrawFn, in_size: tuple[int, int], max_kernels: int = 6)
     kh, kw = max_kernel_size(in_size[0]), max_kernel_size(in_size[1])
     n = draw(st.integers(1, max_kernels))
     kernels = tuple((_odd(draw, kh), _odd(draw, kw)) for _ in range(n))
-    sh = draw(
-        st.one_of(
-            st.integers(1, min(2, max_stride(in_size[0]))), st.integers(1, max_stride(in_size[0]))
-        )
-    )
-    sw = draw(
-        st.one_of(
-            st.integers(1, min(2, max_stride(in_size[1]))), st.integers(1, max_stride(in_size[1]))
-        )
-    )
+    sh = draw(st.one_of(st.integers(1, min(2, max_stride(in_size[0]))), st.integers(1, max_stride(in_size[0]))))
+    sw = draw(st.one_of(st.integers(1, min(2, max_stride(in_size[1]))), st.integers(1, max_stride(in_size[1]))))
     return ConvLayer(kernels, (sh, sw))
 
 

@@ -1,4 +1,5 @@
-"""The Python entry points: logging of progress lines, absolute paths, clamped requests (issue: any budget, any terminal)."""
+"""The Python entry points: logging of progress lines, absolute paths, clamped requests (issue: any budget, any
+terminal)."""
 
 from __future__ import annotations
 

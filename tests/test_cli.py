@@ -36,15 +36,24 @@ def _env(**extra: str) -> dict[str, str]:
 
 def ecosim(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120):
     return subprocess.run(
-        [sys.executable, "-m", "ecosim.cli", *args], cwd=cwd, env=env or _env(), capture_output=True, text=True,
+        [sys.executable, "-m", "ecosim.cli", *args],
+        cwd=cwd,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
 
 def _popen(*args: str, cwd: Path | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "ecosim.cli", *args], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [sys.executable, "-m", "ecosim.cli", *args],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -104,23 +113,29 @@ def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named
     assert "Traceback" not in res.stderr and not (tmp_path / "run").exists()
 
 
-
 @pytest.mark.parametrize("layers, why", [("C10[31x31]", "kernel 31x31 exceeds"), ("C10s40", "stride 40x40 exceeds")])
-def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_directory(layers, why, tmp_path, data_root):
-    res = ecosim("run", "--initial-layers", layers, *TINY, "--out", str(tmp_path / "run"),
-                 env=_env(ECOSIM_DATA=str(data_root)))
+def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_directory(
+    layers, why, tmp_path, data_root
+):
+    res = ecosim(
+        "run", "--initial-layers", layers, *TINY, "--out", str(tmp_path / "run"), env=_env(ECOSIM_DATA=str(data_root))
+    )
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error")]
     assert res.returncode == 2 and len(errors) == 1, res.stderr
     assert "'ecosystem.initial_layers'" in errors[0] and "mnist images (1, 28, 28)" in errors[0] and why in errors[0]
     assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
+
 
 @pytest.mark.parametrize(
     "command, args, named",
     [
         ("run", ["--generations", "5", "--set", "run.generations=7"], ["--generations 5", "--set run.generations=7"]),
         ("run", ["--no-speciation", "--set", "ecosystem.speciation=true"], ["--no-speciation", "ecosystem.speciation"]),
-        ("run", ["--set", "mutation.new_dense_max_nodes=5", "--new-layer-max-nodes", "4"],  # a renamed key too
-         ["--new-layer-max-nodes 4", "--set mutation.new_dense_max_nodes=5"]),
+        (
+            "run",
+            ["--set", "mutation.new_dense_max_nodes=5", "--new-layer-max-nodes", "4"],  # a renamed key too
+            ["--new-layer-max-nodes 4", "--set mutation.new_dense_max_nodes=5"],
+        ),
         ("resume", ["--data-root", "/x", "--set", "data.data_root=/y"], ["--data-root /x", "--set data.data_root=/y"]),
     ],
 )
@@ -173,8 +188,12 @@ def test_wrong_dataset_or_empty_data_root_is_named(tmp_path, data_root):
 
 
 def test_an_offline_download_is_one_line_naming_dataset_folder_and_what_to_do_and_no_run_directory(tmp_path):
-    env = _env(ECOSIM_CACHE=str(tmp_path / "cache"), http_proxy="http://127.0.0.1:9",
-               https_proxy="http://127.0.0.1:9", no_proxy="")  # offline, whatever this machine is
+    env = _env(
+        ECOSIM_CACHE=str(tmp_path / "cache"),
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        no_proxy="",
+    )  # offline, whatever this machine is
     env.pop("ECOSIM_DATA", None)
     res = ecosim("run", "--population", "1", "--out", str(tmp_path / "run"), env=env, timeout=300)
     assert res.returncode == 2, res.stderr
@@ -193,12 +212,31 @@ def _stored_run(run_dir: Path, done: int, total: int, data_root: str) -> Path:
     RunDir(run_dir).config.write_text(cfg.to_toml(), encoding="utf-8")
     logs = LogWriter(run_dir)
     for g in range(done):
-        net = {"generation": g, "network_id": g, "species_id": 0, "origin": "initial", "parameters": 7850,
-               "layers": "F10", "fitness": 0.5 + g / 100, "status": "ok", "culled": False}
+        net = {
+            "generation": g,
+            "network_id": g,
+            "species_id": 0,
+            "origin": "initial",
+            "parameters": 7850,
+            "layers": "F10",
+            "fitness": 0.5 + g / 100,
+            "status": "ok",
+            "culled": False,
+        }
         logs.write_networks(g, 0, [net])
-        logs.write_generation({"generation": g, "highest_fitness": 0.5 + g / 100, "mean_fitness": 0.5,
-                               "species_count": 1, "network_count": 1, "champion_id": g,
-                               "champion_fitness": 0.5 + g / 100, "champion_parameters": 7850, **empty_counts()})
+        logs.write_generation(
+            {
+                "generation": g,
+                "highest_fitness": 0.5 + g / 100,
+                "mean_fitness": 0.5,
+                "species_count": 1,
+                "network_count": 1,
+                "champion_id": g,
+                "champion_fitness": 0.5 + g / 100,
+                "champion_parameters": 7850,
+                **empty_counts(),
+            }
+        )
     save_checkpoint(run_dir, done - 1, {"best": {"id": done - 1, "fitness": 0.5 + (done - 1) / 100}}, [])
     return run_dir
 
@@ -240,8 +278,22 @@ def test_resume_without_its_data_names_the_stored_data_root_and_how_to_give_anot
 def test_small_ecosystem_runs_and_piped_output_comes_line_by_line(tmp_path, data_root):
     out = tmp_path / "small"
     proc = _popen(
-        "run", "--dataset", "mnist", "--generations", "2", "--population", "8", "--max-population", "12",
-        "--species", "2", "--max-species", "4", "--out", str(out), *TINY,
+        "run",
+        "--dataset",
+        "mnist",
+        "--generations",
+        "2",
+        "--population",
+        "8",
+        "--max-population",
+        "12",
+        "--species",
+        "2",
+        "--max-species",
+        "4",
+        "--out",
+        str(out),
+        *TINY,
     )
     seen: list[str] = []
     deadline = time.time() + 150
@@ -254,7 +306,9 @@ def test_small_ecosystem_runs_and_piped_output_comes_line_by_line(tmp_path, data
     assert proc.returncode == 0, err
     gen_lines = [ln for ln in lines if ln.startswith("generation ")]
     assert len(gen_lines) == 2
-    assert re.match(r"generation 1 \(2/2\): best [\d.]+, mean [\d.]+, species \d+, networks \d+, .*[\d.]+ s$", gen_lines[1])
+    assert re.match(
+        r"generation 1 \(2/2\): best [\d.]+, mean [\d.]+, species \d+, networks \d+, .*[\d.]+ s$", gen_lines[1]
+    )
     champion = next(ln for ln in lines if ln.startswith("champion: "))
     assert re.search(r"layers \S+, [\d,]+ parameters", champion)
     toml = (out / "config.toml").read_text()
@@ -286,8 +340,9 @@ def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, 
     elsewhere.mkdir()
     env = _env()
     env.pop("ECOSIM_DATA", None)  # the stored absolute data root is enough
-    res = ecosim("resume", os.path.relpath(out, elsewhere), "--generations", str(done + 2), cwd=elsewhere, env=env,
-                 timeout=150)  # one more generation
+    res = ecosim(
+        "resume", os.path.relpath(out, elsewhere), "--generations", str(done + 2), cwd=elsewhere, env=env, timeout=150
+    )  # one more generation
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0].startswith(f"run directory: {out}")
     gens = read_generations(out)

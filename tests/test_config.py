@@ -92,16 +92,24 @@ def test_derived_sizes_reproduce_the_paper_and_are_numbers_in_toml(tmp_path):
 
 
 def test_small_ecosystems_need_only_the_sizes_the_user_cares_about():
-    e = Config().with_overrides({
-        "ecosystem.population": 8, "ecosystem.max_population": 12, "ecosystem.species": 2, "ecosystem.max_species": 4,
-    }).ecosystem
+    e = (
+        Config()
+        .with_overrides(
+            {
+                "ecosystem.population": 8,
+                "ecosystem.max_population": 12,
+                "ecosystem.species": 2,
+                "ecosystem.max_species": 4,
+            }
+        )
+        .ecosystem
+    )
     assert e.offspring == 4  # issue: the default 32 broke every ecosystem below ~40 networks
     one = Config().with_overrides({"ecosystem.population": 1}).ecosystem
     assert (one.species, one.max_species, one.offspring, one.max_population) == (1, 2, 1, 3)  # not 1 → 33 → 65
     assert EcosystemConfig(population=1) == one  # same rules from the Python API
     eight = Config().with_overrides({"ecosystem.population": 8}).ecosystem
     assert (eight.species, eight.max_species, eight.offspring, eight.max_population) == (8, 16, 4, 20)
-
 
 
 def test_a_baseline_has_one_species_and_a_second_is_an_error():
@@ -112,6 +120,7 @@ def test_a_baseline_has_one_species_and_a_second_is_an_error():
         Config().with_overrides({**base, "ecosystem.species": 2})
     with pytest.raises(ConfigError, match=r"'ecosystem.speciation' = False .*plus one random mutation"):
         Config().with_overrides({**base, "ecosystem.speciation": False})  # each network mutated once
+
 
 def test_overrides_re_derive_and_auto_unsets():
     c = Config().with_overrides({"ecosystem.population": 8})
@@ -171,7 +180,9 @@ def test_config_fields_describe_every_key_with_help_and_choices():
     for key, choices in CHOICES.items():
         assert by_key[key].choices == choices
     assert "0 →" in by_key["training.learning_rate"].help and "adam" in by_key["training.optimiser"].help
-    assert {f.key for f in fields if f.derived} == {f"ecosystem.{k}" for k in ("max_population", "species", "max_species", "offspring")}
+    assert {f.key for f in fields if f.derived} == {
+        f"ecosystem.{k}" for k in ("max_population", "species", "max_species", "offspring")
+    }
 
 
 def test_cli_errors_keep_bracketed_names(tmp_path, capsys):
@@ -193,7 +204,11 @@ def test_a_run_config_written_before_a_default_changed_keeps_the_old_value(tmp_p
 
     path = tmp_path / "config.toml"
     path.write_text(tomli_w.dumps(old))
-    assert load_config(path, run_config=True).mutation.resize_dimension == CHANGED_DEFAULTS[("mutation", "resize_dimension")] == "eq1"
+    assert (
+        load_config(path, run_config=True).mutation.resize_dimension
+        == CHANGED_DEFAULTS[("mutation", "resize_dimension")]
+        == "eq1"
+    )
     assert load_config(path).mutation.resize_dimension == "uniform"  # a user's config file: today's default
     path.write_text(Config().to_toml())
     assert load_config(path, run_config=True).mutation.resize_dimension == "uniform"

@@ -45,16 +45,12 @@ def champion_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     weights = init_weights(GENOME, np.random.default_rng(0), std=0.1)
     threads = torch.get_num_threads()
     try:  # one thread, as in a Ray task (and much faster than two on a busy machine)
-        result = train_and_evaluate(
-            GENOME, weights, data, TrainingParams(), seed=0, evaluate_before=False
-        )
+        result = train_and_evaluate(GENOME, weights, data, TrainingParams(), seed=0, evaluate_before=False)
     finally:
         torch.set_num_threads(threads)
     assert result.status == "ok" and result.fitness > 0.5, result.message
     run_dir = tmp_path_factory.mktemp("run")
-    (run_dir / "config.toml").write_text(
-        cfg.with_overrides({"run.out": str(run_dir)}).to_toml(), encoding="utf-8"
-    )
+    (run_dir / "config.toml").write_text(cfg.with_overrides({"run.out": str(run_dir)}).to_toml(), encoding="utf-8")
     save_network(
         run_dir / "champion.safetensors",
         GENOME,
@@ -176,8 +172,12 @@ def test_exports_into_one_folder_list_every_format_still_there_and_an_absolute_s
     run_dir.mkdir()
     (run_dir / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
     small = Genome((1, 28, 28), (DenseLayer(10),))
-    save_network(run_dir / "champion.safetensors", small, init_weights(small, np.random.default_rng(0)),
-                 {"network_id": 3, "fitness": 0.5, "dataset": "mnist"})
+    save_network(
+        run_dir / "champion.safetensors",
+        small,
+        init_weights(small, np.random.default_rng(0)),
+        {"network_id": 3, "fitness": 0.5, "dataset": "mnist"},
+    )
     monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
     assert main(["export", "run", "--out", "out", "--format", "pt2"]) == 0
     assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
@@ -188,8 +188,12 @@ def test_exports_into_one_folder_list_every_format_still_there_and_an_absolute_s
     assert main(["export", "run", "--out", "out"]) == 0
     info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
     assert info["formats"] == {"pt2": "champion.pt2"}
-    save_network(run_dir / "champion.safetensors", small, init_weights(small, np.random.default_rng(1)),
-                 {"network_id": 9, "fitness": 0.6, "dataset": "mnist"})  # the run went on: a new champion
+    save_network(
+        run_dir / "champion.safetensors",
+        small,
+        init_weights(small, np.random.default_rng(1)),
+        {"network_id": 9, "fitness": 0.6, "dataset": "mnist"},
+    )  # the run went on: a new champion
     assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
     info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
     assert info["formats"] == {"torchscript": "champion.pt"}  # the old champion's pt2 is not this one's
@@ -206,9 +210,7 @@ def test_missing_champion_is_a_checkpoint_error_naming_the_path(tmp_path, capsys
     with pytest.raises(CheckpointError, match=r"champion\.safetensors is missing"):
         export_champion(tmp_path)
     assert main(["export", str(tmp_path)]) == 2
-    assert "champion.safetensors" in "".join(
-        capsys.readouterr().err.split()
-    )  # rich wraps, even mid-word
+    assert "champion.safetensors" in "".join(capsys.readouterr().err.split())  # rich wraps, even mid-word
 
 
 @pytest.mark.parametrize("damage", ["truncated", "binary"])

@@ -10,8 +10,14 @@ from rich.text import Text
 
 from ecosim.progress import LineReporter, RichReporter, format_generation
 
-ROW = {"generation": 2, "highest_fitness": 0.91234, "mean_fitness": 0.8, "species_count": 3, "network_count": 12,
-       "wall_time_s": 4.25}
+ROW = {
+    "generation": 2,
+    "highest_fitness": 0.91234,
+    "mean_fitness": 0.8,
+    "species_count": 3,
+    "network_count": 12,
+    "wall_time_s": 4.25,
+}
 
 
 def test_generation_line_is_plain_and_complete():
@@ -40,8 +46,9 @@ def test_the_progress_bar_is_one_line_that_fits_the_terminal(width):
 
     bar = RichReporter(Console(width=width, force_terminal=True, file=StringIO()))
     bar.task = bar.progress.add_task("run", total=1000, completed=123, status="starting")  # on_start, not live
-    bar.on_generation({"generation": 122, "species_count": 16, "network_count": 111,
-                       "highest_fitness": 0.94123, "mean_fitness": 0.81})
+    bar.on_generation(
+        {"generation": 122, "species_count": 16, "network_count": 111, "highest_fitness": 0.94123, "mean_fitness": 0.81}
+    )
     bar.on_phase(123, "training", 96)
     lines = shown()
     assert len(lines) == 1 and len(lines[0]) <= width, lines

@@ -104,7 +104,11 @@ def prepare_data(config: DataSettings) -> tuple[DataArrays, tuple[int, int, int]
     if d.test_subset > len(eval_y):
         log.warning(
             "config 'data.test_subset' = %d exceeds the %d %s images of %s: all %d are used",
-            d.test_subset, len(eval_y), "validation" if separate_test else "test", d.dataset, len(eval_y),
+            d.test_subset,
+            len(eval_y),
+            "validation" if separate_test else "test",
+            d.dataset,
+            len(eval_y),
         )
     if d.test_subset:  # a random subset, the same for every run: sets stored class by class stay balanced
         keep = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(eval_y))[: d.test_subset])

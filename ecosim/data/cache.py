@@ -33,15 +33,22 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         with np.load(path, allow_pickle=False) as npz:
             if int(npz["version"]) != NPZ_VERSION:
                 return None
-            arrays = tuple(np.ascontiguousarray(npz[key]) for key in (
-                "train_images", "train_labels", "test_images", "test_labels"))
+            arrays = tuple(
+                np.ascontiguousarray(npz[key]) for key in ("train_images", "train_labels", "test_images", "test_labels")
+            )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         warnings.warn(f"ignoring unreadable dataset cache {path}: {exc}", stacklevel=3)
         return None
     train_x, train_y, test_x, test_y = arrays
-    if (train_x.dtype != np.uint8 or test_x.dtype != np.uint8 or train_x.ndim != 4
-            or train_y.dtype != np.int64 or test_y.dtype != np.int64
-            or len(train_x) != len(train_y) or len(test_x) != len(test_y)):
+    if (
+        train_x.dtype != np.uint8
+        or test_x.dtype != np.uint8
+        or train_x.ndim != 4
+        or train_y.dtype != np.int64
+        or test_y.dtype != np.int64
+        or len(train_x) != len(train_y)
+        or len(test_x) != len(test_y)
+    ):
         warnings.warn(f"ignoring inconsistent dataset cache {path}", stacklevel=3)
         return None
     return train_x, train_y, test_x, test_y

@@ -45,12 +45,22 @@ __all__ = ["CIFAR10_CLASSES", "load_cifar10"]
 log = logging.getLogger(__name__)
 
 CIFAR10_CLASSES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 """CIFAR-10 class names in official label order (also their sorted order)."""
 
-_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
-                             ".webp"})  # torchvision's ImageFolder extensions
+_IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+)  # torchvision's ImageFolder extensions
 
 
 def load_cifar10(root: Path, download: bool, cache: Path) -> ImageDataset:
@@ -75,8 +85,10 @@ def load_cifar10(root: Path, download: bool, cache: Path) -> ImageDataset:
     from torchvision import datasets
 
     def read(folder: Path, dl: bool) -> tuple[Any, Any]:
-        return (datasets.CIFAR10(str(folder), train=True, download=dl),
-                datasets.CIFAR10(str(folder), train=False, download=dl))
+        return (
+            datasets.CIFAR10(str(folder), train=True, download=dl),
+            datasets.CIFAR10(str(folder), train=False, download=dl),
+        )
 
     train, test = read_or_download("cifar10", root, download, "", read)
 
@@ -86,13 +98,10 @@ def load_cifar10(root: Path, download: bool, cache: Path) -> ImageDataset:
     def labels(ds: Any) -> np.ndarray:
         return np.asarray(ds.targets, dtype=np.int64)
 
-    return build_dataset("cifar10", images(train), labels(train), images(test), labels(test), 10,
-                         mean, std, root)
+    return build_dataset("cifar10", images(train), labels(train), images(test), labels(test), 10, mean, std, root)
 
 
-def _cifar10_from_tarball(
-    tarball: Path, cache: Path
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _cifar10_from_tarball(tarball: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return the decoded arrays of the CIFAR-10 JPEG tarball, from the ``.npz`` when current.
 
     On first use the JPEGs are decoded straight from the tarball (nothing is extracted to disk)
@@ -109,23 +118,31 @@ def _cifar10_from_tarball(
             shutil.rmtree(stale, ignore_errors=True)
         return cached
 
-    log.info("CIFAR-10 first use: decoding the 60,000 JPEGs of %s once (about half a minute); "
-             "the arrays are cached in %s", tarball, npz_path)
+    log.info(
+        "CIFAR-10 first use: decoding the 60,000 JPEGs of %s once (about half a minute); the arrays are cached in %s",
+        tarball,
+        npz_path,
+    )
     start = time.perf_counter()
-    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_tarball_splits(
-        tarball)
-    log.info("decoded %d CIFAR-10 JPEGs in %.1f s", len(train_y) + len(test_y),
-             time.perf_counter() - start)
+    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_tarball_splits(tarball)
+    log.info("decoded %d CIFAR-10 JPEGs in %.1f s", len(train_y) + len(test_y), time.perf_counter() - start)
     for classes in (train_classes, test_classes):
         if tuple(classes) != CIFAR10_CLASSES:
             raise DatasetError(
-                f"dataset 'cifar10': the class folders in {tarball} are {classes}, expected "
-                f"{list(CIFAR10_CLASSES)}")
+                f"dataset 'cifar10': the class folders in {tarball} are {classes}, expected {list(CIFAR10_CLASSES)}"
+            )
     if train_x.shape[1:] != (3, 32, 32):
-        raise DatasetError(f"dataset 'cifar10': images in {tarball} are "
-                           f"{train_x.shape[1:]} (C, H, W), expected (3, 32, 32)")
-    write_npz(npz_path, train_images=train_x, train_labels=train_y, test_images=test_x,
-              test_labels=test_y, version=np.asarray(NPZ_VERSION, dtype=np.int64))
+        raise DatasetError(
+            f"dataset 'cifar10': images in {tarball} are {train_x.shape[1:]} (C, H, W), expected (3, 32, 32)"
+        )
+    write_npz(
+        npz_path,
+        train_images=train_x,
+        train_labels=train_y,
+        test_images=test_x,
+        test_labels=test_y,
+        version=np.asarray(NPZ_VERSION, dtype=np.int64),
+    )
     if stale.is_dir():
         shutil.rmtree(stale, ignore_errors=True)
     return train_x, train_y, test_x, test_y
@@ -195,31 +212,39 @@ def _read_tarball_splits(
                     try:
                         image = decode_image(io.BytesIO(fh.read()))
                     except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
-                        raise DatasetError(f"dataset 'cifar10': cannot decode {member.name} in "
-                                           f"{tarball}: {exc}") from exc
+                        raise DatasetError(
+                            f"dataset 'cifar10': cannot decode {member.name} in {tarball}: {exc}"
+                        ) from exc
                     split, cls, rel = where
                     decoded[split].setdefault(cls, []).append((rel, image))
                     count += 1
                     if reader.count / total >= next_report:
-                        log.info("CIFAR-10: %3.0f%% of %s read, %d images decoded",
-                                 100 * reader.count / total, tarball.name, count)
+                        log.info(
+                            "CIFAR-10: %3.0f%% of %s read, %d images decoded",
+                            100 * reader.count / total,
+                            tarball.name,
+                            count,
+                        )
                         next_report += 0.1
     except DatasetError:
         raise
     except (OSError, tarfile.TarError, EOFError, zlib.error) as exc:
-        raise DatasetError(f"dataset 'cifar10': cannot read {tarball}: {type(exc).__name__}: "
-                           f"{exc}") from exc
+        raise DatasetError(f"dataset 'cifar10': cannot read {tarball}: {type(exc).__name__}: {exc}") from exc
     if not decoded["train"] or not decoded["test"]:
         raise DatasetError(
             f"dataset 'cifar10': the tarball {tarball} holds no train/ and test/ folders; "
-            "expected train/<class>/NNNN.jpg and test/<class>/NNNN.jpg")
+            "expected train/<class>/NNNN.jpg and test/<class>/NNNN.jpg"
+        )
     images: list[list[tuple[np.ndarray, str]]] = []
     labels: list[np.ndarray] = []
     classes: list[list[str]] = []
     for split in ("train", "test"):
         names = sorted(decoded[split])
-        items = [(label, array, f"{split}/{cls}/{rel}") for label, cls in enumerate(names)
-                 for rel, array in sorted(decoded[split][cls], key=lambda item: item[0])]
+        items = [
+            (label, array, f"{split}/{cls}/{rel}")
+            for label, cls in enumerate(names)
+            for rel, array in sorted(decoded[split][cls], key=lambda item: item[0])
+        ]
         images.append([(array, name) for _, array, name in items])
         labels.append(np.asarray([label for label, _, _ in items], dtype=np.int64))
         classes.append(names)

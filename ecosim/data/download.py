@@ -35,8 +35,15 @@ log = logging.getLogger(__name__)
 
 # Errors torchvision (and the files it reads) raise for missing, corrupt or undownloadable data.
 _DATA_ERRORS: tuple[type[BaseException], ...] = (
-    RuntimeError, OSError, URLError, ValueError, EOFError, AssertionError, KeyError,
-    tarfile.TarError, zipfile.BadZipFile,
+    RuntimeError,
+    OSError,
+    URLError,
+    ValueError,
+    EOFError,
+    AssertionError,
+    KeyError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
 )
 
 
@@ -53,21 +60,27 @@ class DataNotFoundError(DatasetError):
         layout: the files expected under a data root (``DIR/MNIST/raw/...``).
     """
 
-    def __init__(self, dataset: str, folder: Path, reason: str, downloaded: bool = False,
-                 after_download: bool = False) -> None:
+    def __init__(
+        self, dataset: str, folder: Path, reason: str, downloaded: bool = False, after_download: bool = False
+    ) -> None:
         self.dataset, self.folder, self.reason, self.downloaded = dataset, folder, reason, downloaded
         self.layout = LAYOUTS[dataset]
-        give = (f"give the folder that holds it with --data-root DIR or {ENV_VAR}=DIR "
-                f"(laid out as {self.layout})")
+        give = f"give the folder that holds it with --data-root DIR or {ENV_VAR}=DIR (laid out as {self.layout})"
         if after_download:
-            text = (f"dataset {dataset!r} downloaded into {folder} is unreadable ({reason}): delete "
-                    f"{folder} and retry, or {give}")
+            text = (
+                f"dataset {dataset!r} downloaded into {folder} is unreadable ({reason}): delete "
+                f"{folder} and retry, or {give}"
+            )
         elif downloaded:
-            text = (f"dataset {dataset!r} could not be downloaded into {folder} ({reason}): connect "
-                    f"this machine to the internet and retry, or {give}")
+            text = (
+                f"dataset {dataset!r} could not be downloaded into {folder} ({reason}): connect "
+                f"this machine to the internet and retry, or {give}"
+            )
         else:
-            text = (f"dataset {dataset!r} is not in {folder} ({reason}): {give}, or leave both unset "
-                    "on a machine with internet access to download it")
+            text = (
+                f"dataset {dataset!r} is not in {folder} ({reason}): {give}, or leave both unset "
+                "on a machine with internet access to download it"
+            )
         super().__init__(text)
 
 

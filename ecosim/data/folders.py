@@ -23,8 +23,7 @@ __all__ = ["find_folder", "load_image_folder", "looks_like_path"]
 
 def looks_like_path(name: str) -> bool:
     """Whether a dataset ``name`` is written as a path (a separator, or a leading ``.`` or ``~``)."""
-    return (os.sep in name or (os.altsep is not None and os.altsep in name)
-            or name.startswith((".", "~")))
+    return os.sep in name or (os.altsep is not None and os.altsep in name) or name.startswith((".", "~"))
 
 
 def find_folder(name: str, root: Path | None) -> Path | None:
@@ -48,15 +47,16 @@ def load_image_folder(folder: Path) -> ImageDataset:
     if not ((folder / "train").is_dir() and (folder / "test").is_dir()):
         raise DatasetError(
             f"dataset folder {folder} needs train/ and test/ subfolders, each laid out as "
-            f"<class>/<image>; found {sorted(p.name for p in folder.iterdir())}")
-    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_image_folder_splits(
-        folder)
+            f"<class>/<image>; found {sorted(p.name for p in folder.iterdir())}"
+        )
+    (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_image_folder_splits(folder)
     if train_classes != test_classes:
-        raise DatasetError(f"dataset folder {folder}: train/ has classes {train_classes} but "
-                           f"test/ has {test_classes}; both need the same class folders")
+        raise DatasetError(
+            f"dataset folder {folder}: train/ has classes {train_classes} but "
+            f"test/ has {test_classes}; both need the same class folders"
+        )
     mean, std = _channel_stats(train_x)
-    return build_dataset(str(folder), train_x, train_y, test_x, test_y, len(train_classes), mean,
-                         std, folder)
+    return build_dataset(str(folder), train_x, train_y, test_x, test_y, len(train_classes), mean, std, folder)
 
 
 def _read_image_folder_splits(
@@ -74,8 +74,9 @@ def _read_image_folder_splits(
         try:
             image_folder = datasets.ImageFolder(str(split_dir))
         except (FileNotFoundError, OSError) as exc:
-            raise DatasetError(f"dataset folder {folder}: cannot read {split_dir} as "
-                               f"<class>/<image> folders: {exc}") from exc
+            raise DatasetError(
+                f"dataset folder {folder}: cannot read {split_dir} as <class>/<image> folders: {exc}"
+            ) from exc
         images.append(_decode_all([path for path, _ in image_folder.samples], split_dir))
         labels.append(np.asarray([label for _, label in image_folder.samples], dtype=np.int64))
         classes.append(list(image_folder.classes))
@@ -106,7 +107,7 @@ def _channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, 
     total = np.zeros(channels, dtype=np.float64)
     total_sq = np.zeros(channels, dtype=np.float64)
     for start in range(0, len(images), 4096):
-        chunk = images[start:start + 4096].astype(np.float64) / 255.0
+        chunk = images[start : start + 4096].astype(np.float64) / 255.0
         total += chunk.sum(axis=(0, 2, 3))
         total_sq += np.square(chunk).sum(axis=(0, 2, 3))
     count = max(1, images.shape[0] * images.shape[2] * images.shape[3])

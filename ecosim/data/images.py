@@ -70,7 +70,8 @@ def _check_same_size(images: Iterable[Named], source: str) -> None:
             (h0, w0), (h, w) = first[0].shape[:2], array.shape[:2]
             raise DatasetError(
                 f"{source}: images differ in size: {first[1]} is {w0}x{h0} but {name} is {w}x{h} "
-                "(width x height); all images must have the same size")
+                "(width x height); all images must have the same size"
+            )
 
 
 def _stack(images: Sequence[Named], channels: int) -> np.ndarray:
@@ -82,8 +83,7 @@ def _stack(images: Sequence[Named], channels: int) -> np.ndarray:
         return np.ascontiguousarray(np.stack(arrays).transpose(0, 3, 1, 2))
     if all(a.ndim == 2 for a in arrays):
         stacked = np.stack(arrays)[:, None, :, :]
-        return np.ascontiguousarray(np.repeat(stacked, channels, axis=1) if channels > 1
-                                    else stacked)
+        return np.ascontiguousarray(np.repeat(stacked, channels, axis=1) if channels > 1 else stacked)
     h, w = arrays[0].shape[:2]
     out = np.empty((len(arrays), channels, h, w), dtype=np.uint8)
     for i, a in enumerate(arrays):

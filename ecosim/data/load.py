@@ -81,8 +81,10 @@ def load_dataset(
             (:class:`~ecosim.data.download.DataNotFoundError` for a known dataset not found).
     """
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"dataset name must be a non-empty string, got {name!r}; valid names: "
-                          f"{', '.join(DATASETS)}, or a path to an ImageFolder folder")
+        raise ConfigError(
+            f"dataset name must be a non-empty string, got {name!r}; valid names: "
+            f"{', '.join(DATASETS)}, or a path to an ImageFolder folder"
+        )
     key = name.strip().lower()
     configured_root = resolve_data_root(data_root)
     cache = cache_root(cache_dir)
@@ -94,15 +96,16 @@ def load_dataset(
                 raise DatasetError(
                     f"dataset folder {name!r} does not exist (looked in {Path(name).expanduser()}"
                     + (f" and {configured_root / name}" if configured_root else "")
-                    + "); a dataset folder needs train/<class>/<image> and test/<class>/<image>")
+                    + "); a dataset folder needs train/<class>/<image> and test/<class>/<image>"
+                )
             raise ConfigError(
                 f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}, or a path to an "
-                "existing folder with train/<class>/<image> and test/<class>/<image> subfolders")
+                "existing folder with train/<class>/<image> and test/<class>/<image> subfolders"
+            )
         return load_image_folder(folder)
 
     if key == "emnist" and emnist_split not in EMNIST_SPLITS:
-        raise ConfigError(f"emnist_split={emnist_split!r} is invalid; valid splits: "
-                          f"{', '.join(EMNIST_SPLITS)}")
+        raise ConfigError(f"emnist_split={emnist_split!r} is invalid; valid splits: {', '.join(EMNIST_SPLITS)}")
 
     root = configured_root if configured_root is not None else cache / "datasets"
     if download is None:

@@ -84,9 +84,7 @@ def _read_idx_files(name: str, root: Path, emnist_split: str) -> ImageDataset | 
         return None
 
 
-def load_mnist_family(
-    name: str, root: Path, download: bool, emnist_split: str = "balanced"
-) -> ImageDataset:
+def load_mnist_family(name: str, root: Path, download: bool, emnist_split: str = "balanced") -> ImageDataset:
     """Load ``name`` (``"mnist"``, ``"fashion-mnist"`` or ``"emnist"``) from the data root ``root``.
 
     Args:
@@ -106,13 +104,11 @@ def load_mnist_family(
         return dataset
     from torchvision import datasets
 
-    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST,
-           "emnist": datasets.EMNIST}[name]
+    cls = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST, "emnist": datasets.EMNIST}[name]
     extra = {"split": emnist_split} if name == "emnist" else {}
 
     def read(folder: Path, dl: bool) -> tuple[Any, Any]:
-        return (cls(str(folder), train=True, download=dl, **extra),
-                cls(str(folder), train=False, download=dl, **extra))
+        return (cls(str(folder), train=True, download=dl, **extra), cls(str(folder), train=False, download=dl, **extra))
 
     train, test = read_or_download(name, root, download, "", read)
 
@@ -126,5 +122,6 @@ def load_mnist_family(
         return np.ascontiguousarray(np.asarray(ds.targets, dtype=np.int64))  # a tensor or a list
 
     mean, std = NORMALISATION[name]
-    return build_dataset(name, images(train), labels(train), images(test), labels(test),
-                         len(train.classes), mean, std, root)
+    return build_dataset(
+        name, images(train), labels(train), images(test), labels(test), len(train.classes), mean, std, root
+    )

@@ -46,13 +46,11 @@ CIFAR10_TARBALL = "cifar10-jpeg-q75.tar.gz"
 
 LAYOUTS: dict[str, str] = {
     "mnist": "DIR/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte (uncompressed IDX)",
-    "fashion-mnist": "DIR/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte "
-    "(uncompressed IDX)",
+    "fashion-mnist": "DIR/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte (uncompressed IDX)",
     "svhn": "DIR/SVHN/{train,test}_32x32.mat or DIR/{train,test}_32x32.mat (official .mat files)",
     "cifar10": f"DIR/cifar-10-batches-py/ (the official python version) or DIR/{CIFAR10_TARBALL} "
     "(train/<class>/*.jpg, test/<class>/*.jpg)",
-    "emnist": "DIR/EMNIST/raw/emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte "
-    "(uncompressed IDX)",
+    "emnist": "DIR/EMNIST/raw/emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte (uncompressed IDX)",
 }
 """``{name: the files expected under a data root DIR}``, for each of :data:`DATASETS`."""
 
@@ -97,18 +95,15 @@ class ImageDataset:
             images = getattr(self, f"{split}_images")
             labels = getattr(self, f"{split}_labels")
             if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
-                problems.append(f"{split}_images must be a uint8 array of shape (N, C, H, W), got "
-                                f"{_describe(images)}")
+                problems.append(f"{split}_images must be a uint8 array of shape (N, C, H, W), got {_describe(images)}")
                 continue
             if not isinstance(labels, np.ndarray) or labels.dtype != np.int64 or labels.ndim != 1:
-                problems.append(f"{split}_labels must be an int64 array of shape (N,), got "
-                                f"{_describe(labels)}")
+                problems.append(f"{split}_labels must be an int64 array of shape (N,), got {_describe(labels)}")
                 continue
             if len(labels) != len(images):
                 problems.append(f"{split}: {len(images)} images but {len(labels)} labels")
             if len(labels) and (labels.min() < 0 or labels.max() >= self.classes):
-                problems.append(f"{split}_labels span [{labels.min()}, {labels.max()}], outside "
-                                f"[0, {self.classes})")
+                problems.append(f"{split}_labels span [{labels.min()}, {labels.max()}], outside [0, {self.classes})")
             shapes.append(images.shape[1:])
         if len(shapes) == 2 and shapes[0] != shapes[1]:
             problems.append(f"train images are {shapes[0]} but test images are {shapes[1]}")
@@ -130,9 +125,11 @@ class ImageDataset:
         return int(c), int(h), int(w)
 
     def __repr__(self) -> str:
-        return (f"ImageDataset(name={self.name!r}, train={len(self.train_labels)}, "
-                f"test={len(self.test_labels)}, input_shape={self.input_shape}, "
-                f"classes={self.classes}, mean={self.mean}, std={self.std})")
+        return (
+            f"ImageDataset(name={self.name!r}, train={len(self.train_labels)}, "
+            f"test={len(self.test_labels)}, input_shape={self.input_shape}, "
+            f"classes={self.classes}, mean={self.mean}, std={self.std})"
+        )
 
 
 def _describe(value: Any) -> str:
@@ -141,9 +138,17 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def build_dataset(name: str, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
-                  test_y: np.ndarray, classes: int, mean: Sequence[float], std: Sequence[float],
-                  folder: Path) -> ImageDataset:
+def build_dataset(
+    name: str,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    classes: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    folder: Path,
+) -> ImageDataset:
     """An :class:`ImageDataset` from a reader's arrays; ``folder`` (where they were read) goes into errors.
 
     Raises:
@@ -151,7 +156,15 @@ def build_dataset(name: str, train_x: np.ndarray, train_y: np.ndarray, test_x: n
             with ``(read from <folder>)``.
     """
     try:
-        return ImageDataset(name, train_x, train_y, test_x, test_y, int(classes),
-                            tuple(float(m) for m in mean), tuple(float(s) for s in std))
+        return ImageDataset(
+            name,
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+            int(classes),
+            tuple(float(m) for m in mean),
+            tuple(float(s) for s in std),
+        )
     except DatasetError as exc:
         raise DatasetError(f"{exc} (read from {folder})") from exc

@@ -51,8 +51,7 @@ def load_svhn(root: Path, download: bool) -> ImageDataset:
 
     def read(folder: Path, dl: bool) -> tuple[Any, Any]:
         cls = datasets.SVHN if dl else local  # a download verifies the MD5
-        return cls(str(folder), split="train", download=dl), cls(str(folder), split="test",
-                                                                 download=dl)
+        return cls(str(folder), split="train", download=dl), cls(str(folder), split="test", download=dl)
 
     subdir = "SVHN"
     if (root / "train_32x32.mat").is_file() and not (root / "SVHN" / "train_32x32.mat").is_file():
@@ -66,5 +65,14 @@ def load_svhn(root: Path, download: bool) -> ImageDataset:
         return np.ascontiguousarray(ds.labels, dtype=np.int64).reshape(-1)
 
     mean, std = NORMALISATION["svhn"]
-    return build_dataset("svhn", images(train), labels(train), images(test), labels(test), 10,
-                         mean, std, root / subdir if subdir else root)
+    return build_dataset(
+        "svhn",
+        images(train),
+        labels(train),
+        images(test),
+        labels(test),
+        10,
+        mean,
+        std,
+        root / subdir if subdir else root,
+    )

@@ -136,10 +136,16 @@ class SpeciesActors(Mapping[int, Any]):
                 started[first] = spare
             except LOST_ERRORS as exc:
                 kill(spare)
-                self._record(Recovery(
-                    "spare_lost", generation, describe(exc), species_id=first,
-                    lost="the pre-started spare actor", redone=f"a new actor started for species {first}",
-                ))
+                self._record(
+                    Recovery(
+                        "spare_lost",
+                        generation,
+                        describe(exc),
+                        species_id=first,
+                        lost="the pre-started spare actor",
+                        redone=f"a new actor started for species {first}",
+                    )
+                )
                 started[first] = self.spawn(first, keys[first])
         for sid in sids:
             self._handles[sid] = started[sid]
@@ -236,7 +242,9 @@ class SpeciesActors(Mapping[int, Any]):
         """The actors and committed states a step rolls back to (taken before the step)."""
         return Snapshot(dict(self.states), dict(self._handles))
 
-    async def roll_back(self, base: Snapshot, stepping: Collection[int] | None, generation: int, room: bool) -> list[int]:
+    async def roll_back(
+        self, base: Snapshot, stepping: Collection[int] | None, generation: int, room: bool
+    ) -> list[int]:
         """Return the actors to ``base`` after a step lost an actor after training (hold the lock).
 
         Species founded in the step lose their actors, species retired in it come back. The

@@ -16,7 +16,8 @@ Two modes share every piece:
 
 Lost actors and nodes (``docs/cluster.md``). The coordinator keeps a copy of every species'
 committed state (:class:`~ecosim.engine.actors.SpeciesActors`: what its actor's ``commit``
-returned, followed by every network the coordinator added or removed since). A species actor lost while training (its process
+returned, followed by every network the coordinator added or removed since). A species actor lost while training (its
+process
 killed, its node lost) is re-created from that copy and the species' training redone; training
 tasks lost with a node are retried by Ray (``resources.max_retries``) on the nodes left. An actor
 lost after the training barrier (reproduction, placement, culling, commit) rolls the step back —
@@ -120,8 +121,14 @@ class Ecosystem:
         t, res = config.training, config.resources
         self.training: TrainingParams = t
         test_size = len(data.test_labels) if data.test_labels is not None else 0
-        self.workload = workload_of(len(data.train_labels), len(data.eval_labels), test_size, t.train_fraction, t.epochs)
-        self.task_options = {"num_cpus": res.cpus_per_task, "num_gpus": res.gpus_per_task, "max_retries": res.max_retries}
+        self.workload = workload_of(
+            len(data.train_labels), len(data.eval_labels), test_size, t.train_fraction, t.epochs
+        )
+        self.task_options = {
+            "num_cpus": res.cpus_per_task,
+            "num_gpus": res.gpus_per_task,
+            "max_retries": res.max_retries,
+        }
         self.reproduction = ReproductionPolicy(
             speciation=config.ecosystem.speciation,
             crossover_rate=config.ecosystem.crossover_rate,
@@ -164,8 +171,12 @@ class Ecosystem:
         for one species while it has tasks queued, so the species holding the longest tasks start
         first); from the committed-state copies."""
         longest = {
-            s: max(costs_of({r.id: (r.genome, r.fitness is not None) for r in self.states[s].networks.values()},
-                            self.workload).values(), default=0)
+            s: max(
+                costs_of(
+                    {r.id: (r.genome, r.fitness is not None) for r in self.states[s].networks.values()}, self.workload
+                ).values(),
+                default=0,
+            )
             for s in sids
         }
         return species_order(longest)
@@ -176,8 +187,12 @@ class Ecosystem:
         self.logs.write_event(row)
         log.log(
             level,
-            "generation %s: %s (%s); redone: %s, in %.1f s", rec.generation, rec.lost or rec.event,
-            rec.cause or "no error", rec.redone or "nothing", row["recovery_s"],
+            "generation %s: %s (%s); redone: %s, in %.1f s",
+            rec.generation,
+            rec.lost or rec.event,
+            rec.cause or "no error",
+            rec.redone or "nothing",
+            row["recovery_s"],
         )
 
     async def _train(self, sid: int, generation: int, locked: bool = False) -> dict[str, Any] | None:
@@ -209,7 +224,9 @@ class Ecosystem:
                         return None
                     if rec is None:
                         node, pid = self.actors.where.get(sid, (None, None))
-                        rec = Recovery("species_recovered", generation, describe(exc), species_id=sid, node_id=node, pid=pid)
+                        rec = Recovery(
+                            "species_recovered", generation, describe(exc), species_id=sid, node_id=node, pid=pid
+                        )
                     await self.actors.recover(sid, actor, generation)
                     rec.attempt = self._budget.spent[("species", sid, generation)]
                 continue
@@ -228,7 +245,9 @@ class Ecosystem:
         """The state a step rolls back to (taken before the step)."""
         return _StepBase(self.policy.to_json(), self.actors.snapshot())
 
-    async def _roll_back(self, generation: int, base: _StepBase, exc: BaseException, stepping: Collection[int] | None) -> None:
+    async def _roll_back(
+        self, generation: int, base: _StepBase, exc: BaseException, stepping: Collection[int] | None
+    ) -> None:
         """Undo a step that lost an actor after training, so that it can be redone (hold the lock).
 
         The policy returns to its state before the step; species founded in the step lose their
@@ -273,18 +292,22 @@ class Ecosystem:
                 attempt = self._budget.spend(("initial", 0), "an initial species' actor")
                 self.actors.clear()
                 self.policy = EcosystemPolicy(self.cfg.ecosystem, self.seed, self.cfg.mutation)
-                self._write_event(Recovery(
-                    "step_redone", 0, describe(exc), attempt=attempt,
-                    lost="an actor while the initial species were created", redone="the initial species, created again",
-                ))
+                self._write_event(
+                    Recovery(
+                        "step_redone",
+                        0,
+                        describe(exc),
+                        attempt=attempt,
+                        lost="an actor while the initial species were created",
+                        redone="the initial species, created again",
+                    )
+                )
 
     async def restore(self) -> int:
         """Recreate the policy and the actors from the newest checkpoint; returns the next generation."""
         t0 = time.time()
         ckpt = load_checkpoint(self.run_dir)
-        states = [
-            SpeciesState(sp["species_id"], sp["key"], sp["generation"], sp["networks"]) for sp in ckpt["species"]
-        ]
+        states = [SpeciesState(sp["species_id"], sp["key"], sp["generation"], sp["networks"]) for sp in ckpt["species"]]
         self.policy = EcosystemPolicy.from_json(
             ckpt["coordinator"], self.cfg.ecosystem, self.seed, self.cfg.mutation, states, ckpt["generation"]
         )
@@ -295,11 +318,18 @@ class Ecosystem:
         self.actors.restart(copies, {st.species_id: a for st, a in zip(states, actors)})
         done = {sid: sp.generation for sid, sp in self.policy.species.items()}
         removed = self.logs.truncate_after(ckpt["generation"], done)
-        self._write_event(Recovery(
-            "resumed", start, None, started=t0,
-            lost=f"the work after the checkpoint of generation {ckpt['generation']} ({removed} log files of it removed)",
-            redone=f"every species from its checkpointed state; the run goes on from generation {start}",
-        ), logging.WARNING if removed else logging.INFO)  # a clean stop left nothing to undo: no warning
+        self._write_event(
+            Recovery(
+                "resumed",
+                start,
+                None,
+                started=t0,
+                lost=f"the work after the checkpoint of generation {ckpt['generation']} "
+                f"({removed} log files of it removed)",
+                redone=f"every species from its checkpointed state; the run goes on from generation {start}",
+            ),
+            logging.WARNING if removed else logging.INFO,
+        )  # a clean stop left nothing to undo: no warning
         return start
 
     # ---- one step: reproduce, place, cull, log ------------------------------------------------
@@ -360,7 +390,9 @@ class Ecosystem:
                 await self._retire(s)
         return {i for ids in removal.values() for i in ids}
 
-    def _log(self, generation: int, results: Mapping[int, Mapping[str, Any]], culled: set[int], orders: Mapping[int, int]) -> None:
+    def _log(
+        self, generation: int, results: Mapping[int, Mapping[str, Any]], culled: set[int], orders: Mapping[int, int]
+    ) -> None:
         """Write the networks-log files of this step (species that trained, and any that reproduced)."""
         for s in sorted(results):
             rows = self.policy.finish_species_step(generation, s, list(results[s]["rows"]), culled)
@@ -414,7 +446,8 @@ class Ecosystem:
             rep.on_generation(row)
         if not self.actors:
             raise ExtinctionError(
-                f"the ecosystem went extinct in generation {generation}; logs and the best network are in {self.run_dir}"
+                f"the ecosystem went extinct in generation {generation}; logs and the best network are in "
+                f"{self.run_dir}"
             )
 
     def _checkpoint(self, generation: int) -> None:
@@ -504,7 +537,6 @@ class Ecosystem:
                 result = _require(await self._train(sid, g, locked=True), sid, g)
         self._end_step()
 
-
     async def _finish_complete_generations(self, generations: int) -> None:
         p = self.policy
         while p.completed_generation + 1 < generations and p.generation_complete(p.completed_generation + 1):
@@ -548,13 +580,30 @@ class Ecosystem:
         res, address = self.cfg.resources, self.cfg.run.address
         last = lambda: self.policy.completed_generation  # noqa: E731
         resume_command = f"ecosim resume {self.run_dir}" + (f" --address {address}" if address else "")
-        watches = [asyncio.ensure_future(watch_resources(
-            res.cpus_per_task, res.gpus_per_task, res.resource_timeout, last, resume_command, self._write_event,
-        ))]
+        watches = [
+            asyncio.ensure_future(
+                watch_resources(
+                    res.cpus_per_task,
+                    res.gpus_per_task,
+                    res.resource_timeout,
+                    last,
+                    resume_command,
+                    self._write_event,
+                )
+            )
+        ]
         if res.stall_timeout != 0:
-            watches.append(asyncio.ensure_future(watch_progress(
-                res.stall_timeout, lambda: list(self.actors.items()), last, self.run_dir, self._write_event,
-            )))
+            watches.append(
+                asyncio.ensure_future(
+                    watch_progress(
+                        res.stall_timeout,
+                        lambda: list(self.actors.items()),
+                        last,
+                        self.run_dir,
+                        self._write_event,
+                    )
+                )
+            )
         try:
             await asyncio.wait({work, *watches}, return_when=asyncio.FIRST_COMPLETED)
             for watch in watches:
@@ -569,7 +618,8 @@ class Ecosystem:
         return self.policy.champion.to_json()
 
     async def shutdown(self, wait_s: float = 10.0) -> None:
-        """Kill every species actor and wait (up to ``wait_s`` s) until they are gone (:meth:`SpeciesActors.shutdown`)."""
+        """Kill every species actor and wait (up to ``wait_s`` s) until they are gone
+        (:meth:`SpeciesActors.shutdown`)."""
         await self.actors.shutdown(wait_s)
 
 

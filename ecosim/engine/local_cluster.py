@@ -140,10 +140,19 @@ class LocalCluster:
         self.nodes: list[LocalNode] = []
         self.port = _free_port()
         self._next_ip = 2
-        self.head = self._start(["--head", f"--port={self.port}", "--include-dashboard=false",
-                                 f"--ray-client-server-port={_free_port()}",
-                                 f"--system-config={json.dumps(self.system_config)}"],
-                                "127.0.0.1", head_cpus, None, head=True)
+        self.head = self._start(
+            [
+                "--head",
+                f"--port={self.port}",
+                "--include-dashboard=false",
+                f"--ray-client-server-port={_free_port()}",
+                f"--system-config={json.dumps(self.system_config)}",
+            ],
+            "127.0.0.1",
+            head_cpus,
+            None,
+            head=True,
+        )
         self._wait([self.head])
 
     @property
@@ -159,7 +168,9 @@ class LocalCluster:
         env.pop("RAY_ADDRESS", None)
         return env
 
-    def _start(self, args: Sequence[str], ip: str, num_cpus: float, env: Mapping[str, str] | None, head: bool = False) -> LocalNode:
+    def _start(
+        self, args: Sequence[str], ip: str, num_cpus: float, env: Mapping[str, str] | None, head: bool = False
+    ) -> LocalNode:
         temp = self.root / f"n{len(self.nodes)}"
         log = self.root / f"n{len(self.nodes)}.log"
         node_env = self.driver_env()
@@ -168,9 +179,18 @@ class LocalCluster:
             if v is None:
                 node_env.pop(k)
         cmd = [
-            sys.executable, "-m", "ray.scripts.scripts", "start", "--block", f"--node-ip-address={ip}", f"--temp-dir={temp}", "--disable-usage-stats",
-            f"--num-cpus={num_cpus:g}", f"--object-store-memory={OBJECT_STORE_BYTES}",
-            f"--dashboard-agent-listen-port={_free_port()}", *args,
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--block",
+            f"--node-ip-address={ip}",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+            f"--num-cpus={num_cpus:g}",
+            f"--object-store-memory={OBJECT_STORE_BYTES}",
+            f"--dashboard-agent-listen-port={_free_port()}",
+            *args,
         ]
         with open(log, "wb") as out:
             proc = subprocess.Popen(cmd, env=node_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -188,7 +208,9 @@ class LocalCluster:
                     raise EcosimError(f"Ray node {node.ip} did not start (log {node.log}):\n{tail}")
                 time.sleep(0.1)
 
-    def add_nodes(self, count: int, num_cpus: float = 1, env: Mapping[str, str | None] | None = None) -> list[LocalNode]:
+    def add_nodes(
+        self, count: int, num_cpus: float = 1, env: Mapping[str, str | None] | None = None
+    ) -> list[LocalNode]:
         """Start ``count`` nodes (at once) and wait until each has joined.
 
         Args:

@@ -84,7 +84,7 @@ class RecoveryBudget:
     1
     >>> budget.spend(("species", 0, 5), "species 0's actor")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ecosim.errors.ClusterError: species 0's actor was lost 2 times in generation 5 ...
+    ecosim.errors.ClusterError: species 0's actor was lost 2 times in generation 5...
     """
 
     def __init__(self, limit: int) -> None:

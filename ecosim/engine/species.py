@@ -164,8 +164,13 @@ class SpeciesActor:
     @staticmethod
     def _failure(rec: NetworkRecord, message: str) -> dict[str, Any]:
         return {
-            "age": rec.age + 1, "fitness": 0.0, "test_accuracy": 0.0, "status": Status.ERROR, "message": message[:MESSAGE_LIMIT],
-            "train_images": 0, "eval_images": 0,
+            "age": rec.age + 1,
+            "fitness": 0.0,
+            "test_accuracy": 0.0,
+            "status": Status.ERROR,
+            "message": message[:MESSAGE_LIMIT],
+            "train_images": 0,
+            "eval_images": 0,
         }
 
     async def train(self, generation: int, workload: Workload | None = None) -> dict[str, Any]:

@@ -100,7 +100,9 @@ def node_data(handle: DataHandle, cache: NodeCache | None = None) -> DataArrays:
                     cache.store(arrays)
                     arrays = cache.load(names) or arrays
         except OSError as exc:
-            log.warning("the dataset copy in %s cannot be written (%s): this worker keeps it in memory", cache.root, exc)
+            log.warning(
+                "the dataset copy in %s cannot be written (%s): this worker keeps it in memory", cache.root, exc
+            )
             data = ray.get(handle.ref[0])
             arrays = {d: getattr(data, f) for f, d in handle.digests.items()}
     fields = {f: arrays[d] for f, d in handle.digests.items()}

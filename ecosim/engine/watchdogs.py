@@ -58,7 +58,9 @@ async def wait_for_lost_resources(
     Returns:
         ``(what a task needs, what the cluster has, time.time() when the wait began)``, in words.
     """
-    need = f"resources.cpus_per_task = {cpus:g} CPUs" + (f" and resources.gpus_per_task = {gpus:g} GPUs" if gpus else "")
+    need = f"resources.cpus_per_task = {cpus:g} CPUs" + (
+        f" and resources.gpus_per_task = {gpus:g} GPUs" if gpus else ""
+    )
     need += " on one node"
     since: float | None = None
     while True:
@@ -78,7 +80,10 @@ async def wait_for_lost_resources(
             since = now
             log.warning(
                 "no node of the Ray cluster can run a training task (%s; the cluster has %s): waiting up to "
-                "%g s (resources.resource_timeout) for nodes", need, cluster_summary(table), timeout,
+                "%g s (resources.resource_timeout) for nodes",
+                need,
+                cluster_summary(table),
+                timeout,
             )
         if now - since >= timeout:
             return need, cluster_summary(table), since
@@ -158,7 +163,8 @@ def cluster_report(timeout: float = 5.0) -> str:
     Ray issue 64627, ``docs/cluster.md``).
 
     >>> cluster_report()  # doctest: +SKIP
-    '0 of 2 CPUs in use, 0 GPUs; Ray has pending demands {CPU: 1} × 5; object store 210 MB used of 315 MB (52 MB on disk), fetches queued waiting for memory'
+    '0 of 2 CPUs in use, 0 GPUs; Ray has pending demands {CPU: 1} × 5; object store 210 MB used of 315 MB (52 MB on '
+    'disk), fetches queued waiting for memory'
     """
     parts = []
     with contextlib.suppress(Exception):
@@ -177,7 +183,8 @@ def cluster_report(timeout: float = 5.0) -> str:
             demands = get_cluster_status(address, timeout=int(max(1, timeout))).resource_demands.ray_task_actor_demand
             pending = [
                 f"{{{', '.join(f'{k}: {v:g}' for k, v in sorted(b.bundle.items()))}}} × {b.count}"
-                for d in demands for b in d.bundles_by_count
+                for d in demands
+                for b in d.bundles_by_count
             ]
             parts.append(f"Ray has pending demands {', '.join(pending)}" if pending else "Ray has no pending demands")
         with contextlib.suppress(Exception):
@@ -185,7 +192,8 @@ def cluster_report(timeout: float = 5.0) -> str:
 
             st = get_memory_info_reply(get_state_from_address(address), timeout_seconds=timeout).store_stats
             mb = 1e6
-            store = f"object store {st.object_store_bytes_used / mb:.0f} MB used of {st.object_store_bytes_avail / mb:.0f} MB"
+            used, avail = st.object_store_bytes_used / mb, st.object_store_bytes_avail / mb
+            store = f"object store {used:.0f} MB used of {avail:.0f} MB"
             if st.object_store_bytes_fallback:
                 store += f" ({st.object_store_bytes_fallback / mb:.0f} MB on disk)"
             if st.object_pulls_queued:
@@ -218,10 +226,16 @@ async def watch_resources(
     need, have, since = await wait_for_lost_resources(cpus, gpus, timeout, RESOURCE_POLL_S)
     last = completed_generation()
     kept = f"generation {last} is the last complete one and is kept" if last >= 0 else "no generation was complete yet"
-    record(Recovery(
-        "resources_exhausted", last + 1, f"{need}; the cluster has {have}",
-        lost="the nodes that could run training tasks", redone="nothing: the run stopped", started=since,
-    ))
+    record(
+        Recovery(
+            "resources_exhausted",
+            last + 1,
+            f"{need}; the cluster has {have}",
+            lost="the nodes that could run training tasks",
+            redone="nothing: the run stopped",
+            started=since,
+        )
+    )
     raise ClusterError(
         f"no node of the Ray cluster can run a training task any more ({need}; the cluster has {have}) "
         f"and none came back within resources.resource_timeout = {timeout:g} s; {kept}: "
@@ -264,7 +278,9 @@ async def watch_progress(
         seen = [(sid, id(a), p) for (sid, a), p in zip(living, looks) if isinstance(p, dict)]
         waiting = sum(p["waiting"] for _, _, p in seen)
         signature = tuple((sid, key, p["events"]) for sid, key, p in seen)
-        action = watch.observe(time.monotonic(), waiting, signature, max((p["slowest_s"] for *_, p in seen), default=0.0))
+        action = watch.observe(
+            time.monotonic(), waiting, signature, max((p["slowest_s"] for *_, p in seen), default=0.0)
+        )
         if action is None:
             continue
         if action == "progress":
@@ -284,19 +300,35 @@ async def watch_progress(
             log.warning(
                 "no training task started or finished for %.0f s: %s; the Ray cluster reports: %s; the run "
                 "stops in %.0f s unless one does (resources.stall_timeout; docs/cluster.md, 'A run that waits')",
-                idle, what, report, watch.timeout(),
+                idle,
+                what,
+                report,
+                watch.timeout(),
             )
             continue
         last = completed_generation()
         reason = f"no training task started or finished for {idle:.0f} s: {what}; the Ray cluster reports: {report}"
-        record(Recovery(
-            "stalled", last + 1, reason[:300], started=started or time.time() - idle,
-            lost="the work of the generation in progress", redone="nothing: the run stopped (resumable)",
-        ))
+        record(
+            Recovery(
+                "stalled",
+                last + 1,
+                reason[:300],
+                started=started or time.time() - idle,
+                lost="the work of the generation in progress",
+                redone="nothing: the run stopped (resumable)",
+            )
+        )
         raise ResumableStop(reason, str(run_dir))
 
 
 __all__ = [
-    "RESOURCE_POLL_S", "STALL_FACTOR", "STALL_FLOOR_S", "STALL_POLL_S", "StallWatch", "cluster_report",
-    "wait_for_lost_resources", "watch_progress", "watch_resources",
+    "RESOURCE_POLL_S",
+    "STALL_FACTOR",
+    "STALL_FLOOR_S",
+    "STALL_POLL_S",
+    "StallWatch",
+    "cluster_report",
+    "wait_for_lost_resources",
+    "watch_progress",
+    "watch_resources",
 ]

@@ -44,5 +44,4 @@ def largest_remainder(total: int, shares: Mapping[int, float]) -> dict[int, int]
     return {k: int(b) for k, b in zip(keys, base)}
 
 
-
 __all__ = ["largest_remainder"]

@@ -134,9 +134,7 @@ class EcosystemPolicy:
         self.species.pop(species_id, None)
 
     # ---- §III-A ------------------------------------------------------------------------------
-    def initial_species(
-        self, input_shape: tuple[int, int, int], classes: int
-    ) -> list[tuple[int, list[NetworkRecord]]]:
+    def initial_species(self, input_shape: tuple[int, int, int], classes: int) -> list[tuple[int, list[NetworkRecord]]]:
         """Found the initial species and create their networks (paper §III-A, :func:`initial_networks`).
 
         Returns:
@@ -159,7 +157,12 @@ class EcosystemPolicy:
         return t
 
     def record_training(
-        self, generation: int, species_id: int, rows: Sequence[Mapping[str, Any]], can_reproduce: bool, task_time_s: float = 0.0
+        self,
+        generation: int,
+        species_id: int,
+        rows: Sequence[Mapping[str, Any]],
+        can_reproduce: bool,
+        task_time_s: float = 0.0,
     ) -> None:
         """Take note of a species' training results for ``generation`` (§III-B, §III-C).
 
@@ -222,7 +225,8 @@ class EcosystemPolicy:
         plays no part: a species of one gets offspring too.
 
         A species that cannot reproduce (every network failed with an error, so no parent is
-        left, or it is stagnant and goes extinct in this step, :meth:`stagnant`) gets 0: its own part (its share of the offspring not already given up by others)
+        left, or it is stagnant and goes extinct in this step, :meth:`stagnant`) gets 0: its own part (its share of the
+        offspring not already given up by others)
         goes to the species that can, and what they receive beyond their own part is counted in
         ``quota_reallocated`` (issue 7). In asynchronous mode the species yet to step take it;
         when the last species to step cannot reproduce, what is left goes to the species that
@@ -250,7 +254,9 @@ class EcosystemPolicy:
         stepping = sorted(set(stepping))
         bad = [s for s in stepping if s not in waiting]
         if bad:
-            raise ValueError(f"species {bad} cannot take an offspring turn in generation {generation}: waiting are {waiting}")
+            raise ValueError(
+                f"species {bad} cannot take an offspring turn in generation {generation}: waiting are {waiting}"
+            )
         weight = {s: self._weight(s) for s in waiting}
         dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
@@ -285,7 +291,9 @@ class EcosystemPolicy:
         t.given += sum(orders.values())
         if t.freed and not set(waiting) - set(stepping):
             log.warning(
-                "generation %d: %d offspring lost, no species could reproduce (every network failed)", generation, t.freed
+                "generation %d: %d offspring lost, no species could reproduce (every network failed)",
+                generation,
+                t.freed,
             )
         return dict(sorted(orders.items()))
 

@@ -36,6 +36,7 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "species_extinct",
 )
 
+
 def empty_counts() -> dict[str, int]:
     """Zeroed per-generation counters, one per :data:`COUNT_COLUMNS` entry."""
     return {k: 0 for k in COUNT_COLUMNS}
@@ -73,7 +74,9 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     def before(origins: Collection[str]) -> float | None:
         return _mean(
-            r["fitness_before_bp"] for r in rows if r.get("fitness_before_bp") is not None and r.get("origin") in origins
+            r["fitness_before_bp"]
+            for r in rows
+            if r.get("fitness_before_bp") is not None and r.get("origin") in origins
         )
 
     champ = max(rows, key=lambda r: (r.get("fitness") or 0.0, -r["network_id"])) if rows else None
@@ -91,7 +94,9 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "champion_layers": champ.get("layers") if champ else None,
         "mean_parameters": _mean(r["parameters"] for r in rows if r.get("parameters") is not None),
         "conv_share": float(np.mean([c > 0 for c in convs])) if convs else None,
-        "train_macs": float(sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows)),
+        "train_macs": float(
+            sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows)
+        ),
         "eval_macs": float(sum((r.get("macs") or 0) * (r.get("eval_images") or 0) for r in rows)),
         "trainings": sum(1 for r in rows if (r.get("train_images") or 0) > 0),
         "test_evaluations": sum(1 for r in rows if r.get("status") == "ok" and r.get("test_accuracy") is not None),
@@ -160,7 +165,6 @@ def failed_offspring_row(generation: int, record: NetworkRecord) -> dict[str, An
         "message": record.message or None,
         "culled": False,
     }
-
 
 
 __all__ = [

@@ -105,5 +105,4 @@ def initial_networks(
     return groups
 
 
-
 __all__ = ["initial_networks", "starting_genome"]

@@ -115,7 +115,9 @@ class Population:
         if not recs:
             return
         fr = relative_fitness([r.fitness if r.fitness is not None else 0.0 for r in recs])
-        sizes = [multiply_accumulates(r.genome) if self.reproduction.complexity == "macs" else r.parameters for r in recs]
+        sizes = [
+            multiply_accumulates(r.genome) if self.reproduction.complexity == "macs" else r.parameters for r in recs
+        ]
         cr = relative_complexity(sizes)
         for r, f, c in zip(recs, fr, cr):
             self.networks[r.id] = dataclasses.replace(r, relative_fitness=float(f), relative_complexity=float(c))
@@ -204,7 +206,14 @@ class Population:
                 attempt.origin = Origin.CROSSOVER
                 rng = derive_rng(self.seed, generation, oid, "crossover")
                 g, w = crossover(
-                    a.genome, a.weights, a.relative_fitness, b.genome, b.weights, b.relative_fitness, rng, self.reproduction.mutation
+                    a.genome,
+                    a.weights,
+                    a.relative_fitness,
+                    b.genome,
+                    b.weights,
+                    b.relative_fitness,
+                    rng,
+                    self.reproduction.mutation,
                 )
                 child = self._child(oid, generation, g, w, (a.id, b.id), Origin.CROSSOVER, None)
         if child is None:
@@ -255,8 +264,15 @@ class Population:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
         p = attempt.parents[0]
         rec = self._child(
-            oid, generation, p.genome, p.weights, tuple(q.id for q in attempt.parents), attempt.origin, None,
-            status=Status.ERROR, message=f"{type(exc).__name__}: {exc}\n{tb}"[:MESSAGE_LIMIT],
+            oid,
+            generation,
+            p.genome,
+            p.weights,
+            tuple(q.id for q in attempt.parents),
+            attempt.origin,
+            None,
+            status=Status.ERROR,
+            message=f"{type(exc).__name__}: {exc}\n{tb}"[:MESSAGE_LIMIT],
         )
         return Offspring(rec, self.key, (FailReason.REPRODUCTION,))
 

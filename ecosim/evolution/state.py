@@ -176,5 +176,4 @@ class Placement:
     failed: list[NetworkRecord] = field(default_factory=list)
 
 
-
 __all__ = ["STATE_FORMAT", "Champion", "GenerationTally", "Placement", "Species"]

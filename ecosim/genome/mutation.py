@@ -123,9 +123,7 @@ def _copy_layer(lw: LayerWeights) -> LayerWeights:
     return LayerWeights(tuple(n.copy() for n in lw.nodes), lw.bias.copy())
 
 
-def _conform(
-    genome: Genome, layers: list[LayerWeights], rng: np.random.Generator, params: MutationParams
-) -> Weights:
+def _conform(genome: Genome, layers: list[LayerWeights], rng: np.random.Generator, params: MutationParams) -> Weights:
     return conform_weights(genome, layers, rng, params.init_std, params.function_preserving)
 
 

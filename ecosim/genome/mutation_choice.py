@@ -140,9 +140,7 @@ def _steps(size: Shape2, delta: int, limit: Shape2) -> tuple[tuple[int, Shape2],
     return tuple(out)
 
 
-def no_target_reason(
-    kind: MutationKind, genome: Genome, layer: int | None, node: int | None, dim: int | None
-) -> str:
+def no_target_reason(kind: MutationKind, genome: Genome, layer: int | None, node: int | None, dim: int | None) -> str:
     """Why kernel or stride mutation ``kind`` has no feasible target among those selected, in words.
 
     ``layer``, ``node`` (kernel) and ``dim`` (0 = height, 1 = width) narrow the selection when
@@ -162,7 +160,11 @@ def no_target_reason(
     which = f"layer {layer}" if layer is not None else "every conv layer"
     which += f" kernel {node}" if node is not None else ""
     which += f" dimension {dim}" if dim is not None else ""
-    bound = "1" if delta < 0 else ("half its input" if what == "kernel" else "its input size, later kernels ≤ half their input")
+    bound = (
+        "1"
+        if delta < 0
+        else ("half its input" if what == "kernel" else "its input size, later kernels ≤ half their input")
+    )
     return f"no {what} of {which} can {'grow' if delta > 0 else 'shrink'}: each is at its bound ({bound})"
 
 

@@ -159,7 +159,9 @@ class MutationParams:
             raise _invalid("new_layer_min_nodes", self.new_layer_min_nodes, "≥ 1")
         if self.new_layer_max_nodes < self.new_layer_min_nodes:
             raise _invalid(
-                "new_layer_max_nodes", self.new_layer_max_nodes, f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes})"
+                "new_layer_max_nodes",
+                self.new_layer_max_nodes,
+                f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes})",
             )
         if self.resize_dimension not in RESIZE_DIMENSIONS:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))

@@ -107,7 +107,8 @@ def check_weights(genome: Genome, weights: Weights) -> None:
     for geo, layer, lw in zip(genome.geometry(), genome.layers, weights.layers):
         if len(lw.nodes) != layer.nodes or lw.bias.shape != (layer.nodes,):
             raise GenomeError(
-                f"layer {geo.index}: weights have {len(lw.nodes)} nodes / bias {lw.bias.shape}, genome has {layer.nodes}"
+                f"layer {geo.index}: weights have {len(lw.nodes)} nodes / bias {lw.bias.shape}, genome has "
+                f"{layer.nodes}"
             )
         for j, node in enumerate(lw.nodes):
             expected = node_input_shape(genome, geo.index, j)

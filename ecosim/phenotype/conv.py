@@ -43,6 +43,7 @@ Group = tuple[int, int, int, int]
 #: Evaluation modes, defined once in :data:`ecosim.phenotype.registry.CONV_MODES`.
 MODES = CONV_MODES
 
+
 def _check_kernels(kernels: Sequence[Shape2]) -> tuple[Shape2, ...]:
     """Kernels as a tuple of int pairs; ValueError if empty, even or non-positive."""
     ks = tuple((int(h), int(w)) for h, w in kernels)
@@ -160,9 +161,7 @@ def _conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, stride: Shape2, 
     return F.conv2d(input, weight, bias, stride, padding)
 
 
-def mixed_conv2d(
-    input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, stride: Shape2
-) -> Tensor:
+def mixed_conv2d(input: Tensor, weight: Tensor, bias: Tensor | None, mask: Tensor, stride: Shape2) -> Tensor:
     """Dense mixed-shape convolution: one ``F.conv2d`` with the masked stacked weight (§III-E).
 
     Args:
@@ -227,9 +226,7 @@ def grouped_mixed_conv2d(
     stacked = (weight.shape[-2], weight.shape[-1])
     if len(groups) == 1:  # one shape: the dense computation on the window, no permutation
         rows, cols = kernel_window(groups[0][:2], stacked)
-        return _conv2d(
-            input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2)
-        )
+        return _conv2d(input, weight[:, :, rows, cols], bias, stride, (groups[0][0] // 2, groups[0][1] // 2))
     outs = []
     for h, w, start, stop in groups:
         rows, cols = kernel_window((h, w), stacked)
@@ -310,13 +307,9 @@ class MixedConv2d(nn.Module):
         self.kernel_size: Shape2 = max_shape(self.kernels)
         self.padding: Shape2 = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(
-            torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory)
-        )
+        self.weight = nn.Parameter(torch.empty(len(self.kernels), self.in_channels, *self.kernel_size, **factory))
         self.bias = nn.Parameter(torch.empty(len(self.kernels), **factory)) if bias else None
-        self.register_buffer(
-            "mask", kernel_mask(self.kernels, device=device, dtype=self.weight.dtype)
-        )
+        self.register_buffer("mask", kernel_mask(self.kernels, device=device, dtype=self.weight.dtype))
         self.shape_groups, order, inverse = kernel_groups(self.kernels)
         # derived from `kernels`: kept out of the state dict
         self.register_buffer("order", order.to(device), persistent=False)
@@ -330,9 +323,7 @@ class MixedConv2d(nn.Module):
 
     def reset_parameters(self) -> None:
         """Uniform ±1/sqrt(C_in·h·w) per kernel (as ``nn.Conv2d``), masked tiles set to zero."""
-        fan_in = torch.tensor(
-            [self.in_channels * h * w for h, w in self.kernels], dtype=torch.float64
-        )
+        fan_in = torch.tensor([self.in_channels * h * w for h, w in self.kernels], dtype=torch.float64)
         bound = (1.0 / fan_in.sqrt()).to(self.weight)
         with torch.no_grad():
             self.weight.uniform_(-1.0, 1.0).mul_(bound.view(-1, 1, 1, 1)).mul_(self.mask)

@@ -222,8 +222,9 @@ class LayoutCache:
         if not self._warned:
             self._warned = True
             reason = getattr(exc, "strerror", None) or str(exc)
-            log.warning("layout cache %s cannot be %s (%s): layout choices are kept in memory only",
-                        self.path, action, reason)
+            log.warning(
+                "layout cache %s cannot be %s (%s): layout choices are kept in memory only", self.path, action, reason
+            )
 
     def _read(self) -> None:
         if self.path is None or not self.path.is_file():
@@ -290,8 +291,7 @@ class PhaseTuner:
     :meth:`layout` given, timed, and :meth:`record` the seconds.
     """
 
-    def __init__(self, key: str, candidates: Sequence[Layout], cache: LayoutCache,
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, key: str, candidates: Sequence[Layout], cache: LayoutCache, clock: Callable[[], float]) -> None:
         self.key = key
         self.candidates = tuple(candidates)
         self.cache = cache
@@ -349,12 +349,15 @@ class PhaseTuner:
         assert self.eligible
         medians = {c: statistics.median(self.samples[c]) if self.samples[c] else 0.0 for c in self.eligible}
         self.winner = min(self.eligible, key=lambda c: medians[c])
-        self.cache.put(self.key, {
-            "winner": self.winner.label,
-            "eligible": [c.label for c in self.eligible],
-            "median_s": {c.label: round(m, 6) for c, m in medians.items()},
-            "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        })
+        self.cache.put(
+            self.key,
+            {
+                "winner": self.winner.label,
+                "eligible": [c.label for c in self.eligible],
+                "median_s": {c.label: round(m, 6) for c, m in medians.items()},
+                "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
         log.debug("layout %s: %s", self.key, self.winner.label)
 
 
@@ -380,8 +383,16 @@ class LayoutChooser:
             self._caches[machine] = LayoutCache(path, machine)
         return self._caches[machine]
 
-    def tuner(self, genome: Genome, phase: str, batch_size: int, conv_mode: str = "auto",
-              memory_format: str = "auto", threads: int = 1, device: torch.device | None = None) -> PhaseTuner:
+    def tuner(
+        self,
+        genome: Genome,
+        phase: str,
+        batch_size: int,
+        conv_mode: str = "auto",
+        memory_format: str = "auto",
+        threads: int = 1,
+        device: torch.device | None = None,
+    ) -> PhaseTuner:
         """The tuner of ``genome``'s shape class in ``phase`` (``"train"`` or ``"eval"``).
 
         Raises:
@@ -391,8 +402,10 @@ class LayoutChooser:
             raise ValueError(f"phase must be one of {', '.join(map(repr, PHASES))}, got {phase!r}")
         device = device or torch.device("cpu")
         candidates = layout_candidates(genome, conv_mode, memory_format)
-        key = (f"{phase}|b{batch_size}|t{threads}|{device.type}|conv_mode={conv_mode}|"
-               f"memory_format={memory_format}|{shape_class(genome)}")
+        key = (
+            f"{phase}|b{batch_size}|t{threads}|{device.type}|conv_mode={conv_mode}|"
+            f"memory_format={memory_format}|{shape_class(genome)}"
+        )
         with self._lock:
             tuner = self._tuners.get(key)
             if tuner is None:
@@ -405,6 +418,7 @@ def _clock(device: torch.device, threads: int) -> Callable[[], float]:
     """Seconds of compute: this thread's CPU time with one CPU thread (other jobs on the machine
     do not count), else wall time (after a CUDA synchronisation)."""
     if device.type == "cuda":
+
         def cuda_clock() -> float:
             torch.cuda.synchronize(device)
             return time.perf_counter()

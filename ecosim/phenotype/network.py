@@ -128,14 +128,10 @@ class Phenotype(nn.Module):
         super().__init__()
         self._act = get_activation(activation)
         if conv_mode not in MODES:
-            raise ValueError(
-                f"conv_mode must be one of {', '.join(map(repr, MODES))}, got {conv_mode!r}"
-            )
+            raise ValueError(f"conv_mode must be one of {', '.join(map(repr, MODES))}, got {conv_mode!r}")
         if weights is None:
             if rng is None:
-                raise ValueError(
-                    "Phenotype needs weights or rng (to draw weights with init_weights), got neither"
-                )
+                raise ValueError("Phenotype needs weights or rng (to draw weights with init_weights), got neither")
             weights = init_weights(genome, rng)
         check_weights(genome, weights)
         self.genome = genome
@@ -146,9 +142,7 @@ class Phenotype(nn.Module):
         with torch.random.fork_rng(devices=[]):
             for geo, layer in zip(genome.geometry(), genome.layers):
                 if isinstance(layer, ConvLayer):
-                    layers.append(
-                        MixedConv2d(geo.in_channels, layer.kernels, layer.stride, mode=conv_mode)
-                    )
+                    layers.append(MixedConv2d(geo.in_channels, layer.kernels, layer.stride, mode=conv_mode))
                 else:
                     layers.append(nn.Linear(geo.in_features, layer.nodes))
         self.layers = nn.ModuleList(layers)
@@ -276,10 +270,7 @@ def extract_weights(module: Phenotype) -> Weights:
                 nodes.append(np.array(weight[j, :, rows, cols], dtype=DTYPE, order="C", copy=True))
         else:
             spatial = (geo.in_channels, geo.in_size[0], geo.in_size[1])
-            nodes = [
-                np.array(weight[j].reshape(spatial), dtype=DTYPE, copy=True)
-                for j in range(geo.out_channels)
-            ]
+            nodes = [np.array(weight[j].reshape(spatial), dtype=DTYPE, copy=True) for j in range(geo.out_channels)]
         layers.append(LayerWeights(tuple(nodes), bias))
     return Weights(tuple(layers))
 

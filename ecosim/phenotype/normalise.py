@@ -59,7 +59,9 @@ def normalisation_constants(
             f"normalisation needs one mean and one std value per channel, got mean={tuple(mean)}, std={tuple(std)}"
         )
     if not bool((std_t > 0).all()) or not max_value > 0:
-        raise ConfigError(f"normalisation needs positive std and max_value, got std={tuple(std)}, max_value={max_value}")
+        raise ConfigError(
+            f"normalisation needs positive std and max_value, got std={tuple(std)}, max_value={max_value}"
+        )
     c = mean_t.numel()
     scale = (1.0 / (max_value * std_t)).to(torch.float32).view(c, 1, 1)
     shift = (mean_t / std_t).to(torch.float32).view(c, 1, 1)
@@ -123,7 +125,8 @@ def normalise(images_uint8: Tensor | np.ndarray, mean: Sequence[float], std: Seq
     channels = x.shape[-3]
     if len(mean) != channels or len(std) != channels:
         raise ConfigError(
-            f"normalise needs {channels} mean and std values (one per channel), got mean={tuple(mean)}, std={tuple(std)}"
+            f"normalise needs {channels} mean and std values (one per channel), got mean={tuple(mean)}, "
+            f"std={tuple(std)}"
         )
     return apply_normalisation(x, *normalisation_constants(mean, std, 255.0, x.device))
 
@@ -167,8 +170,16 @@ def standardised(
     Shape:
         ``(N, C, H, W)`` uint8 → ``(N, C, H, W)`` float32.
     """
-    key = (images.__array_interface__["data"][0], images.shape, images.strides, images.dtype.str,
-           tuple(map(float, mean)), tuple(map(float, std)), str(device), str(memory_format))
+    key = (
+        images.__array_interface__["data"][0],
+        images.shape,
+        images.strides,
+        images.dtype.str,
+        tuple(map(float, mean)),
+        tuple(map(float, std)),
+        str(device),
+        str(memory_format),
+    )
     with _STANDARDISED_LOCK:
         hit = _STANDARDISED.get(key)
         if hit is not None:

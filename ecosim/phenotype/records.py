@@ -61,8 +61,10 @@ class TrainingParams:
             ("eval_batch_size", self.eval_batch_size >= 1, "≥ 1"),
         )
         choices = (
-            ("optimiser", OPTIMISERS), ("activation", ACTIVATIONS),
-            ("conv_mode", CONV_MODES), ("memory_format", MEMORY_FORMATS),
+            ("optimiser", OPTIMISERS),
+            ("activation", ACTIVATIONS),
+            ("conv_mode", CONV_MODES),
+            ("memory_format", MEMORY_FORMATS),
         )
         checks = [*ranges, *((k, getattr(self, k) in c, "one of " + ", ".join(c)) for k, c in choices)]
         for key, ok, allowed in checks:

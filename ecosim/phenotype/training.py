@@ -256,9 +256,9 @@ def train_and_evaluate(
     result = TrainResult(weights=weights)
     device = _device()
     try:
-        model = build_phenotype(
-            genome, weights, activation=settings.activation, conv_mode=settings.conv_mode
-        ).to(device)
+        model = build_phenotype(genome, weights, activation=settings.activation, conv_mode=settings.conv_mode).to(
+            device
+        )
         chooser = layout_chooser()
 
         def tuner(phase: str, size: int) -> PhaseTuner:
@@ -280,7 +280,9 @@ def train_and_evaluate(
         opt = OPTIMISERS.get_valid(settings.optimiser)(model.parameters(), **({"lr": lr} if lr else {}))
         losses = []
         model.train()
-        step = _Stepper(model, tuner("train", settings.batch_size), *normalisation_constants(data.mean, data.std, 255.0, device))
+        step = _Stepper(
+            model, tuner("train", settings.batch_size), *normalisation_constants(data.mean, data.std, 255.0, device)
+        )
         for _ in range(settings.epochs):
             idx = rng.choice(n, size=k, replace=False)
             for xb, y in _uint8_batches(data.train_images, data.train_labels, idx, settings.batch_size, device):

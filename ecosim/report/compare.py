@@ -80,10 +80,18 @@ def compute_curve(run: RunLogs) -> pd.DataFrame:
             if float(top["fitness"]) > best_fit:
                 best_fit, best = float(top["fitness"]), (int(top["network_id"]), float(top["test_accuracy"]))
             best_test = max(best_test, float(part["test_accuracy"].max()))
-        rows.append((gen, best[0], best_fit if np.isfinite(best_fit) else np.nan, best[1],
-                     best_test if np.isfinite(best_test) else np.nan))
-    sel = pd.DataFrame(rows, columns=["generation", "selected_id", "selected_fitness", "selected_test_accuracy",
-                                      "best_test_accuracy"])
+        rows.append(
+            (
+                gen,
+                best[0],
+                best_fit if np.isfinite(best_fit) else np.nan,
+                best[1],
+                best_test if np.isfinite(best_test) else np.nan,
+            )
+        )
+    sel = pd.DataFrame(
+        rows, columns=["generation", "selected_id", "selected_fitness", "selected_test_accuracy", "best_test_accuracy"]
+    )
     out = pd.DataFrame({"generation": g["generation"].astype(int)})
     for col in ("train_macs", "eval_macs", "trainings", "test_evaluations"):
         out[col] = g[col].fillna(0).astype(float).cumsum()
@@ -131,8 +139,11 @@ def at_compute(run: RunLogs, budget: float) -> AtCompute:
     within = c[c["train_macs"] <= budget * (1 + 1e-9)]
     row = within.iloc[-1] if len(within) else c.iloc[0]
     return AtCompute(
-        int(row["generation"]), float(row["train_macs"]), float(row["train_macs"]) / budget,
-        float(row["selected_test_accuracy"]), float(row["best_test_accuracy"]),
+        int(row["generation"]),
+        float(row["train_macs"]),
+        float(row["train_macs"]) / budget,
+        float(row["selected_test_accuracy"]),
+        float(row["best_test_accuracy"]),
     )
 
 
@@ -210,13 +221,17 @@ def compute_table(groups: Mapping[str, Sequence[RunLogs]]) -> pd.DataFrame:
             if not has_compute(r):
                 continue
             last = compute_curve(r).iloc[-1]
-            rows.append({
-                "experiment": name, "run_dir": str(r.run_dir), "seed": r.config.run.seed,
-                "generations": int(last["generation"]) + 1,
-                **{k: int(last[k]) for k in ("train_macs", "eval_macs", "trainings", "test_evaluations")},
-                "selected_id": None if pd.isna(last["selected_id"]) else int(last["selected_id"]),
-                **{k: last[k] for k in ("selected_fitness", "selected_test_accuracy", "best_test_accuracy")},
-            })
+            rows.append(
+                {
+                    "experiment": name,
+                    "run_dir": str(r.run_dir),
+                    "seed": r.config.run.seed,
+                    "generations": int(last["generation"]) + 1,
+                    **{k: int(last[k]) for k in ("train_macs", "eval_macs", "trainings", "test_evaluations")},
+                    "selected_id": None if pd.isna(last["selected_id"]) else int(last["selected_id"]),
+                    **{k: last[k] for k in ("selected_fitness", "selected_test_accuracy", "best_test_accuracy")},
+                }
+            )
     table = pd.DataFrame(rows)
     if "selected_id" in table:
         table["selected_id"] = table["selected_id"].astype("Int64")  # counts and ids stay integers in the CSV
@@ -245,8 +260,14 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):
             c = compute_curve(r)
-            ax.plot(c["train_macs"], 100 * c["selected_test_accuracy"], color=colours[k % len(colours)],
-                    lw=1.2, alpha=0.8, label=textwrap.fill(name, 90) if j == 0 else None)
+            ax.plot(
+                c["train_macs"],
+                100 * c["selected_test_accuracy"],
+                color=colours[k % len(colours)],
+                lw=1.2,
+                alpha=0.8,
+                label=textwrap.fill(name, 90) if j == 0 else None,
+            )
     if budget:
         ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
     ax.set_xscale("log")

@@ -333,22 +333,26 @@ def plot_fitness(runs: Sequence[RunLogs], path: str | Path, title: str = "") -> 
 
 
 def plot_offspring_by_origin(runs: Sequence[RunLogs], path: str | Path, title: str = "") -> Path:
-    """Write the origin split (:func:`offspring_by_origin_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns ``path``."""
+    """Write the origin split (:func:`offspring_by_origin_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``);
+    returns ``path``."""
     return _save(offspring_by_origin_figure(runs, title), Path(path))
 
 
 def plot_population(runs: Sequence[RunLogs], path: str | Path, title: str = "") -> Path:
-    """Write species and networks (:func:`population_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns ``path``."""
+    """Write species and networks (:func:`population_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns
+    ``path``."""
     return _save(population_figure(runs, title), Path(path))
 
 
 def plot_architecture(runs: Sequence[RunLogs], path: str | Path, title: str = "") -> Path:
-    """Write conv share and champion parameters (:func:`architecture_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns ``path``."""
+    """Write conv share and champion parameters (:func:`architecture_figure`) to ``path`` (``.png``, ``.pdf`` or
+    ``.svg``); returns ``path``."""
     return _save(architecture_figure(runs, title), Path(path))
 
 
 def plot_failed_mutations(runs: Sequence[RunLogs], path: str | Path, title: str = "") -> Path:
-    """Write failed mutations (:func:`failed_mutations_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns ``path``."""
+    """Write failed mutations (:func:`failed_mutations_figure`) to ``path`` (``.png``, ``.pdf`` or ``.svg``); returns
+    ``path``."""
     return _save(failed_mutations_figure(runs, title), Path(path))
 
 

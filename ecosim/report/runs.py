@@ -115,7 +115,6 @@ OFFSPRING_BY_ORIGIN_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
-
 def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
     """Read one of a run's Parquet logs; a damaged file is a one-line error naming it."""
     try:
@@ -212,10 +211,7 @@ class RunLogs:
             if not nets.empty and "champion_id" in gens:
                 by_id = nets.set_index(["generation", "network_id"])["layers"]
                 return pd.Series(
-                    [
-                        by_id.get((g, int(c))) if not pd.isna(c) else None
-                        for g, c in gens["champion_id"].items()
-                    ],
+                    [by_id.get((g, int(c))) if not pd.isna(c) else None for g, c in gens["champion_id"].items()],
                     index=gens.index,
                     name=column,
                     dtype="object",
@@ -290,9 +286,7 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     for p in paths:
         dirs = find_run_dirs(p)
         if not dirs:
-            raise CheckpointError(
-                f"{str(p)!r} is not a run directory (no config.toml) and holds no run directories"
-            )
+            raise CheckpointError(f"{str(p)!r} is not a run directory (no config.toml) and holds no run directories")
         for d in dirs:
             if d.resolve() not in seen:  # a run named twice (itself and its folder) counts once
                 seen.add(d.resolve())
@@ -301,9 +295,16 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
 
 
 #: config keys that may differ between replicates of one experiment (with the [resources] section)
-_REPLICATE_FREE = {("run", "seed"), ("run", "out"), ("run", "address"), ("run", "dashboard"),
-                   ("run", "dashboard_host"), ("run", "checkpoint_keep"), ("data", "data_root"),
-                   ("run", "generations")}  # a run extended further is the same experiment
+_REPLICATE_FREE = {
+    ("run", "seed"),
+    ("run", "out"),
+    ("run", "address"),
+    ("run", "dashboard"),
+    ("run", "dashboard_host"),
+    ("run", "checkpoint_keep"),
+    ("data", "data_root"),
+    ("run", "generations"),
+}  # a run extended further is the same experiment
 
 #: keys that name the experiment itself (:class:`Experiment` ``dataset`` and ``speciation``)
 _IDENTITY = {("data", "dataset"), ("ecosystem", "speciation")}

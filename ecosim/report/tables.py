@@ -33,9 +33,6 @@ METRICS: dict[str, str] = {
 fitness): see :meth:`RunLogs.column`."""
 
 
-
-
-
 def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = None) -> pd.DataFrame:
     """Table I: per experiment, highest value and mean ± std over runs of each metric at one generation.
 
@@ -146,7 +143,9 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                     "champion_id": None if cid is None or pd.isna(cid) else int(cid),
                     "fitness": math.nan if fit is None or pd.isna(fit) else float(fit),
                     "parameters": None if params is None or pd.isna(params) else int(params),
-                    "layers": None if layers is None or (isinstance(layers, float) and math.isnan(layers)) else str(layers),
+                    "layers": None
+                    if layers is None or (isinstance(layers, float) and math.isnan(layers))
+                    else str(layers),
                 }
             )
     return pd.DataFrame(
@@ -160,7 +159,11 @@ def champion_line(row: Any) -> str:
     ``mnist-speciation, runs/mnist/seed0, generation 19: C10s1x1[3x3]-F10, 78,510 parameters, fitness 97.12%``
     """
     layers = row["layers"] or "layers not logged"
-    params = "? parameters" if row["parameters"] is None or pd.isna(row["parameters"]) else f"{int(row['parameters']):,} parameters"
+    params = (
+        "? parameters"
+        if row["parameters"] is None or pd.isna(row["parameters"])
+        else f"{int(row['parameters']):,} parameters"
+    )
     fit = "" if pd.isna(row["fitness"]) else f", fitness {100.0 * float(row['fitness']):.2f}%"
     where = row.get("run_dir") or row["run"]
     return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {layers}, {params}{fit}"
@@ -227,5 +230,3 @@ def rich_table(table: pd.DataFrame) -> Any:
     for row in text.itertuples(index=False):
         out.add_row(*(str(v) for v in row))
     return out
-
-

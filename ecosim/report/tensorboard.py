@@ -54,9 +54,7 @@ def require_tensorboard() -> Any:
     return SummaryWriter
 
 
-def write_scalars(
-    generations: pd.DataFrame, log_dir: str | Path, networks: pd.DataFrame | None = None
-) -> Path:
+def write_scalars(generations: pd.DataFrame, log_dir: str | Path, networks: pd.DataFrame | None = None) -> Path:
     """Write one run's per-generation scalars as TensorBoard events in ``log_dir``.
 
     Args:

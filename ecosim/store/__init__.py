@@ -1,4 +1,5 @@
-"""Run storage: the run-directory layout, Parquet logs, checkpoints, network files (written with :func:`ecosim.atomic.atomic_write`).
+"""Run storage: the run-directory layout, Parquet logs, checkpoints, network files (written with
+:func:`ecosim.atomic.atomic_write`).
 
 Numpy, pyarrow and safetensors only (no torch, no Ray):
 

@@ -74,9 +74,7 @@ def save_checkpoint(
         raise StorageError.from_os(exc, "write the checkpoint", layout.checkpoint(generation)) from exc
 
 
-def _save(
-    layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, coordinator: Any, keep: int
-) -> Path:
+def _save(layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, coordinator: Any, keep: int) -> Path:
     final = layout.checkpoint(generation)
     arrays: dict[str, np.ndarray] = {}
     species_meta = []
@@ -95,7 +93,12 @@ def _save(
                 "networks": nets,
             }
         )
-    state = {"version": CHECKPOINT_VERSION, "generation": generation, "coordinator": dict(coordinator), "species": species_meta}
+    state = {
+        "version": CHECKPOINT_VERSION,
+        "generation": generation,
+        "coordinator": dict(coordinator),
+        "species": species_meta,
+    }
     atomic_write(tmp / "weights.safetensors", lambda p: save_file(arrays, p))
     atomic_write(tmp / "state.json", json.dumps(state))
     if final.exists():
@@ -148,7 +151,6 @@ def _candidates(layout: RunDir) -> tuple[list[Path], str | None]:
     return folders, problem
 
 
-
 def _read_checkpoint(folder: Path) -> dict[str, Any]:
     """Read one checkpoint folder.
 
@@ -163,7 +165,9 @@ def _read_checkpoint(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise _Damaged(folder / "state.json", one_line(exc)) from exc
     if state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"checkpoint {str(folder)!r} has version {state.get('version')!r}, expected {CHECKPOINT_VERSION}")
+        raise CheckpointError(
+            f"checkpoint {str(folder)!r} has version {state.get('version')!r}, expected {CHECKPOINT_VERSION}"
+        )
     try:
         arrays = load_file(str(folder / "weights.safetensors"))
     except Exception as exc:  # safetensors raises its own SafetensorError, an Exception subclass
@@ -205,7 +209,8 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     repeats the generations after the checkpoint it read.
 
     Returns:
-        ``{"generation", "coordinator", "species": [{"species_id", "key", "generation", "networks": {id: NetworkRecord}}]}``.
+        ``{"generation", "coordinator", "species": [{"species_id", "key", "generation", "networks": {id:
+        NetworkRecord}}]}``.
 
     Raises:
         CheckpointError: no run directory, no complete checkpoint, none intact (one line naming
@@ -232,9 +237,7 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
                 stacklevel=2,
             )
         return state
-    raise CheckpointError(
-        f"run directory {str(run_dir)!r} has no intact checkpoint: " + "; ".join(damaged)
-    )
+    raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint: " + "; ".join(damaged))
 
 
 def intact_checkpoint_generation(run_dir: str | Path) -> int | None:

@@ -210,7 +210,6 @@ class LogWarning(UserWarning):
     """A damaged log file was set aside (into ``RUN_DIR/damaged/``) so that the rest of the log reads."""
 
 
-
 def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -> list[Path]:
     """Move the generation- and network-log files that cannot be read into ``RUN_DIR/damaged/``.
 
@@ -248,7 +247,9 @@ def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -
                     lost = f"generation {gen} comes after the checkpoint and is written again"
                 else:
                     lost = f"generation {gen} has no row in the generation log"
-                notes.append(f"log file {str(path)!r} is damaged ({one_line(exc, 160)}): moved to {str(target)!r}, {lost}")
+                notes.append(
+                    f"log file {str(path)!r} is damaged ({one_line(exc, 160)}): moved to {str(target)!r}, {lost}"
+                )
     if notes:
         warnings.warn("; ".join(notes), LogWarning, stacklevel=2)
     return moved

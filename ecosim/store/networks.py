@@ -67,9 +67,7 @@ def save_network(
     try:
         meta_json = json.dumps({} if metadata is None else metadata, sort_keys=True)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(
-            f"metadata for {str(path)!r} must be JSON-serialisable: {exc}"
-        ) from exc
+        raise CheckpointError(f"metadata for {str(path)!r} must be JSON-serialisable: {exc}") from exc
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -109,9 +107,7 @@ def load_network(path: str | os.PathLike[str]) -> tuple[Genome, Weights, dict[st
             header = fh.metadata() or {}
             arrays = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a mapping)
     except (safetensors.SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"network file {str(path)!r} is not a readable safetensors file: {exc}"
-        ) from exc
+        raise CheckpointError(f"network file {str(path)!r} is not a readable safetensors file: {exc}") from exc
     if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"network file {str(path)!r} has format {header.get('format')!r} version "

@@ -28,8 +28,7 @@ def check_arrays() -> Callable[..., None]:
     return _check_arrays
 
 
-def _check_arrays(ds: ImageDataset, n_train: int, n_test: int, shape: tuple[int, int, int],
-                  classes: int) -> None:
+def _check_arrays(ds: ImageDataset, n_train: int, n_test: int, shape: tuple[int, int, int], classes: int) -> None:
     assert ds.train_images.shape == (n_train, *shape)
     assert ds.test_images.shape == (n_test, *shape)
     assert ds.train_labels.shape == (n_train,)

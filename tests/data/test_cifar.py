@@ -30,16 +30,16 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def _write_tiny_cifar_tarball(path: Path, train_per_class=2, test_per_class=1,
-                              extra: tuple[str, bytes] | None = None, prefix: str = "") -> None:
+def _write_tiny_cifar_tarball(
+    path: Path, train_per_class=2, test_per_class=1, extra: tuple[str, bytes] | None = None, prefix: str = ""
+) -> None:
     with tarfile.open(path, "w:gz") as archive:
         # members in reverse order: the reader must sort them as ImageFolder does
         for split, count in (("test", test_per_class), ("train", train_per_class)):
             for k, cls in reversed(list(enumerate(CIFAR10_CLASSES))):
                 for i in reversed(range(count)):
                     buffer = io.BytesIO()
-                    Image.new("RGB", (32, 32), _colour(k)).save(buffer, format="JPEG",
-                                                                quality=75)
+                    Image.new("RGB", (32, 32), _colour(k)).save(buffer, format="JPEG", quality=75)
                     _add_bytes(archive, f"{prefix}{split}/{cls}/{i:04d}.jpg", buffer.getvalue())
         _add_bytes(archive, "README.md", b"tiny\n")
         if extra is not None:
@@ -142,6 +142,5 @@ def test_cifar10_real_tarball(check_arrays, data_root, tmp_path):
     cached = load_dataset("cifar10", data_root, cache_dir=tmp_path)
     second = time.perf_counter() - start
     np.testing.assert_array_equal(cached.test_images, ds.test_images)
-    print(f"\nCIFAR-10 tarball: first load (extract + decode) {first:.1f} s, "
-          f"cached load {second:.2f} s")
+    print(f"\nCIFAR-10 tarball: first load (extract + decode) {first:.1f} s, cached load {second:.2f} s")
     assert second < first

@@ -14,8 +14,9 @@ from ecosim.errors import DatasetError
 from ecosim.phenotype.normalise import normalise
 
 
-def _write_folder(root: Path, classes: dict[str, int], size=(6, 4), mode="RGB", seed=0,
-                  test_per_class: int = 1) -> dict[str, list[np.ndarray]]:
+def _write_folder(
+    root: Path, classes: dict[str, int], size=(6, 4), mode="RGB", seed=0, test_per_class: int = 1
+) -> dict[str, list[np.ndarray]]:
     """Write root/{train,test}/<class>/NN.png; returns the pixel arrays in sorted file order."""
     rng = np.random.default_rng(seed)
     w, h = size

@@ -66,9 +66,11 @@ def test_data_modules_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import importlib, pkgutil, sys, ecosim.data\n"
-            "for m in pkgutil.iter_modules(ecosim.data.__path__):\n"
-            "    importlib.import_module('ecosim.data.' + m.name)\n"
-            "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
+    code = (
+        "import importlib, pkgutil, sys, ecosim.data\n"
+        "for m in pkgutil.iter_modules(ecosim.data.__path__):\n"
+        "    importlib.import_module('ecosim.data.' + m.name)\n"
+        "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

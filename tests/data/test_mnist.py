@@ -12,10 +12,13 @@ from ecosim.data.load import load_dataset
 from ecosim.data.record import ImageDataset
 
 
-@pytest.mark.parametrize("fixture_name, name, mean, std", [
-    ("mnist", "mnist", (0.1307,), (0.3081,)),
-    ("fashion", "fashion-mnist", (0.2860,), (0.3530,)),
-])
+@pytest.mark.parametrize(
+    "fixture_name, name, mean, std",
+    [
+        ("mnist", "mnist", (0.1307,), (0.3081,)),
+        ("fashion", "fashion-mnist", (0.2860,), (0.3530,)),
+    ],
+)
 def test_mnist_family_shapes_and_labels(check_arrays, request, fixture_name, name, mean, std):
     ds: ImageDataset = request.getfixturevalue(fixture_name)
     assert ds.name == name
@@ -38,8 +41,7 @@ def test_mnist_first_images_match_the_idx_file(mnist, data_root):
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">I", 0x0800 + array.ndim) + b"".join(
-        struct.pack(">I", d) for d in array.shape)
+    header = struct.pack(">I", 0x0800 + array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 

@@ -22,14 +22,18 @@ def synthetic(n: int = 600, seed: int = 0) -> DataArrays:
         train_labels=rng.integers(0, 10, n).astype(np.int64),
         eval_images=rng.integers(0, 256, (100, 1, 28, 28), dtype=np.uint8),
         eval_labels=rng.integers(0, 10, 100).astype(np.int64),
-        mean=(0.13,), std=(0.31,),
+        mean=(0.13,),
+        std=(0.31,),
     )
 
 
 def same(a: DataArrays, b: DataArrays) -> bool:
     arrays = [f.name for f in dataclasses.fields(DataArrays) if f.name not in ("mean", "std")]
     pairs = [(getattr(a, n), getattr(b, n)) for n in arrays]
-    return all((x is None and y is None) or np.array_equal(x, y) for x, y in pairs) and (a.mean, a.std) == (b.mean, b.std)
+    return all((x is None and y is None) or np.array_equal(x, y) for x, y in pairs) and (a.mean, a.std) == (
+        b.mean,
+        b.std,
+    )
 
 
 def test_a_task_gets_a_small_handle_and_the_first_one_on_a_machine_writes_the_copy_others_map(ray_local, tmp_path):
@@ -87,4 +91,7 @@ def test_an_unreadable_copy_is_written_again_and_an_unwritable_folder_falls_back
 def test_digests_name_content_dtype_and_shape():
     a = np.arange(12, dtype=np.uint8)
     assert array_digest(a) == array_digest(a.copy())
-    assert len({array_digest(a), array_digest(a.reshape(3, 4)), array_digest(a.astype(np.int64)), array_digest(a + 1)}) == 4
+    assert (
+        len({array_digest(a), array_digest(a.reshape(3, 4)), array_digest(a.astype(np.int64)), array_digest(a + 1)})
+        == 4
+    )

@@ -17,7 +17,7 @@ def _write_svhn(folder: Path, n_train: int, n_test: int, seed: int = 0) -> dict[
     written = {}
     for split, n in (("train", n_train), ("test", n_test)):
         x = rng.integers(0, 256, size=(32, 32, 3, n), dtype=np.uint8)  # H x W x 3 x N
-        y = rng.integers(1, 11, size=(n, 1)).astype(np.uint8)           # 1..10, 10 = digit 0
+        y = rng.integers(1, 11, size=(n, 1)).astype(np.uint8)  # 1..10, 10 = digit 0
         y[0, 0] = 10
         scipy_io.savemat(folder / f"{split}_32x32.mat", {"X": x, "y": y})
         written[split] = (x, y)

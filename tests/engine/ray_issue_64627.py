@@ -81,7 +81,10 @@ def nbytes(arg: np.ndarray) -> int:
 def store_used_mb(address: str) -> float:
     from ray._private.internal_api import get_memory_info_reply, get_state_from_address
 
-    return get_memory_info_reply(get_state_from_address(address), timeout_seconds=10).store_stats.object_store_bytes_used / 1e6
+    return (
+        get_memory_info_reply(get_state_from_address(address), timeout_seconds=10).store_stats.object_store_bytes_used
+        / 1e6
+    )
 
 
 def poison(cluster: Cluster, a, b) -> float:
@@ -106,13 +109,24 @@ def run_ecosim(address: str, out: Path, data_root: str) -> tuple[str, int]:
     from ecosim.errors import EcosimError
     from ecosim.store.logs import read_generations
 
-    cfg = Config().with_overrides({
-        "run.out": str(out), "run.seed": 11, "run.generations": 3, "run.address": address,
-        "data.dataset": "mnist", "data.data_root": data_root, "data.test_subset": 500,
-        "ecosystem.population": 4, "ecosystem.species": 2, "ecosystem.max_species": 2,
-        "ecosystem.max_population": 6, "ecosystem.offspring": 2, "training.train_fraction": 0.01,
-        "resources.stall_timeout": 20.0,
-    })
+    cfg = Config().with_overrides(
+        {
+            "run.out": str(out),
+            "run.seed": 11,
+            "run.generations": 3,
+            "run.address": address,
+            "data.dataset": "mnist",
+            "data.data_root": data_root,
+            "data.test_subset": 500,
+            "ecosystem.population": 4,
+            "ecosystem.species": 2,
+            "ecosystem.max_species": 2,
+            "ecosystem.max_population": 6,
+            "ecosystem.offspring": 2,
+            "training.train_fraction": 0.01,
+            "resources.stall_timeout": 20.0,
+        }
+    )
     try:
         run(cfg)
         outcome = "completed"
@@ -123,7 +137,9 @@ def run_ecosim(address: str, out: Path, data_root: str) -> tuple[str, int]:
 
 
 def main(out: Path, data_root: str) -> dict:
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": FAST_HEALTH})
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": FAST_HEALTH}
+    )
     try:
         a = cluster.add_node(num_cpus=1)
         b = cluster.add_node(num_cpus=LEAKED)
@@ -133,8 +149,13 @@ def main(out: Path, data_root: str) -> dict:
         outcome, rows = run_ecosim(cluster.address, out, data_root)
         ref = nbytes.remote(ray.put(np.zeros(PLAIN_BYTES, np.uint8)))
         ready, _ = ray.wait([ref], timeout=30)
-        return {"ray": ray.__version__, "leaked_mb": round(leaked), "ecosim": outcome, "generations": rows,
-                "plain_stalled": not ready}
+        return {
+            "ray": ray.__version__,
+            "leaked_mb": round(leaked),
+            "ecosim": outcome,
+            "generations": rows,
+            "plain_stalled": not ready,
+        }
     finally:
         ray.shutdown()
         cluster.shutdown()

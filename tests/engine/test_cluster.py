@@ -65,7 +65,12 @@ def assert_same_state(a, b) -> None:
     """Two SpeciesStates hold the same networks (metadata and every weight array)."""
     import numpy as np
 
-    assert (a.species_id, a.key, a.generation, sorted(a.networks)) == (b.species_id, b.key, b.generation, sorted(b.networks))
+    assert (a.species_id, a.key, a.generation, sorted(a.networks)) == (
+        b.species_id,
+        b.key,
+        b.generation,
+        sorted(b.networks),
+    )
     for i, ra in a.networks.items():
         rb = b.networks[i]
         assert ra.meta() == rb.meta()
@@ -126,13 +131,25 @@ def test_events_log_appends_in_order_keeps_types_and_rejects_unknown_kinds(tmp_p
 
     logs = LogWriter(tmp_path)
     assert read_events(tmp_path).empty and list(read_events(tmp_path).columns) == EVENT_SCHEMA.names
-    first = Recovery("species_recovered", 2, "ActorDiedError: gone", lost="species 1's actor", redone="training",
-                     species_id=1, node_id="ab" * 28, pid=1234, networks_retrained=3, started=time.time() - 1.5)
+    first = Recovery(
+        "species_recovered",
+        2,
+        "ActorDiedError: gone",
+        lost="species 1's actor",
+        redone="training",
+        species_id=1,
+        node_id="ab" * 28,
+        pid=1234,
+        networks_retrained=3,
+        started=time.time() - 1.5,
+    )
     logs.write_event(first.row())
     logs.write_event(Recovery("resumed", 3, started=time.time()).row())
     events = read_events(tmp_path)
     assert list(events["event"]) == ["species_recovered", "resumed"]
-    assert events["recovery_s"].iloc[0] >= 1.5 and events["pid"].iloc[0] == 1234 and pd.isna(events["species_id"].iloc[1])
+    assert (
+        events["recovery_s"].iloc[0] >= 1.5 and events["pid"].iloc[0] == 1234 and pd.isna(events["species_id"].iloc[1])
+    )
     with pytest.raises(ValueError, match="species_recovered"):
         logs.write_event({**first.row(), "event": "oops"})
     with pytest.raises(KeyError, match="colour"):
@@ -142,8 +159,11 @@ def test_events_log_appends_in_order_keeps_types_and_rejects_unknown_kinds(tmp_p
 def test_a_task_fits_only_a_living_node_with_its_cpus_and_gpus():
     from ecosim.engine.cluster import cluster_summary, task_fits
 
-    nodes = [{"Alive": True, "Resources": {"CPU": 0.0}}, {"Alive": True, "Resources": {"CPU": 2.0, "GPU": 1.0}},
-             {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}}]
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 0.0}},
+        {"Alive": True, "Resources": {"CPU": 2.0, "GPU": 1.0}},
+        {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 4.0}},
+    ]
     assert task_fits(nodes, 2, 0.25) and task_fits(nodes, 1, 1)
     assert not task_fits(nodes, 4, 0) and not task_fits(nodes, 1, 2) and not task_fits(nodes[:1], 1, 0)
     assert cluster_summary(nodes) == "2 nodes, 2 CPUs, 1 GPUs"
@@ -163,9 +183,7 @@ def test_the_resource_watch_waits_out_the_timeout_and_starts_again_when_nodes_co
             raise ConnectionError("GCS busy")  # a failed look is skipped
         return back if len(looks) == 3 else gone
 
-    need, have, since = asyncio.run(
-        watchdogs.wait_for_lost_resources(1, 0.5, timeout=2.5, poll=0.001, nodes=table)
-    )
+    need, have, since = asyncio.run(watchdogs.wait_for_lost_resources(1, 0.5, timeout=2.5, poll=0.001, nodes=table))
     assert need == "resources.cpus_per_task = 1 CPUs and resources.gpus_per_task = 0.5 GPUs on one node"
     assert have == "0 nodes, 0 CPUs, 0 GPUs"
     assert since == 5.0 and len(looks) == 8  # the node came back at look 3: the wait began again at look 5
@@ -254,9 +272,18 @@ def test_async_actor_lost_in_another_species_step_is_recreated_and_the_state_cop
     from ecosim.engine.coordinator import Ecosystem
 
     out = tmp_path / "async"
-    cfg = tiny(out, data_root, **{  # room for a new species: founding, the spare actor and culling happen
-        "run.mode": "async", "run.generations": 2, "ecosystem.population": 6, "ecosystem.max_species": 4,
-        "ecosystem.max_population": 8, "ecosystem.offspring": 3})
+    cfg = tiny(
+        out,
+        data_root,
+        **{  # room for a new species: founding, the spare actor and culling happen
+            "run.mode": "async",
+            "run.generations": 2,
+            "ecosystem.population": 6,
+            "ecosystem.max_species": 4,
+            "ecosystem.max_population": 8,
+            "ecosystem.offspring": 3,
+        },
+    )
     data, shape, classes = prepare_data(cfg)
     real_cull, calls = Ecosystem._cull, []
 
@@ -307,19 +334,35 @@ def restore_workers(cluster, count: int = 2) -> None:
     """Put the cluster back to ``count`` worker nodes after a test removed some."""
     missing = count - len(_workers(cluster))
     if missing > 0:
-        cluster.add_nodes(missing, num_cpus=1, env={"ECOSIM_DATA": None, "ECOSIM_CACHE": str(cluster.root / "no-cache")})
+        cluster.add_nodes(
+            missing, num_cpus=1, env={"ECOSIM_DATA": None, "ECOSIM_CACHE": str(cluster.root / "no-cache")}
+        )
 
 
 def cli(cluster, *args: str) -> subprocess.Popen:
     """``ecosim ARGS --address HEAD`` in a new session (so a test can SIGKILL the whole driver)."""
     cmd = [sys.executable, "-m", "ecosim.cli", *args, "--address", cluster.address]
-    return subprocess.Popen(cmd, env=cluster.driver_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        env=cluster.driver_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def run_args(out: Path, data_root: Path, **kw: str) -> list[str]:
-    opts = {"out": str(out), "seed": "11", "generations": "3", "dataset": "mnist", "data-root": str(data_root),
-            "test-subset": "500", "train-fraction": "0.01", **{k.replace("_", "-"): str(v) for k, v in SIZES.items()}}
+    opts = {
+        "out": str(out),
+        "seed": "11",
+        "generations": "3",
+        "dataset": "mnist",
+        "data-root": str(data_root),
+        "test-subset": "500",
+        "train-fraction": "0.01",
+        **{k.replace("_", "-"): str(v) for k, v in SIZES.items()},
+    }
     opts.update(kw)
     return ["run", *(x for k, v in opts.items() for x in (f"--{k}", v))]
 
@@ -379,7 +422,9 @@ def test_sync_logs_from_one_node_and_from_three_nodes_are_identical(cluster, ref
 
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_worker_node_removed_mid_generation_sync_logs_equal_the_uninterrupted_run(cluster, reference, tmp_path, data_root):
+def test_worker_node_removed_mid_generation_sync_logs_equal_the_uninterrupted_run(
+    cluster, reference, tmp_path, data_root
+):
     out = tmp_path / "node-lost"
     proc = cli(cluster, *run_args(out, data_root))
     try:
@@ -453,7 +498,14 @@ def test_the_stall_watch_warns_once_then_stops_and_only_while_tasks_wait():
     w = StallWatch(10.0)
     looks = [(0, 3, 1), (10, 3, 1), (12, 3, 1), (13, 3, 2), (25, 3, 2), (30, 3, 2), (33, 3, 2)]
     assert [w.observe(t, waiting=n, signature=e, slowest_s=0.0) for t, n, e in looks] == [
-        None, "warn", None, "progress", "warn", None, "stop"]
+        None,
+        "warn",
+        None,
+        "progress",
+        "warn",
+        None,
+        "stop",
+    ]
     w = StallWatch(10.0)  # tasks that all run (none waits) are never a stall, however long
     assert {w.observe(t, waiting=0, signature=1, slowest_s=0.0) for t in range(0, 100, 5)} == {None}
     w = StallWatch(-1)  # derived: a floor, then 10 × the longest task (a running one counts)
@@ -502,7 +554,9 @@ def test_a_stalled_generation_warns_once_stops_resumably_and_resume_gives_the_un
         timer.cancel()
         for h in hogs:
             ray_local.kill(h)
-    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no training task started or finished")]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("no training task started or finished")
+    ]
     warnings = [w for w in warnings if "of generation 0" not in w]  # a slow start that then went on: not the stall
     assert len(warnings) == 1, warnings
     assert re.search(r"\d+ training tasks of generation 1 wait to start \(species 0, 1\), 0 running", warnings[0])
@@ -523,7 +577,8 @@ def test_a_stalled_generation_warns_once_stops_resumably_and_resume_gives_the_un
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_a_node_poisoned_by_ray_issue_64627_stalls_plain_ray_but_an_ecosim_run_completes_on_it(tmp_path, data_root):
-    """Issue 19: ``tests/engine/ray_issue_64627.py`` in a process of its own (its cluster's address stays in its folder)."""
+    """Issue 19: ``tests/engine/ray_issue_64627.py`` in a process of its own (its cluster's address stays in its
+    folder)."""
     import json
     import shutil
     import tempfile
@@ -531,30 +586,46 @@ def test_a_node_poisoned_by_ray_issue_64627_stalls_plain_ray_but_an_ecosim_run_c
     script = Path(__file__).with_name("ray_issue_64627.py")
     ray_tmp = tempfile.mkdtemp(prefix="r64627-", dir="/tmp")  # short: Ray's socket paths
     repo = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "ECOSIM_DATA": str(data_root), "ECOSIM_NODE_CACHE": str(tmp_path / "node-cache"),
-           "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "RAY_TMPDIR": ray_tmp,
+        "ECOSIM_DATA": str(data_root),
+        "ECOSIM_NODE_CACHE": str(tmp_path / "node-cache"),
+        "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p),
+    }
     env.pop("RAY_ADDRESS", None)
     try:
-        proc = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=900
+        )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["leaked_mb"] >= 100  # two 55 MB arguments held in use for ever on the node that trains
     assert result["ecosim"] == "completed" and result["generations"] == 3, result
-    assert result["plain_stalled"], f"Ray {result['ray']} no longer stalls: update the affected versions in docs/cluster.md"
+    assert result["plain_stalled"], (
+        f"Ray {result['ray']} no longer stalls: update the affected versions in docs/cluster.md"
+    )
 
 
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_as_one_local_run(reference, tmp_path, data_root):
-    """Issue 19: ``deploy/two_nodes_one_machine.sh`` (ray start --head, ray start --address, ecosim --address), twice."""
+def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_as_one_local_run(
+    reference, tmp_path, data_root
+):
+    """Issue 19: ``deploy/two_nodes_one_machine.sh`` (ray start --head, ray start --address, ecosim --address),
+    twice."""
     from ecosim.engine.local_cluster import cmdline
 
     script = Path(__file__).resolve().parents[2] / "deploy" / "two_nodes_one_machine.sh"
     repo = str(script.parents[1])
-    env = {**os.environ, "PYTHON": sys.executable, "WORKER_CPUS": "2",
-           "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "WORKER_CPUS": "2",
+        "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p),
+    }
     for name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_MODE"):
         env.pop(name, None)
     out = tmp_path / "two-nodes"
@@ -563,7 +634,9 @@ def test_the_two_nodes_on_one_machine_recipe_runs_then_resumes_on_a_new_cluster_
     for args in (run_args(out, data_root, generations="2"), ["resume", str(out), "--generations", "3"]):
         proc = subprocess.run([str(script), *ecosim, *args], env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-        found = re.search(r"Ray cluster: head 127\.0\.0\.1:\d+ \(0 CPUs\), worker 127\.0\.0\.2 \(2 CPUs\), folder (\S+)", proc.stdout)
+        found = re.search(
+            r"Ray cluster: head 127\.0\.0\.1:\d+ \(0 CPUs\), worker 127\.0\.0\.2 \(2 CPUs\), folder (\S+)", proc.stdout
+        )
         assert found, proc.stdout[-2000:]
         folders.append(found.group(1))
     assert_same_logs(reference, out)

@@ -72,7 +72,7 @@ def _env() -> dict[str, str]:
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]")
     if host.startswith("::ffff:"):
-        host = host[len("::ffff:"):]
+        host = host[len("::ffff:") :]
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:  # "*", "0.0.0.0%lo"...
@@ -82,9 +82,7 @@ def _is_loopback(host: str) -> bool:
 @pytest.mark.ray
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists listeners with ss and /proc")
 def test_local_ray_listens_on_loopback_only_and_keeps_token_auth_quietly():
-    proc = subprocess.run(
-        [sys.executable, "-c", _LISTENERS], env=_env(), capture_output=True, text=True, timeout=240
-    )
+    proc = subprocess.run([sys.executable, "-c", _LISTENERS], env=_env(), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     listeners = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("LISTEN")]
     names = {name for _, _, name in listeners}

@@ -57,8 +57,12 @@ def sync_run(tmp_path_factory, data_root, ray_local):
 def test_sync_run_logs_schema_limits_and_beats_chance(sync_run):
     gens, nets = read_generations(sync_run.run_dir), read_networks(sync_run.run_dir)
     assert list(gens["generation"]) == [0, 1, 2]
-    assert pq.read_schema(next((sync_run.run_dir / "generations").glob("*.parquet"))).equals(GENERATION_SCHEMA, check_metadata=False)
-    assert pq.read_schema(next((sync_run.run_dir / "networks").glob("*.parquet"))).equals(NETWORK_SCHEMA, check_metadata=False)
+    assert pq.read_schema(next((sync_run.run_dir / "generations").glob("*.parquet"))).equals(
+        GENERATION_SCHEMA, check_metadata=False
+    )
+    assert pq.read_schema(next((sync_run.run_dir / "networks").glob("*.parquet"))).equals(
+        NETWORK_SCHEMA, check_metadata=False
+    )
     assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
     assert gens["highest_fitness"].between(0, 1).all()
     assert sync_run.best_fitness > 0.5  # 10 classes: chance is 0.1
@@ -75,8 +79,11 @@ def test_sync_run_logs_schema_limits_and_beats_chance(sync_run):
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):
     # sync_run measures its layouts (conv mode, memory format; issue 18): pinned to the reference
     # layout, the run computes the same bits
-    again = run(small(tmp_path / "again", data_root, **{"training.conv_mode": "dense",
-                                                         "training.memory_format": "channels_first"}))
+    again = run(
+        small(
+            tmp_path / "again", data_root, **{"training.conv_mode": "dense", "training.memory_format": "channels_first"}
+        )
+    )
     pd.testing.assert_frame_equal(_strip(read_generations(sync_run.run_dir)), _strip(read_generations(again.run_dir)))
     pd.testing.assert_frame_equal(_strip(read_networks(sync_run.run_dir)), _strip(read_networks(again.run_dir)))
 
@@ -84,10 +91,38 @@ def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run,
 def test_resume_after_sigkill_equals_uninterrupted(sync_run, tmp_path, data_root):
     out = tmp_path / "killed"
     env = dict(os.environ, ECOSIM_DATA=str(data_root))
-    cmd = [sys.executable, "-m", "ecosim.cli", "run", "--out", str(out), "--seed", "3", "--generations", "3",
-           "--dataset", "mnist", "--data-root", str(data_root), "--test-subset", "1000", "--population", "6",
-           "--species", "3", "--max-species", "4", "--max-population", "8", "--offspring", "4",
-           "--train-fraction", "0.05", "--num-cpus", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ecosim.cli",
+        "run",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--generations",
+        "3",
+        "--dataset",
+        "mnist",
+        "--data-root",
+        str(data_root),
+        "--test-subset",
+        "1000",
+        "--population",
+        "6",
+        "--species",
+        "3",
+        "--max-species",
+        "4",
+        "--max-population",
+        "8",
+        "--offspring",
+        "4",
+        "--train-fraction",
+        "0.05",
+        "--num-cpus",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "checkpoints" / "gen-000000").exists():
@@ -109,18 +144,35 @@ def test_async_run_completes_within_limits(tmp_path, data_root, ray_local):
 
 
 def test_no_speciation_population_of_two(tmp_path, data_root, ray_local):
-    cfg = small(tmp_path / "nospec", data_root, **{
-        "ecosystem.speciation": False, "ecosystem.population": 2, "ecosystem.max_population": 3,
-        "ecosystem.offspring": 2, "run.generations": 2})
+    cfg = small(
+        tmp_path / "nospec",
+        data_root,
+        **{
+            "ecosystem.speciation": False,
+            "ecosystem.population": 2,
+            "ecosystem.max_population": 3,
+            "ecosystem.offspring": 2,
+            "run.generations": 2,
+        },
+    )
     result = run(cfg)
     gens = read_generations(result.run_dir)
     assert (gens["species_count"] == 1).all() and (gens["network_count"] <= 3).all()
 
 
 def test_population_of_one(tmp_path, data_root, ray_local):
-    cfg = small(tmp_path / "one", data_root, **{
-        "ecosystem.population": 1, "ecosystem.species": 1, "ecosystem.max_species": 1,
-        "ecosystem.max_population": 2, "ecosystem.offspring": 1, "run.generations": 2})
+    cfg = small(
+        tmp_path / "one",
+        data_root,
+        **{
+            "ecosystem.population": 1,
+            "ecosystem.species": 1,
+            "ecosystem.max_species": 1,
+            "ecosystem.max_population": 2,
+            "ecosystem.offspring": 1,
+            "run.generations": 2,
+        },
+    )
     result = run(cfg)
     gens = read_generations(result.run_dir)
     assert (gens["network_count"] <= 2).all() and (gens["species_count"] == 1).all()
@@ -128,7 +180,9 @@ def test_population_of_one(tmp_path, data_root, ray_local):
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_stagnant_species_go_extinct_and_never_train_again(tmp_path, data_root, ray_local, mode):
-    cfg = small(tmp_path / mode, data_root, **{"run.mode": mode, "run.generations": 8, "ecosystem.species_stagnation": 1})
+    cfg = small(
+        tmp_path / mode, data_root, **{"run.mode": mode, "run.generations": 8, "ecosystem.species_stagnation": 1}
+    )
     result = run(cfg)
     gens, nets = read_generations(result.run_dir), read_networks(result.run_dir)
     assert gens["species_extinct"].sum() > 0
@@ -160,10 +214,40 @@ def test_existing_run_directory_is_not_overwritten(sync_run, data_root):
 def test_async_run_resumes_after_sigkill_without_duplicate_or_missing_rows(tmp_path, data_root, ray_local):
     out = tmp_path / "akilled"
     env = dict(os.environ, ECOSIM_DATA=str(data_root))
-    cmd = [sys.executable, "-m", "ecosim.cli", "run", "--mode", "async", "--out", str(out), "--seed", "5",
-           "--generations", "4", "--dataset", "mnist", "--data-root", str(data_root), "--test-subset", "1000",
-           "--population", "6", "--species", "3", "--max-species", "4", "--max-population", "8",
-           "--offspring", "4", "--train-fraction", "0.05", "--num-cpus", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ecosim.cli",
+        "run",
+        "--mode",
+        "async",
+        "--out",
+        str(out),
+        "--seed",
+        "5",
+        "--generations",
+        "4",
+        "--dataset",
+        "mnist",
+        "--data-root",
+        str(data_root),
+        "--test-subset",
+        "1000",
+        "--population",
+        "6",
+        "--species",
+        "3",
+        "--max-species",
+        "4",
+        "--max-population",
+        "8",
+        "--offspring",
+        "4",
+        "--train-fraction",
+        "0.05",
+        "--num-cpus",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "checkpoints" / "gen-000001").exists():
@@ -215,7 +299,11 @@ def test_a_failed_networks_traceback_reaches_the_networks_log_message():
     from ecosim.phenotype.records import TrainResult
 
     g = Genome((1, 4, 4), (DenseLayer(3),))
-    res = TrainResult(weights=init_weights(g, np.random.default_rng(0)), status="error",
-                      message="RuntimeError: boom", extra={"traceback": "Traceback (most recent call last):\n  ..."})
+    res = TrainResult(
+        weights=init_weights(g, np.random.default_rng(0)),
+        status="error",
+        message="RuntimeError: boom",
+        extra={"traceback": "Traceback (most recent call last):\n  ..."},
+    )
     assert _message(res).startswith("RuntimeError: boom\nTraceback (most recent call last)")
     assert _message(TrainResult(weights=res.weights, message="")) == ""

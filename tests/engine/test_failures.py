@@ -23,12 +23,18 @@ def test_diverging_and_raising_networks_are_recorded_not_fatal(ray_local, data_r
     good = init_weights(g, np.random.default_rng(0))
     huge = Weights(tuple(LayerWeights(tuple(n * np.float32(1e30) for n in lw.nodes), lw.bias) for lw in good.layers))
     broken_genome = Genome(shape, (ConvLayer(((3, 3),) * 3), DenseLayer(classes)))  # weights do not fit
-    actor = SpeciesActor.remote(0, None, 1, ReproductionPolicy(), ref, TrainingParams(train_fraction=0.02), {"num_cpus": 1, "max_retries": 1})
-    ray_local.get(actor.add.remote([
-        NetworkRecord(0, 0, g, good),
-        NetworkRecord(1, 0, g, huge),
-        NetworkRecord(2, 0, broken_genome, good),
-    ]))
+    actor = SpeciesActor.remote(
+        0, None, 1, ReproductionPolicy(), ref, TrainingParams(train_fraction=0.02), {"num_cpus": 1, "max_retries": 1}
+    )
+    ray_local.get(
+        actor.add.remote(
+            [
+                NetworkRecord(0, 0, g, good),
+                NetworkRecord(1, 0, g, huge),
+                NetworkRecord(2, 0, broken_genome, good),
+            ]
+        )
+    )
     out = ray_local.get(actor.train.remote(0))
     rows = {r["network_id"]: r for r in out["rows"]}
     assert rows[0]["status"] == "ok" and rows[0]["fitness"] > 0.3
@@ -52,8 +58,12 @@ def test_a_task_whose_worker_dies_is_retried_and_the_generation_completes(ray_lo
     data, shape, classes = prepare_data(cfg)
     ref = DataHandle.put(data)
     g = Genome(shape, (ConvLayer(((5, 5),) * 8), DenseLayer(classes)))
-    actor = SpeciesActor.remote(0, None, 1, ReproductionPolicy(), ref, TrainingParams(train_fraction=0.2), {"num_cpus": 1, "max_retries": 2})
-    ray_local.get(actor.add.remote([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i in range(2)]))
+    actor = SpeciesActor.remote(
+        0, None, 1, ReproductionPolicy(), ref, TrainingParams(train_fraction=0.2), {"num_cpus": 1, "max_retries": 2}
+    )
+    ray_local.get(
+        actor.add.remote([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i in range(2)])
+    )
     killed = []
 
     def kill_one_training_worker():

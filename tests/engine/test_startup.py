@@ -13,7 +13,8 @@ import sys
 from ecosim.config import Config
 from ecosim.data.arrays import prepare_data
 import ecosim.api, ecosim.engine.coordinator, ecosim.engine.species
-data, shape, classes = prepare_data(Config().with_overrides({"data.data_root": sys.argv[1], "data.dataset": sys.argv[2]}))
+data, shape, classes = prepare_data(Config().with_overrides({"data.data_root": sys.argv[1], "data.dataset":
+sys.argv[2]}))
 assert shape == (1, 28, 28) and classes == 10 and len(data.train_labels) == 60000
 print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
 """
@@ -21,8 +22,9 @@ print(sorted(m for m in ("torch", "torchvision") if m in sys.modules))
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
 def test_the_driver_loads_mnist_family_data_without_torch(data_root, name):
-    out = subprocess.run([sys.executable, "-c", DRIVER, str(data_root), name], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(data_root), name], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -30,7 +32,10 @@ def test_idx_files_read_with_numpy_equal_torchvision(data_root):
     from torchvision import datasets
 
     ours = load_dataset("fashion-mnist", str(data_root))
-    for train, images, labels in ((True, ours.train_images, ours.train_labels), (False, ours.test_images, ours.test_labels)):
+    for train, images, labels in (
+        (True, ours.train_images, ours.train_labels),
+        (False, ours.test_images, ours.test_labels),
+    ):
         ref = datasets.FashionMNIST(str(data_root), train=train)
         assert np.array_equal(ref.data.numpy()[:, None], images) and images.flags.writeable
         assert np.array_equal(ref.targets.numpy(), labels) and labels.dtype == np.int64

@@ -74,9 +74,22 @@ def with_species(p: EcosystemPolicy, weights, able=None) -> list[int]:
 
 
 def net_row(nid: int, sid: int = 0, **kw) -> dict:
-    row = {"generation": 0, "network_id": nid, "species_id": sid, "parent_ids": [], "origin": "initial",
-           "fitness": 0.5, "fitness_before_bp": None, "test_accuracy": 0.5, "parameters": 100, "layers": "F3",
-           "conv_layers": 0, "status": "ok", "message": None, "culled": False}
+    row = {
+        "generation": 0,
+        "network_id": nid,
+        "species_id": sid,
+        "parent_ids": [],
+        "origin": "initial",
+        "fitness": 0.5,
+        "fitness_before_bp": None,
+        "test_accuracy": 0.5,
+        "parameters": 100,
+        "layers": "F3",
+        "conv_layers": 0,
+        "status": "ok",
+        "message": None,
+        "culled": False,
+    }
     row.update(kw)
     return row
 
@@ -185,8 +198,15 @@ def test_record_training_ignores_errors_in_the_weight():
 # ---- placement under the species limit -------------------------------------------------------------
 def offspring_to(nid: int, key_nodes: int, parent: int = 0, origin=Origin.MUTATION, failed=()) -> Offspring:
     g = genome(key_nodes)
-    rec = record(nid, g, species_id=parent, born_generation=0, parent_ids=(1,), origin=origin,
-                 mutation="add_node" if origin == Origin.MUTATION else None)
+    rec = record(
+        nid,
+        g,
+        species_id=parent,
+        born_generation=0,
+        parent_ids=(1,),
+        origin=origin,
+        mutation="add_node" if origin == Origin.MUTATION else None,
+    )
     fallback = record(nid, genome(1), species_id=parent, born_generation=0, parent_ids=(1,), origin=Origin.CLONE)
     return Offspring(rec, g.species_key, tuple(failed), fallback if g.species_key != genome(1).species_key else None)
 
@@ -308,7 +328,9 @@ def test_new_structure_is_protected_for_k_generations_while_the_limit_allows(can
     removed = {i for ids in p.cull(g, cands).values() for i in ids}
     champions = sum(c.champion for c in cands)
     assert len(removed) == min(max(0, len(cands) - limit), len(cands) - champions)
-    young = [c for c in cands if not c.champion and c.mutation in ("add_layer", "remove_node") and g - c.born_generation <= k]
+    young = [
+        c for c in cands if not c.champion and c.mutation in ("add_layer", "remove_node") and g - c.born_generation <= k
+    ]
     if k == 0:
         young = []
     room = len(cands) - champions - max(0, len(cands) - limit)
@@ -329,7 +351,9 @@ def test_culling_is_deterministic_for_a_seed():
 def trained(p: EcosystemPolicy, generation: int, best: dict[int, float]) -> None:
     """Record one training result per species, its best network at ``best[species]``."""
     for sid, f in best.items():
-        p.record_training(generation, sid, [net_row(sid * 100, sid, fitness=f), net_row(sid * 100 + 1, sid, fitness=f - 0.1)], True)
+        p.record_training(
+            generation, sid, [net_row(sid * 100, sid, fitness=f), net_row(sid * 100 + 1, sid, fitness=f - 0.1)], True
+        )
 
 
 def test_a_species_whose_best_fitness_stops_rising_goes_stagnant_after_n_generations():
@@ -349,8 +373,10 @@ def test_an_extinct_species_loses_every_network_first_and_frees_its_slot():
     for g in range(3):
         trained(p, g, {a: 0.8 + 0.01 * g, b: 0.6, c: 0.7 + 0.01 * g})
     assert p.stagnant(2) == {b} and p.free_species_slots() == 0
-    cands = [CullCandidate(i, sid, 2, 0.5, 0.5, offspring=i % 3 == 0, champion=i % 3 == 1) for i, sid in
-             enumerate([a, a, a, b, b, b, c, c])]
+    cands = [
+        CullCandidate(i, sid, 2, 0.5, 0.5, offspring=i % 3 == 0, champion=i % 3 == 1)
+        for i, sid in enumerate([a, a, a, b, b, b, c, c])
+    ]
     removal = p.cull(2, cands)
     assert removal[b] == [3, 4, 5]  # champion (4) and offspring (3) included
     kept = [cand for cand in cands if cand.species_id != b]
@@ -380,7 +406,11 @@ def test_stagnation_state_survives_the_checkpoint_round_trip():
 
 # ---- the champion ---------------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["ok", "ok", "diverged", "error"])), max_size=6), max_size=6))
+@given(
+    st.lists(
+        st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["ok", "ok", "diverged", "error"])), max_size=6), max_size=6
+    )
+)
 def test_the_champion_is_the_best_network_ever_trained(generations):
     p = policy()
     nid = 0
@@ -527,8 +557,14 @@ def test_state_round_trips_through_json_with_open_tallies():
 
 
 def test_an_older_state_without_rows_restores_sync_and_refuses_async_in_progress():
-    old = {"next_network_id": 9, "next_species_id": 2, "best": {"id": 3, "fitness": 0.7, "generation": 1, "parameters": 10},
-           "species_gen": {"0": 4}, "species_first": {"0": 0, "1": 5}, "tallies": {}}
+    old = {
+        "next_network_id": 9,
+        "next_species_id": 2,
+        "best": {"id": 3, "fitness": 0.7, "generation": 1, "parameters": 10},
+        "species_gen": {"0": 4},
+        "species_first": {"0": 0, "1": 5},
+        "tallies": {},
+    }
     states = [SpeciesState(0, ((1,), ()), 4, {}), SpeciesState(1, ((2,), ()), -1, {})]
     p = EcosystemPolicy.from_json(old, EcosystemConfig(), 0, species=states, completed_generation=4)
     assert p.species[0].generation == 4 and p.species[1].first_generation == 5 and p.species[1].generation == 4

@@ -106,7 +106,9 @@ def test_champion_and_new_offspring_are_protected_from_culling():
     pop = _population(4)
     pop.add([o.record for o in pop.reproduce(2, [20])])
     cands = pop.cull_candidates(2)
-    policy = EcosystemPolicy(EcosystemConfig(population=1, species=1, max_population=2, offspring=1, max_species=1), seed=0)
+    policy = EcosystemPolicy(
+        EcosystemConfig(population=1, species=1, max_population=2, offspring=1, max_species=1), seed=0
+    )
     removed = policy.cull(2, cands)[0]  # 5 networks, room for 2: everything unprotected goes
     assert 3 not in removed and 20 not in removed  # the champion and the new offspring
     assert 0 in removed

@@ -42,8 +42,16 @@ def test_fail_reasons_are_every_mutation_kind_plus_species_limit_and_reproductio
 
 def test_a_record_takes_plain_strings_and_round_trips_through_its_metadata():
     g = Genome((1, 8, 8), (ConvLayer(((1, 1), (3, 3))), DenseLayer(3)))
-    rec = NetworkRecord(4, 1, g, init_weights(g, np.random.default_rng(0)), origin="crossover", status="ok",
-                        parent_ids=(1, 2), fitness=0.5)
+    rec = NetworkRecord(
+        4,
+        1,
+        g,
+        init_weights(g, np.random.default_rng(0)),
+        origin="crossover",
+        status="ok",
+        parent_ids=(1, 2),
+        fitness=0.5,
+    )
     assert rec.origin is Origin.CROSSOVER and rec.status is Status.OK
     meta = json.loads(json.dumps(rec.meta()))
     assert meta["origin"] == "crossover" and meta["status"] == "ok"

@@ -42,8 +42,13 @@ def test_similarity_by_hand():
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=networks(input_shapes=[(1, 28, 28)]), b=networks(input_shapes=[(1, 28, 28)]),
-       fa=st.floats(0, 1), fb=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+@given(
+    a=networks(input_shapes=[(1, 28, 28)]),
+    b=networks(input_shapes=[(1, 28, 28)]),
+    fa=st.floats(0, 1),
+    fb=st.floats(0, 1),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_offspring_is_valid_and_parents_are_untouched(a, b, fa, fb, seed):
     before = [x.copy() for x in list(a[1].arrays()) + list(b[1].arrays())]
     g, w = crossover(a[0], a[1], fa, b[0], b[1], fb, np.random.default_rng(seed))

@@ -40,7 +40,9 @@ def test_initial_species_contract(shape, count, seed):
         assert constraint_violation(g) is None
     again = initial_species_genomes(minimal, count, np.random.default_rng(seed))
     assert [g for g, _ in again] == [g for g, _ in species]
-    assert all(np.array_equal(a, b) for (_, w1), (_, w2) in zip(species, again) for a, b in zip(w1.arrays(), w2.arrays()))
+    assert all(
+        np.array_equal(a, b) for (_, w1), (_, w2) in zip(species, again) for a, b in zip(w1.arrays(), w2.arrays())
+    )
 
 
 def test_initial_kernels_and_strides_follow_eq_1():

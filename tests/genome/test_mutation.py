@@ -228,7 +228,11 @@ def test_the_default_conv_share_is_the_fair_coin_it_replaced():
 @pytest.mark.parametrize("layer_type", ["conv", "dense"])
 @settings(max_examples=30, deadline=None)
 @given(
-    net=networks(), seed=st.integers(0, 2**32 - 1), lo=st.integers(1, 12), span=st.integers(0, 40), where=st.floats(0, 1)
+    net=networks(),
+    seed=st.integers(0, 2**32 - 1),
+    lo=st.integers(1, 12),
+    span=st.integers(0, 40),
+    where=st.floats(0, 1),
 )
 def test_add_layer_sizes_by_the_rule_and_keeps_every_untouched_gene(layer_type, net, seed, lo, span, where):
     g, w = net

@@ -127,10 +127,15 @@ def test_family_weights_fix_each_family_share_whatever_the_network_size():
     assert p[MutationKind.SHRINK_KERNEL] == 0 and p[MutationKind.GROW_KERNEL] == pytest.approx(1 / 4)
     kinds = mutation_weights(g, params=MutationParams(family_weights="add_layer=3,remove_layer=1,grow_kernel=4"))
     assert (kinds[MutationKind.ADD_LAYER], kinds[MutationKind.REMOVE_LAYER], kinds[MutationKind.GROW_KERNEL]) == (
-        pytest.approx(3 / 8), pytest.approx(1 / 8), pytest.approx(4 / 8))
+        pytest.approx(3 / 8),
+        pytest.approx(1 / 8),
+        pytest.approx(4 / 8),
+    )
     only_layers = mutation_weights(g, params=MutationParams(family_weights="layer=1"))
     assert only_layers[MutationKind.ADD_LAYER] == pytest.approx(0.5)
-    assert mutate(g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), MutationParams(family_weights="layer=1")).kind in (
+    assert mutate(
+        g, init_weights(g, np.random.default_rng(0)), np.random.default_rng(0), MutationParams(family_weights="layer=1")
+    ).kind in (
         MutationKind.ADD_LAYER,
         MutationKind.REMOVE_LAYER,
     )

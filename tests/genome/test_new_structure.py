@@ -26,9 +26,9 @@ from ecosim.genome.initial import genome_from_layers
 )
 def test_new_layer_nodes_is_the_floor_of_mean_nodes_per_layer_clipped(layers, expected):
     assert new_layer_nodes(Genome((1, 28, 28), layers)) == expected
-    assert new_layer_nodes(Genome((1, 28, 28), layers), MutationParams(new_layer_min_nodes=1, new_layer_max_nodes=1000)) == (
-        sum(l.nodes for l in layers) // len(layers)
-    )
+    assert new_layer_nodes(
+        Genome((1, 28, 28), layers), MutationParams(new_layer_min_nodes=1, new_layer_max_nodes=1000)
+    ) == (sum(l.nodes for l in layers) // len(layers))
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,9 @@ def test_only_bit_identical_candidates_compete_and_the_fastest_median_wins(tmp_p
     assert tuner.verifying and tuner.layout() == DENSE_CF
     a = torch.tensor([1.0, 2.0])
     nudged = torch.nextafter(a, torch.full_like(a, 9.0))  # one ulp off: not the same bits
-    tuner.verify({DENSE_CF: (a,), DENSE_CL: (a.clone(),), GROUPED_CF: (nudged,),
-                  Layout("grouped", "channels_last"): (nudged,)})
+    tuner.verify(
+        {DENSE_CF: (a,), DENSE_CL: (a.clone(),), GROUPED_CF: (nudged,), Layout("grouped", "channels_last"): (nudged,)}
+    )
     assert tuner.eligible == (DENSE_CF, DENSE_CL)
     for _ in range(ROUNDS):
         for seconds in (3.0, 1.0):
@@ -96,8 +97,9 @@ def test_a_cache_that_cannot_be_used_is_one_warning_then_memory_only(tmp_path, c
 @pytest.fixture(scope="module")
 def mnist_small(data_root):
     ds = load_dataset("mnist", str(data_root))
-    return DataArrays(ds.train_images[:1536], ds.train_labels[:1536], ds.test_images[:600], ds.test_labels[:600],
-                      ds.mean, ds.std)
+    return DataArrays(
+        ds.train_images[:1536], ds.train_labels[:1536], ds.test_images[:600], ds.test_labels[:600], ds.mean, ds.std
+    )
 
 
 def _outcome(genome, data, settings):

@@ -19,8 +19,9 @@ def test_normalise_matches_the_formula_per_channel():
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.integers(0, 256, size=(4, 3, 5, 6), dtype=np.uint8))
     mean, std = (0.1, 0.5, 0.9), (0.2, 0.3, 0.4)
-    expected = (images.double() / 255 - torch.tensor(mean).double().view(3, 1, 1)) / torch.tensor(
-        std).double().view(3, 1, 1)
+    expected = (images.double() / 255 - torch.tensor(mean).double().view(3, 1, 1)) / torch.tensor(std).double().view(
+        3, 1, 1
+    )
     got = normalise(images, mean, std)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=0, atol=1e-5)

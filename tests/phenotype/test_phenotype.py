@@ -121,9 +121,7 @@ def test_dense_and_grouped_give_same_outputs_and_in_shape_gradients(kernels, sh,
     g = torch.randn_like(y1)
     y1.backward(g)
     y2.backward(g)
-    torch.testing.assert_close(
-        dense.weight.grad * dense.mask, grouped.weight.grad, rtol=1e-4, atol=1e-4
-    )
+    torch.testing.assert_close(dense.weight.grad * dense.mask, grouped.weight.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(dense.bias.grad, grouped.bias.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-4, atol=1e-4)
     for conv in (dense, grouped):  # masked tiles: exactly zero gradient in both modes
@@ -218,9 +216,7 @@ def test_mixed_conv_rejects_invalid_arguments_naming_them(kwargs, match):
 
 
 @FAST
-@given(
-    genome=genomes(), seed=st.integers(0, 2**16), activation=st.sampled_from(sorted(ACTIVATIONS))
-)
+@given(genome=genomes(), seed=st.integers(0, 2**16), activation=st.sampled_from(sorted(ACTIVATIONS)))
 def test_forward_gives_finite_log_probabilities(genome, seed, activation):
     net = Phenotype(genome, activation=activation, rng=np.random.default_rng(seed))
     out = net(torch.randn(3, *genome.input_shape))
@@ -230,9 +226,7 @@ def test_forward_gives_finite_log_probabilities(genome, seed, activation):
 
 
 @FAST
-@given(
-    genome=genomes(), seed=st.integers(0, 2**16), mode=st.sampled_from(["auto", "dense", "grouped"])
-)
+@given(genome=genomes(), seed=st.integers(0, 2**16), mode=st.sampled_from(["auto", "dense", "grouped"]))
 def test_extract_after_build_is_bit_identical(genome, seed, mode):
     weights = init_weights(genome, np.random.default_rng(seed))
     net = build_phenotype(genome, weights, conv_mode=mode)
@@ -243,9 +237,7 @@ def test_extract_after_build_is_bit_identical(genome, seed, mode):
     # the module holds copies: changing the inputs or the outputs leaves it alone
     for a in list(weights.arrays()) + list(back.arrays()):
         a += 1.0
-    _assert_weights_identical(
-        extract_weights(net), init_weights(genome, np.random.default_rng(seed))
-    )
+    _assert_weights_identical(extract_weights(net), init_weights(genome, np.random.default_rng(seed)))
 
 
 @settings(max_examples=10, deadline=None)
@@ -260,9 +252,7 @@ def test_phenotype_dense_and_grouped_agree(genome, seed):
 
 def test_forward_matches_gene_layout_computed_by_hand():
     # conv genes centred with their own padding, channel-major flatten, FC rows = flattened genes
-    genome = Genome(
-        (2, 7, 9), (ConvLayer(((3, 1), (1, 3), (3, 3)), (2, 3)), DenseLayer(5), DenseLayer(3))
-    )
+    genome = Genome((2, 7, 9), (ConvLayer(((3, 1), (1, 3), (3, 3)), (2, 3)), DenseLayer(5), DenseLayer(3)))
     weights = init_weights(genome, np.random.default_rng(0))
     net = build_phenotype(genome, weights, activation="tanh")
     x = torch.randn(4, 2, 7, 9)

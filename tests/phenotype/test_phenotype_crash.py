@@ -41,6 +41,9 @@ for start in range(0, 1280, 128):
 def test_strided_1x1_kernels_train_without_crashing(mode, kernels, stride, data_root):
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, mode, kernels, stride, str(data_root)],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -37,8 +37,11 @@ def test_every_activation_name_resolves_to_an_elementwise_function(name):
 
 @pytest.mark.parametrize(
     "key, value, registry",
-    [("training.optimiser", "lbfgs2", OPTIMISERS), ("training.activation", "swish2", ACTIVATIONS),
-     ("training.conv_mode", "fft", CONV_MODES)],
+    [
+        ("training.optimiser", "lbfgs2", OPTIMISERS),
+        ("training.activation", "swish2", ACTIVATIONS),
+        ("training.conv_mode", "fft", CONV_MODES),
+    ],
 )
 def test_config_rejects_unregistered_names_listing_the_registered_ones(key, value, registry):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")) as info:

@@ -11,9 +11,16 @@ from ecosim.phenotype.records import TrainingParams
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("learning_rate", -1.0), ("batch_size", 0), ("train_fraction", 0.0), ("train_fraction", 1.5),
-        ("epochs", 0), ("eval_batch_size", 0), ("optimiser", "sgd2"), ("activation", "swish2"),
-        ("conv_mode", "sparse"), ("memory_format", "nhwc"),
+        ("learning_rate", -1.0),
+        ("batch_size", 0),
+        ("train_fraction", 0.0),
+        ("train_fraction", 1.5),
+        ("epochs", 0),
+        ("eval_batch_size", 0),
+        ("optimiser", "sgd2"),
+        ("activation", "swish2"),
+        ("conv_mode", "sparse"),
+        ("memory_format", "nhwc"),
     ],
 )
 def test_a_bad_training_value_is_refused_when_built_naming_its_key(key, value):

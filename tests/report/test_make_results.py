@@ -28,9 +28,19 @@ def make_results():
 
 def row(g, nid, fitness, *, origin="initial", parents=(), mutation=None, born=0, before=None, culled=False):
     return {
-        "generation": g, "network_id": nid, "species_id": 0, "parent_ids": list(parents),
-        "origin": origin, "mutation": mutation, "born_generation": born, "parameters": 100,
-        "fitness": fitness, "fitness_before_bp": before, "layers": "F10", "status": "ok", "culled": culled,
+        "generation": g,
+        "network_id": nid,
+        "species_id": 0,
+        "parent_ids": list(parents),
+        "origin": origin,
+        "mutation": mutation,
+        "born_generation": born,
+        "parameters": 100,
+        "fitness": fitness,
+        "fitness_before_bp": before,
+        "layers": "F10",
+        "status": "ok",
+        "culled": culled,
     }
 
 
@@ -41,25 +51,42 @@ def write(run_dir: Path, generations: dict[int, list[dict]], **overrides) -> Pat
     logs = LogWriter(run_dir)
     for g, rows in generations.items():
         logs.write_networks(g, 0, rows)
-        logs.write_generation({"generation": g, "highest_fitness": 0.9, "mean_fitness": 0.8,
-                               "best_fitness_so_far": 0.9, "species_count": 1, "network_count": len(rows),
-                               "networks_evaluated": len(rows), "champion_id": rows[0]["network_id"],
-                               "champion_parameters": 100, "champion_layers": "F10", "conv_share": 0.0,
-                               "wall_time_s": 1.0, **empty_counts()})
+        logs.write_generation(
+            {
+                "generation": g,
+                "highest_fitness": 0.9,
+                "mean_fitness": 0.8,
+                "best_fitness_so_far": 0.9,
+                "species_count": 1,
+                "network_count": len(rows),
+                "networks_evaluated": len(rows),
+                "champion_id": rows[0]["network_id"],
+                "champion_parameters": 100,
+                "champion_layers": "F10",
+                "conv_share": 0.0,
+                "wall_time_s": 1.0,
+                **empty_counts(),
+            }
+        )
     return run_dir
 
 
 def test_mutation_fate_measures_each_offspring_against_its_parent(tmp_path, make_results):
-    run = write(tmp_path / "run", {
-        0: [row(0, 1, 0.90), row(0, 2, 0.80)],
-        1: [
-            row(1, 1, 0.92),  # parent 2 was culled after generation 0: no row here
-            row(1, 5, 0.85, origin="mutation", parents=[1], mutation="add_layer", before=0.20, culled=True),
-            row(1, 6, 0.79, origin="mutation", parents=[2], mutation="grow_kernel", before=0.78),
-            row(1, 7, 0.91, origin="crossover", parents=[1, 2], before=0.88),
-        ],
-        2: [row(2, 5, 0.93, origin="mutation", parents=[1], mutation="add_layer", born=0)],  # not its first training
-    })
+    run = write(
+        tmp_path / "run",
+        {
+            0: [row(0, 1, 0.90), row(0, 2, 0.80)],
+            1: [
+                row(1, 1, 0.92),  # parent 2 was culled after generation 0: no row here
+                row(1, 5, 0.85, origin="mutation", parents=[1], mutation="add_layer", before=0.20, culled=True),
+                row(1, 6, 0.79, origin="mutation", parents=[2], mutation="grow_kernel", before=0.78),
+                row(1, 7, 0.91, origin="crossover", parents=[1, 2], before=0.88),
+            ],
+            2: [
+                row(2, 5, 0.93, origin="mutation", parents=[1], mutation="add_layer", born=0)
+            ],  # not its first training
+        },
+    )
     (logs,) = load_runs([run])
     fate = make_results.mutation_fate(logs).set_index("mutation")
     assert list(fate.index) == ["add_layer", "grow_kernel"]  # mutation offspring at their first training only
@@ -73,8 +100,7 @@ def test_mutation_fate_measures_each_offspring_against_its_parent(tmp_path, make
 def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_results):
     gens = {0: [row(0, 1, 0.9)]}
     paper = write(tmp_path / "paper", gens)
-    fp = write(tmp_path / "fp", gens, **{"mutation.function_preserving": True,
-                                          "ecosystem.species_stagnation": 10})
+    fp = write(tmp_path / "fp", gens, **{"mutation.function_preserving": True, "ecosystem.species_stagnation": 10})
     a, b = load_runs([paper, fp])
     assert make_results.variant(a) == ""
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
@@ -84,7 +110,9 @@ def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_pat
     gens = {g: [row(g, 1, 0.80 + 0.01 * g)] for g in range(3)}
     run = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens)
     out = tmp_path / "results.md"
-    monkeypatch.setattr(sys, "argv", ["make_results.py", str(run), "--out", str(out), "--plots", str(tmp_path / "plots")])
+    monkeypatch.setattr(
+        sys, "argv", ["make_results.py", str(run), "--out", str(out), "--plots", str(tmp_path / "plots")]
+    )
     make_results.main()
     page = out.read_text(encoding="utf-8")
     assert "## Table I (ecosim, 3 generations)" in page

@@ -92,7 +92,8 @@ def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) 
                     "origin": origin,
                     "parameters": 7850 + i,
                     "fitness": 0.9,
-                    "fitness_before_bp": None if g == 0 or before is None
+                    "fitness_before_bp": None
+                    if g == 0 or before is None
                     else before + (0.0 if origin == "clone" else shift(k, g)),
                     "layers": "C2s1x1[3x3,1x1]-F10" if i % 2 else "F64-F10",
                     "status": "ok",
@@ -133,11 +134,7 @@ def runs(tmp_path: Path) -> list[Path]:
 def test_table_one_gives_highest_mean_and_sample_std_at_a_generation(runs):
     table = table_one(runs, generation=2)
     row = table.loc["mnist-speciation"]
-    assert (
-        row["runs"] == 3
-        and row["generation"] == 2
-        and row["experiment"] == "MNIST (with speciation)"
-    )
+    assert row["runs"] == 3 and row["generation"] == 2 and row["experiment"] == "MNIST (with speciation)"
     for metric, f in [
         ("highest_fitness", highest),
         ("mean_fitness", mean),
@@ -220,7 +217,9 @@ def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
     # not a terminal: the table is Markdown, one line per row, and the final champions follow
     assert "| MNIST (with speciation) | 3 | 3 | 93.40% (93.20 ± 0.20) |" in printed
     # the run directory as given, not "<experiment>/<run>", which is no folder
-    assert f"mnist-speciation, {runs[1]}, generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in " ".join(printed.split())
+    assert f"mnist-speciation, {runs[1]}, generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in " ".join(
+        printed.split()
+    )
     assert captured.err == ""  # no warnings for distinct seeds
 
 
@@ -255,9 +254,7 @@ def test_run_dir_without_logs_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="not a run directory"):
         load_runs([tmp_path / "nowhere"])
     assert main(["report", str(empty)]) == 2
-    assert "nogenerationlogs" in "".join(
-        capsys.readouterr().err.split()
-    )  # rich wraps, even mid-word
+    assert "nogenerationlogs" in "".join(capsys.readouterr().err.split())  # rich wraps, even mid-word
 
 
 def test_tensorboard_is_optional_and_says_how_to_install(runs, tmp_path):
@@ -276,19 +273,13 @@ def test_tensorboard_is_optional_and_says_how_to_install(runs, tmp_path):
 # ---- experiments/: the Table I configs and their runner ---------------------------------------
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-TABLE_ONE = [
-    f"{d}-{s}"
-    for d in ("mnist", "svhn", "fashion-mnist", "cifar10")
-    for s in ("speciation", "no-speciation")
-]
+TABLE_ONE = [f"{d}-{s}" for d in ("mnist", "svhn", "fashion-mnist", "cifar10") for s in ("speciation", "no-speciation")]
 
 
 def _runner():
     import sys
 
-    spec = importlib.util.spec_from_file_location(
-        "run_experiments", EXPERIMENTS / "run_experiments.py"
-    )
+    spec = importlib.util.spec_from_file_location("run_experiments", EXPERIMENTS / "run_experiments.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -301,9 +292,7 @@ def test_table_one_configs_load_with_the_papers_settings(name):
 
     cfg = load_config(EXPERIMENTS / f"{name}.toml")
     e, t = cfg.ecosystem, cfg.training
-    assert (
-        Experiment(cfg.data.dataset, e.speciation).slug == name
-    )  # report groups runs under the file's name
+    assert Experiment(cfg.data.dataset, e.speciation).slug == name  # report groups runs under the file's name
     assert (e.species, e.max_species, e.population, e.max_population) == (8, 16, 64, 111)
     assert (cfg.mutation.init_std, t.batch_size, t.train_fraction, t.optimiser) == (
         0.1,
@@ -311,18 +300,12 @@ def test_table_one_configs_load_with_the_papers_settings(name):
         0.1,
         "adadelta",
     )
-    assert (
-        cfg.run.generations == 100
-        and cfg.data.test_subset == 0
-        and cfg.data.validation_fraction == 0.0
-    )
+    assert cfg.run.generations == 100 and cfg.data.test_subset == 0 and cfg.data.validation_fraction == 0.0
 
 
 def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
     runner = _runner()
-    config = (
-        EXPERIMENTS / "mnist-speciation.toml"
-    )  # Config() defaults apart from generations, like write_run's
+    config = EXPERIMENTS / "mnist-speciation.toml"  # Config() defaults apart from generations, like write_run's
     out = tmp_path / "table1"
     write_run(out / "mnist-speciation" / "seed0", 0, 5)
     partial = write_run(out / "mnist-speciation" / "seed1", 1, 3)
@@ -333,9 +316,7 @@ def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
     assert plan[2].run_dir == out / "mnist-speciation" / "seed2" and plan[2].config.run.seed == 2
     with pytest.raises(EcosimError, match="no checkpoint to resume from"):  # logs are never deleted
         runner.plan([config], [0], out, {"run.generations": 7})
-    assert (
-        runner.plan([config], [1], out, {"run.generations": 7})[0].status == "resume"
-    )  # extends the run
+    assert runner.plan([config], [1], out, {"run.generations": 7})[0].status == "resume"  # extends the run
     with pytest.raises(EcosimError, match=r"ecosystem\.offspring: 32 there, 5 requested"):
         runner.plan([config], [0], out, {"ecosystem.offspring": 5})
     argv = [
@@ -352,9 +333,7 @@ def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
     ]
     assert runner.main(argv) == 0
     printed = capsys.readouterr().out
-    assert (
-        "seed 0: finished" in printed and "seed 1: resume" in printed and "seed 2: new" in printed
-    )
+    assert "seed 0: finished" in printed and "seed 1: resume" in printed and "seed 2: new" in printed
 
 
 def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
@@ -377,9 +356,7 @@ def test_runs_with_different_settings_are_separate_experiments_naming_what_diffe
     from ecosim.report import differences, group_runs
 
     other = write_run(tmp_path / "async" / "seed0", 0, 3)
-    cfg = Config().with_overrides(
-        {"run.seed": 0, "run.out": str(other), "data.dataset": "mnist", "run.mode": "async"}
-    )
+    cfg = Config().with_overrides({"run.seed": 0, "run.out": str(other), "data.dataset": "mnist", "run.mode": "async"})
     (other / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
     import warnings
 
@@ -544,8 +521,15 @@ def test_baselines_are_their_own_labelled_experiments_without_offspring_figures(
     evo = write_run(tmp_path / "evo" / "seed0", 0, 3)
     base = write_run(tmp_path / "base" / "seed0", 0, 3)
     cfg = Config().with_overrides(
-        {"run.out": str(base), "data.dataset": "mnist", "ecosystem.initial_layers": "C10[3x3]",
-         "ecosystem.offspring": 0, "ecosystem.species": 1, "ecosystem.max_species": 1, "ecosystem.population": 4}
+        {
+            "run.out": str(base),
+            "data.dataset": "mnist",
+            "ecosystem.initial_layers": "C10[3x3]",
+            "ecosystem.offspring": 0,
+            "ecosystem.species": 1,
+            "ecosystem.max_species": 1,
+            "ecosystem.population": 4,
+        }
     )
     (base / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
     groups = group_runs(load_runs([evo, base]))
@@ -560,8 +544,14 @@ def test_baselines_are_their_own_labelled_experiments_without_offspring_figures(
 def test_slugs_of_runs_differing_in_many_settings_are_capped_stable_and_distinct(tmp_path):
     from ecosim.report.runs import SLUG_MAX, Experiment
 
-    many = {"training.learning_rate": 0.5, "training.batch_size": 64, "mutation.new_layer_max_nodes": 70,
-            "data.test_subset": 500, "ecosystem.population": 12, "training.train_fraction": 0.2}
+    many = {
+        "training.learning_rate": 0.5,
+        "training.batch_size": 64,
+        "mutation.new_layer_max_nodes": 70,
+        "data.test_subset": 500,
+        "ecosystem.population": 12,
+        "training.train_fraction": 0.2,
+    }
     a, b = write_run(tmp_path / "a", 0, 2), write_run(tmp_path / "b", 1, 2)
     cfg = Config().with_overrides({"run.out": str(b), "run.seed": 1, "data.dataset": "mnist", **many})
     (b / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")

@@ -16,9 +16,21 @@ from ecosim.store.logs import LogWriter, empty_counts
 
 def row(g, nid, fitness, test, macs=1000, train=100, evals=200):
     return {
-        "generation": g, "network_id": nid, "species_id": 0, "parent_ids": [], "origin": "initial",
-        "born_generation": -1, "parameters": 10, "fitness": fitness, "test_accuracy": test, "layers": "F10",
-        "status": "ok", "culled": False, "macs": macs, "train_images": train, "eval_images": evals,
+        "generation": g,
+        "network_id": nid,
+        "species_id": 0,
+        "parent_ids": [],
+        "origin": "initial",
+        "born_generation": -1,
+        "parameters": 10,
+        "fitness": fitness,
+        "test_accuracy": test,
+        "layers": "F10",
+        "status": "ok",
+        "culled": False,
+        "macs": macs,
+        "train_images": train,
+        "eval_images": evals,
     }
 
 
@@ -31,18 +43,30 @@ def write(run_dir: Path, generations: dict[int, list[dict]]) -> Path:
     logs = LogWriter(run_dir)
     for g, rows in generations.items():
         logs.write_networks(g, 0, rows)
-        logs.write_generation({"generation": g, "best_fitness_so_far": 0.9, "species_count": 1, "network_count": len(rows),
-                               "wall_time_s": 1.0, **empty_counts(), **summarise_generation(rows)})
+        logs.write_generation(
+            {
+                "generation": g,
+                "best_fitness_so_far": 0.9,
+                "species_count": 1,
+                "network_count": len(rows),
+                "wall_time_s": 1.0,
+                **empty_counts(),
+                **summarise_generation(rows),
+            }
+        )
     return run_dir
 
 
 @pytest.fixture
 def run(tmp_path):
-    path = write(tmp_path / "run", {
-        0: [row(0, 1, 0.80, 0.70), row(0, 2, 0.60, 0.95)],  # 2 has the best test score, 1 is selected
-        1: [row(1, 1, 0.85, 0.83, macs=2000), row(1, 3, 0.85, 0.99)],  # a tie on fitness: the first (id 1) stays
-        2: [row(2, 4, 0.90, 0.88, macs=3000, train=50)],
-    })
+    path = write(
+        tmp_path / "run",
+        {
+            0: [row(0, 1, 0.80, 0.70), row(0, 2, 0.60, 0.95)],  # 2 has the best test score, 1 is selected
+            1: [row(1, 1, 0.85, 0.83, macs=2000), row(1, 3, 0.85, 0.99)],  # a tie on fitness: the first (id 1) stays
+            2: [row(2, 4, 0.90, 0.88, macs=3000, train=50)],
+        },
+    )
     return load_runs([path])[0]
 
 

@@ -51,8 +51,11 @@ GENOMES = {"mlp": MLP, "one-conv": ONE_CONV, "multi-conv": MULTI_CONV}
 MIXED_TALL = Genome((1, 28, 28), (ConvLayer(((1, 9), (9, 1), (3, 3), (5, 1), (1, 7))), DenseLayer(10)))
 EIGHT_SHAPES = Genome(
     (1, 28, 28),
-    (ConvLayer(((1, 11), (11, 1), (3, 3), (5, 1), (1, 7), (9, 9), (7, 3), (3, 7))), ConvLayer(((1, 1), (3, 3))),
-     DenseLayer(10)),
+    (
+        ConvLayer(((1, 11), (11, 1), (3, 3), (5, 1), (1, 7), (9, 9), (7, 3), (3, 7))),
+        ConvLayer(((1, 1), (3, 3))),
+        DenseLayer(10),
+    ),
 )
 
 HEADERS = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
@@ -86,9 +89,20 @@ def _clipped_text(fig) -> list[str]:
 
 
 def _row(gen, nid, parents=(), origin="initial", mutation=None, born=-1, species=0, fit=0.5, before=None, layers=None):
-    return {"generation": gen, "network_id": nid, "species_id": species, "parent_ids": list(parents),
-            "origin": origin, "mutation": mutation, "born_generation": born, "fitness": fit,
-            "fitness_before_bp": before, "layers": layers, "status": "ok", "culled": False}
+    return {
+        "generation": gen,
+        "network_id": nid,
+        "species_id": species,
+        "parent_ids": list(parents),
+        "origin": origin,
+        "mutation": mutation,
+        "born_generation": born,
+        "fitness": fit,
+        "fitness_before_bp": before,
+        "layers": layers,
+        "status": "ok",
+        "culled": False,
+    }
 
 
 # A known history (x = generation first trained):
@@ -99,11 +113,15 @@ def _row(gen, nid, parents=(), origin="initial", mutation=None, born=-1, species
 SYNTHETIC_ROWS = (
     [_row(0, i, fit=0.50 + 0.01 * i, before=0.10) for i in range(3)]
     + [_row(1, 0, fit=0.60), _row(1, 1, fit=0.61)]
-    + [_row(1, 3, [0], "mutation", "grow_kernel", 0, fit=0.70, before=0.30),
-       _row(1, 4, [1, 2], "crossover", None, 0, species=1, fit=0.72, before=0.40)]
-    + [_row(2, 3, [0], "mutation", "grow_kernel", 0, fit=0.75),
-       _row(2, 5, [3, 4], "crossover", None, 1, species=1, fit=0.80, before=0.50),
-       _row(2, 6, [99], "clone", None, 1, fit=0.79, before=0.45)]
+    + [
+        _row(1, 3, [0], "mutation", "grow_kernel", 0, fit=0.70, before=0.30),
+        _row(1, 4, [1, 2], "crossover", None, 0, species=1, fit=0.72, before=0.40),
+    ]
+    + [
+        _row(2, 3, [0], "mutation", "grow_kernel", 0, fit=0.75),
+        _row(2, 5, [3, 4], "crossover", None, 1, species=1, fit=0.80, before=0.50),
+        _row(2, 6, [99], "clone", None, 1, fit=0.79, before=0.45),
+    ]
     + [_row(3, 7, [5, 6], "crossover", "add_node", 2, species=1, fit=0.90, before=0.60)]
 )
 SYNTHETIC = pd.DataFrame(SYNTHETIC_ROWS)
@@ -213,18 +231,24 @@ def test_architecture_figure_rejects_weights_of_another_genome():
         architecture_figure(ONE_CONV, init_weights(MLP, np.random.default_rng(0)))
 
 
-@pytest.mark.parametrize("genome", [MIXED_TALL, EIGHT_SHAPES, MULTI_CONV, MLP], ids=["5-shapes", "8-shapes", "multi", "mlp"])
+@pytest.mark.parametrize(
+    "genome", [MIXED_TALL, EIGHT_SHAPES, MULTI_CONV, MLP], ids=["5-shapes", "8-shapes", "multi", "mlp"]
+)
 @pytest.mark.parametrize("with_weights", [False, True])
 def test_architecture_figure_keeps_every_legend_and_title_inside_the_figure(genome, with_weights):
     weights = init_weights(genome, np.random.default_rng(0), 0.1) if with_weights else None
     fig = architecture_figure(genome, weights)
     assert _clipped_text(fig) == []
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
-    assert [len(leg.get_texts()) for leg in legends] == [len(info.shapes) for info in layer_table(genome) if info.shapes]
+    assert [len(leg.get_texts()) for leg in legends] == [
+        len(info.shapes) for info in layer_table(genome) if info.shapes
+    ]
 
 
 def test_architecture_title_of_a_long_summary_wraps_inside_the_figure():
-    wide = Genome((1, 28, 28), (ConvLayer(tuple((2 * (i % 4) + 1, 2 * (i // 4 % 3) + 1) for i in range(30))), DenseLayer(10)))
+    wide = Genome(
+        (1, 28, 28), (ConvLayer(tuple((2 * (i % 4) + 1, 2 * (i // 4 % 3) + 1) for i in range(30))), DenseLayer(10))
+    )
     fig = architecture_figure(wide)
     assert _clipped_text(fig) == [] and "\n" in fig.get_suptitle()
     assert fig.get_suptitle().replace("\n", "").startswith(wide.summary())
@@ -246,8 +270,12 @@ def test_lineage_of_a_known_log_gives_the_known_tree():
     missing = lin.node(99)
     assert not missing.known and missing.generation is None
     trained_twice = lin.node(3)  # birth data from its first row, last fitness from its last
-    assert (trained_twice.generation, trained_twice.fitness, trained_twice.last_generation,
-            trained_twice.last_fitness) == (1, 0.70, 2, 0.75)
+    assert (
+        trained_twice.generation,
+        trained_twice.fitness,
+        trained_twice.last_generation,
+        trained_twice.last_fitness,
+    ) == (1, 0.70, 2, 0.75)
     assert not lin.truncated
 
 
@@ -300,20 +328,27 @@ def test_lineage_edges_join_parent_and_child_sides_and_pass_through_no_box(case)
     assert set(boxes) == lin.ids() and set(edges) == {f"edge-{p}-{c}" for p, c in lin.edges}
     ids = sorted(boxes)
     for i, a in enumerate(ids):  # boxes do not overlap
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = boxes[a], boxes[b]
             assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, (a, b)
     tol = 0.01  # inches
     for (p, c), arrow in ((tuple(int(v) for v in g.split("-")[1:]), a) for g, a in edges.items()):
         points = _points(arrow)
         for nid, (x0, x1, y0, y1) in boxes.items():
-            inside = (points[:, 0] > x0 + tol) & (points[:, 0] < x1 - tol) & (points[:, 1] > y0 + tol) & (points[:, 1] < y1 - tol)
+            inside = (
+                (points[:, 0] > x0 + tol)
+                & (points[:, 0] < x1 - tol)
+                & (points[:, 1] > y0 + tol)
+                & (points[:, 1] < y1 - tol)
+            )
             assert not inside.any(), f"edge {p} → {c} passes through the box of {nid}"
         px0, px1, py0, py1 = boxes[p]
         cx0, cx1, cy0, cy1 = boxes[c]
         start, tip = points[np.argmin(points[:, 0])], points[np.argmax(points[:, 0])]
         assert abs(start[0] - px1) < tol and py0 < start[1] < py1  # leaves the parent's right side
-        assert abs(tip[0] - cx0) < 3 * tol and cy0 < tip[1] < cy1  # its head (less its stroke) meets the child's left side
+        assert (
+            abs(tip[0] - cx0) < 3 * tol and cy0 < tip[1] < cy1
+        )  # its head (less its stroke) meets the child's left side
     for g, label in _by_gid(fig, "label-").items():  # every label inside its box
         text, box = label.get_window_extent(renderer), _by_gid(fig, "node-")["node-" + g.split("-")[1]]
         outline = box.get_window_extent(renderer)

@@ -71,9 +71,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(run_dir, dam
     assert ck["generation"] == 2 and ck["coordinator"]["next_network_id"] == 5
     want = _species(2)[0]["networks"]
     got = ck["species"][0]["networks"]
-    assert all(
-        np.array_equal(a, b) for i in want for a, b in zip(got[i].weights.arrays(), want[i].weights.arrays())
-    )
+    assert all(np.array_equal(a, b) for i in want for a, b in zip(got[i].weights.arrays(), want[i].weights.arrays()))
     assert intact_checkpoint_generation(run_dir) == 2
 
 
@@ -130,7 +128,9 @@ def test_damaged_log_files_are_set_aside_and_the_rest_of_the_log_reads(tmp_path)
     bad.write_bytes(b"PAR1" + bytes(range(200)))  # overwritten with other bytes
     with pytest.raises((OSError, ValueError)):  # pyarrow's ArrowInvalid is a ValueError
         read_networks(tmp_path)
-    with pytest.warns(LogWarning, match=r"gen-000001-s0001\.parquet' is damaged .*generation 1 lacks the network rows of species 1"):
+    with pytest.warns(
+        LogWarning, match=r"gen-000001-s0001\.parquet' is damaged .*generation 1 lacks the network rows of species 1"
+    ):
         moved = set_aside_damaged_logs(tmp_path)
     assert moved == [tmp_path / "damaged" / "networks" / bad.name]
     assert sorted(read_networks(tmp_path)["network_id"]) == [0, 1, 10, 20, 21]

@@ -39,7 +39,9 @@ def test_run_or_resume_of_a_directory_in_use_touches_nothing_and_names_no_folder
     started.write_bytes(b"being written")
     (out / "config.toml").write_text("", encoding="utf-8")
     with run_lock(out):
-        again = _cli("run", "--dataset", "mnist", "--data-root", str(data_root), "--generations", "2", "--out", str(out))
+        again = _cli(
+            "run", "--dataset", "mnist", "--data-root", str(data_root), "--generations", "2", "--out", str(out)
+        )
         resumed = _cli("resume", str(out))
     for proc in (again, resumed):
         assert proc.returncode != 0 and "in use by ecosim pid" in proc.stderr, proc.stderr

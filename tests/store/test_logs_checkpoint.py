@@ -20,8 +20,16 @@ from ecosim.store.logs import (
 
 
 def _net_row(gen, nid, **kw):
-    row = {"generation": gen, "network_id": nid, "species_id": 0, "parent_ids": [], "origin": "initial",
-           "fitness": 0.5, "status": "ok", "culled": False}
+    row = {
+        "generation": gen,
+        "network_id": nid,
+        "species_id": 0,
+        "parent_ids": [],
+        "origin": "initial",
+        "fitness": 0.5,
+        "status": "ok",
+        "culled": False,
+    }
     row.update(kw)
     return row
 
@@ -60,8 +68,10 @@ def test_truncate_after_removes_later_generations(tmp_path):
 
 def _species(seed):
     g = Genome((1, 8, 8), (ConvLayer(((1, 1), (3, 3))), DenseLayer(3)))
-    recs = {i: NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(seed + i)), fitness=0.1 * i, age=2)
-            for i in range(3)}
+    recs = {
+        i: NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(seed + i)), fitness=0.1 * i, age=2)
+        for i in range(3)
+    }
     return [{"species_id": 0, "key": g.species_key, "generation": 4, "networks": recs}]
 
 

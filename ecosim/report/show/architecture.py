@@ -21,8 +21,18 @@ from ecosim.genome.genome import ConvLayer, DenseLayer, Genome, Layer
 from ecosim.genome.weights import Weights, check_weights
 from ecosim.report.show._common import ShowError, shape_counts, text_extent
 
-_SHAPE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                  "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+_SHAPE_COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+)
 
 #: Font size of the kernel-shape legends, points.
 _LEGEND_FONT = 7.0
@@ -77,12 +87,25 @@ def layer_table(genome: Genome) -> tuple[LayerInfo, ...]:
         in_shape = (geo.in_channels, geo.in_size[0], geo.in_size[1])
         if isinstance(layer, ConvLayer):
             params = sum(geo.in_channels * h * w + 1 for h, w in layer.kernels)
-            out.append(LayerInfo(geo.index, "conv", layer.nodes, layer.stride, in_shape,
-                                 (layer.nodes, *geo.out_size), params, tuple(shape_counts(layer.kernels))))
+            out.append(
+                LayerInfo(
+                    geo.index,
+                    "conv",
+                    layer.nodes,
+                    layer.stride,
+                    in_shape,
+                    (layer.nodes, *geo.out_size),
+                    params,
+                    tuple(shape_counts(layer.kernels)),
+                )
+            )
         else:
             kind = "output" if geo.index == last else "hidden"
-            out.append(LayerInfo(geo.index, kind, layer.nodes, None, in_shape, (layer.nodes,),
-                                 layer.nodes * (geo.in_features + 1)))
+            out.append(
+                LayerInfo(
+                    geo.index, kind, layer.nodes, None, in_shape, (layer.nodes,), layer.nodes * (geo.in_features + 1)
+                )
+            )
     return tuple(out)
 
 
@@ -149,13 +172,31 @@ def _draw_stack(ax, layer: ConvLayer, info: LayerInfo) -> None:
     for r in range(hm):
         for c in range(wm):
             centre = r == hm // 2 and c == wm // 2
-            ax.add_patch(Rectangle((c - wm / 2, r - hm / 2), 1, 1, facecolor="#555555" if centre else "#f2f2f2",
-                                   edgecolor="#bbbbbb", lw=0.5, zorder=1))
+            ax.add_patch(
+                Rectangle(
+                    (c - wm / 2, r - hm / 2),
+                    1,
+                    1,
+                    facecolor="#555555" if centre else "#f2f2f2",
+                    edgecolor="#bbbbbb",
+                    lw=0.5,
+                    zorder=1,
+                )
+            )
     step = 0.35 / max(hm, wm, 1)  # inset per shape so coinciding edges stay distinguishable
     for k, ((h, w), _) in enumerate(info.shapes):
         inset = min(k * step, 0.3)
-        ax.add_patch(Rectangle((-w / 2 + inset, -h / 2 + inset), w - 2 * inset, h - 2 * inset, fill=False,
-                               edgecolor=_SHAPE_COLOURS[k % len(_SHAPE_COLOURS)], lw=2.0, zorder=3 + k))
+        ax.add_patch(
+            Rectangle(
+                (-w / 2 + inset, -h / 2 + inset),
+                w - 2 * inset,
+                h - 2 * inset,
+                fill=False,
+                edgecolor=_SHAPE_COLOURS[k % len(_SHAPE_COLOURS)],
+                lw=2.0,
+                zorder=3 + k,
+            )
+        )
     pad = 0.6
     ax.set_xlim(-wm / 2 - pad, wm / 2 + pad)
     ax.set_ylim(hm / 2 + pad, -hm / 2 - pad)
@@ -182,8 +223,17 @@ def _wrap_title(summary: str, tail: str, width: float, fontsize: float) -> str:
 
 def _draw_box(ax, text: str, height: float, colour: str) -> None:
     """An FC layer or the input as a rounded box of relative ``height`` in (0, 1]."""
-    ax.add_patch(FancyBboxPatch((0.3, 0.5 - height / 2), 0.4, height, boxstyle="round,pad=0.02",
-                                facecolor=colour, edgecolor="#333333", lw=1.0))
+    ax.add_patch(
+        FancyBboxPatch(
+            (0.3, 0.5 - height / 2),
+            0.4,
+            height,
+            boxstyle="round,pad=0.02",
+            facecolor=colour,
+            edgecolor="#333333",
+            lw=1.0,
+        )
+    )
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -238,8 +288,9 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
     top = text_extent(title, 9)[1] + text_extent("\n".join("x" * 5), 8)[1] + 0.35
     height = top + _DRAWING_HEIGHT + legend_h + 0.2
     fig = Figure(figsize=(width, height), layout="constrained")
-    grid = fig.add_gridspec(2 if most_shapes else 1, panels,
-                            height_ratios=[_DRAWING_HEIGHT, legend_h] if most_shapes else None)
+    grid = fig.add_gridspec(
+        2 if most_shapes else 1, panels, height_ratios=[_DRAWING_HEIGHT, legend_h] if most_shapes else None
+    )
     axes = [fig.add_subplot(grid[0, i]) for i in range(panels)]
     c, h, w = genome.input_shape
     max_log = max(np.log1p(c * h * w), *(np.log1p(i.nodes) for i in infos))
@@ -251,9 +302,16 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
             _draw_stack(ax, layer, info)
             key = fig.add_subplot(grid[1, i])
             key.set_axis_off()
-            key.legend(handles=_shape_handles(layer, info, nodes), loc="upper center", bbox_to_anchor=(0.5, 1.0),
-                       fontsize=_LEGEND_FONT, frameon=False, title="kernel shapes (h×w)",
-                       title_fontsize=_LEGEND_FONT, borderaxespad=0.0)
+            key.legend(
+                handles=_shape_handles(layer, info, nodes),
+                loc="upper center",
+                bbox_to_anchor=(0.5, 1.0),
+                fontsize=_LEGEND_FONT,
+                frameon=False,
+                title="kernel shapes (h×w)",
+                title_fontsize=_LEGEND_FONT,
+                borderaxespad=0.0,
+            )
         else:
             colour = "#fdd0a2" if info.kind == "output" else "#c6dbef"
             _draw_box(ax, f"{info.nodes}\nnodes", 0.2 + 0.7 * np.log1p(info.nodes) / max_log, colour)
@@ -264,8 +322,9 @@ def architecture_figure(genome: Genome, weights: Weights | None = None) -> Figur
         for spine in ax.spines.values():
             spine.set_visible(False)
     for a, b in zip(axes[:-1], axes[1:]):
-        arrow = ConnectionPatch((1.0, 0.5), (0.0, 0.5), coordsA=a.transAxes, coordsB=b.transAxes,
-                                arrowstyle="-|>", color="#777777", lw=1.0)
+        arrow = ConnectionPatch(
+            (1.0, 0.5), (0.0, 0.5), coordsA=a.transAxes, coordsB=b.transAxes, arrowstyle="-|>", color="#777777", lw=1.0
+        )
         arrow.set_in_layout(False)
         fig.add_artist(arrow)
     fig.suptitle(title, fontsize=9)

@@ -43,8 +43,15 @@ def _empty(genome: Genome) -> Figure:
     fig = Figure(figsize=(6.0, 1.6), layout="constrained")
     ax = fig.subplots()
     ax.axis("off")
-    ax.text(0.5, 0.5, f"no convolutional layers: {genome.summary()} has no kernels to show",
-            ha="center", va="center", fontsize=10, wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        f"no convolutional layers: {genome.summary()} has no kernels to show",
+        ha="center",
+        va="center",
+        fontsize=10,
+        wrap=True,
+    )
     return fig
 
 
@@ -95,8 +102,7 @@ def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None)
     width = max(5.0, min(24.0, max(g[3] * g[4] for g in grids) * 0.28 + 1.5))
     heights = [g[2] * g[5] for g in grids]
     scale = width / max(g[3] * g[4] for g in grids)
-    fig = Figure(figsize=(width, min(60.0, sum(h * scale for h in heights) + 0.9 * len(grids))),
-                 layout="constrained")
+    fig = Figure(figsize=(width, min(60.0, sum(h * scale for h in heights) + 0.9 * len(grids))), layout="constrained")
     axes = fig.subplots(len(grids), 1, squeeze=False, height_ratios=heights).ravel()
     mixed = sum(len(set(layer.kernels)) > 1 for _, layer in convs)
     for ax, (i, layer, ch, cw, cols, rows) in zip(axes, grids):
@@ -105,8 +111,15 @@ def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None)
         image = None
         for j, (im, (h, w)) in enumerate(zip(images, layer.kernels)):
             xc, yc = (j % cols + 0.5) * cw, (j // cols + 0.5) * ch
-            image = ax.imshow(im, extent=(xc - w / 2, xc + w / 2, yc + h / 2, yc - h / 2), origin="upper",
-                              cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            image = ax.imshow(
+                im,
+                extent=(xc - w / 2, xc + w / 2, yc + h / 2, yc - h / 2),
+                origin="upper",
+                cmap="RdBu_r",
+                vmin=-vmax,
+                vmax=vmax,
+                interpolation="nearest",
+            )
             ax.add_patch(Rectangle((xc - w / 2, yc - h / 2), w, h, fill=False, edgecolor="#333333", lw=0.6))
             if layer.nodes <= 96:
                 ax.text(xc, yc - h / 2 - 0.1, str(j), ha="center", va="bottom", fontsize=6, color="#555555")

@@ -311,8 +311,10 @@ def _label(n: LineageNode, brief: bool) -> str:
     kind = n.mutation if n.origin == "mutation" and n.mutation else (n.origin or "?")
     if n.origin == "crossover" and n.mutation:
         kind = f"crossover+{n.mutation}"
-    return f"#{n.network_id} s{n.species_id if n.species_id is not None else '?'}\n{kind}\n" \
-           f"{_pct(n.fitness_before_bp)}→{_pct(n.fitness)}%"
+    return (
+        f"#{n.network_id} s{n.species_id if n.species_id is not None else '?'}\n{kind}\n"
+        f"{_pct(n.fitness_before_bp)}→{_pct(n.fitness)}%"
+    )
 
 
 def _edge_style(lin: Lineage, p: int, c: int) -> tuple[str, str, str]:
@@ -365,15 +367,21 @@ def lineage_figure(lin: Lineage, title: str | None = None) -> Figure:
     if title is None:
         root = lin.node(lin.root)
         count = len(lin.nodes)
-        title = (f"Lineage of network #{lin.root} ({_pct(root.last_fitness)}% at generation {root.last_generation}): "
-                 f"{count} network{'' if count == 1 else 's'}" + (", truncated" if lin.truncated else ""))
+        title = (
+            f"Lineage of network #{lin.root} ({_pct(root.last_fitness)}% at generation {root.last_generation}): "
+            f"{count} network{'' if count == 1 else 's'}" + (", truncated" if lin.truncated else "")
+        )
     present = {n.origin if n.known else "unknown" for n in lin.nodes}
-    handles: list[Any] = [Patch(facecolor=c, edgecolor="#666666", label=o) for o, c in ORIGIN_COLOURS.items() if o in present]
+    handles: list[Any] = [
+        Patch(facecolor=c, edgecolor="#666666", label=o) for o, c in ORIGIN_COLOURS.items() if o in present
+    ]
     if any(not _is_crossover(lin.node(c)) for _, c in lin.edges):
         handles.append(Line2D([], [], color=_EDGE, lw=1.0, label="parent"))
     if any(_is_crossover(lin.node(c)) for _, c in lin.edges):
-        handles += [Line2D([], [], color=_CROSS_EDGE, lw=1.0, label="crossover: 1st parent (1)"),
-                    Line2D([], [], color=_CROSS_EDGE, lw=1.0, ls="--", label="crossover: 2nd parent (2)")]
+        handles += [
+            Line2D([], [], color=_CROSS_EDGE, lw=1.0, label="crossover: 1st parent (1)"),
+            Line2D([], [], color=_CROSS_EDGE, lw=1.0, ls="--", label="crossover: 2nd parent (2)"),
+        ]
     legend_w = max(text_extent(h.get_label(), _LEGEND_FONT)[0] for h in handles) + 0.45
     legend_h = (len(handles) + 1) * 1.7 * _LEGEND_FONT / 72 + 0.2
     title_w, title_h = text_extent(title, 9)
@@ -400,23 +408,50 @@ def lineage_figure(lin: Lineage, title: str | None = None) -> Figure:
         i = n.network_id
         (x, y), (w, h) = placed.centre[i], placed.size[i]
         colour = ORIGIN_COLOURS.get(n.origin or "unknown", "#ffffff") if n.known else ORIGIN_COLOURS["unknown"]
-        ax.add_artist(FancyBboxPatch(  # add_artist: limits are set, no autoscaling
-            (x - w / 2, y - h / 2), w, h, boxstyle=f"round,pad=0,rounding_size={min(0.4 * font / 72, h / 4)}",
-            facecolor=colour, edgecolor="#000000" if i == lin.root else "#666666",
-            lw=(2.0 if i == lin.root else 0.7) * min(1.0, font / _FONT), linestyle="-" if n.known else "--",
-            zorder=3, gid=f"node-{i}"))
+        ax.add_artist(
+            FancyBboxPatch(  # add_artist: limits are set, no autoscaling
+                (x - w / 2, y - h / 2),
+                w,
+                h,
+                boxstyle=f"round,pad=0,rounding_size={min(0.4 * font / 72, h / 4)}",
+                facecolor=colour,
+                edgecolor="#000000" if i == lin.root else "#666666",
+                lw=(2.0 if i == lin.root else 0.7) * min(1.0, font / _FONT),
+                linestyle="-" if n.known else "--",
+                zorder=3,
+                gid=f"node-{i}",
+            )
+        )
         ax.text(x, y, labels[i], ha="center", va="center", fontsize=font, zorder=5, gid=f"label-{i}")
     for p, c in lin.edges:
         colour, style, role = _edge_style(lin, p, c)
-        ax.add_artist(FancyArrowPatch(path=placed.paths[(p, c)], arrowstyle="-|>", mutation_scale=8 * font / _FONT,
-                                     color=colour, lw=0.9 * font / _FONT, linestyle=style, zorder=4,
-                                     gid=f"edge-{p}-{c}"))
+        ax.add_artist(
+            FancyArrowPatch(
+                path=placed.paths[(p, c)],
+                arrowstyle="-|>",
+                mutation_scale=8 * font / _FONT,
+                color=colour,
+                lw=0.9 * font / _FONT,
+                linestyle=style,
+                zorder=4,
+                gid=f"edge-{p}-{c}",
+            )
+        )
         if role:
             x, y = placed.ports[(p, c)]
             gap_x = x - (placed.columns[placed.layer[c]][0] - placed.columns[placed.layer[c]][1] / 2)
-            ax.text(x - gap_x - 2.0 * font / 72, y, role, ha="center", va="center", fontsize=0.9 * font,
-                    color=colour, zorder=6, gid=f"role-{p}-{c}",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
+            ax.text(
+                x - gap_x - 2.0 * font / 72,
+                y,
+                role,
+                ha="center",
+                va="center",
+                fontsize=0.9 * font,
+                color=colour,
+                zorder=6,
+                gid=f"role-{p}-{c}",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
+            )
 
     first = min(placed.layer.values())
     pitch = (placed.columns[first + 1][0] - placed.columns[first][0]) if first + 1 in placed.columns else 1.0
@@ -427,10 +462,16 @@ def lineage_figure(lin: Lineage, title: str | None = None) -> Figure:
     ax.set_xlabel("generation (first trained)", fontsize=8)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=((left + axes_w + 0.15) / width, 1 - top / height),
-               fontsize=_LEGEND_FONT, frameon=False, title="origin / edge" if lin.edges else "origin",
-               title_fontsize=_LEGEND_FONT,
-               borderaxespad=0.0)
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=((left + axes_w + 0.15) / width, 1 - top / height),
+        fontsize=_LEGEND_FONT,
+        frameon=False,
+        title="origin / edge" if lin.edges else "origin",
+        title_fontsize=_LEGEND_FONT,
+        borderaxespad=0.0,
+    )
     fig.suptitle(title, fontsize=9, y=1 - 0.12 / height, va="top")
     return fig
 

@@ -44,7 +44,8 @@ def _ids_text(ids: list[int], limit: int = 20) -> str:
 
 
 def generation_champion(networks: pd.DataFrame, generation: int) -> int:
-    """Id of the best network of ``generation`` in the networks log: highest fitness among ``ok`` rows, lowest id on ties.
+    """Id of the best network of ``generation`` in the networks log: highest fitness among ``ok`` rows, lowest id on
+    ties.
 
     This is the network the engine keeps for that generation (:attr:`RunDir.champions`).
 
@@ -59,7 +60,9 @@ def generation_champion(networks: pd.DataFrame, generation: int) -> int:
     if rows.empty:
         gens = sorted(set(networks["generation"].astype(int))) if not networks.empty else []
         span = f"{gens[0]}–{gens[-1]}" if gens else "none"
-        raise ShowError(f"generation {generation} has no scored network in the networks log (logged generations: {span})")
+        raise ShowError(
+            f"generation {generation} has no scored network in the networks log (logged generations: {span})"
+        )
     best = rows.sort_values(["fitness", "network_id"], ascending=[False, True], kind="stable").iloc[0]
     return int(best["network_id"])
 
@@ -70,7 +73,9 @@ def _input_shape(layout: RunDir) -> tuple[int, int, int]:
     for path in candidates:
         if path.is_file():
             return load_network(path)[0].input_shape
-    raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors nor kept network to take the input shape from")
+    raise ShowError(
+        f"run {str(layout.root)!r} has no champion.safetensors nor kept network to take the input shape from"
+    )
 
 
 def _logged_layers(networks: pd.DataFrame, network_id: int) -> str | None:
@@ -109,7 +114,9 @@ def resolve_network(
         CheckpointError: a kept file that cannot be read.
     """
     if network_id is not None and generation is not None:
-        raise ShowError(f"give network_id or generation, not both (got network_id={network_id}, generation={generation})")
+        raise ShowError(
+            f"give network_id or generation, not both (got network_id={network_id}, generation={generation})"
+        )
     layout = RunDir(run_dir)
     if networks is None:
         networks = _read_log(read_networks, layout.root, layout.networks)
@@ -140,7 +147,8 @@ def resolve_network(
     if not from_log:
         raise WeightsNotKeptError(
             f"weights of network {nid} were not kept in {str(layout.champions)!r} (kept: "
-            f"{_ids_text(layout.kept_network_ids())}); its architecture and lineage can be drawn from the log (--from-log, from_log=True)"
+            f"{_ids_text(layout.kept_network_ids())}); its architecture and lineage can be drawn from the log "
+            "(--from-log, from_log=True)"
         )
     if logged is None:
         raise ShowError(f"network {nid} has no layers summary in the networks log")
@@ -199,11 +207,14 @@ def write_pictures(
     if nid is not None and not networks.empty and nid in set(networks["network_id"].astype(int)):
         lin = lineage(networks, nid)
     else:
-        warnings.warn(f"network {nid} is not in the networks log of {str(layout.root)!r}: no lineage picture",
-                      stacklevel=2)
+        warnings.warn(
+            f"network {nid} is not in the networks log of {str(layout.root)!r}: no lineage picture", stacklevel=2
+        )
     out = Path(out_dir) if out_dir is not None else layout.show
     stem = "champion" if nid is None else f"net-{nid:06d}"
-    written = {"architecture": save_figure(architecture_figure(genome, weights), out / f"{stem}-architecture.{fmt}", fmt)}
+    written = {
+        "architecture": save_figure(architecture_figure(genome, weights), out / f"{stem}-architecture.{fmt}", fmt)
+    }
     if weights is not None:
         written["kernels"] = save_figure(kernels_figure(genome, weights), out / f"{stem}-kernels.{fmt}", fmt)
     else:
