@@ -18,8 +18,9 @@ stores the folder it used. On resume, an override (``--data-root``) wins, then t
 then ``$ECOSIM_DATA`` when the stored folder no longer exists.
 
 Requests beyond what exists warn and use what exists: ``data.test_subset`` above the images of
-the fitness set (all are used) and ``resources.num_cpus`` above this machine's cores (local Ray
-gets the cores); the stored config records the clamped values. A value that cannot work
+the fitness set (all are used; stored as 0, all, once it exceeds the test set too) and
+``resources.num_cpus`` above this machine's cores (local Ray gets the cores; the stored config
+records the cores). A value that cannot work
 (``ecosystem.offspring = 0``, a task needing more CPUs or GPUs than the cluster has) is an error.
 """
 
@@ -187,6 +188,20 @@ def _execute(
     return RunResult(run_dir, best.get("fitness") if best.get("id") is not None else None, best.get("id"))
 
 
+def _recorded_test_subset(config: Config, data: DataArrays) -> Config:
+    """``data.test_subset`` as the stored config must say it: ``0`` (all) when it exceeds every set it
+    cuts (the fitness set and, with a validation split, the test set), else unchanged.
+
+    One number cannot say "all 6,000 validation images but 8,000 of the 10,000 test images", and a
+    value clamped to the fitness set would cut the test set on resume; the user's value, applied
+    by the same rule, gives the same images again.
+    """
+    sizes = [len(data.eval_labels)] + ([len(data.test_labels)] if data.test_labels is not None else [])
+    if config.data.test_subset > max(sizes):
+        return config.with_overrides({"data.test_subset": 0})
+    return config
+
+
 def _check_initial_layers(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
     """``ecosystem.initial_layers`` on the dataset's real input ``(C, H, W)``, before any work.
 
@@ -241,8 +256,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
             pass
     emit = _emitter(progress)
     prepared = prepare_data(config)  # bad dataset → error before anything is written
-    if config.data.test_subset > len(prepared[0].eval_labels):  # prepare_data warned: record what is used
-        config = config.with_overrides({"data.test_subset": len(prepared[0].eval_labels)})
+    config = _recorded_test_subset(config, prepared[0])
     _check_initial_layers(config, prepared[1], prepared[2])
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists

@@ -15,6 +15,25 @@ from pathlib import Path
 
 from ecosim.errors import StorageError
 
+
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: the umask when ecosim was imported: files and folders get the modes ``open`` and ``mkdir`` would give
+UMASK = _process_umask()
+
+
+def share_as_created(path: str | os.PathLike[str], folder: bool = False) -> None:
+    """Give a temporary file (``0600``) or folder (``0700``) the mode a plain ``open`` or ``mkdir``
+    would have given it (``0666`` or ``0777`` less the umask), so colleagues can read a run
+    directory as they read any other file of its owner.
+    """
+    os.chmod(path, (0o777 if folder else 0o666) & ~UMASK)
+
+
 TMP_PREFIX = ".tmp-"
 """Name prefix of temporary files and folders; leftovers of a killed writer are removed on resume."""
 
@@ -59,6 +78,7 @@ def _atomic_write(path: Path, write: Callable[[str], None] | bytes | str) -> Pat
             os.fsync(fd)
         os.close(fd)
         fd = -1
+        share_as_created(tmp)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         if fd >= 0:
@@ -97,4 +117,4 @@ def check_writable(folder: str | os.PathLike[str], what: str) -> None:
         raise StorageError(p, f"write {what}", reason, errno.EACCES)
 
 
-__all__ = ["TMP_PREFIX", "atomic_write", "check_writable"]
+__all__ = ["TMP_PREFIX", "UMASK", "atomic_write", "check_writable", "share_as_created"]

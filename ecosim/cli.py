@@ -12,7 +12,8 @@ too. Nothing is wrapped at 80 columns when the output is not a terminal.
 
 Exit status: 0 done; 1 a filesystem fault (:class:`ecosim.errors.StorageError`: one line naming
 the path, the operation and the reason); 2 bad input (one line on stderr naming the parameter);
-130 after Ctrl-C (SIGINT), 143 after SIGTERM, 75 after a resumable stop
+130 after Ctrl-C (SIGINT), 143 after SIGTERM, 141 when stdout's pipe closes (``| head``), 75 after
+a resumable stop
 (:class:`ecosim.errors.ResumableStop`, e.g. a cluster where no training task starts any more, or
 a full disk mid-run): each finishes cleanly, keeps the last complete generation and prints on one
 line what happened and how to resume.
@@ -21,6 +22,7 @@ line what happened and how to resume.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -197,7 +199,7 @@ dataset cache ($ECOSIM_CACHE, default ~/.cache/ecosim; torchvision downloads int
 
 Output: the run directory first, one line per generation, the champion last (stdout);
 a live progress bar on stderr when it is a terminal.
-Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 75 stopped (no training task
+Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 output pipe closed, 75 stopped (no training task
 started for twice resources.stall_timeout, ...): each keeps the last complete generation:
 continue with 'ecosim resume RUN_DIR'."""
 
@@ -454,7 +456,9 @@ def _interrupted_message(run_dir: str | None) -> str:
 
     latest = intact_checkpoint_generation(run_dir)
     if latest is None:
-        return f" before the first generation completed; start again with: ecosim run ... --out {run_dir}"
+        stored = os.path.join(run_dir, "config.toml")
+        again = f"ecosim run {stored}" if os.path.isfile(stored) else f"ecosim run ... --out {run_dir}"
+        return f" before the first generation completed; start again with: {again}"
     return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
 
 
@@ -510,6 +514,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EcosimError as exc:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 2
+    except BrokenPipeError:  # stdout closed (`| head`): stop as a SIGPIPE would, resumable, no second error at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        kept = _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
+        console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe); {kept}"))
+        return 128 + int(signal.SIGPIPE)
     except OSError as exc:  # any other write or read the store did not wrap: the same one line
         console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))
         return 1

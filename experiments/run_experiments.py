@@ -335,9 +335,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             _execute(p, args.train_macs)
         except KeyboardInterrupt:
+            where = (
+                f"{p.run_dir} keeps its last complete generation"
+                if (p.run_dir / "config.toml").is_file()
+                else f"{p.experiment} seed {p.seed} had not started"
+            )
             print(
-                f"stopped: {p.run_dir} keeps its last complete generation; run the same command again to "
-                "continue (finished runs are skipped, this one resumes)",
+                f"stopped: {where}; run the same command again to continue (finished runs are skipped, "
+                "the others resume or start)",
                 file=sys.stderr,
             )
             return 143 if terminated else 130

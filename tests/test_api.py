@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ecosim import api
@@ -76,3 +77,18 @@ def test_python_api_runs_a_config_with_only_the_population_set(tmp_path, data_ro
     assert lines[0] == f"run directory: {tmp_path / 'api'}"
     assert lines[1].startswith("generation 0 (1/1): ") and lines[-1].startswith("champion: network ")
     assert result.run_dir == tmp_path / "api" and "max_population = 5" in (tmp_path / "api" / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(("asked", "stored"), [(20_000, 0), (8_000, 8_000), (500, 500)])
+def test_the_stored_test_subset_gives_a_resumed_run_the_same_fitness_and_test_images(data_root, asked, stored):
+    from ecosim.api import _recorded_test_subset
+
+    cfg = Config().with_overrides(
+        {"data.data_root": str(data_root), "data.test_subset": asked, "data.validation_fraction": 0.1}
+    )
+    first, _, _ = prepare_data(cfg)  # 6,000 validation images, 10,000 test images
+    recorded = _recorded_test_subset(cfg, first)
+    assert recorded.data.test_subset == stored
+    again, _, _ = prepare_data(recorded)  # what resume prepares from config.toml
+    assert np.array_equal(first.eval_labels, again.eval_labels) and np.array_equal(first.eval_images, again.eval_images)
+    assert np.array_equal(first.test_labels, again.test_labels) and np.array_equal(first.test_images, again.test_images)

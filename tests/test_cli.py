@@ -349,6 +349,18 @@ def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, 
     assert list(gens["generation"]) == list(range(done + 2)) and (gens["network_count"] <= 3).all()
 
 
+def test_a_closed_output_pipe_stops_the_run_resumably_in_one_line(tmp_path):
+    out = tmp_path / "piped"
+    proc = _popen("run", "--dataset", "mnist", "--generations", "6", "--population", "2", "--out", str(out), *TINY)
+    _lines_until(proc, r"^generation 0 ", [], time.time() + 150)
+    proc.stdout.close()  # as `| head -2` does after its lines
+    err = proc.stderr.read()
+    assert proc.wait(timeout=150) == 141, err
+    last = [ln for ln in err.splitlines() if ln.strip()][-1]
+    assert last.startswith("stopped: the output pipe closed (broken pipe); generation ")
+    assert last.endswith(f"continue with: ecosim resume {out}") and "Traceback" not in err
+
+
 @pytest.mark.parametrize("command", ["show", "export", "resume", "report"])
 def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, tmp_path, capsys):
     assert main([command, str(tmp_path / "nowhere")]) == 2

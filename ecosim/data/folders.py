@@ -45,9 +45,11 @@ def load_image_folder(folder: Path) -> ImageDataset:
             undecodable image, or images of different sizes; the message names the folder.
     """
     if not ((folder / "train").is_dir() and (folder / "test").is_dir()):
+        names = sorted(p.name for p in folder.iterdir())
+        found = ", ".join(names[:8]) + (f", … ({len(names)} entries)" if len(names) > 8 else "") if names else "nothing"
         raise DatasetError(
-            f"dataset folder {folder} needs train/ and test/ subfolders, each laid out as "
-            f"<class>/<image>; found {sorted(p.name for p in folder.iterdir())}"
+            f"dataset folder {folder} needs train/ and test/ subfolders, each laid out as <class>/<image>; "
+            f"found {found}"
         )
     (train_x, train_y, train_classes), (test_x, test_y, test_classes) = _read_image_folder_splits(folder)
     if train_classes != test_classes:

@@ -133,11 +133,11 @@ def write_report(
     if not loaded:
         raise ReportError("a report needs at least one run, got none")
     out = Path(out_dir) if out_dir is not None else default_out_dir([r.run_dir for r in loaded])
-    out.mkdir(parents=True, exist_ok=True)
     groups = group_runs(loaded)
     warn_replicates(groups)
-    table = table_one_of_groups(groups, generation)
+    table = table_one_of_groups(groups, generation)  # a generation not in the logs: before any folder exists
     finals = champions(groups)
+    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     table.to_csv(out / "table1.csv")
     written["table_csv"] = out / "table1.csv"

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from ecosim.atomic import TMP_PREFIX, atomic_write
+from ecosim.atomic import TMP_PREFIX, atomic_write, share_as_created
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
@@ -65,6 +65,7 @@ def save_checkpoint(
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=TMP_PREFIX))
+        share_as_created(tmp, folder=True)  # mkdtemp creates 0700
     except OSError as exc:
         raise StorageError.from_os(exc, "write the checkpoint", root) from exc
     try:

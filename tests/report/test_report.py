@@ -167,9 +167,12 @@ def test_one_run_has_nan_std_and_experiments_are_grouped(runs, tmp_path):
     assert math.isnan(row["highest_fitness_std"])
 
 
-def test_a_generation_some_run_never_reached_is_named(runs):
+def test_a_generation_some_run_never_reached_is_named(runs, tmp_path):
     with pytest.raises(ReportError, match=r"generation 4 .*seed2.*0\.\.3"):
         table_one(runs, generation=4)
+    with pytest.raises(ReportError):
+        write_report(runs, tmp_path / "report", generation=4)
+    assert not (tmp_path / "report").exists()  # a failed report leaves no empty folder behind
 
 
 def test_missing_offspring_value_is_left_out_of_that_metric(runs):

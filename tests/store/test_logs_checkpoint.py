@@ -88,6 +88,19 @@ def test_checkpoint_round_trip_is_exact_and_keeps_the_newest(tmp_path):
         assert all(np.array_equal(a, b) for a, b in zip(got[i].weights.arrays(), want[i].weights.arrays()))
 
 
+def test_run_files_and_checkpoint_folders_get_the_modes_of_a_plain_open_and_mkdir(tmp_path):
+    import stat
+
+    from ecosim.atomic import UMASK, atomic_write
+
+    atomic_write(tmp_path / "config.toml", "x = 1\n")  # a temporary file is 0600 until renamed
+    save_checkpoint(tmp_path, 0, {"next_network_id": 3}, _species(0), keep=2)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "config.toml") == 0o666 & ~UMASK
+    assert mode(tmp_path / "checkpoints" / "gen-000000") == 0o777 & ~UMASK  # a temporary folder is 0700
+    assert mode(tmp_path / "checkpoints" / "LATEST") == 0o666 & ~UMASK
+
+
 def test_a_partial_checkpoint_is_ignored(tmp_path):
     save_checkpoint(tmp_path, 0, {}, _species(0))
     (tmp_path / "checkpoints" / ".tmp-crashed").mkdir()  # a writer killed mid-way
