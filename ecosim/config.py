@@ -463,6 +463,10 @@ def _build_section(name: str, default: Any, table: Mapping[str, Any]) -> Any:
     cls = type(default)
     valid = {f.name: f for f in fields(default)}
     kwargs: dict[str, Any] = {}
+    for k in table:
+        new = RENAMED_KEYS.get((name, k))
+        if new is not None and new in table:  # the old name and the new one: which is meant?
+            raise ConfigError(f"config keys '{name}.{k}' (the old name) and '{name}.{new}' are both set; keep '{new}'")
     table = {RENAMED_KEYS.get((name, k), k): v for k, v in table.items()}
     for key, value in table.items():
         if key not in valid:

@@ -212,3 +212,13 @@ def test_a_run_config_written_before_a_default_changed_keeps_the_old_value(tmp_p
     assert load_config(path).mutation.resize_dimension == "uniform"  # a user's config file: today's default
     path.write_text(Config().to_toml())
     assert load_config(path, run_config=True).mutation.resize_dimension == "uniform"
+
+
+def test_a_toml_with_a_renamed_key_and_its_new_name_is_refused_naming_both(tmp_path):
+    path = tmp_path / "clash.toml"
+    path.write_text("[mutation]\nnew_dense_max_nodes = 32\nnew_layer_max_nodes = 16\n")
+    both = r"'mutation.new_dense_max_nodes' .* 'mutation.new_layer_max_nodes' are both set"
+    with pytest.raises(ConfigError, match=both):
+        load_config(path)
+    path.write_text("[mutation]\nnew_dense_max_nodes = 32\n")  # the old name alone still loads
+    assert load_config(path).mutation.new_layer_max_nodes == 32
