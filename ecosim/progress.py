@@ -54,7 +54,9 @@ class LineReporter:
 
     A :class:`Reporter`. A line reads
     ``generation 3 (4/10): best 0.9123, mean 0.8011, species 4, networks 12, champion C4s1x1[3x3]-F10, 12.3 s``
-    (generation as logged, 0-based, then the count done / to do; ``champion`` only when the log
+    (generation as logged, 0-based, then the count done / to do; best and mean fitness of the
+    networks it scored; species and networks alive after its culling, offspring born in it
+    included, which are scored and logged in the next generation; ``champion`` only when the log
     has a ``champion_layers`` column; the generation's wall time).
 
     Args:
