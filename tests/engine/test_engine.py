@@ -125,7 +125,8 @@ def test_resume_after_sigkill_equals_uninterrupted(sync_run, tmp_path, data_root
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while time.time() < deadline and not (out / "checkpoints" / "gen-000000").exists():
+    # LATEST is written after the checkpoint folder (its fsync can take a while on a busy disk)
+    while time.time() < deadline and not (out / "checkpoints" / "LATEST").exists():
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
