@@ -320,7 +320,11 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
         default=None,
         help="generation for Table I, 0-based as logged (default: the last one all runs of an experiment reached)",
     )
-    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report for one run)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: RUN_DIR/report for one run; for several, report/ in their deepest common folder)",
+    )
     p.add_argument(
         "--format",
         dest="fmt",

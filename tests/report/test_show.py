@@ -460,3 +460,12 @@ def test_architecture_picture_for_the_report(tmp_path):
     assert path == tmp_path / "report" / "champion-architecture.svg" and _valid(path, "svg")
     with pytest.raises(ShowError, match="no champion"):
         architecture_picture(tmp_path / "nothing", tmp_path / "report")
+
+
+def test_generation_champion_comes_from_the_generations_log_when_it_names_one(tmp_path):
+    # after resume set a damaged networks-log file aside, the rows left could crown another network
+    run = _run(tmp_path, MULTI_CONV, kept={5: ONE_CONV})
+    assert generation_champion(SYNTHETIC, 2) == 5  # what the networks log alone says
+    LogWriter(run).write_generation({"generation": 2, "champion_id": 7})
+    out = tmp_path / "out"
+    assert write_pictures(run, generation=2, out_dir=out)["architecture"] == out / "net-000007-architecture.png"

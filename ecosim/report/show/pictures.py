@@ -29,7 +29,7 @@ from ecosim.report.show._common import ShowError, WeightsNotKeptError, check_for
 from ecosim.report.show.architecture import architecture_figure, genome_from_summary
 from ecosim.report.show.kernels import kernels_figure
 from ecosim.report.show.lineage import lineage, lineage_figure
-from ecosim.store.logs import read_networks
+from ecosim.store.logs import read_generations, read_networks
 from ecosim.store.networks import load_network
 from ecosim.store.rundir import RunDir
 
@@ -65,6 +65,24 @@ def generation_champion(networks: pd.DataFrame, generation: int) -> int:
         )
     best = rows.sort_values(["fitness", "network_id"], ascending=[False, True], kind="stable").iloc[0]
     return int(best["network_id"])
+
+
+def _logged_champion(layout: RunDir, generation: int) -> int | None:
+    """The champion the generations log recorded for ``generation`` (``champion_id``), or ``None``.
+
+    The engine's own record: it stays right when a damaged networks-log file was set aside and
+    the rows left would crown another network.
+    """
+    try:
+        gens = read_generations(layout.root)
+    except Exception:  # noqa: BLE001 -- no readable generations log: the networks log decides
+        return None
+    if "champion_id" not in gens:
+        return None
+    row = gens[gens["generation"] == generation]
+    if row.empty or pd.isna(row["champion_id"].iloc[0]):
+        return None
+    return int(row["champion_id"].iloc[0])
 
 
 def _input_shape(layout: RunDir) -> tuple[int, int, int]:
@@ -126,7 +144,12 @@ def resolve_network(
         genome, weights, meta = load_network(layout.champion)
         nid = meta.get("network_id")
         return (None if nid is None else int(nid)), genome, weights
-    nid = int(network_id) if network_id is not None else generation_champion(networks, int(generation))  # type: ignore[arg-type]
+    if network_id is not None:
+        nid = int(network_id)
+    else:
+        nid = _logged_champion(layout, int(generation))  # type: ignore[arg-type]
+        if nid is None:  # logs from before champion_id: the best row of the networks log
+            nid = generation_champion(networks, int(generation))  # type: ignore[arg-type]
     logged = _logged_layers(networks, nid)
     path = layout.champion_file(nid)
     if not path.is_file() and layout.champion.is_file():
