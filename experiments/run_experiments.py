@@ -179,11 +179,16 @@ FIRST_STEP = 1
 
 
 def _next_target(run_dir: Path, budget: float, most: int) -> int | None:
-    """The generation count a budgeted run should reach next, or ``None`` when it is done."""
+    """The generation count a budgeted run should reach next, or ``None`` when it is done.
+
+    A generation is assumed to cost what the last one did, or the mean so far if more: networks
+    grow, so the mean alone overshot (a run read at 1.0 of its budget went on to 1.5).
+    """
     done, spent = train_macs(run_dir)
     if spent >= budget or done >= most:
         return None
-    per = spent / done if done else 0.0
+    last = read_generations(run_dir).sort_values("generation")["train_macs"].fillna(0).iloc[-1] if done else 0.0
+    per = max(spent / done, float(last)) if done else 0.0
     need = int(np.ceil((budget - spent) / per)) if per > 0 else FIRST_STEP
     return min(most, done + max(1, need))
 

@@ -592,5 +592,7 @@ def test_runner_compute_budget_sizes_the_next_step_and_counts_a_spent_run_finish
     assert runner._next_target(run_dir, 1e10, 7) == 7  # run.generations stays the most
     assert runner._next_target(run_dir, 4e9, 100) is None
     assert runner.plan([config], [0], out, {}, 4e9)[0].status == "finished"
+    logs.write_generation({"generation": 4, "train_macs": 5e9, **empty_counts()})  # networks grew
+    assert runner._next_target(run_dir, 2e10, 100) == 8  # 1.1e10 left at 5e9 a generation: 3 more, not 7
     assert runner.plan([config], [0], out, {}, 1e10)[0].status == "resume"
     assert runner.main([str(config), "--out", str(out), "--train-macs", "-1", "--dry-run"]) == 2
