@@ -33,11 +33,12 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
     A name is a family of :data:`~ecosim.genome.mutation_kinds.FAMILIES` (its weight is shared
     by its two directions; a direction without a feasible target passes its share to the other)
     or a single kind such as ``add_layer`` (that kind alone). Kinds not named weigh 0;
-    whitespace is ignored.
+    whitespace is ignored. Each kind is weighed once: a name repeated, or a kind named beside
+    its family (``layer=1,add_layer=2``), is an error rather than a silent override.
 
     Raises:
-        ConfigError: bad syntax, an unknown name, a negative or non-finite weight, or all zero;
-            the message names ``mutation.family_weights``.
+        ConfigError: bad syntax, an unknown name, a kind weighed twice, a negative or non-finite
+            weight, or all zero; the message names ``mutation.family_weights``.
 
     >>> w = parse_family_weights("layer=1, shrink_kernel=0.5")
     >>> w[MutationKind.ADD_LAYER], w[MutationKind.SHRINK_KERNEL], w[MutationKind.GROW_KERNEL]
@@ -48,6 +49,7 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
     names = [*FAMILIES, *(k.value for k in MutationKind)]
     allowed = "'' (eqs. 3-6) or 'name=weight,...' with names " + ", ".join(names) + ", weights ≥ 0, not all 0"
     out = dict.fromkeys(MutationKind, 0.0)
+    named_by: dict[MutationKind, str] = {}
     for part in spec.split(","):
         name, eq, value = part.partition("=")
         name = name.strip()
@@ -59,11 +61,15 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
             raise _invalid("family_weights", spec, allowed) from None
         if not np.isfinite(w) or w < 0:
             raise _invalid("family_weights", spec, allowed)
-        if name in FAMILIES:
-            for kind in FAMILIES[name]:
-                out[kind] = w / 2
-        else:
-            out[MutationKind(name)] = w
+        kinds = FAMILIES[name] if name in FAMILIES else (MutationKind(name),)
+        for kind in kinds:
+            if kind in named_by:
+                raise ConfigError(
+                    f"config 'mutation.family_weights' = {spec!r} is invalid: {kind.value} is weighed twice "
+                    f"(by {named_by[kind]!r} and {name!r}); name each kind or family once"
+                )
+            named_by[kind] = name
+            out[kind] = w / len(kinds)
     if sum(out.values()) <= 0:
         raise _invalid("family_weights", spec, allowed)
     return out

@@ -42,3 +42,18 @@ def test_text_options_parse_to_what_the_operators_read():
     assert (w[MutationKind.ADD_LAYER], w[MutationKind.REMOVE_LAYER], w[MutationKind.GROW_KERNEL]) == (1.0, 1.0, 1.0)
     assert sum(w.values()) == 3.0
     assert parse_kernel_shape("5x3") == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("node=1,node=2", "add_node"),
+        ("layer=1,add_layer=2", "add_layer"),
+        ("shrink_kernel=1, kernel=1", "shrink_kernel"),
+    ],
+)
+def test_a_kind_weighed_twice_is_an_error_not_an_override(spec, kind):
+    with pytest.raises(ConfigError, match=rf"mutation\.family_weights.*{kind} is weighed twice"):
+        parse_family_weights(spec)
+    with pytest.raises(ConfigError, match=r"mutation\.family_weights"):
+        MutationParams(family_weights=spec)
