@@ -127,10 +127,36 @@ def variant(r: RunLogs) -> str:
     return ", ".join(parts)
 
 
+def variant_name(r: RunLogs) -> str:
+    """A variant's short name: its experiment folder without the dataset (``levers-conv`` for
+    ``runs/compare/mnist-levers-conv/seed0``, the config file's name), else its :func:`variant` text;
+    ``""`` for the paper's set-up. The section "Set-ups" spells out each name's settings."""
+    if not variant(r):
+        return ""
+    folder, prefix = r.run_dir.parent.name, r.experiment.dataset_slug + "-"
+    return folder[len(prefix) :] if folder.startswith(prefix) and len(folder) > len(prefix) else variant(r)
+
+
 def label(r: RunLogs) -> str:
-    """The experiment of an evolution run, with what it changes from the paper's set-up."""
+    """The experiment of an evolution run, with the short name of what it changes from the paper's set-up."""
     base = f"{r.experiment.dataset_slug}, {'with' if r.config.ecosystem.speciation else 'no'} speciation"
-    return base + (f", {variant(r)}" if variant(r) else "")
+    return base + (f", {variant_name(r)}" if variant(r) else "")
+
+
+def setups(evo: list[RunLogs]) -> list[str]:
+    """The legend of the short names: each variant's settings, as they differ from the paper's set-up."""
+    named = sorted({(variant_name(r), variant(r)) for r in evo if variant(r)})
+    if not named:
+        return []
+    return [
+        "",
+        "## Set-ups",
+        "",
+        "The variants, by the name the tables give them, and what each changes from the paper's set-up",
+        "(every such lever is off by default):",
+        "",
+        *(f"- **{name}**: {text}." for name, text in named),
+    ]
 
 
 def search_effort(r: RunLogs) -> dict[str, float]:
@@ -500,6 +526,7 @@ def main() -> None:
         "```bash",
         *args.command,
         "```",
+        *setups(evo),
         "",
         f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 "
         "generations)",
@@ -518,7 +545,8 @@ def main() -> None:
         parts = [table_one([r for r in evo_at[n] if not variant(r)])] if any(not variant(r) for r in evo_at[n]) else []
         for v in sorted({variant(r) for r in evo_at[n]} - {""}):
             vt = table_one([r for r in evo_at[n] if variant(r) == v]).rename(lambda s: s + " (variant)")
-            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.\w+=[^;)]+", "", regex=True) + ", " + v
+            short = next(variant_name(r) for r in evo_at[n] if variant(r) == v)
+            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.\w+=[^;)]+", "", regex=True) + ", " + short
             parts.append(vt)
         table = pd.concat(parts)
         for slug, row in table.iterrows():

@@ -117,3 +117,14 @@ def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_pat
     page = out.read_text(encoding="utf-8")
     assert "## Table I (ecosim, 3 generations)" in page
     assert "| MNIST (with speciation) | 1 | 3 | ecosim | 90.00%" in page  # highest fitness, from the log
+
+
+def test_a_variant_is_named_by_its_experiment_folder_and_spelled_out_once(tmp_path, make_results):
+    gens = {0: [row(0, 1, 0.9)]}
+    fp = {"mutation.function_preserving": True}
+    named = write(tmp_path / "runs" / "mnist-levers" / "seed0", gens, **fp)
+    loose = write(tmp_path / "elsewhere" / "seed0", gens, **fp)
+    a, b = load_runs([named, loose])
+    assert make_results.label(a) == "mnist, with speciation, levers"
+    assert make_results.label(b) == "mnist, with speciation, function-preserving new structure"  # no name to use
+    assert "- **levers**: function-preserving new structure." in make_results.setups([a])
