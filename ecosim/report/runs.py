@@ -56,12 +56,18 @@ class Experiment:
         settings: ``(key, value)`` pairs that tell this experiment apart from the others of the
             same dataset and speciation (e.g. ``(("run.mode", "async"),)``); empty when no other
             experiment shares its dataset and speciation.
+        baseline: the fixed architecture of a baseline experiment (``""`` for evolution).
+        name: the folder its runs share (``mnist-levers`` for ``runs/mnist-levers/seed0``, as
+            ``experiments/run_experiments.py`` lays them out), when that tells it apart from the
+            others (:func:`group_runs`); it is then the slug (file names that do not change with
+            which other experiments are reported beside it) and heads the title's settings.
     """
 
     dataset: str
     speciation: bool
     settings: tuple[tuple[str, str], ...] = ()
     baseline: str = ""
+    name: str = ""
 
     @property
     def dataset_slug(self) -> str:
@@ -78,6 +84,8 @@ class Experiment:
         (``mnist-speciation-generations-20-learning-rate-0.5-...-3f2a9c01``): short, stable
         across runs and machines, and distinct for distinct settings (the title keeps them all).
         """
+        if self.name:
+            return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-")[:SLUG_MAX]
         base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
         if self.baseline:
             base = f"{self.dataset_slug}-baseline-" + re.sub(r"[^A-Za-z0-9._-]+", "-", self.baseline).strip("-")
@@ -90,9 +98,12 @@ class Experiment:
 
     @property
     def title(self) -> str:
-        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``."""
+        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``,
+        with a folder name ``MNIST (no speciation; mnist-async: run.mode=async)``."""
         name = _DATASET_NAMES.get(self.dataset_slug, self.dataset_slug)
         extra = "".join(f"; {k}={v}" for k, v in self.settings)
+        if self.name:
+            extra = f"; {self.name}: " + extra[2:].replace("; ", ", ")
         if self.baseline:
             return f"{name} (fixed baseline {self.baseline}{extra})"
         return f"{name} ({'with' if self.speciation else 'no'} speciation{extra})"
@@ -346,8 +357,10 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     Runs whose settings differ in anything but the replicate-free keys (the seed, where they
     ran) are different experiments, even with the same dataset and speciation (sync and async
     runs, different budgets); such experiments carry the settings in which they differ
-    (:attr:`Experiment.settings`) in their slug and title. Use :func:`replicate_problems` to
-    check the replicates of each group.
+    (:attr:`Experiment.settings`) in their slug and title, or, where each such experiment's runs
+    share a folder no other experiment's runs sit in (``runs/mnist-levers/seed0``), that folder's
+    name (:attr:`Experiment.name`). Use :func:`replicate_problems` to check the replicates of each
+    group.
     """
     by_setting: dict[tuple[tuple[str, str], ...], list[RunLogs]] = {}
     for r in runs:
@@ -357,11 +370,20 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
         base = group[0].experiment
         families.setdefault((base.dataset, base.speciation, base.baseline), []).append((dict(key), group))
     groups: dict[Experiment, list[RunLogs]] = {}
+    folders = {id(group): {r.run_dir.resolve().parent.name for r in group} for group in by_setting.values()}
     for (dataset, speciation, baseline), members in families.items():
         keys = sorted({k for s, _ in members for k in s})
         differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
+        named = [folders[id(g)] for _, g in members]
+        by_folder = differing and all(len(f) == 1 for f in named) and len(set.union(*named)) == len(members)
         for s, group in members:
-            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing), baseline)
+            exp = Experiment(
+                dataset,
+                speciation,
+                tuple((k, s.get(k, "")) for k in differing),
+                baseline,
+                next(iter(folders[id(group)])) if by_folder else "",
+            )
             groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -358,7 +359,7 @@ def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
 def test_runs_with_different_settings_are_separate_experiments_naming_what_differs(runs, tmp_path):
     from ecosim.report import differences, group_runs
 
-    other = write_run(tmp_path / "async" / "seed0", 0, 3)
+    other = write_run(tmp_path / "table1" / "mnist-async" / "seed0", 0, 3)
     cfg = Config().with_overrides({"run.seed": 0, "run.out": str(other), "data.dataset": "mnist", "run.mode": "async"})
     (other / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
     import warnings
@@ -366,11 +367,19 @@ def test_runs_with_different_settings_are_separate_experiments_naming_what_diffe
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing is pooled that should not be: no warning
         table = table_one([*runs, other])
-    assert list(table.index) == ["mnist-speciation-mode-async", "mnist-speciation-mode-sync"]
-    assert table.loc["mnist-speciation-mode-sync", "runs"] == 3
-    assert table.loc["mnist-speciation-mode-async", "experiment"] == "MNIST (with speciation; run.mode=async)"
+    # each experiment's runs share a folder of their own: it names them (stable file names)
+    assert list(table.index) == ["mnist-async", "mnist-speciation"]
+    assert table.loc["mnist-speciation", "runs"] == 3
+    assert table.loc["mnist-async", "experiment"] == "MNIST (with speciation; mnist-async: run.mode=async)"
     assert differences(group_runs(load_runs([*runs, other]))) == ["run.mode"]
     assert list(table_one(runs).index) == ["mnist-speciation"]  # alone, no suffix
+    # runs that share one folder: the settings that differ name them
+    loose = tmp_path / "loose"
+    shutil.copytree(runs[0], loose / "sync")
+    shutil.copytree(other, loose / "async")
+    table = table_one([loose / "sync", loose / "async"])
+    assert list(table.index) == ["mnist-speciation-mode-async", "mnist-speciation-mode-sync"]
+    assert table.loc["mnist-speciation-mode-async", "experiment"] == "MNIST (with speciation; run.mode=async)"
 
 
 def test_report_warnings_are_printed_once_each_as_one_clean_line(runs, tmp_path, capsys):
