@@ -376,6 +376,7 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
                 for f in fractions
             ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += cost_and_generations(groups, best_base, budget)
         fig = compute_figure(
             {k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget
         )
@@ -412,6 +413,41 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
                 f"final champions {', '.join(f'`{f}`' for f in finals)}."
             )
         lines += depth + [""]
+    return lines
+
+
+def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budget: float) -> list[str]:
+    """Why a set-up is above or below the best baseline at equal compute: accuracy at the same
+    generation (the same number of trainings of its lineage) against the cost of a generation.
+
+    Per set-up at the budget: the generation reached, its selected test accuracy, the best
+    baseline's at that same generation (mean over its seeds), and the mean forward
+    multiply-accumulates per image of the networks trained in that generation.
+    """
+    from ecosim.report.compare import at_compute, compute_curve
+
+    base_curves = [compute_curve(r).set_index("generation")["selected_test_accuracy"] for r in groups[best_base]]
+    lines = [
+        "",
+        "Equal generations against equal compute: the selected network's test accuracy at the generation the",
+        f"budget allows, the best baseline ({best_base}) at that same generation, and what a network of",
+        "that generation costs (mean forward multiply-accumulates per image; mean over seeds):",
+        "",
+        "| set-up | generation reached | selected test accuracy | best baseline, same generation | MACs per image |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
+        at = [at_compute(r, budget) for r in groups[name]]
+        same = [float(c.loc[min(a.generation, int(c.index.max()))]) for a in at for c in base_curves]
+        macs = []
+        for r, a in zip(groups[name], at, strict=True):
+            n = r.networks
+            macs.append(float(n.loc[(n["generation"] == a.generation) & (n["status"] == "ok"), "macs"].mean()))
+        lines.append(
+            f"| {name} | {np.mean([a.generation for a in at]) + 1:.0f} | "
+            f"{100 * np.mean([a.selected_test_accuracy for a in at]):.2f}% | {100 * np.mean(same):.2f}% | "
+            f"{np.nanmean(macs) / 1e6:.2f} M |"
+        )
     return lines
 
 
