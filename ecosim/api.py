@@ -169,11 +169,15 @@ def _execute(
 
     data, input_shape, classes = prepared
 
+    budget: list[tuple[int, float]] = []  # (generation, training MACs) where run.train_macs was reached
+
     async def main() -> dict[str, Any]:
         eco = Ecosystem(config, run_dir, data, input_shape, classes, [*reporters, LineReporter(emit)])
         try:
             return await eco.run(resume=resume_run)
         finally:
+            if eco.budget_reached is not None:
+                budget.append((eco.budget_reached, eco.policy.train_macs_spent or 0.0))
             await eco.shutdown()
 
     try:
@@ -182,6 +186,13 @@ def _execute(
         if exc.disk_full:
             raise ResumableStop(f"{exc}; free space (or remount read-write), then resume", str(run_dir)) from exc
         raise
+    if budget:
+        g, spent = budget[0]
+        emit(
+            f"compute budget reached: {spent:.3g} training multiply-accumulates after generation {g} "
+            f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: ecosim resume {run_dir} "
+            "--train-macs X"
+        )
     line = format_champion(run_dir)
     if line:
         emit(line)

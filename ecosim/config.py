@@ -13,6 +13,7 @@ help, choices): the command line's options are generated from it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,11 @@ class RunConfig:
     Args:
         seed: run seed (≥ 0); every random stream derives from it.
         generations: generations to run (≥ 1; paper: 100).
+        train_macs: compute budget in training multiply-accumulates (3 × forward MACs × training
+            images, summed over the networks trained: the generations log's train_macs); the run
+            stops after the first generation that brings the total to it, so that set-ups of
+            different cost compare at equal compute (issue 17). 0 = no budget;
+            run.generations still bounds the run.
         mode: ``"sync"`` (generation barrier, bit-reproducible) or ``"async"`` (species advance on their own).
         out: run directory; ``""`` picks ``runs/<dataset>-seed<seed>-<timestamp>`` (stored absolute).
         address: Ray cluster address (``""`` starts local Ray).
@@ -69,6 +75,7 @@ class RunConfig:
 
     seed: int = 0
     generations: int = 100
+    train_macs: float = 0.0
     mode: str = "sync"
     out: str = ""
     address: str = ""
@@ -504,6 +511,7 @@ def validate_config(cfg: Config) -> None:
     r, d, res = cfg.run, cfg.data, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
     _require(r.generations >= 1, "run.generations", r.generations, "≥ 1")
+    _require(math.isfinite(r.train_macs) and r.train_macs >= 0, "run.train_macs", r.train_macs, "≥ 0 (0 = no budget)")
     _require(r.checkpoint_keep >= 1, "run.checkpoint_keep", r.checkpoint_keep, "≥ 1")
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")
@@ -534,7 +542,7 @@ def validate_config(cfg: Config) -> None:
 
 #: keys ``resume`` may change: they alter where and how a run executes, not what it computes
 RESUMABLE_KEYS = frozenset(
-    {"run.generations", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
+    {"run.generations", "run.train_macs", "run.address", "run.dashboard", "run.dashboard_host", "run.checkpoint_keep"}
     | {
         f"resources.{k}"
         for k in (

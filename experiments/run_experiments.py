@@ -22,13 +22,11 @@ Re-running the same command continues where it stopped:
   run), and so may where and how it executes (``run.out``, ``run.address``, ``data.data_root``,
   ``[resources]``, ...); a resumed run keeps its stored config apart from ``run.generations``.
 
-With ``--train-macs BUDGET`` each run stops at the first generation whose cumulative training
-compute (the logs' ``train_macs``, multiply-accumulates) reaches ``BUDGET``, ``run.generations``
-being the most it may run: runs of different set-ups then spend the same compute (issue 17). The
-runner advances a run in steps (resume is exact in synchronous mode), each sized from the compute
-per generation measured so far; a step may overshoot when networks grow costlier (the readings at
-a budget take the last generation within it). The run's ``config.toml`` stores the last step as
-``run.generations``: continue a budgeted run with the runner, not a plain ``ecosim resume``.
+With ``--train-macs BUDGET`` each run stops after the first generation whose cumulative training
+compute (the logs' ``train_macs``, multiply-accumulates) reaches ``BUDGET`` (``run.train_macs``,
+stored in the run's ``config.toml``, so ``ecosim resume`` keeps to it too), ``run.generations``
+being the most it may run: runs of different set-ups then spend the same compute (issue 17). A
+larger budget on a later call spends more on the same runs.
 
 At the end the command prints the ``ecosim report`` command for the experiments it covered.
 Exit status: 0 when every run finished (or went extinct), 1 when some run failed, 2 on bad usage.
@@ -37,7 +35,6 @@ Exit status: 0 when every run finished (or went extinct), 1 when some run failed
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import shutil
 import signal
@@ -48,8 +45,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ecosim.config import Config, load_config, parse_overrides
 from ecosim.errors import EcosimError, ExtinctionError
@@ -62,6 +57,7 @@ EXTINCT_MARKER = "extinct.txt"
 _OPERATIONAL = frozenset(
     {
         "run.generations",
+        "run.train_macs",
         "run.out",
         "run.address",
         "run.dashboard",
@@ -168,53 +164,23 @@ def plan(
         name = Path(path).stem
         for seed in seeds:
             run_dir = out / name / f"seed{seed}"
-            cfg = load_config(path, {**overrides, "run.seed": int(seed), "run.out": str(run_dir)})
+            extra = {"run.train_macs": float(budget)} if budget > 0 else {}
+            cfg = load_config(path, {**overrides, **extra, "run.seed": int(seed), "run.out": str(run_dir)})
             runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg, budget)))
     return runs
-
-
-#: generations of a budgeted run's first step, before its compute per generation is known
-#: (one: a budget generation 0 already spends stops there)
-FIRST_STEP = 1
-
-
-def _next_target(run_dir: Path, budget: float, most: int) -> int | None:
-    """The generation count a budgeted run should reach next, or ``None`` when it is done.
-
-    A generation is assumed to cost what the last one did, or the mean so far if more: networks
-    grow, so the mean alone overshot (a run read at 1.0 of its budget went on to 1.5).
-    """
-    done, spent = train_macs(run_dir)
-    if spent >= budget or done >= most:
-        return None
-    last = read_generations(run_dir).sort_values("generation")["train_macs"].fillna(0).iloc[-1] if done else 0.0
-    per = max(spent / done, float(last)) if done else 0.0
-    need = int(np.ceil((budget - spent) / per)) if per > 0 else FIRST_STEP
-    return min(most, done + max(1, need))
 
 
 def _execute(p: Planned, budget: float = 0.0) -> str:
     """Run, resume or skip one planned run; returns its final status.
 
-    With ``budget`` > 0 (training multiply-accumulates) the run advances in steps until its
-    cumulative training compute reaches the budget or ``run.generations`` is logged.
+    With ``budget`` > 0 (training multiply-accumulates, ``run.train_macs``) the run stops after the
+    first generation that reaches it, or at ``run.generations``.
     """
-    if budget <= 0 or p.status in ("finished", "extinct"):
-        return _execute_once(p)
-    most = p.config.run.generations
-    status = p.status
-    target = min(most, FIRST_STEP) if status in ("new", "restart") else _next_target(p.run_dir, budget, most)
-    while target is not None:
-        cfg = dataclasses.replace(p.config, run=dataclasses.replace(p.config.run, generations=target))
-        step = dataclasses.replace(p, config=cfg, status=status)
-        result = _execute_once(step)
-        if result == "extinct":
-            return result
-        status = "resume"
-        target = _next_target(p.run_dir, budget, most)
-    done, spent = train_macs(p.run_dir)
-    print(f"  compute budget: {spent:.3g} of {budget:.3g} training MACs after {done} generations", flush=True)
-    return "finished"
+    status = _execute_once(p)
+    if budget > 0 and status == "finished":
+        done, spent = train_macs(p.run_dir)
+        print(f"  compute budget: {spent:.3g} of {budget:.3g} training MACs after {done} generations", flush=True)
+    return status
 
 
 def _execute_once(p: Planned) -> str:
@@ -241,12 +207,15 @@ def _execute_once(p: Planned) -> str:
     try:
         if p.status == "resume":
             stored = load_config(p.run_dir / "config.toml", run_config=True)
-            extend = (
-                {"run.generations": p.config.run.generations}
-                if stored.run.generations != p.config.run.generations
-                else None
-            )
-            result = resume(p.run_dir, extend, reporters, progress)
+            extend = {
+                key: value
+                for key, value, there in (
+                    ("run.generations", p.config.run.generations, stored.run.generations),
+                    ("run.train_macs", p.config.run.train_macs, stored.run.train_macs),
+                )
+                if value != there
+            }
+            result = resume(p.run_dir, extend or None, reporters, progress)
         else:
             result = run(p.config, reporters, progress)
     except ExtinctionError as exc:
@@ -291,8 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         metavar="BUDGET",
-        help="stop each run once its cumulative training compute reaches BUDGET multiply-accumulates "
-        "(e.g. 1.2e13; run.generations stays the most it may run); 0 = no budget (default)",
+        help="stop each run after the first generation whose cumulative training compute reaches BUDGET "
+        "multiply-accumulates (run.train_macs, e.g. 1.2e13; run.generations stays the most it may run); "
+        "0 = no budget (default)",
     )
     return p
 

@@ -60,7 +60,7 @@ from ecosim.evolution.scheduling import costs_of, species_order, workload_of
 from ecosim.phenotype.records import TrainingParams
 from ecosim.progress import Reporter
 from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
-from ecosim.store.logs import LogWriter
+from ecosim.store.logs import LogWriter, logged_train_macs
 from ecosim.store.networks import save_network
 from ecosim.store.rundir import RunDir
 
@@ -142,6 +142,8 @@ class Ecosystem:
         self.lock = asyncio.Lock()
         self._tasks: list[asyncio.Future] = []
         self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
+        #: the generation whose row brought the training compute to ``run.train_macs`` (None: not yet)
+        self.budget_reached: int | None = None
 
     @property
     def states(self) -> dict[int, SpeciesState]:
@@ -318,6 +320,9 @@ class Ecosystem:
         self.actors.restart(copies, {st.species_id: a for st, a in zip(states, actors)})
         done = {sid: sp.generation for sid, sp in self.policy.species.items()}
         removed = self.logs.truncate_after(ckpt["generation"], done)
+        if self.policy.train_macs_spent is None:  # an older checkpoint: the log up to it has the sum
+            self.policy.train_macs_spent = logged_train_macs(self.run_dir)
+        self._check_budget(ckpt["generation"])
         self._write_event(
             Recovery(
                 "resumed",
@@ -442,6 +447,7 @@ class Ecosystem:
         row = self.policy.generation_row(generation, len(self.actors), self.actors.count(), time.time())
         self.logs.write_generation(row)
         self._checkpoint(generation)
+        self._check_budget(generation)
         for rep in self.reporters:
             rep.on_generation(row)
         if not self.actors:
@@ -449,6 +455,12 @@ class Ecosystem:
                 f"the ecosystem went extinct in generation {generation}; logs and the best network are in "
                 f"{self.run_dir}"
             )
+
+    def _check_budget(self, generation: int) -> None:
+        """Note the first generation whose row brings the training compute to ``run.train_macs``."""
+        budget, spent = self.cfg.run.train_macs, self.policy.train_macs_spent
+        if budget > 0 and self.budget_reached is None and spent is not None and spent >= budget:
+            self.budget_reached = generation
 
     def _checkpoint(self, generation: int) -> None:
         """Save the policy and every living species' committed state (the coordinator's copies)."""
@@ -461,6 +473,8 @@ class Ecosystem:
     # ---- the two modes -------------------------------------------------------------------------
     async def _run_sync(self, start: int, generations: int) -> None:
         for g in range(start, generations):
+            if self.budget_reached is not None:
+                return
             for rep in self.reporters:
                 rep.on_phase(g, "training", self.actors.count())
             self.policy.tally(g, time.time())
@@ -502,7 +516,7 @@ class Ecosystem:
                     self.actors.release(sid)
                     return
                 g = self.policy.species[sid].generation + 1
-                if g >= generations:
+                if g >= generations or self.budget_reached is not None:
                     return
                 self.policy.tally(g, time.time())  # starts the generation's clock
             result = await self._train(sid, g)

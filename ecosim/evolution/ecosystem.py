@@ -73,6 +73,9 @@ class EcosystemPolicy:
         next_network_id, next_species_id: the id counters.
         champion: the best network ever trained.
         completed_generation: the last generation whose row was written (−1 before).
+        train_macs_spent: training multiply-accumulates of the generations written so far (the
+            sum of their rows' ``train_macs``; what ``run.train_macs`` budgets), or ``None`` when
+            restored from an older checkpoint, which did not keep it.
         tallies: ``{generation: GenerationTally}`` of the generations in progress.
 
     >>> from ecosim.config import EcosystemConfig
@@ -90,6 +93,7 @@ class EcosystemPolicy:
         self.next_species_id = 0
         self.champion = Champion()
         self.completed_generation = -1
+        self.train_macs_spent: float | None = 0.0
         self.tallies: dict[int, GenerationTally] = {}
 
     # ---- ids and the species registry ------------------------------------------------------
@@ -538,6 +542,8 @@ class EcosystemPolicy:
             **t.phases,
         }
         self.completed_generation = max(self.completed_generation, generation)
+        if self.train_macs_spent is not None:
+            self.train_macs_spent += float(row.get("train_macs") or 0.0)
         return row
 
     # ---- state -----------------------------------------------------------------------------------
@@ -549,6 +555,7 @@ class EcosystemPolicy:
             "next_species_id": self.next_species_id,
             "best": self.champion.to_json(),
             "completed_generation": self.completed_generation,
+            "train_macs_spent": self.train_macs_spent,
             "species": [self.species[s].to_json() for s in sorted(self.species)],
             "tallies": {str(g): t.to_json() for g, t in sorted(self.tallies.items())},
         }
@@ -579,6 +586,8 @@ class EcosystemPolicy:
         policy.champion = Champion(
             best.get("id"), float(best.get("fitness", -1.0)), best.get("generation"), best.get("parameters")
         )
+        spent = state.get("train_macs_spent")
+        policy.train_macs_spent = None if spent is None else float(spent)
         if state.get("format") == STATE_FORMAT:
             policy.completed_generation = int(state["completed_generation"])
             policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}

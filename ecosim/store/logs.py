@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecosim.atomic import TMP_PREFIX, atomic_write
@@ -268,6 +269,16 @@ def read_generations(run_dir: str | Path):
     return _read(RunDir(run_dir).generations, GENERATION_SCHEMA, ["generation"])
 
 
+def logged_train_macs(run_dir: str | Path) -> float:
+    """Training multiply-accumulates of every generation in a run's log: the sum of ``train_macs``
+    (null in logs written before ecosim 0.3 counts 0). What ``run.train_macs`` budgets (issue 17)."""
+    files = sorted(RunDir(run_dir).generations.glob("gen-*.parquet"))
+    if not files:
+        return 0.0
+    column = pa.concat_tables([pq.read_table(p, schema=GENERATION_SCHEMA, columns=["train_macs"]) for p in files])
+    return float(pc.sum(column["train_macs"]).as_py() or 0.0)
+
+
 def read_events(run_dir: str | Path):
     """Recovery events of a run as a pandas DataFrame in the order they were recorded (:data:`EVENT_SCHEMA`).
 
@@ -288,6 +299,7 @@ def read_networks(run_dir: str | Path):
 
 __all__ = [
     "EVENT_KINDS",
+    "logged_train_macs",
     "EVENT_SCHEMA",
     "GENERATION_SCHEMA",
     "FAILED_CONSTRAINT_COLUMNS",

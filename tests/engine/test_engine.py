@@ -76,6 +76,21 @@ def test_sync_run_logs_schema_limits_and_beats_chance(sync_run):
     assert (sync_run.run_dir / "config.toml").is_file()
 
 
+def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spends_more(sync_run, tmp_path, data_root):
+    full = read_generations(sync_run.run_dir)
+    spent = full["train_macs"].cumsum()
+    budget = float(spent.iloc[0] + 1)  # above generation 0's compute: generation 1 reaches it
+    lines: list[str] = []
+    short = run(small(tmp_path / "budget", data_root, **{"run.train_macs": budget}), progress=lines.append)
+    gens = read_generations(short.run_dir)
+    assert list(gens["generation"]) == [0, 1]  # stopped at the first generation that reached it
+    assert any(line.startswith("compute budget reached: ") and "after generation 1" in line for line in lines)
+    pd.testing.assert_frame_equal(_strip(gens), _strip(full.iloc[:2]))
+    resume(short.run_dir, {"run.train_macs": 0.0})  # no budget: on to run.generations, as if never stopped
+    pd.testing.assert_frame_equal(_strip(read_generations(short.run_dir)), _strip(full))
+    pd.testing.assert_frame_equal(_strip(read_networks(short.run_dir)), _strip(read_networks(sync_run.run_dir)))
+
+
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):
     # sync_run measures its layouts (conv mode, memory format; issue 18): pinned to the reference
     # layout, the run computes the same bits

@@ -580,3 +580,17 @@ def test_the_policy_imports_neither_ray_nor_torch():
     code = "import sys, ecosim.evolution.ecosystem; print('ray' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_training_compute_spent_adds_up_the_rows_and_survives_the_checkpoint():
+    p = policy()
+    (a,) = with_species(p, [None])
+    for g in (0, 1):
+        rows = [{**net_row(10 * g + k, a, fitness=0.7), "macs": 1000, "train_images": 60} for k in range(2)]
+        p.finish_species_step(g, a, rows, ())
+        p.generation_row(g, 1, 2, 0.0)
+    assert p.train_macs_spent == 2 * 2 * 3 * 1000 * 60  # two generations of two networks: Σ 3 · macs · images
+    q = EcosystemPolicy.from_json(p.to_json(), p.ecosystem, p.seed)
+    assert q.train_macs_spent == p.train_macs_spent
+    older = {k: v for k, v in p.to_json().items() if k != "train_macs_spent"}
+    assert EcosystemPolicy.from_json(older, p.ecosystem, p.seed).train_macs_spent is None  # unknown: from the log

@@ -579,16 +579,18 @@ def test_slugs_of_runs_differing_in_many_settings_are_capped_stable_and_distinct
     assert Experiment("mnist", True, (("run.mode", "async"),)).slug == "mnist-speciation-mode-async"  # short: as before
 
 
-def test_runner_compute_budget_sizes_the_next_step_and_counts_a_spent_run_finished(tmp_path):
-    """``--train-macs``: a run whose logs hold 4 generations of 1e9 training MACs each needs 6 more
-    for a 1e10 budget; with 4e9 it is finished whatever ``run.generations`` says (issue 17)."""
+def test_runner_compute_budget_is_the_runs_train_macs_and_a_spent_run_is_finished(tmp_path):
+    """``--train-macs``: the budget becomes ``run.train_macs`` (stored, so ``ecosim resume`` keeps to
+    it); a run whose logs hold 4 generations of 1e9 training MACs is finished for a 4e9 budget
+    whatever ``run.generations`` says, and resumed for 1e10, also when it was started without a
+    budget (issue 17)."""
     from ecosim.store.logs import LogWriter, empty_counts
 
     runner = _runner()
     config = EXPERIMENTS / "mnist-speciation.toml"
     out = tmp_path / "budget"
     run_dir = out / "mnist-speciation" / "seed0"
-    cfg = load_config(config, {"run.out": str(run_dir), "run.seed": 0})
+    cfg = load_config(config, {"run.out": str(run_dir), "run.seed": 0})  # stored without a budget
     run_dir.mkdir(parents=True)
     (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
     (run_dir / "checkpoints").mkdir()
@@ -597,11 +599,8 @@ def test_runner_compute_budget_sizes_the_next_step_and_counts_a_spent_run_finish
     for g in range(4):
         logs.write_generation({"generation": g, "train_macs": 1e9, **empty_counts()})
     assert runner.train_macs(run_dir) == (4, 4e9)
-    assert runner._next_target(run_dir, 1e10, 100) == 10
-    assert runner._next_target(run_dir, 1e10, 7) == 7  # run.generations stays the most
-    assert runner._next_target(run_dir, 4e9, 100) is None
     assert runner.plan([config], [0], out, {}, 4e9)[0].status == "finished"
-    logs.write_generation({"generation": 4, "train_macs": 5e9, **empty_counts()})  # networks grew
-    assert runner._next_target(run_dir, 2e10, 100) == 8  # 1.1e10 left at 5e9 a generation: 3 more, not 7
-    assert runner.plan([config], [0], out, {}, 1e10)[0].status == "resume"
+    (planned,) = runner.plan([config], [0], out, {}, 1e10)
+    assert planned.status == "resume" and planned.config.run.train_macs == 1e10
+    assert runner.plan([config], [0], out, {}, 0.0)[0].config.run.train_macs == 0.0
     assert runner.main([str(config), "--out", str(out), "--train-macs", "-1", "--dry-run"]) == 2
