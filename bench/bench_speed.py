@@ -438,8 +438,22 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def engine_one(workers: int, generations: int) -> dict[str, Any]:
-    """One 16 → 24 synchronous MNIST run with ``workers`` CPUs of a local Ray (call in a fresh process)."""
+def _machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has been busy (``/proc/stat``: all but idle and iowait); Linux only."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_one(workers: int, generations: int, initial_layers: str = "") -> dict[str, Any]:
+    """One 16 → 24 synchronous MNIST run with ``workers`` CPUs of a local Ray (call in a fresh process).
+
+    ``initial_layers``: the first networks' layers (``ecosystem.initial_layers``; ``""``: the
+    paper's minimal networks, whose early generations train in 0.1–0.5 s per network).
+    """
     import tempfile
 
     from ecosim.api import run
@@ -457,9 +471,24 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
             "ecosystem.max_population": 24,
             "ecosystem.offspring": 8,
             "resources.num_cpus": workers,
+            "ecosystem.initial_layers": initial_layers,
         }
     )
-    run(cfg, progress=lambda line: None)
+    marks: list[tuple[float, float | None, float]] = []  # (time, machine busy s, driver CPU s)
+
+    class Marks:  # the machine's busy time over the generations after the first
+        def on_start(self, start: int, generations: int) -> None:
+            pass
+
+        def on_phase(self, generation: int, phase: str, n: int) -> None:
+            if phase == "training" and generation == 1:
+                marks.append((time.time(), _machine_busy_s(), time.process_time()))
+
+        def on_generation(self, row: dict[str, Any]) -> None:
+            if row["generation"] == generations - 1:
+                marks.append((time.time(), _machine_busy_s(), time.process_time()))
+
+    run(cfg, reporters=[Marks()], progress=lambda line: None)
     g = read_generations(out)
     g = g[g["generation"] > 0]  # generation 0 includes start-up
     wall, task = float(g["wall_time_s"].sum()), float(g["task_time_s"].sum())
@@ -476,6 +505,23 @@ def engine_one(workers: int, generations: int) -> dict[str, Any]:
         "rest_s": wall - train - evolve,
         "idle_in_training": 1 - task / (workers * train) if train > 0 else 0.0,
         "load_average": os.getloadavg()[0],  # other jobs on the machine, at the end of the run
+        **_busy(marks, task, workers),
+    }
+
+
+def _busy(marks: list[tuple[float, float | None, float]], task: float, workers: int) -> dict[str, float]:
+    """Where the CPU went from generation 1's start to the last row: the machine's busy share of
+    its cores, the tasks' share of that, and the driver's CPU seconds (the rest: species actors,
+    Ray's raylet and GCS, other jobs)."""
+    if len(marks) != 2 or marks[0][1] is None or marks[1][1] is None:
+        return {}
+    (t0, b0, d0), (t1, b1, d1) = marks
+    busy, cores = b1 - b0, os.cpu_count() or 1
+    return {
+        "machine_busy": busy / (cores * (t1 - t0)),  # of every core of the machine
+        "task_share_of_busy": task / busy if busy > 0 else 0.0,
+        "driver_cpu_s": d1 - d0,
+        "other_cpu_s": busy - task - (d1 - d0),  # actors, raylet, GCS, other jobs; tasks' own overheads
     }
 
 
@@ -517,8 +563,21 @@ def _engine_summary(runs: dict[int, list[dict[str, Any]]], generations: int) -> 
         "runs": runs,
     }
     for w in (1, 2):
-        for key in ("wall_s", "task_s", "overhead", "train_phase_s", "evolve_phase_s", "rest_s", "idle_in_training"):
-            res[f"{key}_{w}"] = statistics.median(r[key] for r in runs[w])
+        for key in (
+            "wall_s",
+            "task_s",
+            "overhead",
+            "train_phase_s",
+            "evolve_phase_s",
+            "rest_s",
+            "idle_in_training",
+            "machine_busy",
+            "task_share_of_busy",
+            "driver_cpu_s",
+            "other_cpu_s",
+        ):
+            if all(key in r for r in runs[w]):
+                res[f"{key}_{w}"] = statistics.median(r[key] for r in runs[w])
     res["task_growth_2_over_1"] = res["task_s_2"] / res["task_s_1"]
     return res
 
@@ -529,7 +588,7 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {v: {1: [], 2: []} for v in paths}
     code = (
         f"import json, sys; sys.path.append({str(ROOT / 'bench')!r}); import bench_speed; "
-        f"print(json.dumps(bench_speed.engine_one(int(sys.argv[1]), {args.generations})))"
+        f"print(json.dumps(bench_speed.engine_one(int(sys.argv[1]), {args.generations}, {args.engine_layers!r})))"
     )
     for r in range(args.engine_rounds):
         order = [(v, w) for v in paths for w in (1, 2)]
@@ -550,6 +609,12 @@ def engine(args: argparse.Namespace) -> dict[str, Any]:
                 f"(cores idle in it {res[f'idle_in_training_{w}']:.1%}) + evolution {res[f'evolve_phase_s_{w}']:.1f} s "
                 f"+ logs and checkpoint {res[f'rest_s_{w}']:.1f} s"
             )
+            if f"machine_busy_{w}" in res:
+                print(
+                    f"    machine busy {res[f'machine_busy_{w}']:.1%} of its cores, tasks "
+                    f"{res[f'task_share_of_busy_{w}']:.1%} of that; driver {res[f'driver_cpu_s_{w}']:.1f} s CPU, "
+                    f"the rest (actors, raylet, GCS, other jobs) {res[f'other_cpu_s_{w}']:.1f} s"
+                )
     return out
 
 
@@ -701,6 +766,12 @@ def main() -> None:
     )
     p.add_argument("--generations", type=int, default=4, help="engine: generations per run (the first is not timed)")
     p.add_argument("--engine-rounds", type=int, default=2)
+    p.add_argument(
+        "--engine-layers",
+        default="",
+        help="engine: the first networks' layers (ecosystem.initial_layers, e.g. 'C10[3x3]-C20s2[3x3]' for "
+        "tasks of seconds; default: the paper's minimal networks, tasks of 0.1-0.5 s)",
+    )
     p.add_argument("--founding-rounds", type=int, default=3)
     p.add_argument("--startup-rounds", type=int, default=2)
     p.add_argument(
