@@ -289,8 +289,12 @@ def find_run_dirs(path: str | Path, depth: int = 2) -> list[Path]:
 def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     """Load every run at ``paths`` (run directories or folders of them, see :func:`find_run_dirs`), each once.
 
+    A run found inside a folder that has not logged a generation yet (a sweep in progress) is left
+    out with a :class:`RunSkippedWarning`; named itself, it is an error.
+
     Raises:
-        CheckpointError: a path that is no run directory and holds none, or a run without logs.
+        CheckpointError: a path that is no run directory and holds none, a run directory named
+            that has no logs, or no run with logs at all.
     """
     runs: list[RunLogs] = []
     seen: set[Path] = set()
@@ -299,9 +303,17 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
         if not dirs:
             raise CheckpointError(f"{str(p)!r} is not a run directory (no config.toml) and holds no run directories")
         for d in dirs:
-            if d.resolve() not in seen:  # a run named twice (itself and its folder) counts once
-                seen.add(d.resolve())
-                runs.append(load_run(d))
+            if d.resolve() in seen:  # a run named twice (itself and its folder) counts once
+                continue
+            seen.add(d.resolve())
+            if Path(p).resolve() != d.resolve() and not any(RunDir(d).generations.glob("gen-*.parquet")):
+                warnings.warn(
+                    f"{d}: no generation logged yet (a run just started): left out", RunSkippedWarning, stacklevel=2
+                )
+                continue
+            runs.append(load_run(d))
+    if not runs:
+        raise CheckpointError("none of the run directories found has logged a generation yet: nothing to report")
     return runs
 
 
@@ -315,10 +327,15 @@ _REPLICATE_FREE = {
     ("run", "checkpoint_keep"),
     ("data", "data_root"),
     ("run", "generations"),
-}  # a run extended further is the same experiment
+    ("run", "train_macs"),
+}  # a run extended further (more generations, a larger compute budget) is the same experiment
 
 #: keys that name the experiment itself (:class:`Experiment` ``dataset`` and ``speciation``)
 _IDENTITY = {("data", "dataset"), ("ecosystem", "speciation")}
+
+
+class RunSkippedWarning(UserWarning):
+    """A run directory found in a folder was left out of a report (it has not logged a generation yet)."""
 
 
 class ReplicateWarning(UserWarning):

@@ -249,6 +249,19 @@ def test_a_folder_of_runs_is_expanded(runs):
     assert table_one(found).loc["mnist-speciation", "runs"] == 3
 
 
+def test_a_run_just_started_in_a_folder_is_left_out_with_a_warning(runs, tmp_path):
+    started = runs[0].parent.parent / "mnist-levers" / "seed0"  # a sweep in progress: no generation yet
+    started.mkdir(parents=True)
+    (started / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    with pytest.warns(UserWarning, match="no generation logged yet"):
+        found = load_runs([runs[0].parent.parent])
+    assert sorted(r.run_dir for r in found) == sorted(runs)
+    with pytest.raises(CheckpointError, match="no generation logs"):
+        load_runs([started])  # named itself: an error
+    with pytest.raises(CheckpointError, match="nothing to report"), pytest.warns(UserWarning):
+        load_runs([started.parent])
+
+
 def test_run_dir_without_logs_is_a_clear_error(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
