@@ -169,7 +169,7 @@ def _execute(
 
     data, input_shape, classes = prepared
 
-    budget: list[tuple[int, float]] = []  # (generation, training MACs) where run.train_macs was reached
+    budget: list[tuple[int, int, float]] = []  # run.train_macs reached: (at generation, last generation, MACs)
 
     async def main() -> dict[str, Any]:
         eco = Ecosystem(config, run_dir, data, input_shape, classes, [*reporters, LineReporter(emit)])
@@ -177,7 +177,8 @@ def _execute(
             return await eco.run(resume=resume_run)
         finally:
             if eco.budget_reached is not None:
-                budget.append((eco.budget_reached, eco.policy.train_macs_spent or 0.0))
+                p = eco.policy
+                budget.append((eco.budget_reached, p.completed_generation, p.train_macs_spent or 0.0))
             await eco.shutdown()
 
     try:
@@ -187,11 +188,12 @@ def _execute(
             raise ResumableStop(f"{exc}; free space (or remount read-write), then resume", str(run_dir)) from exc
         raise
     if budget:
-        g, spent = budget[0]
+        at, last, spent = budget[0]
+        started = f" (reached in generation {at}; the generations already started were completed)" if last > at else ""
+        more = "--train-macs X" + (" --generations N" if last + 1 >= config.run.generations else "")
         emit(
-            f"compute budget reached: {spent:.3g} training multiply-accumulates after generation {g} "
-            f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: ecosim resume {run_dir} "
-            "--train-macs X"
+            f"compute budget reached: {spent:.3g} training multiply-accumulates after generation {last}{started} "
+            f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: ecosim resume {run_dir} {more}"
         )
     line = format_champion(run_dir)
     if line:

@@ -511,7 +511,12 @@ def validate_config(cfg: Config) -> None:
     r, d, res = cfg.run, cfg.data, cfg.resources
     _require(r.seed >= 0, "run.seed", r.seed, "≥ 0")
     _require(r.generations >= 1, "run.generations", r.generations, "≥ 1")
-    _require(math.isfinite(r.train_macs) and r.train_macs >= 0, "run.train_macs", r.train_macs, "≥ 0 (0 = no budget)")
+    _require(
+        math.isfinite(r.train_macs) and r.train_macs >= 0,
+        "run.train_macs",
+        r.train_macs,
+        "finite and ≥ 0 (0 = no budget)",
+    )
     _require(r.checkpoint_keep >= 1, "run.checkpoint_keep", r.checkpoint_keep, "≥ 1")
     _require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or folder")
     _require(0.0 <= d.validation_fraction < 1.0, "data.validation_fraction", d.validation_fraction, "in [0, 1)")

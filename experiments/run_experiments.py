@@ -101,15 +101,14 @@ def train_macs(run_dir: Path) -> tuple[int, float]:
     return int(gens["generation"].max()) + 1, float(col.fillna(0).sum()) if col is not None else 0.0
 
 
-def run_status(run_dir: Path, config: Config, budget: float = 0.0) -> str:
+def run_status(run_dir: Path, config: Config) -> str:
     """What to do with ``run_dir`` to get a finished run of ``config``.
 
     Args:
-        budget: training multiply-accumulates after which a run counts as finished (0: none).
 
     Returns:
         ``new`` (nothing there), ``finished`` (generation ``run.generations - 1`` is logged, or
-        the cumulative training compute reached ``budget``),
+        the cumulative training compute reached ``run.train_macs``),
         ``extinct`` (``extinct.txt`` present), ``resume`` (a checkpoint and fewer generations
         logged) or ``restart`` (a run directory without any complete generation).
 
@@ -139,6 +138,7 @@ def run_status(run_dir: Path, config: Config, budget: float = 0.0) -> str:
     gens = read_generations(run_dir)
     if not gens.empty and int(gens["generation"].max()) >= config.run.generations - 1:
         return "finished"
+    budget = config.run.train_macs
     if budget > 0 and train_macs(run_dir)[1] >= budget:
         return "finished"
     if (run_dir / "checkpoints" / "LATEST").is_file():
@@ -152,7 +152,11 @@ def run_status(run_dir: Path, config: Config, budget: float = 0.0) -> str:
 
 
 def plan(
-    configs: Sequence[str | Path], seeds: Sequence[int], out: Path, overrides: dict[str, Any], budget: float = 0.0
+    configs: Sequence[str | Path],
+    seeds: Sequence[int],
+    out: Path,
+    overrides: dict[str, Any],
+    budget: float | None = None,
 ) -> list[Planned]:
     """Every (config, seed) run with its directory and status, configs first, then seeds.
 
@@ -164,22 +168,29 @@ def plan(
         name = Path(path).stem
         for seed in seeds:
             run_dir = out / name / f"seed{seed}"
-            extra = {"run.train_macs": float(budget)} if budget > 0 else {}
+            extra = {"run.train_macs": float(budget)} if budget is not None else {}
+            stored = run_dir / "config.toml"
+            if budget is None and "run.train_macs" not in overrides and stored.is_file():  # keep its budget
+                extra = {"run.train_macs": load_config(stored, run_config=True).run.train_macs}
             cfg = load_config(path, {**overrides, **extra, "run.seed": int(seed), "run.out": str(run_dir)})
-            runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg, budget)))
+            runs.append(Planned(name, int(seed), run_dir, cfg, run_status(run_dir, cfg)))
     return runs
 
 
-def _execute(p: Planned, budget: float = 0.0) -> str:
+def _execute(p: Planned) -> str:
     """Run, resume or skip one planned run; returns its final status.
 
-    With ``budget`` > 0 (training multiply-accumulates, ``run.train_macs``) the run stops after the
+    With a budget (``run.train_macs`` > 0, training multiply-accumulates) the run stops after the
     first generation that reaches it, or at ``run.generations``.
     """
     status = _execute_once(p)
+    budget = p.config.run.train_macs
     if budget > 0 and status == "finished":
         done, spent = train_macs(p.run_dir)
-        print(f"  compute budget: {spent:.3g} of {budget:.3g} training MACs after {done} generations", flush=True)
+        print(
+            f"  compute budget: {spent:.3g} of {budget:.3g} training MACs after {done} generation{'s' * (done != 1)}",
+            flush=True,
+        )
     return status
 
 
@@ -258,11 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--train-macs",
         type=float,
-        default=0.0,
+        default=None,
         metavar="BUDGET",
         help="stop each run after the first generation whose cumulative training compute reaches BUDGET "
         "multiply-accumulates (run.train_macs, e.g. 1.2e13; run.generations stays the most it may run); "
-        "0 = no budget (default)",
+        "0 = no budget; left out, a run keeps the budget it has (new runs: the config's, 0 by default)",
     )
     return p
 
@@ -283,8 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides["run.generations"] = args.generations
         if args.data_root is not None:
             overrides["data.data_root"] = args.data_root
-        if not math.isfinite(args.train_macs) or args.train_macs < 0:
-            raise EcosimError(f"--train-macs must be ≥ 0 multiply-accumulates, got {args.train_macs}")
+        if args.train_macs is not None:
+            if not math.isfinite(args.train_macs) or args.train_macs < 0:
+                raise EcosimError(f"--train-macs must be finite and ≥ 0 multiply-accumulates, got {args.train_macs}")
+            if "run.train_macs" in overrides:
+                raise EcosimError("--train-macs and --set run.train_macs both set the budget: give one")
         planned = plan(args.configs, args.seeds, out, overrides, args.train_macs)
     except EcosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -308,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         try:
-            _execute(p, args.train_macs)
+            _execute(p)
         except KeyboardInterrupt:
             where = (
                 f"{p.run_dir} keeps its last complete generation"

@@ -144,6 +144,9 @@ class Ecosystem:
         self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
         #: the generation whose row brought the training compute to ``run.train_macs`` (None: not yet)
         self.budget_reached: int | None = None
+        #: generations the run ends with once the budget is reached: the budget's generation and, in
+        #: asynchronous mode, every generation some species had already started (each completes)
+        self._budget_limit: int | None = None
 
     @property
     def states(self) -> dict[int, SpeciesState]:
@@ -457,10 +460,22 @@ class Ecosystem:
             )
 
     def _check_budget(self, generation: int) -> None:
-        """Note the first generation whose row brings the training compute to ``run.train_macs``."""
-        budget, spent = self.cfg.run.train_macs, self.policy.train_macs_spent
+        """Note the first generation whose logged networks bring the training compute to ``run.train_macs``.
+
+        Called after each generation row and (asynchronous mode) each species' step, whose rows
+        count at once. No generation starts after it; in asynchronous mode the generations that
+        some species had already started are completed by every species (their rows written,
+        their compute counted), so the run ends on a complete generation whose champion the logs
+        hold, a little past the budget.
+        """
+        budget, spent = self.cfg.run.train_macs, self.policy.train_macs_logged()
         if budget > 0 and self.budget_reached is None and spent is not None and spent >= budget:
             self.budget_reached = generation
+            self._budget_limit = max([generation, *self.policy.tallies]) + 1
+
+    def _stops_before(self, generation: int, generations: int) -> bool:
+        """Whether a species must not start ``generation`` (the run's length, or the budget's)."""
+        return generation >= generations or (self._budget_limit is not None and generation >= self._budget_limit)
 
     def _checkpoint(self, generation: int) -> None:
         """Save the policy and every living species' committed state (the coordinator's copies)."""
@@ -473,7 +488,7 @@ class Ecosystem:
     # ---- the two modes -------------------------------------------------------------------------
     async def _run_sync(self, start: int, generations: int) -> None:
         for g in range(start, generations):
-            if self.budget_reached is not None:
+            if self._stops_before(g, generations):
                 return
             for rep in self.reporters:
                 rep.on_phase(g, "training", self.actors.count())
@@ -516,7 +531,7 @@ class Ecosystem:
                     self.actors.release(sid)
                     return
                 g = self.policy.species[sid].generation + 1
-                if g >= generations or self.budget_reached is not None:
+                if self._stops_before(g, generations):
                     return
                 self.policy.tally(g, time.time())  # starts the generation's clock
             result = await self._train(sid, g)
@@ -543,6 +558,7 @@ class Ecosystem:
                 # from here on no actor is called: nothing can be lost, the step is done
                 for new in sorted(set(self.actors) - before):
                     self._tasks.append(asyncio.ensure_future(self._species_loop(new, generations)))
+                self._check_budget(g)  # this step's networks count now, not when the generation completes
                 await self._finish_complete_generations(generations)
                 break
             except LOST_ERRORS as exc:

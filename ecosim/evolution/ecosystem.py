@@ -36,7 +36,7 @@ from ecosim.errors import CheckpointError, EcosimError
 from ecosim.evolution.allocation import largest_remainder
 from ecosim.evolution.calibration import logistic_zscore
 from ecosim.evolution.culling import cull as cull_eq9
-from ecosim.evolution.generation_rows import failed_offspring_row, summarise_generation
+from ecosim.evolution.generation_rows import failed_offspring_row, summarise_generation, train_macs_of
 from ecosim.evolution.initial import initial_networks
 from ecosim.evolution.records import (
     CullCandidate,
@@ -545,6 +545,14 @@ class EcosystemPolicy:
         if self.train_macs_spent is not None:
             self.train_macs_spent += float(row.get("train_macs") or 0.0)
         return row
+
+    def train_macs_logged(self) -> float | None:
+        """Training multiply-accumulates of every network logged so far: the generations written
+        (:attr:`train_macs_spent`) and the species steps of generations still open (asynchronous
+        mode); ``None`` while :attr:`train_macs_spent` is unknown."""
+        if self.train_macs_spent is None:
+            return None
+        return self.train_macs_spent + sum(train_macs_of(t.rows) for t in self.tallies.values())
 
     # ---- state -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

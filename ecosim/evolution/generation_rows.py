@@ -94,14 +94,17 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "champion_layers": champ.get("layers") if champ else None,
         "mean_parameters": _mean(r["parameters"] for r in rows if r.get("parameters") is not None),
         "conv_share": float(np.mean([c > 0 for c in convs])) if convs else None,
-        "train_macs": float(
-            sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows)
-        ),
+        "train_macs": train_macs_of(rows),
         "eval_macs": float(sum((r.get("macs") or 0) * (r.get("eval_images") or 0) for r in rows)),
         "trainings": sum(1 for r in rows if (r.get("train_images") or 0) > 0),
         "test_evaluations": sum(1 for r in rows if r.get("status") == "ok" and r.get("test_accuracy") is not None),
     }
     return out
+
+
+def train_macs_of(rows: Iterable[Mapping[str, Any]]) -> float:
+    """Training multiply-accumulates of networks-log rows: Σ 3 · ``macs`` · ``train_images`` (issue 17)."""
+    return float(sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows))
 
 
 def network_row(generation: int, record: NetworkRecord, species_id: int, first_training: bool) -> dict[str, Any]:
@@ -174,4 +177,5 @@ __all__ = [
     "failed_offspring_row",
     "network_row",
     "summarise_generation",
+    "train_macs_of",
 ]

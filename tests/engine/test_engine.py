@@ -159,6 +159,21 @@ def test_async_run_completes_within_limits(tmp_path, data_root, ray_local):
     assert result.best_fitness > 0.5
 
 
+def test_an_async_run_stops_at_its_budget_on_complete_generations(tmp_path, data_root, ray_local):
+    lines: list[str] = []
+    cfg = small(
+        tmp_path / "async-budget", data_root, **{"run.mode": "async", "run.generations": 8, "run.train_macs": 1.0}
+    )
+    result = run(cfg, progress=lines.append)
+    gens, nets = read_generations(result.run_dir), read_networks(result.run_dir)
+    last = int(gens["generation"].max())
+    assert last < 7 and list(gens["generation"]) == list(range(last + 1))  # stopped early, every row written
+    assert int(nets["generation"].max()) == last  # no species trained a generation past the last row
+    assert result.best_network_id in set(nets["network_id"])  # the champion is a logged network
+    assert gens["train_macs"].sum() >= 1.0
+    assert any(line.startswith("compute budget reached: ") and f"after generation {last}" in line for line in lines)
+
+
 def test_no_speciation_population_of_two(tmp_path, data_root, ray_local):
     cfg = small(
         tmp_path / "nospec",

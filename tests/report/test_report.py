@@ -616,4 +616,9 @@ def test_runner_compute_budget_is_the_runs_train_macs_and_a_spent_run_is_finishe
     (planned,) = runner.plan([config], [0], out, {}, 1e10)
     assert planned.status == "resume" and planned.config.run.train_macs == 1e10
     assert runner.plan([config], [0], out, {}, 0.0)[0].config.run.train_macs == 0.0
+    budgeted = load_config(config, {"run.out": str(run_dir), "run.seed": 0, "run.train_macs": 4e9})
+    (run_dir / "config.toml").write_text(budgeted.to_toml(), encoding="utf-8")
+    (kept,) = runner.plan([config], [0], out, {})  # --train-macs left out: the run keeps its budget
+    assert kept.config.run.train_macs == 4e9 and kept.status == "finished"
+    assert runner.main([str(config), "--out", str(out), "--train-macs", "1e9", "--set", "run.train_macs=2e9"]) == 2
     assert runner.main([str(config), "--out", str(out), "--train-macs", "-1", "--dry-run"]) == 2
