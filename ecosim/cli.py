@@ -181,7 +181,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (not the whole usage) naming the option."""
+    """An argument parser whose errors are one line (not the whole usage) naming the option.
+
+    Options are never abbreviated: ``--generation 9`` on ``resume`` would otherwise set the total
+    ``--generations``, while ``report``/``show`` take ``--generation G`` as a generation index.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -521,8 +529,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed (`| head`): stop as a SIGPIPE would, resumable, no second error at exit
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        kept = _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
-        console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe); {kept}"))
+        if args.command in ("run", "resume"):
+            kept = "; " + _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
+        else:  # report, show, export: what they write to files is written before they print
+            kept = ""
+        console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
         return 128 + int(signal.SIGPIPE)
     except OSError as exc:  # any other write or read the store did not wrap: the same one line
         console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))

@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The runner's argument parser."""
     p = argparse.ArgumentParser(
         prog="run_experiments.py",
+        allow_abbrev=False,
         description="Run seeds of Table I experiment configs, each in OUT/<experiment>/seed<k>; "
         "finished runs are skipped, unfinished ones resumed.",
     )

@@ -60,7 +60,7 @@ class Experiment:
         name: the folder its runs share (``mnist-levers`` for ``runs/mnist-levers/seed0``, as
             ``experiments/run_experiments.py`` lays them out), when that tells it apart from the
             others (:func:`group_runs`); it is then the slug (file names that do not change with
-            which other experiments are reported beside it) and heads the title's settings.
+            which other experiments are reported beside it) and the title's qualifier.
     """
 
     dataset: str
@@ -98,12 +98,14 @@ class Experiment:
 
     @property
     def title(self) -> str:
-        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``,
-        with a folder name ``MNIST (no speciation; mnist-async: run.mode=async)``."""
+        """Table I form: ``MNIST (with speciation)``, ``MNIST (no speciation; run.mode=async)``, or
+        with a folder name ``MNIST (no speciation; mnist-async)`` (figure titles stay short; the
+        report's notes list the settings in which the experiments differ)."""
         name = _DATASET_NAMES.get(self.dataset_slug, self.dataset_slug)
-        extra = "".join(f"; {k}={v}" for k, v in self.settings)
         if self.name:
-            extra = f"; {self.name}: " + extra[2:].replace("; ", ", ")
+            extra = f"; {self.name}"
+        else:  # an empty value shows as "" (family_weights="")
+            extra = "".join(f"; {k}={v}" if v != "" else f'; {k}=""' for k, v in self.settings)
         if self.baseline:
             return f"{name} (fixed baseline {self.baseline}{extra})"
         return f"{name} ({'with' if self.speciation else 'no'} speciation{extra})"

@@ -383,7 +383,7 @@ def test_runs_with_different_settings_are_separate_experiments_naming_what_diffe
     # each experiment's runs share a folder of their own: it names them (stable file names)
     assert list(table.index) == ["mnist-async", "mnist-speciation"]
     assert table.loc["mnist-speciation", "runs"] == 3
-    assert table.loc["mnist-async", "experiment"] == "MNIST (with speciation; mnist-async: run.mode=async)"
+    assert table.loc["mnist-async", "experiment"] == "MNIST (with speciation; mnist-async)"
     assert differences(group_runs(load_runs([*runs, other]))) == ["run.mode"]
     assert list(table_one(runs).index) == ["mnist-speciation"]  # alone, no suffix
     # runs that share one folder: the settings that differ name them
