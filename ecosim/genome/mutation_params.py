@@ -50,17 +50,26 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
     allowed = "'' (eqs. 3-6) or 'name=weight,...' with names " + ", ".join(names) + ", weights ≥ 0, not all 0"
     out = dict.fromkeys(MutationKind, 0.0)
     named_by: dict[MutationKind, str] = {}
+
+    def bad(reason: str) -> ConfigError:
+        return ConfigError(f"config 'mutation.family_weights' = {spec!r} is invalid ({reason}): must be {allowed}")
+
     for part in spec.split(","):
         name, eq, value = part.partition("=")
         name = name.strip()
         if not eq or name not in names:
-            raise _invalid("family_weights", spec, allowed)
+            raise bad(f"{part.strip()!r} is not name=weight" if not eq else f"unknown name {name!r}")
         try:
             w = float(value)
         except ValueError:
-            raise _invalid("family_weights", spec, allowed) from None
+            raise bad(f"{value.strip()!r} is not a number") from None
         if not np.isfinite(w) or w < 0:
-            raise _invalid("family_weights", spec, allowed)
+            raise bad(f"{name}={value.strip()} is not a weight ≥ 0")
+        if name in named_by.values():
+            raise ConfigError(
+                f"config 'mutation.family_weights' = {spec!r} is invalid: {name!r} is named twice; name each kind "
+                "or family once"
+            )
         kinds = FAMILIES[name] if name in FAMILIES else (MutationKind(name),)
         for kind in kinds:
             if kind in named_by:

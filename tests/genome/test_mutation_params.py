@@ -1,5 +1,7 @@
 """The ``[mutation]`` section (paper §III-D, §III-E, §IV): bad values are one-line errors naming the key."""
 
+import re
+
 import pytest
 
 from ecosim.errors import ConfigError
@@ -47,13 +49,22 @@ def test_text_options_parse_to_what_the_operators_read():
 @pytest.mark.parametrize(
     ("spec", "kind"),
     [
-        ("node=1,node=2", "add_node"),
-        ("layer=1,add_layer=2", "add_layer"),
-        ("shrink_kernel=1, kernel=1", "shrink_kernel"),
+        ("node=1,node=2", "'node' is named"),
+        ("layer=1,add_layer=2", "add_layer is weighed"),
+        ("shrink_kernel=1, kernel=1", "shrink_kernel is weighed"),
     ],
 )
 def test_a_kind_weighed_twice_is_an_error_not_an_override(spec, kind):
-    with pytest.raises(ConfigError, match=rf"mutation\.family_weights.*{kind} is weighed twice"):
+    with pytest.raises(ConfigError, match=rf"mutation\.family_weights.*{kind} twice"):
         parse_family_weights(spec)
     with pytest.raises(ConfigError, match=r"mutation\.family_weights"):
         MutationParams(family_weights=spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [("lyer=1", "unknown name 'lyer'"), ("layer=1,", "'' is not name=weight"), ("layer=x", "'x' is not a number")],
+)
+def test_a_bad_family_weights_item_is_named_first(spec, reason):
+    with pytest.raises(ConfigError, match=rf"mutation\.family_weights' = '{re.escape(spec)}' is invalid \({reason}\)"):
+        parse_family_weights(spec)
