@@ -257,17 +257,15 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
 
     fig, ax = plt.subplots(figsize=(9, 6.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    ys: list[np.ndarray] = []
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):
             c = compute_curve(r)
-            ax.plot(
-                c["train_macs"],
-                100 * c["selected_test_accuracy"],
-                color=colours[k % len(colours)],
-                lw=1.2,
-                alpha=0.8,
-                label=textwrap.fill(name, 90) if j == 0 else None,
-            )
+            x, y = c["train_macs"].to_numpy(), 100 * c["selected_test_accuracy"].to_numpy()
+            colour = colours[k % len(colours)]
+            ax.plot(x, y, color=colour, lw=1.2, alpha=0.8, label=textwrap.fill(name, 90) if j == 0 else None)
+            ax.plot(x[-1:], y[-1:], "o", color=colour, ms=3.5, alpha=0.9)  # where the run ended (one generation: a dot)
+            ys.append(y[np.isfinite(y)])
     if budget:
         ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
     ax.set_xscale("log")
@@ -275,12 +273,17 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
     ax.set_ylabel("test accuracy of the selected network (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
-    ys = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
-    ys = [y[np.isfinite(y)] for y in ys if y.size]
     ys = [y for y in ys if y.size]
     if ys:  # the first generations of a run start near chance: keep the comparison readable
-        top = max(float(y.max()) for y in ys)
-        ax.set_ylim(max(min(float(y.min()) for y in ys), top - 15), top + 0.5)
+        top, low = max(float(y.max()) for y in ys), min(float(y.min()) for y in ys)
+        bottom = max(low, top - 15)
+        ax.set_ylim(bottom, top + 0.5)
+        if bottom > low:  # say what the cut hides
+            hidden = sum(int((y < bottom).sum()) for y in ys)
+            ax.set_ylabel(
+                f"test accuracy of the selected network (%)\naxis from {bottom:.1f}%: {hidden} early points "
+                f"below it (lowest {low:.1f}%)"
+            )
     if title:
         ax.set_title(title)
     fig.tight_layout()

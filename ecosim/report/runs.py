@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -376,10 +376,12 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     Runs whose settings differ in anything but the replicate-free keys (the seed, where they
     ran) are different experiments, even with the same dataset and speciation (sync and async
     runs, different budgets); such experiments carry the settings in which they differ
-    (:attr:`Experiment.settings`) in their slug and title, or, where each such experiment's runs
-    share a folder no other experiment's runs sit in (``runs/mnist-levers/seed0``), that folder's
-    name (:attr:`Experiment.name`). Use :func:`replicate_problems` to check the replicates of each
-    group.
+    (:attr:`Experiment.settings`) in their slug and title. Where every experiment's runs sit in a
+    folder of their own as the experiment runner lays them out (``runs/mnist-levers/seed0``), that
+    folder's name names the experiment (:attr:`Experiment.name`) when it tells them apart or, named
+    ``<dataset>-...`` as the configs in ``experiments/`` are, says more than the default slug
+    (``mnist-levers`` for a no-speciation experiment beside no other). Use
+    :func:`replicate_problems` to check the replicates of each group.
     """
     by_setting: dict[tuple[tuple[str, str], ...], list[RunLogs]] = {}
     for r in runs:
@@ -389,20 +391,24 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
         base = group[0].experiment
         families.setdefault((base.dataset, base.speciation, base.baseline), []).append((dict(key), group))
     groups: dict[Experiment, list[RunLogs]] = {}
-    folders = {id(group): {r.run_dir.resolve().parent.name for r in group} for group in by_setting.values()}
+    # the runner's layout, <experiment>/seed<k>: a folder per experiment, named after its config
+    folders = {
+        id(group): {r.run_dir.resolve().parent.name for r in group}
+        if all(re.fullmatch(r"seed\d+", r.run_dir.resolve().name) for r in group)
+        else set()
+        for group in by_setting.values()
+    }
+    own = [next(iter(f)) for f in folders.values() if len(f) == 1]
+    by_folder = len(own) == len(folders) and len(set(own)) == len(own)  # each experiment its own folder
     for (dataset, speciation, baseline), members in families.items():
         keys = sorted({k for s, _ in members for k in s})
         differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
-        named = [folders[id(g)] for _, g in members]
-        by_folder = differing and all(len(f) == 1 for f in named) and len(set.union(*named)) == len(members)
         for s, group in members:
-            exp = Experiment(
-                dataset,
-                speciation,
-                tuple((k, s.get(k, "")) for k in differing),
-                baseline,
-                next(iter(folders[id(group)])) if by_folder else "",
-            )
+            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing), baseline)
+            folder = next(iter(folders[id(group)])) if by_folder else ""
+            more = folder != exp.slug and folder.startswith(f"{exp.dataset_slug}-") and not baseline
+            if folder and (differing or more):  # it tells experiments apart, or says more than the default
+                exp = replace(exp, name=folder)
             groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
 

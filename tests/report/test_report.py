@@ -386,6 +386,12 @@ def test_runs_with_different_settings_are_separate_experiments_naming_what_diffe
     assert table.loc["mnist-async", "experiment"] == "MNIST (with speciation; mnist-async)"
     assert differences(group_runs(load_runs([*runs, other]))) == ["run.mode"]
     assert list(table_one(runs).index) == ["mnist-speciation"]  # alone, no suffix
+    # alone, a folder named <dataset>-... in the runner's layout still says more than the default name
+    lone = write_run(tmp_path / "sweep" / "mnist-levers" / "seed0", 0, 3, speciation=False)
+    assert list(table_one([lone]).index) == ["mnist-levers"]
+    assert list(table_one([write_run(tmp_path / "mine" / "seed0", 0, 3, speciation=False)]).index) == [
+        "mnist-no-speciation"
+    ]
     # runs that share one folder: the settings that differ name them
     loose = tmp_path / "loose"
     shutil.copytree(runs[0], loose / "sync")

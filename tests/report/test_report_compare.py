@@ -107,7 +107,10 @@ def test_bootstrap_interval_is_reproducible_and_separates_only_clear_differences
 def test_compute_figure_draws_one_line_per_run(run):
     fig = compute_figure({"evolution": [run], "baseline": [run]}, "t", budget=1e6)
     lines = [line for line in fig.axes[0].get_lines() if line.get_label() != "equal-compute budget"]
-    assert len(lines) == 2 and np.allclose(lines[0].get_ydata(), [70, 83, 88])
+    curves = [line for line in lines if line.get_linestyle() != "None"]
+    ends = [line for line in lines if line.get_linestyle() == "None"]  # a dot where each run ended
+    assert len(curves) == 2 and np.allclose(curves[0].get_ydata(), [70, 83, 88])
+    assert len(ends) == 2 and np.allclose(ends[0].get_ydata(), [88])
 
 
 def test_ecosim_report_writes_the_compute_table_and_figure(run, tmp_path):
