@@ -57,7 +57,7 @@ from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
 from ecosim.store.checkpoint import intact_checkpoint_generation
 from ecosim.store.lock import run_lock
-from ecosim.store.logs import set_aside_damaged_logs
+from ecosim.store.logs import logged_train_macs, set_aside_damaged_logs
 
 log = logging.getLogger(__name__)
 
@@ -357,8 +357,18 @@ def resume(
             f"config 'run.generations' = {config.run.generations} is invalid: must be ≥ the {done} generations "
             "already complete"
         )
-    if config.run.generations == done:
-        log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
+    spent = logged_train_macs(run_dir, latest) if config.run.train_macs > 0 else 0.0
+    if config.run.generations == done or spent >= config.run.train_macs > 0:
+        if config.run.generations == done:
+            log.warning("run %s already has all %d generations; nothing to do", run_dir, done)
+        else:
+            log.warning(
+                "run %s already spent its compute budget (%.3g of run.train_macs = %.3g training "
+                "multiply-accumulates); nothing to do: give a larger --train-macs, or 0 for none",
+                run_dir,
+                spent,
+                config.run.train_macs,
+            )
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
     emit = _emitter(progress)

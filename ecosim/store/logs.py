@@ -269,14 +269,19 @@ def read_generations(run_dir: str | Path):
     return _read(RunDir(run_dir).generations, GENERATION_SCHEMA, ["generation"])
 
 
-def logged_train_macs(run_dir: str | Path) -> float:
-    """Training multiply-accumulates of every generation in a run's log: the sum of ``train_macs``
-    (null in logs written before ecosim 0.3 counts 0). What ``run.train_macs`` budgets (issue 17)."""
+def logged_train_macs(run_dir: str | Path, through: int | None = None) -> float:
+    """Training multiply-accumulates of the generations in a run's log (up to generation ``through``
+    when given): the sum of ``train_macs`` (null in logs written before ecosim 0.3 counts 0). What
+    ``run.train_macs`` budgets (issue 17)."""
     files = sorted(RunDir(run_dir).generations.glob("gen-*.parquet"))
     if not files:
         return 0.0
-    column = pa.concat_tables([pq.read_table(p, schema=GENERATION_SCHEMA, columns=["train_macs"]) for p in files])
-    return float(pc.sum(column["train_macs"]).as_py() or 0.0)
+    table = pa.concat_tables(
+        [pq.read_table(p, schema=GENERATION_SCHEMA, columns=["generation", "train_macs"]) for p in files]
+    )
+    if through is not None:
+        table = table.filter(pc.less_equal(table["generation"], through))
+    return float(pc.sum(table["train_macs"]).as_py() or 0.0)
 
 
 def read_events(run_dir: str | Path):

@@ -86,6 +86,9 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
     assert list(gens["generation"]) == [0, 1]  # stopped at the first generation that reached it
     assert any(line.startswith("compute budget reached: ") and "after generation 1" in line for line in lines)
     pd.testing.assert_frame_equal(_strip(gens), _strip(full.iloc[:2]))
+    resume(short.run_dir, {"run.train_macs": 1.0})  # a budget already spent: nothing to do, nothing stored
+    assert list(read_generations(short.run_dir)["generation"]) == [0, 1]
+    assert f"train_macs = {budget}" in (short.run_dir / "config.toml").read_text()
     resume(short.run_dir, {"run.train_macs": 0.0})  # no budget: on to run.generations, as if never stopped
     pd.testing.assert_frame_equal(_strip(read_generations(short.run_dir)), _strip(full))
     pd.testing.assert_frame_equal(_strip(read_networks(short.run_dir)), _strip(read_networks(sync_run.run_dir)))
