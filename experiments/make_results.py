@@ -491,10 +491,8 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
                 verdicts.append(
                     "reproduced" if d.low > 0 else ("reversed" if d.high < 0 else "not separable from noise")
                 )
-            parts.append(
-                f"{name} {100 * d.mean:+.2f} points (95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f}; "
-                f"{len(a)} vs {len(b)} runs): {verdicts[-1]}"
-            )
+            interval = f"95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f}; " if min(len(a), len(b)) >= 2 else ""
+            parts.append(f"{name} {100 * d.mean:+.2f} points ({interval}{len(a)} vs {len(b)} runs): {verdicts[-1]}")
         out.append(f"- {ds}, {n} generations: " + "; ".join(parts) + ".")
     if len(out) == 7:
         out.append("- no dataset has runs of the paper's set-up both with and without speciation.")
