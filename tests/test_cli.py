@@ -441,3 +441,15 @@ def test_an_unknown_option_names_the_subcommand_help_in_one_line(command, capsys
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"ecosim {command}: error: unrecognized arguments: --no-such-option 1 (see ecosim {command} --help)"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["resume", "RUN", "--generation", "9"], ["run", "--gen", "3"], ["run", "--train-mac", "1e9"]],
+)
+def test_options_are_never_abbreviated(argv, capsys):
+    from ecosim.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err

@@ -158,6 +158,12 @@ def test_default_generation_is_the_last_one_every_run_reached(runs):
     assert row["highest_fitness_max"] == pytest.approx(highest(2, 3))
 
 
+def test_a_run_resumed_with_another_compute_budget_is_the_same_experiment(runs):
+    cfg = load_config(runs[0] / "config.toml", {"run.train_macs": 6e8})
+    (runs[0] / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    assert list(table_one(runs).index) == ["mnist-speciation"]  # pooled, as a run extended further
+
+
 def test_one_run_has_nan_std_and_experiments_are_grouped(runs, tmp_path):
     single = write_run(tmp_path / "other" / "seed0", 0, 3, speciation=False)
     table = table_one([*runs, single])
