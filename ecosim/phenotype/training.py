@@ -91,7 +91,9 @@ def accuracy(
     """Fraction of ``images`` classified as ``labels``, in [0, 1] (§III-B: fitness is test accuracy).
 
     One fixed layout (``memory_format``, the model's conv modes); a training task scores with
-    the measured one instead (:func:`train_and_evaluate`).
+    the measured one instead (:func:`train_and_evaluate`), which only uses layouts verified to
+    compute the reference's bits. Beware channels-last here: torch 2.14's CPU conv computes it
+    wrongly for a stride as wide as a 1-channel input (e.g. ``(1, 9)`` on 9×9 with 3×3 kernels).
 
     Args:
         model: maps ``(B, C, H, W)`` float32 to ``(B, classes)`` scores; set to eval mode here.

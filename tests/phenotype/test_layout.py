@@ -125,3 +125,27 @@ def test_results_do_not_depend_on_which_layout_wins(mnist_small, tmp_path, monke
         for tuner, layout in forced:
             tuner.winner = layout
             assert _outcome(genome, mnist_small, settings) == reference, f"{tuner.key}: {layout.label}"
+
+
+def test_a_layout_torch_computes_wrongly_is_never_used(tmp_path):
+    """torch 2.14's CPU conv in channels-last is wrong for a stride as wide as a 1-channel input
+    (stride (1, 9) on 9×9, 3×3 kernels): verification on the first batch drops that layout, so
+    scoring gives the channels-first result (found by the property test of ``accuracy``)."""
+    from ecosim.phenotype.network import build_phenotype
+    from ecosim.phenotype.normalise import normalise
+    from ecosim.phenotype.training import score
+
+    genome = Genome((1, 9, 9), (ConvLayer(((3, 3),) * 3, (1, 9)), DenseLayer(10)))
+    rng = np.random.default_rng(3)
+    model = build_phenotype(genome, init_weights(genome, rng)).eval()
+    images = rng.integers(0, 256, size=(64, 1, 9, 9), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=64)
+    x = normalise(images, (0.3,), (0.2,))
+    with torch.no_grad():
+        wrong = model(torch.empty_like(x, memory_format=torch.channels_last).copy_(x)[:8])
+    bug = not torch.equal(wrong, model(x)[:8])  # the torch bug, where this torch has it
+    tuner = LayoutChooser(tmp_path).tuner(genome, "eval", 8)
+    expected = float((model(x).argmax(1).numpy() == labels).mean())
+    assert score(model, images, labels, (0.3,), (0.2,), 8, tuner) == expected
+    if bug:
+        assert all(c.memory_format != "channels_last" for c in tuner.eligible)
