@@ -580,7 +580,7 @@ def main() -> None:
         for v in sorted({variant(r) for r in evo_at[n]} - {""}):
             vt = table_one([r for r in evo_at[n] if variant(r) == v]).rename(lambda s: s + " (variant)")
             short = next(variant_name(r) for r in evo_at[n] if variant(r) == v)
-            vt["experiment"] = vt["experiment"].str.replace(r"; ecosystem\.\w+=[^;)]+", "", regex=True) + ", " + short
+            vt["experiment"] = vt["experiment"].str.replace(r"; [^)]*", "", regex=True) + ", " + short
             parts.append(vt)
         table = pd.concat(parts)
         for slug, row in table.iterrows():
