@@ -52,7 +52,7 @@ from ecosim.errors import (
     ResumableStop,
     StorageError,
 )
-from ecosim.evolution.initial import starting_genome
+from ecosim.evolution.initial import initial_networks, starting_genome
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
 from ecosim.store.checkpoint import intact_checkpoint_generation
@@ -215,6 +215,18 @@ def _recorded_test_subset(config: Config, data: DataArrays) -> Config:
     return config
 
 
+def _check_initial_species(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
+    """With speciation, the initial species can be founded (§III-A), before any work: the same pure,
+    seeded draw the coordinator makes (e.g. ``mutation.family_weights`` that weigh no
+    species-changing mutation cannot found them).
+
+    Raises:
+        EcosimError: ``ecosystem.species`` distinct species cannot be reached (the message says why).
+    """
+    if config.ecosystem.speciation:
+        initial_networks(input_shape, classes, config.ecosystem, config.mutation, config.run.seed)
+
+
 def _check_initial_layers(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
     """``ecosystem.initial_layers`` on the dataset's real input ``(C, H, W)``, before any work.
 
@@ -271,6 +283,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     config = _recorded_test_subset(config, prepared[0])
     _check_initial_layers(config, prepared[1], prepared[2])
+    _check_initial_species(config, prepared[1], prepared[2])
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists
     layout = RunDir(run_dir)

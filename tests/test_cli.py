@@ -126,6 +126,22 @@ def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_d
     assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
 
 
+def test_initial_species_that_cannot_be_founded_fail_before_ray_and_the_run_directory(tmp_path, data_root):
+    res = ecosim(
+        "run",
+        "--family-weights",
+        "remove_layer=1",
+        *TINY,
+        "--out",
+        str(tmp_path / "run"),
+        env=_env(ECOSIM_DATA=str(data_root)),
+    )
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error")]
+    assert res.returncode == 2 and len(errors) == 1, res.stderr
+    assert "initial species" in errors[0] and "mutation.family_weights = 'remove_layer=1'" in errors[0]
+    assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
+
+
 @pytest.mark.parametrize(
     "command, args, named",
     [

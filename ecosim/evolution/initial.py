@@ -81,8 +81,14 @@ def initial_networks(
         try:
             genomes = [g for g, _ in initial_species_genomes(start, ecosystem.species, rng, mutation)]
         except GenomeError as exc:
+            hint = (
+                f"; mutation.family_weights = {mutation.family_weights!r} also weighs the species-changing "
+                "mutations that found them (add/remove layer, add/remove node): give add_layer or add_node a weight"
+                if mutation.family_weights
+                else ""
+            )
             raise EcosimError(
-                f"could not create {ecosystem.species} distinct initial species (ecosystem.species): {exc}"
+                f"could not create {ecosystem.species} distinct initial species (ecosystem.species): {exc}{hint}"
             ) from exc
         n, k = ecosystem.population, ecosystem.species
         sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
