@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.ray
 TIMING = ["wall_time_s", "task_time_s", "train_phase_s", "evolve_phase_s", "train_time_s", "eval_time_s"]
 
 
-def small(out: Path, data_root: Path, **kw) -> Config:
+def small_settings(out: Path, data_root: Path, **kw) -> dict:
+    """A small run's settings: 6 → 8 networks, 3 → 4 species, 1,000 test images, 5% of the training set."""
     base = {
         "run.out": str(out),
         "run.seed": 3,
@@ -40,7 +42,17 @@ def small(out: Path, data_root: Path, **kw) -> Config:
         "resources.num_cpus": 2,
     }
     base.update(kw)
-    return Config().with_overrides(base)
+    return base
+
+
+def small(out: Path, data_root: Path, **kw) -> Config:
+    return Config().with_overrides(small_settings(out, data_root, **kw))
+
+
+def small_command(out: Path, data_root: Path, **kw) -> list[str]:
+    """``ecosim run`` with :func:`small`'s settings (``--set``), for the tests that kill the process."""
+    sets = [f"{k}={json.dumps(v)}" for k, v in small_settings(out, data_root, **kw).items()]
+    return [sys.executable, "-m", "ecosim.cli", "run", *(a for kv in sets for a in ("--set", kv))]
 
 
 def _strip(df: pd.DataFrame) -> pd.DataFrame:
@@ -109,38 +121,7 @@ def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run,
 def test_resume_after_sigkill_equals_uninterrupted(sync_run, tmp_path, data_root):
     out = tmp_path / "killed"
     env = dict(os.environ, ECOSIM_DATA=str(data_root))
-    cmd = [
-        sys.executable,
-        "-m",
-        "ecosim.cli",
-        "run",
-        "--out",
-        str(out),
-        "--seed",
-        "3",
-        "--generations",
-        "3",
-        "--dataset",
-        "mnist",
-        "--data-root",
-        str(data_root),
-        "--test-subset",
-        "1000",
-        "--population",
-        "6",
-        "--species",
-        "3",
-        "--max-species",
-        "4",
-        "--max-population",
-        "8",
-        "--offspring",
-        "4",
-        "--train-fraction",
-        "0.05",
-        "--num-cpus",
-        "2",
-    ]
+    cmd = small_command(out, data_root)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     # LATEST is written after the checkpoint folder (its fsync can take a while on a busy disk)
@@ -248,40 +229,7 @@ def test_existing_run_directory_is_not_overwritten(sync_run, data_root):
 def test_async_run_resumes_after_sigkill_without_duplicate_or_missing_rows(tmp_path, data_root, ray_local):
     out = tmp_path / "akilled"
     env = dict(os.environ, ECOSIM_DATA=str(data_root))
-    cmd = [
-        sys.executable,
-        "-m",
-        "ecosim.cli",
-        "run",
-        "--mode",
-        "async",
-        "--out",
-        str(out),
-        "--seed",
-        "5",
-        "--generations",
-        "4",
-        "--dataset",
-        "mnist",
-        "--data-root",
-        str(data_root),
-        "--test-subset",
-        "1000",
-        "--population",
-        "6",
-        "--species",
-        "3",
-        "--max-species",
-        "4",
-        "--max-population",
-        "8",
-        "--offspring",
-        "4",
-        "--train-fraction",
-        "0.05",
-        "--num-cpus",
-        "2",
-    ]
+    cmd = small_command(out, data_root, **{"run.seed": 5, "run.generations": 4, "run.mode": "async"})
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and not (out / "checkpoints" / "gen-000001").exists():
