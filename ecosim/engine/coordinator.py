@@ -324,7 +324,7 @@ class Ecosystem:
         done = {sid: sp.generation for sid, sp in self.policy.species.items()}
         removed = self.logs.truncate_after(ckpt["generation"], done)
         if self.policy.train_macs_spent is None:  # an older checkpoint: the log up to it has the sum
-            self.policy.train_macs_spent = logged_train_macs(self.run_dir)
+            self.policy.train_macs_spent = logged_train_macs(self.run_dir, ckpt["generation"])
         self._check_budget(ckpt["generation"])
         self._write_event(
             Recovery(
@@ -460,18 +460,16 @@ class Ecosystem:
             )
 
     def _check_budget(self, generation: int) -> None:
-        """Note the first generation whose logged networks bring the training compute to ``run.train_macs``.
+        """Note the first generation whose logged networks bring the training compute to ``run.train_macs``
+        (:meth:`~ecosim.evolution.ecosystem.EcosystemPolicy.budget_limit` decides where the run ends).
 
         Called after each generation row and (asynchronous mode) each species' step, whose rows
-        count at once. No generation starts after it; in asynchronous mode the generations that
-        some species had already started are completed by every species (their rows written,
-        their compute counted), so the run ends on a complete generation whose champion the logs
-        hold, a little past the budget.
+        count at once, so the run ends on complete generations whose champion the logs hold.
         """
-        budget, spent = self.cfg.run.train_macs, self.policy.train_macs_logged()
-        if budget > 0 and self.budget_reached is None and spent is not None and spent >= budget:
-            self.budget_reached = generation
-            self._budget_limit = max([generation, *self.policy.tallies]) + 1
+        if self.budget_reached is None:
+            self._budget_limit = self.policy.budget_limit(self.cfg.run.train_macs)
+            if self._budget_limit is not None:
+                self.budget_reached = generation
 
     def _stops_before(self, generation: int, generations: int) -> bool:
         """Whether a species must not start ``generation`` (the run's length, or the budget's)."""

@@ -554,6 +554,23 @@ class EcosystemPolicy:
             return None
         return self.train_macs_spent + sum(train_macs_of(t.rows) for t in self.tallies.values())
 
+    def budget_limit(self, budget: float) -> int | None:
+        """How many generations a run with a compute budget ends with, once its logged networks reach it.
+
+        Args:
+            budget: ``run.train_macs``, training multiply-accumulates (0: none).
+
+        Returns:
+            ``None`` while :meth:`train_macs_logged` is below ``budget`` (or unknown, or no
+            budget); else one past the newest generation written or started, so that every
+            generation some species already started is completed (asynchronous mode) and no
+            other starts (issue 17: equal compute).
+        """
+        spent = self.train_macs_logged()
+        if budget <= 0 or spent is None or spent < budget:
+            return None
+        return max([self.completed_generation, *self.tallies]) + 1
+
     # ---- state -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The whole state, JSON-ready (the checkpoint's ``coordinator`` entry)."""

@@ -594,3 +594,16 @@ def test_training_compute_spent_adds_up_the_rows_and_survives_the_checkpoint():
     assert q.train_macs_spent == p.train_macs_spent
     older = {k: v for k, v in p.to_json().items() if k != "train_macs_spent"}
     assert EcosystemPolicy.from_json(older, p.ecosystem, p.seed).train_macs_spent is None  # unknown: from the log
+
+
+def test_the_budget_ends_the_run_after_every_generation_already_started():
+    p = policy()
+    (a,) = with_species(p, [None])
+    rows = [{**net_row(k, a, fitness=0.7), "macs": 1000, "train_images": 60} for k in range(2)]  # 360,000 MACs
+    p.finish_species_step(0, a, rows, ())
+    p.generation_row(0, 1, 2, 0.0)
+    assert p.budget_limit(0.0) is None and p.budget_limit(1e6) is None  # no budget; not reached
+    assert p.budget_limit(3e5) == 1  # reached in generation 0: no generation starts after it
+    p.tally(2, 0.0)  # asynchronous mode: a species already started generation 2
+    p.finish_species_step(1, a, [dict(r, network_id=r["network_id"] + 10) for r in rows], ())  # open, counted
+    assert p.budget_limit(7e5) == 3  # generations 1 and 2 complete first
