@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -304,17 +306,57 @@ class SpeciesActors(Mapping[int, Any]):
         return int(size)
 
     async def shutdown(self, wait_s: float = 10.0) -> None:
-        """Kill every species actor (and the spare, and any retired one still alive).
+        """Kill every species actor (and the spare, and any retired one still alive), and wait until
+        their processes on this node have exited, at most ``wait_s`` seconds in all.
 
-        ``ray.kill`` only asks; this waits up to ``wait_s`` seconds until each actor is gone, so
-        Ray's own teardown at exit never meets a live actor (which then aborts, printing a stack).
+        Ray's own teardown at exit must never meet a live actor: one still being created (a spare
+        loading its class from the GCS) or still exiting aborts and prints a C++ stack to the
+        user's terminal. So this first lets every actor finish its creation (it answers
+        :meth:`~ecosim.engine.species.SpeciesActor.where`), then kills them, then waits for their
+        process ids. Actors on other nodes are waited for until a call fails (Ray's
+        teardown of this driver does not stop other nodes).
         """
         doomed = [*self._handles.values(), *self._retired.values()]
         doomed += [self._spare] if self._spare is not None else []
         self._handles, self._retired, self._spare = {}, {}, None
+        deadline = time.monotonic() + wait_s
+        places = await _locate(doomed, wait_s / 2)
         for actor in doomed:
             kill(actor)
-        await gone(doomed, wait_s)
+        await gone(doomed, max(0.0, deadline - time.monotonic()))
+        here = ray.get_runtime_context().get_node_id()
+        pids = [p["pid"] for p in places if p is not None and p.get("node_id") == here]
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+
+async def _locate(actors: Sequence[Any], wait_s: float) -> list[dict[str, Any] | None]:
+    """Each actor's ``where()`` (``None`` for one that failed or did not answer within ``wait_s`` s)."""
+    calls = [asyncio.ensure_future(_where(a)) for a in actors]
+    if calls:
+        await asyncio.wait(calls, timeout=wait_s)
+    for call in calls:
+        call.cancel()
+    return [c.result() if c.done() and not c.cancelled() else None for c in calls]
+
+
+async def _where(actor: Any) -> dict[str, Any] | None:
+    with contextlib.suppress(Exception):
+        return dict(await actor.where.remote())
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` on this machine runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # Linux: the state follows the command's ")"
+    return True
 
 
 __all__ = ["Snapshot", "SpeciesActors", "gone", "kill"]

@@ -223,6 +223,34 @@ def test_a_species_retired_while_its_training_is_in_flight_ends_its_loop_without
     asyncio.run(scenario())
 
 
+@pytest.mark.ray
+def test_shutdown_returns_after_every_actor_process_has_exited_even_one_still_being_created(
+    tmp_path, data_root, ray_local
+):
+    """Ray's teardown at exit aborts an actor still alive (a C++ stack on the user's terminal; CI, stop 24)."""
+    from ecosim.data import prepare_data
+    from ecosim.engine.coordinator import Ecosystem
+    from ecosim.engine.local_cluster import cmdline
+
+    cfg = tiny(tmp_path / "down", data_root)
+    data, shape, classes = prepare_data(cfg)
+
+    def species_processes() -> set[int]:
+        return {int(d) for d in os.listdir("/proc") if d.isdigit() and cmdline(int(d)).startswith("ray::SpeciesActor")}
+
+    before = species_processes()  # another test's leftovers, if any
+
+    async def scenario() -> set[int]:
+        eco = Ecosystem(cfg, tmp_path / "down", data, shape, classes)
+        await eco.initialise()  # the initial species' actors
+        assert eco.actors._spare is None  # no room for a spare under tiny()'s species limit: start one
+        eco.actors._spare = eco.actors.spawn(-1, None)  # its creation (about a second) surely in flight
+        await eco.shutdown()
+        return species_processes() - before
+
+    assert asyncio.run(scenario()) == set()
+
+
 # ---- lost actors on one local Ray: the redo paths, exactly -------------------------------------------
 async def kill_and_wait(actor) -> None:
     """Kill an actor and return once calls to it fail (so the next call surely meets a dead actor)."""
