@@ -118,6 +118,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"weights {m.family_weights}")
     if m.new_layer_conv_share != 0.5:
         parts.append(f"new layers {m.new_layer_conv_share:.0%} conv")
+    if m.max_macs:
+        parts.append(f"cost cap {m.max_macs:.3g} MACs per image")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
     if e.protect_new_structure:

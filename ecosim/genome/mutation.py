@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecosim.errors import MutationRejected
+from ecosim.genome.compute import multiply_accumulates
 from ecosim.genome.function_preserving import (
     exact_dense_layer,
     identity_conv_layer,
@@ -557,6 +558,10 @@ OPERATORS: dict[MutationKind, Operator] = {
 }
 
 
+#: Draws :func:`mutate` makes before it gives up on ``mutation.max_macs`` (the parent is then cloned).
+MAX_DRAWS = 16
+
+
 def mutate(
     genome: Genome,
     weights: Weights,
@@ -567,6 +572,10 @@ def mutate(
     kinds: Collection[MutationKind] | None = None,
 ) -> MutationResult:
     """Draw a mutation kind by eqs. 3–6 or ``params.family_weights`` (or use ``kind``) and apply it (§III-D).
+
+    With ``params.max_macs`` (a cost cap, issue 17), a drawn mutation whose offspring costs more
+    multiply-accumulates per image than the cap and than its parent is discarded and another
+    one drawn from the same stream, :data:`MAX_DRAWS` draws at most.
 
     Args:
         genome, weights: the parent (not modified).
@@ -579,24 +588,36 @@ def mutate(
     Returns:
         :class:`MutationResult`; a rejected mutation comes back with ``ok=False`` and its reason
         (the paper's "failed structural mutation"), never as an exception. A drawn kind always has
-        a feasible target, so only an explicit ``kind`` or a constraint the operator meets while
-        building (never, for a valid parent) gives ``ok=False``.
+        a feasible target, so only an explicit ``kind``, the cost cap, or a constraint the
+        operator meets while building (never, for a valid parent) gives ``ok=False``.
 
     Raises:
         ValueError: no kind in ``kinds`` has a feasible target.
     """
-    if kind is None:
-        probs = mutation_weights(genome, kinds, params)
-        order = list(probs)
-        kind = order[int(rng.choice(len(order), p=np.array([probs[k] for k in order])))]
-    try:
-        g, w = OPERATORS[kind](genome, weights, rng, params)
-    except MutationRejected as exc:
-        return MutationResult(kind, False, reason=exc.reason)
-    return MutationResult(kind, True, g, w)
+    cap = params.max_macs
+    own = multiply_accumulates(genome) if cap else 0
+    probs = mutation_weights(genome, kinds, params) if kind is None else {kind: 1.0}
+    order = list(probs)
+    p = np.array([probs[k] for k in order])
+    for _ in range(MAX_DRAWS if cap else 1):
+        drawn = order[int(rng.choice(len(order), p=p))] if kind is None else kind
+        try:
+            g, w = OPERATORS[drawn](genome, weights, rng, params)
+        except MutationRejected as exc:
+            return MutationResult(drawn, False, reason=exc.reason)
+        cost = multiply_accumulates(g) if cap else 0
+        if not cap or cost <= max(cap, own):
+            return MutationResult(drawn, True, g, w)
+    return MutationResult(
+        drawn,
+        False,
+        reason=f"the offspring would cost {cost:.3g} multiply-accumulates per image, "
+        f"over mutation.max_macs = {cap:.3g}",
+    )
 
 
 __all__ = [
+    "MAX_DRAWS",
     "OPERATORS",
     "MutationResult",
     "add_layer",

@@ -147,6 +147,14 @@ class MutationParams:
             fair coin, as before this option). Above 0.5, depth goes to the feature extractor
             instead of a stack of narrow FC layers (issue 17: the levers' champions grew 5–7
             FC layers of ~20 nodes).
+        max_macs (float, default 0): a cap on an offspring's cost, in forward multiply-accumulates
+            per image (:func:`~ecosim.genome.compute.multiply_accumulates`); ``0``: no cap (paper).
+            A drawn mutation whose offspring would cost more than the cap and more than its
+            parent is discarded and another drawn (16 draws in all,
+            :data:`~ecosim.genome.mutation.MAX_DRAWS`; then the mutation fails and the parent is
+            cloned); mutations that keep or lower the cost always pass, and crossover is not
+            capped. Issue 17: at equal training compute, a network that costs 2.7× the
+            baseline's per image gets 2.7× fewer generations.
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -166,6 +174,7 @@ class MutationParams:
     family_weights: str = ""
     new_kernel_shape: str = ""
     new_layer_conv_share: float = 0.5
+    max_macs: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -184,6 +193,8 @@ class MutationParams:
         parse_kernel_shape(self.new_kernel_shape)
         if not 0.0 <= self.new_layer_conv_share <= 1.0:
             raise _invalid("new_layer_conv_share", self.new_layer_conv_share, "in [0, 1]")
+        if not (np.isfinite(self.max_macs) and self.max_macs >= 0):
+            raise _invalid("max_macs", self.max_macs, "a finite number ≥ 0 (multiply-accumulates per image; 0: no cap)")
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from ecosim.genome import (
     resize_targets,
 )
 from ecosim.genome import mutation as M
+from ecosim.genome.compute import multiply_accumulates
 from ecosim.genome.weights import resample_area
 
 
@@ -353,3 +354,39 @@ def test_new_kernel_shape_starts_every_new_kernel_at_that_shape_clipped_to_the_i
     assert set(cg.layers[0].kernels) == {(3, 3)}
     assert cw.layers[0].nodes[0][0].tolist() == [[0, 0, 0], [0, 1, 0], [0, 0, 0]]  # identity at the centre tap
     assert cw.layers[0].nodes[1][0].tolist() == [[0, 0, 0], [0, -1, 0], [0, 0, 0]]  # its negative twin
+
+
+# ---- issue 17: a cost cap (mutation.max_macs) ---------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1), cap=st.sampled_from([1e3, 2e4, 1e5, 1e6]))
+def test_a_capped_mutation_never_makes_an_offspring_costlier_than_the_cap_and_its_parent(net, seed, cap):
+    g, w = net
+    params = MutationParams(max_macs=cap, family_weights="layer=1,node=1,kernel=1,stride=1")
+    own = multiply_accumulates(g)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        r = mutate(g, w, rng, params)
+        if r.ok:
+            assert multiply_accumulates(r.genome) <= max(cap, own)
+            check_weights(r.genome, r.weights)
+        else:
+            assert "mutation.max_macs" in r.reason
+
+
+def test_the_cap_binds_and_an_uncapped_run_draws_as_before():
+    g, w = _conv_net()  # about 0.06 M multiply-accumulates per image
+    own = multiply_accumulates(g)
+    growth = MutationParams(family_weights="add_layer=1,add_node=1,grow_kernel=1")
+    free = [mutate(g, w, np.random.default_rng(s), growth) for s in range(40)]
+    assert sum(multiply_accumulates(r.genome) > own for r in free) > 20  # growth grows the cost
+    at_own = MutationParams(**{**growth.__dict__, "max_macs": own})
+    capped = [mutate(g, w, np.random.default_rng(s), at_own) for s in range(40)]
+    assert all(multiply_accumulates(r.genome) <= own for r in capped if r.ok)  # e.g. a new strided layer
+    assert sum(not r.ok and "over mutation.max_macs" in r.reason for r in capped) > 20
+    # a cap that never binds consumes the stream exactly as no cap
+    loose = MutationParams(**{**growth.__dict__, "max_macs": 1e12})
+    for s in range(10):
+        a, b = mutate(g, w, np.random.default_rng(s), growth), mutate(g, w, np.random.default_rng(s), loose)
+        assert a.kind == b.kind and a.genome == b.genome

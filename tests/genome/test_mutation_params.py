@@ -30,6 +30,9 @@ def test_bad_new_kernel_shape_is_a_one_line_error_naming_the_key(spec):
         ({"new_layer_min_nodes": 0}, "new_layer_min_nodes"),
         ({"new_layer_min_nodes": 9, "new_layer_max_nodes": 8}, "new_layer_max_nodes"),
         ({"resize_dimension": "both"}, "resize_dimension"),
+        ({"max_macs": -1.0}, "max_macs"),
+        ({"max_macs": float("inf")}, "max_macs"),
+        ({"max_macs": float("nan")}, "max_macs"),
     ],
 )
 def test_out_of_range_values_name_their_key(values, key):
