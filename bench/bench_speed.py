@@ -266,12 +266,15 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     from ecosim.config import Config
     from ecosim.data.arrays import prepare_data
     from ecosim.genome import init_weights
+    from ecosim.phenotype.eval_split import PASSES, machine_split
+    from ecosim.phenotype.layout import clock as compute_clock
+    from ecosim.phenotype.layout import layout_chooser
     from ecosim.phenotype.network import build_phenotype
     from ecosim.phenotype.records import TrainingParams
     from ecosim.phenotype.training import train_and_evaluate
 
     torch.set_num_threads(1)
-    data, shape, _ = prepare_data(Config())
+    data, shape, classes = prepare_data(Config())
 
     settings = TrainingParams(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
     k = int(round(settings.train_fraction * len(data.train_labels)))
@@ -285,15 +288,20 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     ytr, yte = torch.from_numpy(data.train_labels).to(device), torch.from_numpy(data.eval_labels).to(device)
     # PyCortex keeps its conv weights in plain tensor attributes that .to(device) does not move: CPU only
     with_pycortex = device.type == "cpu" and import_pycortex(args.pycortex)
-    eb = settings.eval_batch_size
+    eb = settings.eval_batch_size  # PyCortex's evaluation batch (its default)
+    # the floor scores with the forward size ecosim picks on this machine (training.eval_split)
+    split = settings.eval_split
+    if split == "auto":
+        split = machine_split(layout_chooser(), shape, classes, eb, 1, device, compute_clock(device, 1))
+    floor_eb = eb // PASSES[split]
 
     def floor_run(net: Any, seed: int, step: Callable[[Any, Any, Any, Any], None]) -> None:
         def score() -> int:
             net.eval()
             correct = 0
             with torch.inference_mode():
-                for s in range(0, len(yte), eb):
-                    correct += int((net(xte[s : s + eb]).argmax(1) == yte[s : s + eb]).sum())
+                for s in range(0, len(yte), floor_eb):
+                    correct += int((net(xte[s : s + floor_eb]).argmax(1) == yte[s : s + floor_eb]).sum())
             return correct
 
         score()
@@ -375,6 +383,7 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
             jobs[(name, "pycortex")] = cortex_loader
     print(
         f"table on {device}: {len(jobs)} contestants, 1 warm-up + {args.rounds} rounds, conv_mode {settings.conv_mode}"
+        f", evaluation split {split} (floor batch {floor_eb}, PyCortex {eb})"
         f", PyCortex {'found' if with_pycortex else 'absent: column skipped'}",
         flush=True,
     )

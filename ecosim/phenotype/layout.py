@@ -375,7 +375,8 @@ class LayoutChooser:
         self._tuners: dict[str, PhaseTuner] = {}
         self._lock = threading.Lock()
 
-    def _cache(self, device: torch.device) -> LayoutCache:
+    def cache_for(self, device: torch.device) -> LayoutCache:
+        """The decisions cache of this machine with ``device`` (created on first use)."""
         machine = machine_description(device)
         if machine not in self._caches:
             digest = hashlib.sha1(machine.encode()).hexdigest()[:16]
@@ -409,12 +410,12 @@ class LayoutChooser:
         with self._lock:
             tuner = self._tuners.get(key)
             if tuner is None:
-                tuner = PhaseTuner(key, candidates, self._cache(device), _clock(device, threads))
+                tuner = PhaseTuner(key, candidates, self.cache_for(device), clock(device, threads))
                 self._tuners[key] = tuner
             return tuner
 
 
-def _clock(device: torch.device, threads: int) -> Callable[[], float]:
+def clock(device: torch.device, threads: int) -> Callable[[], float]:
     """Seconds of compute: this thread's CPU time with one CPU thread (other jobs on the machine
     do not count), else wall time (after a CUDA synchronisation)."""
     if device.type == "cuda":
@@ -447,6 +448,7 @@ __all__ = [
     "LayoutChooser",
     "PhaseTuner",
     "apply_layout",
+    "clock",
     "default_cache_dir",
     "layout_candidates",
     "layout_chooser",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ecosim.errors import ConfigError
 from ecosim.genome import Weights
-from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
+from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, EVAL_SPLITS, MEMORY_FORMATS, OPTIMISERS
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,15 @@ class TrainingParams:
         train_fraction: fraction of the training set drawn afresh per network per generation (0.1).
         epochs: passes over that subset per generation (1).
         activation: one of :data:`ecosim.phenotype.registry.ACTIVATIONS` (default ``relu``).
-        eval_batch_size: images per forward pass when scoring (256: measured with
-            ``bench/bench_eval.py`` on one CPU thread, 128–256 were fastest for every network
-            tried and 1000 was 2–3.4× slower on conv networks; see ``docs/design.md``).
+        eval_batch_size: images per scoring chunk (256: measured with ``bench/bench_eval.py`` on
+            one CPU thread, 128–256 were fastest for every network tried and 1000 was 2–3.4×
+            slower on conv networks; see ``docs/design.md``). The fitness and test sets are
+            scored in chunks of this many images, the last one partial.
+        eval_split: forward passes per full chunk, one of
+            :data:`ecosim.phenotype.registry.EVAL_SPLITS`: ``auto`` (the faster of one pass and
+            two halves, measured once per machine, halves only where a shape class computes the
+            same bits: :mod:`ecosim.phenotype.eval_split`), or pinned ``whole`` (ecosim ≤ 0.4) or
+            ``halves`` (where verified). Results never depend on it.
         conv_mode: mixed-shape conv implementation, one of
             :data:`ecosim.phenotype.registry.CONV_MODES`: ``auto`` (measured on the machine, per
             shape class and phase, among the modes that compute the same bits as ``dense``:
@@ -49,6 +55,7 @@ class TrainingParams:
     epochs: int = 1
     activation: str = "relu"
     eval_batch_size: int = 256
+    eval_split: str = "auto"
     conv_mode: str = "auto"
     memory_format: str = "auto"
 
@@ -65,6 +72,7 @@ class TrainingParams:
             ("activation", ACTIVATIONS),
             ("conv_mode", CONV_MODES),
             ("memory_format", MEMORY_FORMATS),
+            ("eval_split", EVAL_SPLITS),
         )
         checks = [*ranges, *((k, getattr(self, k) in c, "one of " + ", ".join(c)) for k, c in choices)]
         for key, ok, allowed in checks:

@@ -122,5 +122,16 @@ CONV_MODES: tuple[str, ...] = ("auto", "dense", "grouped")
 #: Memory formats of the batches (:mod:`ecosim.phenotype.layout`); ``auto`` is measured per machine.
 MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_first", "channels_last")
 
+#: Forward passes per evaluation chunk (:mod:`ecosim.phenotype.eval_split`); ``auto`` is measured per machine.
+EVAL_SPLITS: tuple[str, ...] = ("auto", "whole", "halves")
 
-__all__ = ["ACTIVATIONS", "CONV_MODES", "DEFAULT_LEARNING_RATES", "MEMORY_FORMATS", "OPTIMISERS", "Registry"]
+
+__all__ = [
+    "ACTIVATIONS",
+    "CONV_MODES",
+    "DEFAULT_LEARNING_RATES",
+    "EVAL_SPLITS",
+    "MEMORY_FORMATS",
+    "OPTIMISERS",
+    "Registry",
+]

@@ -6,7 +6,8 @@ of the training set with minibatches of 128 and Adadelta, then is scored on the 
 Training batches are uint8 slices normalised on the device (:mod:`ecosim.phenotype.normalise`);
 the fitness and test sets are normalised once per worker process and scored in inference mode.
 How each phase is computed (conv mode, memory format) is measured on the machine, per shape class
-(:mod:`ecosim.phenotype.layout`), among layouts that compute the same bits.
+(:mod:`ecosim.phenotype.layout`), among layouts that compute the same bits; so is whether a
+scoring chunk is one forward pass or two (:mod:`ecosim.phenotype.eval_split`).
 A failing network never raises: a non-finite loss gives status ``diverged``, any exception
 status ``error``; both score fitness 0.
 """
@@ -26,7 +27,8 @@ from torch import Tensor
 
 from ecosim.data.arrays import DataArrays
 from ecosim.genome import Genome, Weights
-from ecosim.phenotype.layout import Layout, PhaseTuner, apply_layout, layout_chooser
+from ecosim.phenotype.eval_split import eval_passes
+from ecosim.phenotype.layout import Layout, PhaseTuner, apply_layout, clock, layout_chooser
 from ecosim.phenotype.normalise import apply_normalisation, normalisation_constants, standardised
 from ecosim.phenotype.records import TrainingParams, TrainResult
 from ecosim.phenotype.registry import DEFAULT_LEARNING_RATES, OPTIMISERS
@@ -122,23 +124,34 @@ def score(
     std: Sequence[float],
     eval_batch_size: int,
     tuner: PhaseTuner,
+    passes: int = 1,
 ) -> float:
     """Accuracy of ``model`` on ``images`` in the layout ``tuner`` measures, in inference mode.
 
     The images are standardised once per process (:func:`~ecosim.phenotype.normalise.standardised`):
-    a batch is a slice. Every layout ``tuner`` may pick computes the same log-probabilities
-    bit for bit, so the result does not depend on which one runs.
+    a batch is a slice. They are scored in chunks of ``eval_batch_size``, each full chunk in
+    ``passes`` forward passes of equal size, the last partial chunk in one pass in the reference
+    layout. Every layout ``tuner`` may pick computes the same log-probabilities bit for bit, and
+    ``passes > 1`` is used only where verified to as well
+    (:func:`~ecosim.phenotype.eval_split.eval_passes`), so the result does not depend on either.
 
     Args:
         model: a :class:`~ecosim.phenotype.network.Phenotype` (its conv modes are set here).
         images: ``(N, C, H, W)`` uint8. labels: ``(N,)`` int64.
         mean, std: per-channel normalisation constants.
-        eval_batch_size: images per forward pass.
-        tuner: the evaluation tuner of the model's shape class.
+        eval_batch_size: images per chunk.
+        tuner: the evaluation tuner of the model's shape class, for batches of
+            ``eval_batch_size // passes`` images.
+        passes: forward passes per full chunk (a divisor of ``eval_batch_size``).
 
     Returns:
         ``correct / N`` in [0, 1] (0.0 for ``N = 0``).
+
+    Raises:
+        ValueError: ``passes`` does not divide ``eval_batch_size``.
     """
+    if passes < 1 or eval_batch_size % passes:
+        raise ValueError(f"passes must divide eval_batch_size ({eval_batch_size}), got {passes}")
     model.eval()
     device = next(model.parameters()).device
     with warnings.catch_warnings():
@@ -146,24 +159,28 @@ def score(
         y_all = torch.as_tensor(labels).to(device)
     data = {}  # memory format name → standardised images
 
-    def batch(layout: Layout, start: int) -> Tensor:
+    def batch(layout: Layout, start: int, size: int) -> Tensor:
         if layout.memory_format not in data:
             data[layout.memory_format] = standardised(images, mean, std, device, layout.torch_format)
-        return data[layout.memory_format][start : start + eval_batch_size]
+        return data[layout.memory_format][start : start + size]
 
+    step = eval_batch_size // passes
+    whole = len(y_all) - len(y_all) % eval_batch_size  # images in full chunks
+    starts = [*range(0, whole, step), *([whole] if whole < len(y_all) else [])]
     correct, current = 0, None
-    for start in range(0, len(y_all), eval_batch_size):
-        y = y_all[start : start + eval_batch_size]
-        if len(y) < eval_batch_size:  # torch may run other kernels on another size: the reference
+    for start in starts:
+        size = step if start < whole else len(y_all) - whole
+        y = y_all[start : start + size]
+        if start >= whole:  # the partial chunk: torch may run other kernels on another size: the reference
             if current != tuner.reference:
                 apply_layout(model, tuner.reference)
                 current = tuner.reference
-            out = model(batch(tuner.reference, start))
+            out = model(batch(tuner.reference, start, size))
         elif tuner.verifying:
             outs = {}
             for layout in tuner.candidates:
                 apply_layout(model, layout)
-                outs[layout] = (model(batch(layout, start)),)
+                outs[layout] = (model(batch(layout, start, size)),)
             current = None
             tuner.verify(outs)
             out = outs[tuner.reference][0]
@@ -174,10 +191,10 @@ def score(
                 current = layout
             if tuner.winner is None:  # timed until decided
                 t0 = tuner.clock()
-                out = model(batch(layout, start))
+                out = model(batch(layout, start, size))
                 tuner.record(layout, tuner.clock() - t0)
             else:
-                out = model(batch(layout, start))
+                out = model(batch(layout, start, size))
         correct += int((out.argmax(1) == y).sum())
     return correct / max(1, len(y_all))
 
@@ -266,11 +283,32 @@ def train_and_evaluate(
         def tuner(phase: str, size: int) -> PhaseTuner:
             return chooser.tuner(genome, phase, size, settings.conv_mode, settings.memory_format, threads, device)
 
-        eval_tuner = tuner("eval", settings.eval_batch_size)
+        chunk = settings.eval_batch_size
+        evaluation: list[tuple[int, PhaseTuner]] = []  # (passes per chunk, tuner): decided on first use
+
+        def first_chunk(layout: Layout) -> Tensor:
+            return standardised(data.eval_images, data.mean, data.std, device, layout.torch_format)[:chunk]
 
         def evaluate(images: np.ndarray, labels: np.ndarray) -> float:
+            if not evaluation:
+                passes = eval_passes(
+                    settings.eval_split,
+                    chooser,
+                    genome,
+                    model,
+                    first_chunk if len(data.eval_labels) >= chunk else None,
+                    genome.layers[-1].nodes,
+                    chunk,
+                    settings.conv_mode,
+                    settings.memory_format,
+                    threads,
+                    device,
+                    clock(device, threads),
+                )
+                evaluation.append((passes, tuner("eval", chunk // passes)))
+            passes, eval_tuner = evaluation[0]
             result.eval_images += len(labels)
-            return score(model, images, labels, data.mean, data.std, settings.eval_batch_size, eval_tuner)
+            return score(model, images, labels, data.mean, data.std, chunk, eval_tuner, passes)
 
         t0 = time.perf_counter()
         if evaluate_before:

@@ -77,7 +77,7 @@ def test_a_cache_that_cannot_be_used_is_one_warning_then_memory_only(tmp_path, c
         (tmp_path / "layouts").mkdir()
     chooser = LayoutChooser(cache_dir)
     if fault == "corrupt_file":
-        chooser._cache(torch.device("cpu")).path.write_text("{not json")  # noqa: SLF001 - the file of this machine
+        chooser.cache_for(torch.device("cpu")).path.write_text("{not json")  # the file of this machine
         chooser = LayoutChooser(cache_dir)
     with caplog.at_level(logging.WARNING, logger="ecosim.phenotype.layout"):
         for genome in (MIXED, TWO_CONV):
@@ -110,7 +110,7 @@ def _outcome(genome, data, settings):
 
 def test_results_do_not_depend_on_which_layout_wins(mnist_small, tmp_path, monkeypatch):
     """Pinned reference, measured (fresh cache), and every other eligible layout forced to win: same bits."""
-    settings = TrainingParams(train_fraction=1.0, batch_size=128, eval_batch_size=128)
+    settings = TrainingParams(train_fraction=1.0, batch_size=128, eval_batch_size=128, eval_split="whole")
     monkeypatch.setenv("ECOSIM_CACHE", str(tmp_path))
     for genome in (MIXED, TWO_CONV, MLP):
         pinned = dataclasses.replace(settings, conv_mode="dense", memory_format="channels_first")

@@ -21,6 +21,7 @@ from ecosim.phenotype.records import TrainingParams
         ("activation", "swish2"),
         ("conv_mode", "sparse"),
         ("memory_format", "nhwc"),
+        ("eval_split", "thirds"),
     ],
 )
 def test_a_bad_training_value_is_refused_when_built_naming_its_key(key, value):
