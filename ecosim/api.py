@@ -151,8 +151,16 @@ def _start_ray(config: Config) -> None:
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
-    ensure_ray(config)
-    if main and previous not in (None, signal.SIG_DFL) and signal.getsignal(signal.SIGTERM) is not previous:
+    ours = main and previous not in (None, signal.SIG_DFL, signal.SIG_IGN)
+    try:
+        ensure_ray(config)
+    except SystemExit as exc:  # SIGTERM while ray.init ran, after it set its own handler
+        if not (ours and exc.code == signal.SIGTERM and callable(previous)):
+            raise
+        signal.signal(signal.SIGTERM, previous)
+        previous(signal.SIGTERM, None)  # the caller's handler decides (the CLI: interrupted, 143)
+        raise
+    if ours and signal.getsignal(signal.SIGTERM) is not previous:
         signal.signal(signal.SIGTERM, previous)
     check_resources(config)
 

@@ -31,7 +31,7 @@ import tomli_w
 from ecosim.errors import ConfigError
 from ecosim.genome.mutation_params import RESIZE_DIMENSIONS, MutationParams
 from ecosim.phenotype.records import TrainingParams
-from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, MEMORY_FORMATS, OPTIMISERS
+from ecosim.phenotype.registry import ACTIVATIONS, CONV_MODES, EVAL_SPLITS, MEMORY_FORMATS, OPTIMISERS
 
 MODES = ("sync", "async")
 #: ecosystem.species_allocation: how offspring are split over species (see EcosystemConfig)
@@ -47,6 +47,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "training.activation": tuple(ACTIVATIONS),
     "training.conv_mode": tuple(CONV_MODES),
     "training.memory_format": tuple(MEMORY_FORMATS),
+    "training.eval_split": tuple(EVAL_SPLITS),
     "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
     "mutation.resize_dimension": RESIZE_DIMENSIONS,
     "ecosystem.complexity": COMPLEXITY_MEASURES,

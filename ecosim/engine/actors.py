@@ -305,25 +305,26 @@ class SpeciesActors(Mapping[int, Any]):
             size = await actor.add.remote(back)
         return int(size)
 
-    async def shutdown(self, wait_s: float = 10.0) -> None:
+    async def shutdown(self, created_s: float = 30.0, exited_s: float = 10.0) -> None:
         """Kill every species actor (and the spare, and any retired one still alive), and wait until
-        their processes on this node have exited, at most ``wait_s`` seconds in all.
+        their processes on this node have exited.
 
         Ray's own teardown at exit must never meet a live actor: one still being created (a spare
         loading its class from the GCS) or still exiting aborts and prints a C++ stack to the
         user's terminal. So this first lets every actor finish its creation (it answers
-        :meth:`~ecosim.engine.species.SpeciesActor.where`), then kills them, then waits for their
-        process ids. Actors on other nodes are waited for until a call fails (Ray's
-        teardown of this driver does not stop other nodes).
+        :meth:`~ecosim.engine.species.SpeciesActor.where`; at most ``created_s`` seconds: about
+        one on an idle machine, more on a loaded one), then kills them, then waits up to
+        ``exited_s`` seconds for their process ids. Actors on other nodes are waited for until a
+        call fails (Ray's teardown of this driver does not stop other nodes).
         """
         doomed = [*self._handles.values(), *self._retired.values()]
         doomed += [self._spare] if self._spare is not None else []
         self._handles, self._retired, self._spare = {}, {}, None
-        deadline = time.monotonic() + wait_s
-        places = await _locate(doomed, wait_s / 2)
+        places = await _locate(doomed, created_s)
         for actor in doomed:
             kill(actor)
-        await gone(doomed, max(0.0, deadline - time.monotonic()))
+        deadline = time.monotonic() + exited_s
+        await gone(doomed, exited_s)
         here = ray.get_runtime_context().get_node_id()
         pids = [p["pid"] for p in places if p is not None and p.get("node_id") == here]
         while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:

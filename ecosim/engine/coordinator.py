@@ -645,10 +645,10 @@ class Ecosystem:
             self._tasks = []
         return self.policy.champion.to_json()
 
-    async def shutdown(self, wait_s: float = 10.0) -> None:
-        """Kill every species actor and wait (up to ``wait_s`` s) until they are gone
+    async def shutdown(self) -> None:
+        """Kill every species actor and wait until their processes are gone
         (:meth:`SpeciesActors.shutdown`)."""
-        await self.actors.shutdown(wait_s)
+        await self.actors.shutdown()
 
 
 __all__ = ["Ecosystem"]

@@ -148,13 +148,13 @@ class MutationParams:
             instead of a stack of narrow FC layers (issue 17: the levers' champions grew 5–7
             FC layers of ~20 nodes).
         max_macs (float, default 0): a cap on an offspring's cost, in forward multiply-accumulates
-            per image (:func:`~ecosim.genome.compute.multiply_accumulates`); ``0``: no cap (paper).
-            A drawn mutation whose offspring would cost more than the cap and more than its
-            parent is discarded and another drawn (16 draws in all,
-            :data:`~ecosim.genome.mutation.MAX_DRAWS`; then the mutation fails and the parent is
-            cloned); mutations that keep or lower the cost always pass, and crossover is not
-            capped. Issue 17: at equal training compute, a network that costs 2.7× the
-            baseline's per image gets 2.7× fewer generations.
+            per image (as the networks log's ``macs``); ``0``: no cap (paper). A drawn mutation
+            whose offspring would cost more than the cap and more than its parent is discarded
+            and another drawn, 16 draws in all; then the mutation fails (counted as
+            ``failed_<kind>`` of the last draw) and the parent is cloned. Mutations that keep or
+            lower the cost always pass; crossover is not capped. Issue 17: at equal training
+            compute, a network that costs 2.7× the baseline's per image gets 2.7× fewer
+            generations.
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -195,6 +195,7 @@ class MutationParams:
             raise _invalid("new_layer_conv_share", self.new_layer_conv_share, "in [0, 1]")
         if not (np.isfinite(self.max_macs) and self.max_macs >= 0):
             raise _invalid("max_macs", self.max_macs, "a finite number ≥ 0 (multiply-accumulates per image; 0: no cap)")
+        object.__setattr__(self, "max_macs", float(self.max_macs) + 0.0)  # -0.0 → 0.0
 
 
 __all__ = [

@@ -29,11 +29,10 @@ class TrainingParams:
             one CPU thread, 128–256 were fastest for every network tried and 1000 was 2–3.4×
             slower on conv networks; see ``docs/design.md``). The fitness and test sets are
             scored in chunks of this many images, the last one partial.
-        eval_split: forward passes per full chunk, one of
-            :data:`ecosim.phenotype.registry.EVAL_SPLITS`: ``auto`` (the faster of one pass and
-            two halves, measured once per machine, halves only where a shape class computes the
-            same bits: :mod:`ecosim.phenotype.eval_split`), or pinned ``whole`` (ecosim ≤ 0.4) or
-            ``halves`` (where verified). Results never depend on it.
+        eval_split: forward passes per full scoring chunk: ``auto`` (the faster of one pass and
+            two halves, measured once per machine; halves only for networks that compute the
+            same bits both ways), ``whole`` (one pass, as ecosim ≤ 0.4) or ``halves`` (where
+            verified). Results never depend on it (``docs/design.md``, Evaluation split).
         conv_mode: mixed-shape conv implementation, one of
             :data:`ecosim.phenotype.registry.CONV_MODES`: ``auto`` (measured on the machine, per
             shape class and phase, among the modes that compute the same bits as ``dense``:

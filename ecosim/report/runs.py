@@ -330,7 +330,9 @@ _REPLICATE_FREE = {
     ("data", "data_root"),
     ("run", "generations"),
     ("run", "train_macs"),
-}  # a run extended further (more generations, a larger compute budget) is the same experiment
+    ("training", "eval_split"),
+}  # a run extended further (more generations, a larger compute budget) is the same experiment;
+# the evaluation split never changes a result (issue 18; a pinned conv_mode or memory_format can)
 
 #: keys that name the experiment itself (:class:`Experiment` ``dataset`` and ``speciation``)
 _IDENTITY = {("data", "dataset"), ("ecosystem", "speciation")}
@@ -356,8 +358,9 @@ def settings(cfg: Config) -> dict[str, str]:
     """The resolved settings that define an experiment: every config key but the replicate-free ones.
 
     Replicate-free: ``run.seed``, ``run.out``, ``run.address``, ``run.dashboard``,
-    ``run.dashboard_host``, ``run.checkpoint_keep``, ``data.data_root`` and the ``[resources]``
-    section (where and how a run executes, not what it computes).
+    ``run.dashboard_host``, ``run.checkpoint_keep``, ``data.data_root``, ``training.eval_split``
+    and the ``[resources]`` section (where and how a run executes, not what it computes), and
+    ``run.generations`` and ``run.train_macs`` (how far it ran).
 
     Returns:
         ``{"section.key": value as text}``.

@@ -164,6 +164,13 @@ def test_a_run_resumed_with_another_compute_budget_is_the_same_experiment(runs):
     assert list(table_one(runs).index) == ["mnist-speciation"]  # pooled, as a run extended further
 
 
+def test_runs_that_differ_only_in_the_evaluation_split_are_one_experiment(runs):
+    for run, split in zip(runs, ("whole", "halves")):  # it never changes a result (issue 18)
+        cfg = load_config(run / "config.toml", {"training.eval_split": split})
+        (run / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    assert list(table_one(runs).index) == ["mnist-speciation"]
+
+
 def test_one_run_has_nan_std_and_experiments_are_grouped(runs, tmp_path):
     single = write_run(tmp_path / "other" / "seed0", 0, 3, speciation=False)
     table = table_one([*runs, single])
