@@ -501,6 +501,24 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
     return out
 
 
+def finished(r: RunLogs) -> bool:
+    """Whether run ``r`` is over: it logged ``run.generations`` generations, spent its compute budget
+    (``run.train_macs``), or went extinct; a sweep's run still in progress is not (it would be
+    pooled with finished seeds at a different length)."""
+    c = r.config.run
+    spent = float(r.generations["train_macs"].sum()) if "train_macs" in r.generations else 0.0
+    return (
+        r.last_generation + 1 >= c.generations
+        or (c.train_macs > 0 and spent >= c.train_macs)
+        or (r.run_dir / "extinct.txt").exists()
+    )
+
+
+def run_label(r: RunLogs) -> str:
+    """``<experiment folder>/<run folder>``, e.g. ``mnist-levers-cap/seed1``."""
+    return f"{r.run_dir.parent.name}/{r.run_dir.name}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
@@ -511,9 +529,16 @@ def main() -> None:
     p.add_argument("--out", required=True, help="the Markdown file to write, e.g. docs/results.md")
     p.add_argument("--plots", required=True, help="folder for the figures (emptied first), e.g. docs/results")
     p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
+    p.add_argument(
+        "--include-unfinished",
+        action="store_true",
+        help="also report runs still in progress (by default they are left out and listed)",
+    )
     args = p.parse_args()
 
     runs = load_runs(args.runs)
+    unfinished = [] if args.include_unfinished else [r for r in runs if not finished(r)]
+    runs = [r for r in runs if all(r is not u for u in unfinished)]
     evo = [r for r in runs if not is_baseline(r)]
     base = [r for r in runs if is_baseline(r)]
     if not evo:
@@ -556,6 +581,15 @@ def main() -> None:
         "(floor of the mean nodes per layer, the reference implementation's rule); initial species "
         "by species-changing mutations only (§III-A; kernels and strides stay as eq. 1 drew them);",
         "- baselines: the same protocol, `population` copies of one fixed architecture, no reproduction.",
+        *(
+            [
+                "- left out, still in progress: "
+                + ", ".join(f"`{run_label(r)}` ({r.last_generation + 1} generations)" for r in unfinished)
+                + ";"
+            ]
+            if unfinished
+            else []
+        ),
         "",
         "Commands:",
         "",

@@ -108,7 +108,7 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
 
 def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_path, make_results, monkeypatch):
     gens = {g: [row(g, 1, 0.80 + 0.01 * g)] for g in range(3)}
-    run = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens)
+    run = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens, **{"run.generations": 3})
     out = tmp_path / "results.md"
     monkeypatch.setattr(
         sys, "argv", ["make_results.py", str(run), "--out", str(out), "--plots", str(tmp_path / "plots")]
@@ -117,6 +117,24 @@ def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_pat
     page = out.read_text(encoding="utf-8")
     assert "## Table I (ecosim, 3 generations)" in page
     assert "| MNIST (with speciation) | 1 | 3 | ecosim | 90.00%" in page  # highest fitness, from the log
+
+
+def test_runs_still_in_progress_are_left_out_and_listed(tmp_path, make_results, monkeypatch):
+    """A sweep in progress: seed 1 has 2 of its 5 generations; pooled with seed 0's 3 of 3 it would
+    make a mean of runs of different lengths (seen in session 25)."""
+    gens = {g: [row(g, 1, 0.80 + 0.01 * g)] for g in range(3)}
+    done = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens, **{"run.generations": 3})
+    busy = write(
+        tmp_path / "runs" / "mnist-speciation" / "seed1", {g: gens[g] for g in range(2)}, **{"run.generations": 5}
+    )
+    out = tmp_path / "results.md"
+    for extra, runs in (([], 1), (["--include-unfinished"], 2)):
+        argv = ["make_results.py", str(done), str(busy), "--out", str(out), "--plots", str(tmp_path / "plots"), *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        make_results.main()
+        page = out.read_text(encoding="utf-8")
+        assert f"| MNIST (with speciation) | {runs} |" in page
+        assert ("left out, still in progress: `mnist-speciation/seed1` (2 generations)" in page) == (not extra)
 
 
 def test_a_variant_is_named_by_its_experiment_folder_and_spelled_out_once(tmp_path, make_results):
