@@ -286,6 +286,35 @@ def birth_layers(r: RunLogs) -> list[str]:
     return [str(x) for x in born["layers"].dropna()]
 
 
+def best_baseline(groups: dict[str, list[RunLogs]], horizon: int = 100) -> tuple[str, float, list[RunLogs]]:
+    """``(name, budget, runs)``: among the baseline groups of one dataset (names ``baseline…``), the
+    one with the highest mean selected test accuracy at generation ``horizon`` (or its last), its
+    mean cumulative training compute there (the equal-compute budget), and the runs that reached
+    ``horizon`` (all of them if none did)."""
+    from ecosim.report.compare import compute_curve
+
+    def final(rs: list[RunLogs]) -> float:
+        return float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["selected_test_accuracy"] for r in rs]))
+
+    best = max((k for k in groups if k.startswith("baseline")), key=lambda k: final(groups[k]))
+    full = [r for r in groups[best] if r.last_generation + 1 >= horizon] or groups[best]
+    budget = float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["train_macs"] for r in full]))
+    return best, budget, full
+
+
+def dataset_budgets(base: list[RunLogs], horizon: int = 100) -> dict[str, float]:
+    """``{dataset: equal-compute budget}`` (:func:`best_baseline`) from the baselines with compute logs."""
+    out = {}
+    for ds in sorted({r.config.data.dataset for r in base}):
+        groups: dict[str, list[RunLogs]] = {}
+        for r in base:
+            if r.config.data.dataset == ds and has_compute(r):
+                groups.setdefault(what(r), []).append(r)
+        if groups:
+            out[ds] = best_baseline(groups, horizon)[1]
+    return out
+
+
 def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Path, horizon: int = 100) -> list[str]:
     """The issue-17 comparison: validation-selected test accuracy at the best baseline's compute.
 
@@ -298,7 +327,6 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
     from ecosim.report.compare import (
         at_compute,
         bootstrap_difference,
-        compute_curve,
         compute_figure,
     )
 
@@ -330,12 +358,7 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         for r in e_runs + b_runs:
             groups.setdefault(what(r), []).append(r)
 
-        def final(rs: list[RunLogs]) -> float:
-            return float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["selected_test_accuracy"] for r in rs]))
-
-        best_base = max((k for k in groups if k.startswith("baseline")), key=lambda k: final(groups[k]))
-        full = [r for r in groups[best_base] if r.last_generation + 1 >= horizon] or groups[best_base]
-        budget = float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["train_macs"] for r in full]))
+        best_base, budget, full = best_baseline(groups, horizon)
         ref = [at_compute(r, budget).selected_test_accuracy for r in groups[best_base]]
         used = min(horizon, min(r.last_generation + 1 for r in full))
         lines += [
@@ -501,15 +524,17 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
     return out
 
 
-def finished(r: RunLogs) -> bool:
+def finished(r: RunLogs, budget: float = 0.0) -> bool:
     """Whether run ``r`` is over: it logged ``run.generations`` generations, spent its compute budget
-    (``run.train_macs``), or went extinct; a sweep's run still in progress is not (it would be
-    pooled with finished seeds at a different length)."""
+    (``run.train_macs``, or ``budget``: the page's equal-compute budget, which runs budgeted by the
+    runner before ``run.train_macs`` existed were stopped at), or went extinct. A sweep's run still in
+    progress is not (pooled with finished seeds it would mix runs of different lengths)."""
     c = r.config.run
     spent = float(r.generations["train_macs"].sum()) if "train_macs" in r.generations else 0.0
+    limit = c.train_macs or budget
     return (
         r.last_generation + 1 >= c.generations
-        or (c.train_macs > 0 and spent >= c.train_macs)
+        or (limit > 0 and spent >= 0.999 * limit)
         or (r.run_dir / "extinct.txt").exists()
     )
 
@@ -537,7 +562,10 @@ def main() -> None:
     args = p.parse_args()
 
     runs = load_runs(args.runs)
-    unfinished = [] if args.include_unfinished else [r for r in runs if not finished(r)]
+    unfinished = []
+    if not args.include_unfinished:
+        budgets = dataset_budgets([r for r in runs if is_baseline(r) and finished(r)])
+        unfinished = [r for r in runs if not finished(r, budgets.get(r.config.data.dataset, 0.0))]
     runs = [r for r in runs if all(r is not u for u in unfinished)]
     evo = [r for r in runs if not is_baseline(r)]
     base = [r for r in runs if is_baseline(r)]
