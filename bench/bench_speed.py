@@ -276,7 +276,8 @@ def table(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     data, shape, classes = prepare_data(Config())
 
-    settings = TrainingParams(**({"conv_mode": args.conv_mode} if args.conv_mode else {}))
+    pins = {"conv_mode": args.conv_mode, "eval_split": args.eval_split}
+    settings = TrainingParams(**{k: v for k, v in pins.items() if v})
     k = int(round(settings.train_fraction * len(data.train_labels)))
     # the floor's data: standardised once, channels-first
     mean = torch.tensor(data.mean).view(1, -1, 1, 1)
@@ -768,6 +769,12 @@ def main() -> None:
     p.add_argument("--parts", default="table,engine,founding,startup")
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the table")
     p.add_argument("--conv-mode", default="", help="pin training.conv_mode for the ecosim column")
+    p.add_argument(
+        "--eval-split",
+        default="",
+        choices=("", "auto", "whole", "halves"),
+        help="pin training.eval_split for the ecosim column (and the floor's evaluation batch)",
+    )
     p.add_argument(
         "--pycortex",
         default=os.environ.get("PYCORTEX", "/work/pycortex"),
