@@ -156,6 +156,11 @@ class EcosystemConfig:
             structure gets K trainings before eq. 9 judges it (an issue-17 lever beyond the paper,
             where protection ends at the first training). When the protected networks alone would
             exceed ``max_population``, the oldest protections lapse first. 0 (default): the paper.
+        protect_removals: whether ``protect_new_structure`` also protects an offspring of a layer or
+            node *removal* (default ``true``, the behaviour since 0.4). ``false`` protects only
+            added layers and nodes: a removal builds nothing new to learn, starts far below its
+            parent (issue 17 logs: −38 points before BP for a removed layer) and rarely recovers,
+            so its protected trainings are compute the search spends on dead ends.
         complexity: what eq. 9's relative complexity ``c_r`` measures (undefined in the paper):
             ``"parameters"`` (default) or ``"macs"``, the forward multiply-accumulates per image,
             so that culling weighs what a network costs to train rather than its size (a conv
@@ -194,6 +199,7 @@ class EcosystemConfig:
     species_allocation: str = "mean_fitness"
     species_stagnation: int = 0
     protect_new_structure: int = 0
+    protect_removals: bool = True
     complexity: str = "parameters"
 
     def __post_init__(self) -> None:

@@ -119,11 +119,13 @@ def variant(r: RunLogs) -> str:
     if m.new_layer_conv_share != 0.5:
         parts.append(f"new layers {m.new_layer_conv_share:.0%} conv")
     if m.max_macs:
-        parts.append(f"cost cap {m.max_macs:.3g} MACs per image")
+        rise = f", doubling every {m.max_macs_doubling:g} generations" if m.max_macs_doubling else ""
+        parts.append(f"cost cap {m.max_macs:.3g} MACs per image{rise}")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
     if e.protect_new_structure:
-        parts.append(f"protection {e.protect_new_structure}")
+        only = "" if e.protect_removals else " (additions only)"
+        parts.append(f"protection {e.protect_new_structure}{only}")
     if m.resize_dimension != "uniform":
         parts.append(f"resize dimension by {m.resize_dimension}")
     return ", ".join(parts)

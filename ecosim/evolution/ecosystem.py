@@ -49,7 +49,7 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
-from ecosim.genome import SPECIES_KINDS, MutationParams
+from ecosim.genome import SPECIES_KINDS, MutationKind, MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
@@ -433,14 +433,16 @@ class EcosystemPolicy:
     ) -> list[bool]:
         """Add ``ecosystem.protect_new_structure`` protection to eq. 9's protected flags (issue 17 B).
 
-        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`)
-        born ``generation − K`` or later is protected. Where that would leave fewer than ``excess``
+        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`;
+        only additions with ``ecosystem.protect_removals = false``) born ``generation − K`` or later
+        is protected. Where that would leave fewer than ``excess``
         networks to draw from, protections lapse oldest first (then lowest id), so the limit holds.
         """
         k = self.ecosystem.protect_new_structure
         if k <= 0:
             return protected
-        structural = {kind.value for kind in SPECIES_KINDS}
+        kinds = SPECIES_KINDS if self.ecosystem.protect_removals else (MutationKind.ADD_LAYER, MutationKind.ADD_NODE)
+        structural = {kind.value for kind in kinds}
         young = [
             i
             for i, c in enumerate(cands)

@@ -220,7 +220,7 @@ class Population:
             p = parents[0]
             attempt.origin, attempt.parents = Origin.MUTATION, (p,)
             rng = derive_rng(self.seed, generation, oid, "mutation")
-            res = mutate(p.genome, p.weights, rng, self.reproduction.mutation)
+            res = mutate(p.genome, p.weights, rng, self.reproduction.mutation, generation=generation)
             if not res.ok:
                 failed.append(FailReason.constraint(res.kind))
                 child = self._clone(oid, generation, p)

@@ -570,12 +570,14 @@ def mutate(
     *,
     kind: MutationKind | None = None,
     kinds: Collection[MutationKind] | None = None,
+    generation: int = 0,
 ) -> MutationResult:
     """Draw a mutation kind by eqs. 3–6 or ``params.family_weights`` (or use ``kind``) and apply it (§III-D).
 
     With ``params.max_macs`` (a cost cap, issue 17), a drawn mutation whose offspring costs more
     multiply-accumulates per image than the cap and than its parent is discarded and another
-    one drawn from the same stream, :data:`MAX_DRAWS` draws at most.
+    one drawn from the same stream, :data:`MAX_DRAWS` draws at most. With
+    ``params.max_macs_doubling`` the cap is the one of ``generation`` (:meth:`MutationParams.cap`).
 
     Args:
         genome, weights: the parent (not modified).
@@ -584,6 +586,7 @@ def mutate(
         kind: apply this kind instead of drawing one.
         kinds: draw only among these kinds (e.g.
             :data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`), weights renormalised.
+        generation: the generation the offspring is born in (only the rising cost cap reads it).
 
     Returns:
         :class:`MutationResult`; a rejected mutation comes back with ``ok=False`` and its reason
@@ -594,7 +597,7 @@ def mutate(
     Raises:
         ValueError: no kind in ``kinds`` has a feasible target.
     """
-    cap = params.max_macs
+    cap = params.cap(generation)
     own = multiply_accumulates(genome) if cap else 0
     probs = mutation_weights(genome, kinds, params) if kind is None else {kind: 1.0}
     order = list(probs)
@@ -612,7 +615,7 @@ def mutate(
         drawn,
         False,
         reason=f"the offspring would cost {cost:.3g} multiply-accumulates per image, "
-        f"over mutation.max_macs = {cap:.3g}",
+        f"over mutation.max_macs = {cap:.3g}" + (f" at generation {generation}" if params.max_macs_doubling else ""),
     )
 
 

@@ -155,6 +155,11 @@ class MutationParams:
             lower the cost always pass; crossover is not capped. Issue 17: at equal training
             compute, a network that costs 2.7× the baseline's per image gets 2.7× fewer
             generations.
+        max_macs_doubling (float, default 0): generations over which the cost cap doubles: the
+            cap at generation ``g`` is ``max_macs · 2^(g / max_macs_doubling)``
+            (:meth:`MutationParams.cap`); ``0``: the cap stays ``max_macs``. Needs ``max_macs``.
+            Issue 17: under a fixed cap, networks stay cheap and lead early at equal compute, then
+            stall for capacity; a rising cap lets them grow as the run goes on.
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -175,6 +180,7 @@ class MutationParams:
     new_kernel_shape: str = ""
     new_layer_conv_share: float = 0.5
     max_macs: float = 0.0
+    max_macs_doubling: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -196,6 +202,27 @@ class MutationParams:
         if not (np.isfinite(self.max_macs) and self.max_macs >= 0):
             raise _invalid("max_macs", self.max_macs, "a finite number ≥ 0 (multiply-accumulates per image; 0: no cap)")
         object.__setattr__(self, "max_macs", float(self.max_macs) + 0.0)  # -0.0 → 0.0
+        doubling = self.max_macs_doubling
+        if not (np.isfinite(doubling) and doubling >= 0):
+            raise _invalid("max_macs_doubling", doubling, "a finite number ≥ 0 (generations; 0: a fixed cap)")
+        if doubling and not self.max_macs:
+            raise _invalid("max_macs_doubling", doubling, "0 unless mutation.max_macs > 0 (it doubles that cap)")
+        object.__setattr__(self, "max_macs_doubling", float(self.max_macs_doubling) + 0.0)
+
+    def cap(self, generation: int) -> float:
+        """The cost cap at ``generation``, in forward multiply-accumulates per image; ``0``: none.
+
+        ``max_macs · 2^(generation / max_macs_doubling)``, or ``max_macs`` when ``max_macs_doubling``
+        is 0 (issue 17, beyond the paper).
+
+        >>> MutationParams(max_macs=5e5, max_macs_doubling=80).cap(160)
+        2000000.0
+        >>> MutationParams(max_macs=5e5).cap(160)
+        500000.0
+        """
+        if not self.max_macs_doubling:
+            return self.max_macs
+        return float(self.max_macs * 2.0 ** (max(generation, 0) / self.max_macs_doubling))
 
 
 __all__ = [

@@ -607,3 +607,29 @@ def test_the_budget_ends_the_run_after_every_generation_already_started():
     p.tally(2, 0.0)  # asynchronous mode: a species already started generation 2
     p.finish_species_step(1, a, [dict(r, network_id=r["network_id"] + 10) for r in rows], ())  # open, counted
     assert p.budget_limit(7e5) == 3  # generations 1 and 2 complete first
+
+
+def test_protect_removals_false_protects_only_added_layers_and_nodes():
+    """``ecosystem.protect_removals = false``: offspring of a layer or node removal are culled as any
+    other network; added layers and nodes keep their K generations (issue 17)."""
+    muts = ["add_layer", "add_node", "remove_layer", "remove_node"]
+    cands = [CullCandidate(i, 0, 2, 0.1, 0.1, born_generation=9, mutation=muts[i % 4]) for i in range(8)]
+    cands += [CullCandidate(100 + i, 0, 3, 0.9, 0.9) for i in range(8)]
+    for removals in (True, False):
+        p = policy(
+            population=1,
+            species=1,
+            max_species=1,
+            max_population=12,
+            offspring=0,
+            protect_new_structure=3,
+            protect_removals=removals,
+        )
+        removed = {i for ids in p.cull(10, cands).values() for i in ids}
+        assert len(removed) == 4
+        hit = {cands[i].mutation for i in range(8) if cands[i].network_id in removed}
+        assert not hit & {"add_layer", "add_node"}
+        if removals:
+            assert not hit  # every structural offspring protected: the 4 others go
+        else:
+            assert hit  # weak removal offspring are no longer protected

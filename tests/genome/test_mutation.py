@@ -390,3 +390,26 @@ def test_the_cap_binds_and_an_uncapped_run_draws_as_before():
     for s in range(10):
         a, b = mutate(g, w, np.random.default_rng(s), growth), mutate(g, w, np.random.default_rng(s), loose)
         assert a.kind == b.kind and a.genome == b.genome
+
+
+def test_a_rising_cap_is_the_fixed_cap_of_its_generation():
+    """``mutation.max_macs_doubling``: at generation g a mutation is capped exactly as under a fixed
+    cap of ``max_macs · 2^(g / doubling)`` (same stream, same offspring), so the cap that binds at
+    generation 0 lets the same draw through once it has doubled."""
+    g, w = _conv_net()
+    own = multiply_accumulates(g)
+    growth = dict(family_weights="add_layer=1,add_node=1,grow_kernel=1")
+    rising = MutationParams(**growth, max_macs=own, max_macs_doubling=10)
+    assert rising.cap(0) == own and rising.cap(10) == 2 * own and rising.cap(-3) == own
+    for gen in (0, 5, 10, 30):
+        fixed = MutationParams(**growth, max_macs=own * 2 ** (gen / 10))
+        for s in range(12):
+            a = mutate(g, w, np.random.default_rng(s), rising, generation=gen)
+            b = mutate(g, w, np.random.default_rng(s), fixed)
+            assert (a.ok, a.kind, a.genome) == (b.ok, b.kind, b.genome)
+            if a.ok:
+                assert multiply_accumulates(a.genome) <= max(own, rising.cap(gen))
+    early = [mutate(g, w, np.random.default_rng(s), rising, generation=0) for s in range(30)]
+    late = [mutate(g, w, np.random.default_rng(s), rising, generation=30) for s in range(30)]
+    grown = lambda rs: sum(r.ok and multiply_accumulates(r.genome) > own for r in rs)  # noqa: E731
+    assert grown(early) == 0 and grown(late) > 10
