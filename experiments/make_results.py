@@ -236,6 +236,52 @@ def mutation_fate(r: RunLogs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["mutation", "before", "after", "culled"])
 
 
+#: The groups :func:`compute_fate` splits a run's training compute into, by what made the network.
+COMPUTE_GROUPS = ("initial", "crossover", "added structure", "removed structure", "resized", "clone")
+#: The other shares :func:`compute_fate` returns: what reached the end, and the dead ends.
+FATES = ("final lineage", "champion lineage", "one training")
+
+
+def compute_fate(r: RunLogs) -> dict[str, float]:
+    """Where a run's training compute went (issue 17, "what the logs show about why").
+
+    Training compute of a networks-log row is ``3 · macs · train_images`` (one training). Returns
+    shares of the run's total: by what made the network (:data:`COMPUTE_GROUPS`: its origin, or
+    for a mutation offspring whether its mutation added a layer or node, removed one, or resized
+    a kernel or stride), ``"final lineage"`` = spent on the final population and its ancestors
+    (through every parent, crossover included), ``"champion lineage"`` = the same for the last
+    generation's fittest network alone, and ``"one training"`` = spent on networks
+    trained once and culled right after (dead ends eq. 9 judged on one training).
+    """
+    n = r.networks
+    cost = 3.0 * n["macs"].fillna(0).astype(float) * n["train_images"].fillna(0).astype(float)
+    total = float(cost.sum())
+    if not total:
+        return {k: float("nan") for k in (*COMPUTE_GROUPS, *FATES)}
+    mutation = n["mutation"].fillna("").astype(str)
+    group = n["origin"].astype(str).where(n["origin"] != "mutation", "resized")
+    group = group.where(~((n["origin"] == "mutation") & mutation.str.startswith("add_")), "added structure")
+    group = group.where(~((n["origin"] == "mutation") & mutation.str.startswith("remove_")), "removed structure")
+    out = {k: float(cost[group == k].sum()) / total for k in COMPUTE_GROUPS}
+    parents = {int(i): [int(x) for x in p] for i, p in zip(n["network_id"], n["parent_ids"]) if p is not None}
+    last = n[n["generation"] == n["generation"].max()]
+    ids = n["network_id"].astype(int)
+    for key, roots in (
+        ("final lineage", last["network_id"]),
+        ("champion lineage", last.loc[[last["fitness"].idxmax()], "network_id"]),
+    ):
+        todo, lineage = [int(i) for i in roots], set()
+        while todo:
+            i = todo.pop()
+            if i not in lineage:
+                lineage.add(i)
+                todo.extend(parents.get(i, []))
+        out[key] = float(cost[ids.isin(lineage)].sum()) / total
+    trainings = n.groupby("network_id")["generation"].transform("size")
+    out["one training"] = float(cost[(trainings == 1) & n["culled"].astype(bool)].sum()) / total
+    return out
+
+
 def truncated(r: RunLogs, n: int) -> RunLogs:
     """The run as if it had been run for ``n`` generations (sync runs: the same first ``n``).
 
@@ -943,6 +989,24 @@ def main() -> None:
                 f"| {name} | {n_gen} | {mut} | {len(grp)} | {100 * grp['before'].mean():+.1f} | "
                 f"{100 * grp['after'].mean():+.1f} | {_pct(float(grp['culled'].mean()))} |"
             )
+
+    lines += [
+        "",
+        "Where the training compute went (issue 17: at equal compute every training counts), as shares",
+        "of each run's training multiply-accumulates (mean over the experiment's runs): by what made the",
+        "network trained (initial network, crossover, or a mutation that added a layer or node, removed",
+        "one, or resized a kernel or stride); the share spent on the final population and its ancestors",
+        "(the rest went to lineages that died out), on the last generation's fittest network and its ancestors",
+        "(a fixed baseline: 1 / population), and on networks culled after one training.",
+        "",
+        "| Experiment | generations | " + " | ".join((*COMPUTE_GROUPS, *FATES)) + " |",
+        "|---|---|" + "---|" * (len(COMPUTE_GROUPS) + len(FATES)),
+    ]
+    for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
+        fates = [compute_fate(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
+        m = {k: float(np.nanmean([f[k] for f in fates])) for k in fates[0]}
+        cells = [_pct(m[k]) for k in (*COMPUTE_GROUPS, *FATES)]
+        lines.append(f"| {name} | {n_gen} | " + " | ".join(cells) + " |")
 
     # ---- kernel shapes (§III-E) ----------------------------------------------------------------
     distinct: dict[int, str] = {}

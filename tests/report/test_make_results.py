@@ -146,3 +146,35 @@ def test_a_variant_is_named_by_its_experiment_folder_and_spelled_out_once(tmp_pa
     assert make_results.label(a) == "mnist, with speciation, levers"
     assert make_results.label(b) == "mnist, with speciation, function-preserving new structure"  # no name to use
     assert "- **levers**: function-preserving new structure." in make_results.setups([a])
+
+
+def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_end(tmp_path, make_results):
+    """Every training costs 3 · macs · train_images; each share is checked against known rows."""
+
+    def r(g, nid, fitness, macs, **kw):
+        return {**row(g, nid, fitness, **kw), "macs": macs, "train_images": 10}
+
+    run = write(
+        tmp_path / "run",
+        {
+            0: [r(0, 1, 0.90, 100), r(0, 2, 0.80, 100)],
+            1: [
+                r(1, 1, 0.92, 100),
+                r(1, 3, 0.50, 200, origin="mutation", parents=[2], mutation="remove_layer", culled=True),
+                r(1, 4, 0.95, 300, origin="mutation", parents=[1], mutation="add_layer"),
+                r(1, 5, 0.70, 100, origin="crossover", parents=[1, 2], culled=True),
+            ],
+            2: [r(2, 1, 0.93, 100), r(2, 4, 0.97, 300, origin="mutation", parents=[1], mutation="add_layer")],
+        },
+        **{"mutation.function_preserving": True, "mutation.max_macs": 5e5, "mutation.max_macs_doubling": 80},
+    )
+    (logs,) = load_runs([run])
+    fate = make_results.compute_fate(logs)
+    total = 100 + 100 + 100 + 200 + 300 + 100 + 100 + 300  # per unit of 3 · 10 images
+    assert math.isclose(fate["initial"], 400 / total) and math.isclose(fate["crossover"], 100 / total)
+    assert math.isclose(fate["added structure"], 600 / total) and math.isclose(fate["removed structure"], 200 / total)
+    assert fate["resized"] == 0 and fate["clone"] == 0
+    assert math.isclose(fate["final lineage"], (300 + 600) / total)  # networks 1 and 4; network 2 died out
+    assert math.isclose(fate["champion lineage"], (300 + 600) / total)  # 4, and its parent 1
+    assert math.isclose(fate["one training"], 300 / total)  # 3 and 5, culled after their first training
+    assert "doubling every 80 generations" in make_results.variant(logs)
