@@ -31,8 +31,8 @@ for ds in mnist fashion-mnist; do
     # the third set (a cost cap, mutation.max_macs): its networks are cheap, so the budget, not 100
     # generations, ends it (about 135 generations on MNIST)
     [ "$ds" = mnist ] && run experiments/levers/mnist-levers-cap.toml --seeds $seed --generations 300 --train-macs 1.2e13 "${EVO[@]}"
-    # the fourth set: the cap doubles every 80 generations, and removals are not protected
-    [ "$ds" = mnist ] && run experiments/levers/mnist-levers-rise.toml --seeds $seed --generations 300 --train-macs 1.2e13 "${EVO[@]}"
+    # the fourth set (both datasets): the cap doubles every 80 generations, removals are not protected
+    run "experiments/levers/$ds-levers-rise.toml" --seeds $seed --generations 300 --train-macs 1.2e13 "${EVO[@]}"
     run "experiments/$ds-no-speciation.toml" --seeds $seed --generations 100 "${EVO[@]}"
     run "experiments/$ds-speciation.toml" --seeds $seed --generations 100 "${EVO[@]}"
   done
