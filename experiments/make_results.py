@@ -917,7 +917,9 @@ def main() -> None:
         is_cnn = champs.astype(str).str.startswith("C")
         since = next((int(i) for i in champs.index if is_cnn.loc[i:].all()), None)
         failed = [
-            c for c in g.columns if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction")
+            c
+            for c in g.columns
+            if c.startswith("failed_") and c not in ("failed_species_limit", "failed_reproduction", "failed_cost_cap")
         ]
         lines.append(
             f"| {label(r)} | {r.last_generation + 1} | {r.config.run.seed} | "

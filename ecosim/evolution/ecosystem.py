@@ -352,6 +352,7 @@ class EcosystemPolicy:
                 continue
             for f in o.failed:
                 c[FailReason(f).column] += 1
+            c["cap_redraws"] += o.cap_redraws
             target: int | None = None
             if self.ecosystem.speciation and o.key != parent_key:
                 target = self.species_with_key(o.key)

@@ -26,6 +26,8 @@ COUNT_COLUMNS: tuple[str, ...] = (
     *CONSTRAINT_FAILURE_COLUMNS,
     FailReason.SPECIES_LIMIT.column,
     FailReason.REPRODUCTION.column,
+    FailReason.COST_CAP.column,
+    "cap_redraws",
     "crossovers",
     "clones",
     "offspring",

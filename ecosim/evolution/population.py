@@ -199,6 +199,7 @@ class Population:
         attempt.parents = tuple(parents)
         failed: list[FailReason] = []
         child = None
+        redraws = 0
         if len(parents) == 2 and rng_sel.random() < self.reproduction.crossover_rate:
             a, b = parents
             mate = True if self.reproduction.speciation else rng_sel.random() < similarity(a.genome, b.genome)
@@ -221,8 +222,9 @@ class Population:
             attempt.origin, attempt.parents = Origin.MUTATION, (p,)
             rng = derive_rng(self.seed, generation, oid, "mutation")
             res = mutate(p.genome, p.weights, rng, self.reproduction.mutation, generation=generation)
+            redraws = res.cap_redraws
             if not res.ok:
-                failed.append(FailReason.constraint(res.kind))
+                failed.append(FailReason.COST_CAP if res.over_cap else FailReason.constraint(res.kind))
                 child = self._clone(oid, generation, p)
             else:
                 assert res.genome is not None and res.weights is not None
@@ -231,7 +233,7 @@ class Population:
         fallback = None
         if key != self.key:  # it leaves the species: the clone stands by for the species limit
             fallback = self._clone(oid, generation, attempt.parents[0])
-        return Offspring(child, key, tuple(failed), fallback)
+        return Offspring(child, key, tuple(failed), fallback, redraws)
 
     def _child(
         self,

@@ -63,6 +63,9 @@ class FailReason(_StrEnum):
     the mutation was valid but would have founded a species beyond ``ecosystem.max_species``
     (§V), so the offspring is a clone; it is counted there only, not also as ``failed_<kind>``.
     ``reproduction``: creating the offspring raised; it is an ``error`` record (never trained).
+    ``cost_cap``: every draw would have made the offspring costlier than ``mutation.max_macs``
+    (:data:`~ecosim.genome.mutation.MAX_DRAWS` draws), so it is a clone (issue 17); counted there
+    only (logs before 0.6 counted it as ``failed_<kind>`` of the last draw).
     """
 
     ADD_LAYER = "add_layer"
@@ -75,6 +78,7 @@ class FailReason(_StrEnum):
     SHRINK_STRIDE = "shrink_stride"
     SPECIES_LIMIT = "species_limit"
     REPRODUCTION = "reproduction"
+    COST_CAP = "cost_cap"
 
     @classmethod
     def constraint(cls, kind: MutationKind | str) -> FailReason:
@@ -180,8 +184,11 @@ class Offspring:
             raised has status :attr:`Status.ERROR`, the traceback as ``message`` and its first
             parent's genome and weights as placeholders; it is logged, never trained.
         key: its species key.
-        failed: why a drawn mutation did not apply (a constraint kind, or
-            :attr:`FailReason.REPRODUCTION`). The species limit is not decided here.
+        failed: why a drawn mutation did not apply (a constraint kind,
+            :attr:`FailReason.COST_CAP` or :attr:`FailReason.REPRODUCTION`). The species limit is
+            not decided here.
+        cap_redraws: mutation draws discarded because the offspring would have exceeded
+            ``mutation.max_macs`` (0 without a cap).
         fallback: for an offspring whose key differs from its species': the clone of its parent
             that replaces it when the ecosystem has no room for a new species, else ``None``.
     """
@@ -190,6 +197,7 @@ class Offspring:
     key: SpeciesKey | None
     failed: tuple[FailReason, ...] = ()
     fallback: NetworkRecord | None = None
+    cap_redraws: int = 0
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ class MutationResult:
         ok: whether it was applied.
         genome, weights: the offspring (``None`` when not ok).
         reason: why it was rejected (empty when ok).
+        cap_redraws: draws discarded over the cost cap before this outcome (``mutation.max_macs``);
+            :data:`MAX_DRAWS` with ``ok=False`` when every draw was over it.
     """
 
     kind: MutationKind
@@ -106,6 +108,12 @@ class MutationResult:
     genome: Genome | None = None
     weights: Weights | None = None
     reason: str = ""
+    cap_redraws: int = 0
+
+    @property
+    def over_cap(self) -> bool:
+        """Whether it failed because every draw exceeded the cost cap."""
+        return not self.ok and self.cap_redraws >= MAX_DRAWS
 
 
 Operator = Callable[..., "tuple[Genome, Weights]"]
@@ -602,20 +610,21 @@ def mutate(
     probs = mutation_weights(genome, kinds, params) if kind is None else {kind: 1.0}
     order = list(probs)
     p = np.array([probs[k] for k in order])
-    for _ in range(MAX_DRAWS if cap else 1):
+    for redraws in range(MAX_DRAWS if cap else 1):
         drawn = order[int(rng.choice(len(order), p=p))] if kind is None else kind
         try:
             g, w = OPERATORS[drawn](genome, weights, rng, params)
         except MutationRejected as exc:
-            return MutationResult(drawn, False, reason=exc.reason)
+            return MutationResult(drawn, False, reason=exc.reason, cap_redraws=redraws)
         cost = multiply_accumulates(g) if cap else 0
         if not cap or cost <= max(cap, own):
-            return MutationResult(drawn, True, g, w)
+            return MutationResult(drawn, True, g, w, cap_redraws=redraws)
     return MutationResult(
         drawn,
         False,
         reason=f"the offspring would cost {cost:.3g} multiply-accumulates per image, "
         f"over mutation.max_macs = {cap:.3g}" + (f" at generation {generation}" if params.max_macs_doubling else ""),
+        cap_redraws=MAX_DRAWS,
     )
 
 

@@ -80,7 +80,8 @@ def failed_mutations(gens: pd.DataFrame) -> pd.DataFrame:
         Indexed by generation: ``constraint`` (the sum of the ``failed_<kind>`` columns:
         mutations rejected because they would break a constraint of §III-E) and
         ``species_limit`` (``failed_species_limit``: valid mutations refused because their new
-        species did not fit under ``ecosystem.max_species``).
+        species did not fit under ``ecosystem.max_species``) and ``cost_cap``
+        (``failed_cost_cap``: every draw over ``mutation.max_macs``; 0 in logs before 0.6).
 
     Logs written before species-limit failures were counted once (their rows have no
     ``quota_reallocated`` value) also counted each of them as ``failed_<kind>``; for those rows
@@ -92,7 +93,8 @@ def failed_mutations(gens: pd.DataFrame) -> pd.DataFrame:
     species_limit = g["failed_species_limit"].astype("float64").fillna(0.0)
     legacy = g["quota_reallocated"].isna() if "quota_reallocated" in g else pd.Series(True, index=g.index)
     constraint = constraint.where(~legacy, (constraint - species_limit).clip(lower=0.0))
-    return pd.DataFrame({"constraint": constraint, "species_limit": species_limit})
+    cost_cap = g["failed_cost_cap"].astype("float64").fillna(0.0) if "failed_cost_cap" in g else 0.0 * species_limit
+    return pd.DataFrame({"constraint": constraint, "species_limit": species_limit, "cost_cap": cost_cap})
 
 
 def offspring_by_origin(networks: pd.DataFrame) -> pd.DataFrame:

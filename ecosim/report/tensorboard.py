@@ -8,7 +8,7 @@ step = generation. Scalars (fitness in percent, as in Fig. 9):
 * ``offspring_before_bp/<origin>`` (crossover, mutation, clone) when network rows are given;
 * ``ecosystem/species``, ``ecosystem/networks``, ``ecosystem/champion_parameters``;
 * ``architecture/conv_share`` (percent of networks with a conv layer), when the log has it;
-* ``failed_mutations/constraint``, ``failed_mutations/species_limit``.
+* ``failed_mutations/constraint``, ``failed_mutations/species_limit``, ``failed_mutations/cost_cap``.
 """
 
 from __future__ import annotations

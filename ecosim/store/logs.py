@@ -60,8 +60,9 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("eval_macs", pa.float64()),  # scoring compute this generation: Σ macs · eval_images
         pa.field("trainings", pa.int64()),  # networks trained (≥ 1 image)
         pa.field("test_evaluations", pa.int64()),  # networks whose test accuracy was measured
-        # mutations_<kind>, failed_<kind>, failed_species_limit, failed_reproduction, crossovers,
-        # clones, offspring, culled, diverged, errors, quota_reallocated
+        # mutations_<kind>, failed_<kind>, failed_species_limit, failed_reproduction,
+        # failed_cost_cap, cap_redraws, crossovers, clones, offspring, culled, diverged, errors,
+        # quota_reallocated, species_extinct
         *[pa.field(c, pa.int64()) for c in COUNT_COLUMNS],
         pa.field("wall_time_s", pa.float64()),
         pa.field("task_time_s", pa.float64()),  # compute time inside training tasks, summed

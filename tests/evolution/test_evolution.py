@@ -12,9 +12,12 @@ from ecosim.evolution import (
     select_parents,
 )
 from ecosim.evolution.ecosystem import EcosystemPolicy
+from ecosim.evolution.generation_rows import CONSTRAINT_FAILURE_COLUMNS
 from ecosim.evolution.population import Population, ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord
-from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+from ecosim.genome import ConvLayer, DenseLayer, Genome, MutationParams, init_weights
+from ecosim.genome.compute import multiply_accumulates
+from ecosim.genome.mutation import MAX_DRAWS
 
 
 def test_relative_fitness_is_logistic_of_z_score():
@@ -126,3 +129,28 @@ def test_relative_complexity_measures_parameters_or_multiply_accumulates(complex
     pop.calibrate()
     conv_cr, mlp_cr = pop.networks[0].relative_complexity, pop.networks[1].relative_complexity
     assert (conv_cr < mlp_cr) == (complexity == "macs")
+
+
+def test_cost_cap_failures_and_redraws_are_counted_apart_from_constraint_failures():
+    """``mutation.max_macs`` (issue 17): a mutation whose every draw is over the cap is a clone
+    counted as ``failed_cost_cap`` (not ``failed_<kind>``), and every discarded draw counts in
+    ``cap_redraws``; with a rising cap the same population meets fewer of both later."""
+    g = Genome((1, 8, 8), (ConvLayer(((3, 3), (3, 3))), DenseLayer(3)))
+
+    def counts(generation, **mutation):
+        params = MutationParams(family_weights="add_layer=1,add_node=1,grow_kernel=1", **mutation)
+        pop = Population(0, None, 0, ReproductionPolicy(speciation=False, crossover_rate=0.0, mutation=params))
+        pop.add([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i in range(4)])
+        pop.apply({i: {"fitness": 0.1 * (i + 1), "age": 1} for i in range(4)})
+        pop.calibrate()
+        offspring = pop.reproduce(generation, list(range(10, 40)))
+        return _placed(pop, offspring, generation)[2]
+
+    own = multiply_accumulates(g)
+    free = counts(0)
+    assert free["failed_cost_cap"] == 0 and free["cap_redraws"] == 0 and free["clones"] == 0
+    tight = counts(0, max_macs=own)  # every drawn kind grows the cost: nothing passes
+    assert tight["failed_cost_cap"] == tight["clones"] == 30 and tight["cap_redraws"] == 30 * MAX_DRAWS
+    assert sum(tight[c] for c in CONSTRAINT_FAILURE_COLUMNS) == 0
+    rising = counts(20, max_macs=own, max_macs_doubling=10)  # the cap is 4× by generation 20
+    assert rising["failed_cost_cap"] < 30 and rising["cap_redraws"] < tight["cap_redraws"]

@@ -30,10 +30,10 @@ def test_enums_are_the_strings_the_logs_always_held():
     assert [o.value for o in OFFSPRING_ORIGINS] == ["crossover", "mutation", "clone"]
 
 
-def test_fail_reasons_are_every_mutation_kind_plus_species_limit_and_reproduction():
+def test_fail_reasons_are_every_mutation_kind_plus_species_limit_reproduction_and_cost_cap():
     constraint = {r for r in FailReason if r.is_constraint}
     assert {r.value for r in constraint} == {k.value for k in MutationKind}
-    assert set(FailReason) - constraint == {FailReason.SPECIES_LIMIT, FailReason.REPRODUCTION}
+    assert set(FailReason) - constraint == {FailReason.SPECIES_LIMIT, FailReason.REPRODUCTION, FailReason.COST_CAP}
     assert FailReason.constraint(MutationKind.GROW_KERNEL) is FailReason.GROW_KERNEL
     assert {r.column for r in FailReason} <= set(GENERATION_SCHEMA.names)
     with pytest.raises(ValueError):

@@ -385,6 +385,9 @@ def test_the_cap_binds_and_an_uncapped_run_draws_as_before():
     capped = [mutate(g, w, np.random.default_rng(s), at_own) for s in range(40)]
     assert all(multiply_accumulates(r.genome) <= own for r in capped if r.ok)  # e.g. a new strided layer
     assert sum(not r.ok and "over mutation.max_macs" in r.reason for r in capped) > 20
+    assert all(r.over_cap == ("over mutation.max_macs" in r.reason) for r in capped)
+    assert all(r.cap_redraws == M.MAX_DRAWS for r in capped if r.over_cap) and all(r.cap_redraws == 0 for r in free)
+    assert any(r.ok and r.cap_redraws > 0 for r in capped)  # a later draw passed after discarded ones
     # a cap that never binds consumes the stream exactly as no cap
     loose = MutationParams(**{**growth.__dict__, "max_macs": 1e12})
     for s in range(10):
