@@ -157,7 +157,8 @@ class EcosystemConfig:
             where protection ends at the first training). When the protected networks alone would
             exceed ``max_population``, the oldest protections lapse first. 0 (default): the paper.
         protect_removals: whether ``protect_new_structure`` also protects an offspring of a layer or
-            node *removal* (default ``true``, the behaviour since 0.4). ``false`` protects only
+            node *removal* (default on, the behaviour since 0.4). Off (``--no-protect-removals``,
+            needs ``protect_new_structure``) protects only
             added layers and nodes: a removal builds nothing new to learn, starts far below its
             parent (issue 17 logs: −38 points before BP for a removed layer) and rarely recovers,
             so its protected trainings are compute the search spends on dead ends.
@@ -290,6 +291,12 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     _require(e.species_stagnation >= 0, "ecosystem.species_stagnation", e.species_stagnation, "≥ 0 (0 = never)")
     _require(
         e.protect_new_structure >= 0, "ecosystem.protect_new_structure", e.protect_new_structure, "≥ 0 (0 = the paper)"
+    )
+    _require(
+        e.protect_removals or e.protect_new_structure > 0,
+        "ecosystem.protect_removals",
+        e.protect_removals,
+        "true unless ecosystem.protect_new_structure > 0 (it narrows that protection)",
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecosim.errors import EcosimError, one_line
 from ecosim.report import format_cell, load_runs, table_one, write_report
 from ecosim.report.runs import RunLogs
 
@@ -587,6 +588,29 @@ def finished(r: RunLogs, budget: float = 0.0) -> bool:
     )
 
 
+def plots_conflict(plots: Path, run_dirs: list[Path]) -> str:
+    """Why ``--plots`` may not be emptied (``""``: it may): it is, holds or lies inside a run
+    directory, or holds a file that no report writes (the folder is deleted before the figures)."""
+    target = plots.resolve()
+    for run in run_dirs:
+        run = run.resolve()
+        if target == run or target in run.parents or run in target.parents:
+            return f"is, holds or lies inside the run directory {str(run)!r}"
+    if target.is_dir():
+        if any(target.rglob("config.toml")):
+            return "holds a run directory (a config.toml)"
+        foreign = [
+            f
+            for f in target.rglob("*")
+            if f.is_file() and f.suffix not in (".png", ".md", ".svg", ".pdf", ".csv", ".json", ".txt")
+        ]
+        if foreign:
+            return f"holds files that are not figures or tables (e.g. {str(foreign[0])!r})"
+    elif target.exists():
+        return "is a file"
+    return ""
+
+
 def run_label(r: RunLogs) -> str:
     """``<experiment folder>/<run folder>``, e.g. ``mnist-levers-cap/seed1``."""
     return f"{r.run_dir.parent.name}/{r.run_dir.name}"
@@ -609,7 +633,17 @@ def main() -> None:
     )
     args = p.parse_args()
 
-    runs = load_runs(args.runs)
+    for given in args.runs:
+        if not Path(given).exists():
+            raise SystemExit(f"make_results: run directory or folder of runs {given!r} does not exist")
+    try:
+        runs = load_runs(args.runs)
+    except EcosimError as exc:
+        raise SystemExit(f"make_results: {one_line(exc, 300)}") from None
+    plots = Path(args.plots)
+    refuse = plots_conflict(plots, [r.run_dir for r in runs])
+    if refuse:
+        raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
     unfinished = []
     if not args.include_unfinished:
         budgets = dataset_budgets([r for r in runs if is_baseline(r) and finished(r)])
@@ -619,7 +653,6 @@ def main() -> None:
     base = [r for r in runs if is_baseline(r)]
     if not evo:
         raise SystemExit("make_results: no evolution run among the given runs")
-    plots = Path(args.plots)
     if plots.exists():
         shutil.rmtree(plots)
     written = write_report([r for r in evo if not variant(r)] or evo, plots)

@@ -44,6 +44,8 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"training.batch_size": "128"}, "training.batch_size"),
         ({"ecosystem.initial_layers": "C10[2x2]"}, "ecosystem.initial_layers"),
         ({"ecosystem.initial_layers": "X5", "mutation.new_kernel_shape": "3x3"}, "ecosystem.initial_layers"),
+        ({"ecosystem.protect_removals": False}, "ecosystem.protect_removals"),  # narrows no protection
+        ({"mutation.max_macs_doubling": 10.0}, "mutation.max_macs_doubling"),  # doubles no cap
     ],
 )
 def test_bad_values_are_rejected_naming_the_parameter(override, name):

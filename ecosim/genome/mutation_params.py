@@ -11,6 +11,7 @@ Pure Python and numpy: no torch, no Ray.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,7 +214,7 @@ class MutationParams:
         """The cost cap at ``generation``, in forward multiply-accumulates per image; ``0``: none.
 
         ``max_macs · 2^(generation / max_macs_doubling)``, or ``max_macs`` when ``max_macs_doubling``
-        is 0 (issue 17, beyond the paper).
+        is 0 (issue 17, beyond the paper); ``inf`` past 1000 doublings.
 
         >>> MutationParams(max_macs=5e5, max_macs_doubling=80).cap(160)
         2000000.0
@@ -222,7 +223,10 @@ class MutationParams:
         """
         if not self.max_macs_doubling:
             return self.max_macs
-        return float(self.max_macs * 2.0 ** (max(generation, 0) / self.max_macs_doubling))
+        doublings = max(generation, 0) / self.max_macs_doubling
+        if doublings > 1000:  # 2^1000 MACs bind nothing: no cap (2^1024 would overflow a float)
+            return math.inf
+        return float(self.max_macs * 2.0**doublings)
 
 
 __all__ = [

@@ -404,6 +404,8 @@ def test_a_rising_cap_is_the_fixed_cap_of_its_generation():
     growth = dict(family_weights="add_layer=1,add_node=1,grow_kernel=1")
     rising = MutationParams(**growth, max_macs=own, max_macs_doubling=10)
     assert rising.cap(0) == own and rising.cap(10) == 2 * own and rising.cap(-3) == own
+    tiny = MutationParams(**growth, max_macs=own, max_macs_doubling=0.001)  # 10^5 doublings by generation 100
+    assert tiny.cap(100) == float("inf") and mutate(g, w, np.random.default_rng(0), tiny, generation=100).ok
     for gen in (0, 5, 10, 30):
         fixed = MutationParams(**growth, max_macs=own * 2 ** (gen / 10))
         for s in range(12):

@@ -178,3 +178,28 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
     assert math.isclose(fate["champion lineage"], (300 + 600) / total)  # 4, and its parent 1
     assert math.isclose(fate["one training"], 300 / total)  # 3 and 5, culled after their first training
     assert "doubling every 80 generations" in make_results.variant(logs)
+
+
+def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_deleted(tmp_path):
+    """``--plots`` is emptied first: a folder that is, holds or lies inside a run directory, or holds
+    other files than figures and tables, is refused in one line and nothing is touched."""
+    import subprocess
+
+    runs = tmp_path / "exp"
+    run = write(runs / "mnist-x" / "seed0", {0: [row(0, 1, 0.9)]})
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.py").write_text("keep me")
+    for plots in (runs / "mnist-x", runs, run / "figs", tmp_path / "mine"):
+        out = subprocess.run(
+            [sys.executable, str(SCRIPT), str(runs), "--out", str(tmp_path / "r.md"), "--plots", str(plots)],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode != 0 and "--plots" in out.stderr and "Traceback" not in out.stderr
+        assert (run / "config.toml").exists() and (tmp_path / "mine" / "notes.py").exists()
+    missing = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path / "nowhere"), "--out", "x.md", "--plots", "p"],
+        capture_output=True,
+        text=True,
+    )
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
