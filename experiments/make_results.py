@@ -588,6 +588,15 @@ def finished(r: RunLogs, budget: float = 0.0) -> bool:
     )
 
 
+def fitness_source(r: RunLogs) -> str:
+    """What a run's fitness is measured on, from its ``[data]`` section (the page's Budget line)."""
+    d = r.config.data
+    test = f"{d.test_subset} test images" if d.test_subset else "the whole test set"
+    if d.validation_fraction:
+        return f"accuracy on a {d.validation_fraction:.0%} validation split (test accuracy on {test} logged beside)"
+    return f"accuracy on {test}"
+
+
 def plots_conflict(plots: Path, run_dirs: list[Path]) -> str:
     """Why ``--plots`` may not be emptied (``""``: it may): it is, holds or lies inside a run
     directory, or holds a file that no report writes (the folder is deleted before the figures)."""
@@ -669,6 +678,11 @@ def main() -> None:
     cfg = evo[0].config
     e, t = cfg.ecosystem, cfg.training
     gens = sorted({r.last_generation + 1 for r in evo})
+    spec = [r.config.ecosystem for r in evo if r.config.ecosystem.speciation]
+    species = (
+        " / ".join(sorted({f"{x.species} initial species, limit {x.max_species}" for x in spec})) if spec else "no run"
+    )
+    fitness = " / ".join(sorted({fitness_source(r) for r in runs}))
     lines = [
         "# Results: Table I and Fig. 9 reproduced on this machine, next to fixed baselines",
         "",
@@ -681,11 +695,11 @@ def main() -> None:
         "each a synchronous ecosystem;",
         f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at "
         f"{' and '.join(map(str, budgets))}; population {e.population} initial / "
-        f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {e.species} initial species, "
-        f"limit {e.max_species} (paper: 8 / 16); {e.offspring} offspring per generation;",
+        f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {species} (paper: 8 / 16); "
+        f"{e.offspring} offspring per generation;",
         f"- training as the paper: {t.optimiser}, batch {t.batch_size}, a fresh random "
-        f"{t.train_fraction:.0%} of the training set per network per generation, fitness = accuracy on "
-        "the whole test set; new connections N(0, 0.1);",
+        f"{t.train_fraction:.0%} of the training set per network per generation, fitness = {fitness}; "
+        "new connections N(0, 0.1);",
         f"- new layers: {cfg.mutation.new_layer_min_nodes}–{cfg.mutation.new_layer_max_nodes} nodes "
         "(floor of the mean nodes per layer, the reference implementation's rule); initial species "
         "by species-changing mutations only (§III-A; kernels and strides stay as eq. 1 drew them);",
@@ -699,12 +713,7 @@ def main() -> None:
             if unfinished
             else []
         ),
-        "",
-        "Commands:",
-        "",
-        "```bash",
-        *args.command,
-        "```",
+        *(["", "Commands:", "", "```bash", *args.command, "```"] if args.command else []),
         *setups(evo),
         "",
         f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 "

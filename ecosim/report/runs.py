@@ -266,13 +266,14 @@ def load_run(run_dir: str | Path) -> RunLogs:
     return RunLogs(path, config, gens, name=path.resolve().name)
 
 
-def find_run_dirs(path: str | Path, depth: int = 2) -> list[Path]:
+def find_run_dirs(path: str | Path, depth: int = 4) -> list[Path]:
     """Run directories at ``path``: itself if it holds ``config.toml``, else those below it.
 
     Args:
         path: a run directory, or a folder of run directories (e.g. ``runs/table1`` made by
             ``experiments/run_experiments.py``, holding ``<experiment>/seed<k>/``).
-        depth: how many folder levels to search below ``path`` (default 2).
+        depth: how many folder levels to search below ``path`` (default 4: a folder of sweeps,
+            ``runs/<sweep>/<experiment>/seed<k>/``, and one more; a run directory is not searched).
 
     Returns:
         Sorted run directories (folders with a ``config.toml``); empty if none.

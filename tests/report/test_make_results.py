@@ -203,3 +203,28 @@ def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_del
         text=True,
     )
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_runs_nested_below_a_folder_of_sweeps_are_found(tmp_path):
+    """``runs/<sweep>/<experiment>/seed<k>`` and a run beside them: every run is loaded once
+    (two levels only, before, silently dropped the deeper ones)."""
+    gens = {0: [row(0, 1, 0.9)]}
+    runs = [
+        write(tmp_path / "top" / "cli" / "seed0", gens),
+        write(tmp_path / "top" / "sweep" / "mnist-x" / "seed0", gens),
+        write(tmp_path / "top" / "sweep" / "mnist-x" / "seed1", gens),
+    ]
+    found = load_runs([tmp_path / "top", runs[1]])
+    assert sorted(r.run_dir for r in found) == sorted(runs)
+
+
+def test_the_budget_line_states_what_fitness_was_measured_on(tmp_path, make_results):
+    gens = {0: [row(0, 1, 0.9)]}
+    plain = write(tmp_path / "a", gens)
+    held = write(tmp_path / "b", gens, **{"data.validation_fraction": 0.1, "data.test_subset": 500})
+    a, b = load_runs([plain, held])
+    assert make_results.fitness_source(a) == "accuracy on the whole test set"
+    assert (
+        make_results.fitness_source(b)
+        == "accuracy on a 10% validation split (test accuracy on 500 test images logged beside)"
+    )
