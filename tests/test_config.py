@@ -3,11 +3,13 @@
 import dataclasses
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 
 from ecosim.config import CHOICES, Config, EcosystemConfig, load_config
 from ecosim.config_fields import config_fields
+from ecosim.data import DATASETS
 from ecosim.errors import ConfigError
 
 
@@ -224,3 +226,15 @@ def test_a_toml_with_a_renamed_key_and_its_new_name_is_refused_naming_both(tmp_p
         load_config(path)
     path.write_text("[mutation]\nnew_dense_max_nodes = 32\n")  # the old name alone still loads
     assert load_config(path).mutation.new_layer_max_nodes == 32
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).parents[1] / "experiments").rglob("*.toml")),
+    ids=lambda p: str(p.relative_to(Path(__file__).parents[1] / "experiments")),
+)
+def test_every_shipped_experiment_config_loads_and_validates(path):
+    # the sweep scripts start hours of runs from these files: a typo must fail here, not at run 20
+    cfg = load_config(path)
+    named = [d for d in DATASETS if path.name.startswith(f"{d}-")]
+    assert named in ([], [cfg.data.dataset]), f"{path.name} names another dataset than {cfg.data.dataset}"
