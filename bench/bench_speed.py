@@ -34,7 +34,8 @@ the generations after the first, Σ task time, overhead ``1 − Σ task / (worke
 evolution phase, logs and checkpoint).
 
 ``founding``: the time for the coordinator to found 1 and 16 species (actors started and filled
-with their networks) in one local Ray, alternating.
+with their networks) in one local Ray, alternating; beside it, in the same Ray, Ray's floor: the
+time to start 1 and 16 empty actors (one worker process each, as every species actor is).
 
 ``startup``: seconds from launching ``ecosim run`` to the first generation's tasks being submitted
 (a reporter's first ``training`` phase), against ``ray.init()`` plus ``import torch`` in a fresh
@@ -652,12 +653,27 @@ async def found(n):
     dt = time.perf_counter() - t0
     await eco.shutdown()
     return dt
+@ray.remote(num_cpus=0)
+class Empty:  # Ray's floor: an actor that imports and holds nothing
+    def ready(self):
+        return True
+async def floor(n):
+    t0 = time.perf_counter()
+    actors = [Empty.options(scheduling_strategy="SPREAD").remote() for _ in range(n)]
+    await asyncio.gather(*(a.ready.remote() for a in actors))
+    dt = time.perf_counter() - t0
+    for a in actors:
+        ray.kill(a)
+    await asyncio.sleep(1.0)
+    return dt
+floors = {{1: [], 16: []}}
 async def main():
     await found(1)  # warm-up: worker processes, imports
     for n in {order}:
         out[n].append(await found(n))
+        floors[n].append(await floor(n))
 asyncio.run(main())
-print(json.dumps(out))
+print(json.dumps({{"ecosim": out, "floor": floors}}))
 """
 
 STARTUP_REF = """
@@ -707,18 +723,27 @@ def founding(args: argparse.Namespace) -> dict[str, Any]:
     """Founding 1 and 16 species; each round a fresh local Ray per version, versions alternating."""
     paths = versions(args)
     samples: dict[str, dict[str, list[float]]] = {v: {"1": [], "16": []} for v in paths}
+    floors: dict[str, list[float]] = {"1": [], "16": []}
     for r in range(args.founding_rounds):
         order = list(paths)
         random.Random(r).shuffle(order)
         for v in order:
             res = json.loads(_python(FOUNDING.format(order=(1, 16) if r % 2 == 0 else (16, 1)), paths[v]))
             for n in ("1", "16"):
-                samples[v][n] += res[n]
-    out = {}
+                samples[v][n] += res["ecosim"][n]
+                floors[n] += res["floor"][n]
+    f1, f16 = statistics.median(floors["1"]), statistics.median(floors["16"])
+    floor = {"found_1_s": f1, "found_16_s": f16, "ratio_16_over_1": f16 / f1, "samples": floors}
+    out: dict[str, Any] = {"ray_floor": floor}
+    print(f"\nfounding, Ray's floor (empty actors): 1 actor {f1:.2f} s, 16 actors {f16:.2f} s, ratio {f16 / f1:.2f}")
     for v in paths:
         one, many = statistics.median(samples[v]["1"]), statistics.median(samples[v]["16"])
-        out[v] = {"found_1_s": one, "found_16_s": many, "ratio_16_over_1": many / one, "samples": samples[v]}
-        print(f"\nfounding ({v}): 1 species {one:.2f} s, 16 species {many:.2f} s, ratio {many / one:.2f} (target ≤ 2)")
+        out[v] = {"found_1_s": one, "found_16_s": many, "ratio_16_over_1": many / one}
+        out[v] |= {"over_floor_16": many / f16, "samples": samples[v]}
+        print(
+            f"founding ({v}): 1 species {one:.2f} s, 16 species {many:.2f} s, ratio {many / one:.2f} (target ≤ 2); "
+            f"16 species / Ray's floor {many / f16:.2f}"
+        )
     return out
 
 
