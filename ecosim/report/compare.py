@@ -241,52 +241,60 @@ def compute_table(groups: Mapping[str, Sequence[RunLogs]]) -> pd.DataFrame:
 def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", budget: float | None = None):  # noqa: ANN201
     """Selected network's test accuracy against cumulative training compute, one line per run.
 
+    Two panels on the same lines: the whole run (left; the y axis spans at most 15 points below the
+    best, and a note says how many early points it hides), and the last decade of compute before the
+    end (right; the 2 points below the best), where the equal-compute comparison is read.
+
     Args:
         groups: label → runs (e.g. ``{"evolution, levers": [...], "baseline C10[3x3]-F10": [...]}``);
             each label one colour.
         title: the figure title.
-        budget: draw the equal-compute budget as a vertical line (MACs).
+        budget: draw the equal-compute budget as a vertical line (MACs); it also ends the right panel.
 
     Returns:
-        a matplotlib ``Figure`` (x: training multiply-accumulates, log scale; y: test accuracy %).
+        a matplotlib ``Figure`` (x: training multiply-accumulates, log scale; y: test accuracy %),
+        ``fig.axes == [whole, last decade]``.
     """
-    import matplotlib
+    from matplotlib import rcParams
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 6.5))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    ys: list[np.ndarray] = []
+    fig = Figure(figsize=(12, 6.5), layout="constrained")
+    whole, zoom = fig.subplots(1, 2)
+    colours = rcParams["axes.prop_cycle"].by_key()["color"]
+    curves: list[tuple[np.ndarray, np.ndarray]] = []
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):
             c = compute_curve(r)
             x, y = c["train_macs"].to_numpy(), 100 * c["selected_test_accuracy"].to_numpy()
             colour = colours[k % len(colours)]
-            ax.plot(x, y, color=colour, lw=1.2, alpha=0.8, label=textwrap.fill(name, 90) if j == 0 else None)
-            ax.plot(x[-1:], y[-1:], "o", color=colour, ms=3.5, alpha=0.9)  # where the run ended (one generation: a dot)
-            ys.append(y[np.isfinite(y)])
-    if budget:
-        ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
-    ax.set_xscale("log")
-    ax.set_xlabel("cumulative training compute (multiply-accumulates)")
-    ax.set_ylabel("test accuracy of the selected network (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+            for ax in (whole, zoom):
+                ax.plot(x, y, color=colour, lw=1.2, alpha=0.8, label=textwrap.fill(name, 90) if j == 0 else None)
+                ax.plot(x[-1:], y[-1:], "o", color=colour, ms=3.5, alpha=0.9)  # where the run ended
+            curves.append((x, y))
+    for ax in (whole, zoom):
+        if budget:
+            ax.axvline(budget, color="grey", ls="--", lw=1, label="equal-compute budget")
+        ax.set_xscale("log")
+        ax.set_xlabel("cumulative training compute (multiply-accumulates)")
+        ax.grid(alpha=0.3)
+    whole.set_ylabel("test accuracy of the selected network (%)")
+    zoom.set_title("the last decade of compute", fontsize=9)
+    ys = [y[np.isfinite(y)] for _, y in curves]
     ys = [y for y in ys if y.size]
     if ys:  # the first generations of a run start near chance: keep the comparison readable
         top, low = max(float(y.max()) for y in ys), min(float(y.min()) for y in ys)
         bottom = max(low, top - 15)
-        ax.set_ylim(bottom, top + 0.5)
+        whole.set_ylim(bottom, top + 0.5)
         if bottom > low:  # say what the cut hides
             hidden = sum(int((y < bottom).sum()) for y in ys)
-            ax.set_ylabel(
-                f"test accuracy of the selected network (%)\naxis from {bottom:.1f}%: {hidden} early points "
-                f"below it (lowest {low:.1f}%)"
-            )
+            whole.set_title(f"axis from {bottom:.1f}%: {hidden} early points below it (lowest {low:.1f}%)", fontsize=9)
+        right = budget or max(float(x[np.isfinite(x)].max()) for x, _ in curves if np.isfinite(x).any())
+        zoom.set_xlim(right / 10, right * 1.3)
+        zoom.set_ylim(max(low, top - 2), top + 0.2)
+    handles, labels = whole.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncol=2, frameon=False)
     if title:
-        ax.set_title(title)
-    fig.tight_layout()
+        fig.suptitle(title)
     return fig
 
 

@@ -111,6 +111,10 @@ def test_compute_figure_draws_one_line_per_run(run):
     ends = [line for line in lines if line.get_linestyle() == "None"]  # a dot where each run ended
     assert len(curves) == 2 and np.allclose(curves[0].get_ydata(), [70, 83, 88])
     assert len(ends) == 2 and np.allclose(ends[0].get_ydata(), [88])
+    whole, zoom = fig.axes  # the right panel: the same lines, the last decade of compute before the budget
+    assert len(zoom.get_lines()) == len(whole.get_lines())
+    assert zoom.get_xlim() == pytest.approx((1e5, 1.3e6))
+    assert zoom.get_ylim()[0] == pytest.approx(86.0)  # 2 points below the best (88)
 
 
 def test_ecosim_report_writes_the_compute_table_and_figure(run, tmp_path):
