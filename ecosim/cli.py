@@ -12,8 +12,8 @@ too. Nothing is wrapped at 80 columns when the output is not a terminal.
 
 Exit status: 0 done; 1 a filesystem fault (:class:`ecosim.errors.StorageError`: one line naming
 the path, the operation and the reason); 2 bad input (one line on stderr naming the parameter);
-130 after Ctrl-C (SIGINT), 143 after SIGTERM, 141 when stdout's pipe closes (``| head``), 75 after
-a resumable stop
+130 after Ctrl-C (SIGINT), 143 after SIGTERM, 141 when stdout's pipe closes (``| head``), 75 when
+Ray did not start (:class:`ecosim.errors.RayStartError`, nothing run: retry) or after a resumable stop
 (:class:`ecosim.errors.ResumableStop`, e.g. a cluster where no training task starts any more, or
 a full disk mid-run): each finishes cleanly, keeps the last complete generation and prints on one
 line what happened and how to resume.
@@ -209,7 +209,7 @@ Output: the run directory first, one line per generation, the champion last (std
 a live progress bar on stderr when it is a terminal.
 Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 output pipe closed, 75 stopped (no training task
 started for twice resources.stall_timeout, ...): each keeps the last complete generation:
-continue with 'ecosim resume RUN_DIR'."""
+continue with 'ecosim resume RUN_DIR'; 75 also when Ray did not start (nothing run: retry)."""
 
 _RESUME_EPILOG = """\
 Works from any directory (RUN_DIR/config.toml stores absolute paths).
@@ -523,9 +523,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:  # a filesystem fault: one line, path, operation, reason (issue 21)
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return 1
-    except EcosimError as exc:
+    except EcosimError as exc:  # 2, or the error's own status (Ray that did not start: 75, retry later)
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
-        return 2
+        return int(getattr(exc, "exit_status", 2))
     except BrokenPipeError:  # stdout closed (`| head`): stop as a SIGPIPE would, resumable, no second error at exit
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

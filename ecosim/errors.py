@@ -54,6 +54,20 @@ class ClusterError(EcosimError, RuntimeError):
     ``ecosim resume`` continues from it."""
 
 
+class RayStartError(ClusterError):
+    """Ray itself did not start (local) or could not be joined (``run.address``), before any work.
+
+    Ray waits a fixed 30 s for its own processes; on an overloaded machine that wait can run out,
+    and Ray then raises a bare ``Exception`` with a traceback. ecosim reports it in one line and
+    the command line exits with :attr:`exit_status`, so a job scheduler can retry.
+
+    Attributes:
+        exit_status: 75 (``EX_TEMPFAIL``: a temporary failure; retry later).
+    """
+
+    exit_status = 75
+
+
 class ResumableStop(EcosimError, RuntimeError):
     """The run stopped before its last generation and can go on: ``ecosim resume RUN_DIR`` continues it.
 

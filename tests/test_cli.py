@@ -221,6 +221,21 @@ def test_an_offline_download_is_one_line_naming_dataset_folder_and_what_to_do_an
 
 
 # ---- stored runs (written with the store's own writers; no Ray) ------------------------------------
+def test_ray_that_does_not_start_is_one_line_exit_75_and_no_run_directory(tmp_path, data_root):
+    # a real ray.init failure (its session folder under a file); Ray's own 30 s start-up timeout on an
+    # overloaded machine takes the same path: a bare Exception from ray.init
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    res = ecosim(
+        "run", "--data-root", data_root, *TINY, "--out", str(tmp_path / "run"), env=_env(RAY_TMPDIR=str(blocker))
+    )
+    errors = [line for line in res.stdout.splitlines() + res.stderr.splitlines() if line.startswith("error")]
+    assert res.returncode == 75, res.stderr
+    assert len(errors) == 1 and "local Ray did not start (NotADirectoryError" in errors[0]
+    assert "Traceback" not in res.stderr + res.stdout
+    assert not (tmp_path / "run").exists()
+
+
 def _stored_run(run_dir: Path, done: int, total: int, data_root: str) -> Path:
     """A run directory as a run of ``total`` generations leaves it after ``done``: config, logs, checkpoint."""
     cfg = Config().with_overrides({"run.out": str(run_dir), "run.generations": total, "data.data_root": data_root})

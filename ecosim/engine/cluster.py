@@ -21,7 +21,7 @@ from typing import Any
 import ray
 
 from ecosim.config import Config
-from ecosim.errors import ConfigError, EcosimError
+from ecosim.errors import ConfigError, EcosimError, RayStartError
 
 #: Ray's switch for its single-machine mode (every listener on loopback)
 _SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -146,6 +146,8 @@ def ensure_ray(config: Config) -> None:
 
     Raises:
         EcosimError: ``run.address`` does not accept connections (:func:`check_address`).
+        RayStartError: ``ray.init`` failed (local Ray did not start, or the cluster refused to be
+            joined): one line naming Ray's error.
     """
     if ray.is_initialized():
         return
@@ -154,16 +156,34 @@ def ensure_ray(config: Config) -> None:
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
     if r.address:
         check_address(r.address)
-        ray.init(address=r.address, **kwargs)
+        try:
+            ray.init(address=r.address, **kwargs)
+        except Exception as exc:
+            raise RayStartError(f"could not join the Ray cluster at {r.address!r} ({_first_line(exc)})") from exc
         return
-    with _single_machine():
-        ray.init(
-            num_cpus=config.resources.num_cpus or None,
-            include_dashboard=r.dashboard,
-            dashboard_host=r.dashboard_host,
-            _node_ip_address="127.0.0.1",
-            **kwargs,
-        )
+    try:
+        with _single_machine():
+            ray.init(
+                num_cpus=config.resources.num_cpus or None,
+                include_dashboard=r.dashboard,
+                dashboard_host=r.dashboard_host,
+                _node_ip_address="127.0.0.1",
+                **kwargs,
+            )
+    except Exception as exc:  # Ray's own start-up (e.g. its fixed 30 s wait on a loaded machine)
+        with contextlib.suppress(Exception):
+            ray.shutdown()  # what did start
+        raise RayStartError(
+            f"local Ray did not start ({_first_line(exc)}); nothing was run: on an overloaded machine (Ray "
+            "waits 30 s for its own processes) retry later, or start Ray once with `ray start --head` and pass "
+            "its address with --address"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` of an exception raised by Ray."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def task_fits(nodes: Sequence[Mapping[str, Any]], cpus: float, gpus: float) -> bool:
