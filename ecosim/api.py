@@ -55,7 +55,7 @@ from ecosim.errors import (
 from ecosim.evolution.initial import initial_networks, starting_genome
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
-from ecosim.store.checkpoint import intact_checkpoint_generation
+from ecosim.store.checkpoint import checkpoint_settings, edited_settings, intact_checkpoint_generation
 from ecosim.store.lock import run_lock
 from ecosim.store.logs import logged_train_macs, set_aside_damaged_logs
 
@@ -345,8 +345,9 @@ def resume(
     Raises:
         CheckpointError: no config or no complete checkpoint in ``run_dir``, or another process
             is running it (:func:`ecosim.store.lock.run_lock`).
-        ConfigError: an override outside :data:`RESUMABLE_KEYS`, or fewer generations than
-            already complete.
+        ConfigError: an override outside :data:`RESUMABLE_KEYS`, fewer generations than
+            already complete, or a ``config.toml`` whose keys outside :data:`RESUMABLE_KEYS` were
+            edited since the checkpoint was written (one line naming each key, both values).
         DatasetError: the data is not where the run finds it (one line naming the folder used,
             whether it is the stored one, and ``--data-root`` / ``$ECOSIM_DATA``).
     """
@@ -371,6 +372,13 @@ def resume(
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:
         raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint to resume from")
+    edits = edited_settings(checkpoint_settings(run_dir, latest), stored)
+    if edits:  # config.toml edited by hand: the rest of the run would compute something else than its start
+        raise ConfigError(
+            f"config {str(cfg_path)!r} was edited after generation {latest} was computed: {'; '.join(edits)}; "
+            "put the old value back, or start a new run (resume changes only: "
+            f"{', '.join(sorted(RESUMABLE_KEYS))})"
+        )
     set_aside_damaged_logs(run_dir, latest)  # a damaged log file would break every later read of the log (warns)
     done = latest + 1
     if config.run.generations < done:

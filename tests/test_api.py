@@ -92,3 +92,29 @@ def test_the_stored_test_subset_gives_a_resumed_run_the_same_fitness_and_test_im
     again, _, _ = prepare_data(recorded)  # what resume prepares from config.toml
     assert np.array_equal(first.eval_labels, again.eval_labels) and np.array_equal(first.eval_images, again.eval_images)
     assert np.array_equal(first.test_labels, again.test_labels) and np.array_equal(first.test_images, again.test_images)
+
+
+@pytest.mark.ray
+def test_resume_refuses_a_config_toml_edited_by_hand_and_names_the_key(tmp_path, data_root, ray_local):
+    from ecosim.errors import ConfigError
+
+    cfg = Config(
+        run=RunConfig(generations=1, out=str(tmp_path / "run")),
+        data=DataConfig(data_root=str(data_root), test_subset=300),
+        ecosystem=EcosystemConfig(population=2),
+        training=TrainingParams(train_fraction=0.01),
+    )
+    api.run(cfg, progress=lambda line: None)
+    path = tmp_path / "run" / "config.toml"
+    original = path.read_text()
+    path.write_text(original.replace("max_macs = 0.0", "max_macs = 500000.0"))  # a cap added before resume
+    assert path.read_text() != original
+    with pytest.raises(
+        ConfigError, match=r"edited after generation 0 .*mutation\.max_macs = 500000\.0 \(the run computed with 0\.0\)"
+    ):
+        api.resume(tmp_path / "run", {"run.generations": 2}, progress=lambda line: None)
+    # a resumable key edited in the file is no edit of what the run computes
+    path.write_text(original.replace("generations = 1", "generations = 2"))
+    lines: list[str] = []
+    api.resume(tmp_path / "run", progress=lines.append)
+    assert any(line.startswith("generation 1 (2/2)") for line in lines)

@@ -59,7 +59,7 @@ from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.evolution.scheduling import costs_of, species_order, workload_of
 from ecosim.phenotype.records import TrainingParams
 from ecosim.progress import Reporter
-from ecosim.store.checkpoint import load_checkpoint, save_checkpoint
+from ecosim.store.checkpoint import computed_settings, load_checkpoint, save_checkpoint
 from ecosim.store.logs import LogWriter, logged_train_macs
 from ecosim.store.networks import save_network
 from ecosim.store.rundir import RunDir
@@ -110,6 +110,7 @@ class Ecosystem:
         reporters: Sequence[Reporter] = (),
     ) -> None:
         self.cfg = config
+        self._settings = computed_settings(config)  # in every checkpoint: resume refuses a config.toml edited since
         self.run_dir = Path(run_dir)
         self.input_shape = input_shape
         self.classes = classes
@@ -481,7 +482,14 @@ class Ecosystem:
             {"species_id": st.species_id, "key": st.key, "generation": st.generation, "networks": st.networks}
             for st in (self.states[s] for s in sorted(self.actors))
         ]
-        save_checkpoint(self.run_dir, generation, self.policy.to_json(), species, keep=self.cfg.run.checkpoint_keep)
+        save_checkpoint(
+            self.run_dir,
+            generation,
+            self.policy.to_json(),
+            species,
+            keep=self.cfg.run.checkpoint_keep,
+            settings=self._settings,
+        )
 
     # ---- the two modes -------------------------------------------------------------------------
     async def _run_sync(self, start: int, generations: int) -> None:

@@ -16,7 +16,9 @@ What is saved is the whole state, so a restore reads nothing else (no log is rea
 (id counters, the species registry, the champion, and the tallies of generations in progress
 with their network rows), and ``species`` holds every species' :class:`SpeciesState
 <ecosim.evolution.records.SpeciesState>` (its networks' records; their weights in the
-safetensors file).
+safetensors file). ``settings`` holds the config keys that decide what the run computes
+(:func:`computed_settings`): ``ecosim resume`` refuses a ``config.toml`` edited since
+(:func:`edited_settings`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ecosim.atomic import TMP_PREFIX, atomic_write, share_as_created
+from ecosim.config import RESUMABLE_KEYS, Config
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
@@ -42,12 +45,61 @@ from ecosim.store.rundir import RunDir
 CHECKPOINT_VERSION = 1
 
 
+def computed_settings(config: Config) -> dict[str, Any]:
+    """The config keys that decide what a run computes, flat: ``{"mutation.max_macs": 500000.0, ...}``.
+
+    Every key but :data:`~ecosim.config.RESUMABLE_KEYS` and ``run.out`` (where the run lies);
+    values as JSON gives them back.
+
+    >>> s = computed_settings(Config())
+    >>> "run.seed" in s and "run.generations" not in s and "run.out" not in s
+    True
+    """
+    flat = {
+        f"{section}.{key}": value
+        for section, table in config.to_dict().items()
+        for key, value in table.items()
+        if f"{section}.{key}" not in RESUMABLE_KEYS and f"{section}.{key}" != "run.out"
+    }
+    return dict(json.loads(json.dumps(flat)))
+
+
+def edited_settings(saved: Mapping[str, Any] | None, config: Config) -> list[str]:
+    """Keys whose value in ``config`` differs from the ``saved`` settings of a checkpoint.
+
+    Returns ``"key = now (the run computed with before)"`` per key, sorted; empty when nothing
+    differs or the checkpoint holds no settings (written by ecosim < 0.7).
+
+    >>> edited_settings(computed_settings(Config()), Config().with_overrides({"run.seed": 3}))
+    ['run.seed = 3 (the run computed with 0)']
+    """
+    if not saved:
+        return []
+    now = computed_settings(config)
+    return [
+        f"{key} = {now.get(key)!r} (the run computed with {saved.get(key)!r})"
+        for key in sorted(set(saved) | set(now))
+        if key in saved and key in now and saved[key] != now[key]
+    ]
+
+
+def checkpoint_settings(run_dir: str | Path, generation: int) -> dict[str, Any] | None:
+    """The ``settings`` of the checkpoint after ``generation`` (``None``: absent, unreadable, or older)."""
+    try:
+        state = json.loads((RunDir(run_dir).checkpoint(generation) / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    settings = state.get("settings") if isinstance(state, dict) else None
+    return settings if isinstance(settings, dict) else None
+
+
 def save_checkpoint(
     run_dir: str | Path,
     generation: int,
     coordinator: Mapping[str, Any],
     species: Sequence[Mapping[str, Any]],
     keep: int = 2,
+    settings: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the state after ``generation``.
 
@@ -56,6 +108,7 @@ def save_checkpoint(
             <ecosim.evolution.ecosystem.EcosystemPolicy.to_json>`).
         species: per species ``{"species_id", "key", "generation", "networks": {id: NetworkRecord}}``.
         keep: complete checkpoints to keep.
+        settings: :func:`computed_settings` of the run's config (resume checks ``config.toml`` against it).
 
     Returns:
         the checkpoint folder.
@@ -69,13 +122,15 @@ def save_checkpoint(
     except OSError as exc:
         raise StorageError.from_os(exc, "write the checkpoint", root) from exc
     try:
-        return _save(layout, root, tmp, generation, species, coordinator, keep)
+        return _save(layout, root, tmp, generation, species, coordinator, keep, settings)
     except OSError as exc:  # a full disk: the previous checkpoint and LATEST stay as they were
         shutil.rmtree(tmp, ignore_errors=True)
         raise StorageError.from_os(exc, "write the checkpoint", layout.checkpoint(generation)) from exc
 
 
-def _save(layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, coordinator: Any, keep: int) -> Path:
+def _save(
+    layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, coordinator: Any, keep: int, settings: Any
+) -> Path:
     final = layout.checkpoint(generation)
     arrays: dict[str, np.ndarray] = {}
     species_meta = []
@@ -100,6 +155,8 @@ def _save(layout: RunDir, root: Path, tmp: Path, generation: int, species: Any, 
         "coordinator": dict(coordinator),
         "species": species_meta,
     }
+    if settings is not None:
+        state["settings"] = dict(settings)
     atomic_write(tmp / "weights.safetensors", lambda p: save_file(arrays, p))
     atomic_write(tmp / "state.json", json.dumps(state))
     if final.exists():
