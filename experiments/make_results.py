@@ -490,13 +490,21 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
     return lines
 
 
+def trained_per_generation(r: RunLogs, last: int) -> float:
+    """Networks trained per generation (``train_images`` > 0), mean over generations ``0 … last``."""
+    n = r.networks
+    return float(((n["generation"] <= last) & (n["train_images"].fillna(0) > 0)).sum()) / (last + 1)
+
+
 def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budget: float) -> list[str]:
     """Why a set-up is above or below the best baseline at equal compute: accuracy at the same
     generation (the same number of trainings of its lineage) against the cost of a generation.
 
     Per set-up at the budget: the generation reached, its selected test accuracy, the best
-    baseline's at that same generation (mean over its seeds), and the mean forward
-    multiply-accumulates per image of the networks trained in that generation.
+    baseline's at that same generation (mean over its seeds), the mean forward
+    multiply-accumulates per image of the networks trained in that generation, and how many
+    networks a generation trains on average (an evolution run trains its offspring beside the
+    survivors: up to ``max_population``; a baseline its ``population``).
     """
     from ecosim.report.compare import at_compute, compute_curve
 
@@ -504,23 +512,26 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
     lines = [
         "",
         "Equal generations against equal compute: the selected network's test accuracy at the generation the",
-        f"budget allows, the best baseline ({best_base}) at that same generation, and what a network of",
-        "that generation costs (mean forward multiply-accumulates per image; mean over seeds):",
+        f"budget allows, the best baseline ({best_base}) at that same generation, what a network of",
+        "that generation costs (mean forward multiply-accumulates per image) and how many networks a",
+        "generation trains (mean over the run; mean over seeds):",
         "",
-        "| set-up | generation reached | selected test accuracy | best baseline, same generation | MACs per image |",
-        "|---|---|---|---|---|",
+        "| set-up | generation reached | selected test accuracy | best baseline, same generation | MACs per image "
+        "| trained per generation |",
+        "|---|---|---|---|---|---|",
     ]
     for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
         at = [at_compute(r, budget) for r in groups[name]]
         same = [float(c.loc[min(a.generation, int(c.index.max()))]) for a in at for c in base_curves]
-        macs = []
+        macs, trained = [], []
         for r, a in zip(groups[name], at, strict=True):
             n = r.networks
             macs.append(float(n.loc[(n["generation"] == a.generation) & (n["status"] == "ok"), "macs"].mean()))
+            trained.append(trained_per_generation(r, a.generation))
         lines.append(
             f"| {name} | {np.mean([a.generation for a in at]) + 1:.0f} | "
             f"{100 * np.mean([a.selected_test_accuracy for a in at]):.2f}% | {100 * np.mean(same):.2f}% | "
-            f"{np.nanmean(macs) / 1e6:.2f} M |"
+            f"{np.nanmean(macs) / 1e6:.2f} M | {np.mean(trained):.1f} |"
         )
     return lines
 

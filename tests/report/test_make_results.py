@@ -178,6 +178,8 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
     assert math.isclose(fate["champion lineage"], (300 + 600) / total)  # 4, and its parent 1
     assert math.isclose(fate["one training"], 300 / total)  # 3 and 5, culled after their first training
     assert "doubling every 80 generations" in make_results.variant(logs)
+    assert math.isclose(make_results.trained_per_generation(logs, 2), (2 + 4 + 2) / 3)
+    assert math.isclose(make_results.trained_per_generation(logs, 0), 2)
 
 
 def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_deleted(tmp_path):
