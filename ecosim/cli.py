@@ -180,6 +180,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+#: what argparse takes as a negative number rather than an option: any float Python reads
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (not the whole usage) naming the option.
 
@@ -190,6 +194,10 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # a negative value in any float form is a value, not an option: `--learning-rate -1e-3`,
+        # `--max-macs-doubling -inf` reach the config check that names the parameter (argparse
+        # knows only -5 and -.5; no ecosim option looks like a number)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -103,6 +103,9 @@ def test_resume_help_offers_data_root_and_address():
         (["--population", "8", "--max-population", "6"], "ecosystem.max_population"),
         (["--set", "ecosystem.nokey=1"], "ecosystem.nokey"),
         (["--mode", "fast"], "--mode"),
+        # negative values in every float form are values (argparse alone reads -1e-3 and -inf as options)
+        (["--learning-rate", "-1e-3"], "'training.learning_rate' = -0.001 is invalid"),
+        (["--max-macs", "1e6", "--max-macs-doubling", "-inf"], "'mutation.max_macs_doubling' = -inf is invalid"),
     ],
 )
 def test_bad_option_values_give_one_line_errors_naming_the_parameter(args, named, tmp_path):
