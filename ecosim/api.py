@@ -376,8 +376,7 @@ def resume(
     if edits:  # config.toml edited by hand: the rest of the run would compute something else than its start
         raise ConfigError(
             f"config {str(cfg_path)!r} was edited after generation {latest} was computed: {'; '.join(edits)}; "
-            "put the old value back, or start a new run (resume changes only: "
-            f"{', '.join(sorted(RESUMABLE_KEYS))})"
+            "put the old value back, or start a new run (resume changes only what `ecosim resume --help` lists)"
         )
     set_aside_damaged_logs(run_dir, latest)  # a damaged log file would break every later read of the log (warns)
     done = latest + 1
@@ -401,13 +400,13 @@ def resume(
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
     emit = _emitter(progress)
-    emit(f"run directory: {run_dir} (resuming after generation {latest})")
     try:
         prepared = prepare_data(config)
     except DataNotFoundError as exc:
         raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
+    emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
     with run_lock(run_dir):  # held to the end; a process that started meanwhile holds it: one-line error
         if config != stored:
             atomic_write(RunDir(run_dir).config, config.to_toml())

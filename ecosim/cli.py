@@ -541,7 +541,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             kept = "; " + _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
         else:  # report, show, export: what they write to files is written before they print
             kept = ""
-        console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
+        try:  # stderr may be the same closed pipe (`2>&1 | head`): then it goes quiet too
+            console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
+        except (OSError, SystemExit):  # rich turns a broken pipe into SystemExit(1)
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
         return 128 + int(signal.SIGPIPE)
     except OSError as exc:  # any other write or read the store did not wrap: the same one line
         console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))

@@ -45,13 +45,13 @@ def ecosim(*args: str, cwd: Path | None = None, env: dict[str, str] | None = Non
     )
 
 
-def _popen(*args: str, cwd: Path | None = None) -> subprocess.Popen:
+def _popen(*args: str, cwd: Path | None = None, merged: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ecosim.cli", *args],
         cwd=cwd,
         env=_env(),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
@@ -393,6 +393,18 @@ def test_a_closed_output_pipe_stops_the_run_resumably_in_one_line(tmp_path):
     last = [ln for ln in err.splitlines() if ln.strip()][-1]
     assert last.startswith("stopped: the output pipe closed (broken pipe); generation ")
     assert last.endswith(f"continue with: ecosim resume {out}") and "Traceback" not in err
+
+
+def test_a_closed_pipe_that_also_took_stderr_exits_141_and_keeps_the_run(tmp_path):
+    # `ecosim run ... 2>&1 | head`: the stop line has nowhere to go; the status still says SIGPIPE
+    out = tmp_path / "merged"
+    proc = _popen(
+        "run", "--dataset", "mnist", "--generations", "6", "--population", "2", "--out", str(out), *TINY, merged=True
+    )
+    _lines_until(proc, r"^generation 0 ", [], time.time() + 150)
+    proc.stdout.close()
+    assert proc.wait(timeout=150) == 141
+    assert (out / "checkpoints" / "LATEST").is_file()  # generation 0 is kept: resumable
 
 
 @pytest.mark.parametrize("command", ["show", "export", "resume", "report"])

@@ -40,6 +40,7 @@ from ecosim.config import RESUMABLE_KEYS, Config
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.evolution.records import NetworkRecord
 from ecosim.genome import Genome, Weights
+from ecosim.genome.mutation_params import parse_family_weights
 from ecosim.store.rundir import RunDir
 
 CHECKPOINT_VERSION = 1
@@ -49,10 +50,15 @@ def computed_settings(config: Config) -> dict[str, Any]:
     """The config keys that decide what a run computes, flat: ``{"mutation.max_macs": 500000.0, ...}``.
 
     Every key but :data:`~ecosim.config.RESUMABLE_KEYS` and ``run.out`` (where the run lies);
-    values as JSON gives them back.
+    values as JSON gives them back, in a form where settings that compute the same bits are equal:
+    ``family_weights`` as its weight per kind (``"layer=2,node=1"`` is
+    ``"node=1, add_layer=1, remove_layer=1"``), and the layout keys' reference pins as ``"auto"`` (``auto`` only
+    admits layouts bit-identical to dense, channels-first, whole; ``docs/design.md``, Training).
 
     >>> s = computed_settings(Config())
     >>> "run.seed" in s and "run.generations" not in s and "run.out" not in s
+    True
+    >>> computed_settings(Config().with_overrides({"training.conv_mode": "dense"})) == s
     True
     """
     flat = {
@@ -61,7 +67,21 @@ def computed_settings(config: Config) -> dict[str, Any]:
         for key, value in table.items()
         if f"{section}.{key}" not in RESUMABLE_KEYS and f"{section}.{key}" != "run.out"
     }
+    weights = parse_family_weights(config.mutation.family_weights)
+    canonical = ",".join(f"{k.value}={w:g}" for k, w in sorted(weights.items())) if weights else ""
+    flat["mutation.family_weights"] = canonical
+    for key, reference in _REFERENCE_LAYOUT.items():
+        if flat.get(key) == reference:
+            flat[key] = "auto"
     return dict(json.loads(json.dumps(flat)))
+
+
+#: the layout pins that compute what ``auto`` computes (auto admits only layouts bit-identical to them)
+_REFERENCE_LAYOUT = {
+    "training.conv_mode": "dense",
+    "training.memory_format": "channels_first",
+    "training.eval_split": "whole",
+}
 
 
 def edited_settings(saved: Mapping[str, Any] | None, config: Config) -> list[str]:
@@ -76,8 +96,9 @@ def edited_settings(saved: Mapping[str, Any] | None, config: Config) -> list[str
     if not saved:
         return []
     now = computed_settings(config)
+    given = config.to_dict()
     return [
-        f"{key} = {now.get(key)!r} (the run computed with {saved.get(key)!r})"
+        f"{key} = {given[key.split('.')[0]][key.split('.')[1]]!r} (the run computed with {saved.get(key)!r})"
         for key in sorted(set(saved) | set(now))
         if key in saved and key in now and saved[key] != now[key]
     ]
