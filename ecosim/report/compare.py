@@ -279,18 +279,33 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
         ax.grid(alpha=0.3)
     whole.set_ylabel("test accuracy of the selected network (%)")
     zoom.set_title("the last decade of compute", fontsize=9)
-    ys = [y[np.isfinite(y)] for _, y in curves]
-    ys = [y for y in ys if y.size]
-    if ys:  # the first generations of a run start near chance: keep the comparison readable
-        top, low = max(float(y.max()) for y in ys), min(float(y.min()) for y in ys)
-        bottom = max(low, top - 15)
+    finite = [(x[np.isfinite(y)], y[np.isfinite(y)]) for x, y in curves]
+    finite = [(x, y) for x, y in finite if y.size]
+    if finite:  # the first generations of a run start near chance: keep the comparison readable
+        top = max(float(y.max()) for _, y in finite)
+        low = min(float(y.min()) for _, y in finite)
+        ends = min(float(y[-1]) for _, y in finite)  # no run's end is ever cut off
+        bottom = max(low, min(top - 15, ends - 0.5))
         whole.set_ylim(bottom, top + 0.5)
         if bottom > low:  # say what the cut hides
-            hidden = sum(int((y < bottom).sum()) for y in ys)
+            hidden = sum(int((y < bottom).sum()) for _, y in finite)
             whole.set_title(f"axis from {bottom:.1f}%: {hidden} early points below it (lowest {low:.1f}%)", fontsize=9)
-        right = budget or max(float(x[np.isfinite(x)].max()) for x, _ in curves if np.isfinite(x).any())
-        zoom.set_xlim(right / 10, right * 1.3)
-        zoom.set_ylim(max(low, top - 2), top + 0.2)
+        right = budget or max(float(x.max()) for x, _ in finite)
+        left = right / 10
+        seen, last = [], []  # per run reaching the window: its values there (and the one it enters with), its last
+        for x, y in finite:
+            if x.max() < left:  # ended before the window: not in this panel
+                continue
+            inside = y[(x >= left) & (x <= right * 1.3)]
+            window = np.concatenate([y[x < left][-1:], inside])
+            if window.size:
+                seen.append(window)
+                last.append(float(window[-1]))
+        if seen:
+            high = max(float(w.max()) for w in seen)
+            floor = min(float(w.min()) for w in seen)
+            zoom.set_ylim(min(min(last) - 0.2, max(floor, high - 2)), high + 0.2)
+        zoom.set_xlim(left, right * 1.3)
     handles, labels = whole.get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncol=2, frameon=False)
     if title:
