@@ -319,6 +319,19 @@ def what(r: RunLogs) -> str:
     return "evolution, " + label(r).split(", ", 1)[1]
 
 
+SETTLED = " The champion's layers hardly change after generation 10 (see What evolved)."
+
+
+def champion_changes(r: RunLogs, start: int) -> float:
+    """Share of the generations after ``start`` whose champion's layers differ from the generation
+    before (1.0 when the run has fewer than 10 generations after ``start``: nothing to say)."""
+    layers = generation_champions(r)["layers"].astype(str)
+    late = layers[layers.index >= start]
+    if len(late) < 10:
+        return 1.0
+    return float((late.to_numpy()[1:] != late.to_numpy()[:-1]).mean())
+
+
 def conv_depth(summary: str) -> int:
     """Number of conv layers in a ``Genome.summary()`` string."""
     return len(conv_layers(summary))
@@ -514,7 +527,8 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
         "Equal generations against equal compute: the selected network's test accuracy at the generation the",
         f"budget allows, the best baseline ({best_base}) at that same generation, what a network of",
         "that generation costs (mean forward multiply-accumulates per image) and how many networks a",
-        "generation trains (mean over the run; mean over seeds):",
+        "generation trains (mean over the generations up to the one reached; mean over seeds). A",
+        "baseline value marked * is its last generation, where the set-up went further:",
         "",
         "| set-up | generation reached | selected test accuracy | best baseline, same generation | MACs per image "
         "| trained per generation |",
@@ -523,6 +537,7 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
     for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
         at = [at_compute(r, budget) for r in groups[name]]
         same = [float(c.loc[min(a.generation, int(c.index.max()))]) for a in at for c in base_curves]
+        beyond = any(a.generation > int(c.index.max()) for a in at for c in base_curves)
         macs, trained = [], []
         for r, a in zip(groups[name], at, strict=True):
             n = r.networks
@@ -530,7 +545,8 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
             trained.append(trained_per_generation(r, a.generation))
         lines.append(
             f"| {name} | {np.mean([a.generation for a in at]) + 1:.0f} | "
-            f"{100 * np.mean([a.selected_test_accuracy for a in at]):.2f}% | {100 * np.mean(same):.2f}% | "
+            f"{100 * np.mean([a.selected_test_accuracy for a in at]):.2f}% | {100 * np.mean(same):.2f}%"
+            f"{'*' if beyond else ''} | "
             f"{np.nanmean(macs) / 1e6:.2f} M | {np.mean(trained):.1f} |"
         )
     return lines
@@ -855,6 +871,7 @@ def main() -> None:
             continue
         m = {k: float(np.nanmean([search_effort(r)[k] for r in sel])) for k in search_effort(sel[0])}
         fails = float(np.mean([r.generations["failed_species_limit"].sum() for r in sel]))
+        champ_settled = all(champion_changes(r, 10) <= 0.1 for r in sel)
         if spec:
             why.append(
                 f"- MNIST with speciation ({len(sel)} runs): the last species was founded by generation "
@@ -863,7 +880,7 @@ def main() -> None:
                 f"{m['species at the end']:.1f} species held conv networks, the rest small MLPs. Only "
                 f"{_pct(m[CHAMP_SHARE])} of the offspring came from the champion's species, and "
                 f"{fails:.0f} offspring per run whose genome left their species became clones under the "
-                "species limit. The champion's layers hardly change after generation 10 (see What evolved)."
+                "species limit." + (SETTLED if champ_settled else "")
             )
         else:
             share = float(np.mean([float(r.column("conv_share").iloc[-1]) for r in sel]))

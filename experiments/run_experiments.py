@@ -336,12 +336,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 143 if terminated else 130
+        except EcosimError as exc:  # ecosim's own one-line errors (an edited config.toml, Ray that did not start)
+            print(f"  failed: {exc}", file=sys.stderr)
+            failed.append(p)
         except Exception as exc:  # noqa: BLE001 -- one broken run must not stop the others
             print(f"  failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             traceback.print_exc()
             failed.append(p)
-    experiments = sorted({str(out / p.experiment) for p in planned})
-    print("\nreport:\n  ecosim report " + " ".join(experiments) + f" --out {out / 'report'}")
+    experiments = sorted({str(out / p.experiment) for p in planned if (out / p.experiment).is_dir()})
+    if experiments:
+        print("\nreport:\n  ecosim report " + " ".join(experiments) + f" --out {out / 'report'}")
     if failed:
         print(
             f"{len(failed)} run(s) failed: " + ", ".join(str(p.run_dir) for p in failed),

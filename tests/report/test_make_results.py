@@ -180,6 +180,7 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
     assert "doubling every 80 generations" in make_results.variant(logs)
     assert math.isclose(make_results.trained_per_generation(logs, 2), (2 + 4 + 2) / 3)
     assert math.isclose(make_results.trained_per_generation(logs, 0), 2)
+    assert make_results.champion_changes(logs, 0) == 1.0  # 3 generations: too few to say it settled
 
 
 def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_deleted(tmp_path):
