@@ -467,7 +467,7 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         fig = compute_figure(
             {k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget
         )
-        path = plots / f"compute-{ds}.png"
+        path = plots / f"equal-compute-{ds}.png"  # beside the report's compute-{ds}.png, not over it
         plots.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         lines += ["", f"![{ds}: accuracy against compute]({rel / path.name})", ""]
