@@ -40,6 +40,9 @@ SPECIES_ALLOCATIONS = ("relative_fitness", "mean_fitness")
 #: ecosystem.complexity: what eq. 9's relative complexity measures (see EcosystemConfig)
 COMPLEXITY_MEASURES = ("parameters", "macs")
 
+#: ecosystem.complexity_favours: which of two equally fit, equally old networks eq. 9 culls less
+COMPLEXITY_FAVOURS = ("smaller", "larger")
+
 #: config key → its valid values (the CLI offers them as choices)
 CHOICES: dict[str, tuple[str, ...]] = {
     "run.mode": MODES,
@@ -51,6 +54,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ecosystem.species_allocation": SPECIES_ALLOCATIONS,
     "mutation.resize_dimension": RESIZE_DIMENSIONS,
     "ecosystem.complexity": COMPLEXITY_MEASURES,
+    "ecosystem.complexity_favours": COMPLEXITY_FAVOURS,
 }
 
 
@@ -166,6 +170,12 @@ class EcosystemConfig:
             ``"parameters"`` (default) or ``"macs"``, the forward multiply-accumulates per image,
             so that culling weighs what a network costs to train rather than its size (a conv
             layer at stride 1 has few parameters and many multiply-accumulates).
+        complexity_favours: which of two equally fit, equally old networks eq. 9 culls less.
+            ``"smaller"`` (default, PyCortex's code: ``c_r = g(−z)`` of the complexity, so the
+            larger network has the larger culling weight ``age / (f_r · c_r)``) or ``"larger"``
+            (eq. 9 read as its text reads, ``c_r = g(+z)`` like ``f_r``, and as PyCortex's comment
+            says: "old, unfit and simple networks are more likely to be eliminated"). An issue-17
+            lever: under the default, selection kept the networks far below a cost cap.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -202,6 +212,7 @@ class EcosystemConfig:
     protect_new_structure: int = 0
     protect_removals: bool = True
     complexity: str = "parameters"
+    complexity_favours: str = "smaller"
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)

@@ -124,6 +124,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"cost cap {m.max_macs:.3g} MACs per image{rise}")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
+    if e.complexity_favours != "smaller":
+        parts.append(f"culling favours the {e.complexity_favours}")
     if e.protect_new_structure:
         only = "" if e.protect_removals else " (additions only)"
         parts.append(f"protection {e.protect_new_structure}{only}")

@@ -135,6 +135,7 @@ class Ecosystem:
             crossover_rate=config.ecosystem.crossover_rate,
             mutation=config.mutation,
             complexity=config.ecosystem.complexity,
+            complexity_favours=config.ecosystem.complexity_favours,
         )
         self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation)
         self._budget = RecoveryBudget(res.max_retries)

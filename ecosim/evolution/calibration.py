@@ -3,11 +3,12 @@
 ``f_r(n) = g((f_a(n) − µ) / σ)`` with ``g`` the logistic function, µ and σ over the species
 (or the whole ecosystem without speciation).
 
-Relative complexity is left undefined by the paper. ecosim defines it as the logistic of the
-**negated** z-score of parameter counts: ``c_r(n) = g(−(P(n) − µ_P) / σ_P)``. A network larger
-than its peers gets a smaller ``c_r`` and therefore a *larger* culling weight
-``age / (f_r · c_r)`` (eq. 9): among equally fit and equally old networks, the larger one is the
-more likely to be culled.
+Relative complexity is left undefined by the paper. ecosim defines it by default as the logistic
+of the **negated** z-score of parameter counts: ``c_r(n) = g(−(P(n) − µ_P) / σ_P)``, as PyCortex's
+code does. A network larger than its peers gets a smaller ``c_r`` and therefore a *larger*
+culling weight ``age / (f_r · c_r)`` (eq. 9): among equally fit and equally old networks, the
+larger one is the more likely to be culled. ``ecosystem.complexity_favours = "larger"`` takes
+``g(+z)`` instead, eq. 9 as its text reads (and as PyCortex's comment describes its culling).
 """
 
 from __future__ import annotations
@@ -41,9 +42,23 @@ def relative_fitness(fitness: Sequence[float]) -> np.ndarray:
     return logistic_zscore(fitness)
 
 
-def relative_complexity(parameter_counts: Sequence[int]) -> np.ndarray:
-    """Relative complexity ``g(−z)`` of parameter counts ``(n,)``: larger network → smaller value."""
-    return logistic_zscore(-np.asarray(parameter_counts, dtype=np.float64))
+def relative_complexity(sizes: Sequence[float], favour: str = "smaller") -> np.ndarray:
+    """Relative complexity ``c_r`` of network sizes ``(n,)`` (parameters or multiply-accumulates).
+
+    ``favour = "smaller"``: ``g(−z)``, a larger network gets a smaller value, so a larger culling
+    weight in eq. 9 (ecosim's default, PyCortex's code). ``"larger"``: ``g(+z)``, the relative
+    complexity as eq. 9's text reads (PyCortex's comment: simple networks are culled first).
+
+    >>> relative_complexity([1, 3]).round(3).tolist(), relative_complexity([1, 3], "larger").round(3).tolist()
+    ([0.731, 0.269], [0.269, 0.731])
+
+    Raises:
+        ValueError: ``favour`` is neither ``"smaller"`` nor ``"larger"``.
+    """
+    if favour not in ("smaller", "larger"):
+        raise ValueError(f"favour must be 'smaller' or 'larger', got {favour!r}")
+    x = np.asarray(sizes, dtype=np.float64)
+    return logistic_zscore(x if favour == "larger" else -x)
 
 
 __all__ = ["logistic_zscore", "relative_complexity", "relative_fitness"]

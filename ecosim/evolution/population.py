@@ -50,13 +50,15 @@ class ReproductionPolicy:
     """Reproduction settings (paper §III-D, §III-F) and what relative complexity measures (§III-G).
 
     ``complexity``: ``"parameters"`` or ``"macs"`` (forward multiply-accumulates per image), the
-    quantity eq. 9's ``c_r`` is computed from (``ecosystem.complexity``).
+    quantity eq. 9's ``c_r`` is computed from (``ecosystem.complexity``); ``complexity_favours``:
+    ``"smaller"`` or ``"larger"``, which network eq. 9 culls less (``ecosystem.complexity_favours``).
     """
 
     speciation: bool = True
     crossover_rate: float = 0.5
     mutation: MutationParams = field(default_factory=MutationParams)
     complexity: str = "parameters"
+    complexity_favours: str = "smaller"
 
 
 @dataclass
@@ -118,7 +120,7 @@ class Population:
         sizes = [
             multiply_accumulates(r.genome) if self.reproduction.complexity == "macs" else r.parameters for r in recs
         ]
-        cr = relative_complexity(sizes)
+        cr = relative_complexity(sizes, self.reproduction.complexity_favours)
         for r, f, c in zip(recs, fr, cr):
             self.networks[r.id] = dataclasses.replace(r, relative_fitness=float(f), relative_complexity=float(c))
 

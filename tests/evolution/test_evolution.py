@@ -131,6 +131,24 @@ def test_relative_complexity_measures_parameters_or_multiply_accumulates(complex
     assert (conv_cr < mlp_cr) == (complexity == "macs")
 
 
+@pytest.mark.parametrize("favour", ["smaller", "larger"])
+def test_complexity_favours_decides_which_of_two_equal_networks_eq9_culls_more(favour):
+    """``ecosystem.complexity_favours`` (issue 17): with equal fitness and age, eq. 9 culls the
+    larger network more under ``"smaller"`` (PyCortex's code) and the smaller under ``"larger"``
+    (eq. 9's text)."""
+    small = Genome((1, 28, 28), (DenseLayer(16), DenseLayer(10)))
+    large = Genome((1, 28, 28), (DenseLayer(64), DenseLayer(10)))
+    pop = Population(0, None, 0, ReproductionPolicy(speciation=False, complexity_favours=favour))
+    pop.add([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i, g in enumerate((small, large))])
+    pop.apply({0: {"fitness": 0.5}, 1: {"fitness": 0.5}})
+    pop.calibrate()
+    cr = [pop.networks[i].relative_complexity for i in (0, 1)]
+    w = cull_weights([3, 3], [0.5, 0.5], cr)
+    assert (w[1] > w[0]) == (favour == "smaller") and w[0] != w[1]
+    with pytest.raises(ValueError, match="favour"):
+        relative_complexity([1, 2], "bigger")
+
+
 def test_cost_cap_failures_and_redraws_are_counted_apart_from_constraint_failures():
     """``mutation.max_macs`` (issue 17): a mutation whose every draw is over the cap is a clone
     counted as ``failed_cost_cap`` (not ``failed_<kind>``), and every discarded draw counts in
