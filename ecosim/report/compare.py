@@ -261,6 +261,10 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     whole, zoom = fig.subplots(1, 2)
     colours = rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(groups) > len(colours):  # one colour per label: no two set-ups share one
+        from matplotlib import colormaps
+
+        colours = [colormaps["tab20"](i % 20) for i in range(len(groups))]
     curves: list[tuple[np.ndarray, np.ndarray]] = []
     for k, (name, runs) in enumerate(groups.items()):
         for j, r in enumerate(runs):

@@ -116,6 +116,9 @@ def test_compute_figure_draws_one_line_per_run(run):
     assert zoom.get_xlim() == pytest.approx((1e5, 1.3e6))
     # in the window only the first generation (6e5 MACs, 70%): it is shown, whatever the best run reached later
     assert zoom.get_ylim() == pytest.approx((69.8, 70.2))
+    many = compute_figure({f"set-up {k}": [run] for k in range(12)}, "t", budget=1e6)
+    curves = [ln for ln in many.axes[0].get_lines() if ln.get_linestyle() == "-"]  # the budget line is dashed
+    assert len({str(ln.get_color()) for ln in curves}) == 12  # twelve set-ups, twelve colours
     wide = compute_figure({"evolution": [run]}, "t", budget=1e7)  # every point in the window: each run's end shown
     assert wide.axes[1].get_ylim()[0] <= 88 - 0.2 and wide.axes[1].get_ylim()[1] == pytest.approx(88.2)
 
