@@ -64,14 +64,19 @@ def test_test_subset_above_the_test_set_warns_and_uses_all(data_root, caplog):
     assert len(data.eval_labels) == 10_000 and "data.test_subset' = 100000" in caplog.text
 
 
-@pytest.mark.ray
-def test_python_api_runs_a_config_with_only_the_population_set(tmp_path, data_root, ray_local):
-    cfg = Config(
-        run=RunConfig(generations=1, out=str(tmp_path / "api")),
+def _one_generation_of_two(out: Path, data_root) -> Config:
+    """One generation of 2 networks, 1% of the training set, 300 test images: a run of seconds."""
+    return Config(
+        run=RunConfig(generations=1, out=str(out)),
         data=DataConfig(data_root=str(data_root), test_subset=300),
         ecosystem=EcosystemConfig(population=2),
         training=TrainingParams(train_fraction=0.01),
     )
+
+
+@pytest.mark.ray
+def test_python_api_runs_a_config_with_only_the_population_set(tmp_path, data_root, ray_local):
+    cfg = _one_generation_of_two(tmp_path / "api", data_root)
     lines: list[str] = []
     result = api.run(cfg, progress=lines.append)
     assert lines[0] == f"run directory: {tmp_path / 'api'}"
@@ -98,13 +103,7 @@ def test_the_stored_test_subset_gives_a_resumed_run_the_same_fitness_and_test_im
 def test_resume_refuses_a_config_toml_edited_by_hand_and_names_the_key(tmp_path, data_root, ray_local):
     from ecosim.errors import ConfigError
 
-    cfg = Config(
-        run=RunConfig(generations=1, out=str(tmp_path / "run")),
-        data=DataConfig(data_root=str(data_root), test_subset=300),
-        ecosystem=EcosystemConfig(population=2),
-        training=TrainingParams(train_fraction=0.01),
-    )
-    api.run(cfg, progress=lambda line: None)
+    api.run(_one_generation_of_two(tmp_path / "run", data_root), progress=lambda line: None)
     path = tmp_path / "run" / "config.toml"
     original = path.read_text()
     path.write_text(original.replace("max_macs = 0.0", "max_macs = 500000.0"))  # a cap added before resume
