@@ -46,9 +46,12 @@ run experiments/baselines/cifar10-C10-3x3-C20s2-3x3.toml --seeds 0 --generations
 run experiments/levers/cifar10-levers-params.toml --seeds 0 --generations 300 --train-macs 1.7e13 "${EVO[@]}"
 run experiments/levers/cifar10-levers-conv.toml --seeds 0 --generations 100 --train-macs 1.7e13 "${EVO[@]}"
 run experiments/cifar10-no-speciation.toml --seeds 0 --generations 100 "${EVO[@]}"
-# Phase 3 (MNIST), the cost cap with eq. 9 favouring the larger network; then the rising cap
+# Phase 3 (MNIST), the cost cap with eq. 9 favouring the larger network, without and with the cap on
+# crossover offspring; then the rising cap
 for seed in 0 1 2; do
-  run experiments/levers/mnist-levers-grow.toml --seeds $seed --generations 300 --train-macs 1.2e13 "${EVO[@]}"
+  for set in grow grow-xcap; do
+    run "experiments/levers/mnist-levers-$set.toml" --seeds $seed --generations 300 --train-macs 1.2e13 "${EVO[@]}"
+  done
 done
 # the rising cap (both datasets): the cap doubles every 80 generations, removals are not protected
 for ds in mnist fashion-mnist; do

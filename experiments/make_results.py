@@ -121,7 +121,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"new layers {m.new_layer_conv_share:.0%} conv")
     if m.max_macs:
         rise = f", doubling every {m.max_macs_doubling:g} generations" if m.max_macs_doubling else ""
-        parts.append(f"cost cap {m.max_macs:.3g} MACs per image{rise}")
+        crossover = ", crossover included" if m.cap_crossover else ""
+        parts.append(f"cost cap {m.max_macs:.3g} MACs per image{rise}{crossover}")
     if e.complexity != "parameters":
         parts.append(f"complexity by {e.complexity}")
     if e.complexity_favours != "smaller":

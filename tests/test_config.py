@@ -48,6 +48,7 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"ecosystem.initial_layers": "X5", "mutation.new_kernel_shape": "3x3"}, "ecosystem.initial_layers"),
         ({"ecosystem.protect_removals": False}, "ecosystem.protect_removals"),  # narrows no protection
         ({"mutation.max_macs_doubling": 10.0}, "mutation.max_macs_doubling"),  # doubles no cap
+        ({"mutation.cap_crossover": True}, "mutation.cap_crossover"),  # applies no cap
     ],
 )
 def test_bad_values_are_rejected_naming_the_parameter(override, name):

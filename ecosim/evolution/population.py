@@ -152,6 +152,8 @@ class Population:
         the species with speciation; without speciation the pair mates with probability eq. 7
         and otherwise the first parent is mutated. A mutation is drawn by eqs. 3–6; one that
         would break a constraint fails (``failed`` holds its kind) and the offspring is a clone.
+        With ``mutation.cap_crossover`` a crossover offspring over the cost cap and costlier than
+        both parents is discarded and the first parent mutated instead (issue 17).
 
         Where an offspring goes is not decided here: one whose key leaves the species carries
         the clone of its parent as ``fallback``, which the ecosystem uses instead when the
@@ -218,13 +220,16 @@ class Population:
                     rng,
                     self.reproduction.mutation,
                 )
-                child = self._child(oid, generation, g, w, (a.id, b.id), Origin.CROSSOVER, None)
+                if self._over_cap(g, (a.genome, b.genome), generation):
+                    redraws = 1  # discarded like a mutation draw; the first parent is mutated instead
+                else:
+                    child = self._child(oid, generation, g, w, (a.id, b.id), Origin.CROSSOVER, None)
         if child is None:
             p = parents[0]
             attempt.origin, attempt.parents = Origin.MUTATION, (p,)
             rng = derive_rng(self.seed, generation, oid, "mutation")
             res = mutate(p.genome, p.weights, rng, self.reproduction.mutation, generation=generation)
-            redraws = res.cap_redraws
+            redraws += res.cap_redraws
             if not res.ok:
                 failed.append(FailReason.COST_CAP if res.over_cap else FailReason.constraint(res.kind))
                 child = self._clone(oid, generation, p)
@@ -236,6 +241,14 @@ class Population:
         if key != self.key:  # it leaves the species: the clone stands by for the species limit
             fallback = self._clone(oid, generation, attempt.parents[0])
         return Offspring(child, key, tuple(failed), fallback, redraws)
+
+    def _over_cap(self, child: Genome, parents: Sequence[Genome], generation: int) -> bool:
+        """``True``: with ``mutation.cap_crossover``, ``child`` costs more than the cap and every parent."""
+        params = self.reproduction.mutation
+        if not params.cap_crossover:
+            return False
+        cost = multiply_accumulates(child)
+        return cost > params.cap(generation) and cost > max(multiply_accumulates(p) for p in parents)
 
     def _child(
         self,

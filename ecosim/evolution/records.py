@@ -187,8 +187,9 @@ class Offspring:
         failed: why a drawn mutation did not apply (a constraint kind,
             :attr:`FailReason.COST_CAP` or :attr:`FailReason.REPRODUCTION`). The species limit is
             not decided here.
-        cap_redraws: mutation draws discarded because the offspring would have exceeded
-            ``mutation.max_macs`` (0 without a cap).
+        cap_redraws: mutation draws (and, with ``mutation.cap_crossover``, a crossover)
+            discarded because the offspring would have exceeded ``mutation.max_macs`` (0 without
+            a cap).
         fallback: for an offspring whose key differs from its species': the clone of its parent
             that replaces it when the ecosystem has no room for a new species, else ``None``.
     """

@@ -153,14 +153,20 @@ class MutationParams:
             whose offspring would cost more than the cap and more than its parent is discarded
             and another drawn, 16 draws in all; then the mutation fails (counted as
             ``failed_<kind>`` of the last draw) and the parent is cloned. Mutations that keep or
-            lower the cost always pass; crossover is not capped. Issue 17: at equal training
-            compute, a network that costs 2.7× the baseline's per image gets 2.7× fewer
-            generations.
+            lower the cost always pass; crossover is capped only with ``cap_crossover``. Issue 17:
+            at equal training compute, a network that costs 2.7× the baseline's per image gets
+            2.7× fewer generations.
         max_macs_doubling (float, default 0): generations over which the cost cap doubles: the
             cap at generation ``g`` is ``max_macs · 2^(g / max_macs_doubling)``
             (:meth:`MutationParams.cap`); ``0``: the cap stays ``max_macs``. Needs ``max_macs``.
             Issue 17: under a fixed cap, networks stay cheap and lead early at equal compute, then
             stall for capacity; a rising cap lets them grow as the run goes on.
+        cap_crossover (bool, default False): the cost cap applies to crossover offspring too: a
+            crossover offspring that would cost more than the cap and more than both its parents
+            is discarded (one ``cap_redraws``) and its first parent is mutated instead, under the
+            cap. Needs ``max_macs``. Issue 17: without it, crossover (a third of the offspring)
+            lifts the population above the cap, and most mutations that pass the cap are then
+            removals (``levers-grow``: 24% of crossover offspring over the cap and both parents).
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -182,6 +188,7 @@ class MutationParams:
     new_layer_conv_share: float = 0.5
     max_macs: float = 0.0
     max_macs_doubling: float = 0.0
+    cap_crossover: bool = False
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -209,6 +216,8 @@ class MutationParams:
         if doubling and not self.max_macs:
             raise _invalid("max_macs_doubling", doubling, "0 unless mutation.max_macs > 0 (it doubles that cap)")
         object.__setattr__(self, "max_macs_doubling", float(self.max_macs_doubling) + 0.0)
+        if self.cap_crossover and not self.max_macs:
+            raise _invalid("cap_crossover", True, "false unless mutation.max_macs > 0 (it applies that cap)")
 
     def cap(self, generation: int) -> float:
         """The cost cap at ``generation``, in forward multiply-accumulates per image; ``0``: none.

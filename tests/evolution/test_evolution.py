@@ -172,3 +172,27 @@ def test_cost_cap_failures_and_redraws_are_counted_apart_from_constraint_failure
     assert sum(tight[c] for c in CONSTRAINT_FAILURE_COLUMNS) == 0
     rising = counts(20, max_macs=own, max_macs_doubling=10)  # the cap is 4× by generation 20
     assert rising["failed_cost_cap"] < 30 and rising["cap_redraws"] < tight["cap_redraws"]
+
+
+@pytest.mark.parametrize("cap_crossover", [False, True])
+def test_capped_crossover_offspring_never_cost_more_than_the_cap_and_both_parents(cap_crossover):
+    """``mutation.cap_crossover`` (issue 17): crossover of a few wide kernels with many narrow
+    ones inherits the wide kernels and the extra nodes, so without the flag some offspring cost
+    more than both parents and the cap; with it, none do, and each one discarded is a redraw."""
+    wide = Genome((1, 16, 16), (ConvLayer(((5, 5),) * 2), DenseLayer(3)))
+    many = Genome((1, 16, 16), (ConvLayer(((1, 1),) * 8), DenseLayer(3)))
+    cap = max(multiply_accumulates(wide), multiply_accumulates(many))
+    params = MutationParams(family_weights="remove_node=1", max_macs=cap, cap_crossover=cap_crossover)
+    pop = Population(0, None, 0, ReproductionPolicy(speciation=True, crossover_rate=1.0, mutation=params))
+    pop.add([NetworkRecord(i, 0, g, init_weights(g, np.random.default_rng(i))) for i, g in enumerate((wide, many))])
+    pop.apply({0: {"fitness": 0.5, "age": 1}, 1: {"fitness": 0.5, "age": 1}})
+    pop.calibrate()
+    offspring = pop.reproduce(1, list(range(10, 70)))
+    over = [o for o in offspring if multiply_accumulates(o.record.genome) > cap]
+    crossed = [o for o in offspring if o.record.origin == "crossover"]
+    redraws = sum(o.cap_redraws for o in offspring)
+    if cap_crossover:
+        assert not over and redraws == len(offspring) - len(crossed) > 0
+        assert {o.record.mutation for o in offspring if o.record.origin == "mutation"} == {"remove_node"}
+    else:
+        assert over and all(o.record.origin == "crossover" for o in over) and redraws == 0

@@ -36,6 +36,7 @@ def test_bad_new_kernel_shape_is_a_one_line_error_naming_the_key(spec):
         ({"max_macs": 1e5, "max_macs_doubling": -1.0}, "max_macs_doubling"),
         ({"max_macs": 1e5, "max_macs_doubling": float("inf")}, "max_macs_doubling"),
         ({"max_macs_doubling": 40.0}, "max_macs_doubling"),  # it doubles a cap that is not there
+        ({"cap_crossover": True}, "cap_crossover"),  # applies a cap that is not there
     ],
 )
 def test_out_of_range_values_name_their_key(values, key):

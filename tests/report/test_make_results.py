@@ -166,7 +166,12 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
             ],
             2: [r(2, 1, 0.93, 100), r(2, 4, 0.97, 300, origin="mutation", parents=[1], mutation="add_layer")],
         },
-        **{"mutation.function_preserving": True, "mutation.max_macs": 5e5, "mutation.max_macs_doubling": 80},
+        **{
+            "mutation.function_preserving": True,
+            "mutation.max_macs": 5e5,
+            "mutation.max_macs_doubling": 80,
+            "mutation.cap_crossover": True,
+        },
     )
     (logs,) = load_runs([run])
     fate = make_results.compute_fate(logs)
@@ -177,7 +182,7 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
     assert math.isclose(fate["final lineage"], (300 + 600) / total)  # networks 1 and 4; network 2 died out
     assert math.isclose(fate["champion lineage"], (300 + 600) / total)  # 4, and its parent 1
     assert math.isclose(fate["one training"], 300 / total)  # 3 and 5, culled after their first training
-    assert "doubling every 80 generations" in make_results.variant(logs)
+    assert "doubling every 80 generations, crossover included" in make_results.variant(logs)
     assert math.isclose(make_results.trained_per_generation(logs, 2), (2 + 4 + 2) / 3)
     assert math.isclose(make_results.trained_per_generation(logs, 0), 2)
     assert make_results.champion_changes(logs, 0) == 1.0  # 3 generations: too few to say it settled
