@@ -132,6 +132,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"protection {e.protect_new_structure}{only}")
     if m.resize_dimension != "uniform":
         parts.append(f"resize dimension by {m.resize_dimension}")
+    if e.offspring is not None and e.offspring != -(-e.population // 2):  # ecosim's default: half the population
+        parts.append(f"{e.offspring} offspring per generation")
     return ", ".join(parts)
 
 

@@ -101,9 +101,12 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     gens = {0: [row(0, 1, 0.9)]}
     paper = write(tmp_path / "paper", gens)
     fp = write(tmp_path / "fp", gens, **{"mutation.function_preserving": True, "ecosystem.species_stagnation": 10})
-    a, b = load_runs([paper, fp])
-    assert make_results.variant(a) == ""
+    steady = write(tmp_path / "steady", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 4})
+    half = write(tmp_path / "half", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 8})
+    a, b, c, d = load_runs([paper, fp, steady, half])
+    assert make_results.variant(a) == make_results.variant(d) == ""
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
+    assert make_results.variant(c) == "4 offspring per generation"
 
 
 def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_path, make_results, monkeypatch):
