@@ -522,7 +522,8 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
     baseline's at that same generation (mean over its seeds), the mean forward
     multiply-accumulates per image of the networks trained in that generation, and how many
     networks a generation trains on average (an evolution run trains its offspring beside the
-    survivors: up to ``max_population``; a baseline its ``population``).
+    survivors: up to ``max_population``; a baseline its ``population``), and the mean age of the
+    networks of that generation (generations since birth: the turnover of the population).
     """
     from ecosim.report.compare import at_compute, compute_curve
 
@@ -532,27 +533,30 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
         "Equal generations against equal compute: the selected network's test accuracy at the generation the",
         f"budget allows, the best baseline ({best_base}) at that same generation, what a network of",
         "that generation costs (mean forward multiply-accumulates per image) and how many networks a",
-        "generation trains (mean over the generations up to the one reached; mean over seeds). A",
-        "baseline value marked * is its last generation, where the set-up went further:",
+        "generation trains (mean over the generations up to the one reached; mean over seeds), with",
+        "the mean age of that generation's networks in generations. A baseline value marked * is its",
+        "last generation, where the set-up went further:",
         "",
         "| set-up | generation reached | selected test accuracy | best baseline, same generation | MACs per image "
-        "| trained per generation |",
-        "|---|---|---|---|---|---|",
+        "| trained per generation | mean age |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
         at = [at_compute(r, budget) for r in groups[name]]
         same = [float(c.loc[min(a.generation, int(c.index.max()))]) for a in at for c in base_curves]
         beyond = any(a.generation > int(c.index.max()) for a in at for c in base_curves)
-        macs, trained = [], []
+        macs, trained, age = [], [], []
         for r, a in zip(groups[name], at, strict=True):
             n = r.networks
-            macs.append(float(n.loc[(n["generation"] == a.generation) & (n["status"] == "ok"), "macs"].mean()))
+            reached = n.loc[(n["generation"] == a.generation) & (n["status"] == "ok")]
+            macs.append(float(reached["macs"].mean()))
+            age.append(float(reached["age"].mean()))
             trained.append(trained_per_generation(r, a.generation))
         lines.append(
             f"| {name} | {np.mean([a.generation for a in at]) + 1:.0f} | "
             f"{100 * np.mean([a.selected_test_accuracy for a in at]):.2f}% | {100 * np.mean(same):.2f}%"
             f"{'*' if beyond else ''} | "
-            f"{np.nanmean(macs) / 1e6:.2f} M | {np.mean(trained):.1f} |"
+            f"{np.nanmean(macs) / 1e6:.2f} M | {np.mean(trained):.1f} | {np.nanmean(age):.1f} |"
         )
     return lines
 

@@ -44,7 +44,8 @@ def row(g, nid, fitness, *, origin="initial", parents=(), mutation=None, born=0,
     }
 
 
-def write(run_dir: Path, generations: dict[int, list[dict]], **overrides) -> Path:
+def write(run_dir: Path, generations: dict[int, list[dict]], gen_fields=None, **overrides) -> Path:
+    """A run of these network rows per generation; ``gen_fields(g)``: extra generation-log values."""
     cfg = Config().with_overrides({"run.out": str(run_dir), "data.dataset": "mnist", **overrides})
     run_dir.mkdir(parents=True)
     (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
@@ -66,6 +67,7 @@ def write(run_dir: Path, generations: dict[int, list[dict]], **overrides) -> Pat
                 "conv_share": 0.0,
                 "wall_time_s": 1.0,
                 **empty_counts(),
+                **(gen_fields(g) if gen_fields else {}),
             }
         )
     return run_dir
@@ -239,3 +241,31 @@ def test_the_budget_line_states_what_fitness_was_measured_on(tmp_path, make_resu
         make_results.fitness_source(b)
         == "accuracy on a 10% validation split (test accuracy on 500 test images logged beside)"
     )
+
+
+def test_equal_generations_table_gives_cost_trainings_and_turnover(tmp_path, make_results):
+    """The table that explains equal compute: generation reached, cost per image, networks trained
+    per generation and the mean age of the generation's networks (the population's turnover)."""
+
+    def net(g, nid, fitness, age, macs):
+        return {**row(g, nid, fitness), "age": age, "macs": macs, "train_images": 10, "test_accuracy": fitness}
+
+    def spent(per_generation):
+        return lambda g: {"train_macs": per_generation, "eval_macs": 0.0}  # the log holds each generation's own
+
+    base = write(
+        tmp_path / "base",
+        {g: [net(g, 0, 0.90 + 0.01 * g, g + 1, 100), net(g, 1, 0.5, g + 1, 100)] for g in range(4)},
+        gen_fields=spent(2e3),
+        **{"ecosystem.offspring": 0, "ecosystem.initial_layers": "C2"},
+    )
+    evo = write(
+        tmp_path / "evo",
+        {g: [net(g, 10 + g, 0.95, 1, 300), net(g, 2, 0.6, 2 * g + 1, 100)] for g in range(4)},
+        gen_fields=spent(4e3),
+    )
+    b, e = load_runs([base, evo])
+    lines = make_results.cost_and_generations({"baseline C2": [b], "evolution": [e]}, "baseline C2", 8e3)
+    assert lines[-4].startswith("| set-up |") and lines[-4].endswith("| mean age |")
+    assert lines[-1] == "| baseline C2 | 4 | 93.00% | 93.00% | 0.00 M | 2.0 | 4.0 |"
+    assert lines[-2] == "| evolution | 2 | 95.00% | 91.00% | 0.00 M | 2.0 | 2.0 |"
