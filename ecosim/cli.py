@@ -502,6 +502,20 @@ class _Formatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+def configure_logging(verbose: bool = False) -> None:
+    """ecosim's log records on stderr as ``info: ...`` / ``warning: ...`` lines (README, Output).
+
+    Warnings and errors always; every ``info`` record with ``verbose``; the dataset preparation
+    progress (``ecosim.data``: CIFAR-10's first decode takes ~20 s) always; Python warnings as one
+    ``warning: ...`` line. Used by ``ecosim`` and ``experiments/run_experiments.py``.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    logging.getLogger("ecosim.data").setLevel(logging.INFO)
+    warnings.showwarning = _show_warning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecosim`` command; returns the exit status (see the module docstring)."""
     parser = build_parser()
@@ -509,11 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # one line naming the subcommand's help, not the top level's
         prog = f"ecosim {args.command}"
         parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)\n")
-    handler = logging.StreamHandler()
-    handler.setFormatter(_Formatter())
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING, handlers=[handler])
-    logging.getLogger("ecosim.data").setLevel(logging.INFO)  # dataset preparation progress (CIFAR-10: ~20 s)
-    warnings.showwarning = _show_warning
+    configure_logging(getattr(args, "verbose", False))
     _Interrupted.signum = None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None  # schedulers stop jobs with SIGTERM

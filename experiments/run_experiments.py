@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecosim.cli import configure_logging
 from ecosim.config import Config, load_config, parse_overrides
 from ecosim.errors import EcosimError, ExtinctionError
 from ecosim.store.logs import read_generations
@@ -288,6 +289,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (130 after Ctrl-C, 143 after SIGTERM: run it again to continue)."""
     args = build_parser().parse_args(argv)
+    configure_logging()  # ecosim's info/warning lines, as the ecosim command prints them
     out = Path(args.out)
     try:
         overrides = parse_set(args.set)

@@ -361,9 +361,14 @@ def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
         "5",
         "--dry-run",
     ]
+    import logging
+
+    data_log = logging.getLogger("ecosim.data")
+    data_log.setLevel(logging.NOTSET)  # as in a fresh process (the ecosim command sets it too)
     assert runner.main(argv) == 0
     printed = capsys.readouterr().out
     assert "seed 0: finished" in printed and "seed 1: resume" in printed and "seed 2: new" in printed
+    assert data_log.level == logging.INFO  # dataset progress lines reach the user, as under `ecosim run`
 
 
 def test_pooling_runs_that_are_not_replicates_warns(runs, tmp_path):
