@@ -508,6 +508,16 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
     return lines
 
 
+def offspring_counts(evo: list[RunLogs]) -> str:
+    """Offspring per generation over the evolution runs: ``"8"``, or ``"8 (4 in the set-ups that say so)"``."""
+    counts = Counter(r.config.ecosystem.offspring for r in evo)
+    if not counts:
+        return ""
+    usual = counts.most_common(1)[0][0]
+    others = ", ".join(str(k) for k in sorted(counts) if k != usual)
+    return f"{usual} ({others} in the set-ups that say so)" if others else str(usual)
+
+
 def trained_per_generation(r: RunLogs, last: int) -> float:
     """Networks trained per generation (``train_images`` > 0), mean over generations ``0 … last``."""
     n = r.networks
@@ -719,6 +729,7 @@ def main() -> None:
         " / ".join(sorted({f"{x.species} initial species, limit {x.max_species}" for x in spec})) if spec else "no run"
     )
     fitness = " / ".join(sorted({fitness_source(r) for r in runs}))
+    offspring = offspring_counts(evo) or str(e.offspring)
     lines = [
         "# Results: Table I and Fig. 9 reproduced on this machine, next to fixed baselines",
         "",
@@ -732,7 +743,7 @@ def main() -> None:
         f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at "
         f"{' and '.join(map(str, budgets))}; population {e.population} initial / "
         f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {species} (paper: 8 / 16); "
-        f"{e.offspring} offspring per generation;",
+        f"{offspring} offspring per generation;",
         f"- training as the paper: {t.optimiser}, batch {t.batch_size}, a fresh random "
         f"{t.train_fraction:.0%} of the training set per network per generation, fitness = {fitness}; "
         "new connections N(0, 0.1);",

@@ -109,6 +109,8 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     assert make_results.variant(a) == make_results.variant(d) == ""
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
     assert make_results.variant(c) == "4 offspring per generation"
+    assert make_results.offspring_counts([c, d, d]) == "8 (4 in the set-ups that say so)"  # the Budget line
+    assert make_results.offspring_counts([d]) == "8"
 
 
 def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_path, make_results, monkeypatch):
