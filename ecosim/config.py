@@ -176,6 +176,13 @@ class EcosystemConfig:
             (eq. 9 read as its text reads, ``c_r = g(+z)`` like ``f_r``, and as PyCortex's comment
             says: "old, unfit and simple networks are more likely to be eliminated"). An issue-17
             lever: under the default, selection kept the networks far below a cost cap.
+        settle: fraction of the run after which reproduction stops and the networks only train
+            (search, then train: an issue-17 lever beyond the paper). The fraction is of
+            ``run.train_macs`` when a compute budget is set, else of ``run.generations``; in
+            [0, 1), 0 (default): the paper, reproduction never stops.
+        settle_keep: with ``settle``, how many of the fittest networks train on after the settle
+            point (the others are culled there, so the rest of the budget goes to them; e.g. a
+            fixed baseline's population); 0 (default): every network trains on.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -213,6 +220,8 @@ class EcosystemConfig:
     protect_removals: bool = True
     complexity: str = "parameters"
     complexity_favours: str = "smaller"
+    settle: float = 0.0
+    settle_keep: int = 0
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
@@ -302,6 +311,19 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
     _require(e.species_stagnation >= 0, "ecosystem.species_stagnation", e.species_stagnation, "≥ 0 (0 = never)")
     _require(
         e.protect_new_structure >= 0, "ecosystem.protect_new_structure", e.protect_new_structure, "≥ 0 (0 = the paper)"
+    )
+    _require(
+        isinstance(e.settle, (int, float)) and not isinstance(e.settle, bool) and 0.0 <= e.settle < 1.0,
+        "ecosystem.settle",
+        e.settle,
+        "in [0, 1): the fraction of the run after which reproduction stops (0 = never, the paper)",
+    )
+    _require(e.settle_keep >= 0, "ecosystem.settle_keep", e.settle_keep, "≥ 0 (0 = every network trains on)")
+    _require(
+        e.settle_keep == 0 or e.settle > 0,
+        "ecosystem.settle_keep",
+        e.settle_keep,
+        "0 unless ecosystem.settle > 0 (it says how many networks train on after the settle point)",
     )
     _require(
         e.protect_removals or e.protect_new_structure > 0,

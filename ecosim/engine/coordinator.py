@@ -57,6 +57,7 @@ from ecosim.evolution.ecosystem import EcosystemPolicy
 from ecosim.evolution.population import ReproductionPolicy
 from ecosim.evolution.records import NetworkRecord, Offspring, SpeciesState
 from ecosim.evolution.scheduling import costs_of, species_order, workload_of
+from ecosim.evolution.settling import Settling
 from ecosim.phenotype.records import TrainingParams
 from ecosim.progress import Reporter
 from ecosim.store.checkpoint import computed_settings, load_checkpoint, save_checkpoint
@@ -137,7 +138,8 @@ class Ecosystem:
             complexity=config.ecosystem.complexity,
             complexity_favours=config.ecosystem.complexity_favours,
         )
-        self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation)
+        self.settling = Settling.of(config.run, config.ecosystem)
+        self.policy = EcosystemPolicy(config.ecosystem, self.seed, config.mutation, self.settling)
         self._budget = RecoveryBudget(res.max_retries)
         spawn_args = (self.seed, self.reproduction, self.data, self.training, self.task_options, res.task_timeout)
         self.actors = SpeciesActors(spawn_args, self._budget, self._write_event)
@@ -271,7 +273,9 @@ class Ecosystem:
         what = "the step of every species" if stepping is None else f"species {sorted(stepping)}'s step"
         attempt = self._budget.spend(("step", tuple(sorted(stepping or ())), generation), what)
         rec = Recovery("step_redone", generation, describe(exc), attempt=attempt)
-        self.policy = EcosystemPolicy.from_json(base.policy, self.cfg.ecosystem, self.seed, self.cfg.mutation)
+        self.policy = EcosystemPolicy.from_json(
+            base.policy, self.cfg.ecosystem, self.seed, self.cfg.mutation, settling=self.settling
+        )
         recreated = await self.actors.roll_back(base.actors, stepping, generation, self.policy.free_species_slots() > 0)
         rec.lost = f"an actor during {what} of generation {generation} (after training)" + (
             f"; species {recreated} re-created from their committed states" if recreated else ""
@@ -298,7 +302,7 @@ class Ecosystem:
             except LOST_ERRORS as exc:
                 attempt = self._budget.spend(("initial", 0), "an initial species' actor")
                 self.actors.clear()
-                self.policy = EcosystemPolicy(self.cfg.ecosystem, self.seed, self.cfg.mutation)
+                self.policy = EcosystemPolicy(self.cfg.ecosystem, self.seed, self.cfg.mutation, self.settling)
                 self._write_event(
                     Recovery(
                         "step_redone",
@@ -316,7 +320,13 @@ class Ecosystem:
         ckpt = load_checkpoint(self.run_dir)
         states = [SpeciesState(sp["species_id"], sp["key"], sp["generation"], sp["networks"]) for sp in ckpt["species"]]
         self.policy = EcosystemPolicy.from_json(
-            ckpt["coordinator"], self.cfg.ecosystem, self.seed, self.cfg.mutation, states, ckpt["generation"]
+            ckpt["coordinator"],
+            self.cfg.ecosystem,
+            self.seed,
+            self.cfg.mutation,
+            states,
+            ckpt["generation"],
+            self.settling,
         )
         copies = {st.species_id: st for st in states}
         start = ckpt["generation"] + 1

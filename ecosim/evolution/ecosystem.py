@@ -48,6 +48,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
+from ecosim.evolution.settling import Settling, keep_fittest
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
 from ecosim.genome import SPECIES_KINDS, MutationKind, MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -67,6 +68,8 @@ class EcosystemPolicy:
             ``max_population``, ``offspring``, ``speciation``.
         seed: the run seed (≥ 0).
         mutation: the ``[mutation]`` section (initial species only).
+        settling: where reproduction stops (``ecosystem.settle``, :class:`~ecosim.evolution.settling.Settling`;
+            ``None``: never, the paper).
 
     Attributes:
         species: ``{species id: Species}`` of the living species.
@@ -84,10 +87,18 @@ class EcosystemPolicy:
     (0, 1)
     """
 
-    def __init__(self, ecosystem: EcosystemConfig, seed: int, mutation: MutationParams | None = None) -> None:
+    def __init__(
+        self,
+        ecosystem: EcosystemConfig,
+        seed: int,
+        mutation: MutationParams | None = None,
+        settling: Settling | None = None,
+    ) -> None:
         self.ecosystem = ecosystem
         self.seed = int(seed)
         self.mutation = mutation or MutationParams()
+        self.settling = settling
+        self._settle_told = False
         self.species: dict[int, Species] = {}
         self.next_network_id = 0
         self.next_species_id = 0
@@ -237,6 +248,8 @@ class EcosystemPolicy:
         already stepped in this generation and can (by weight). Only when no species of the
         generation can reproduce are offspring lost (a warning says how many).
 
+        From the settle point on (:meth:`settled`) the generation's offspring are 0.
+
         Args:
             generation: the generation whose reproduction step this is.
             stepping: ids of living species that finished training ``generation`` and have not
@@ -265,7 +278,7 @@ class EcosystemPolicy:
         dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
         able = [s for s in waiting if s not in dying and (s not in stepping or self.species[s].can_reproduce)]
-        pool = max(0, self.ecosystem.offspring - t.given)
+        pool = 0 if self.settled(generation) else max(0, self.ecosystem.offspring - t.given)
         freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
         own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
         shared = largest_remainder(pool, {s: weight[s] for s in able})
@@ -300,6 +313,17 @@ class EcosystemPolicy:
                 t.freed,
             )
         return dict(sorted(orders.items()))
+
+    def settled(self, generation: int) -> bool:
+        """Whether ``generation`` is past the settle point (``ecosystem.settle``): no offspring,
+        and only the ``settle_keep`` fittest networks are kept (:mod:`ecosim.evolution.settling`)."""
+        if self.settling is None or not self.settling.reached(generation, self.train_macs_spent):
+            return False
+        if not self._settle_told:
+            self._settle_told = True
+            keep = f"the {self.settling.keep} fittest networks" if self.settling.keep else "every network"
+            log.info("generation %d: settled (ecosystem.settle): no more offspring, %s train on", generation, keep)
+        return True
 
     def _weight(self, species_id: int) -> float:
         """A species' allocation weight (``ecosystem.species_allocation``).
@@ -383,7 +407,9 @@ class EcosystemPolicy:
 
         First, every network of a stagnant species (:meth:`stagnant`; off by default) is removed,
         its champion and offspring included: the species goes extinct and frees its slot under
-        the species limit (counted in ``species_extinct``). Then, while the ecosystem is still
+        the species limit (counted in ``species_extinct``). Past the settle point
+        (:meth:`settled`, ``ecosystem.settle_keep`` > 0) every network but the ``settle_keep``
+        fittest is removed, champions included. Then, while the ecosystem is still
         too large: each species' champion is protected, and so are offspring (untrained networks) of the
         species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
         asynchronous mode the species that just reproduced). The others are drawn one at a time
@@ -409,6 +435,13 @@ class EcosystemPolicy:
             t.counts["culled"] += sum(len(v) for v in by_species.values())
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
+        if self.settling is not None and self.settling.keep and self.settled(generation):
+            surplus = keep_fittest(cands, self.settling.keep)
+            for c in surplus:
+                by_species[c.species_id].append(c.network_id)
+            t.counts["culled"] += len(surplus)
+            culled = {c.network_id for c in surplus}
+            cands = [c for c in cands if c.network_id not in culled]
         excess = len(cands) - self.ecosystem.max_population
         if excess <= 0:
             return {s: by_species[s] for s in sorted(by_species)}
@@ -597,6 +630,7 @@ class EcosystemPolicy:
         mutation: MutationParams | None = None,
         species: Sequence[SpeciesState] = (),
         completed_generation: int | None = None,
+        settling: Settling | None = None,
     ) -> EcosystemPolicy:
         """Inverse of :meth:`to_json`.
 
@@ -607,7 +641,7 @@ class EcosystemPolicy:
             CheckpointError: an older state of a generation in progress (asynchronous mode),
                 whose network rows it did not keep.
         """
-        policy = cls(ecosystem, seed, mutation)
+        policy = cls(ecosystem, seed, mutation, settling)
         policy.next_network_id = int(state["next_network_id"])
         policy.next_species_id = int(state["next_species_id"])
         best = state.get("best") or {}

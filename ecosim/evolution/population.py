@@ -313,6 +313,7 @@ class Population:
                 champion=champ is not None and r.id == champ.id,
                 born_generation=r.born_generation,
                 mutation=r.mutation,
+                fitness=r.fitness,
             )
             for r in self.sorted()
         ]

@@ -213,6 +213,8 @@ class CullCandidate:
         champion: the fittest trained network of its species (lowest id on ties).
         born_generation: generation whose reproduction step created it (−1: initial network).
         mutation: the mutation kind that created it (``None``: initial, crossover or clone).
+        fitness: its fitness (accuracy in [0, 1]; ``None``: never scored), for
+            ``ecosystem.settle_keep`` (:func:`~ecosim.evolution.settling.keep_fittest`).
     """
 
     network_id: int
@@ -224,6 +226,7 @@ class CullCandidate:
     champion: bool = False
     born_generation: int = -1
     mutation: str | None = None
+    fitness: float | None = None
 
 
 @dataclass(frozen=True)

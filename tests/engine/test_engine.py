@@ -194,6 +194,24 @@ def test_population_of_one(tmp_path, data_root, ray_local):
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root, ray_local, mode):
+    """``ecosystem.settle`` (issue 17): from generation ⌈0.5 × 4⌉ = 2 on no offspring, and the 3
+    fittest networks of generation 2 are the ones that train on."""
+    cfg = small(
+        tmp_path / mode,
+        data_root,
+        **{"run.mode": mode, "run.generations": 4, "ecosystem.settle": 0.5, "ecosystem.settle_keep": 3},
+    )
+    result = run(cfg)
+    gens, nets = read_generations(result.run_dir), read_networks(result.run_dir)
+    assert list(gens["offspring"])[:2] != [0, 0] and list(gens["offspring"])[2:] == [0, 0]
+    third = nets[nets["generation"] == 2]
+    kept = third[~third["culled"]]
+    assert len(kept) == 3 and sorted(kept["fitness"]) == sorted(third["fitness"].nlargest(3))  # ties: either
+    assert set(nets[nets["generation"] == 3]["network_id"]) == set(kept["network_id"])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_stagnant_species_go_extinct_and_never_train_again(tmp_path, data_root, ray_local, mode):
     cfg = small(
         tmp_path / mode, data_root, **{"run.mode": mode, "run.generations": 8, "ecosystem.species_stagnation": 1}

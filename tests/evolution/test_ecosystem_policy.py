@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecosim.config import EcosystemConfig
+from ecosim.config import EcosystemConfig, RunConfig
 from ecosim.errors import CheckpointError
 from ecosim.evolution import population as population_module
 from ecosim.evolution.allocation import largest_remainder
@@ -29,6 +29,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
+from ecosim.evolution.settling import Settling
 from ecosim.genome import ConvLayer, DenseLayer, Genome, MutationParams, init_weights
 from ecosim.report.plots import failed_mutations
 from ecosim.store.logs import GENERATION_SCHEMA, LogWriter, read_generations
@@ -345,6 +346,75 @@ def test_culling_is_deterministic_for_a_seed():
     cands = [CullCandidate(i, i % 2, 1 + i % 3, 0.5, 0.5) for i in range(10)]
     small = dict(population=4, species=1, max_species=1, max_population=4, offspring=3)
     assert policy(**small).cull(2, cands) == policy(**small).cull(2, list(reversed(cands)))
+
+
+# ---- settling (ecosystem.settle, issue 17) ------------------------------------------------------------
+def settled_policy(settling: Settling, **kw) -> EcosystemPolicy:
+    base = {"population": 8, "species": 2, "max_species": 4, "max_population": 12, "offspring": 6}
+    base.update(kw)
+    return EcosystemPolicy(EcosystemConfig(**base), seed=5, settling=settling)
+
+
+def test_no_offspring_from_the_settle_generation_on():
+    p = settled_policy(Settling(generation=3))
+    sids = with_species(p, [0.9, 0.8])
+    assert sum(p.allocate(2, sids).values()) == 6
+    assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0}
+    assert p.allocate(4, sids) == {sids[0]: 0, sids[1]: 0}
+
+
+def test_no_offspring_once_the_training_compute_reaches_the_settle_point():
+    p = settled_policy(Settling(macs=1e9))
+    sids = with_species(p, [0.9, 0.8])
+    p.train_macs_spent = 0.99e9
+    assert sum(p.allocate(5, sids).values()) == 6
+    p.train_macs_spent = 1e9
+    assert sum(p.allocate(6, sids).values()) == 0
+    p.train_macs_spent = None  # unknown (an older checkpoint): not settled
+    assert sum(p.allocate(7, sids).values()) == 6
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fitness=st.lists(st.one_of(st.none(), st.floats(0.0, 1.0)), max_size=30),
+    keep=st.integers(1, 12),
+    settled=st.booleans(),
+)
+def test_past_the_settle_point_only_the_fittest_networks_are_kept(fitness, keep, settled):
+    """``ecosystem.settle_keep``: every network but the ``keep`` fittest is culled, champions and
+    offspring included; before the settle point eq. 9's limit alone decides."""
+    cands = [
+        CullCandidate(i, i % 3, 2, 0.5, 0.5, champion=i < 3, offspring=i == 3, fitness=f) for i, f in enumerate(fitness)
+    ]
+    p = settled_policy(Settling(generation=4 if settled else 99, keep=keep), max_population=40)
+    removed = {i for ids in p.cull(4, cands).values() for i in ids}
+    if not settled:
+        assert not removed
+        return
+    kept = [c for c in cands if c.network_id not in removed]
+    assert len(kept) == min(keep, len(cands))
+    scored = sorted((c.fitness for c in cands if c.fitness is not None), reverse=True)
+    kept_scored = sorted((c.fitness for c in kept if c.fitness is not None), reverse=True)
+    assert kept_scored == scored[: len(kept_scored)]  # the fittest, none skipped
+    assert len(kept_scored) == min(len(kept), len(scored))  # unscored networks only fill what is left
+    assert p.tally(4).counts["culled"] == len(removed)
+
+
+def test_settle_keep_then_the_population_limit():
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    p = settled_policy(
+        Settling(generation=0, keep=6), population=2, species=1, max_species=1, offspring=1, max_population=4
+    )
+    removed = {i for ids in p.cull(0, cands).values() for i in ids}
+    assert {0, 1, 2, 3} <= removed and len(removed) == 6  # 6 fittest kept, then eq. 9 culls to 4
+
+
+def test_settling_of_a_run():
+    assert Settling.of(RunConfig(generations=7), EcosystemConfig()) is None
+    assert Settling.of(RunConfig(generations=7), EcosystemConfig(settle=0.5)) == Settling(generation=4)
+    assert Settling.of(RunConfig(train_macs=2e12, generations=7), EcosystemConfig(settle=0.5, settle_keep=3)) == (
+        Settling(macs=1e12, keep=3)
+    )
 
 
 # ---- species stagnation (ecosystem.species_stagnation) -------------------------------------------------
