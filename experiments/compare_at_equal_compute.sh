@@ -54,9 +54,19 @@ for seed in 0 1 2; do
   done
 done
 # half the offspring per generation (4, not 8: the set's own value, so not EVO's)
-for seed in 0 1 2; do
-  run experiments/levers/mnist-levers-steady.toml --seeds $seed --generations 400 --train-macs 1.2e13 \
-    "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+for ds in mnist fashion-mnist; do
+  for seed in 0 1 2; do
+    run "experiments/levers/$ds-levers-steady.toml" --seeds $seed --generations 400 --train-macs 1.2e13 \
+      "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+  done
+done
+# search, then train (both datasets): levers-steady with no offspring after half the budget, the 16
+# fittest networks training on
+for ds in mnist fashion-mnist; do
+  for seed in 0 1 2; do
+    run "experiments/levers/$ds-levers-settle.toml" --seeds $seed --generations 400 --train-macs 1.2e13 \
+      "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+  done
 done
 # the rising cap (both datasets): the cap doubles every 80 generations, removals are not protected
 for ds in mnist fashion-mnist; do

@@ -134,6 +134,10 @@ def variant(r: RunLogs) -> str:
         parts.append(f"resize dimension by {m.resize_dimension}")
     if e.offspring is not None and e.offspring != -(-e.population // 2):  # ecosim's default: half the population
         parts.append(f"{e.offspring} offspring per generation")
+    if e.settle:
+        of = "the compute budget" if r.config.run.train_macs > 0 else "the generations"
+        keep = f", then the {e.settle_keep} fittest networks train on" if e.settle_keep else ""
+        parts.append(f"no offspring after {e.settle:.0%} of {of}{keep}")
     return ", ".join(parts)
 
 

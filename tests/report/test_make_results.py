@@ -105,8 +105,10 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     fp = write(tmp_path / "fp", gens, **{"mutation.function_preserving": True, "ecosystem.species_stagnation": 10})
     steady = write(tmp_path / "steady", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 4})
     half = write(tmp_path / "half", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 8})
-    a, b, c, d = load_runs([paper, fp, steady, half])
+    settle = write(tmp_path / "settle", gens, **{"ecosystem.settle": 0.5, "ecosystem.settle_keep": 16})
+    a, b, c, d, e = load_runs([paper, fp, steady, half, settle])
     assert make_results.variant(a) == make_results.variant(d) == ""
+    assert make_results.variant(e) == "no offspring after 50% of the generations, then the 16 fittest networks train on"
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
     assert make_results.variant(c) == "4 offspring per generation"
     assert make_results.offspring_counts([c, d, d]) == "8 (4 in the set-ups that say so)"  # the Budget line
