@@ -77,7 +77,7 @@ def test_run_help_lists_every_config_key_with_default_and_choices():
     for f in config_fields():
         flag = "--" + f.key.split(".", 1)[1].replace("_", "-")
         assert flag in out, flag
-    options = [ln for ln in out.split("\n  --")[1:] if not ln.startswith(("help", "set", "verbose"))]
+    options = [ln for ln in out.split("\n  --")[1:] if not ln.startswith(("help", "set ", "verbose"))]
     assert len(options) == len(config_fields())
     assert all("(default:" in " ".join(o.split()) for o in options), [o for o in options if "(default:" not in o]
     for choices in CHOICES.values():
