@@ -219,11 +219,11 @@ def _read_tarball_splits(
                     decoded[split].setdefault(cls, []).append((rel, image))
                     count += 1
                     if reader.count / total >= next_report:
-                        log.info(
-                            "CIFAR-10: %3.0f%% of %s read, %d images decoded",
+                        log.info(  # the tarball is read ahead of the decoding: the count leads
+                            "CIFAR-10: %d images decoded so far (%.0f%% of %s read)",
+                            count,
                             100 * reader.count / total,
                             tarball.name,
-                            count,
                         )
                         next_report += 0.1
     except DatasetError:
