@@ -506,13 +506,15 @@ def configure_logging(verbose: bool = False) -> None:
     """ecosim's log records on stderr as ``info: ...`` / ``warning: ...`` lines (README, Output).
 
     Warnings and errors always; every ``info`` record with ``verbose``; the dataset preparation
-    progress (``ecosim.data``: CIFAR-10's first decode takes ~20 s) always; Python warnings as one
+    progress (``ecosim.data``: CIFAR-10's first decode takes ~20 s) and the settle point
+    (``ecosim.evolution.settling``) always; Python warnings as one
     ``warning: ...`` line. Used by ``ecosim`` and ``experiments/run_experiments.py``.
     """
     handler = logging.StreamHandler()
     handler.setFormatter(_Formatter())
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     logging.getLogger("ecosim.data").setLevel(logging.INFO)
+    logging.getLogger("ecosim.evolution.settling").setLevel(logging.INFO)  # the settle point
     warnings.showwarning = _show_warning
 
 

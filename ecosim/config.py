@@ -178,9 +178,11 @@ class EcosystemConfig:
             lever: under the default, selection kept the networks far below a cost cap.
         settle: fraction of the run after which reproduction stops and the networks only train
             (search, then train: an issue-17 lever beyond the paper). The fraction is of
-            ``run.train_macs`` when a compute budget is set, else of ``run.generations`` (a resume
-            that extends either moves the point with it); in [0, 1), 0 (default): the paper,
-            reproduction never stops. The switch is an ``info`` line (``--verbose``).
+            ``run.train_macs`` when a compute budget is set, else of ``run.generations``; the
+            first generation that starts past it makes no offspring, and so does every later one
+            (a resume that extends a settled run trains longer, it does not search again); in
+            [0, 1), 0 (default): the paper, reproduction never stops. The switch is an ``info:``
+            line.
         settle_keep: with ``settle``, how many of the fittest networks train on after the settle
             point (the others are culled there, so the rest of the budget goes to them; e.g. a
             fixed baseline's population); 0 (default): every network trains on.

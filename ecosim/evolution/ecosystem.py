@@ -48,7 +48,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.evolution.settling import Settling, keep_fittest
+from ecosim.evolution.settling import Settling, announce, keep_fittest
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
 from ecosim.genome import SPECIES_KINDS, MutationKind, MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -98,7 +98,9 @@ class EcosystemPolicy:
         self.seed = int(seed)
         self.mutation = mutation or MutationParams()
         self.settling = settling
-        self._settle_told = False
+        #: the first generation without offspring once the settle point was reached (kept in the
+        #: state: a settled run stays settled when a resume extends it)
+        self.settled_from: int | None = None
         self.species: dict[int, Species] = {}
         self.next_network_id = 0
         self.next_species_id = 0
@@ -316,13 +318,23 @@ class EcosystemPolicy:
 
     def settled(self, generation: int) -> bool:
         """Whether ``generation`` is past the settle point (``ecosystem.settle``): no offspring,
-        and only the ``settle_keep`` fittest networks are kept (:mod:`ecosim.evolution.settling`)."""
-        if self.settling is None or not self.settling.reached(generation, self.train_macs_spent):
+        and only the ``settle_keep`` fittest networks are kept (:mod:`ecosim.evolution.settling`).
+
+        The point is judged on the generations written (every generation before ``generation``
+        complete, so in asynchronous mode a species that runs ahead does not settle the ecosystem
+        before the others reach it); once reached it holds for every later generation, also after
+        a resume that extends the run (:attr:`settled_from`, kept in the state).
+        """
+        if self.settled_from is not None and generation >= self.settled_from:
+            return True
+        if (
+            self.settling is None
+            or self.completed_generation < generation - 1
+            or not self.settling.reached(generation, self.train_macs_spent)
+        ):
             return False
-        if not self._settle_told:
-            self._settle_told = True
-            keep = f"the {self.settling.keep} fittest networks" if self.settling.keep else "every network"
-            log.info("generation %d: settled (ecosystem.settle): no more offspring, %s train on", generation, keep)
+        self.settled_from = generation
+        announce(generation, self.settling.keep)
         return True
 
     def _weight(self, species_id: int) -> float:
@@ -617,6 +629,7 @@ class EcosystemPolicy:
             "best": self.champion.to_json(),
             "completed_generation": self.completed_generation,
             "train_macs_spent": self.train_macs_spent,
+            "settled_from": self.settled_from,
             "species": [self.species[s].to_json() for s in sorted(self.species)],
             "tallies": {str(g): t.to_json() for g, t in sorted(self.tallies.items())},
         }
@@ -650,6 +663,8 @@ class EcosystemPolicy:
         )
         spent = state.get("train_macs_spent")
         policy.train_macs_spent = None if spent is None else float(spent)
+        settled = state.get("settled_from")  # absent before 0.9
+        policy.settled_from = None if settled is None else int(settled)
         if state.get("format") == STATE_FORMAT:
             policy.completed_generation = int(state["completed_generation"])
             policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}

@@ -13,6 +13,7 @@ allocation (no offspring) and its culling (:func:`keep_fittest`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from ecosim.evolution.records import CullCandidate
 
 if TYPE_CHECKING:  # reads two sections' fields; does not depend on the config module
     from ecosim.config import EcosystemConfig, RunConfig
+
+#: the settle point is a milestone of the run: ``ecosim`` shows this logger's info lines always
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,25 @@ class Settling:
         """
         if ecosystem.settle <= 0:
             return None
+        keep = ecosystem.settle_keep
+        if keep >= ecosystem.max_population:
+            log.warning(
+                "ecosystem.settle_keep = %d is not below ecosystem.max_population = %d: every network "
+                "trains on after the settle point",
+                keep,
+                ecosystem.max_population,
+            )
         if run.train_macs > 0:
-            return cls(macs=ecosystem.settle * run.train_macs, keep=ecosystem.settle_keep)
-        return cls(generation=math.ceil(ecosystem.settle * run.generations), keep=ecosystem.settle_keep)
+            return cls(macs=ecosystem.settle * run.train_macs, keep=keep)
+        point = math.ceil(ecosystem.settle * run.generations)
+        if point >= run.generations:
+            log.warning(
+                "ecosystem.settle = %g of run.generations = %d is generation %d, after the last: the run never settles",
+                ecosystem.settle,
+                run.generations,
+                point,
+            )
+        return cls(generation=point, keep=keep)
 
     def reached(self, generation: int, train_macs_spent: float | None) -> bool:
         """Whether ``generation`` makes no offspring.
@@ -72,6 +92,12 @@ class Settling:
         if self.generation is not None:
             return generation >= self.generation
         return train_macs_spent is not None and train_macs_spent >= self.macs
+
+
+def announce(generation: int, keep: int) -> None:
+    """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner)."""
+    who = f"the {keep} fittest networks train on" if keep else "every network trains on"
+    log.info("generation %d: settled (ecosystem.settle): no more offspring, %s", generation, who)
 
 
 def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCandidate]:
@@ -93,4 +119,4 @@ def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCan
     return sorted(ranked[keep:], key=lambda c: c.network_id)
 
 
-__all__ = ["Settling", "keep_fittest"]
+__all__ = ["Settling", "announce", "keep_fittest"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -194,21 +195,33 @@ def test_population_of_one(tmp_path, data_root, ray_local):
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root, ray_local, mode):
+def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root, ray_local, mode, caplog):
     """``ecosystem.settle`` (issue 17): from generation ⌈0.5 × 4⌉ = 2 on no offspring, and the 3
-    fittest networks of generation 2 are the ones that train on."""
+    fittest networks of generation 2 are the ones that train on (sync). In asynchronous mode a
+    species that steps generation 2 before generation 1 is written still reproduces; the last
+    generation makes none."""
     cfg = small(
         tmp_path / mode,
         data_root,
         **{"run.mode": mode, "run.generations": 4, "ecosystem.settle": 0.5, "ecosystem.settle_keep": 3},
     )
-    result = run(cfg)
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        result = run(cfg)
     gens, nets = read_generations(result.run_dir), read_networks(result.run_dir)
-    assert list(gens["offspring"])[:2] != [0, 0] and list(gens["offspring"])[2:] == [0, 0]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "ecosim.evolution.settling"]
+    assert "settled (ecosystem.settle): no more offspring, the 3 fittest networks train on" in line
+    assert gens["offspring"].iloc[0] > 0 and gens["offspring"].iloc[-1] == 0
+    if mode == "async":
+        return
+    assert line.startswith("generation 2: ") and list(gens["offspring"])[2:] == [0, 0]
     third = nets[nets["generation"] == 2]
     kept = third[~third["culled"]]
     assert len(kept) == 3 and sorted(kept["fitness"]) == sorted(third["fitness"].nlargest(3))  # ties: either
     assert set(nets[nets["generation"] == 3]["network_id"]) == set(kept["network_id"])
+    # extended to 10 generations (the point moves to 5): it trains on, it does not search again
+    more = resume(result.run_dir, {"run.generations": 10})
+    gens = read_generations(more.run_dir)
+    assert list(gens["offspring"])[2:] == [0] * 8 and (gens["network_count"].iloc[3:] == 3).all()
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -4,6 +4,7 @@ culling, the champion, generation rows, failed offspring and its JSON state. No 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import numpy as np
@@ -358,20 +359,38 @@ def settled_policy(settling: Settling, **kw) -> EcosystemPolicy:
 def test_no_offspring_from_the_settle_generation_on():
     p = settled_policy(Settling(generation=3))
     sids = with_species(p, [0.9, 0.8])
+    p.completed_generation = 1
     assert sum(p.allocate(2, sids).values()) == 6
+    assert not p.settled(3)  # generation 2 not written yet: a species that ran ahead does not settle
+    p.completed_generation = 2
     assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0}
     assert p.allocate(4, sids) == {sids[0]: 0, sids[1]: 0}
+    assert p.settled_from == 3
+
+
+def test_a_settled_run_stays_settled_when_a_resume_moves_the_point():
+    p = settled_policy(Settling(generation=3))
+    sids = with_species(p, [0.9, 0.8])
+    p.completed_generation = 2
+    assert p.settled(3) and not p.settled(2)
+    resumed = EcosystemPolicy.from_json(
+        json.loads(json.dumps(p.to_json())), p.ecosystem, 5, settling=Settling(generation=7)
+    )
+    assert resumed.settled_from == 3 and resumed.settled(4)
+    assert sum(resumed.allocate(4, sids).values()) == 0
+    older = {k: v for k, v in p.to_json().items() if k != "settled_from"}  # a state written before 0.9
+    assert EcosystemPolicy.from_json(older, p.ecosystem, 5).settled_from is None
 
 
 def test_no_offspring_once_the_training_compute_reaches_the_settle_point():
     p = settled_policy(Settling(macs=1e9))
     sids = with_species(p, [0.9, 0.8])
-    p.train_macs_spent = 0.99e9
+    p.completed_generation, p.train_macs_spent = 4, 0.99e9
     assert sum(p.allocate(5, sids).values()) == 6
-    p.train_macs_spent = 1e9
-    assert sum(p.allocate(6, sids).values()) == 0
-    p.train_macs_spent = None  # unknown (an older checkpoint): not settled
-    assert sum(p.allocate(7, sids).values()) == 6
+    p.completed_generation, p.train_macs_spent = 5, None  # unknown (an older checkpoint): not settled
+    assert sum(p.allocate(6, sids).values()) == 6
+    p.completed_generation, p.train_macs_spent = 6, 1e9
+    assert sum(p.allocate(7, sids).values()) == 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -387,6 +406,7 @@ def test_past_the_settle_point_only_the_fittest_networks_are_kept(fitness, keep,
         CullCandidate(i, i % 3, 2, 0.5, 0.5, champion=i < 3, offspring=i == 3, fitness=f) for i, f in enumerate(fitness)
     ]
     p = settled_policy(Settling(generation=4 if settled else 99, keep=keep), max_population=40)
+    p.completed_generation = 3
     removed = {i for ids in p.cull(4, cands).values() for i in ids}
     if not settled:
         assert not removed
@@ -407,6 +427,17 @@ def test_settle_keep_then_the_population_limit():
     )
     removed = {i for ids in p.cull(0, cands).values() for i in ids}
     assert {0, 1, 2, 3} <= removed and len(removed) == 6  # 6 fittest kept, then eq. 9 culls to 4
+
+
+def test_settling_that_cannot_act_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="ecosim.evolution.settling"):
+        Settling.of(RunConfig(generations=1), EcosystemConfig(population=6, settle=0.99))
+        Settling.of(RunConfig(generations=8), EcosystemConfig(population=6, settle=0.5, settle_keep=100))
+        Settling.of(RunConfig(generations=8), EcosystemConfig(population=6, settle=0.5, settle_keep=4))
+    assert [r.getMessage()[:40] for r in caplog.records] == [
+        "ecosystem.settle = 0.99 of run.generatio",
+        "ecosystem.settle_keep = 100 is not below",
+    ]
 
 
 def test_settling_of_a_run():
