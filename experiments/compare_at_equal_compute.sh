@@ -19,6 +19,17 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 0, search, then train (levers-settle: levers-steady with no offspring after half the
+# budget, the 16 fittest networks training on; the first set ahead of the best baseline, one seed):
+# its MNIST seeds, then Fashion-MNIST's best baseline and levers-settle seed by seed
+SETTLE=(--generations 400 --train-macs 1.2e13 "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8)
+for seed in 0 1 2; do
+  run experiments/levers/mnist-levers-settle.toml --seeds $seed "${SETTLE[@]}"
+done
+for seed in 0 1 2; do
+  run experiments/baselines/fashion-mnist-C10-3x3-C20s2-3x3.toml --seeds $seed --generations 100 "${COMMON[@]}"
+  run experiments/levers/fashion-mnist-levers-settle.toml --seeds $seed "${SETTLE[@]}"
+done
 # Phase 1, what the comparison needs, seed by seed: the best baseline, the best lever set
 # (levers-params, a tie with the best baseline on MNIST), the earlier sets (levers-conv; on MNIST
 # also the first set and the cost cap), the paper's set-up with and without speciation, and the two
@@ -57,14 +68,6 @@ done
 for ds in mnist fashion-mnist; do
   for seed in 0 1 2; do
     run "experiments/levers/$ds-levers-steady.toml" --seeds $seed --generations 400 --train-macs 1.2e13 \
-      "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
-  done
-done
-# search, then train (both datasets): levers-steady with no offspring after half the budget, the 16
-# fittest networks training on
-for ds in mnist fashion-mnist; do
-  for seed in 0 1 2; do
-    run "experiments/levers/$ds-levers-settle.toml" --seeds $seed --generations 400 --train-macs 1.2e13 \
       "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
   done
 done
