@@ -344,8 +344,12 @@ class Ecosystem:
                 start,
                 None,
                 started=t0,
-                lost=f"the work after the checkpoint of generation {ckpt['generation']} "
-                f"({removed} log files of it removed)",
+                lost=(
+                    f"the work after the checkpoint of generation {ckpt['generation']} "
+                    f"({removed} log files of it removed)"
+                    if removed
+                    else f"nothing: the run had stopped cleanly after generation {ckpt['generation']}"
+                ),
                 redone=f"every species from its checkpointed state; the run goes on from generation {start}",
             ),
             logging.WARNING if removed else logging.INFO,

@@ -219,7 +219,9 @@ def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root
     assert len(kept) == 3 and sorted(kept["fitness"]) == sorted(third["fitness"].nlargest(3))  # ties: either
     assert set(nets[nets["generation"] == 3]["network_id"]) == set(kept["network_id"])
     # extended to 10 generations (the point moves to 5): it trains on, it does not search again
-    more = resume(result.run_dir, {"run.generations": 10})
+    with caplog.at_level(logging.INFO, logger="ecosim.engine.coordinator"):
+        more = resume(result.run_dir, {"run.generations": 10})
+    assert any("nothing: the run had stopped cleanly after generation 3" in r.getMessage() for r in caplog.records)
     gens = read_generations(more.run_dir)
     assert list(gens["offspring"])[2:] == [0] * 8 and (gens["network_count"].iloc[3:] == 3).all()
 
