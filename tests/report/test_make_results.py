@@ -273,3 +273,16 @@ def test_equal_generations_table_gives_cost_trainings_and_turnover(tmp_path, mak
     assert lines[-4].startswith("| set-up |") and lines[-4].endswith("| mean age |")
     assert lines[-1] == "| baseline C2 | 4 | 93.00% | 93.00% | 0.00 M | 2.0 | 4.0 |"
     assert lines[-2] == "| evolution | 2 | 95.00% | 91.00% | 0.00 M | 2.0 | 2.0 |"
+
+
+def test_a_verdict_on_the_difference_needs_three_runs_a_side(make_results):
+    """Two runs give a percentile bootstrap at most 3 distinct means: its interval is too narrow to
+    decide issue 17's target on, however far above 0 it lies."""
+    base = [0.9865, 0.9867, 0.9841]
+    assert make_results.interval_text([0.987, 0.987], base).endswith(": no verdict below 3 runs a side")
+    assert make_results.target_text([0.987, 0.987], base).startswith("not decidable yet (2 runs against 3, ")
+    assert make_results.interval_text([0.987], base) == "+0.12 (no interval: one run a side)"
+    clear = [0.995, 0.996, 0.994]
+    assert make_results.interval_text(clear, base).endswith(": above 0")
+    assert make_results.target_text(clear, base) == "met"
+    assert make_results.target_text([0.97, 0.971, 0.969], base).startswith("missed: Δ -1.58 points")
