@@ -275,14 +275,17 @@ def test_equal_generations_table_gives_cost_trainings_and_turnover(tmp_path, mak
     assert lines[-2] == "| evolution | 2 | 95.00% | 91.00% | 0.00 M | 2.0 | 2.0 |"
 
 
-def test_a_verdict_on_the_difference_needs_three_runs_a_side(make_results):
-    """Two runs give a percentile bootstrap at most 3 distinct means: its interval is too narrow to
-    decide issue 17's target on, however far above 0 it lies."""
+def test_the_verdict_on_the_difference_is_welchs_interval(make_results):
+    """Issue 17's target reads Welch's 95% interval: with 3 runs a side the one a percentile
+    bootstrap gave, (-0.03, +0.25) here, is far too narrow."""
     base = [0.9865, 0.9867, 0.9841]
-    assert make_results.interval_text([0.987, 0.987], base).endswith(": no verdict below 3 runs a side")
-    assert make_results.target_text([0.987, 0.987], base).startswith("not decidable yet (2 runs against 3, ")
+    settle = [0.9870, 0.9869, 0.9860]
+    assert make_results.interval_text(settle, base) == "+0.09 (-0.23, +0.40): includes 0"
+    assert make_results.target_text(settle, base) == "missed: Δ +0.09 points, interval (-0.23, +0.40)"
     assert make_results.interval_text([0.987], base) == "+0.12 (no interval: one run a side)"
+    assert make_results.target_text([0.987], base) == "not decidable yet (one run a side; Δ +0.12 points)"
     clear = [0.995, 0.996, 0.994]
     assert make_results.interval_text(clear, base).endswith(": above 0")
     assert make_results.target_text(clear, base) == "met"
+    assert make_results.interval_text([0.97, 0.971, 0.969], base).endswith(": below 0")
     assert make_results.target_text([0.97, 0.971, 0.969], base).startswith("missed: Δ -1.58 points")
