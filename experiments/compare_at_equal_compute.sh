@@ -20,7 +20,7 @@ EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --se
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
 # Phase 0, search, then train (levers-settle: levers-steady with no offspring after half the
-# budget, the 16 fittest networks training on; the first set ahead of the best baseline, one seed):
+# budget, the 16 fittest networks training on; the first set ahead of the best baseline on MNIST):
 # its MNIST seeds, then Fashion-MNIST's best baseline and levers-settle seed by seed, MNIST seeds 3-4
 # of both, then CIFAR-10
 SETTLE=(--generations 400 --train-macs 1.2e13 "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8)

@@ -18,6 +18,8 @@ import argparse
 import dataclasses
 import re
 import shutil
+import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,7 +116,7 @@ def interval_text(sel: Sequence[float], ref: Sequence[float]) -> str:
     d = welch_difference(sel, ref)
     if not d.has_interval:
         return f"{100 * d.mean:+.2f} (no interval: {_why_none(sel, ref)})"
-    span = f"{100 * d.mean:+.2f} ({100 * d.low:+.2f}, {100 * d.high:+.2f})"
+    span = f"{100 * d.mean:+.2f} ({_points(100 * d.low)}, {_points(100 * d.high)})"
     return f"{span}: " + ("above 0" if d.above_zero else ("below 0" if d.below_zero else "includes 0"))
 
 
@@ -128,12 +130,21 @@ def target_text(sel: Sequence[float], ref: Sequence[float]) -> str:
     d = welch_difference(sel, ref)
     if not d.has_interval:
         return f"not decidable yet ({_why_none(sel, ref)}; Δ {100 * d.mean:+.2f} points)"
-    span = f"Δ {100 * d.mean:+.2f} points, interval ({100 * d.low:+.2f}, {100 * d.high:+.2f})"
+    span = f"Δ {100 * d.mean:+.2f} points, interval ({_points(100 * d.low)}, {_points(100 * d.high)})"
     return "met" if d.above_zero else f"missed: {span}"
 
 
 def _why_none(sel: Sequence[float], ref: Sequence[float]) -> str:
-    return "one run a side" if min(len(sel), len(ref)) < 2 else "no spread on either side"
+    return f"{_runs(len(sel))} against {_runs(len(ref))}" if min(len(sel), len(ref)) < 2 else "no spread on either side"
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" + ("" if n == 1 else "s")
+
+
+def _points(x: float) -> str:
+    """A difference in points, signed, 2 decimals; 3 where 2 would round a non-zero value to 0."""
+    return f"{x:+.3f}" if x != 0 and abs(x) < 0.005 else f"{x:+.2f}"
 
 
 def variant(r: RunLogs) -> str:
@@ -626,14 +637,14 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
             b = [float(truncated(r, n).generations[col].iloc[-1]) for r in sides[False]]
             d = welch_difference(a, b)
             if not d.has_interval:
-                verdicts.append(
-                    "direction only, no interval with one run a side: " + ("as the paper" if d.mean > 0 else "reversed")
-                )
+                way = "as the paper" if d.mean > 0 else "reversed"
+                verdicts.append(f"direction only, no interval ({_why_none(a, b)}): {way}")
             else:
                 verdicts.append(
                     "reproduced" if d.above_zero else ("reversed" if d.below_zero else "not separable from noise")
                 )
-            interval = f"95% interval {100 * d.low:+.2f} to {100 * d.high:+.2f}; " if d.has_interval else ""
+            bounds = f"{_points(100 * d.low)} to {_points(100 * d.high)}"
+            interval = f"Welch 95% interval {bounds}; " if d.has_interval else ""
             parts.append(f"{name} {100 * d.mean:+.2f} points ({interval}{len(a)} vs {len(b)} runs): {verdicts[-1]}")
         out.append(f"- {ds}, {n} generations: " + "; ".join(parts) + ".")
     if len(out) == 7:
@@ -713,6 +724,7 @@ def main() -> None:
     for given in args.runs:
         if not Path(given).exists():
             raise SystemExit(f"make_results: run directory or folder of runs {given!r} does not exist")
+    t0 = time.monotonic()
     try:
         runs = load_runs(args.runs)
     except EcosimError as exc:
@@ -730,6 +742,11 @@ def main() -> None:
     base = [r for r in runs if is_baseline(r)]
     if not evo:
         raise SystemExit("make_results: no evolution run among the given runs")
+    progress(
+        f"read {len(runs) + len(unfinished)} runs in {time.monotonic() - t0:.0f} s"
+        + (f" ({len(unfinished)} left out, still in progress)" if unfinished else "")
+        + "; drawing the figures, then the comparisons (a few minutes)"
+    )
     if plots.exists():
         shutil.rmtree(plots)
     written = write_report([r for r in evo if not variant(r)] or evo, plots)
@@ -791,7 +808,8 @@ def main() -> None:
         "Each cell: highest value over runs, then (mean ± sample standard deviation over runs), in %, "
         "at the budget's last generation (ecosim; runs that went further are cut there) or epoch 100 (paper). "
         '"Offspring fitness before BP" leaves '
-        "clones out (a clone scores what its trained parent scored).",
+        "clones out (a clone scores what its trained parent scored); n/a where the runs made no such offspring",
+        "in that generation (a settled run, `ecosystem.settle`, makes none).",
         "",
         "| Experiment | runs | generations | source | Highest fitness | Average fitness | Average offspring fitness "
         "before BP |",
@@ -1166,7 +1184,13 @@ def main() -> None:
         if path.suffix == ".png" and "champions" not in name:
             lines.append(f"- {name}: ![{name}]({rel / path.relative_to(plots)})")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    progress(f"done in {time.monotonic() - t0:.0f} s")
     print(out)
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (the page's path alone goes to stdout)."""
+    print(f"make_results: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -201,20 +201,38 @@ def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95
         no spread on either side (:attr:`Difference.has_interval`).
 
     Raises:
-        ValueError: an empty sample or ``level`` outside (0, 1).
+        ValueError: a sample that is empty, not one-dimensional or holds a value that is not a
+            finite number; ``level`` not a number in (0, 1).
     """
+    import warnings
+
     from scipy import stats
 
-    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if not len(x) or not len(y):
-        raise ValueError("welch_difference needs at least one value on each side")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    x, y = _sample("a", a), _sample("b", b)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
     mean = float(x.mean() - y.mean())
     if min(len(x), len(y)) < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
         return Difference(mean, float("nan"), float("nan"), level, len(x), len(y))
-    ci = stats.ttest_ind(x, y, equal_var=False).confidence_interval(level)
+    with warnings.catch_warnings():  # one constant side: scipy warns of precision loss, the interval is right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = stats.ttest_ind(x, y, equal_var=False).confidence_interval(level)
     return Difference(mean, float(ci.low), float(ci.high), level, len(x), len(y))
+
+
+def _sample(name: str, values: Sequence[float]) -> np.ndarray:
+    """``values`` as a 1-D float64 array of finite numbers (ValueError naming ``name`` otherwise)."""
+    try:
+        x = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a sequence of numbers ({exc})") from None
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {x.shape}")
+    if not len(x):
+        raise ValueError(f"welch_difference needs at least one value in {name}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} holds a value that is not a finite number: {x.tolist()}")
+    return x
 
 
 def has_compute(run: RunLogs) -> bool:

@@ -282,8 +282,11 @@ def test_the_verdict_on_the_difference_is_welchs_interval(make_results):
     settle = [0.9870, 0.9869, 0.9860]
     assert make_results.interval_text(settle, base) == "+0.09 (-0.23, +0.40): includes 0"
     assert make_results.target_text(settle, base) == "missed: Δ +0.09 points, interval (-0.23, +0.40)"
-    assert make_results.interval_text([0.987], base) == "+0.12 (no interval: one run a side)"
-    assert make_results.target_text([0.987], base) == "not decidable yet (one run a side; Δ +0.12 points)"
+    assert make_results.interval_text([0.987], base) == "+0.12 (no interval: 1 run against 3 runs)"
+    assert make_results.target_text([0.987], base) == "not decidable yet (1 run against 3 runs; Δ +0.12 points)"
+    assert make_results.interval_text([0.987, 0.987], [0.986, 0.986]) == "+0.10 (no interval: no spread on either side)"
+    # a bound that rounds to 0.00 keeps its sign and a third decimal (-0.003, not -0.00)
+    assert make_results._points(-0.0031) == "-0.003" and make_results._points(-0.31) == "-0.31"
     clear = [0.995, 0.996, 0.994]
     assert make_results.interval_text(clear, base).endswith(": above 0")
     assert make_results.target_text(clear, base) == "met"

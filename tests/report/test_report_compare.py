@@ -109,10 +109,18 @@ def test_welch_interval_is_the_welch_satterthwaite_t_interval_and_separates_only
     one = welch_difference([0.99], [0.98, 0.97])
     assert not one.has_interval and not one.above_zero and one.mean == pytest.approx(0.015)
     assert not welch_difference([0.99, 0.99], [0.98, 0.98]).has_interval  # no spread: no interval
-    with pytest.raises(ValueError, match="at least one value"):
+    with pytest.raises(ValueError, match="at least one value in a"):
         welch_difference([], [1.0])
-    with pytest.raises(ValueError, match="level"):
-        welch_difference([1.0, 2.0], [1.0, 2.0], level=1.0)
+    for level in (1.0, 0.0, 95, "0.95", float("nan"), True):
+        with pytest.raises(ValueError, match="level must be a number in"):
+            welch_difference([1.0, 2.0], [1.0, 2.0], level=level)
+    with pytest.raises(ValueError, match="b holds a value that is not a finite number"):
+        welch_difference([0.98, 0.97], [0.96, float("nan")])
+    with pytest.raises(ValueError, match="a must be one-dimensional"):
+        welch_difference(np.ones((2, 2)), [1.0, 2.0])
+    with pytest.raises(ValueError, match="a must be a sequence of numbers"):
+        welch_difference(["x", "y"], [1.0, 2.0])
+    assert welch_difference((v for v in [0.99, 0.98]), np.array([0.97, 0.96])).has_interval
 
 
 def test_welch_interval_keeps_its_level_over_few_seeds_where_a_percentile_bootstrap_does_not():
