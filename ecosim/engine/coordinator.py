@@ -191,9 +191,13 @@ class Ecosystem:
         return species_order(longest)
 
     # ---- recovery ----------------------------------------------------------------------------------
-    def _write_event(self, rec: Recovery, level: int = logging.WARNING) -> None:
+    def _write_event(self, rec: Recovery, level: int = logging.WARNING, message: str | None = None) -> None:
+        """Write an events-log row and log it (``message`` instead of the lost/cause/redone line)."""
         row = rec.row()
         self.logs.write_event(row)
+        if message is not None:
+            log.log(level, "%s, in %.1f s", message, row["recovery_s"])
+            return
         log.log(
             level,
             "generation %s: %s (%s); redone: %s, in %.1f s",
@@ -328,6 +332,9 @@ class Ecosystem:
             ckpt["generation"],
             self.settling,
         )
+        # the open generations' clocks skip the pause (before 0.9.1 no saved_at: their latest start)
+        saved = ckpt["coordinator"].get("saved_at", max((t.started for t in self.policy.tallies.values()), default=t0))
+        self.policy.exclude_pause(max(t0 - float(saved), 0.0))
         copies = {st.species_id: st for st in states}
         start = ckpt["generation"] + 1
         self.actors.restart(copies, {})
@@ -338,6 +345,13 @@ class Ecosystem:
         if self.policy.train_macs_spent is None:  # an older checkpoint: the log up to it has the sum
             self.policy.train_macs_spent = logged_train_macs(self.run_dir, ckpt["generation"])
         self._check_budget(ckpt["generation"])
+        g = ckpt["generation"]
+        after = (
+            f"its work after that checkpoint (asynchronous mode: species ahead of it; {removed} log "
+            "files of it removed) is done again"
+            if removed
+            else "nothing after it was lost"
+        )
         self._write_event(
             Recovery(
                 "resumed",
@@ -345,15 +359,15 @@ class Ecosystem:
                 None,
                 started=t0,
                 lost=(
-                    f"the work after the checkpoint of generation {ckpt['generation']} "
-                    f"({removed} log files of it removed)"
+                    f"the work after the checkpoint of generation {g} ({removed} log files of it removed)"
                     if removed
-                    else f"nothing: the run had stopped cleanly after generation {ckpt['generation']}"
+                    else f"nothing: the run had stopped cleanly after generation {g}"
                 ),
                 redone=f"every species from its checkpointed state; the run goes on from generation {start}",
             ),
-            logging.WARNING if removed else logging.INFO,
-        )  # a clean stop left nothing to undo: no warning
+            logging.INFO,  # a resume is the user's own step; a stop's loss was reported when it happened
+            f"resumed from the checkpoint of generation {g}: {after}; the run goes on from generation {start}",
+        )
         return start
 
     # ---- one step: reproduce, place, cull, log ------------------------------------------------
@@ -500,7 +514,7 @@ class Ecosystem:
         save_checkpoint(
             self.run_dir,
             generation,
-            self.policy.to_json(),
+            {**self.policy.to_json(), "saved_at": time.time()},  # a resume leaves the pause out of wall_time_s
             species,
             keep=self.cfg.run.checkpoint_keep,
             settings=self._settings,

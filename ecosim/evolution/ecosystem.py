@@ -166,6 +166,19 @@ class EcosystemPolicy:
         return out
 
     # ---- per-generation bookkeeping ------------------------------------------------------------
+    def exclude_pause(self, seconds: float) -> None:
+        """Start every open generation's clock ``seconds`` later: the time a stopped run was not
+        running (between its checkpoint and its resume), so that ``wall_time_s`` counts running
+        time only (asynchronous mode keeps generations open across a checkpoint).
+
+        Raises:
+            ValueError: ``seconds`` < 0.
+        """
+        if seconds < 0:
+            raise ValueError(f"a pause lasts 0 s or more, got {seconds!r}")
+        for t in self.tallies.values():
+            t.started += seconds
+
     def tally(self, generation: int, now: float | None = None) -> GenerationTally:
         """The tally of ``generation``, opened (with ``started = now``) on first use."""
         t = self.tallies.get(generation)
@@ -250,7 +263,9 @@ class EcosystemPolicy:
         already stepped in this generation and can (by weight). Only when no species of the
         generation can reproduce are offspring lost (a warning says how many).
 
-        From the settle point on (:meth:`settled`) the generation's offspring are 0.
+        From the settle point on (:meth:`settled`) the generation's offspring are 0; a settle point
+        that is a generation (no compute budget) is known in advance, so a species that runs
+        ahead of it in asynchronous mode makes none either.
 
         Args:
             generation: the generation whose reproduction step this is.
@@ -280,7 +295,9 @@ class EcosystemPolicy:
         dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
         able = [s for s in waiting if s not in dying and (s not in stepping or self.species[s].can_reproduce)]
-        pool = 0 if self.settled(generation) else max(0, self.ecosystem.offspring - t.given)
+        point = self.settling.generation if self.settling is not None else None
+        past = point is not None and generation >= point  # a generation point needs no complete generations
+        pool = 0 if self.settled(generation) or past else max(0, self.ecosystem.offspring - t.given)
         freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
         own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
         shared = largest_remainder(pool, {s: weight[s] for s in able})

@@ -136,12 +136,35 @@ def test_resume_after_sigkill_equals_uninterrupted(sync_run, tmp_path, data_root
     pd.testing.assert_frame_equal(_strip(read_networks(sync_run.run_dir)), _strip(read_networks(out)))
 
 
-def test_async_run_completes_within_limits(tmp_path, data_root, ray_local):
-    result = run(small(tmp_path / "async", data_root, **{"run.mode": "async"}))
+def test_async_run_completes_within_limits_and_a_resume_leaves_the_pause_out_of_wall_time(
+    tmp_path, data_root, ray_local
+):
+    import shutil
+
+    from ecosim.evolution.state import GenerationTally
+
+    result = run(small(tmp_path / "async", data_root, **{"run.mode": "async", "run.checkpoint_keep": 5}))
     gens = read_generations(result.run_dir)
     assert list(gens["generation"]) == [0, 1, 2]
     assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
     assert result.best_fitness > 0.5
+    # as if it had stopped 1,000 s ago just after generation 0's checkpoint, a generation open
+    # (asynchronous mode keeps the next one open across a checkpoint when a species is ahead)
+    ckpts = sorted((result.run_dir / "checkpoints").glob("gen-*"))
+    for later in ckpts[1:]:
+        shutil.rmtree(later)
+    (result.run_dir / "checkpoints" / "LATEST").write_text(ckpts[0].name)
+    state = json.loads((ckpts[0] / "state.json").read_text())
+    coord = state["coordinator"]
+    coord["tallies"].setdefault("1", GenerationTally(started=coord["saved_at"]).to_json())
+    for tally in coord["tallies"].values():
+        tally["started"] -= 1000.0
+    coord["saved_at"] -= 1000.0
+    (ckpts[0] / "state.json").write_text(json.dumps(state))
+    resume(result.run_dir)
+    gens = read_generations(result.run_dir)
+    assert list(gens["generation"]) == [0, 1, 2]
+    assert (gens["wall_time_s"] < 500).all(), list(gens["wall_time_s"])  # before 0.9.1: >= 1000 s
 
 
 def test_an_async_run_stops_at_its_budget_on_complete_generations(tmp_path, data_root, ray_local):
@@ -221,7 +244,11 @@ def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root
     # extended to 10 generations (the point moves to 5): it trains on, it does not search again
     with caplog.at_level(logging.INFO, logger="ecosim.engine.coordinator"):
         more = resume(result.run_dir, {"run.generations": 10})
-    assert any("nothing: the run had stopped cleanly after generation 3" in r.getMessage() for r in caplog.records)
+    assert any(
+        "resumed from the checkpoint of generation 3: nothing after it was lost; the run goes on from generation 4"
+        in r.getMessage()
+        for r in caplog.records
+    )
     gens = read_generations(more.run_dir)
     assert list(gens["offspring"])[2:] == [0] * 8 and (gens["network_count"].iloc[3:] == 3).all()
 

@@ -362,8 +362,10 @@ def test_no_offspring_from_the_settle_generation_on():
     p.completed_generation = 1
     assert sum(p.allocate(2, sids).values()) == 6
     assert not p.settled(3)  # generation 2 not written yet: a species that ran ahead does not settle
+    # ... nor cull the others' networks, but a point that is a generation is known: no offspring
+    assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0} and p.settled_from is None
     p.completed_generation = 2
-    assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0}
+    assert p.settled(3)
     assert p.allocate(4, sids) == {sids[0]: 0, sids[1]: 0}
     assert p.settled_from == 3
 
