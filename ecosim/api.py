@@ -61,6 +61,9 @@ from ecosim.store.logs import logged_train_macs, set_aside_damaged_logs
 
 log = logging.getLogger(__name__)
 
+#: seconds the end of a run waits for tasks left in its event loop to end once cancelled
+LEFTOVER_TASKS_S = 10.0
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -165,6 +168,27 @@ def _start_ray(config: Config) -> None:
     check_resources(config)
 
 
+async def _end_leftover_tasks(wait_s: float) -> None:
+    """Cancel every other task of this event loop, again and again, until all have ended or
+    ``wait_s`` seconds have passed; then name those left in a warning.
+
+    ``asyncio.run`` cancels the tasks left at its end once and then waits for them without a
+    bound: an interrupted asynchronous resume once hung there for good (session 30; Python 3.11's
+    ``asyncio.wait_for`` can swallow a cancellation that meets its inner result). Cancelling
+    repeatedly ends such a task; one that still does not end is named, so a hang says why.
+    """
+    me = asyncio.current_task()
+    left = {t for t in asyncio.all_tasks() if t is not me and not t.done()}
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while left and asyncio.get_running_loop().time() < deadline:
+        for task in left:
+            task.cancel()
+        _, left = await asyncio.wait(left, timeout=0.5)
+    if left:
+        names = ", ".join(sorted(t.get_coro().__qualname__ for t in left))  # type: ignore[union-attr]
+        log.warning("%d task(s) did not end when cancelled at the end of the run: %s", len(left), names)
+
+
 def _execute(
     config: Config,
     run_dir: Path,
@@ -188,6 +212,7 @@ def _execute(
                 p = eco.policy
                 budget.append((eco.budget_reached, p.completed_generation, p.train_macs_spent or 0.0))
             await eco.shutdown()
+            await _end_leftover_tasks(LEFTOVER_TASKS_S)
 
     try:
         best = asyncio.run(main())  # the caller holds the run directory's lock

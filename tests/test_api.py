@@ -117,3 +117,40 @@ def test_resume_refuses_a_config_toml_edited_by_hand_and_names_the_key(tmp_path,
     lines: list[str] = []
     api.resume(tmp_path / "run", progress=lines.append)
     assert any(line.startswith("generation 1 (2/2)") for line in lines)
+
+
+def test_the_end_of_a_run_cancels_leftover_tasks_until_they_end_and_names_one_that_does_not(caplog):
+    """``asyncio.run`` cancels leftover tasks once and waits for them without a bound (an
+    interrupted async resume hung there, session 30)."""
+    import asyncio
+    import contextlib
+
+    async def swallows_one_cancel() -> str:  # as Python 3.11's wait_for can
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(60)
+        await asyncio.sleep(60)
+        return "not reached"
+
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    async def scenario() -> tuple[bool, bool]:
+        one, two = asyncio.ensure_future(swallows_one_cancel()), asyncio.ensure_future(stubborn())
+        await asyncio.sleep(0.05)
+        with caplog.at_level(logging.WARNING, logger="ecosim.api"):
+            await api._end_leftover_tasks(1.5)
+        named = two.done()
+        release.set()
+        await two
+        return one.cancelled(), named
+
+    ended, stubborn_done = asyncio.run(scenario())
+    assert ended and not stubborn_done  # the task that swallowed one cancel ended at the next
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "ecosim.api"]
+    assert "did not end when cancelled at the end of the run: " in warning and warning.endswith(".stubborn")
