@@ -304,6 +304,10 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     """
     config = resolve_paths(config)
     run_dir = Path(config.run.out)
+    if RunDir(run_dir).is_pack:
+        raise ConfigError(
+            f"config 'run.out' = {str(run_dir)!r} holds a pack of a run's logs (kept results); use another --out"
+        )
     if RunDir(run_dir).holds_run():
         raise ConfigError(
             f"config 'run.out' = {str(run_dir)!r} already holds a run; use 'ecosim resume {run_dir}' or another --out"
@@ -379,6 +383,11 @@ def resume(
     run_dir = _absolute(run_dir)
     RunDir(run_dir).require()
     cfg_path = RunDir(run_dir).config
+    if RunDir(run_dir).is_pack:
+        raise CheckpointError(
+            f"run directory {str(run_dir)!r} is a pack of a run's logs (ecosim.store.archive): it holds no checkpoint; "
+            "resume the run directory it was packed from"
+        )
     with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
         pass
     if not RunDir(run_dir).holds_run():

@@ -431,7 +431,39 @@ def dataset_budgets(base: list[RunLogs], horizon: int = 100) -> dict[str, float]
     return out
 
 
-def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Path, horizon: int = 100) -> list[str]:
+def baseline_choice(
+    groups: dict[str, list[RunLogs]], earlier: dict[str, list[EarlierRun]], horizon: int = 100
+) -> tuple[str, float, int]:
+    """``(name, budget, generations)``: :func:`best_baseline` over baseline groups whose runs have
+    logs, earlier rows (:class:`EarlierRun`, read at their end: a baseline's end is its generation
+    ``horizon``) or both; ``generations`` is the horizon the budget was read at (shorter when no
+    run of the best baseline reached it)."""
+    from ecosim.report.compare import compute_curve
+
+    names = sorted(k for k in set(groups) | set(earlier) if k.startswith("baseline"))
+
+    def readings(k: str) -> list[tuple[float, float, int]]:  # (selected, train_macs, generations)
+        out = []
+        for r in groups.get(k, []):
+            last = compute_curve(truncated(r, horizon)).iloc[-1]
+            out.append((float(last["selected_test_accuracy"]), float(last["train_macs"]), int(last["generation"]) + 1))
+        out += [(e.selected_test_accuracy, e.train_macs, e.generation + 1) for e in earlier.get(k, [])]
+        return out
+
+    best = max(names, key=lambda k: float(np.mean([x[0] for x in readings(k)])))
+    got = readings(best)
+    full = [x for x in got if x[2] >= horizon] or got
+    return best, float(np.mean([x[1] for x in full])), min(horizon, min(x[2] for x in full))
+
+
+def equal_compute(
+    evo: list[RunLogs],
+    base: list[RunLogs],
+    plots: Path,
+    rel: Path,
+    horizon: int = 100,
+    earlier: Sequence[EarlierRun] = (),
+) -> list[str]:
     """The issue-17 comparison: validation-selected test accuracy at the best baseline's compute.
 
     Per dataset, the budget is the mean cumulative training compute of the best fixed baseline
@@ -439,6 +471,8 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
     read at the last generation within it (:func:`ecosim.report.compare.at_compute`). Each
     evolution set-up is compared with the best baseline by a Welch 95% interval on the
     difference of means over seeds. One figure per dataset: accuracy against compute.
+    ``earlier``: runs of an earlier page whose logs are gone (:func:`read_earlier`); they join the
+    main table and the targets, read at their end, and nothing that needs their logs.
     """
     from ecosim.report.compare import (
         at_compute,
@@ -461,23 +495,45 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
         "the best test accuracy of any network the run ever scored.",
         "",
     ]
-    datasets = sorted({r.config.data.dataset for r in evo + base})
+    if earlier:
+        lines += [
+            f"{_runs(len(earlier))} (marked †) come from an earlier page's per-run rows (`--earlier`): their logs are",
+            "gone, so they are read at their own end (a run stopped by the same `--train-macs` budget ends one",
+            "generation past it at most: share up to ~101%), and only this table and the targets use them.",
+            "",
+        ]
+    datasets = sorted({r.config.data.dataset for r in evo + base} | {e.dataset for e in earlier})
     for ds in datasets:
         e_runs = [r for r in evo if r.config.data.dataset == ds and has_compute(r)]
         b_runs = [r for r in base if r.config.data.dataset == ds and has_compute(r)]
-        if not b_runs or not e_runs:
+        old: dict[str, list[EarlierRun]] = {}
+        for e in earlier:
+            if e.dataset == ds:
+                old.setdefault(e.group, []).append(e)
+        has_base = bool(b_runs) or any(k.startswith("baseline") for k in old)
+        has_evo = bool(e_runs) or any(not k.startswith("baseline") for k in old)
+        if not has_base or not has_evo:
             lines.append(
-                f"- {ds}: {'no baseline' if not b_runs else 'no evolution run'} with compute logs (ecosim ≥ 0.3); not "
-                "compared."
+                f"- {ds}: {'no baseline' if not has_base else 'no evolution run'} with compute logs "
+                "(ecosim ≥ 0.3); not compared."
             )
             continue
         groups: dict[str, list[RunLogs]] = {}
         for r in e_runs + b_runs:
             groups.setdefault(what(r), []).append(r)
+        names = sorted(set(groups) | set(old), key=lambda k: (k.startswith("baseline"), k))
 
-        best_base, budget, full = best_baseline(groups, horizon)
-        ref = [at_compute(r, budget).selected_test_accuracy for r in groups[best_base]]
-        used = min(horizon, min(r.last_generation + 1 for r in full))
+        def readings(name: str, budget: float, groups=groups, old=old) -> list:
+            return [at_compute(r, budget) for r in groups.get(name, [])] + [e.at(budget) for e in old.get(name, [])]
+
+        best_base, budget, used = baseline_choice(groups, old, horizon)
+        over = [e for k in sorted(old) for e in old[k] if e.train_macs > EARLIER_OVER * budget]
+        for k in list(old):
+            old[k] = [e for e in old[k] if e.train_macs <= EARLIER_OVER * budget]
+            if not old[k]:
+                del old[k]
+        names = sorted(set(groups) | set(old), key=lambda k: (k.startswith("baseline"), k))
+        ref = [a.selected_test_accuracy for a in readings(best_base, budget)]
         lines += [
             f"### {ds}: budget {budget:.3g} training multiply-accumulates ({best_base}, {used} generations)",
             "",
@@ -485,58 +541,85 @@ def equal_compute(evo: list[RunLogs], base: list[RunLogs], plots: Path, rel: Pat
             "(95% interval) | best test of any network |",
             "|---|---|---|---|---|---|---|",
         ]
-        for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
-            at = [at_compute(r, budget) for r in groups[name]]
+        for name in names:
+            at = readings(name, budget)
             sel = [a.selected_test_accuracy for a in at]
             spread = f" ± {100 * float(np.std(sel, ddof=1)):.2f}" if len(sel) > 1 else " (1 run)"
             delta = "(reference)" if name == best_base else interval_text(sel, ref)
+            count = f"{len(at)}" + (f" ({len(old[name])}†)" if name in old else "")
             lines.append(
-                f"| {name} | {len(at)} | {np.mean([a.generation for a in at]) + 1:.0f} | "
+                f"| {name} | {count} | {np.mean([a.generation for a in at]) + 1:.0f} | "
                 f"{np.mean([a.share for a in at]):.0%} | "
                 f"{100 * np.mean(sel):.2f}%{spread} | {delta} | "
                 f"{100 * np.mean([a.best_test_accuracy for a in at]):.2f}% |"
             )
+        if old:
+            lines += [
+                "",
+                "† runs read from an earlier page's rows: "
+                + ", ".join(f"`{e.label}`" for k in names for e in old.get(k, []))
+                + ".",
+            ]
+        if over:
+            lines += [
+                "",
+                "Left out: earlier rows of runs that went past the budget (their reading at the budget went with "
+                "their logs): " + ", ".join(f"`{e.label}` ({e.train_macs / budget:.0%})" for e in over) + ".",
+            ]
         fractions = (0.125, 0.25, 0.5, 1.0)
-        lines += [
-            "",
-            "The same reading at smaller budgets (fractions of the budget above; mean over seeds):",
-            "",
-            "| set-up | " + " | ".join(f"{f:g} budget" for f in fractions) + " |",
-            "|---|" + "---|" * len(fractions),
-        ]
-        for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
+        logged = [k for k in names if k not in old]  # an earlier row is known at its end only
+        if logged:
+            lines += [
+                "",
+                "The same reading at smaller budgets (fractions of the budget above; mean over seeds"
+                + ("; set-ups with runs from an earlier page's rows are left out" if old else "")
+                + "):",
+                "",
+                "| set-up | " + " | ".join(f"{f:g} budget" for f in fractions) + " |",
+                "|---|" + "---|" * len(fractions),
+            ]
+        for name in logged:
             cells = [
-                f"{100 * np.mean([at_compute(r, f * budget).selected_test_accuracy for r in groups[name]]):.2f}%"
+                f"{100 * np.mean([a.selected_test_accuracy for a in readings(name, f * budget)]):.2f}%"
                 for f in fractions
             ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines += cost_and_generations(groups, best_base, budget)
-        fig = compute_figure(
-            {k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget
-        )
-        path = plots / f"equal-compute-{ds}.png"  # beside the report's compute-{ds}.png, not over it
-        plots.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-        lines += ["", f"![{ds}: accuracy against compute]({rel / path.name})", ""]
+        if best_base in groups and best_base not in old:
+            lines += cost_and_generations(groups, best_base, budget)
+        if groups:
+            fig = compute_figure(
+                {k: groups[k] for k in sorted(groups)}, f"{ds}: selected test accuracy against compute", budget
+            )
+            path = plots / f"equal-compute-{ds}.png"  # beside the report's compute-{ds}.png, not over it
+            plots.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path, dpi=110)
+            shown = "" if not old else " (runs with logs only)"
+            lines += ["", f"![{ds}: accuracy against compute{shown}]({rel / path.name})", ""]
         depth = []
-        for name in sorted(k for k in groups if not k.startswith("baseline")):
-            rs = groups[name]
+        for name in [k for k in names if not k.startswith("baseline")]:
+            rs = groups.get(name, [])
             finals = [str(generation_champions(r)["layers"].iloc[-1]) for r in rs]
-            fate = pd.concat([mutation_fate(r) for r in rs])
+            finals += [e.champion for e in old.get(name, []) if e.champion]
+            fate = pd.concat([mutation_fate(r) for r in rs]) if rs else pd.DataFrame({"mutation": [], "before": []})
             grow = fate[fate["mutation"] == "add_layer"]
             cost = (
                 f"{100 * grow['before'].mean():+.1f} points before BP ({len(grow)} offspring)"
                 if len(grow)
-                else "no add_layer offspring"
+                else ("no add_layer offspring" if rs else "n/a (no logs)")
             )
-            sel = [at_compute(r, budget).selected_test_accuracy for r in rs]
+            sel = [a.selected_test_accuracy for a in readings(name, budget)]
             target = target_text(sel, ref)
             deep = sum(conv_depth(f) >= 2 for f in finals)
+            held = (
+                f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "
+                f"{'met' if 2 * deep >= len(finals) else 'missed'})"
+                if finals
+                else "final champions not known (no logs, no champions.csv beside the rows)"
+            )
             depth.append(
                 f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
-                f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "
-                f"{'met' if 2 * deep >= len(finals) else 'missed'}); a new layer costs its parent {cost}; "
-                f"final champions {', '.join(f'`{f}`' for f in finals)}."
+                f"{held}; a new layer costs its parent {cost}"
+                + (f"; final champions {', '.join(f'`{f}`' for f in finals)}." if finals else ".")
             )
         lines += depth + [""]
     return lines
@@ -704,6 +787,112 @@ def run_label(r: RunLogs) -> str:
     return f"{r.run_dir.parent.name}/{r.run_dir.name}"
 
 
+#: an earlier row (:class:`EarlierRun`) whose compute passes the budget by more than this factor is left
+#: out: a run stopped by the same budget passes it by one generation's compute at most (about 1%)
+EARLIER_OVER = 1.02
+_TITLE = re.compile(r"^(?P<name>[^(]+) \((?P<inner>.*)\)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlierRun:
+    """One run of an earlier page whose logs are gone: its row of that page's ``compute.csv``.
+
+    Such a row holds the run's end (its last generation), not a reading at this page's budget:
+    the equal-compute table uses it at 100% of the budget only, and nothing else on the page does.
+
+    Attributes:
+        dataset: the dataset (``mnist``, ``fashion-mnist``, ``cifar10``, ``svhn``).
+        group: its group in the equal-compute comparison (:func:`what`).
+        label: ``<experiment folder>/seed<k>``.
+        generation: its last generation (0-based).
+        train_macs: its cumulative training compute (multiply-accumulates).
+        selected_test_accuracy, best_test_accuracy: fractions, as the row gives them.
+        champion: its final champion's layers, from ``champions.csv`` beside the row's file (or "").
+    """
+
+    dataset: str
+    group: str
+    label: str
+    generation: int
+    train_macs: float
+    selected_test_accuracy: float
+    best_test_accuracy: float
+    champion: str = ""
+
+    def at(self, budget: float):
+        """The run as :func:`ecosim.report.compare.at_compute` would give it, read at its end."""
+        from ecosim.report.compare import AtCompute
+
+        return AtCompute(
+            self.generation,
+            self.train_macs,
+            self.train_macs / budget,
+            self.selected_test_accuracy,
+            self.best_test_accuracy,
+        )
+
+
+def read_earlier(paths: Sequence[str | Path]) -> list[EarlierRun]:
+    """The rows of earlier pages' ``compute.csv`` files (``--earlier``), one :class:`EarlierRun` each.
+
+    The group comes from the row's ``experiment`` title (``MNIST (fixed baseline C10[3x3])``,
+    ``MNIST (no speciation; mnist-levers-settle)``, ``MNIST (with speciation)``) and the dataset
+    from its name; the final champion from ``champions.csv`` in the same folder, when there is one.
+
+    Raises:
+        SystemExit: a file that is missing or lacks a column, or a title that names no known dataset
+            (one line naming the file and the row).
+    """
+    from ecosim.report.runs import _DATASET_NAMES
+
+    slugs = {v: k for k, v in _DATASET_NAMES.items()}
+    need = {"experiment", "run_dir", "generations", "train_macs", "selected_test_accuracy", "best_test_accuracy"}
+    out: list[EarlierRun] = []
+    for path in map(Path, paths):
+        try:
+            rows = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"make_results: --earlier {str(path)!r} cannot be read: {one_line(exc, 200)}") from None
+        if need - set(rows.columns):
+            raise SystemExit(
+                f"make_results: --earlier {str(path)!r} lacks the columns "
+                f"{', '.join(sorted(need - set(rows.columns)))} (give the compute.csv of an earlier results page)"
+            )
+        champions: dict[str, str] = {}
+        beside = path.with_name("champions.csv")
+        if beside.is_file():
+            ch = pd.read_csv(beside).sort_values("generation")
+            champions = {str(k): str(v) for k, v in zip(ch["run_dir"], ch["layers"], strict=True)}
+        for i, row in rows.iterrows():
+            m = _TITLE.match(str(row["experiment"]))
+            dataset = slugs.get(m["name"].strip()) if m else None
+            if m is None or dataset is None:
+                raise SystemExit(
+                    f"make_results: --earlier {str(path)!r} row {i + 2}: experiment {row['experiment']!r} names no "
+                    f"known dataset ({', '.join(slugs)})"
+                )
+            inner, run_dir = m["inner"], Path(str(row["run_dir"]))
+            if inner.startswith("fixed baseline "):
+                group = f"baseline {inner.removeprefix('fixed baseline ').split(';')[0]}-F10"
+            else:
+                speciation, _, folder = inner.partition("; ")
+                name = folder.removeprefix(f"{dataset}-") if folder else ""
+                group = f"evolution, {speciation}" + (f", {name}" if name else "")
+            out.append(
+                EarlierRun(
+                    dataset,
+                    group,
+                    f"{run_dir.parent.name}/{run_dir.name}",
+                    int(row["generations"]) - 1,
+                    float(row["train_macs"]),
+                    float(row["selected_test_accuracy"]),
+                    float(row["best_test_accuracy"]),
+                    champions.get(str(row["run_dir"]), ""),
+                )
+            )
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
@@ -718,6 +907,14 @@ def main() -> None:
         "--include-unfinished",
         action="store_true",
         help="also report runs still in progress (by default they are left out and listed)",
+    )
+    p.add_argument(
+        "--earlier",
+        nargs="+",
+        default=[],
+        metavar="CSV",
+        help="compute.csv files of an earlier results page: their runs join the equal-compute table where "
+        "their logs are gone (a run given with logs is read from its logs)",
     )
     args = p.parse_args()
 
@@ -740,6 +937,8 @@ def main() -> None:
     runs = [r for r in runs if all(r is not u for u in unfinished)]
     evo = [r for r in runs if not is_baseline(r)]
     base = [r for r in runs if is_baseline(r)]
+    have = {run_label(r) for r in runs + unfinished}
+    earlier = [e for e in read_earlier(args.earlier) if e.label not in have]
     if not evo:
         raise SystemExit("make_results: no evolution run among the given runs")
     progress(
@@ -797,6 +996,14 @@ def main() -> None:
                 + ";"
             ]
             if unfinished
+            else []
+        ),
+        *(
+            [
+                f"- and {_runs(len(earlier))} whose logs are gone, from an earlier page's per-run rows "
+                f"({', '.join(f'`{x}`' for x in args.earlier)}): in the equal-compute table and its targets only;"
+            ]
+            if earlier
             else []
         ),
         *(["", "Commands:", "", "```bash", *args.command, "```"] if args.command else []),
@@ -872,7 +1079,7 @@ def main() -> None:
             f"{_pct(grp['last'].mean())} | `{top['layers']}` |"
         )
 
-    lines += equal_compute(evo, base, plots, rel)
+    lines += equal_compute(evo, base, plots, rel, earlier=earlier)
     lines += speciation_claim(evo)
 
     # ---- targets -------------------------------------------------------------------------------

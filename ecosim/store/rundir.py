@@ -14,6 +14,9 @@
     RUN_DIR/report/, RUN_DIR/export/            default outputs of ``ecosim report`` / ``ecosim export``
     RUN_DIR/damaged/generations/, .../networks/ log files that could not be read, set aside by ``ecosim resume``
 
+A pack of a run's logs (:mod:`ecosim.store.archive`) has the same layout with one log file per kind
+(``generations/gen-packed.parquet``, ``networks/gen-packed.parquet``) and no checkpoint or weights.
+
 Generations are numbered from 0; a checkpoint ``gen-000012`` holds the state after generation 12.
 """
 
@@ -27,6 +30,8 @@ from pathlib import Path
 from ecosim.errors import CheckpointError
 
 _CHECKPOINT = re.compile(r"^gen-(\d{6})$")
+#: the one log file of each kind in a pack of a run's logs (matches the readers' ``gen-*.parquet``)
+PACKED_LOG = "gen-packed.parquet"
 _KEPT = re.compile(r"^net-(\d{6,})\.safetensors$")
 
 
@@ -163,6 +168,11 @@ class RunDir:
         gen = self.checkpoint_generation(name)
         return gen if gen is not None and self.checkpoint(gen).is_dir() else None
 
+    @property
+    def is_pack(self) -> bool:
+        """Whether this folder is a pack of a run's logs (:func:`ecosim.store.archive.pack_logs`), not a run."""
+        return (self.generations / PACKED_LOG).is_file()
+
     def holds_run(self) -> bool:
         """Whether a generation was ever completed: ``LATEST`` or a checkpoint folder exists (intact or not)."""
         if self.latest.is_file():
@@ -172,4 +182,4 @@ class RunDir:
         )
 
 
-__all__ = ["RunDir"]
+__all__ = ["PACKED_LOG", "RunDir"]

@@ -292,3 +292,87 @@ def test_the_verdict_on_the_difference_is_welchs_interval(make_results):
     assert make_results.target_text(clear, base) == "met"
     assert make_results.interval_text([0.97, 0.971, 0.969], base).endswith(": below 0")
     assert make_results.target_text([0.97, 0.971, 0.969], base).startswith("missed: Δ -1.58 points")
+
+
+EARLIER_ROWS = (
+    "experiment,run_dir,seed,generations,train_macs,eval_macs,trainings,test_evaluations,selected_id,"
+    "selected_fitness,selected_test_accuracy,best_test_accuracy\n"
+    """MNIST (fixed baseline C2),/lost/compare/mnist-C2/seed0,0,4,8000,0,8,8,1,0.9,0.9300,0.94
+MNIST (fixed baseline C2),/lost/compare/mnist-C2/seed1,1,4,8000,0,8,8,1,0.9,0.9200,0.93
+MNIST (fixed baseline C2),/lost/compare/mnist-C2/seed2,2,4,8000,0,8,8,1,0.9,0.9250,0.93
+MNIST (no speciation; mnist-levers-x),/lost/compare/mnist-levers-x/seed0,0,3,8100,0,8,8,1,0.9,0.9600,0.97
+MNIST (no speciation; mnist-levers-x),/lost/compare/mnist-levers-x/seed1,1,9,24000,0,8,8,1,0.9,0.9900,0.99
+MNIST (with speciation),/lost/compare/mnist-speciation/seed0,0,4,2000,0,8,8,1,0.9,0.8000,0.81
+"""
+)
+
+
+def test_earlier_rows_name_dataset_group_and_champion_and_bad_files_are_one_line(tmp_path, make_results):
+    csv = tmp_path / "compute.csv"
+    csv.write_text(EARLIER_ROWS, encoding="utf-8")
+    (tmp_path / "champions.csv").write_text(
+        "experiment,run,run_dir,generation,champion_id,fitness,parameters,layers\n"
+        'mnist-levers-x,seed0,/lost/compare/mnist-levers-x/seed0,2,7,0.9,100,"C2s1x1[3x3,3x3]-C2s1x1[3x3,3x3]-F10"\n',
+        encoding="utf-8",
+    )
+    rows = make_results.read_earlier([csv])
+    assert [(r.dataset, r.group, r.label) for r in rows[2:5]] == [
+        ("mnist", "baseline C2-F10", "mnist-C2/seed2"),
+        ("mnist", "evolution, no speciation, levers-x", "mnist-levers-x/seed0"),
+        ("mnist", "evolution, no speciation, levers-x", "mnist-levers-x/seed1"),
+    ]
+    assert rows[5].group == "evolution, with speciation" and rows[5].generation == 3
+    assert rows[3].champion.startswith("C2s1x1") and rows[4].champion == ""
+    bad = tmp_path / "bad" / "compute.csv"
+    bad.parent.mkdir()
+    bad.write_text(EARLIER_ROWS.replace("MNIST (with", "Kuzushiji (with"), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"row 7: experiment 'Kuzushiji \(with speciation\)' names no known dataset"):
+        make_results.read_earlier([bad])
+    bad.write_text("experiment,run_dir\nMNIST (with speciation),x\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="lacks the columns best_test_accuracy, generations"):
+        make_results.read_earlier([bad])
+    with pytest.raises(SystemExit, match="cannot be read"):
+        make_results.read_earlier([tmp_path / "none.csv"])
+
+
+def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path, make_results):
+    """Runs of an earlier page (their logs gone) are compared as their rows give them: the reference
+    baseline's budget and spread come from its rows, a row past the budget is left out and named."""
+    from ecosim.report.compare import welch_difference
+
+    csv = tmp_path / "compute.csv"
+    csv.write_text(EARLIER_ROWS, encoding="utf-8")
+    earlier = make_results.read_earlier([csv])
+
+    def net(g, nid, fitness):
+        return {**row(g, nid, fitness), "macs": 100, "train_images": 10, "test_accuracy": fitness, "age": 1}
+
+    evo = [
+        write(
+            tmp_path / "runs" / "mnist-levers-y" / f"seed{k}",
+            {g: [net(g, 0, 0.93 + 0.01 * g + 0.005 * k)] for g in range(4)},
+            gen_fields=lambda g: {"train_macs": 2000.0, "eval_macs": 0.0},
+            **{"run.seed": k, "ecosystem.speciation": False},
+        )
+        for k in range(2)
+    ]
+    runs = load_runs(evo)
+    lines = make_results.equal_compute(runs, [], tmp_path / "plots", Path("plots"), horizon=4, earlier=earlier)
+    text = "\n".join(lines)
+    assert "### mnist: budget 8e+03 training multiply-accumulates (baseline C2-F10, 4 generations)" in text
+    table: dict[str, list[str]] = {}  # the first table: a set-up's row there
+    for ln in lines:
+        if ln.startswith("| ") and " | " in ln:
+            table.setdefault(ln.split(" | ")[0][2:], ln.split(" | "))
+    assert table["baseline C2-F10"][1:6] == ["3 (3†)", "4", "100%", "92.50% ± 0.50", "(reference)"]
+    want = welch_difference([0.96, 0.965], [0.93, 0.92, 0.925])
+    assert table["evolution, no speciation"][5].startswith(f"{100 * want.mean:+.2f} (")
+    assert table["evolution, no speciation, levers-x"][1] == "1 (1†)"  # seed1 spent 300% of the budget
+    assert (
+        "Left out: earlier rows of runs that went past the budget" in text and "`mnist-levers-x/seed1` (300%)" in text
+    )
+    fractions = [ln for ln in lines if ln.startswith("| ") and ln.count("%") == 4 and "±" not in ln]
+    assert [ln.split(" | ")[0] for ln in fractions] == ["| evolution, no speciation"]  # logs only
+    assert "levers-x: above the best baseline at equal compute with a 95% interval above 0: not decidable yet" in text
+    assert "final champions not known (no logs, no champions.csv beside the rows)" in text
+    assert (tmp_path / "plots" / "equal-compute-mnist.png").is_file()

@@ -1,0 +1,143 @@
+"""Packed logs (ecosim.store.archive): every reader reads a pack as it reads its run; a pack is no run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecosim.cli import main
+from ecosim.config import Config
+from ecosim.errors import CheckpointError
+from ecosim.report import load_run
+from ecosim.store.archive import PACKED_LOG, pack_logs
+from ecosim.store.lock import run_lock
+from ecosim.store.logs import LogWriter, empty_counts, read_events
+
+
+def write_run(run_dir: Path, generations: int = 6, species: int = 3) -> Path:
+    """A run's logs as the engine writes them: one file per generation and per species, one event."""
+    cfg = Config().with_overrides({"run.seed": 1, "run.out": str(run_dir), "data.dataset": "mnist"})
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    logs = LogWriter(run_dir)
+    for g in range(generations):
+        for s in range(species):
+            rows = [
+                {
+                    "generation": g,
+                    "network_id": 1000 * s + 10 * g + i,
+                    "species_id": s,
+                    "parent_ids": [i] if g else [],
+                    "origin": "mutation" if g else "initial",
+                    "parameters": 7850 + i,
+                    "fitness": 0.5 + 0.01 * (g + i + s),
+                    "fitness_before_bp": 0.4 if g else None,
+                    "layers": f"C{s + 1}s1x1[{'3x3,' * s}3x3]-F10",
+                    "status": "ok",
+                    "culled": i == 0,
+                }
+                for i in range(4)
+            ]
+            logs.write_networks(g, s, rows)
+        logs.write_generation(
+            {
+                "generation": g,
+                "highest_fitness": 0.6 + 0.01 * g,
+                "mean_fitness": 0.55,
+                "best_fitness_so_far": 0.6 + 0.01 * g,
+                "species_count": species,
+                "network_count": 4 * species,
+                "networks_evaluated": 4 * species,
+                "champion_id": 10 * g,
+                "train_macs": 1e9 * (g + 1),
+                **empty_counts(),
+            }
+        )
+    logs.write_event({"time": 5.0, "generation": 2, "event": "resumed", "lost": "nothing"})
+    return run_dir
+
+
+def test_a_pack_reads_exactly_as_its_run_in_one_file_per_log(tmp_path):
+    run = write_run(tmp_path / "runs" / "mnist" / "seed1")
+    pack = pack_logs(run, tmp_path / "archive" / "mnist" / "seed1")
+    assert sorted(p.name for p in (pack / "generations").iterdir()) == [PACKED_LOG]
+    assert sorted(p.name for p in (pack / "networks").iterdir()) == [PACKED_LOG]
+    assert not (pack / "checkpoints").exists()
+    a, b = load_run(run), load_run(pack)
+    pd.testing.assert_frame_equal(a.generations, b.generations)
+    pd.testing.assert_frame_equal(a.networks, b.networks)
+    pd.testing.assert_frame_equal(read_events(run), read_events(pack))
+    assert a.config == b.config
+    assert len(b.networks) == 6 * 3 * 4
+
+
+def test_packing_again_replaces_the_earlier_pack(tmp_path):
+    run = write_run(tmp_path / "run", generations=3)
+    pack = pack_logs(run, tmp_path / "pack")
+    (pack / "networks" / "gen-000099-s0000.parquet").write_bytes(b"stale")  # a file of an earlier layout
+    LogWriter(run).write_generation({"generation": 3, "highest_fitness": 0.9, **empty_counts()})
+    pack_logs(run, pack)
+    assert load_run(pack).last_generation == 3
+    assert sorted(p.name for p in (pack / "networks").iterdir()) == [PACKED_LOG]
+
+
+def test_a_run_in_progress_a_run_as_dest_or_no_logs_are_one_line_errors_and_write_nothing(tmp_path):
+    run = write_run(tmp_path / "run")
+    with run_lock(run), pytest.raises(CheckpointError, match="in use by ecosim pid"):
+        pack_logs(run, tmp_path / "pack")  # flock: a second open of the lock file conflicts, as another process's
+    assert not (tmp_path / "pack").exists()
+    other = write_run(tmp_path / "other")
+    (other / "checkpoints").mkdir()
+    with pytest.raises(CheckpointError, match="holds checkpoints"):
+        pack_logs(run, other)
+    with pytest.raises(CheckpointError, match="run directory itself"):
+        pack_logs(run, run)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="no generation logs"):
+        pack_logs(empty, tmp_path / "pack2")
+    assert not (tmp_path / "pack2").exists()
+
+
+def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_nothing(tmp_path, capsys):
+    pack = pack_logs(write_run(tmp_path / "run"), tmp_path / "pack")
+    before = sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*"))
+    assert main(["report", str(pack), "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "table1.md").is_file()
+    capsys.readouterr()
+    for argv, named in (
+        (["resume", str(pack)], "is a pack of a run's logs"),
+        (["run", "--dataset", "mnist", "--generations", "1", "--out", str(pack)], "holds a pack of a run's logs"),
+    ):
+        code = main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code != 0 and len(err) == 1 and named in err[0], err
+    assert sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*")) == before
+    with pytest.raises(CheckpointError, match="is a pack already"):
+        pack_logs(pack, tmp_path / "pack3")
+
+
+def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "experiments" / "archive_runs.py"
+    runs = tmp_path / "runs"
+    write_run(runs / "mnist-a" / "seed0", generations=2)
+    busy = write_run(runs / "mnist-a" / "seed1", generations=2)
+    with run_lock(busy):
+        proc = subprocess.run(
+            [sys.executable, str(script), str(runs), str(tmp_path / "archive")], capture_output=True, text=True
+        )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith(
+        f"packed {runs / 'mnist-a' / 'seed0'} -> {tmp_path / 'archive' / 'mnist-a' / 'seed0'}"
+    )
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"skipped {busy}: ") and f"in use by ecosim pid {os.getpid()} on " in line
+    assert load_run(tmp_path / "archive" / "mnist-a" / "seed0").last_generation == 1
+    assert not (tmp_path / "archive" / "mnist-a" / "seed1").exists()
