@@ -10,7 +10,10 @@
 # run stops (--train-macs); the paper's set-up runs 100 generations (it spends less).
 # Runs go in priority order, seed by seed, so a partial sweep already compares like with like.
 # Re-running the same command resumes where it stopped (the runner skips finished runs).
-# Then: python experiments/make_results.py OUT --out docs/results-equal-compute.md --plots docs/results-equal-compute
+# Then pack the logs into the repository and make the page from the packs (experiments/README.md):
+#   python experiments/archive_runs.py OUT experiments/archive/compare
+#   python experiments/make_results.py experiments/archive/compare --out docs/results-equal-compute.md \
+#       --plots docs/results-equal-compute [--earlier <an earlier page's compute.csv files>]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/compare}
@@ -19,6 +22,16 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 00, search, then train the 4 fittest (levers-focus: levers-settle with settle_keep 4, each of
+# the 4 training about 4 times as long): MNIST and Fashion-MNIST seed by seed, then Fashion-MNIST's
+# third baseline seed. The set runs for more generations (about 400), hence --generations 800.
+FOCUS=(--generations 800 --train-macs 1.2e13 "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8)
+for seed in 0 1 2; do
+  for ds in mnist fashion-mnist; do
+    run "experiments/levers/$ds-levers-focus.toml" --seeds $seed "${FOCUS[@]}"
+  done
+done
+run experiments/baselines/fashion-mnist-C10-3x3-C20s2-3x3.toml --seeds 2 --generations 100 "${COMMON[@]}"
 # Phase 0, search, then train (levers-settle: levers-steady with no offspring after half the
 # budget, the 16 fittest networks training on; the first set ahead of the best baseline on MNIST):
 # its MNIST seeds, then Fashion-MNIST's best baseline and levers-settle seed by seed, MNIST seeds 3-4
