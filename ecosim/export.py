@@ -215,6 +215,7 @@ def _read_champion(run: Path) -> tuple[Path, Any, Any, dict[str, Any]]:
     from ecosim.store.networks import load_network
 
     RunDir(run).require()
+    RunDir(run).refuse_pack("export")
     champion = RunDir(run).champion
     if not champion.is_file():
         raise CheckpointError(

@@ -5,10 +5,12 @@
 
 Every run directory below SRC (``<experiment>/seed<k>/``, as ``run_experiments.py`` lays them
 out) is packed into the same place below DEST by :func:`ecosim.store.archive.pack_logs`: its
-config and one Parquet file per log, no checkpoint and no weights (about 1% of the run directory).
-``make_results.py DEST`` then makes the same page as ``make_results.py SRC``, from the repository
-alone, after the run directories are gone. A run still in progress (its lock held) is skipped and
-named; pack it again when it has finished (a pack is replaced).
+config and one Parquet file per log, no checkpoint and no weights (about 2% of the run directory).
+A SRC that is one experiment folder (or one run) keeps its ``<experiment>/<run>`` folders below
+DEST; packs found below SRC (DEST inside SRC) are left alone. ``make_results.py DEST`` then makes
+the same page as ``make_results.py SRC``, from the repository alone, after the run directories are
+gone. A run still in progress (its lock held) is skipped and named; pack it again when it has
+finished (a pack is replaced).
 
 Exit status: 0 when every run was packed, 1 when some run was skipped, 2 on bad usage.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from ecosim.errors import EcosimError
 from ecosim.report.runs import find_run_dirs
 from ecosim.store.archive import pack_logs
+from ecosim.store.rundir import RunDir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"argument src: {str(src)!r} holds no run directory (a folder with config.toml)")
     skipped = 0
     for run in runs:
-        rel = run.relative_to(src) if run != src else Path(run.name)
+        if RunDir(run).is_pack:  # e.g. DEST inside SRC: packs are kept, not packed again
+            continue
+        rel = run.relative_to(src)
+        if len(rel.parts) < 2:  # SRC is an experiment folder or a run: keep <experiment>/<run>
+            rel = Path(run.parent.name, run.name)
         try:
             out = pack_logs(run, dest / rel)
         except EcosimError as exc:

@@ -499,7 +499,9 @@ def equal_compute(
         lines += [
             f"{_runs(len(earlier))} (marked †) come from an earlier page's per-run rows (`--earlier`): their logs are",
             "gone, so they are read at their own end (a run stopped by the same `--train-macs` budget ends one",
-            "generation past it at most: share up to ~101%), and only this table and the targets use them.",
+            "generation past it at most: share up to 102%; a row further past is left out), and only this",
+            "table and the targets use them. A row joins the set-up of its name: it is taken to share the",
+            "protocol of the runs beside it (give `--earlier` only with runs of the same sweep).",
             "",
         ]
     datasets = sorted({r.config.data.dataset for r in evo + base} | {e.dataset for e in earlier})
@@ -863,6 +865,15 @@ def read_earlier(paths: Sequence[str | Path]) -> list[EarlierRun]:
         if beside.is_file():
             ch = pd.read_csv(beside).sort_values("generation")
             champions = {str(k): str(v) for k, v in zip(ch["run_dir"], ch["layers"], strict=True)}
+        for col in ("generations", "train_macs", "selected_test_accuracy", "best_test_accuracy"):
+            values = pd.to_numeric(rows[col], errors="coerce")
+            bad = ~np.isfinite(values) | ((values % 1 != 0) if col == "generations" else False)
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise SystemExit(
+                    f"make_results: --earlier {str(path)!r} row {i + 2}: {col} = {rows[col].iloc[i]} is not "
+                    + ("a whole number" if col == "generations" else "a finite number")
+                )
         for i, row in rows.iterrows():
             m = _TITLE.match(str(row["experiment"]))
             dataset = slugs.get(m["name"].strip()) if m else None
@@ -890,7 +901,13 @@ def read_earlier(paths: Sequence[str | Path]) -> list[EarlierRun]:
                     champions.get(str(row["run_dir"]), ""),
                 )
             )
-    return out
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for e in out:  # a file given twice, or a run in two files: once
+        if (e.dataset, e.label) not in seen:
+            seen.add((e.dataset, e.label))
+            unique.append(e)
+    return unique
 
 
 def main() -> None:
@@ -937,8 +954,12 @@ def main() -> None:
     runs = [r for r in runs if all(r is not u for u in unfinished)]
     evo = [r for r in runs if not is_baseline(r)]
     base = [r for r in runs if is_baseline(r)]
-    have = {run_label(r) for r in runs + unfinished}
-    earlier = [e for e in read_earlier(args.earlier) if e.label not in have]
+    have = {run_label(r) for r in runs}  # finished runs with logs replace their rows; unfinished ones do not
+    earlier = read_earlier(args.earlier)
+    replaced = [e.label for e in earlier if e.label in have]
+    earlier = [e for e in earlier if e.label not in have]
+    if replaced:
+        progress(f"{len(replaced)} earlier rows replaced by the logs of the same run folder: {', '.join(replaced)}")
     if not evo:
         raise SystemExit("make_results: no evolution run among the given runs")
     progress(

@@ -173,6 +173,21 @@ class RunDir:
         """Whether this folder is a pack of a run's logs (:func:`ecosim.store.archive.pack_logs`), not a run."""
         return (self.generations / PACKED_LOG).is_file()
 
+    def refuse_pack(self, what: str) -> None:
+        """Raise when this folder is a pack of a run's logs, which holds no weights or checkpoints.
+
+        Args:
+            what: what the caller would do, e.g. ``"show"`` or ``"export"``.
+
+        Raises:
+            CheckpointError: it is a pack (one line naming the folder and what to use instead).
+        """
+        if self.is_pack:
+            raise CheckpointError(
+                f"{str(self.root)!r} is a pack of a run's logs (ecosim.store.archive): it holds no weights to "
+                f"{what}; use the run directory it was packed from"
+            )
+
     def holds_run(self) -> bool:
         """Whether a generation was ever completed: ``LATEST`` or a checkpoint folder exists (intact or not)."""
         if self.latest.is_file():

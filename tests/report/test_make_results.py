@@ -333,6 +333,13 @@ def test_earlier_rows_name_dataset_group_and_champion_and_bad_files_are_one_line
         make_results.read_earlier([bad])
     with pytest.raises(SystemExit, match="cannot be read"):
         make_results.read_earlier([tmp_path / "none.csv"])
+    bad.write_text(EARLIER_ROWS.replace("0.9250,0.93", "nan,0.93"), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"row 4: selected_test_accuracy = nan is not a finite number"):
+        make_results.read_earlier([bad])
+    bad.write_text(EARLIER_ROWS.replace("seed1,1,4,", "seed1,1,4.5,"), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"row 3: generations = 4.5 is not a whole number"):
+        make_results.read_earlier([bad])
+    assert make_results.read_earlier([csv, csv]) == rows  # a file given twice counts once
 
 
 def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path, make_results):

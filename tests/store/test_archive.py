@@ -86,7 +86,7 @@ def test_packing_again_replaces_the_earlier_pack(tmp_path):
 
 def test_a_run_in_progress_a_run_as_dest_or_no_logs_are_one_line_errors_and_write_nothing(tmp_path):
     run = write_run(tmp_path / "run")
-    with run_lock(run), pytest.raises(CheckpointError, match="in use by ecosim pid"):
+    with run_lock(run), pytest.raises(CheckpointError, match="in use by ecosim pid .*: pack it when it has finished"):
         pack_logs(run, tmp_path / "pack")  # flock: a second open of the lock file conflicts, as another process's
     assert not (tmp_path / "pack").exists()
     other = write_run(tmp_path / "other")
@@ -95,6 +95,19 @@ def test_a_run_in_progress_a_run_as_dest_or_no_logs_are_one_line_errors_and_writ
         pack_logs(run, other)
     with pytest.raises(CheckpointError, match="run directory itself"):
         pack_logs(run, run)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CheckpointError, match="is a file"):
+        pack_logs(run, tmp_path / "file")
+    archive = tmp_path / "archive"
+    pack_logs(write_run(tmp_path / "mnist-b" / "seed0"), archive / "mnist-b" / "seed0")
+    with pytest.raises(CheckpointError, match="not empty and holds no pack"):
+        pack_logs(run, archive)  # the archive folder itself: the run's subfolder forgotten
+    with pytest.raises(CheckpointError, match="holds the pack of another run"):
+        pack_logs(run, archive / "mnist-b" / "seed0")
+    stopped = write_run(tmp_path / "stopped")  # a run directory whose checkpoints were deleted
+    with pytest.raises(CheckpointError, match="not empty and holds no pack"):
+        pack_logs(run, stopped)
+    assert load_run(stopped).last_generation == 5
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
@@ -112,6 +125,9 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
     for argv, named in (
         (["resume", str(pack)], "is a pack of a run's logs"),
         (["run", "--dataset", "mnist", "--generations", "1", "--out", str(pack)], "holds a pack of a run's logs"),
+        (["show", str(pack)], "it holds no weights to show"),
+        (["show", str(pack), "--generation", "3", "--from-log"], "it holds no weights to show"),
+        (["export", str(pack)], "it holds no weights to export"),
     ):
         code = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
@@ -141,3 +157,30 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
     assert line.startswith(f"skipped {busy}: ") and f"in use by ecosim pid {os.getpid()} on " in line
     assert load_run(tmp_path / "archive" / "mnist-a" / "seed0").last_generation == 1
     assert not (tmp_path / "archive" / "mnist-a" / "seed1").exists()
+    # an experiment folder as SRC keeps its name below DEST; a DEST inside SRC is not packed again
+    write_run(tmp_path / "other" / "mnist-b" / "seed0", generations=2)
+    for src, dest in (
+        (tmp_path / "other" / "mnist-b", tmp_path / "archive"),
+        (tmp_path / "other", tmp_path / "other" / "kept"),
+        (tmp_path / "other", tmp_path / "other" / "kept"),  # again: the packs below SRC are left alone
+    ):
+        proc = subprocess.run([sys.executable, str(script), str(src), str(dest)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    assert load_run(tmp_path / "archive" / "mnist-b" / "seed0").last_generation == 1
+    assert load_run(tmp_path / "archive" / "mnist-a" / "seed0").last_generation == 1
+    assert sorted(p.parent.name for p in (tmp_path / "other").rglob("gen-packed.parquet")) == [
+        "generations",
+        "networks",
+    ]
+
+
+def test_a_damaged_log_file_is_named_and_an_extinct_run_stays_extinct(tmp_path):
+    run = write_run(tmp_path / "run")
+    (run / "extinct.txt").write_text("no network left\n", encoding="utf-8")
+    pack = pack_logs(run, tmp_path / "pack")
+    assert (pack / "extinct.txt").read_text(encoding="utf-8") == "no network left\n"
+    bad = run / "networks" / "gen-000003-s0001.parquet"
+    bad.write_bytes(bad.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match=f"log file {str(bad)!r} is damaged"):
+        pack_logs(run, tmp_path / "pack")
+    assert load_run(pack).last_generation == 5  # the earlier pack is untouched

@@ -136,6 +136,7 @@ def resolve_network(
             f"give network_id or generation, not both (got network_id={network_id}, generation={generation})"
         )
     layout = RunDir(run_dir)
+    layout.refuse_pack("show")
     if networks is None:
         networks = _read_log(read_networks, layout.root, layout.networks)
     if network_id is None and generation is None:
@@ -224,6 +225,7 @@ def write_pictures(
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
     layout.require()
+    layout.refuse_pack("show")
     networks = _read_log(read_networks, layout.root, layout.networks)
     nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
     lin = None
@@ -263,6 +265,7 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png")
     """
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
+    layout.refuse_pack("show")
     if not layout.champion.is_file():
         raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
     genome, weights, _ = load_network(layout.champion)
