@@ -5,7 +5,7 @@
 
 Every run directory below SRC (``<experiment>/seed<k>/``, as ``run_experiments.py`` lays them
 out) is packed into the same place below DEST by :func:`ecosim.store.archive.pack_logs`: its
-config and one Parquet file per log, no checkpoint and no weights (about 2% of the run directory).
+config and one Parquet file per log, no checkpoint and no weights (about 1% of the run directory).
 A SRC that is one experiment folder (or one run) keeps its ``<experiment>/<run>`` folders below
 DEST; packs found below SRC (DEST inside SRC) are left alone. ``make_results.py DEST`` then makes
 the same page as ``make_results.py SRC``, from the repository alone, after the run directories are
