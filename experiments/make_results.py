@@ -402,24 +402,8 @@ def birth_layers(r: RunLogs) -> list[str]:
     return [str(x) for x in born["layers"].dropna()]
 
 
-def best_baseline(groups: dict[str, list[RunLogs]], horizon: int = 100) -> tuple[str, float, list[RunLogs]]:
-    """``(name, budget, runs)``: among the baseline groups of one dataset (names ``baseline…``), the
-    one with the highest mean selected test accuracy at generation ``horizon`` (or its last), its
-    mean cumulative training compute there (the equal-compute budget), and the runs that reached
-    ``horizon`` (all of them if none did)."""
-    from ecosim.report.compare import compute_curve
-
-    def final(rs: list[RunLogs]) -> float:
-        return float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["selected_test_accuracy"] for r in rs]))
-
-    best = max((k for k in groups if k.startswith("baseline")), key=lambda k: final(groups[k]))
-    full = [r for r in groups[best] if r.last_generation + 1 >= horizon] or groups[best]
-    budget = float(np.mean([compute_curve(truncated(r, horizon)).iloc[-1]["train_macs"] for r in full]))
-    return best, budget, full
-
-
 def dataset_budgets(base: list[RunLogs], horizon: int = 100) -> dict[str, float]:
-    """``{dataset: equal-compute budget}`` (:func:`best_baseline`) from the baselines with compute logs."""
+    """``{dataset: equal-compute budget}`` (:func:`baseline_choice`) from the baselines with compute logs."""
     out = {}
     for ds in sorted({r.config.data.dataset for r in base}):
         groups: dict[str, list[RunLogs]] = {}
@@ -427,17 +411,19 @@ def dataset_budgets(base: list[RunLogs], horizon: int = 100) -> dict[str, float]
             if r.config.data.dataset == ds and has_compute(r):
                 groups.setdefault(what(r), []).append(r)
         if groups:
-            out[ds] = best_baseline(groups, horizon)[1]
+            out[ds] = baseline_choice(groups, {}, horizon)[1]
     return out
 
 
 def baseline_choice(
     groups: dict[str, list[RunLogs]], earlier: dict[str, list[EarlierRun]], horizon: int = 100
 ) -> tuple[str, float, int]:
-    """``(name, budget, generations)``: :func:`best_baseline` over baseline groups whose runs have
-    logs, earlier rows (:class:`EarlierRun`, read at their end: a baseline's end is its generation
-    ``horizon``) or both; ``generations`` is the horizon the budget was read at (shorter when no
-    run of the best baseline reached it)."""
+    """``(name, budget, generations)``: the baseline group with the highest mean selected test
+    accuracy at generation ``horizon`` (or its last) and its mean cumulative training compute there
+    (the equal-compute budget), over baseline groups whose runs have logs, earlier rows
+    (:class:`EarlierRun`, read at their end: a baseline's end is its generation ``horizon``) or
+    both; ``generations`` is the horizon the budget was read at (shorter when no run of the best
+    baseline reached it)."""
     from ecosim.report.compare import compute_curve
 
     names = sorted(k for k in set(groups) | set(earlier) if k.startswith("baseline"))
