@@ -89,9 +89,20 @@ from ecosim.store.rundir import RunDir
 
 
 def default_out_dir(run_dirs: Sequence[Path]) -> Path:
-    """``RUN_DIR/report`` for one run; for several, ``report/`` in their deepest common folder."""
+    """``RUN_DIR/report`` for one run; for several, ``report/`` in their deepest common folder.
+
+    Raises:
+        ConfigError: one run that is a pack of logs (:func:`ecosim.store.archive.pack_logs`): a
+            pack is kept as it was packed, so its report needs a folder named by the caller.
+    """
     if len(run_dirs) == 1:
-        return RunDir(run_dirs[0]).report
+        layout = RunDir(run_dirs[0])
+        if layout.is_pack:
+            raise ConfigError(
+                f"--out (out_dir): {str(layout.root)!r} is a pack of a run's logs, kept as it was packed; "
+                "name a report folder outside it"
+            )
+        return layout.report
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in run_dirs]))
     return common / "report"
 

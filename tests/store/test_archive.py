@@ -128,6 +128,7 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
         (["show", str(pack)], "it holds no weights to show"),
         (["show", str(pack), "--generation", "3", "--from-log"], "it holds no weights to show"),
         (["export", str(pack)], "it holds no weights to export"),
+        (["report", str(pack)], "--out (out_dir)"),  # its default folder would be inside the pack
     ):
         code = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
