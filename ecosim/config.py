@@ -186,6 +186,13 @@ class EcosystemConfig:
         settle_keep: with ``settle``, how many of the fittest networks train on after the settle
             point (the others are culled there, so the rest of the budget goes to them; e.g. a
             fixed baseline's population); 0 (default): every network trains on.
+        settle_rungs: with ``settle_keep``, successive halving (Jamieson & Talwalkar, 2016) of
+            the networks that train on: the rest of the run after the settle point is split into
+            ``settle_rungs`` equal parts (of ``run.train_macs``, else of ``run.generations``), and
+            from part r on (0, 1, …) only the ``settle_keep`` / 2^r fittest train on (at least 1),
+            so fitness is judged again after longer training, and the last part's few networks
+            train longest. 1 (default): the ``settle_keep`` fittest train to the end. An issue-17
+            lever: the fittest at the settle point are not always those with capacity to gain.
         initial_layers: hidden layers of the genome the initial ecosystem grows from, in the
             notation of the logs' ``layers`` column without the output layer (e.g. ``"C10"``,
             ``"C10[3x3]-F64"``, ``"C10s2-F32"``; kernel shapes not given are drawn by eq. 1);
@@ -225,6 +232,7 @@ class EcosystemConfig:
     complexity_favours: str = "smaller"
     settle: float = 0.0
     settle_keep: int = 0
+    settle_rungs: int = 1
 
     def __post_init__(self) -> None:
         derived = frozenset(k for k in DERIVED_SIZES if getattr(self, k) is None)
@@ -327,6 +335,18 @@ def _check_ecosystem_values(e: EcosystemConfig) -> None:
         "ecosystem.settle_keep",
         e.settle_keep,
         "0 unless ecosystem.settle > 0 (it says how many networks train on after the settle point)",
+    )
+    _require(
+        _is_int(e.settle_rungs) and e.settle_rungs >= 1,
+        "ecosystem.settle_rungs",
+        e.settle_rungs,
+        "≥ 1 (1 = no halving)",
+    )
+    _require(
+        e.settle_rungs == 1 or e.settle_keep >= 2,
+        "ecosystem.settle_rungs",
+        e.settle_rungs,
+        "1 unless ecosystem.settle_keep ≥ 2 (it halves the networks that train on after the settle point)",
     )
     _require(
         e.protect_removals or e.protect_new_structure > 0,

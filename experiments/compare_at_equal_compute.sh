@@ -22,6 +22,14 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 000, search, then successive halving (levers-halving: levers-settle whose 16 networks are
+# halved in each third of the rest of the budget, 16, 8, then 4): MNIST and Fashion-MNIST seed by seed.
+for seed in 0 1 2; do
+  for ds in mnist fashion-mnist; do
+    run "experiments/levers/$ds-levers-halving.toml" --seeds $seed --generations 800 --train-macs 1.2e13 \
+      "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+  done
+done
 # Phase 00, search, then train the 4 fittest (levers-focus: levers-settle with settle_keep 4, each of
 # the 4 training about 4 times as long): MNIST and Fashion-MNIST seed by seed, then Fashion-MNIST's
 # third baseline seed. The set runs for more generations (about 400), hence --generations 800.

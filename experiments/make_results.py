@@ -182,6 +182,8 @@ def variant(r: RunLogs) -> str:
     if e.settle:
         of = "the compute budget" if r.config.run.train_macs > 0 else "the generations"
         keep = f", then the {e.settle_keep} fittest networks train on" if e.settle_keep else ""
+        if e.settle_keep and e.settle_rungs > 1:
+            keep += f", halved {e.settle_rungs - 1} times in equal parts of the rest (successive halving)"
         parts.append(f"no offspring after {e.settle:.0%} of {of}{keep}")
     return ", ".join(parts)
 

@@ -49,6 +49,9 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"ecosystem.protect_removals": False}, "ecosystem.protect_removals"),  # narrows no protection
         ({"mutation.max_macs_doubling": 10.0}, "mutation.max_macs_doubling"),  # doubles no cap
         ({"mutation.cap_crossover": True}, "mutation.cap_crossover"),  # applies no cap
+        ({"ecosystem.settle": 0.5, "ecosystem.settle_rungs": 0}, "ecosystem.settle_rungs"),
+        ({"ecosystem.settle": 0.5, "ecosystem.settle_keep": 1, "ecosystem.settle_rungs": 2}, "ecosystem.settle_rungs"),
+        ({"ecosystem.settle_rungs": 3}, "ecosystem.settle_rungs"),  # halves no kept networks
     ],
 )
 def test_bad_values_are_rejected_naming_the_parameter(override, name):

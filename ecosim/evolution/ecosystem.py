@@ -48,7 +48,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.evolution.settling import Settling, announce, keep_fittest
+from ecosim.evolution.settling import Settling, announce, announce_halving, keep_fittest
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
 from ecosim.genome import SPECIES_KINDS, MutationKind, MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -438,7 +438,8 @@ class EcosystemPolicy:
         its champion and offspring included: the species goes extinct and frees its slot under
         the species limit (counted in ``species_extinct``). Past the settle point
         (:meth:`settled`, ``ecosystem.settle_keep`` > 0) every network but the ``settle_keep``
-        fittest is removed, champions included. Then, while the ecosystem is still
+        fittest is removed, champions included (halved per ``ecosystem.settle_rungs``,
+        :meth:`~ecosim.evolution.settling.Settling.keep_at`). Then, while the ecosystem is still
         too large: each species' champion is protected, and so are offspring (untrained networks) of the
         species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
         asynchronous mode the species that just reproduced). The others are drawn one at a time
@@ -465,7 +466,10 @@ class EcosystemPolicy:
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
         if self.settling is not None and self.settling.keep and self.settled(generation):
-            surplus = keep_fittest(cands, self.settling.keep)
+            keep = self.settling.keep_at(generation, self.train_macs_spent)
+            if keep < self.settling.keep and len(cands) > keep:
+                announce_halving(generation, keep)
+            surplus = keep_fittest(cands, keep)
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)

@@ -5,7 +5,9 @@ early (every lever set leads the fixed baselines at an eighth of the compute bud
 them at the full budget: a third to a sixth of its population is new every generation, so no
 lineage trains as long as a fixed baseline's networks do. Settling spends the rest of the run the
 way a baseline does: from the settle point on no offspring are made, and (with ``keep``) only the
-``keep`` fittest networks train on, so the remaining compute goes to them.
+``keep`` fittest networks train on, so the remaining compute goes to them. With ``rungs`` (successive
+halving, Jamieson & Talwalkar 2016) the rest of the run is split into equal parts and each part
+keeps half the networks of the one before (:meth:`Settling.keep_at`).
 
 :class:`~ecosim.evolution.ecosystem.EcosystemPolicy` asks :meth:`Settling.reached` in its
 allocation (no offspring) and its culling (:func:`keep_fittest`).
@@ -37,6 +39,9 @@ class Settling:
             which on no offspring are made; ``math.inf`` when the point is a generation.
         generation: the first generation without offspring; ``None`` when the point is ``macs``.
         keep: the fittest networks that train on (the others are culled at the point); 0: all.
+        rungs: parts of the rest of the run; from part r on ``keep`` // 2^r train on (≥ 1).
+        end_macs: the run's compute budget (``run.train_macs``) when the point is ``macs``.
+        end_generation: the run's generations (``run.generations``) when the point is a generation.
 
     >>> s = Settling(generation=5, keep=2)
     >>> s.reached(4, 0.0), s.reached(5, 0.0)
@@ -46,6 +51,9 @@ class Settling:
     macs: float = math.inf
     generation: int | None = None
     keep: int = 0
+    rungs: int = 1
+    end_macs: float = math.inf
+    end_generation: int | None = None
 
     @classmethod
     def of(cls, run: RunConfig, ecosystem: EcosystemConfig) -> Settling | None:
@@ -55,13 +63,13 @@ class Settling:
 
         >>> from ecosim.config import EcosystemConfig, RunConfig
         >>> Settling.of(RunConfig(generations=10), EcosystemConfig(settle=0.5, settle_keep=4))
-        Settling(macs=inf, generation=5, keep=4)
+        Settling(macs=inf, generation=5, keep=4, rungs=1, end_macs=inf, end_generation=10)
         >>> Settling.of(RunConfig(train_macs=1e12), EcosystemConfig(settle=0.25)).macs
         250000000000.0
         """
         if ecosystem.settle <= 0:
             return None
-        keep = ecosystem.settle_keep
+        keep, rungs = ecosystem.settle_keep, ecosystem.settle_rungs
         if keep >= ecosystem.max_population:
             log.warning(
                 "ecosystem.settle_keep = %d is not below ecosystem.max_population = %d: every network "
@@ -70,7 +78,7 @@ class Settling:
                 ecosystem.max_population,
             )
         if run.train_macs > 0:
-            return cls(macs=ecosystem.settle * run.train_macs, keep=keep)
+            return cls(macs=ecosystem.settle * run.train_macs, keep=keep, rungs=rungs, end_macs=run.train_macs)
         point = math.ceil(ecosystem.settle * run.generations)
         if point >= run.generations:
             log.warning(
@@ -79,7 +87,7 @@ class Settling:
                 run.generations,
                 point,
             )
-        return cls(generation=point, keep=keep)
+        return cls(generation=point, keep=keep, rungs=rungs, end_generation=run.generations)
 
     def reached(self, generation: int, train_macs_spent: float | None) -> bool:
         """Whether ``generation`` makes no offspring.
@@ -93,11 +101,41 @@ class Settling:
             return generation >= self.generation
         return train_macs_spent is not None and train_macs_spent >= self.macs
 
+    def keep_at(self, generation: int, train_macs_spent: float | None) -> int:
+        """How many of the fittest networks train on in ``generation``, a generation past the point.
+
+        ``keep`` // 2^r (at least 1) in part r of the rest of the run, the parts equal shares of
+        the compute after the point (``end_macs``) or of the generations (``end_generation``);
+        ``keep`` with one rung, when the spent compute is unknown (an older checkpoint), or
+        when the run has no end past the point. 0: every network.
+
+        >>> s = Settling(generation=4, keep=8, rungs=3, end_generation=10)
+        >>> [s.keep_at(g, None) for g in range(4, 10)]
+        [8, 8, 4, 4, 2, 2]
+        >>> Settling(macs=100.0, keep=16, rungs=2, end_macs=300.0).keep_at(9, 250.0)
+        8
+        """
+        if self.rungs <= 1 or self.keep <= 0:
+            return self.keep
+        if self.generation is not None:
+            start, end, now = float(self.generation), float(self.end_generation or 0), float(generation)
+        else:
+            start, end, now = self.macs, self.end_macs, (self.macs if train_macs_spent is None else train_macs_spent)
+        if not math.isfinite(end) or end <= start:
+            return self.keep
+        rung = min(self.rungs - 1, max(0, math.floor((now - start) * self.rungs / (end - start))))
+        return max(1, self.keep >> rung)
+
 
 def announce(generation: int, keep: int) -> None:
     """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner)."""
     who = f"the {keep} fittest networks train on" if keep else "every network trains on"
     log.info("generation %d: settled (ecosystem.settle): no more offspring, %s", generation, who)
+
+
+def announce_halving(generation: int, keep: int) -> None:
+    """The ``info`` line of a halving after the settle point (``ecosystem.settle_rungs``)."""
+    log.info("generation %d: halved (ecosystem.settle_rungs): the %d fittest networks train on", generation, keep)
 
 
 def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCandidate]:
@@ -119,4 +157,4 @@ def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCan
     return sorted(ranked[keep:], key=lambda c: c.network_id)
 
 
-__all__ = ["Settling", "announce", "keep_fittest"]
+__all__ = ["Settling", "announce", "announce_halving", "keep_fittest"]

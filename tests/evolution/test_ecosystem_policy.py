@@ -422,6 +422,52 @@ def test_past_the_settle_point_only_the_fittest_networks_are_kept(fitness, keep,
     assert p.tally(4).counts["culled"] == len(removed)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    keep=st.integers(0, 64),
+    rungs=st.integers(1, 6),
+    point=st.integers(0, 20),
+    length=st.integers(1, 40),
+    budget=st.booleans(),
+)
+def test_halving_keeps_half_as_many_in_each_equal_part_of_the_rest(keep, rungs, point, length, budget):
+    """``ecosystem.settle_rungs`` (successive halving): ``keep`` // 2^r in part r of the rest of the
+    run, never fewer than 1, never more than ``keep``, never rising; one rung keeps ``keep``."""
+    end = point + length
+    if budget:  # the point and the end in training MACs, one generation = 10 MACs
+        s = Settling(macs=10.0 * point, keep=keep, rungs=rungs, end_macs=10.0 * end)
+        counts = [s.keep_at(99, 10.0 * g) for g in range(point, end)]
+    else:
+        s = Settling(generation=point, keep=keep, rungs=rungs, end_generation=end)
+        counts = [s.keep_at(g, None) for g in range(point, end)]
+    assert counts[0] == keep and all(a >= b for a, b in zip(counts, counts[1:]))
+    if keep == 0 or rungs == 1:
+        assert set(counts) == {keep}
+        return
+    for g, n in zip(range(point, end), counts):
+        rung = (g - point) * rungs // length
+        assert n == max(1, keep >> rung) and 1 <= n <= keep
+    assert counts[-1] == max(1, keep >> (rungs - 1)) or length < rungs
+
+
+def test_halving_culls_to_half_in_the_next_part_and_says_so(caplog):
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    p = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)
+    p.completed_generation = 1
+    first = {i for ids in p.cull(2, cands).values() for i in ids}
+    assert first == {0, 1}
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        assert {i for ids in p.cull(3, cands[2:]).values() for i in ids} == set()  # still the first part
+        second = {i for ids in p.cull(4, cands[2:]).values() for i in ids}
+    assert second == {2, 3, 4, 5}  # the 4 fittest of the 8 train on
+    assert [r.getMessage() for r in caplog.records if "halved" in r.getMessage()] == [
+        "generation 4: halved (ecosystem.settle_rungs): the 4 fittest networks train on"
+    ]
+    assert Settling.of(RunConfig(generations=6), EcosystemConfig(settle=0.5, settle_keep=8, settle_rungs=2)) == (
+        Settling(generation=3, keep=8, rungs=2, end_generation=6)
+    )
+
+
 def test_settle_keep_then_the_population_limit():
     cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
     p = settled_policy(
@@ -444,9 +490,11 @@ def test_settling_that_cannot_act_warns(caplog):
 
 def test_settling_of_a_run():
     assert Settling.of(RunConfig(generations=7), EcosystemConfig()) is None
-    assert Settling.of(RunConfig(generations=7), EcosystemConfig(settle=0.5)) == Settling(generation=4)
+    assert Settling.of(RunConfig(generations=7), EcosystemConfig(settle=0.5)) == Settling(
+        generation=4, end_generation=7
+    )
     assert Settling.of(RunConfig(train_macs=2e12, generations=7), EcosystemConfig(settle=0.5, settle_keep=3)) == (
-        Settling(macs=1e12, keep=3)
+        Settling(macs=1e12, keep=3, end_macs=2e12)
     )
 
 

@@ -106,9 +106,17 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     steady = write(tmp_path / "steady", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 4})
     half = write(tmp_path / "half", gens, **{"ecosystem.population": 16, "ecosystem.offspring": 8})
     settle = write(tmp_path / "settle", gens, **{"ecosystem.settle": 0.5, "ecosystem.settle_keep": 16})
-    a, b, c, d, e = load_runs([paper, fp, steady, half, settle])
+    halving = write(
+        tmp_path / "halving",
+        gens,
+        **{"ecosystem.settle": 0.5, "ecosystem.settle_keep": 16, "ecosystem.settle_rungs": 3},
+    )
+    a, b, c, d, e, h = load_runs([paper, fp, steady, half, settle, halving])
     assert make_results.variant(a) == make_results.variant(d) == ""
     assert make_results.variant(e) == "no offspring after 50% of the generations, then the 16 fittest networks train on"
+    assert make_results.variant(h) == make_results.variant(e) + (
+        ", halved 2 times in equal parts of the rest (successive halving)"
+    )
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
     assert make_results.variant(c) == "4 offspring per generation"
     assert make_results.offspring_counts([c, d, d]) == "8 (4 in the set-ups that say so)"  # the Budget line
