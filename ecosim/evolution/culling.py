@@ -2,6 +2,7 @@
 
 Offspring of this generation and each species' champion are protected; the others are removed
 one at a time, each draw re-normalised over the remaining candidates, until the limit holds.
+:func:`protect_new_structure` adds the protection of new structure (an issue-17 lever).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from ecosim.evolution.records import CullCandidate
+from ecosim.genome import SPECIES_KINDS, MutationKind
 
 
 def cull_weights(ages: Sequence[int], rel_fitness: Sequence[float], rel_complexity: Sequence[float]) -> np.ndarray:
@@ -53,4 +57,47 @@ def cull(
     return removed
 
 
-__all__ = ["cull", "cull_weights"]
+def protect_new_structure(
+    generation: int,
+    candidates: Sequence[CullCandidate],
+    protected: Sequence[bool],
+    excess: int,
+    generations: int,
+    removals: bool = True,
+) -> list[bool]:
+    """Eq. 9's protected flags with new structure protected too (``ecosystem.protect_new_structure``,
+    an issue-17 lever beyond the paper, where protection ends at the first training).
+
+    An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`;
+    additions only when ``removals`` is false) born ``generation − generations`` or later is
+    protected. Where that would leave fewer than ``excess`` networks to draw from, protections
+    lapse oldest first (then lowest id), so the ecosystem limit holds.
+
+    Args:
+        candidates, protected: ``(n,)`` per network, in the order eq. 9 draws over.
+        excess: how many networks the draw must remove.
+        generations: K, the generations of protection (0: none, the flags are returned as given).
+        removals: whether removals (of a layer or node) are protected too
+            (``ecosystem.protect_removals``).
+
+    Returns:
+        the new flags, ``(n,)``.
+    """
+    if generations <= 0:
+        return list(protected)
+    kinds = SPECIES_KINDS if removals else (MutationKind.ADD_LAYER, MutationKind.ADD_NODE)
+    structural = {kind.value for kind in kinds}
+    young = [
+        i
+        for i, c in enumerate(candidates)
+        if not protected[i] and c.mutation in structural and 0 <= generation - c.born_generation <= generations
+    ]
+    room = sum(not p for p in protected) - excess  # how many more may be protected
+    young.sort(key=lambda i: (-candidates[i].born_generation, candidates[i].network_id))  # newest first
+    out = list(protected)
+    for i in young[: max(0, room)]:
+        out[i] = True
+    return out
+
+
+__all__ = ["cull", "cull_weights", "protect_new_structure"]

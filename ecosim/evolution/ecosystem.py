@@ -36,6 +36,7 @@ from ecosim.errors import CheckpointError, EcosimError
 from ecosim.evolution.allocation import largest_remainder
 from ecosim.evolution.calibration import logistic_zscore
 from ecosim.evolution.culling import cull as cull_eq9
+from ecosim.evolution.culling import protect_new_structure
 from ecosim.evolution.generation_rows import failed_offspring_row, summarise_generation, train_macs_of
 from ecosim.evolution.initial import initial_networks
 from ecosim.evolution.records import (
@@ -50,7 +51,7 @@ from ecosim.evolution.records import (
 )
 from ecosim.evolution.settling import Settling, announce, announce_halving, keep_fittest
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
-from ecosim.genome import SPECIES_KINDS, MutationKind, MutationParams
+from ecosim.genome import MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
 log = logging.getLogger(__name__)
@@ -480,7 +481,9 @@ class EcosystemPolicy:
             return {s: by_species[s] for s in sorted(by_species)}
         protect = None if protect_offspring_of is None else set(protect_offspring_of)
         protected = [c.champion or (c.offspring and (protect is None or c.species_id in protect)) for c in cands]
-        protected = self._protect_new_structure(generation, cands, protected, excess)
+        protected = protect_new_structure(
+            generation, cands, protected, excess, self.ecosystem.protect_new_structure, self.ecosystem.protect_removals
+        )
         rng = derive_rng(self.seed, generation, SPECIES_STREAM_BASE + len(t.species_done), "culling")
         idx = cull_eq9(
             rng,
@@ -494,33 +497,6 @@ class EcosystemPolicy:
             by_species[cands[i].species_id].append(cands[i].network_id)
         t.counts["culled"] += len(idx)
         return {s: by_species[s] for s in sorted(by_species)}
-
-    def _protect_new_structure(
-        self, generation: int, cands: Sequence[CullCandidate], protected: list[bool], excess: int
-    ) -> list[bool]:
-        """Add ``ecosystem.protect_new_structure`` protection to eq. 9's protected flags (issue 17 B).
-
-        An offspring of a layer or node mutation (:data:`~ecosim.genome.mutation_kinds.SPECIES_KINDS`;
-        only additions with ``ecosystem.protect_removals = false``) born ``generation − K`` or later
-        is protected. Where that would leave fewer than ``excess``
-        networks to draw from, protections lapse oldest first (then lowest id), so the limit holds.
-        """
-        k = self.ecosystem.protect_new_structure
-        if k <= 0:
-            return protected
-        kinds = SPECIES_KINDS if self.ecosystem.protect_removals else (MutationKind.ADD_LAYER, MutationKind.ADD_NODE)
-        structural = {kind.value for kind in kinds}
-        young = [
-            i
-            for i, c in enumerate(cands)
-            if not protected[i] and c.mutation in structural and 0 <= generation - c.born_generation <= k
-        ]
-        room = sum(not p for p in protected) - excess  # how many more may be protected
-        young.sort(key=lambda i: (-cands[i].born_generation, cands[i].network_id))  # newest first
-        out = list(protected)
-        for i in young[: max(0, room)]:
-            out[i] = True
-        return out
 
     # ---- a species' step is done ---------------------------------------------------------------
     def finish_species_step(
