@@ -24,7 +24,7 @@ from pathlib import Path
 from ecosim.errors import EcosimError
 from ecosim.report.runs import find_run_dirs
 from ecosim.store.archive import pack_logs
-from ecosim.store.rundir import RunDir
+from ecosim.store.rundir import RunDir, enclosing_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dest", help="the archive folder, e.g. experiments/archive/compare")
     args = p.parse_args(argv)
     src, dest = Path(args.src), Path(args.dest)
+    if RunDir(src).is_pack:
+        p.error(f"argument src: {str(src)!r} is a pack already (copy the folder to keep it elsewhere)")
+    if dest.exists() and not dest.is_dir():
+        p.error(f"argument dest: {str(dest)!r} is a file: give a folder")
+    holder = enclosing_run(dest)
+    if holder is not None:
+        what = "pack" if holder.is_pack else "run directory"
+        p.error(f"argument dest: {str(dest)!r} is or lies in the {what} {str(holder.root)!r}: give a folder outside it")
     runs = find_run_dirs(src)
     if not runs:
         p.error(f"argument src: {str(src)!r} holds no run directory (a folder with config.toml)")

@@ -749,21 +749,28 @@ def fitness_source(r: RunLogs) -> str:
     return f"accuracy on {test}"
 
 
-def plots_conflict(plots: Path, run_dirs: list[Path]) -> str:
+#: what a report writes into ``--plots``: figures, tables and ``table1.md`` (any other page is not ours)
+PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".csv", ".json", ".txt")
+
+
+def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (), page: Path | None = None) -> str:
     """Why ``--plots`` may not be emptied (``""``: it may): it is, holds or lies inside a run
-    directory, or holds a file that no report writes (the folder is deleted before the figures)."""
+    directory, holds an input (``--earlier``) or the page (``--out``), or holds a file that no
+    report writes: the folder is deleted before the figures, so only figures, tables and
+    ``table1.md`` pages may be in it (``docs/`` with its pages is refused)."""
     target = plots.resolve()
     for run in run_dirs:
         run = run.resolve()
         if target == run or target in run.parents or run in target.parents:
             return f"is, holds or lies inside the run directory {str(run)!r}"
+    for kept in [*inputs, *([page] if page is not None else [])]:
+        if target in kept.resolve().parents:
+            return f"holds {str(kept)!r}, an input or the page itself"
     if target.is_dir():
         if any(target.rglob("config.toml")):
             return "holds a run directory (a config.toml)"
         foreign = [
-            f
-            for f in target.rglob("*")
-            if f.is_file() and f.suffix not in (".png", ".md", ".svg", ".pdf", ".csv", ".json", ".txt")
+            f for f in target.rglob("*") if f.is_file() and f.suffix not in PLOT_SUFFIXES and f.name != "table1.md"
         ]
         if foreign:
             return f"holds files that are not figures or tables (e.g. {str(foreign[0])!r})"
@@ -932,7 +939,7 @@ def main() -> None:
     except EcosimError as exc:
         raise SystemExit(f"make_results: {one_line(exc, 300)}") from None
     plots = Path(args.plots)
-    refuse = plots_conflict(plots, [r.run_dir for r in runs])
+    refuse = plots_conflict(plots, [r.run_dir for r in runs], [Path(e) for e in args.earlier], Path(args.out))
     if refuse:
         raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
     unfinished = []

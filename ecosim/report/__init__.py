@@ -85,7 +85,7 @@ from ecosim.report.tables import (
     table_one,
     table_one_of_groups,
 )
-from ecosim.store.rundir import RunDir
+from ecosim.store.rundir import RunDir, enclosing_run
 
 
 def default_out_dir(run_dirs: Sequence[Path]) -> Path:
@@ -99,8 +99,8 @@ def default_out_dir(run_dirs: Sequence[Path]) -> Path:
         layout = RunDir(run_dirs[0])
         if layout.is_pack:
             raise ConfigError(
-                f"--out (out_dir): {str(layout.root)!r} is a pack of a run's logs, kept as it was packed; "
-                "name a report folder outside it"
+                f"the report of a pack needs --out (out_dir): {str(layout.root.resolve())!r} is a pack of a "
+                "run's logs, kept as it was packed"
             )
         return layout.report
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in run_dirs]))
@@ -129,7 +129,7 @@ def write_report(
 
     Raises:
         ReportError: see :func:`table_one`. CheckpointError: a run without logs, or a damaged
-        log file. ConfigError: an unknown ``fmt``.
+        log file. ConfigError: an unknown ``fmt``; ``out_dir`` in a pack, or left out for one pack.
         EcosimError: ``tensorboard`` requested but not installed.
 
     Warns:
@@ -145,6 +145,12 @@ def write_report(
     if not loaded:
         raise ReportError("a report needs at least one run, got none")
     out = Path(out_dir) if out_dir is not None else default_out_dir([r.run_dir for r in loaded])
+    holder = enclosing_run(out)
+    if holder is not None and holder.is_pack:
+        raise ConfigError(
+            f"--out (out_dir) {str(out)!r} lies in the pack {str(holder.root)!r}, kept as it was packed: "
+            "name a folder outside it"
+        )
     groups = group_runs(loaded)
     warn_replicates(groups)
     table = table_one_of_groups(groups, generation)  # a generation not in the logs: before any folder exists

@@ -31,7 +31,7 @@ from ecosim.atomic import atomic_write
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.store.lock import LOCK_NAME, run_lock
 from ecosim.store.logs import EVENT_SCHEMA, GENERATION_SCHEMA, NETWORK_SCHEMA
-from ecosim.store.rundir import PACKED_LOG, RunDir
+from ecosim.store.rundir import PACKED_LOG, RunDir, enclosing_run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,6 +78,16 @@ def _check_dest(src: RunDir, out: RunDir) -> None:
         raise CheckpointError(f"dest {str(out.root)!r} is the run directory itself: pack into another folder")
     if out.root.exists() and not out.root.is_dir():
         raise CheckpointError(f"dest {str(out.root)!r} is a file: give a folder for the pack")
+    above = out.root.resolve().parent
+    file = next((p for p in (above, *above.parents) if p.exists() and not p.is_dir()), None)
+    if file is not None:
+        raise CheckpointError(f"dest {str(out.root)!r} lies below the file {str(file)!r}: give a folder for the pack")
+    holder = enclosing_run(above)
+    if holder is not None:
+        what = "pack" if holder.is_pack else "run directory"
+        raise CheckpointError(
+            f"dest {str(out.root)!r} lies in the {what} {str(holder.root)!r}: pack into a folder outside it"
+        )
     if not out.root.is_dir() or not any(out.root.iterdir()):
         return
     if out.checkpoints.is_dir() or out.latest.is_file():
@@ -112,8 +122,9 @@ def pack_logs(run_dir: str | Path, dest: str | Path) -> Path:
     Raises:
         CheckpointError: ``run_dir`` is no run directory, is a pack, has logged no generation yet or
             has a damaged log file (named); another process (a run in progress) holds its lock;
-            ``dest`` is ``run_dir`` itself, a file, a run directory, a folder with other content or
-            the pack of another run. Nothing is written then.
+            ``dest`` is ``run_dir`` itself, a file or below one, a run directory or inside one (or
+            inside a pack), a folder with other content or the pack of another run. Nothing is
+            written then.
         StorageError: ``dest`` cannot be written (one line: path and reason).
     """
     src, out = RunDir(run_dir), RunDir(dest)

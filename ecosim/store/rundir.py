@@ -197,4 +197,21 @@ class RunDir:
         )
 
 
-__all__ = ["PACKED_LOG", "RunDir"]
+def enclosing_run(path: str | Path) -> RunDir | None:
+    """The run directory or pack that holds ``path`` (``path`` itself or a folder above it).
+
+    A run directory is recognised by its checkpoints (``checkpoints/`` or ``LATEST``), a pack by
+    its packed log (:attr:`RunDir.is_pack`); a folder with only a ``config.toml`` is neither.
+
+    Returns:
+        the :class:`RunDir` (its root resolved), or ``None`` when no folder at or above ``path`` is one.
+    """
+    p = Path(path).resolve()
+    for folder in (p, *p.parents):
+        d = RunDir(folder)
+        if d.is_pack or (d.config.is_file() and (d.checkpoints.is_dir() or d.latest.is_file())):
+            return d
+    return None
+
+
+__all__ = ["PACKED_LOG", "RunDir", "enclosing_run"]

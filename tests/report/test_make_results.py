@@ -214,14 +214,29 @@ def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_del
     run = write(runs / "mnist-x" / "seed0", {0: [row(0, 1, 0.9)]})
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.py").write_text("keep me")
-    for plots in (runs / "mnist-x", runs, run / "figs", tmp_path / "mine"):
+    docs = tmp_path / "docs"  # pages, tables and figures only: a docs folder (the helper's find, session 32)
+    (docs / "figs").mkdir(parents=True)
+    (docs / "design.md").write_text("keep me")
+    (docs / "figs" / "a.png").write_bytes(b"")
+    earlier = tmp_path / "old" / "compute.csv"  # an input of this very page
+    earlier.parent.mkdir()
+    earlier.write_text("keep me")
+    for plots, extra in (
+        (runs / "mnist-x", []),
+        (runs, []),
+        (run / "figs", []),
+        (tmp_path / "mine", []),
+        (docs, []),
+        (earlier.parent, ["--earlier", str(earlier)]),
+    ):
         out = subprocess.run(
-            [sys.executable, str(SCRIPT), str(runs), "--out", str(tmp_path / "r.md"), "--plots", str(plots)],
+            [sys.executable, str(SCRIPT), str(runs), "--out", str(tmp_path / "r.md"), "--plots", str(plots), *extra],
             capture_output=True,
             text=True,
         )
-        assert out.returncode != 0 and "--plots" in out.stderr and "Traceback" not in out.stderr
+        assert out.returncode != 0 and "--plots" in out.stderr and "Traceback" not in out.stderr, out.stderr
         assert (run / "config.toml").exists() and (tmp_path / "mine" / "notes.py").exists()
+        assert (docs / "design.md").exists() and earlier.exists()
     missing = subprocess.run(
         [sys.executable, str(SCRIPT), str(tmp_path / "nowhere"), "--out", "x.md", "--plots", "p"],
         capture_output=True,

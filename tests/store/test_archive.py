@@ -98,6 +98,12 @@ def test_a_run_in_progress_a_run_as_dest_or_no_logs_are_one_line_errors_and_writ
     (tmp_path / "file").write_text("x")
     with pytest.raises(CheckpointError, match="is a file"):
         pack_logs(run, tmp_path / "file")
+    with pytest.raises(CheckpointError, match="lies below the file"):
+        pack_logs(run, tmp_path / "file" / "pack")
+    (run / "checkpoints").mkdir()  # now a run directory as the engine leaves it
+    with pytest.raises(CheckpointError, match="lies in the run directory"):
+        pack_logs(run, run / "sub")  # the helper's find (session 32): a pack inside its own run
+    (run / "checkpoints").rmdir()
     archive = tmp_path / "archive"
     pack_logs(write_run(tmp_path / "mnist-b" / "seed0"), archive / "mnist-b" / "seed0")
     with pytest.raises(CheckpointError, match="not empty and holds no pack"):
@@ -128,11 +134,17 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
         (["show", str(pack)], "it holds no weights to show"),
         (["show", str(pack), "--generation", "3", "--from-log"], "it holds no weights to show"),
         (["export", str(pack)], "it holds no weights to export"),
-        (["report", str(pack)], "--out (out_dir)"),  # its default folder would be inside the pack
+        (["report", str(pack)], "the report of a pack needs --out"),  # its default folder is in the pack
     ):
         code = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
         assert code != 0 and len(err) == 1 and named in err[0], err
+    for out in (pack, pack / "sub"):  # a report into the pack: refused too (the helper's find, session 32)
+        assert main(["report", str(pack), "--out", str(out)]) != 0
+        (err,) = capsys.readouterr().err.strip().splitlines()
+        assert "lies in the pack" in err and "--out" in err
+    with pytest.raises(CheckpointError, match="lies in the pack"):
+        pack_logs(write_run(tmp_path / "run2"), pack / "inner")
     assert sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*")) == before
     with pytest.raises(CheckpointError, match="is a pack already"):
         pack_logs(pack, tmp_path / "pack3")
@@ -173,6 +185,19 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
         "generations",
         "networks",
     ]
+    # usage errors, before anything is written: SRC a pack, DEST a file, DEST in a run or a pack
+    (tmp_path / "afile").write_text("x")
+    seed0 = runs / "mnist-a" / "seed0"
+    (seed0 / "checkpoints").mkdir()
+    for src, dest, named in (
+        (tmp_path / "archive" / "mnist-a" / "seed0", tmp_path / "again", "is a pack already"),
+        (runs, tmp_path / "afile", "is a file"),
+        (runs, seed0 / "kept", "lies in the run directory"),
+        (runs, tmp_path / "archive" / "mnist-a" / "seed0" / "kept", "lies in the pack"),
+    ):
+        proc = subprocess.run([sys.executable, str(script), str(src), str(dest)], capture_output=True, text=True)
+        assert proc.returncode == 2 and named in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "again").exists() and not (seed0 / "kept").exists()
 
 
 def test_a_damaged_log_file_is_named_and_an_extinct_run_stays_extinct(tmp_path):
