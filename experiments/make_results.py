@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,7 +184,8 @@ def variant(r: RunLogs) -> str:
         of = "the compute budget" if r.config.run.train_macs > 0 else "the generations"
         keep = f", then the {e.settle_keep} fittest networks train on" if e.settle_keep else ""
         if e.settle_keep and e.settle_rungs > 1:
-            keep += f", halved {e.settle_rungs - 1} times in equal parts of the rest (successive halving)"
+            times = {2: "once", 3: "twice"}.get(e.settle_rungs, f"{e.settle_rungs - 1} times")
+            keep += f", halved {times} in equal parts of the rest (successive halving)"
         parts.append(f"no offspring after {e.settle:.0%} of {of}{keep}")
     return ", ".join(parts)
 
@@ -206,8 +208,8 @@ def label(r: RunLogs) -> str:
 
 def setups(evo: list[RunLogs]) -> list[str]:
     """The legend of the short names: each variant's settings, as they differ from the paper's set-up."""
-    named = sorted({(variant_name(r), variant(r)) for r in evo if variant(r)})
-    if not named:
+    named = sorted({(variant_name(r), variant(r)) for r in evo if variant(r) and variant_name(r) != variant(r)})
+    if not named:  # a variant without a folder name is named by its settings: no legend needed
         return []
     return [
         "",
@@ -905,7 +907,13 @@ def read_earlier(paths: Sequence[str | Path]) -> list[EarlierRun]:
     return unique
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for a script: ``make_results: warning: <text>`` on stderr, one line."""
+    print(f"make_results: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main() -> None:
+    warnings.showwarning = _one_line_warning  # ecosim's warnings (a replicate, a run left out) as one line each
     p = argparse.ArgumentParser(
         description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
         "fixed baselines next to evolution, what evolved and the CNN issue's targets. Runs are reported "

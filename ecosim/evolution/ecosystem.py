@@ -202,11 +202,13 @@ class EcosystemPolicy:
         best fitness and the generation it last rose are kept for stagnation (:meth:`stagnant`).
 
         Args:
-            rows: the networks-log rows of its networks trained in ``generation``.
+            rows: the networks-log rows of its networks trained in ``generation`` (their training
+                compute is added to the tally's ``trained_macs``).
             can_reproduce: whether it has a network that can be a parent.
             task_time_s: compute time inside its training tasks (s).
         """
         self.tally(generation).task_time_s += float(task_time_s)
+        self.tally(generation).trained_macs += train_macs_of(rows)
         sp = self.species.get(species_id)
         if sp is None:
             return
@@ -467,8 +469,10 @@ class EcosystemPolicy:
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
         if self.settling is not None and self.settling.keep and self.settled(generation):
-            keep = self.settling.keep_at(generation, self.train_macs_spent)
-            if keep < self.settling.keep and len(cands) > keep:
+            spent = None if self.train_macs_spent is None else self.train_macs_spent + t.trained_macs
+            keep = self.settling.keep_at(generation + 1, spent)  # who trains in the next generation
+            end = self.settling.end_generation
+            if keep < self.settling.keep and len(cands) > keep and (end is None or generation + 1 < end):
                 announce_halving(generation, keep)
             surplus = keep_fittest(cands, keep)
             for c in surplus:

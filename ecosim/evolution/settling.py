@@ -73,9 +73,19 @@ class Settling:
         if keep >= ecosystem.max_population:
             log.warning(
                 "ecosystem.settle_keep = %d is not below ecosystem.max_population = %d: every network "
-                "trains on after the settle point",
+                "trains on after the settle point%s",
                 keep,
                 ecosystem.max_population,
+                " until a halving (ecosystem.settle_rungs) cuts them" if rungs > 1 else "",
+            )
+        if rungs > 1 and keep >> (rungs - 1) == 0:
+            log.warning(
+                "ecosystem.settle_rungs = %d halves ecosystem.settle_keep = %d below 1 network: from part %d "
+                "of %d on the fittest network alone trains",
+                rungs,
+                keep,
+                keep.bit_length(),
+                rungs,
             )
         if run.train_macs > 0:
             return cls(macs=ecosystem.settle * run.train_macs, keep=keep, rungs=rungs, end_macs=run.train_macs)
@@ -86,6 +96,13 @@ class Settling:
                 ecosystem.settle,
                 run.generations,
                 point,
+            )
+        elif rungs > run.generations - point:
+            log.warning(
+                "ecosystem.settle_rungs = %d parts of the %d generations after the settle point: some parts are "
+                "shorter than a generation, so some halvings fall together",
+                rungs,
+                run.generations - point,
             )
         return cls(generation=point, keep=keep, rungs=rungs, end_generation=run.generations)
 
@@ -102,12 +119,14 @@ class Settling:
         return train_macs_spent is not None and train_macs_spent >= self.macs
 
     def keep_at(self, generation: int, train_macs_spent: float | None) -> int:
-        """How many of the fittest networks train on in ``generation``, a generation past the point.
+        """How many of the fittest networks train in ``generation``, a generation past the point.
 
         ``keep`` // 2^r (at least 1) in part r of the rest of the run, the parts equal shares of
-        the compute after the point (``end_macs``) or of the generations (``end_generation``);
-        ``keep`` with one rung, when the spent compute is unknown (an older checkpoint), or
-        when the run has no end past the point. 0: every network.
+        the compute after the point (``end_macs``: part r from the point's compute plus r/R of
+        the rest, judged on ``train_macs_spent``, the compute spent before ``generation``) or of
+        the generations (``end_generation``); ``keep`` with one rung, when the spent compute is
+        unknown (an older checkpoint), or when the run has no end past the point. 0: every
+        network. The culling at the end of generation g asks it for g + 1.
 
         >>> s = Settling(generation=4, keep=8, rungs=3, end_generation=10)
         >>> [s.keep_at(g, None) for g in range(4, 10)]
@@ -134,8 +153,12 @@ def announce(generation: int, keep: int) -> None:
 
 
 def announce_halving(generation: int, keep: int) -> None:
-    """The ``info`` line of a halving after the settle point (``ecosystem.settle_rungs``)."""
-    log.info("generation %d: halved (ecosystem.settle_rungs): the %d fittest networks train on", generation, keep)
+    """The ``info`` line of a halving after the settle point (``ecosystem.settle_rungs``), at the end
+    of ``generation``: ``keep`` networks train from the next one on."""
+    who = "the fittest network trains" if keep == 1 else f"the {keep} fittest networks train"
+    log.info(
+        "generation %d: halved (ecosystem.settle_rungs): %s on from generation %d", generation, who, generation + 1
+    )
 
 
 def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCandidate]:
@@ -143,16 +166,19 @@ def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCan
     or at least their number).
 
     Fitness decides, the lower network id first on ties; a network never scored (``fitness``
-    ``None``) ranks last.
+    ``None``) ranks last. Offspring not yet trained (``offspring``; in asynchronous mode, another
+    species' last offspring when a species steps past the settle point first) are neither culled
+    nor counted: they train once, get their row in the networks log, and are judged then.
 
     >>> cands = [CullCandidate(i, 0, 1, 0.5, 0.5, fitness=f) for i, f in enumerate([0.9, 0.95, None, 0.9])]
     >>> [c.network_id for c in keep_fittest(cands, 2)]
     [2, 3]
     """
-    if keep <= 0 or len(candidates) <= keep:
+    trained = [c for c in candidates if not c.offspring]
+    if keep <= 0 or len(trained) <= keep:
         return []
     ranked = sorted(
-        candidates, key=lambda c: (c.fitness is None, -(c.fitness if c.fitness is not None else 0.0), c.network_id)
+        trained, key=lambda c: (c.fitness is None, -(c.fitness if c.fitness is not None else 0.0), c.network_id)
     )
     return sorted(ranked[keep:], key=lambda c: c.network_id)
 

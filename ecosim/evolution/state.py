@@ -89,6 +89,8 @@ class GenerationTally:
         given: offspring allotted so far (ends at ``ecosystem.offspring``).
         freed: offspring given up by species that could not reproduce, not yet handed on.
         task_time_s: compute time inside training tasks, summed (s).
+        trained_macs: training multiply-accumulates of the species that trained so far (their
+            rows' ``train_macs``, counted when they report, before their step is finished).
         phases: synchronous mode: ``train_phase_s`` and ``evolve_phase_s`` (s).
     """
 
@@ -101,6 +103,7 @@ class GenerationTally:
     given: int = 0
     freed: int = 0
     task_time_s: float = 0.0
+    trained_macs: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +118,7 @@ class GenerationTally:
             "given": self.given,
             "freed": self.freed,
             "task_time_s": self.task_time_s,
+            "trained_macs": self.trained_macs,
             "phases": dict(self.phases),
         }
 
@@ -131,6 +135,7 @@ class GenerationTally:
             given=int(d.get("given", 0)),
             freed=int(d.get("freed", 0)),
             task_time_s=float(d.get("task_time_s", 0.0)),
+            trained_macs=float(d.get("trained_macs", 0.0)),
             phases={k: float(v) for k, v in d.get("phases", {}).items()},
         )
 

@@ -255,8 +255,8 @@ def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root
 
 def test_halving_after_the_settle_point_trains_half_as_many_in_each_part(tmp_path, data_root, ray_local):
     """``ecosystem.settle_rungs`` (successive halving): settled at generation 3 of 7 with 4 kept,
-    the 4 generations left split into 2 parts: 4 networks train in generations 3–4, the 2 fittest
-    of them in 5–6."""
+    the 4 generations left split into 2 parts: generation 3 trains every network and generation 4
+    the 4 fittest of them, generations 5–6 the 2 fittest of those."""
     cfg = small(
         tmp_path,
         data_root,
@@ -264,10 +264,10 @@ def test_halving_after_the_settle_point_trains_half_as_many_in_each_part(tmp_pat
     )
     nets = read_networks(run(cfg).run_dir)
     kept = [len(nets[(nets["generation"] == g) & ~nets["culled"]]) for g in range(3, 7)]
-    assert kept == [4, 4, 2, 2]
-    fifth, sixth = nets[nets["generation"] == 5], nets[nets["generation"] == 6]
-    assert len(fifth) == 4 and len(sixth) == 2  # generation 5 trains 4, then keeps the 2 fittest
-    assert set(sixth["network_id"]) == set(fifth.loc[fifth["fitness"].nlargest(2).index, "network_id"])
+    assert kept == [4, 2, 2, 2]
+    fourth, fifth = nets[nets["generation"] == 4], nets[nets["generation"] == 5]
+    assert len(fourth) == 4 and len(fifth) == 2  # generation 4 trains 4, then keeps the 2 fittest
+    assert set(fifth["network_id"]) == set(fourth.loc[fourth["fitness"].nlargest(2).index, "network_id"])
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

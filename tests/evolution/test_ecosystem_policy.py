@@ -402,8 +402,9 @@ def test_no_offspring_once_the_training_compute_reaches_the_settle_point():
     settled=st.booleans(),
 )
 def test_past_the_settle_point_only_the_fittest_networks_are_kept(fitness, keep, settled):
-    """``ecosystem.settle_keep``: every network but the ``keep`` fittest is culled, champions and
-    offspring included; before the settle point eq. 9's limit alone decides."""
+    """``ecosystem.settle_keep``: every trained network but the ``keep`` fittest is culled, champions
+    included; offspring not yet trained are neither culled nor counted (asynchronous mode: another
+    species' last offspring); before the settle point eq. 9's limit alone decides."""
     cands = [
         CullCandidate(i, i % 3, 2, 0.5, 0.5, champion=i < 3, offspring=i == 3, fitness=f) for i, f in enumerate(fitness)
     ]
@@ -413,9 +414,11 @@ def test_past_the_settle_point_only_the_fittest_networks_are_kept(fitness, keep,
     if not settled:
         assert not removed
         return
-    kept = [c for c in cands if c.network_id not in removed]
-    assert len(kept) == min(keep, len(cands))
-    scored = sorted((c.fitness for c in cands if c.fitness is not None), reverse=True)
+    assert not removed & {c.network_id for c in cands if c.offspring}
+    trained = [c for c in cands if not c.offspring]
+    kept = [c for c in trained if c.network_id not in removed]
+    assert len(kept) == min(keep, len(trained))
+    scored = sorted((c.fitness for c in trained if c.fitness is not None), reverse=True)
     kept_scored = sorted((c.fitness for c in kept if c.fitness is not None), reverse=True)
     assert kept_scored == scored[: len(kept_scored)]  # the fittest, none skipped
     assert len(kept_scored) == min(len(kept), len(scored))  # unscored networks only fill what is left
@@ -454,18 +457,36 @@ def test_halving_culls_to_half_in_the_next_part_and_says_so(caplog):
     cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
     p = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)
     p.completed_generation = 1
+    # parts of the generations 2-5: 2-3 and 4-5; the culling at the end of generation g decides g + 1
     first = {i for ids in p.cull(2, cands).values() for i in ids}
     assert first == {0, 1}
     with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
-        assert {i for ids in p.cull(3, cands[2:]).values() for i in ids} == set()  # still the first part
-        second = {i for ids in p.cull(4, cands[2:]).values() for i in ids}
-    assert second == {2, 3, 4, 5}  # the 4 fittest of the 8 train on
+        second = {i for ids in p.cull(3, cands[2:]).values() for i in ids}
+        assert {i for ids in p.cull(4, cands[6:]).values() for i in ids} == set()
+        assert {i for ids in p.cull(5, cands[6:]).values() for i in ids} == set()  # the last: no line
+    assert second == {2, 3, 4, 5}  # the 4 fittest of the 8 train in generation 4 on
     assert [r.getMessage() for r in caplog.records if "halved" in r.getMessage()] == [
-        "generation 4: halved (ecosystem.settle_rungs): the 4 fittest networks train on"
+        "generation 3: halved (ecosystem.settle_rungs): the 4 fittest networks train on from generation 4"
     ]
     assert Settling.of(RunConfig(generations=6), EcosystemConfig(settle=0.5, settle_keep=8, settle_rungs=2)) == (
         Settling(generation=3, keep=8, rungs=2, end_generation=6)
     )
+
+
+def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
+    """Settled at 100 MACs of a 300 budget, 2 parts: the halving comes once the compute spent, the
+    generation just trained included, reaches 200 (the helper's find, session 32: it lagged)."""
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(8)]
+    p = settled_policy(Settling(macs=100.0, keep=8, rungs=2, end_macs=300.0), max_population=40)
+    sid = with_species(p, [0.9])[0]
+    p.completed_generation, p.train_macs_spent = 4, 150.0
+    row = {"fitness": 0.9, "macs": 10, "train_images": 2}  # 3 x 10 x 2 = 60 MACs
+    p.record_training(5, sid, [row], True)
+    assert p.tally(5).trained_macs == 60.0
+    removed = {i for ids in p.cull(5, cands).values() for i in ids}
+    assert removed == {0, 1, 2, 3}  # 150 + 60 >= 200: the 4 fittest train in generation 6
+    state = json.loads(json.dumps(p.to_json()))
+    assert EcosystemPolicy.from_json(state, p.ecosystem, 5).tally(5).trained_macs == 60.0
 
 
 def test_settle_keep_then_the_population_limit():
@@ -482,10 +503,18 @@ def test_settling_that_cannot_act_warns(caplog):
         Settling.of(RunConfig(generations=1), EcosystemConfig(population=6, settle=0.99))
         Settling.of(RunConfig(generations=8), EcosystemConfig(population=6, settle=0.5, settle_keep=100))
         Settling.of(RunConfig(generations=8), EcosystemConfig(population=6, settle=0.5, settle_keep=4))
+        Settling.of(
+            RunConfig(generations=6),
+            EcosystemConfig(population=4, max_population=8, settle=0.5, settle_keep=8, settle_rungs=5),
+        )
     assert [r.getMessage()[:40] for r in caplog.records] == [
         "ecosystem.settle = 0.99 of run.generatio",
         "ecosystem.settle_keep = 100 is not below",
+        "ecosystem.settle_keep = 8 is not below e",  # ... until a halving cuts them
+        "ecosystem.settle_rungs = 5 halves ecosys",  # 8, 4, 2, 1, then 1 again
+        "ecosystem.settle_rungs = 5 parts of the ",  # 3 generations left
     ]
+    assert "until a halving" in caplog.records[2].getMessage()
 
 
 def test_settling_of_a_run():

@@ -115,7 +115,7 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     assert make_results.variant(a) == make_results.variant(d) == ""
     assert make_results.variant(e) == "no offspring after 50% of the generations, then the 16 fittest networks train on"
     assert make_results.variant(h) == make_results.variant(e) + (
-        ", halved 2 times in equal parts of the rest (successive halving)"
+        ", halved twice in equal parts of the rest (successive halving)"
     )
     assert make_results.variant(b) == "species stagnation 10, function-preserving new structure"
     assert make_results.variant(c) == "4 offspring per generation"

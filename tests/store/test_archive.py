@@ -200,6 +200,21 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
     assert not (tmp_path / "again").exists() and not (seed0 / "kept").exists()
 
 
+def test_a_pack_read_beside_its_run_counts_once(tmp_path):
+    """DEST inside SRC (allowed by archive_runs.py): reading SRC finds the run and its pack; they
+    are one run, not two replicates (the helper's find, session 32)."""
+    from ecosim.report import load_runs
+    from ecosim.report.runs import RunSkippedWarning
+
+    run = write_run(tmp_path / "src" / "mnist-a" / "seed0", generations=2)
+    pack = pack_logs(run, tmp_path / "src" / "packs" / "mnist-a" / "seed0")
+    other = pack_logs(write_run(tmp_path / "gone" / "seed1", generations=2), tmp_path / "src" / "packs" / "b" / "s1")
+    with pytest.warns(RunSkippedWarning, match="counted once, as the run"):
+        runs = load_runs([tmp_path / "src"])
+    assert sorted(r.run_dir for r in runs) == sorted([run, other])  # the pack of a run not read stays
+    assert [r.run_dir for r in load_runs([pack])] == [pack]
+
+
 def test_a_damaged_log_file_is_named_and_an_extinct_run_stays_extinct(tmp_path):
     run = write_run(tmp_path / "run")
     (run / "extinct.txt").write_text("no network left\n", encoding="utf-8")
