@@ -200,6 +200,17 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
     assert not (tmp_path / "again").exists() and not (seed0 / "kept").exists()
 
 
+def test_the_packs_kept_in_the_repository_hold_their_logs():
+    """Every pack under ``experiments/archive/`` holds its packed logs, so a clone regenerates the
+    results page from them. Session 31's packs held only config.toml: ``*.parquet`` was ignored."""
+    archive = Path(__file__).resolve().parents[2] / "experiments" / "archive"
+    packs = sorted(c.parent for c in archive.rglob("config.toml"))
+    assert packs, "no pack under experiments/archive"
+    for pack in packs:
+        assert (pack / "generations" / PACKED_LOG).is_file() and (pack / "networks" / PACKED_LOG).is_file(), pack
+    assert load_run(packs[0]).last_generation >= 0
+
+
 def test_a_pack_read_beside_its_run_counts_once(tmp_path):
     """DEST inside SRC (allowed by archive_runs.py): reading SRC finds the run and its pack; they
     are one run, not two replicates (the helper's find, session 32)."""
