@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     src, dest = Path(args.src), Path(args.dest)
     if RunDir(src).is_pack:
         p.error(f"argument src: {str(src)!r} is a pack already (copy the folder to keep it elsewhere)")
-    if dest.exists() and not dest.is_dir():
-        p.error(f"argument dest: {str(dest)!r} is a file: give a folder")
+    file = next((f for f in (dest, *dest.parents) if f.exists() and not f.is_dir()), None)
+    if file is not None:
+        p.error(f"argument dest: {str(dest)!r} is or lies below the file {str(file)!r}: give a folder")
     holder = enclosing_run(dest)
     if holder is not None:
         what = "pack" if holder.is_pack else "run directory"
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = find_run_dirs(src)
     if not runs:
         p.error(f"argument src: {str(src)!r} holds no run directory (a folder with config.toml)")
+    if all(RunDir(run).is_pack for run in runs):
+        p.error(f"argument src: {str(src)!r} holds only packs: copy the folder to keep them elsewhere")
     skipped = 0
     for run in runs:
         if RunDir(run).is_pack:  # e.g. DEST inside SRC: packs are kept, not packed again

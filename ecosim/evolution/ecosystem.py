@@ -102,6 +102,7 @@ class EcosystemPolicy:
         #: the first generation without offspring once the settle point was reached (kept in the
         #: state: a settled run stays settled when a resume extends it)
         self.settled_from: int | None = None
+        self._halving_shown = 0  # the last networks count announced by a halving (one line each)
         self.species: dict[int, Species] = {}
         self.next_network_id = 0
         self.next_species_id = 0
@@ -442,7 +443,9 @@ class EcosystemPolicy:
         the species limit (counted in ``species_extinct``). Past the settle point
         (:meth:`settled`, ``ecosystem.settle_keep`` > 0) every network but the ``settle_keep``
         fittest is removed, champions included (halved per ``ecosystem.settle_rungs``,
-        :meth:`~ecosim.evolution.settling.Settling.keep_at`). Then, while the ecosystem is still
+        :meth:`~ecosim.evolution.settling.Settling.keep_at`); in asynchronous mode only networks
+        of species that trained in ``generation`` (done, or in ``protect_offspring_of``) are
+        removed so, the others once their species has. Then, while the ecosystem is still
         too large: each species' champion is protected, and so are offspring (untrained networks) of the
         species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
         asynchronous mode the species that just reproduced). The others are drawn one at a time
@@ -471,10 +474,15 @@ class EcosystemPolicy:
         if self.settling is not None and self.settling.keep and self.settled(generation):
             spent = None if self.train_macs_spent is None else self.train_macs_spent + t.trained_macs
             keep = self.settling.keep_at(generation + 1, spent)  # who trains in the next generation
+            # asynchronous mode: a species that has not trained in this generation yet keeps its
+            # networks until it has (they get their row, then are judged)
+            stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
+            surplus = [c for c in keep_fittest(cands, keep) if stepped is None or c.species_id in stepped]
             end = self.settling.end_generation
-            if keep < self.settling.keep and len(cands) > keep and (end is None or generation + 1 < end):
-                announce_halving(generation, keep)
-            surplus = keep_fittest(cands, keep)
+            if keep < self.settling.keep and surplus and keep != self._halving_shown:
+                if end is None or generation + 1 < end:
+                    announce_halving(generation, keep)
+                self._halving_shown = keep
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)

@@ -87,22 +87,26 @@ from ecosim.report.tables import (
 )
 from ecosim.store.rundir import RunDir, enclosing_run
 
+#: folders of a run directory that hold its logs, checkpoints and weights: no report goes there
+RUN_DATA_FOLDERS = {(name,) for name in ("generations", "networks", "events", "checkpoints", "champions", "damaged")}
+
 
 def default_out_dir(run_dirs: Sequence[Path]) -> Path:
     """``RUN_DIR/report`` for one run; for several, ``report/`` in their deepest common folder.
 
     Raises:
-        ConfigError: one run that is a pack of logs (:func:`ecosim.store.archive.pack_logs`): a
-            pack is kept as it was packed, so its report needs a folder named by the caller.
+        ConfigError: a run that is a pack of logs (:func:`ecosim.store.archive.pack_logs`): packs
+            are kept as they were packed (in an archive), so their report needs a folder named by
+            the caller.
     """
+    packs = [d for d in run_dirs if RunDir(d).is_pack]
+    if packs:
+        raise ConfigError(
+            f"the report of a pack needs --out (out_dir): {str(Path(packs[0]).resolve())!r} is a pack of a "
+            "run's logs, kept as it was packed"
+        )
     if len(run_dirs) == 1:
-        layout = RunDir(run_dirs[0])
-        if layout.is_pack:
-            raise ConfigError(
-                f"the report of a pack needs --out (out_dir): {str(layout.root.resolve())!r} is a pack of a "
-                "run's logs, kept as it was packed"
-            )
-        return layout.report
+        return RunDir(run_dirs[0]).report
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in run_dirs]))
     return common / "report"
 
@@ -129,7 +133,8 @@ def write_report(
 
     Raises:
         ReportError: see :func:`table_one`. CheckpointError: a run without logs, or a damaged
-        log file. ConfigError: an unknown ``fmt``; ``out_dir`` in a pack, or left out for one pack.
+        log file. ConfigError: an unknown ``fmt``; ``out_dir`` in a pack or in a run's logs or
+        checkpoints, or left out for packs.
         EcosimError: ``tensorboard`` requested but not installed.
 
     Warns:
@@ -150,6 +155,11 @@ def write_report(
         raise ConfigError(
             f"--out (out_dir) {str(out)!r} lies in the pack {str(holder.root)!r}, kept as it was packed: "
             "name a folder outside it"
+        )
+    if holder is not None and out.resolve().relative_to(holder.root).parts[:1] in RUN_DATA_FOLDERS:
+        raise ConfigError(
+            f"--out (out_dir) {str(out)!r} lies in the logs or checkpoints of the run directory "
+            f"{str(holder.root)!r}: name another folder (e.g. RUN_DIR/report)"
         )
     groups = group_runs(loaded)
     warn_replicates(groups)

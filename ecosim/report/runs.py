@@ -294,8 +294,9 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
 
     A run found inside a folder that has not logged a generation yet (a sweep in progress) is left
     out with a :class:`RunSkippedWarning`; named itself, it is an error. A pack of logs
-    (:func:`ecosim.store.archive.pack_logs`) whose run is loaded too (its ``run.out`` and
-    ``run.seed``) counts once, as the run, also with a :class:`RunSkippedWarning`.
+    (:func:`ecosim.store.archive.pack_logs`) whose run is loaded too (the same ``run.out`` and
+    ``run.seed``, also when the run was moved or copied since) counts once, as the run, also with
+    a :class:`RunSkippedWarning`.
 
     Raises:
         CheckpointError: a path that is no run directory and holds none, a run directory named
@@ -319,13 +320,19 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
             runs.append(load_run(d))
     if not runs:
         raise CheckpointError("none of the run directories found has logged a generation yet: nothing to report")
-    loaded = {(r.run_dir.resolve(), r.config.run.seed) for r in runs if not RunDir(r.run_dir).is_pack}
+
+    def source(r: RunLogs) -> tuple[Path, int] | None:  # where the run was written (a moved run keeps it)
+        return (Path(r.config.run.out).resolve(), r.config.run.seed) if r.config.run.out else None
+
+    loaded = {
+        k for r in runs if not RunDir(r.run_dir).is_pack for k in (source(r), (r.run_dir.resolve(), r.config.run.seed))
+    }
     kept = []
     for r in runs:
-        source = (Path(r.config.run.out).resolve(), r.config.run.seed) if r.config.run.out else None
-        if RunDir(r.run_dir).is_pack and source in loaded and source[0] != r.run_dir.resolve():
+        origin = source(r)
+        if origin is not None and RunDir(r.run_dir).is_pack and origin in loaded and origin[0] != r.run_dir.resolve():
             warnings.warn(
-                f"{r.run_dir}: a pack of {source[0]}, which is read too: counted once, as the run",
+                f"{r.run_dir}: a pack of {origin[0]}, which is read too: counted once, as the run",
                 RunSkippedWarning,
                 stacklevel=2,
             )

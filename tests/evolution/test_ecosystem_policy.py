@@ -473,6 +473,23 @@ def test_halving_culls_to_half_in_the_next_part_and_says_so(caplog):
     )
 
 
+def test_asynchronous_settling_culls_a_species_networks_only_once_it_trained(caplog):
+    """A species that steps the settle generation first culls only its own networks; the others'
+    are judged once their species trained in that generation (before, they vanished without a row:
+    the helper's find, session 32). One halving line, however many species step."""
+    cands = [CullCandidate(i, i % 2, 2, 0.5, 0.5, fitness=i / 10) for i in range(8)]  # species 0: even ids
+    p = settled_policy(Settling(generation=2, keep=2, rungs=2, end_generation=4), max_population=40)
+    p.completed_generation = 1
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        first = {i for ids in p.cull(2, cands, protect_offspring_of={0}).values() for i in ids}
+        assert first == {0, 2, 4, 6}  # keep 1 from generation 3 on; species 1 has not trained yet
+        p.tally(2).species_done.add(0)
+        left = [c for c in cands if c.network_id not in first]
+        second = {i for ids in p.cull(2, left, protect_offspring_of={1}).values() for i in ids}
+    assert second == {1, 3, 5}  # now species 1's: the fittest of the ecosystem, 7, stays
+    assert sum("halved" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
     """Settled at 100 MACs of a 300 budget, 2 parts: the halving comes once the compute spent, the
     generation just trained included, reaches 200 (the helper's find, session 32: it lagged)."""

@@ -191,7 +191,9 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
     (seed0 / "checkpoints").mkdir()
     for src, dest, named in (
         (tmp_path / "archive" / "mnist-a" / "seed0", tmp_path / "again", "is a pack already"),
-        (runs, tmp_path / "afile", "is a file"),
+        (tmp_path / "archive" / "mnist-a", tmp_path / "again", "holds only packs"),
+        (runs, tmp_path / "afile", "lies below the file"),
+        (runs, tmp_path / "afile" / "sub", "lies below the file"),
         (runs, seed0 / "kept", "lies in the run directory"),
         (runs, tmp_path / "archive" / "mnist-a" / "seed0" / "kept", "lies in the pack"),
     ):
@@ -224,6 +226,16 @@ def test_a_pack_read_beside_its_run_counts_once(tmp_path):
         runs = load_runs([tmp_path / "src"])
     assert sorted(r.run_dir for r in runs) == sorted([run, other])  # the pack of a run not read stays
     assert [r.run_dir for r in load_runs([pack])] == [pack]
+    moved = tmp_path / "src" / "mnist-a" / "seed0-moved"  # a run moved (or copied back) after it ran
+    run.rename(moved)
+    with pytest.warns(RunSkippedWarning, match="counted once, as the run"):
+        assert sorted(r.run_dir for r in load_runs([tmp_path / "src"])) == sorted([moved, other])
+    # several packs, or a folder of them, need --out too; a report never goes into a run's logs
+    assert main(["report", str(pack), str(other)]) != 0
+    (checkpoints := moved / "checkpoints").mkdir()
+    assert main(["report", str(moved), "--out", str(moved / "generations")]) != 0
+    assert not (moved / "report").exists() and not any((moved / "generations").glob("*.csv"))
+    assert checkpoints.is_dir()
 
 
 def test_a_damaged_log_file_is_named_and_an_extinct_run_stays_extinct(tmp_path):
