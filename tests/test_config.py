@@ -52,6 +52,10 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"ecosystem.settle": 0.5, "ecosystem.settle_rungs": 0}, "ecosystem.settle_rungs"),
         ({"ecosystem.settle": 0.5, "ecosystem.settle_keep": 1, "ecosystem.settle_rungs": 2}, "ecosystem.settle_rungs"),
         ({"ecosystem.settle_rungs": 3}, "ecosystem.settle_rungs"),  # halves no kept networks
+        ({"ecosystem.settle": 0.5, "ecosystem.settle_lr_decay": 0.0}, "ecosystem.settle_lr_decay"),
+        ({"ecosystem.settle": 0.5, "ecosystem.settle_lr_decay": 1.5}, "ecosystem.settle_lr_decay"),
+        ({"ecosystem.settle": 0.5, "ecosystem.settle_lr_decay": float("nan")}, "ecosystem.settle_lr_decay"),
+        ({"ecosystem.settle_lr_decay": 0.3}, "ecosystem.settle_lr_decay"),  # lowers no rate: never settles
     ],
 )
 def test_bad_values_are_rejected_naming_the_parameter(override, name):

@@ -230,7 +230,9 @@ class Ecosystem:
             if actor is None:
                 return None
             try:
-                result = await actor.train.remote(generation, self.workload)
+                result = await actor.train.remote(
+                    generation, self.workload, self.policy.learning_rate_scale(generation)
+                )
             except LOST_ERRORS as exc:
                 async with contextlib.nullcontext() if locked else self.lock:
                     if sid not in self.actors:

@@ -106,7 +106,9 @@ class SpeciesActor:
         return self.pop.networks.get(network_id)
 
     # ---- one generation ---------------------------------------------------------------------
-    async def _run_one(self, rec: NetworkRecord, generation: int) -> tuple[int, dict[str, Any], float]:
+    async def _run_one(
+        self, rec: NetworkRecord, generation: int, lr_scale: float = 1.0
+    ) -> tuple[int, dict[str, Any], float]:
         seed = int(derive_rng(self.pop.seed, generation, rec.id, "training").integers(0, 2**63 - 1))
         evaluate_before = rec.fitness is None  # untrained: score before BP too
         t0 = time.perf_counter()
@@ -115,7 +117,7 @@ class SpeciesActor:
         me = ray.get_runtime_context().current_actor
         weights = [ray.put(rec.weights)]  # fetched by the task itself: no task argument is pinned (issue 19)
         ref = train_network_task.options(**self.task_options).remote(
-            self.data, rec.genome, weights, self.training, seed, evaluate_before, (me, tag)
+            self.data, rec.genome, weights, self.training, seed, evaluate_before, (me, tag), lr_scale
         )
         try:
             if self.task_timeout > 0:
@@ -173,11 +175,13 @@ class SpeciesActor:
             "eval_images": 0,
         }
 
-    async def train(self, generation: int, workload: Workload | None = None) -> dict[str, Any]:
+    async def train(self, generation: int, workload: Workload | None = None, lr_scale: float = 1.0) -> dict[str, Any]:
         """Train and score every network (one Ray task each), then calibrate (§III-B, §III-C).
 
         The tasks are submitted longest first (``workload``: the images a task handles, for the
-        predicted cost, :mod:`ecosim.evolution.scheduling`; ``None``: in id order).
+        predicted cost, :mod:`ecosim.evolution.scheduling`; ``None``: in id order). ``lr_scale``:
+        the factor on the learning rate the ecosystem chose for this generation
+        (:meth:`~ecosim.evolution.ecosystem.EcosystemPolicy.learning_rate_scale`).
 
         Idempotent: called again for the same generation after :meth:`restore` put back the
         state it trained from (the coordinator redoing a step after losing another actor), it
@@ -199,7 +203,7 @@ class SpeciesActor:
         if workload is not None:  # longest first: Ray runs an owner's tasks in submission order
             costs = costs_of({r.id: (r.genome, not born[r.id]) for r in recs}, workload)
             recs = [self.pop.networks[i] for i in longest_first(costs)]
-        results = await asyncio.gather(*(self._run_one(r, generation) for r in recs))
+        results = await asyncio.gather(*(self._run_one(r, generation, lr_scale) for r in recs))
         self.pop.apply({i: upd for i, upd, _ in results})
         self.pop.calibrate()
         self.pop.generation = generation
@@ -207,7 +211,7 @@ class SpeciesActor:
         for r in self.pop.sorted():
             if r.id not in born:
                 continue  # a migrant that arrived during training
-            rows.append(network_row(generation, r, self.pop.species_id, born[r.id]))
+            rows.append(network_row(generation, r, self.pop.species_id, born[r.id], lr_scale))
         result = {
             "rows": rows,
             # compute time inside the tasks (not queueing): the engine benchmark's denominator

@@ -120,6 +120,7 @@ def train_network_task(
     seed: int,
     evaluate_before: bool,
     started: Any = None,
+    lr_scale: float = 1.0,
 ) -> TrainResult:
     """Ray task wrapper of :func:`ecosim.phenotype.training.train_and_evaluate`.
 
@@ -133,6 +134,7 @@ def train_network_task(
             be a pinned argument too).
         started: ``(actor handle, tag)``: the task calls ``actor.task_started.remote(tag)`` when it
             starts (the coordinator's no-progress watchdog counts it), or ``None``.
+        lr_scale: factor on the learning rate (``ecosystem.settle_lr_decay``; 1: unchanged).
     """
     if started is not None:
         actor, tag = started
@@ -141,7 +143,7 @@ def train_network_task(
 
     start: Weights = ray.get(weights[0])
     threads = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0))  # resources.cpus_per_task
-    return train_and_evaluate(genome, start, node_data(data), training, seed, evaluate_before, threads)
+    return train_and_evaluate(genome, start, node_data(data), training, seed, evaluate_before, threads, lr_scale)
 
 
 __all__ = ["DataHandle", "node_data", "train_network_task"]

@@ -355,8 +355,21 @@ class EcosystemPolicy:
         ):
             return False
         self.settled_from = generation
-        announce(generation, self.settling.keep)
+        announce(generation, self.settling.keep, self.settling.lr_decay)
         return True
+
+    def learning_rate_scale(self, generation: int) -> float:
+        """The factor on ``training.learning_rate`` for the trainings of ``generation``
+        (``ecosystem.settle_lr_decay``, :meth:`~ecosim.evolution.settling.Settling.lr_scale_at`).
+
+        1.0 up to and including the settle generation (it still trains every network at the
+        full rate) and without a decay; after it, judged on the training compute logged so far
+        (:meth:`train_macs_logged`), so a step redone after a lost actor trains at the same rate.
+        """
+        s = self.settling
+        if s is None or s.lr_decay == 1.0 or self.settled_from is None or generation <= self.settled_from:
+            return 1.0
+        return s.lr_scale_at(generation, self.train_macs_logged())
 
     def _weight(self, species_id: int) -> float:
         """A species' allocation weight (``ecosystem.species_allocation``).
@@ -481,7 +494,7 @@ class EcosystemPolicy:
             end = self.settling.end_generation
             if keep < self.settling.keep and surplus and keep != self._halving_shown:
                 if end is None or generation + 1 < end:
-                    announce_halving(generation, keep)
+                    announce_halving(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
                 self._halving_shown = keep
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)

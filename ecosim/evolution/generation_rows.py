@@ -70,6 +70,8 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         (:data:`~ecosim.genome.compute.TRAINING_MAC_FACTOR`), ``eval_macs`` = Σ macs ·
         eval_images, ``trainings`` and ``test_evaluations`` (networks trained, networks whose
         test accuracy was measured); a run's cumulative compute is their running sum.
+        ``lr_scale``: the smallest factor on the learning rate the rows trained at
+        (``ecosystem.settle_lr_decay``), ``None`` when no row says.
     """
     fit = [r["fitness"] for r in rows if r.get("fitness") is not None]
     tests = [r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None]
@@ -100,6 +102,7 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "eval_macs": float(sum((r.get("macs") or 0) * (r.get("eval_images") or 0) for r in rows)),
         "trainings": sum(1 for r in rows if (r.get("train_images") or 0) > 0),
         "test_evaluations": sum(1 for r in rows if r.get("status") == "ok" and r.get("test_accuracy") is not None),
+        "lr_scale": min(scales) if (scales := [r["lr_scale"] for r in rows if r.get("lr_scale") is not None]) else None,
     }
     return out
 
@@ -109,7 +112,9 @@ def train_macs_of(rows: Iterable[Mapping[str, Any]]) -> float:
     return float(sum(TRAINING_MAC_FACTOR * (r.get("macs") or 0) * (r.get("train_images") or 0) for r in rows))
 
 
-def network_row(generation: int, record: NetworkRecord, species_id: int, first_training: bool) -> dict[str, Any]:
+def network_row(
+    generation: int, record: NetworkRecord, species_id: int, first_training: bool, lr_scale: float = 1.0
+) -> dict[str, Any]:
     """The networks-log row of a network trained in ``generation`` (``docs/logs.md``).
 
     Args:
@@ -117,6 +122,7 @@ def network_row(generation: int, record: NetworkRecord, species_id: int, first_t
         record: the network after its training (fitness, test accuracy, times, images).
         species_id: the species that trained it.
         first_training: whether this was its first training (its before-BP score is logged).
+        lr_scale: the factor on the learning rate it trained at (``ecosystem.settle_lr_decay``).
 
     Returns:
         one row with every column of the networks log but ``culled`` set ``False`` (culling
@@ -145,6 +151,7 @@ def network_row(generation: int, record: NetworkRecord, species_id: int, first_t
         "macs": multiply_accumulates(record.genome),
         "train_images": record.train_images,
         "eval_images": record.eval_images,
+        "lr_scale": float(lr_scale),
         "status": record.status.value,
         "message": record.message or None,
         "culled": False,

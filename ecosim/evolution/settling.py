@@ -7,10 +7,14 @@ lineage trains as long as a fixed baseline's networks do. Settling spends the re
 way a baseline does: from the settle point on no offspring are made, and (with ``keep``) only the
 ``keep`` fittest networks train on, so the remaining compute goes to them. With ``rungs`` (successive
 halving, Jamieson & Talwalkar 2016) the rest of the run is split into equal parts and each part
-keeps half the networks of the one before (:meth:`Settling.keep_at`).
+keeps half the networks of the one before (:meth:`Settling.keep_at`). With ``lr_decay`` every
+training after the settle generation runs at a lower learning rate, lowered again in each part
+(:meth:`Settling.lr_scale_at`): the kept networks plateau at Adadelta's rate of 1.0, their fitness
+varying by 0.1–0.2 points from one training to the next (``docs/design.md``).
 
 :class:`~ecosim.evolution.ecosystem.EcosystemPolicy` asks :meth:`Settling.reached` in its
-allocation (no offspring) and its culling (:func:`keep_fittest`).
+allocation (no offspring) and its culling (:func:`keep_fittest`), and
+:meth:`~ecosim.evolution.ecosystem.EcosystemPolicy.learning_rate_scale` for each training.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Settling:
         rungs: parts of the rest of the run; from part r on ``keep`` // 2^r train on (≥ 1).
         end_macs: the run's compute budget (``run.train_macs``) when the point is ``macs``.
         end_generation: the run's generations (``run.generations``) when the point is a generation.
+        lr_decay: factor on the learning rate after the settle generation, once more per part
+            (``ecosystem.settle_lr_decay``; 1: unchanged).
 
     >>> s = Settling(generation=5, keep=2)
     >>> s.reached(4, 0.0), s.reached(5, 0.0)
@@ -54,6 +60,7 @@ class Settling:
     rungs: int = 1
     end_macs: float = math.inf
     end_generation: int | None = None
+    lr_decay: float = 1.0
 
     @classmethod
     def of(cls, run: RunConfig, ecosystem: EcosystemConfig) -> Settling | None:
@@ -63,13 +70,13 @@ class Settling:
 
         >>> from ecosim.config import EcosystemConfig, RunConfig
         >>> Settling.of(RunConfig(generations=10), EcosystemConfig(settle=0.5, settle_keep=4))
-        Settling(macs=inf, generation=5, keep=4, rungs=1, end_macs=inf, end_generation=10)
+        Settling(macs=inf, generation=5, keep=4, rungs=1, end_macs=inf, end_generation=10, lr_decay=1.0)
         >>> Settling.of(RunConfig(train_macs=1e12), EcosystemConfig(settle=0.25)).macs
         250000000000.0
         """
         if ecosystem.settle <= 0:
             return None
-        keep, rungs = ecosystem.settle_keep, ecosystem.settle_rungs
+        keep, rungs, decay = ecosystem.settle_keep, ecosystem.settle_rungs, ecosystem.settle_lr_decay
         if keep >= ecosystem.max_population:
             log.warning(
                 "ecosystem.settle_keep = %d is not below ecosystem.max_population = %d: every network "
@@ -88,7 +95,9 @@ class Settling:
                 rungs,
             )
         if run.train_macs > 0:
-            return cls(macs=ecosystem.settle * run.train_macs, keep=keep, rungs=rungs, end_macs=run.train_macs)
+            return cls(
+                macs=ecosystem.settle * run.train_macs, keep=keep, rungs=rungs, end_macs=run.train_macs, lr_decay=decay
+            )
         point = math.ceil(ecosystem.settle * run.generations)
         if point >= run.generations:
             log.warning(
@@ -104,7 +113,7 @@ class Settling:
                 rungs,
                 run.generations - point,
             )
-        return cls(generation=point, keep=keep, rungs=rungs, end_generation=run.generations)
+        return cls(generation=point, keep=keep, rungs=rungs, end_generation=run.generations, lr_decay=decay)
 
     def reached(self, generation: int, train_macs_spent: float | None) -> bool:
         """Whether ``generation`` makes no offspring.
@@ -118,14 +127,31 @@ class Settling:
             return generation >= self.generation
         return train_macs_spent is not None and train_macs_spent >= self.macs
 
+    def part_at(self, generation: int, train_macs_spent: float | None) -> int:
+        """Which part (0, …, ``rungs`` − 1) of the rest of the run ``generation``, a generation past
+        the point, falls in: equal shares of the compute after the point (``end_macs``; judged on
+        ``train_macs_spent``, the compute spent before ``generation``) or of the generations
+        (``end_generation``). 0 with one rung, when the spent compute is unknown (an older
+        checkpoint), or when the run has no end past the point.
+
+        >>> s = Settling(generation=4, keep=8, rungs=3, end_generation=10)
+        >>> [s.part_at(g, None) for g in range(4, 10)]
+        [0, 0, 1, 1, 2, 2]
+        """
+        if self.rungs <= 1:
+            return 0
+        if self.generation is not None:
+            start, end, now = float(self.generation), float(self.end_generation or 0), float(generation)
+        else:
+            start, end, now = self.macs, self.end_macs, (self.macs if train_macs_spent is None else train_macs_spent)
+        if not math.isfinite(end) or end <= start:
+            return 0
+        return min(self.rungs - 1, max(0, math.floor((now - start) * self.rungs / (end - start))))
+
     def keep_at(self, generation: int, train_macs_spent: float | None) -> int:
         """How many of the fittest networks train in ``generation``, a generation past the point.
 
-        ``keep`` // 2^r (at least 1) in part r of the rest of the run, the parts equal shares of
-        the compute after the point (``end_macs``: part r from the point's compute plus r/R of
-        the rest, judged on ``train_macs_spent``, the compute spent before ``generation``) or of
-        the generations (``end_generation``); ``keep`` with one rung, when the spent compute is
-        unknown (an older checkpoint), or when the run has no end past the point. 0: every
+        ``keep`` // 2^r (at least 1) in part r of the rest of the run (:meth:`part_at`); 0: every
         network. The culling at the end of generation g asks it for g + 1.
 
         >>> s = Settling(generation=4, keep=8, rungs=3, end_generation=10)
@@ -134,30 +160,43 @@ class Settling:
         >>> Settling(macs=100.0, keep=16, rungs=2, end_macs=300.0).keep_at(9, 250.0)
         8
         """
-        if self.rungs <= 1 or self.keep <= 0:
-            return self.keep
-        if self.generation is not None:
-            start, end, now = float(self.generation), float(self.end_generation or 0), float(generation)
-        else:
-            start, end, now = self.macs, self.end_macs, (self.macs if train_macs_spent is None else train_macs_spent)
-        if not math.isfinite(end) or end <= start:
-            return self.keep
-        rung = min(self.rungs - 1, max(0, math.floor((now - start) * self.rungs / (end - start))))
-        return max(1, self.keep >> rung)
+        if self.keep <= 0:
+            return 0
+        return max(1, self.keep >> self.part_at(generation, train_macs_spent))
+
+    def lr_scale_at(self, generation: int, train_macs_spent: float | None) -> float:
+        """The factor on the learning rate of a training in ``generation``, a generation after the
+        settle generation: ``lr_decay``^(r+1) in part r (:meth:`part_at`), so the rate drops
+        once after the settle generation and again with each halving.
+
+        >>> s = Settling(generation=4, keep=8, rungs=2, end_generation=8, lr_decay=0.1)
+        >>> [round(s.lr_scale_at(g, None), 6) for g in range(5, 8)]
+        [0.1, 0.01, 0.01]
+        """
+        return self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1)
 
 
-def announce(generation: int, keep: int) -> None:
-    """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner)."""
+def _at_rate(lr_scale: float) -> str:
+    return "" if lr_scale == 1.0 else f" at {lr_scale:.3g}× the learning rate"
+
+
+def announce(generation: int, keep: int, lr_scale: float = 1.0) -> None:
+    """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner);
+    ``lr_scale``: the factor on the learning rate from the next generation on."""
     who = f"the {keep} fittest networks train on" if keep else "every network trains on"
-    log.info("generation %d: settled (ecosystem.settle): no more offspring, %s", generation, who)
+    log.info("generation %d: settled (ecosystem.settle): no more offspring, %s%s", generation, who, _at_rate(lr_scale))
 
 
-def announce_halving(generation: int, keep: int) -> None:
+def announce_halving(generation: int, keep: int, lr_scale: float = 1.0) -> None:
     """The ``info`` line of a halving after the settle point (``ecosystem.settle_rungs``), at the end
-    of ``generation``: ``keep`` networks train from the next one on."""
+    of ``generation``: ``keep`` networks train from the next one on, ``lr_scale`` × the learning rate."""
     who = "the fittest network trains" if keep == 1 else f"the {keep} fittest networks train"
     log.info(
-        "generation %d: halved (ecosystem.settle_rungs): %s on from generation %d", generation, who, generation + 1
+        "generation %d: halved (ecosystem.settle_rungs): %s on from generation %d%s",
+        generation,
+        who,
+        generation + 1,
+        _at_rate(lr_scale),
     )
 
 

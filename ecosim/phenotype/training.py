@@ -252,6 +252,7 @@ def train_and_evaluate(
     seed: int,
     evaluate_before: bool,
     threads: int = 1,
+    lr_scale: float = 1.0,
 ) -> TrainResult:
     """Score (optionally), train on a random subset, and score one network (§III-B).
 
@@ -262,6 +263,9 @@ def train_and_evaluate(
         seed: seeds the subset draw and torch (derived from run seed, generation, network id).
         evaluate_before: also score before training (new offspring).
         threads: torch threads (a task's CPUs, ``resources.cpus_per_task``; at least 1).
+        lr_scale: factor on the learning rate (``settings.learning_rate``, or the optimiser's own
+            default when that is 0); the ecosystem lowers it after the settle point
+            (``ecosystem.settle_lr_decay``). 1: unchanged.
 
     Returns:
         :class:`TrainResult`; never raises for a failing network.
@@ -318,6 +322,9 @@ def train_and_evaluate(
         k = max(1, int(round(settings.train_fraction * n)))
         lr = settings.learning_rate or DEFAULT_LEARNING_RATES.get(settings.optimiser)
         opt = OPTIMISERS.get_valid(settings.optimiser)(model.parameters(), **({"lr": lr} if lr else {}))
+        if lr_scale != 1.0:
+            for group in opt.param_groups:
+                group["lr"] *= lr_scale
         losses = []
         model.train()
         step = _Stepper(

@@ -60,6 +60,7 @@ GENERATION_SCHEMA = pa.schema(
         pa.field("eval_macs", pa.float64()),  # scoring compute this generation: Σ macs · eval_images
         pa.field("trainings", pa.int64()),  # networks trained (≥ 1 image)
         pa.field("test_evaluations", pa.int64()),  # networks whose test accuracy was measured
+        pa.field("lr_scale", pa.float64()),  # factor on the learning rate (the smallest of the generation)
         # mutations_<kind>, failed_<kind>, failed_species_limit, failed_reproduction,
         # failed_cost_cap, cap_redraws, crossovers, clones, offspring, culled, diverged, errors,
         # quota_reallocated, species_extinct
@@ -95,6 +96,7 @@ NETWORK_SCHEMA = pa.schema(
         pa.field("macs", pa.int64()),  # forward multiply-accumulates per image, from the genome
         pa.field("train_images", pa.int64()),  # images trained on this generation (all epochs)
         pa.field("eval_images", pa.int64()),  # images scored this generation (before BP, fitness, test)
+        pa.field("lr_scale", pa.float64()),  # factor on the learning rate of this training (settle_lr_decay)
         pa.field("status", pa.string()),  # ok | diverged | error
         pa.field("message", pa.string()),  # error message and traceback
         pa.field("culled", pa.bool_()),

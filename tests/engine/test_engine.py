@@ -256,13 +256,23 @@ def test_settled_runs_make_no_offspring_and_keep_the_fittest(tmp_path, data_root
 def test_halving_after_the_settle_point_trains_half_as_many_in_each_part(tmp_path, data_root, ray_local):
     """``ecosystem.settle_rungs`` (successive halving): settled at generation 3 of 7 with 4 kept,
     the 4 generations left split into 2 parts: generation 3 trains every network and generation 4
-    the 4 fittest of them, generations 5–6 the 2 fittest of those."""
+    the 4 fittest of them, generations 5–6 the 2 fittest of those. With ``settle_lr_decay`` = 0.5
+    generation 4 trains at half the learning rate and generations 5–6 at a quarter."""
     cfg = small(
         tmp_path,
         data_root,
-        **{"run.generations": 7, "ecosystem.settle": 0.4, "ecosystem.settle_keep": 4, "ecosystem.settle_rungs": 2},
+        **{
+            "run.generations": 7,
+            "ecosystem.settle": 0.4,
+            "ecosystem.settle_keep": 4,
+            "ecosystem.settle_rungs": 2,
+            "ecosystem.settle_lr_decay": 0.5,
+        },
     )
-    nets = read_networks(run(cfg).run_dir)
+    result = run(cfg)
+    nets, gens = read_networks(result.run_dir), read_generations(result.run_dir)
+    assert list(gens["lr_scale"]) == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.25]
+    assert [sorted(set(nets[nets["generation"] == g]["lr_scale"])) for g in (3, 4, 5)] == [[1.0], [0.5], [0.25]]
     kept = [len(nets[(nets["generation"] == g) & ~nets["culled"]]) for g in range(3, 7)]
     assert kept == [4, 2, 2, 2]
     fourth, fifth = nets[nets["generation"] == 4], nets[nets["generation"] == 5]

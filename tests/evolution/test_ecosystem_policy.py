@@ -453,6 +453,52 @@ def test_halving_keeps_half_as_many_in_each_equal_part_of_the_rest(keep, rungs, 
     assert counts[-1] == max(1, keep >> (rungs - 1)) or length < rungs
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    decay=st.floats(0.01, 1.0),
+    keep=st.integers(2, 64),
+    rungs=st.integers(1, 6),
+    point=st.integers(0, 20),
+    length=st.integers(1, 40),
+)
+def test_the_learning_rate_drops_with_each_part_of_the_rest(decay, keep, rungs, point, length):
+    """``ecosystem.settle_lr_decay``: ``decay``^(r+1) in part r, the parts those of the halving, so
+    the rate drops where the networks halve; never above 1, never rising."""
+    s = Settling(generation=point, keep=keep, rungs=rungs, end_generation=point + length, lr_decay=decay)
+    gens = range(point, point + length)
+    scales = [s.lr_scale_at(g, None) for g in gens]
+    assert all(0.0 < b <= a <= 1.0 for a, b in zip(scales, scales[1:])) and scales[0] == decay
+    for g, a in zip(gens, scales):
+        part = s.part_at(g, None)
+        assert a == decay ** (part + 1) and s.keep_at(g, None) == max(1, keep >> part)
+
+
+def test_the_policy_lowers_the_learning_rate_after_the_settle_generation(caplog):
+    """Full rate up to and including the settle generation (it trains every network), then
+    ``decay`` and ``decay``² after the halving; the scale survives a checkpoint (``settled_from``)."""
+    p = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6, lr_decay=0.5), max_population=40)
+    p.completed_generation = 1
+    assert [p.learning_rate_scale(g) for g in range(4)] == [1.0] * 4  # not settled yet
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        assert p.settled(2)
+        cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+        p.cull(3, cands)
+    assert [p.learning_rate_scale(g) for g in range(7)] == [1.0, 1.0, 1.0, 0.5, 0.25, 0.25, 0.25]
+    assert [r.getMessage() for r in caplog.records] == [
+        "generation 2: settled (ecosystem.settle): no more offspring, the 8 fittest networks train on at 0.5× the "
+        "learning rate",
+        "generation 3: halved (ecosystem.settle_rungs): the 4 fittest networks train on from generation 4 at 0.25× "
+        "the learning rate",
+    ]
+    state = json.loads(json.dumps(p.to_json()))
+    again = EcosystemPolicy.from_json(state, p.ecosystem, 5, settling=p.settling)
+    assert [again.learning_rate_scale(g) for g in range(7)] == [1.0, 1.0, 1.0, 0.5, 0.25, 0.25, 0.25]
+    unchanged = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)
+    unchanged.settled_from = 2
+    assert [unchanged.learning_rate_scale(g) for g in range(7)] == [1.0] * 7
+    assert Settling.of(RunConfig(generations=6), EcosystemConfig(settle=0.5, settle_lr_decay=0.3)).lr_decay == 0.3
+
+
 def test_halving_culls_to_half_in_the_next_part_and_says_so(caplog):
     cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
     p = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)

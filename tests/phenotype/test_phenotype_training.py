@@ -92,3 +92,32 @@ def test_accuracy_does_not_depend_on_memory_format_or_batch_size(genome, seed):
 
 def test_eval_batch_default_is_the_measured_one():
     assert TrainingParams().eval_batch_size == 256
+
+
+@pytest.mark.parametrize(("optimiser", "rate", "scaled"), [("adadelta", 0.0, 0.5), ("sgd", 0.02, 0.01)])
+def test_lr_scale_trains_as_the_scaled_learning_rate(data_root, optimiser, rate, scaled):
+    """``lr_scale`` (``ecosystem.settle_lr_decay``) multiplies the learning rate, the optimiser's
+    own default (Adadelta's 1.0) when ``training.learning_rate`` is 0: bit for bit the training at
+    the scaled rate, and not the training at the full rate."""
+    from ecosim.data.arrays import DataArrays
+    from ecosim.data.load import load_dataset
+    from ecosim.phenotype.training import train_and_evaluate
+
+    ds = load_dataset("mnist", str(data_root))
+    data = DataArrays(
+        ds.train_images[:512], ds.train_labels[:512], ds.test_images[:256], ds.test_labels[:256], ds.mean, ds.std
+    )
+    genome = Genome((1, 28, 28), (ConvLayer(((3, 3), (1, 3))), DenseLayer(10)))
+    weights = init_weights(genome, np.random.default_rng(2))
+    pinned = {"conv_mode": "dense", "memory_format": "channels_first", "eval_split": "whole", "optimiser": optimiser}
+
+    def trained(learning_rate, lr_scale=1.0):
+        res = train_and_evaluate(
+            genome, weights, data, TrainingParams(learning_rate=learning_rate, **pinned), 3, False, 1, lr_scale
+        )
+        assert res.status == "ok", res.message
+        return [a.tobytes() for a in res.weights.arrays()]
+
+    half = trained(rate, 0.5)
+    assert half == trained(scaled)
+    assert half != trained(rate)
