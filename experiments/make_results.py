@@ -22,7 +22,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +186,9 @@ def variant(r: RunLogs) -> str:
         if e.settle_keep and e.settle_rungs > 1:
             times = {2: "once", 3: "twice"}.get(e.settle_rungs, f"{e.settle_rungs - 1} times")
             keep += f", halved {times} in equal parts of the rest (successive halving)"
+        if e.settle_lr_decay != 1.0:
+            again = " and again at each halving" if e.settle_keep and e.settle_rungs > 1 else ""
+            keep += f", the learning rate ×{e.settle_lr_decay:g} after the settle generation{again}"
         parts.append(f"no offspring after {e.settle:.0%} of {of}{keep}")
     return ", ".join(parts)
 
@@ -370,11 +373,47 @@ def has_compute(r: RunLogs) -> bool:
     return "train_macs" in r.generations and r.generations["train_macs"].notna().any()
 
 
+def schedule_name(r: RunLogs) -> str:
+    """The training schedule of a baseline that settles (``ecosystem.settle``: e.g. successive halving
+    and a learning-rate decay, the control of a lever set): its config file's name without the
+    dataset and the architecture (``anneal`` for ``mnist-C10-3x3-C20s2-3x3-anneal``), else
+    ``settled``; ``""`` for a baseline trained as the paper (the only kind that sets the budget)."""
+    if not r.config.ecosystem.settle:
+        return ""
+    folder = r.run_dir.parent.name.removeprefix(r.experiment.dataset_slug + "-")
+    arch = r.config.ecosystem.initial_layers.replace("[", "-").replace("]", "")
+    rest = folder.removeprefix(arch).strip("-")
+    return rest if rest and rest != folder else "settled"
+
+
 def what(r: RunLogs) -> str:
-    """A run's group in the equal-compute comparison: the baseline architecture or the evolution label."""
+    """A run's group in the equal-compute comparison: the baseline architecture (with its schedule,
+    :func:`schedule_name`) or the evolution label."""
     if is_baseline(r):
-        return f"baseline {r.config.ecosystem.initial_layers}-F10"
+        sched = schedule_name(r)
+        return f"baseline {r.config.ecosystem.initial_layers}-F10" + (f", {sched}" if sched else "")
     return "evolution, " + label(r).split(", ", 1)[1]
+
+
+def same_schedule(runs: Sequence[RunLogs], groups: Mapping[str, Sequence[RunLogs]]) -> list[str]:
+    """The baseline groups trained with the schedule of ``runs`` after the settle point (``settle``,
+    ``settle_keep``, ``settle_rungs``, ``settle_lr_decay`` equal): an evolution set-up's controls."""
+
+    def schedule(r: RunLogs) -> tuple[float, int, int, float] | None:
+        e = r.config.ecosystem
+        return (e.settle, e.settle_keep, e.settle_rungs, e.settle_lr_decay) if e.settle else None
+
+    mine = {schedule(r) for r in runs} - {None}
+    return [
+        k
+        for k in sorted(groups)
+        if k.startswith("baseline") and not plain_baseline(k) and groups[k] and schedule(groups[k][0]) in mine
+    ]
+
+
+def plain_baseline(name: str) -> bool:
+    """Whether a group name (:func:`what`) is a baseline trained as the paper (no schedule)."""
+    return name.startswith("baseline") and ", " not in name
 
 
 SETTLED = " The champion's layers hardly change after generation 10 (see What evolved)."
@@ -414,7 +453,7 @@ def dataset_budgets(base: list[RunLogs], horizon: int = 100) -> dict[str, float]
         for r in base:
             if r.config.data.dataset == ds and has_compute(r):
                 groups.setdefault(what(r), []).append(r)
-        if groups:
+        if any(plain_baseline(k) for k in groups):
             out[ds] = baseline_choice(groups, {}, horizon)[1]
     return out
 
@@ -430,7 +469,7 @@ def baseline_choice(
     baseline reached it)."""
     from ecosim.report.compare import compute_curve
 
-    names = sorted(k for k in set(groups) | set(earlier) if k.startswith("baseline"))
+    names = sorted(k for k in set(groups) | set(earlier) if plain_baseline(k))
 
     def readings(k: str) -> list[tuple[float, float, int]]:  # (selected, train_macs, generations)
         out = []
@@ -502,7 +541,7 @@ def equal_compute(
         for e in earlier:
             if e.dataset == ds:
                 old.setdefault(e.group, []).append(e)
-        has_base = bool(b_runs) or any(k.startswith("baseline") for k in old)
+        has_base = any(plain_baseline(what(r)) for r in b_runs) or any(plain_baseline(k) for k in old)
         has_evo = bool(e_runs) or any(not k.startswith("baseline") for k in old)
         if not has_base or not has_evo:
             lines.append(
@@ -601,6 +640,10 @@ def equal_compute(
             )
             sel = [a.selected_test_accuracy for a in readings(name, budget)]
             target = target_text(sel, ref)
+            for control in same_schedule(rs, groups):
+                other = [a.selected_test_accuracy for a in readings(control, budget)]
+                same = interval_text(sel, other)
+                target += f"; against {control} (the same schedule after the settle point): Δ {same}"
             deep = sum(conv_depth(f) >= 2 for f in finals)
             held = (
                 f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "
@@ -1084,11 +1127,7 @@ def main() -> None:
             rows.append(
                 {
                     "dataset": r.config.data.dataset,
-                    "what": (
-                        f"baseline {r.config.ecosystem.initial_layers}-F10"
-                        if is_baseline(r)
-                        else "evolution, " + label(r).split(", ", 1)[1]
-                    ),
+                    "what": what(r),
                     "generations": n,
                     "best": float(g["best_fitness_so_far"].max()),
                     "last": float(g["highest_fitness"].iloc[-1]),
@@ -1096,10 +1135,10 @@ def main() -> None:
                 }
             )
     frame = pd.DataFrame(rows)
-    for (ds, n, what), grp in frame.groupby(["dataset", "generations", "what"], sort=True):
+    for (ds, n, group), grp in frame.groupby(["dataset", "generations", "what"], sort=True):
         top = grp.loc[grp["best"].idxmax()]
         lines.append(
-            f"| {ds} | {n} | {what} | {len(grp)} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
+            f"| {ds} | {n} | {group} | {len(grp)} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
             f"{_pct(grp['last'].mean())} | `{top['layers']}` |"
         )
 

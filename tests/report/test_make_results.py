@@ -406,3 +406,58 @@ def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path,
     assert "levers-x: above the best baseline at equal compute with a 95% interval above 0: not decidable yet" in text
     assert "final champions not known (no logs, no champions.csv beside the rows)" in text
     assert (tmp_path / "plots" / "equal-compute-mnist.png").is_file()
+
+
+def test_a_baseline_with_a_schedule_is_the_control_of_the_set_up_with_that_schedule(tmp_path, make_results):
+    """``levers-anneal``'s control (session 33): the fixed baseline trained with the same schedule
+    after the settle point is its own group, never the budget's reference, and the set-up's verdict
+    names the difference to it beside the one to the best baseline."""
+    from ecosim.report.compare import welch_difference
+
+    def net(g, nid, fitness):
+        return {**row(g, nid, fitness), "macs": 100, "train_images": 10, "test_accuracy": fitness, "age": 1}
+
+    schedule = {
+        "ecosystem.settle": 0.5,
+        "ecosystem.settle_keep": 16,
+        "ecosystem.settle_rungs": 3,
+        "ecosystem.settle_lr_decay": 0.3,
+    }
+    fixed = {"ecosystem.offspring": 0, "ecosystem.initial_layers": "C2", "run.generations": 4}
+    spent = {"gen_fields": lambda g: {"train_macs": 2000.0, "eval_macs": 0.0}}
+
+    def runs(folder, fitness, **overrides):
+        return [
+            write(
+                tmp_path / "runs" / folder / f"seed{k}",
+                {g: [net(g, 0, fitness + 0.001 * g + 0.004 * k)] for g in range(4)},
+                **spent,
+                **{"run.seed": k, **overrides},
+            )
+            for k in range(3)
+        ]
+
+    paper = runs("mnist-C2", 0.90, **fixed)
+    control = runs("mnist-C2-anneal", 0.95, **fixed, **schedule)
+    evo = runs("mnist-levers-anneal", 0.94, **{"ecosystem.speciation": False}, **schedule)
+    base = load_runs(paper + control)
+    assert [make_results.what(r) for r in base] == ["baseline C2-F10"] * 3 + ["baseline C2-F10, anneal"] * 3
+    lines = make_results.equal_compute(load_runs(evo), base, tmp_path / "plots", Path("plots"), horizon=4)
+    text = "\n".join(lines)
+    assert "(baseline C2-F10, 4 generations)" in text  # the control scores higher, the budget stays the paper's
+    cells: dict[str, list[str]] = {}  # the first table: a set-up's row there
+    for ln in lines:
+        if ln.startswith("| ") and " | " in ln:
+            cells.setdefault(ln.split(" | ")[0][2:], ln.split(" | "))
+    assert cells["baseline C2-F10"][5] == "(reference)" and cells["baseline C2-F10, anneal"][5] != "(reference)"
+    mine = [0.943 + 0.004 * k for k in range(3)]
+    want = welch_difference(mine, [0.953 + 0.004 * k for k in range(3)])
+    verdict = next(ln for ln in lines if ln.startswith("- evolution, no speciation, levers-anneal:"))
+    assert f"against baseline C2-F10, anneal (the same schedule after the settle point): Δ {100 * want.mean:+.2f}" in (
+        verdict
+    )
+    halving = load_runs(evo)[0]
+    assert make_results.variant(halving).endswith(
+        ", halved twice in equal parts of the rest (successive halving), the learning rate ×0.3 after the settle "
+        "generation and again at each halving"
+    )
