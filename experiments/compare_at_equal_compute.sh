@@ -22,6 +22,17 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 0000, levers-halving with a learning-rate decay after the settle point (levers-anneal:
+# 0.3x, 0.09x, 0.027x the rate in the three parts), each seed beside its control: the best baseline
+# trained with the same schedule after half the budget (16, 8, 4 networks at the same rates).
+for seed in 0 1 2; do
+  for ds in mnist fashion-mnist; do
+    run "experiments/levers/$ds-levers-anneal.toml" --seeds $seed --generations 800 --train-macs 1.2e13 \
+      "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+    run "experiments/baselines/$ds-C10-3x3-C20s2-3x3-anneal.toml" --seeds $seed --generations 800 \
+      --train-macs 1.2e13 "${COMMON[@]}"
+  done
+done
 # Phase 000, search, then successive halving (levers-halving: levers-settle whose 16 networks are
 # halved in each third of the rest of the budget, 16, 8, then 4): MNIST and Fashion-MNIST seed by seed.
 for seed in 0 1 2; do
