@@ -544,10 +544,13 @@ def equal_compute(
         has_base = any(plain_baseline(what(r)) for r in b_runs) or any(plain_baseline(k) for k in old)
         has_evo = bool(e_runs) or any(not k.startswith("baseline") for k in old)
         if not has_base or not has_evo:
-            lines.append(
-                f"- {ds}: {'no baseline' if not has_base else 'no evolution run'} with compute logs "
-                "(ecosim ≥ 0.3); not compared."
+            scheduled = any(is_baseline(r) for r in b_runs)  # only baselines with a schedule
+            missing = (
+                "no baseline trained as the paper (a baseline with a schedule never sets the budget)"
+                if not has_base and scheduled
+                else f"{'no baseline' if not has_base else 'no evolution run'} with compute logs (ecosim ≥ 0.3)"
             )
+            lines.append(f"- {ds}: {missing}; not compared.")
             continue
         groups: dict[str, list[RunLogs]] = {}
         for r in e_runs + b_runs:
@@ -643,7 +646,9 @@ def equal_compute(
             for control in same_schedule(rs, groups):
                 other = [a.selected_test_accuracy for a in readings(control, budget)]
                 same = interval_text(sel, other)
-                target += f"; against {control} (the same schedule after the settle point): Δ {same}"
+                early = [r for r in groups[control] if r.config.ecosystem.settle * r.config.run.train_macs > budget]
+                note = " (read before its settle point: the budget ends first)" if early else ""
+                target += f"; against {control}{note or ' (the same schedule after the settle point)'}: Δ {same}"
             deep = sum(conv_depth(f) >= 2 for f in finals)
             held = (
                 f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "

@@ -49,7 +49,7 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.evolution.settling import Settling, announce, announce_halving, keep_fittest
+from ecosim.evolution.settling import Settling, announce, announce_halving, announce_rate, keep_fittest
 from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
 from ecosim.genome import MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -102,7 +102,10 @@ class EcosystemPolicy:
         #: the first generation without offspring once the settle point was reached (kept in the
         #: state: a settled run stays settled when a resume extends it)
         self.settled_from: int | None = None
-        self._halving_shown = 0  # the last networks count announced by a halving (one line each)
+        self._part_shown = 0  # the last part after the settle point announced (one line each)
+        #: the lowest factor on the learning rate any training got: the rate never rises again
+        #: (``ecosystem.settle_lr_decay``; a resume that extends the run moves the parts later)
+        self.lowest_lr_scale = 1.0
         self.species: dict[int, Species] = {}
         self.next_network_id = 0
         self.next_species_id = 0
@@ -355,8 +358,18 @@ class EcosystemPolicy:
         ):
             return False
         self.settled_from = generation
-        announce(generation, self.settling.keep, self.settling.lr_decay)
+        # what the next generation trains: the settle generation's compute can reach a later part
+        spent = self._spent_through(generation)
+        self._part_shown = self.settling.part_at(generation + 1, spent)
+        keep = self.settling.keep_at(generation + 1, spent)
+        announce(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
         return True
+
+    def _spent_through(self, generation: int) -> float | None:
+        """Training compute of the generations written and of ``generation``'s steps so far."""
+        if self.train_macs_spent is None:
+            return None
+        return self.train_macs_spent + self.tally(generation).trained_macs
 
     def learning_rate_scale(self, generation: int) -> float:
         """The factor on ``training.learning_rate`` for the trainings of ``generation``
@@ -369,7 +382,8 @@ class EcosystemPolicy:
         s = self.settling
         if s is None or s.lr_decay == 1.0 or self.settled_from is None or generation <= self.settled_from:
             return 1.0
-        return s.lr_scale_at(generation, self.train_macs_logged())
+        self.lowest_lr_scale = min(self.lowest_lr_scale, s.lr_scale_at(generation, self.train_macs_logged()))
+        return self.lowest_lr_scale
 
     def _weight(self, species_id: int) -> float:
         """A species' allocation weight (``ecosystem.species_allocation``).
@@ -485,17 +499,13 @@ class EcosystemPolicy:
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
         if self.settling is not None and self.settling.keep and self.settled(generation):
-            spent = None if self.train_macs_spent is None else self.train_macs_spent + t.trained_macs
+            spent = self._spent_through(generation)
             keep = self.settling.keep_at(generation + 1, spent)  # who trains in the next generation
             # asynchronous mode: a species that has not trained in this generation yet keeps its
             # networks until it has (they get their row, then are judged)
             stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
             surplus = [c for c in keep_fittest(cands, keep) if stepped is None or c.species_id in stepped]
-            end = self.settling.end_generation
-            if keep < self.settling.keep and surplus and keep != self._halving_shown:
-                if end is None or generation + 1 < end:
-                    announce_halving(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
-                self._halving_shown = keep
+            self._announce_part(generation, spent, keep)
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)
@@ -522,6 +532,24 @@ class EcosystemPolicy:
             by_species[cands[i].species_id].append(cands[i].network_id)
         t.counts["culled"] += len(idx)
         return {s: by_species[s] for s in sorted(by_species)}
+
+    def _announce_part(self, generation: int, spent: float | None, keep: int) -> None:
+        """One ``info`` line when generation + 1 starts a new part after the settle point: a halving
+        (``settle_rungs``), or a lower learning rate alone (``settle_lr_decay``, once the halving
+        has reached one network); none for a part that begins after the run's last generation."""
+        s = self.settling
+        part = s.part_at(generation + 1, spent) if s is not None else 0
+        if s is None or part <= self._part_shown:
+            return
+        before = s.keep >> self._part_shown
+        self._part_shown = part
+        if s.end_generation is not None and generation + 1 >= s.end_generation:
+            return
+        lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent)) if s.lr_decay != 1.0 else 1.0
+        if keep < before:
+            announce_halving(generation, keep, lr)
+        elif lr < 1.0:
+            announce_rate(generation, lr)
 
     # ---- a species' step is done ---------------------------------------------------------------
     def finish_species_step(
@@ -652,6 +680,8 @@ class EcosystemPolicy:
             "completed_generation": self.completed_generation,
             "train_macs_spent": self.train_macs_spent,
             "settled_from": self.settled_from,
+            "lowest_lr_scale": self.lowest_lr_scale,
+            "part_shown": self._part_shown,
             "species": [self.species[s].to_json() for s in sorted(self.species)],
             "tallies": {str(g): t.to_json() for g, t in sorted(self.tallies.items())},
         }
@@ -687,6 +717,8 @@ class EcosystemPolicy:
         policy.train_macs_spent = None if spent is None else float(spent)
         settled = state.get("settled_from")  # absent before 0.9
         policy.settled_from = None if settled is None else int(settled)
+        policy.lowest_lr_scale = float(state.get("lowest_lr_scale", 1.0))  # absent before 0.9.4
+        policy._part_shown = int(state.get("part_shown", 0))
         if state.get("format") == STATE_FORMAT:
             policy.completed_generation = int(state["completed_generation"])
             policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}

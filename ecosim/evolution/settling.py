@@ -106,6 +106,14 @@ class Settling:
                 run.generations,
                 point,
             )
+        elif point == run.generations - 1 and (keep or decay != 1.0):
+            log.warning(
+                "ecosystem.settle = %g of run.generations = %d is generation %d, the last: no generation "
+                "trains after it (ecosystem.settle_keep and settle_lr_decay act on none)",
+                ecosystem.settle,
+                run.generations,
+                point,
+            )
         elif rungs > run.generations - point:
             log.warning(
                 "ecosystem.settle_rungs = %d parts of the %d generations after the settle point: some parts are "
@@ -173,7 +181,7 @@ class Settling:
         >>> [round(s.lr_scale_at(g, None), 6) for g in range(5, 8)]
         [0.1, 0.01, 0.01]
         """
-        return self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1)
+        return float(f"{self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1):.12g}")  # 0.027, not 0.02699…
 
 
 def _at_rate(lr_scale: float) -> str:
@@ -181,10 +189,18 @@ def _at_rate(lr_scale: float) -> str:
 
 
 def announce(generation: int, keep: int, lr_scale: float = 1.0) -> None:
-    """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner);
-    ``lr_scale``: the factor on the learning rate from the next generation on."""
-    who = f"the {keep} fittest networks train on" if keep else "every network trains on"
-    log.info("generation %d: settled (ecosystem.settle): no more offspring, %s%s", generation, who, _at_rate(lr_scale))
+    """The ``info`` line of the settle point (shown by ``ecosim`` and the experiment runner): from
+    the next generation on ``keep`` networks train (0: every one), at ``lr_scale`` × the rate."""
+    who = {0: "every network trains on", 1: "the fittest network trains on"}.get(
+        keep, f"the {keep} fittest networks train on"
+    )
+    log.info(
+        "generation %d: settled (ecosystem.settle): no more offspring, %s from generation %d%s",
+        generation,
+        who,
+        generation + 1,
+        _at_rate(lr_scale),
+    )
 
 
 def announce_halving(generation: int, keep: int, lr_scale: float = 1.0) -> None:
@@ -197,6 +213,17 @@ def announce_halving(generation: int, keep: int, lr_scale: float = 1.0) -> None:
         who,
         generation + 1,
         _at_rate(lr_scale),
+    )
+
+
+def announce_rate(generation: int, lr_scale: float) -> None:
+    """The ``info`` line of a part after the settle point that lowers the learning rate without
+    halving (``ecosystem.settle_lr_decay`` once the halving has reached one network)."""
+    log.info(
+        "generation %d: the learning rate drops (ecosystem.settle_lr_decay) to %.3g× from generation %d",
+        generation,
+        lr_scale,
+        generation + 1,
     )
 
 
@@ -222,4 +249,4 @@ def keep_fittest(candidates: Sequence[CullCandidate], keep: int) -> list[CullCan
     return sorted(ranked[keep:], key=lambda c: c.network_id)
 
 
-__all__ = ["Settling", "announce", "announce_halving", "keep_fittest"]
+__all__ = ["Settling", "announce", "announce_halving", "announce_rate", "keep_fittest"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 
 import numpy as np
@@ -467,10 +468,12 @@ def test_the_learning_rate_drops_with_each_part_of_the_rest(decay, keep, rungs, 
     s = Settling(generation=point, keep=keep, rungs=rungs, end_generation=point + length, lr_decay=decay)
     gens = range(point, point + length)
     scales = [s.lr_scale_at(g, None) for g in gens]
-    assert all(0.0 < b <= a <= 1.0 for a, b in zip(scales, scales[1:])) and scales[0] == decay
+    assert all(0.0 < b <= a <= 1.0 for a, b in zip(scales, scales[1:])) and math.isclose(
+        scales[0], decay, rel_tol=1e-11
+    )
     for g, a in zip(gens, scales):
         part = s.part_at(g, None)
-        assert a == decay ** (part + 1) and s.keep_at(g, None) == max(1, keep >> part)
+        assert math.isclose(a, decay ** (part + 1), rel_tol=1e-11) and s.keep_at(g, None) == max(1, keep >> part)
 
 
 def test_the_policy_lowers_the_learning_rate_after_the_settle_generation(caplog):
@@ -485,18 +488,71 @@ def test_the_policy_lowers_the_learning_rate_after_the_settle_generation(caplog)
         p.cull(3, cands)
     assert [p.learning_rate_scale(g) for g in range(7)] == [1.0, 1.0, 1.0, 0.5, 0.25, 0.25, 0.25]
     assert [r.getMessage() for r in caplog.records] == [
-        "generation 2: settled (ecosystem.settle): no more offspring, the 8 fittest networks train on at 0.5× the "
-        "learning rate",
+        "generation 2: settled (ecosystem.settle): no more offspring, the 8 fittest networks train on from "
+        "generation 3 at 0.5× the learning rate",
         "generation 3: halved (ecosystem.settle_rungs): the 4 fittest networks train on from generation 4 at 0.25× "
         "the learning rate",
     ]
     state = json.loads(json.dumps(p.to_json()))
     again = EcosystemPolicy.from_json(state, p.ecosystem, 5, settling=p.settling)
-    assert [again.learning_rate_scale(g) for g in range(7)] == [1.0, 1.0, 1.0, 0.5, 0.25, 0.25, 0.25]
+    assert [again.learning_rate_scale(g) for g in range(4, 7)] == [0.25] * 3  # the rate reached survives too
     unchanged = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)
     unchanged.settled_from = 2
     assert [unchanged.learning_rate_scale(g) for g in range(7)] == [1.0] * 7
     assert Settling.of(RunConfig(generations=6), EcosystemConfig(settle=0.5, settle_lr_decay=0.3)).lr_decay == 0.3
+
+
+def test_the_learning_rate_never_rises_when_a_resume_moves_the_parts_later(caplog):
+    """Extending a run moves the parts after the settle point later (as the halving's): the rate
+    stays at the lowest reached until the moved parts go lower (the helper's find, session 33).
+    A part past the halving's last network lowers the rate alone, with its own line."""
+    p = settled_policy(Settling(generation=2, keep=2, rungs=3, end_generation=8, lr_decay=0.5), max_population=40)
+    p.completed_generation = 1
+    assert p.settled(2)
+    scales = []
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(3)]
+        for g in range(2, 7):  # each generation culls, then the next one trains
+            p.cull(g, cands)
+            scales.append(p.learning_rate_scale(g + 1))
+    assert scales == [0.5, 0.25, 0.25, 0.125, 0.125]
+    assert [r.getMessage() for r in caplog.records] == [
+        "generation 3: halved (ecosystem.settle_rungs): the fittest network trains on from generation 4 at 0.25× "
+        "the learning rate",
+        "generation 5: the learning rate drops (ecosystem.settle_lr_decay) to 0.125× from generation 6",
+    ]
+    state = json.loads(json.dumps(p.to_json()))
+    longer = Settling(generation=2, keep=2, rungs=3, end_generation=14, lr_decay=0.5)  # resumed to 14 generations
+    again = EcosystemPolicy.from_json(state, p.ecosystem, 5, settling=longer)
+    assert [again.learning_rate_scale(g) for g in range(8, 14)] == [0.125] * 6  # not 0.25 again
+
+
+def test_the_settle_line_names_what_the_next_generation_trains_when_a_budget_skips_a_part(caplog):
+    """With a compute budget the settle generation's own training can carry the compute past the
+    first part: the line names the count and rate the next generation really gets, and no halving
+    line repeats it (the helper's find, session 33)."""
+    p = settled_policy(Settling(macs=100.0, keep=8, rungs=3, end_macs=400.0, lr_decay=0.5), max_population=40)
+    sid = with_species(p, [0.9])[0]
+    p.completed_generation, p.train_macs_spent = 4, 110.0  # past the point: generation 5 settles
+    p.record_training(5, sid, [{"fitness": 0.9, "macs": 10, "train_images": 4}], True)  # 120 MACs: 230 spent
+    with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
+        cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+        removed = {i for ids in p.cull(5, cands).values() for i in ids}
+    assert len(removed) == 6  # part 1 (200-300): the 4 fittest
+    assert [r.getMessage() for r in caplog.records] == [
+        "generation 5: settled (ecosystem.settle): no more offspring, the 4 fittest networks train on from "
+        "generation 6 at 0.25× the learning rate"
+    ]
+
+
+def test_a_settle_point_on_the_last_generation_warns_that_nothing_trains_after_it(caplog):
+    with caplog.at_level(logging.WARNING, logger="ecosim.evolution.settling"):
+        Settling.of(RunConfig(generations=5), EcosystemConfig(settle=0.8, settle_lr_decay=0.5))
+        Settling.of(RunConfig(generations=5), EcosystemConfig(settle=0.8))  # changes nothing after it: no warning
+    assert [r.getMessage() for r in caplog.records] == [
+        "ecosystem.settle = 0.8 of run.generations = 5 is generation 4, the last: no generation trains after it "
+        "(ecosystem.settle_keep and settle_lr_decay act on none)"
+    ]
 
 
 def test_halving_culls_to_half_in_the_next_part_and_says_so(caplog):
@@ -533,7 +589,10 @@ def test_asynchronous_settling_culls_a_species_networks_only_once_it_trained(cap
         left = [c for c in cands if c.network_id not in first]
         second = {i for ids in p.cull(2, left, protect_offspring_of={1}).values() for i in ids}
     assert second == {1, 3, 5}  # now species 1's: the fittest of the ecosystem, 7, stays
-    assert sum("halved" in r.getMessage() for r in caplog.records) == 1
+    # the settle line names what generation 3 trains (1 network: the halving falls on it), once
+    assert [r.getMessage() for r in caplog.records] == [
+        "generation 2: settled (ecosystem.settle): no more offspring, the fittest network trains on from generation 3"
+    ]
 
 
 def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
