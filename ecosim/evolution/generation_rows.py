@@ -151,7 +151,7 @@ def network_row(
         "macs": multiply_accumulates(record.genome),
         "train_images": record.train_images,
         "eval_images": record.eval_images,
-        "lr_scale": float(lr_scale),
+        "lr_scale": float(f"{lr_scale:.12g}"),  # 0.027 for 0.3³, not 0.026999999999999996
         "status": record.status.value,
         "message": record.message or None,
         "culled": False,

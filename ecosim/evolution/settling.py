@@ -181,7 +181,7 @@ class Settling:
         >>> [round(s.lr_scale_at(g, None), 6) for g in range(5, 8)]
         [0.1, 0.01, 0.01]
         """
-        return float(f"{self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1):.12g}")  # 0.027, not 0.02699…
+        return self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1)
 
 
 def _at_rate(lr_scale: float) -> str:
