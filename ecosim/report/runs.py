@@ -165,9 +165,12 @@ class RunLogs:
 
     @property
     def experiment(self) -> Experiment:
-        """The run's dataset and speciation (:func:`group_runs` adds distinguishing settings)."""
+        """The run's dataset and speciation (:func:`group_runs` adds distinguishing settings); a
+        baseline's layers, ``", settled"`` added when it trains with a schedule (``ecosystem.settle``)."""
         e = self.config.ecosystem
         baseline = e.initial_layers if e.offspring == 0 else ""  # offspring 0: a fixed-architecture baseline
+        if baseline and e.settle:  # trained with a schedule (settle_keep, _rungs, _lr_decay): not the paper's way
+            baseline += ", settled"
         return Experiment(self.config.data.dataset, e.speciation, baseline=baseline)
 
     @property

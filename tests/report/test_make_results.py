@@ -442,6 +442,7 @@ def test_a_baseline_with_a_schedule_is_the_control_of_the_set_up_with_that_sched
     evo = runs("mnist-levers-anneal", 0.94, **{"ecosystem.speciation": False}, **schedule)
     base = load_runs(paper + control)
     assert [make_results.what(r) for r in base] == ["baseline C2-F10"] * 3 + ["baseline C2-F10, anneal"] * 3
+    assert [r.experiment.baseline for r in (base[0], base[3])] == ["C2", "C2, settled"]  # ecosim report's title
     lines = make_results.equal_compute(load_runs(evo), base, tmp_path / "plots", Path("plots"), horizon=4)
     text = "\n".join(lines)
     assert "(baseline C2-F10, 4 generations)" in text  # the control scores higher, the budget stays the paper's
