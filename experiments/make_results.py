@@ -1165,7 +1165,7 @@ def main() -> None:
             top_run = max(sel, key=reached)
             best = reached(top_run)
             verdict = "met" if best >= goal else f"missed by {100 * (goal - best):.2f} points"
-            bases = [r for r in base_at.get(n_gen, []) if r.config.data.dataset == ds]
+            bases = [r for r in base_at.get(n_gen, []) if r.config.data.dataset == ds and plain_baseline(what(r))]
             top = max(bases, key=lambda r: float(r.generations["best_fitness_so_far"].max()), default=None)
             versus = (
                 f"; best fixed baseline `{top.config.ecosystem.initial_layers}-F10` "
@@ -1250,7 +1250,7 @@ def main() -> None:
             (
                 float(truncated(r, 100).generations["best_fitness_so_far"].max())
                 for r in base
-                if r.config.data.dataset == "mnist" and r.last_generation + 1 >= 100
+                if r.config.data.dataset == "mnist" and r.last_generation + 1 >= 100 and plain_baseline(what(r))
             ),
             default=float("nan"),
         )
@@ -1283,6 +1283,7 @@ def main() -> None:
                     if b.config.data.dataset == "mnist"
                     and b.config.ecosystem.initial_layers == start
                     and b.last_generation + 1 >= 100
+                    and plain_baseline(what(b))
                 ]
                 as_baseline = (
                     f" ({_pct(max(same))} for `{start}-F10` itself, trained as a baseline)" if start and same else ""
