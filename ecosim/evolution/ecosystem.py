@@ -545,7 +545,7 @@ class EcosystemPolicy:
         self._part_shown = part
         if s.end_generation is not None and generation + 1 >= s.end_generation:
             return
-        lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent)) if s.lr_decay != 1.0 else 1.0
+        lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent))  # 1.0 without a decay
         if keep < before:
             announce_halving(generation, keep, lr)
         elif lr < 1.0:
