@@ -202,15 +202,18 @@ def _execute(
     data, input_shape, classes = prepared
 
     budget: list[tuple[int, int, float]] = []  # run.train_macs reached: (at generation, last generation, MACs)
+    short: list[str] = []  # run.generations reached first, with a budget: what the budget had left
 
     async def main() -> dict[str, Any]:
         eco = Ecosystem(config, run_dir, data, input_shape, classes, [*reporters, LineReporter(emit)])
         try:
             return await eco.run(resume=resume_run)
         finally:
+            p = eco.policy
             if eco.budget_reached is not None:
-                p = eco.policy
                 budget.append((eco.budget_reached, p.completed_generation, p.train_macs_spent or 0.0))
+            elif config.run.train_macs > 0 and p.completed_generation + 1 >= config.run.generations:
+                short.append(p.short_of_budget(config.run.train_macs))
             await eco.shutdown()
             await _end_leftover_tasks(LEFTOVER_TASKS_S)
 
@@ -228,6 +231,8 @@ def _execute(
             f"compute budget reached: {spent:.3g} training multiply-accumulates after generation {last}{started} "
             f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: ecosim resume {run_dir} {more}"
         )
+    if short:
+        emit(f"{short[0]}; spend the rest with: ecosim resume {run_dir} --generations N")
     line = format_champion(run_dir)
     if line:
         emit(line)

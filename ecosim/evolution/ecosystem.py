@@ -669,6 +669,28 @@ class EcosystemPolicy:
             return None
         return max([self.completed_generation, *self.tallies]) + 1
 
+    def short_of_budget(self, budget: float) -> str:
+        """The line for a run that ``run.generations`` ended before its compute budget was spent.
+
+        Args:
+            budget: ``run.train_macs``, training multiply-accumulates (> 0).
+
+        Returns:
+            what was spent and what the settle schedule (``ecosystem.settle``) had not done yet: the
+            settle point never reached, or the parts after it that never began
+            (:meth:`~ecosim.evolution.settling.Settling.unreached`), so a budgeted comparison does not
+            read a run cut short as if it had spent its budget.
+        """
+        spent = self.train_macs_spent
+        done = "an unknown part" if spent is None else f"{spent:.3g} ({spent / budget:.0%})"
+        line = (
+            f"run.generations ended the run after generation {self.completed_generation}, before its compute "
+            f"budget: {done} of run.train_macs = {budget:.3g} training multiply-accumulates spent"
+        )
+        if self.settling is not None:
+            line += self.settling.unreached(self.completed_generation + 1, spent)
+        return line
+
     # ---- state -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The whole state, JSON-ready (the checkpoint's ``coordinator`` entry)."""

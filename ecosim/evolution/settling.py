@@ -183,6 +183,25 @@ class Settling:
         """
         return self.lr_decay ** (self.part_at(generation, train_macs_spent) + 1)
 
+    def unreached(self, generation: int, train_macs_spent: float | None) -> str:
+        """What of the schedule a run that ends before ``generation`` never did, as a clause for the
+        run's last line ("" when nothing is missing): the settle point itself, or the parts of the
+        rest of the run (:meth:`part_at`) that never began.
+
+        >>> Settling(macs=100.0, keep=16, rungs=3, end_macs=400.0).unreached(9, 250.0)
+        '; the settle schedule ended in part 2 of 3 (part 3 never began)'
+        >>> Settling(macs=100.0, keep=16, end_macs=400.0).unreached(9, 50.0)
+        '; the run never reached its settle point (100 MACs)'
+        """
+        if not self.reached(generation, train_macs_spent):
+            point = f"generation {self.generation}" if self.generation is not None else f"{self.macs:.3g} MACs"
+            return f"; the run never reached its settle point ({point})"
+        part = self.part_at(generation, train_macs_spent)
+        if part >= self.rungs - 1:
+            return ""
+        left = f"part {self.rungs}" if part + 2 == self.rungs else f"parts {part + 2}–{self.rungs}"
+        return f"; the settle schedule ended in part {part + 1} of {self.rungs} ({left} never began)"
+
 
 def _at_rate(lr_scale: float) -> str:
     return "" if lr_scale == 1.0 else f" at {lr_scale:.3g}× the learning rate"

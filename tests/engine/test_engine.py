@@ -102,8 +102,18 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
     resume(short.run_dir, {"run.train_macs": 1.0})  # a budget already spent: nothing to do, nothing stored
     assert list(read_generations(short.run_dir)["generation"]) == [0, 1]
     assert f"train_macs = {budget}" in (short.run_dir / "config.toml").read_text()
-    resume(short.run_dir, {"run.train_macs": 0.0})  # no budget: on to run.generations, as if never stopped
+    # a budget run.generations ends first: on to run.generations, as if never stopped, and the
+    # last line says the budget was not spent
+    lines.clear()
+    resume(short.run_dir, {"run.train_macs": 1e18}, progress=lines.append)
     pd.testing.assert_frame_equal(_strip(read_generations(short.run_dir)), _strip(full))
+    assert not any(line.startswith("compute budget reached: ") for line in lines)
+    assert any(
+        line.startswith("run.generations ended the run after generation 2, before its compute budget: ")
+        and "of run.train_macs = 1e+18" in line
+        and "ecosim resume" in line
+        for line in lines
+    ), lines
     pd.testing.assert_frame_equal(_strip(read_networks(short.run_dir)), _strip(read_networks(sync_run.run_dir)))
 
 

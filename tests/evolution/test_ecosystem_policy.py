@@ -611,6 +611,27 @@ def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
     assert EcosystemPolicy.from_json(state, p.ecosystem, 5).tally(5).trained_macs == 60.0
 
 
+def test_a_run_the_generation_cap_ends_before_its_budget_says_what_the_schedule_missed():
+    """run.generations can end a budgeted run first: the last line says how much of the budget was
+    spent and which parts of the settle schedule never began (a budgeted comparison must not read
+    such a run as a finished one)."""
+    p = settled_policy(Settling(macs=100.0, keep=8, rungs=3, end_macs=400.0, lr_decay=0.5), max_population=40)
+    p.completed_generation, p.train_macs_spent = 9, 250.0
+    assert p.short_of_budget(400.0) == (
+        "run.generations ended the run after generation 9, before its compute budget: 250 (62%) of "
+        "run.train_macs = 400 training multiply-accumulates spent; the settle schedule ended in part 2 of 3 "
+        "(part 3 never began)"
+    )
+    p.train_macs_spent = 50.0
+    assert p.short_of_budget(400.0).endswith("; the run never reached its settle point (100 MACs)")
+    p.train_macs_spent = 350.0
+    assert p.short_of_budget(400.0).endswith("spent")  # in the last part: nothing of the schedule missed
+    p.train_macs_spent = 120.0
+    assert p.short_of_budget(400.0).endswith("; the settle schedule ended in part 1 of 3 (parts 2–3 never began)")
+    plain = EcosystemPolicy(EcosystemConfig(), seed=0)
+    plain.completed_generation, plain.train_macs_spent = 3, 10.0
+    assert plain.short_of_budget(40.0).endswith("10 (25%) of run.train_macs = 40 training multiply-accumulates spent")
+
 def test_settle_keep_then_the_population_limit():
     cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
     p = settled_policy(
