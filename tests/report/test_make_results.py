@@ -462,3 +462,26 @@ def test_a_baseline_with_a_schedule_is_the_control_of_the_set_up_with_that_sched
         ", halved twice in equal parts of the rest (successive halving), the learning rate ×0.3 after the settle "
         "generation and again at each halving"
     )
+
+
+def test_the_selection_pilot_picks_the_best_mean_of_the_last_k_evaluations():
+    """``experiments/pilot_selection.py`` (session 34): k = 1 is the page's rule (the single highest
+    fitness); k = 2 picks the network whose last two evaluations average highest, and reports the
+    test accuracy of the later one; evaluations after the budget's generation are not seen."""
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pilot_selection.py"
+    spec = importlib.util.spec_from_file_location("pilot_selection", path)
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    rows = [  # (network, generation, fitness, test accuracy)
+        (0, 0, 0.90, 0.80), (0, 1, 0.70, 0.81), (0, 2, 1.00, 0.82),
+        (1, 0, 0.85, 0.70), (1, 1, 0.84, 0.71), (1, 2, 0.10, 0.72),
+    ]
+    n = pd.DataFrame(rows, columns=["network_id", "generation", "fitness", "test_accuracy"]).assign(status="ok")
+    assert pilot.select_on_last(n, 1, 1) == 0.80  # the single best fitness up to generation 1: 0.90
+    assert pilot.select_on_last(n, 1, 2) == 0.71  # network 1 averages 0.845 over its last two, network 0 0.80
+    assert pilot.select_on_last(n, 2, 2) == 0.82  # network 0's (0.70 + 1.00) / 2 wins at generation 2
+    assert math.isnan(pilot.select_on_last(n, 0, 2))  # nobody has two evaluations yet
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        pilot.select_on_last(n, 2, 0)
