@@ -728,10 +728,37 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
     return lines
 
 
-def speciation_claim(evo: list[RunLogs]) -> list[str]:
+def earlier_page(csv: str | Path) -> Path | None:
+    """The page an ``--earlier`` per-run table belongs to: ``docs/NAME/…/compute.csv`` → ``docs/NAME.md``
+    (the nearest folder above the table with a page of its name beside it); ``None`` when there is none."""
+    for folder in Path(csv).resolve().parents:
+        if not folder.name:  # the root
+            break
+        page = folder.with_suffix(".md")
+        if page.is_file():
+            return page
+    return None
+
+
+def earlier_verdicts(pages: Sequence[Path]) -> list[str]:
+    """The speciation verdicts of earlier pages (their section's bullets, each page once), under a
+    line naming the page: their logs are gone, so this page cannot recompute them."""
+    out: list[str] = []
+    for page in dict.fromkeys(pages):
+        text = page.read_text(encoding="utf-8").split("\n## The paper's speciation claim\n", 1)
+        if len(text) < 2:
+            continue
+        bullets = [line for line in text[1].split("\n## ", 1)[0].splitlines() if line.startswith("- ")]
+        if bullets:
+            out += ["", f"From `{page.name}` (more runs of the paper's set-up; their logs are gone):", "", *bullets]
+    return out
+
+
+def speciation_claim(evo: list[RunLogs], earlier_pages: Sequence[Path] = ()) -> list[str]:
     """Whether the paper's claim holds: with speciation, average fitness and average offspring
     fitness before BP are higher at generation 100 than without (§V). Per dataset, the paper's
-    set-up only, at the last generation both sides reached; Welch 95% intervals over seeds."""
+    set-up only, at the last generation both sides reached; Welch 95% intervals over seeds.
+    ``earlier_pages``: pages of ``--earlier`` rows (:func:`earlier_page`), whose verdicts follow."""
 
     out = [
         "",
@@ -772,7 +799,7 @@ def speciation_claim(evo: list[RunLogs]) -> list[str]:
         out.append(f"- {ds}, {n} generations: " + "; ".join(parts) + ".")
     if len(out) == 7:
         out.append("- no dataset has runs of the paper's set-up both with and without speciation.")
-    return out
+    return out + earlier_verdicts(earlier_pages)
 
 
 def finished(r: RunLogs, budget: float = 0.0) -> bool:
@@ -1148,7 +1175,7 @@ def main() -> None:
         )
 
     lines += equal_compute(evo, base, plots, rel, earlier=earlier)
-    lines += speciation_claim(evo)
+    lines += speciation_claim(evo, [q for q in map(earlier_page, args.earlier) if q is not None])
 
     # ---- targets -------------------------------------------------------------------------------
     lines += ["", "## Targets of the CNN issue", ""]

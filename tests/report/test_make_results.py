@@ -485,3 +485,26 @@ def test_the_selection_pilot_picks_the_best_mean_of_the_last_k_evaluations():
     assert math.isnan(pilot.select_on_last(n, 0, 2))  # nobody has two evaluations yet
     with pytest.raises(ValueError, match="k must be >= 1"):
         pilot.select_on_last(n, 2, 0)
+
+
+def test_earlier_pages_lend_their_speciation_verdicts(make_results, tmp_path):
+    """An ``--earlier`` table's page is found above it, and its speciation bullets are quoted once
+    under its name (the logs behind them are gone, so the new page cannot recompute them)."""
+    table = tmp_path / "docs" / "sweep1" / "baselines" / "compute.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("experiment\n")
+    page = tmp_path / "docs" / "sweep1.md"
+    page.write_text(
+        "# Results\n\n## The paper's speciation claim\n\nintro\n\n- mnist, 100 generations: not separable from noise.\n"
+        "\n## Targets of the CNN issue\n\n- mnist: missed.\n"
+    )
+    assert make_results.earlier_page(table) == page.resolve()
+    assert make_results.earlier_page(tmp_path / "elsewhere" / "compute.csv") is None
+    lines = make_results.earlier_verdicts([page, page])
+    assert lines == [
+        "",
+        "From `sweep1.md` (more runs of the paper's set-up; their logs are gone):",
+        "",
+        "- mnist, 100 generations: not separable from noise.",
+    ]
+    assert make_results.speciation_claim([], [page])[-1] == "- mnist, 100 generations: not separable from noise."
