@@ -42,7 +42,9 @@ def select_on_last(networks: pd.DataFrame, last_generation: int, k: int) -> floa
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    n = networks[(networks["generation"] <= last_generation) & (networks["status"] == "ok") & networks["fitness"].notna()]
+    n = networks[
+        (networks["generation"] <= last_generation) & (networks["status"] == "ok") & networks["fitness"].notna()
+    ]
     n = n.sort_values(["network_id", "generation"])
     mean = n.groupby("network_id")["fitness"].transform(lambda s: s.rolling(k, min_periods=k).mean())
     n = n.assign(mean=mean)[mean.notna()]

@@ -19,8 +19,9 @@ Its helpers live beside it, one concept each: :mod:`~ecosim.evolution.initial` (
 :mod:`~ecosim.evolution.allocation` (largest remainder), :mod:`~ecosim.evolution.generation_rows`
 (log rows) and :mod:`~ecosim.evolution.state` (the JSON state classes).
 
-Its state round-trips through JSON (:meth:`EcosystemPolicy.to_json` / :meth:`EcosystemPolicy.from_json`),
-tallies of generations in progress included, so a checkpoint restores it without reading logs.
+Its state round-trips through JSON (:meth:`EcosystemPolicy.to_json` / :meth:`EcosystemPolicy.from_json`,
+written in :mod:`~ecosim.evolution.state`), tallies of generations in progress included, so a
+checkpoint restores it without reading logs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ecosim.errors import CheckpointError, EcosimError
+from ecosim.errors import EcosimError
 from ecosim.evolution.allocation import largest_remainder
 from ecosim.evolution.calibration import logistic_zscore
 from ecosim.evolution.culling import cull as cull_eq9
@@ -50,7 +51,7 @@ from ecosim.evolution.records import (
     Status,
 )
 from ecosim.evolution.settling import Settling, announce, announce_halving, announce_rate, keep_fittest
-from ecosim.evolution.state import STATE_FORMAT, Champion, GenerationTally, Placement, Species
+from ecosim.evolution.state import Champion, GenerationTally, Placement, Species, policy_to_json, restore_policy
 from ecosim.genome import MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
 
@@ -102,7 +103,8 @@ class EcosystemPolicy:
         #: the first generation without offspring once the settle point was reached (kept in the
         #: state: a settled run stays settled when a resume extends it)
         self.settled_from: int | None = None
-        self._part_shown = 0  # the last part after the settle point announced (one line each)
+        #: the last part after the settle point announced (one line each; kept in the state)
+        self.part_shown = 0
         #: the lowest factor on the learning rate any training got: the rate never rises again
         #: (``ecosystem.settle_lr_decay``; a resume that extends the run moves the parts later)
         self.lowest_lr_scale = 1.0
@@ -360,7 +362,7 @@ class EcosystemPolicy:
         self.settled_from = generation
         # what the next generation trains: the settle generation's compute can reach a later part
         spent = self._spent_through(generation)
-        self._part_shown = self.settling.part_at(generation + 1, spent)
+        self.part_shown = self.settling.part_at(generation + 1, spent)
         keep = self.settling.keep_at(generation + 1, spent)
         announce(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
         return True
@@ -539,10 +541,10 @@ class EcosystemPolicy:
         has reached one network); none for a part that begins after the run's last generation."""
         s = self.settling
         part = s.part_at(generation + 1, spent) if s is not None else 0
-        if s is None or part <= self._part_shown:
+        if s is None or part <= self.part_shown:
             return
-        before = s.keep >> self._part_shown
-        self._part_shown = part
+        before = s.keep >> self.part_shown
+        self.part_shown = part
         if s.end_generation is not None and generation + 1 >= s.end_generation:
             return
         lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent))  # 1.0 without a decay
@@ -693,20 +695,9 @@ class EcosystemPolicy:
 
     # ---- state -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The whole state, JSON-ready (the checkpoint's ``coordinator`` entry)."""
-        return {
-            "format": STATE_FORMAT,
-            "next_network_id": self.next_network_id,
-            "next_species_id": self.next_species_id,
-            "best": self.champion.to_json(),
-            "completed_generation": self.completed_generation,
-            "train_macs_spent": self.train_macs_spent,
-            "settled_from": self.settled_from,
-            "lowest_lr_scale": self.lowest_lr_scale,
-            "part_shown": self._part_shown,
-            "species": [self.species[s].to_json() for s in sorted(self.species)],
-            "tallies": {str(g): t.to_json() for g, t in sorted(self.tallies.items())},
-        }
+        """The whole state, JSON-ready: the checkpoint's ``coordinator`` entry
+        (:func:`~ecosim.evolution.state.policy_to_json`)."""
+        return policy_to_json(self)
 
     @classmethod
     def from_json(
@@ -719,47 +710,18 @@ class EcosystemPolicy:
         completed_generation: int | None = None,
         settling: Settling | None = None,
     ) -> EcosystemPolicy:
-        """Inverse of :meth:`to_json`.
+        """Inverse of :meth:`to_json` (:func:`~ecosim.evolution.state.restore_policy`).
 
         ``species`` and ``completed_generation`` (from the checkpoint) are only needed for a state
-        written before :data:`STATE_FORMAT` 2, which kept per-species generations apart.
+        written before :data:`~ecosim.evolution.state.STATE_FORMAT` 2, which kept per-species
+        generations apart.
 
         Raises:
             CheckpointError: an older state of a generation in progress (asynchronous mode),
                 whose network rows it did not keep.
         """
         policy = cls(ecosystem, seed, mutation, settling)
-        policy.next_network_id = int(state["next_network_id"])
-        policy.next_species_id = int(state["next_species_id"])
-        best = state.get("best") or {}
-        policy.champion = Champion(
-            best.get("id"), float(best.get("fitness", -1.0)), best.get("generation"), best.get("parameters")
-        )
-        spent = state.get("train_macs_spent")
-        policy.train_macs_spent = None if spent is None else float(spent)
-        settled = state.get("settled_from")  # absent before 0.9
-        policy.settled_from = None if settled is None else int(settled)
-        policy.lowest_lr_scale = float(state.get("lowest_lr_scale", 1.0))  # absent before 0.9.4
-        policy._part_shown = int(state.get("part_shown", 0))
-        if state.get("format") == STATE_FORMAT:
-            policy.completed_generation = int(state["completed_generation"])
-            policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}
-            policy.tallies = {int(g): GenerationTally.from_json(t) for g, t in state["tallies"].items()}
-            return policy
-        # format 1: species generations in separate maps, tallies without rows
-        policy.completed_generation = -1 if completed_generation is None else int(completed_generation)
-        first = {int(k): int(v) for k, v in state.get("species_first", {}).items()}
-        last = {int(k): int(v) for k, v in state.get("species_gen", {}).items()}
-        for st in species:
-            sid = st.species_id
-            f = first.get(sid, 0)
-            policy.species[sid] = Species(sid, st.key, f, last.get(sid, max(st.generation, f - 1)))
-        pending = {int(g): t for g, t in state.get("tallies", {}).items() if t.get("species_done")}
-        if pending:
-            raise CheckpointError(
-                f"this checkpoint was written by an older ecosim while generations {sorted(pending)} were in "
-                "progress (asynchronous mode) and lacks their network rows; resume it with that version"
-            )
+        restore_policy(policy, state, species, completed_generation)
         return policy
 
 

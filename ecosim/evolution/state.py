@@ -1,20 +1,25 @@
 """The ecosystem's state between and during generations, as checkpoints hold it (JSON round trip).
 
 :class:`Species` (the ecosystem's view of one species), :class:`GenerationTally` (what is known
-of a generation in progress), :class:`Champion` and :class:`Placement` (where offspring go).
+of a generation in progress), :class:`Champion` and :class:`Placement` (where offspring go), and
+the policy's whole state (:func:`policy_to_json` / :func:`restore_policy`, older formats included).
 Owned and changed by :class:`~ecosim.evolution.ecosystem.EcosystemPolicy`. No Ray, no torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ecosim.errors import CheckpointError
 from ecosim.evolution.generation_rows import empty_counts
-from ecosim.evolution.records import NetworkRecord, SpeciesKey
+from ecosim.evolution.records import NetworkRecord, SpeciesKey, SpeciesState
+
+if TYPE_CHECKING:  # filled and read, never imported at run time (the policy imports this module)
+    from ecosim.evolution.ecosystem import EcosystemPolicy
 
 #: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
 STATE_FORMAT = 2
@@ -181,4 +186,82 @@ class Placement:
     failed: list[NetworkRecord] = field(default_factory=list)
 
 
-__all__ = ["STATE_FORMAT", "Champion", "GenerationTally", "Placement", "Species"]
+# ---- the policy's whole state ----------------------------------------------------------------------
+def policy_to_json(policy: EcosystemPolicy) -> dict[str, Any]:
+    """The policy's whole state, JSON-ready (the checkpoint's ``coordinator`` entry), tallies of
+    generations in progress included, so a checkpoint restores it without reading logs."""
+    return {
+        "format": STATE_FORMAT,
+        "next_network_id": policy.next_network_id,
+        "next_species_id": policy.next_species_id,
+        "best": policy.champion.to_json(),
+        "completed_generation": policy.completed_generation,
+        "train_macs_spent": policy.train_macs_spent,
+        "settled_from": policy.settled_from,
+        "lowest_lr_scale": policy.lowest_lr_scale,
+        "part_shown": policy.part_shown,
+        "species": [policy.species[s].to_json() for s in sorted(policy.species)],
+        "tallies": {str(g): t.to_json() for g, t in sorted(policy.tallies.items())},
+    }
+
+
+def restore_policy(
+    policy: EcosystemPolicy,
+    state: Mapping[str, Any],
+    species: Sequence[SpeciesState] = (),
+    completed_generation: int | None = None,
+) -> None:
+    """Fill a new policy with a state from :func:`policy_to_json` (inverse).
+
+    Args:
+        policy: a policy just constructed with the run's config (its fields are overwritten).
+        state: the checkpoint's ``coordinator`` entry (any format; keys added later default).
+        species, completed_generation: from the checkpoint; only needed for a state written
+            before :data:`STATE_FORMAT` 2, which kept per-species generations apart.
+
+    Raises:
+        CheckpointError: an older state of a generation in progress (asynchronous mode), whose
+            network rows it did not keep.
+    """
+    policy.next_network_id = int(state["next_network_id"])
+    policy.next_species_id = int(state["next_species_id"])
+    best = state.get("best") or {}
+    policy.champion = Champion(
+        best.get("id"), float(best.get("fitness", -1.0)), best.get("generation"), best.get("parameters")
+    )
+    spent = state.get("train_macs_spent")
+    policy.train_macs_spent = None if spent is None else float(spent)
+    settled = state.get("settled_from")  # absent before 0.9
+    policy.settled_from = None if settled is None else int(settled)
+    policy.lowest_lr_scale = float(state.get("lowest_lr_scale", 1.0))  # absent before 0.9.4
+    policy.part_shown = int(state.get("part_shown", 0))
+    if state.get("format") == STATE_FORMAT:
+        policy.completed_generation = int(state["completed_generation"])
+        policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}
+        policy.tallies = {int(g): GenerationTally.from_json(t) for g, t in state["tallies"].items()}
+        return
+    # format 1: species generations in separate maps, tallies without rows
+    policy.completed_generation = -1 if completed_generation is None else int(completed_generation)
+    first = {int(k): int(v) for k, v in state.get("species_first", {}).items()}
+    last = {int(k): int(v) for k, v in state.get("species_gen", {}).items()}
+    for st in species:
+        sid = st.species_id
+        f = first.get(sid, 0)
+        policy.species[sid] = Species(sid, st.key, f, last.get(sid, max(st.generation, f - 1)))
+    pending = {int(g): t for g, t in state.get("tallies", {}).items() if t.get("species_done")}
+    if pending:
+        raise CheckpointError(
+            f"this checkpoint was written by an older ecosim while generations {sorted(pending)} were in "
+            "progress (asynchronous mode) and lacks their network rows; resume it with that version"
+        )
+
+
+__all__ = [
+    "STATE_FORMAT",
+    "Champion",
+    "GenerationTally",
+    "Placement",
+    "Species",
+    "policy_to_json",
+    "restore_policy",
+]

@@ -632,6 +632,7 @@ def test_a_run_the_generation_cap_ends_before_its_budget_says_what_the_schedule_
     plain.completed_generation, plain.train_macs_spent = 3, 10.0
     assert plain.short_of_budget(40.0).endswith("10 (25%) of run.train_macs = 40 training multiply-accumulates spent")
 
+
 def test_settle_keep_then_the_population_limit():
     cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
     p = settled_policy(

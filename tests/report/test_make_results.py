@@ -475,8 +475,12 @@ def test_the_selection_pilot_picks_the_best_mean_of_the_last_k_evaluations():
     pilot = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pilot)
     rows = [  # (network, generation, fitness, test accuracy)
-        (0, 0, 0.90, 0.80), (0, 1, 0.70, 0.81), (0, 2, 1.00, 0.82),
-        (1, 0, 0.85, 0.70), (1, 1, 0.84, 0.71), (1, 2, 0.10, 0.72),
+        (0, 0, 0.90, 0.80),
+        (0, 1, 0.70, 0.81),
+        (0, 2, 1.00, 0.82),
+        (1, 0, 0.85, 0.70),
+        (1, 1, 0.84, 0.71),
+        (1, 2, 0.10, 0.72),
     ]
     n = pd.DataFrame(rows, columns=["network_id", "generation", "fitness", "test_accuracy"]).assign(status="ok")
     assert pilot.select_on_last(n, 1, 1) == 0.80  # the single best fitness up to generation 1: 0.90
