@@ -472,9 +472,11 @@ class EcosystemPolicy:
         the species limit (counted in ``species_extinct``). Past the settle point
         (:meth:`settled`, ``ecosystem.settle_keep`` > 0) every network but the ``settle_keep``
         fittest is removed, champions included (halved per ``ecosystem.settle_rungs``,
-        :meth:`~ecosim.evolution.settling.Settling.keep_at`); in asynchronous mode only networks
-        of species that trained in ``generation`` (done, or in ``protect_offspring_of``) are
-        removed so, the others once their species has. Then, while the ecosystem is still
+        :meth:`~ecosim.evolution.settling.Settling.keep_at`); in asynchronous mode the fittest are
+        chosen among the networks of species that trained in ``generation`` (done, or in
+        ``protect_offspring_of``), the others' once their species has, so after the last step
+        they are the fittest of the generation (a stale fitness of a species still to train
+        never decides). Then, while the ecosystem is still
         too large: each species' champion is protected, and so are offspring (untrained networks) of the
         species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
         asynchronous mode the species that just reproduced). The others are drawn one at a time
@@ -503,10 +505,12 @@ class EcosystemPolicy:
         if self.settling is not None and self.settling.keep and self.settled(generation):
             spent = self._spent_through(generation)
             keep = self.settling.keep_at(generation + 1, spent)  # who trains in the next generation
-            # asynchronous mode: a species that has not trained in this generation yet keeps its
-            # networks until it has (they get their row, then are judged)
+            # asynchronous mode: only the species that trained in this generation compete; one
+            # that has not yet keeps its networks until it has (they get their row, then are
+            # judged against the kept ones), so after the last species' step the kept networks
+            # are the fittest of the whole generation, whichever species stepped first
             stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
-            surplus = [c for c in keep_fittest(cands, keep) if stepped is None or c.species_id in stepped]
+            surplus = keep_fittest([c for c in cands if stepped is None or c.species_id in stepped], keep)
             self._announce_part(generation, spent, keep)
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
