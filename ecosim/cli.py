@@ -213,10 +213,11 @@ The resolved config, every size a number and every path absolute, is RUN_DIR/con
 Data folder: --data-root, else data.data_root from CONFIG.toml, else $ECOSIM_DATA, else the
 dataset cache ($ECOSIM_CACHE, default ~/.cache/ecosim; torchvision downloads into it).
 
-Output: the run directory first, one line per generation, the champion last (stdout);
+Output: the run directory first, one line per generation, the champion and the log paths last (stdout);
 a live progress bar on stderr when it is a terminal.
-Exit status: 0 done, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 141 output pipe closed, 75 stopped (no training task
-started for twice resources.stall_timeout, ...): each keeps the last complete generation:
+Exit status: 0 done, 1 a filesystem fault (one line naming the path), 2 bad input, 130 Ctrl-C, 143 SIGTERM,
+141 output pipe closed, 75 stopped (no training task started for twice resources.stall_timeout, a full disk,
+...): each keeps the last complete generation:
 continue with 'ecosim resume RUN_DIR'; 75 also when Ray did not start (nothing run: retry)."""
 
 _RESUME_EPILOG = """\

@@ -32,6 +32,7 @@ from ecosim.errors import EcosimError, one_line
 from ecosim.report import format_cell, load_runs, table_one, write_report
 from ecosim.report.compare import welch_difference
 from ecosim.report.runs import RunLogs
+from ecosim.store.rundir import enclosing_run
 
 #: The paper's Table I (10 runs, epoch 100): (highest, mean, std) in percent per metric.
 PAPER = {
@@ -840,6 +841,9 @@ def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (
         run = run.resolve()
         if target == run or target in run.parents or run in target.parents:
             return f"is, holds or lies inside the run directory {str(run)!r}"
+    inside = enclosing_run(target)  # any run or pack, not only an input (its report, its show pictures)
+    if inside is not None:
+        return f"lies inside the run directory or pack {str(inside.root)!r}"
     for kept in [*inputs, *([page] if page is not None else [])]:
         if target in kept.resolve().parents:
             return f"holds {str(kept)!r}, an input or the page itself"
@@ -853,6 +857,29 @@ def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (
             return f"holds files that are not figures or tables (e.g. {str(foreign[0])!r})"
     elif target.exists():
         return "is a file"
+    return ""
+
+
+def out_conflict(out: Path, run_dirs: list[Path], inputs: Sequence[Path] = ()) -> str:
+    """Why ``--out`` may not be written (``""``: it may): it is not a Markdown file, is an input
+    (``--earlier``), or lies inside a run directory or pack (an input or not: a page there could
+    replace a run's ``config.toml``), or its folder is a file."""
+    target = out.resolve()
+    if target.suffix != ".md":
+        return "is not a Markdown file (.md)"
+    if target.is_dir():
+        return "is a folder"
+    if any(target == i.resolve() for i in inputs):
+        return "is an input (--earlier)"
+    for run in run_dirs:
+        if run.resolve() in target.parents:
+            return f"lies inside the run directory {str(run)!r}"
+    inside = enclosing_run(target.parent)
+    if inside is not None:
+        return f"lies inside the run directory or pack {str(inside.root)!r}"
+    for folder in target.parents:
+        if folder.exists():
+            return "" if folder.is_dir() else f"has a file {str(folder)!r} among its folders"
     return ""
 
 
@@ -1025,6 +1052,9 @@ def main() -> None:
     refuse = plots_conflict(plots, [r.run_dir for r in runs], [Path(e) for e in args.earlier], Path(args.out))
     if refuse:
         raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
+    refuse = out_conflict(Path(args.out), [r.run_dir for r in runs], [Path(e) for e in args.earlier])
+    if refuse:
+        raise SystemExit(f"make_results: --out {args.out!r} {refuse}; give a Markdown page outside the runs")
     unfinished = []
     if not args.include_unfinished:
         budgets = dataset_budgets([r for r in runs if is_baseline(r) and finished(r)])
@@ -1486,6 +1516,7 @@ def main() -> None:
     for name, path in sorted(written.items()):
         if path.suffix == ".png" and "champions" not in name:
             lines.append(f"- {name}: ![{name}]({rel / path.relative_to(plots)})")
+    out.parent.mkdir(parents=True, exist_ok=True)  # checked before any work (out_conflict)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     progress(f"done in {time.monotonic() - t0:.0f} s")
     print(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,11 @@ def select_on_last(networks: pd.DataFrame, last_generation: int, k: int) -> floa
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the arguments, print one line per run: its set-up, seed, generation and each rule's pick."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Only runs with a validation split (data.validation_fraction > 0) are read. A cell is nan when "
+        "no network had k evaluations by the budget's generation.",
+    )
     ap.add_argument("paths", nargs="+", help="run directories, packs, or folders holding them")
     ap.add_argument("--budget", type=float, default=1.2e13, help="training multiply-accumulates (1.2e13)")
     ap.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 10], help="evaluations averaged (1 3 5 10)")
@@ -63,14 +68,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if not args.budget > 0 or any(k < 1 for k in args.k):
         ap.error("--budget must be > 0 and every --k >= 1")
-    print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
-    for d in [d for p in args.paths for d in find_run_dirs(p)]:
+    for p in args.paths:
+        if not Path(p).exists():
+            ap.error(f"{p!r} does not exist")
+    dirs = [d for p in args.paths for d in find_run_dirs(p)]
+    if not dirs:
+        ap.error("no run directory or pack found in " + ", ".join(map(repr, args.paths)))
+    shown = 0
+    for d in dirs:
         r = load_run(d)
         if not r.config.data.validation_fraction or (args.dataset and r.config.data.dataset != args.dataset):
             continue
+        if not shown:
+            print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
         at = at_compute(r, args.budget)
         picks = " | ".join(f"{100 * select_on_last(r.networks, at.generation, k):.2f}" for k in args.k)
         print(f"{d.parent.name}/{d.name} | {at.generation} | {picks}")
+        shown += 1
+    if not shown:
+        raise SystemExit(
+            "pilot_selection: "
+            + ("the run has" if len(dirs) == 1 else f"none of the {len(dirs)} runs has")
+            + " a validation split (data.validation_fraction > 0)"
+            + (f" and dataset {args.dataset!r}" if args.dataset else "")
+        )
 
 
 if __name__ == "__main__":

@@ -688,7 +688,11 @@ class EcosystemPolicy:
             read a run cut short as if it had spent its budget.
         """
         spent = self.train_macs_spent
-        done = "an unknown part" if spent is None else f"{spent:.3g} ({spent / budget:.0%})"
+        if spent is None:
+            done = "an unknown part"
+        else:  # a share under 1% keeps two digits: "0.18%", not "0%"
+            share = spent / budget
+            done = f"{spent:.3g} ({share:.0%})" if share >= 0.01 else f"{spent:.3g} ({100 * share:.2g}%)"
         line = (
             f"run.generations ended the run after generation {self.completed_generation}, before its compute "
             f"budget: {done} of run.train_macs = {budget:.3g} training multiply-accumulates spent"

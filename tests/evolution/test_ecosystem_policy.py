@@ -509,6 +509,7 @@ def test_the_learning_rate_never_rises_when_a_resume_moves_the_parts_later(caplo
     p = settled_policy(Settling(generation=2, keep=2, rungs=3, end_generation=8, lr_decay=0.5), max_population=40)
     p.completed_generation = 1
     assert p.settled(2)
+    caplog.clear()  # the settle line (captured when an earlier test set the logger to INFO, as the CLI does)
     scales = []
     with caplog.at_level(logging.INFO, logger="ecosim.evolution.settling"):
         cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(3)]
@@ -617,6 +618,7 @@ def test_asynchronous_settling_keeps_the_fittest_of_the_generation_whoever_steps
     removed = {i for ids in p.cull(2, second, protect_offspring_of={1}).values() for i in ids}
     assert removed == {2, 3}  # kept: 0 (0.766) and 1 (0.75), the fittest of generation 2
 
+
 def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
     """Settled at 100 MACs of a 300 budget, 2 parts: the halving comes once the compute spent, the
     generation just trained included, reaches 200 (the helper's find, session 32: it lagged)."""
@@ -653,6 +655,8 @@ def test_a_run_the_generation_cap_ends_before_its_budget_says_what_the_schedule_
     plain = EcosystemPolicy(EcosystemConfig(), seed=0)
     plain.completed_generation, plain.train_macs_spent = 3, 10.0
     assert plain.short_of_budget(40.0).endswith("10 (25%) of run.train_macs = 40 training multiply-accumulates spent")
+    plain.train_macs_spent = 1.78e9
+    assert "1.78e+09 (0.18%) of run.train_macs = 1e+12" in plain.short_of_budget(1e12)  # not "(0%)"
 
 
 def test_settle_keep_then_the_population_limit():

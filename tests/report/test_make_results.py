@@ -245,6 +245,38 @@ def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_del
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_out_and_plots_inside_any_run_are_refused_before_anything_is_written(make_results, tmp_path):
+    """The helper's finds, session 34: ``--out RUN/config.toml`` replaced a run's config with the page
+    (the run could no longer be resumed), and ``--plots OTHER_RUN/report`` emptied a run that was not
+    an input. Both are refused in one line, nothing touched; ``--out`` must be a Markdown page."""
+    import subprocess
+
+    runs = tmp_path / "exp"
+    run = write(runs / "mnist-x" / "seed0", {0: [row(0, 1, 0.9)]})
+    other = write(tmp_path / "other" / "seed0", {0: [row(0, 1, 0.9)]})  # not an input
+    for r in (run, other):
+        (r / "checkpoints").mkdir()
+    (other / "report").mkdir()
+    (other / "report" / "fitness.png").write_bytes(b"keep")
+    config = (other / "config.toml").read_text()
+    for out, plots, flag in (
+        (run / "config.toml", tmp_path / "p", "--out"),
+        (other / "config.toml", tmp_path / "p", "--out"),
+        (other / "page.md", tmp_path / "p", "--out"),
+        (tmp_path / "page.txt", tmp_path / "p", "--out"),
+        (tmp_path / "r.md", other / "report", "--plots"),
+    ):
+        done = subprocess.run(
+            [sys.executable, str(SCRIPT), str(runs), "--out", str(out), "--plots", str(plots)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode != 0 and flag in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert (other / "config.toml").read_text() == config and (other / "report" / "fitness.png").exists()
+        assert not (tmp_path / "p").exists() and not (other / "page.md").exists()
+    assert make_results.out_conflict(tmp_path / "new" / "folder" / "r.md", [run]) == ""  # created when written
+
+
 def test_runs_nested_below_a_folder_of_sweeps_are_found(tmp_path):
     """``runs/<sweep>/<experiment>/seed<k>`` and a run beside them: every run is loaded once
     (two levels only, before, silently dropped the deeper ones)."""
