@@ -22,6 +22,10 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 00000, CIFAR-10 width (levers-wide: levers-settle with 4 kernels per node mutation), one seed
+# beside the best baseline and levers-settle of phase 0
+run experiments/levers/cifar10-levers-wide.toml --seeds 0 --generations 400 --train-macs 1.7e13 \
+  "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
 # Phase 0000, levers-halving with a learning-rate decay after the settle point (levers-anneal:
 # 0.3x, 0.09x, 0.027x the rate in the three parts), each seed beside its control: the best baseline
 # trained with the same schedule after half the budget (16, 8, 4 networks at the same rates).

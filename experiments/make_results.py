@@ -166,6 +166,8 @@ def variant(r: RunLogs) -> str:
         parts.append(f"weights {m.family_weights}")
     if m.new_layer_conv_share != 0.5:
         parts.append(f"new layers {m.new_layer_conv_share:.0%} conv")
+    if m.nodes_per_mutation != 1:
+        parts.append(f"{m.nodes_per_mutation} nodes per node mutation")
     if m.max_macs:
         rise = f", doubling every {m.max_macs_doubling:g} generations" if m.max_macs_doubling else ""
         crossover = ", crossover included" if m.cap_crossover else ""

@@ -320,9 +320,10 @@ def add_node(
     *,
     layer: int | None = None,
 ) -> tuple[Genome, Weights]:
-    """Append one node (a kernel shaped by eq. 1, or a neuron) to a conv or hidden FC layer.
+    """Append one node (a kernel shaped by eq. 1, or a neuron) to a conv or hidden FC layer (§III-D).
 
-    The next layer gains one input channel (N(0, σ), or zeros with ``function_preserving``).
+    ``params.nodes_per_mutation`` nodes (1: the paper), all to the same layer. The next layer
+    gains one input channel per node (N(0, σ), or zeros with ``function_preserving``).
 
     Raises:
         MutationRejected: no conv or hidden FC layer, or ``layer`` is the output layer.
@@ -336,20 +337,25 @@ def add_node(
         raise MutationRejected(kind.value, f"layer {i} cannot gain nodes (output layer or out of range)")
     geo = genome.geometry()[i]
     target = genome.layers[i]
+    n = params.nodes_per_mutation
     if isinstance(target, ConvLayer):
-        shape = new_kernel_shape(rng, params, max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
-        new_layer: Layer = ConvLayer(target.kernels + (shape,), target.stride)
-        node = draw(rng, (geo.in_channels, *shape), params.init_std)
+        shapes: tuple[tuple[int, int], ...] = ()
+        nodes: tuple[np.ndarray, ...] = ()
+        for _ in range(n):  # shape, then weights, node by node (n = 1: the draws of ecosim ≤ 0.9.4)
+            shape = new_kernel_shape(rng, params, max_kernel_size(geo.in_size[0]), max_kernel_size(geo.in_size[1]))
+            shapes += (shape,)
+            nodes += (draw(rng, (geo.in_channels, *shape), params.init_std),)
+        new_layer: Layer = ConvLayer(target.kernels + shapes, target.stride)
     else:
-        new_layer = DenseLayer(target.nodes + 1)
-        node = draw(rng, (geo.in_channels, *geo.in_size), params.init_std)
+        new_layer = DenseLayer(target.nodes + n)
+        nodes = tuple(draw(rng, (geo.in_channels, *geo.in_size), params.init_std) for _ in range(n))
     new_genome = genome.replace_layers(genome.layers[:i] + (new_layer,) + genome.layers[i + 1 :])
     _check(kind, new_genome)
     layers = [_copy_layer(lw) for lw in weights.layers]
     old = layers[i]
-    bias = np.append(old.bias, draw(rng, (1,), params.init_std, params.function_preserving))
-    layers[i] = LayerWeights(old.nodes + (node,), bias.astype(DTYPE))
-    # _conform appends the new input channel of layer i+1 (identity map + one new channel)
+    bias = np.append(old.bias, draw(rng, (n,), params.init_std, params.function_preserving))
+    layers[i] = LayerWeights(old.nodes + nodes, bias.astype(DTYPE))
+    # _conform appends the new input channels of layer i+1 (identity map + n new channels)
     return new_genome, _conform(new_genome, layers, rng, params)
 
 
@@ -362,7 +368,10 @@ def remove_node(
     layer: int | None = None,
     node: int | None = None,
 ) -> tuple[Genome, Weights]:
-    """Remove one node from a conv or hidden FC layer with ≥ 2 nodes; the next layer drops that input.
+    """Remove one node from a conv or hidden FC layer with ≥ 2 nodes; the next layer drops that input (§III-D).
+
+    ``params.nodes_per_mutation`` nodes (1: the paper), drawn without replacement from one layer,
+    at most all but one; ``node`` names a single node instead.
 
     Raises:
         MutationRejected: no such layer, or the chosen layer has a single node (remove the layer).
@@ -375,19 +384,25 @@ def remove_node(
     if i not in candidates:
         raise MutationRejected(kind.value, f"layer {i} has no removable node (output, single node or out of range)")
     target = genome.layers[i]
-    j = int(rng.integers(target.nodes)) if node is None else node
-    if not 0 <= j < target.nodes:
-        raise MutationRejected(kind.value, f"node {j} outside 0..{target.nodes - 1}")
-    if isinstance(target, ConvLayer):
-        new_layer: Layer = ConvLayer(target.kernels[:j] + target.kernels[j + 1 :], target.stride)
+    m = min(params.nodes_per_mutation, target.nodes - 1) if node is None else 1
+    if node is not None:
+        gone = {node}
+    elif m == 1:
+        gone = {int(rng.integers(target.nodes))}  # the draw of ecosim ≤ 0.9.4
     else:
-        new_layer = DenseLayer(target.nodes - 1)
+        gone = {int(j) for j in rng.choice(target.nodes, size=m, replace=False)}
+    if not all(0 <= j < target.nodes for j in gone):
+        raise MutationRejected(kind.value, f"node {node} outside 0..{target.nodes - 1}")
+    keep = [c for c in range(target.nodes) if c not in gone]
+    if isinstance(target, ConvLayer):
+        new_layer: Layer = ConvLayer(tuple(target.kernels[c] for c in keep), target.stride)
+    else:
+        new_layer = DenseLayer(len(keep))
     new_genome = genome.replace_layers(genome.layers[:i] + (new_layer,) + genome.layers[i + 1 :])
     _check(kind, new_genome)
     layers = [_copy_layer(lw) for lw in weights.layers]
     old = layers[i]
-    layers[i] = LayerWeights(old.nodes[:j] + old.nodes[j + 1 :], np.delete(old.bias, j))
-    keep = [c for c in range(target.nodes) if c != j]
+    layers[i] = LayerWeights(tuple(old.nodes[c] for c in keep), old.bias[keep].copy())
     nxt = layers[i + 1]
     nxt_nodes = tuple(n[keep].copy() for n in nxt.nodes)
     layers[i + 1] = LayerWeights(nxt_nodes, nxt.bias.copy())

@@ -167,6 +167,11 @@ class MutationParams:
             cap. Needs ``max_macs``. Issue 17: without it, crossover (a third of the offspring)
             lifts the population above the cap, and most mutations that pass the cap are then
             removals (``levers-grow``: 24% of crossover offspring over the cap and both parents).
+        nodes_per_mutation (int, default 1): nodes an ``add_node`` mutation appends to its layer,
+            and a ``remove_node`` mutation removes from it (at most all but one); 1: the paper's
+            one node. Issue 17: on CIFAR-10 (``levers-settle``) width never grew past the initial
+            10 kernels per layer in 71 search generations (16 add_node offspring, one kernel each),
+            where the best fixed baseline's second layer has 20.
 
     A new layer of either type gets ``clip(floor(mean nodes per layer), new_layer_min_nodes,
     new_layer_max_nodes)`` nodes (:func:`~ecosim.genome.new_structure.new_layer_nodes`; the
@@ -189,6 +194,7 @@ class MutationParams:
     max_macs: float = 0.0
     max_macs_doubling: float = 0.0
     cap_crossover: bool = False
+    nodes_per_mutation: int = 1
 
     def __post_init__(self) -> None:
         if not self.init_std > 0:
@@ -218,6 +224,8 @@ class MutationParams:
         object.__setattr__(self, "max_macs_doubling", float(self.max_macs_doubling) + 0.0)
         if self.cap_crossover and not self.max_macs:
             raise _invalid("cap_crossover", True, "false unless mutation.max_macs > 0 (it applies that cap)")
+        if self.nodes_per_mutation < 1:
+            raise _invalid("nodes_per_mutation", self.nodes_per_mutation, "≥ 1")
 
     def cap(self, generation: int) -> float:
         """The cost cap at ``generation``, in forward multiply-accumulates per image; ``0``: none.

@@ -25,7 +25,7 @@ from ecosim.genome import (
 )
 from ecosim.genome import mutation as M
 from ecosim.genome.compute import multiply_accumulates
-from ecosim.genome.weights import resample_area
+from ecosim.genome.weights import LayerWeights, Weights, resample_area
 
 
 def _snapshot(w):
@@ -106,6 +106,63 @@ def test_add_node_keeps_every_old_weight_and_adds_one_input_channel_downstream()
         assert b.shape[0] == a.shape[0] + 1 and np.array_equal(b[:-1], a)
     for li in (2, 3):
         assert all(_same(a, b) for a, b in zip(w.layers[li].nodes, w2.layers[li].nodes))
+
+
+@settings(max_examples=40, deadline=None)
+@given(net=networks(), seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6))
+def test_nodes_per_mutation_adds_and_removes_that_many_nodes_of_one_layer_keeping_the_others(net, seed, n):
+    """``mutation.nodes_per_mutation`` (issue 17, width): add_node appends ``n`` nodes to one layer,
+    remove_node drops ``min(n, nodes − 1)`` of one layer; every other node keeps its weights and
+    the next layer keeps the inputs of the nodes that stay, in order (Lamarckian)."""
+    g, w = net
+    # every node distinct (a chain of clones and crossovers can repeat one), so survivors are known by value
+    w = Weights(
+        tuple(
+            LayerWeights(tuple(x + np.float32(1e-3 * (k + 1)) for k, x in enumerate(lw.nodes)), lw.bias)
+            for lw in w.layers
+        )
+    )
+    params = MutationParams(nodes_per_mutation=n)
+    for op in (M.add_node, M.remove_node):
+        try:
+            g2, w2 = op(g, w, np.random.default_rng(seed), params)
+        except MutationRejected:
+            continue
+        check_weights(g2, w2)
+        changed = [i for i, (a, b) in enumerate(zip(g.layers, g2.layers)) if a.nodes != b.nodes]
+        assert len(changed) == 1
+        i = changed[0]
+        before, after = g.layers[i].nodes, g2.layers[i].nodes
+        assert after - before == (n if op is M.add_node else -min(n, before - 1))
+        old, new = w.layers[i].nodes, w2.layers[i].nodes
+        if op is M.add_node:  # the old nodes first, untouched; the next layer's old inputs too
+            assert all(_same(a, b) for a, b in zip(old, new))
+            kept = list(range(before))
+        else:  # the survivors in order, untouched: the new nodes are a subsequence of the old
+            kept, j = [], 0
+            for b in new:
+                while j < before and not _same(old[j], b):
+                    j += 1
+                assert j < before, "a node of the offspring is not one of the parent's"
+                kept.append(j)
+                j += 1
+        for a, b in zip(w.layers[i + 1].nodes, w2.layers[i + 1].nodes):
+            if a.shape[1:] == b.shape[1:]:  # spatial size unchanged (padding may change with a new kernel)
+                assert np.array_equal(b[: len(kept)], a[kept])
+        for li in range(len(g.layers)):
+            if li not in (i, i + 1):
+                assert all(_same(a, b) for a, b in zip(w.layers[li].nodes, w2.layers[li].nodes))
+
+
+def test_nodes_per_mutation_of_one_draws_as_the_paper_and_is_checked():
+    g, w = _conv_net()
+    one = M.add_node(g, w, np.random.default_rng(4), MutationParams(nodes_per_mutation=1), layer=0)
+    default = M.add_node(g, w, np.random.default_rng(4), layer=0)
+    assert one[0] == default[0] and all(_same(a, b) for a, b in zip(one[1].arrays(), default[1].arrays()))
+    g3, _ = M.remove_node(g, w, np.random.default_rng(0), MutationParams(nodes_per_mutation=5), layer=0)
+    assert g3.layers[0].nodes == 1  # 3 nodes: at most all but one go
+    with pytest.raises(Exception, match="mutation.nodes_per_mutation"):
+        MutationParams(nodes_per_mutation=0)
 
 
 def test_remove_node_drops_exactly_that_input_channel():

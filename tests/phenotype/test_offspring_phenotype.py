@@ -68,9 +68,10 @@ def test_function_preserving_kernel_growth_and_node_addition_keep_the_output(net
     g, w = net
     x = _x(g)
     before = _out(g, w, x)
-    for op in (M.grow_kernel, M.add_node):
+    wide = MutationParams(function_preserving=True, nodes_per_mutation=1 + seed % 5)  # several nodes at once too
+    for op, params in ((M.grow_kernel, PRESERVE), (M.add_node, PRESERVE), (M.add_node, wide)):
         try:
-            cg, cw = op(g, w, np.random.default_rng(seed), PRESERVE)
+            cg, cw = op(g, w, np.random.default_rng(seed), params)
         except MutationRejected:
             continue
         torch.testing.assert_close(_out(cg, cw, x), before, rtol=1e-5, atol=1e-5)
