@@ -197,8 +197,10 @@ class Config:
             if "." not in dotted:
                 raise ConfigError(f"override {dotted!r} must be 'section.key'")
             section, key = dotted.split(".", 1)
-            if section not in data or key not in _field_names(section):
-                raise ConfigError(f"unknown config key {dotted!r}")
+            if section not in data:
+                raise ConfigError(f"unknown config key {dotted!r}; valid sections: {', '.join(data)}")
+            if key not in _field_names(section):
+                raise ConfigError(f"unknown config key {dotted!r}; valid keys: {', '.join(_field_names(section))}")
             if value is None or (value == "auto" and key in DERIVED_SIZES and section == "ecosystem"):
                 data[section].pop(key, None)
             else:

@@ -246,3 +246,12 @@ def test_every_shipped_experiment_config_loads_and_validates(path):
     cfg = load_config(path)
     named = [d for d in DATASETS if path.name.startswith(f"{d}-")]
     assert named in ([], [cfg.data.dataset]), f"{path.name} names another dataset than {cfg.data.dataset}"
+
+
+def test_an_unknown_override_lists_the_valid_keys_as_a_file_does():
+    """``--set ecosystem.populaton=6`` named the key but not the valid ones, unlike the same typo in a
+    config file (the helper's find, session 34)."""
+    with pytest.raises(ConfigError, match=r"'ecosystem.populaton'; valid keys: population, max_population"):
+        Config().with_overrides({"ecosystem.populaton": 6})
+    with pytest.raises(ConfigError, match=r"'ecosytem.population'; valid sections: run, data, ecosystem"):
+        Config().with_overrides({"ecosytem.population": 6})
