@@ -1038,7 +1038,8 @@ def main() -> None:
         default=[],
         metavar="CSV",
         help="compute.csv files of an earlier results page: their runs join the equal-compute table where "
-        "their logs are gone (a run given with logs is read from its logs)",
+        "their logs are gone (a run given with logs is read from its logs); it takes every path after it, "
+        "so give the runs first",
     )
     args = p.parse_args()
 

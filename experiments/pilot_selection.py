@@ -15,6 +15,7 @@ Only runs with a validation split (``data.validation_fraction`` > 0) are read. N
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ecosim.report.compare import at_compute
-from ecosim.report.runs import find_run_dirs, load_run
+from ecosim.report.runs import find_run_dirs, load_runs
 
 
 def select_on_last(networks: pd.DataFrame, last_generation: int, k: int) -> float:
@@ -71,25 +72,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     for p in args.paths:
         if not Path(p).exists():
             ap.error(f"{p!r} does not exist")
-    dirs = [d for p in args.paths for d in find_run_dirs(p)]
-    if not dirs:
+    if not any(find_run_dirs(p) for p in args.paths):
         ap.error("no run directory or pack found in " + ", ".join(map(repr, args.paths)))
+    runs = load_runs(args.paths)  # a run given twice, or beside its pack, counts once
     shown = 0
-    for d in dirs:
-        r = load_run(d)
+    for r in runs:
+        d = r.run_dir.resolve()
         if not r.config.data.validation_fraction or (args.dataset and r.config.data.dataset != args.dataset):
             continue
         if not shown:
             print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
         at = at_compute(r, args.budget)
+        if at.share > 1:
+            print(
+                f"pilot_selection: warning: {d.parent.name}/{d.name}: its first generation alone spends more "
+                f"than --budget {args.budget:g}; read there",
+                file=sys.stderr,
+            )
         picks = " | ".join(f"{100 * select_on_last(r.networks, at.generation, k):.2f}" for k in args.k)
         print(f"{d.parent.name}/{d.name} | {at.generation} | {picks}")
         shown += 1
     if not shown:
         raise SystemExit(
             "pilot_selection: "
-            + ("the run has" if len(dirs) == 1 else f"none of the {len(dirs)} runs has")
-            + " a validation split (data.validation_fraction > 0)"
+            + ("the run has no" if len(runs) == 1 else f"none of the {len(runs)} runs has a")
+            + " validation split (data.validation_fraction > 0)"
             + (f" and dataset {args.dataset!r}" if args.dataset else "")
         )
 

@@ -144,6 +144,9 @@ class Ecosystem:
         spawn_args = (self.seed, self.reproduction, self.data, self.training, self.task_options, res.task_timeout)
         self.actors = SpeciesActors(spawn_args, self._budget, self._write_event)
         self.lock = asyncio.Lock()
+        #: asynchronous mode: notified (under the lock) after each species' step, so a species that
+        #: waits for a generation to complete (:meth:`EcosystemPolicy.waits_for`) sees it
+        self._stepped = asyncio.Condition(self.lock)
         self._tasks: list[asyncio.Future] = []
         self._pending: list[Recovery] = []  # recoveries whose redo ends with the step in progress
         #: the generation whose row brought the training compute to ``run.train_macs`` (None: not yet)
@@ -560,10 +563,17 @@ class Ecosystem:
         """One species' asynchronous loop: train, then its step under the lock, until the last generation.
 
         Whether the species still lives is decided under the lock only, so a species retired
-        by a step that is then rolled back keeps its loop.
+        by a step that is then rolled back keeps its loop. Past the settle point a species
+        waits before training a generation until the one before is complete
+        (:meth:`~ecosim.evolution.ecosystem.EcosystemPolicy.waits_for`), so the networks that train
+        on are the fittest of that whole generation.
         """
         while True:
             async with self.lock:
+                # past the settle point who trains is decided over a whole generation: wait for it
+                await self._stepped.wait_for(
+                    lambda: sid not in self.actors or not self.policy.waits_for(self.policy.species[sid].generation + 1)
+                )
                 if sid not in self.actors:
                     self.actors.release(sid)
                     return
@@ -575,8 +585,10 @@ class Ecosystem:
             async with self.lock:
                 if result is None or sid not in self.actors:
                     self.actors.release(sid)
+                    self._stepped.notify_all()
                     return
                 await self._async_step(sid, g, result, generations)
+                self._stepped.notify_all()
 
     async def _async_step(self, sid: int, g: int, result: dict[str, Any], generations: int) -> None:
         """Species ``sid``'s step of generation ``g`` after its training (hold the lock); redone if an actor is lost."""

@@ -367,6 +367,25 @@ class EcosystemPolicy:
         announce(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
         return True
 
+    def waits_for(self, generation: int) -> bool:
+        """Asynchronous mode: whether a species must wait before it trains ``generation`` until
+        ``generation − 1`` is complete (its row written).
+
+        True from the settle point on: once ``generation`` is the settle generation or later
+        (:attr:`settled_from`, or the point reached on the compute logged so far, open
+        generations included, :meth:`train_macs_logged`), the networks that train are the
+        ``settle_keep`` fittest of the whole generation before (:meth:`cull`), and the learning
+        rate and the halving are judged on its complete compute. A species that ran ahead would
+        train networks the others' steps have yet to judge, on fitness of another generation.
+        Before that species run ahead freely (the paper's asynchronous evolution).
+        """
+        s = self.settling
+        if s is None or self.completed_generation >= generation - 1:
+            return False
+        return (self.settled_from is not None and generation > self.settled_from) or s.reached(
+            generation, self.train_macs_logged()
+        )
+
     def _spent_through(self, generation: int) -> float | None:
         """Training compute of the generations written and of ``generation``'s steps so far."""
         if self.train_macs_spent is None:
@@ -698,7 +717,10 @@ class EcosystemPolicy:
             f"budget: {done} of run.train_macs = {budget:.3g} training multiply-accumulates spent"
         )
         if self.settling is not None:
-            line += self.settling.unreached(self.completed_generation + 1, spent)
+            if self.settled_from is not None and self.settled_from >= self.completed_generation:
+                line += f"; it settled in its last generation ({self.settled_from}): no network trained after the point"
+            else:
+                line += self.settling.unreached(self.completed_generation + 1, spent)
         return line
 
     # ---- state -----------------------------------------------------------------------------------

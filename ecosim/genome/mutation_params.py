@@ -24,6 +24,11 @@ from ecosim.genome.mutation_kinds import FAMILIES, MutationKind
 RESIZE_DIMENSIONS = ("uniform", "eq1")
 
 
+#: the most nodes one node mutation may add or remove (``mutation.nodes_per_mutation``): a bound
+#: far above any layer's useful width, so a typo is an error, not a run that hangs drawing nodes
+MAX_NODES_PER_MUTATION = 1024
+
+
 def _invalid(key: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(f"config 'mutation.{key}' = {value!r} is invalid: must be {allowed}")
 
@@ -167,7 +172,7 @@ class MutationParams:
             cap. Needs ``max_macs``. Issue 17: without it, crossover (a third of the offspring)
             lifts the population above the cap, and most mutations that pass the cap are then
             removals (``levers-grow``: 24% of crossover offspring over the cap and both parents).
-        nodes_per_mutation (int, default 1): nodes an ``add_node`` mutation appends to its layer,
+        nodes_per_mutation (int, default 1, at most 1024): nodes an ``add_node`` mutation appends to its layer,
             and a ``remove_node`` mutation removes from it (at most all but one); 1: the paper's
             one node. Issue 17: on CIFAR-10 (``levers-settle``) width never grew past the initial
             10 kernels per layer in 71 search generations (16 add_node offspring, one kernel each),
@@ -224,8 +229,8 @@ class MutationParams:
         object.__setattr__(self, "max_macs_doubling", float(self.max_macs_doubling) + 0.0)
         if self.cap_crossover and not self.max_macs:
             raise _invalid("cap_crossover", True, "false unless mutation.max_macs > 0 (it applies that cap)")
-        if self.nodes_per_mutation < 1:
-            raise _invalid("nodes_per_mutation", self.nodes_per_mutation, "≥ 1")
+        if not 1 <= self.nodes_per_mutation <= MAX_NODES_PER_MUTATION:
+            raise _invalid("nodes_per_mutation", self.nodes_per_mutation, f"in [1, {MAX_NODES_PER_MUTATION}]")
 
     def cap(self, generation: int) -> float:
         """The cost cap at ``generation``, in forward multiply-accumulates per image; ``0``: none.

@@ -192,6 +192,28 @@ def test_an_async_run_stops_at_its_budget_on_complete_generations(tmp_path, data
     assert any(line.startswith("compute budget reached: ") and f"after generation {last}" in line for line in lines)
 
 
+def test_async_settling_trains_on_the_fittest_of_the_whole_generation(tmp_path, data_root, ray_local):
+    """Asynchronous mode past the settle point: the networks that train in generation g + 1 are the
+    ``settle_keep`` fittest of the whole generation g, however the species interleave (the helper's
+    find, session 34: species that ran ahead trained 9 networks after a settle point that kept 2,
+    judged on their own fitness before the slowest species had trained). A species waits for the
+    generation before to complete (``EcosystemPolicy.waits_for``)."""
+    cfg = small(
+        tmp_path / "async-settle",
+        data_root,
+        **{"run.mode": "async", "run.generations": 5, "ecosystem.settle": 0.5, "ecosystem.settle_keep": 2},
+    )
+    run(cfg)
+    nets = read_networks(cfg.run.out)
+    settle = 3  # ceil(0.5 x 5)
+    for g in range(settle, 4):
+        before = nets[(nets["generation"] == g) & (nets["status"] == "ok")]
+        fittest = set(before.sort_values(["fitness", "network_id"], ascending=[False, True])["network_id"][:2])
+        after = set(nets[nets["generation"] == g + 1]["network_id"])
+        assert after & set(before["network_id"]) <= fittest, (g, sorted(after), sorted(fittest))
+        assert len(after & set(before["network_id"])) <= 2
+
+
 def test_no_speciation_population_of_two(tmp_path, data_root, ray_local):
     cfg = small(
         tmp_path / "nospec",

@@ -619,6 +619,27 @@ def test_asynchronous_settling_keeps_the_fittest_of_the_generation_whoever_steps
     assert removed == {2, 3}  # kept: 0 (0.766) and 1 (0.75), the fittest of generation 2
 
 
+def test_from_the_settle_point_on_a_species_waits_for_the_generation_before():
+    """Asynchronous mode: before the settle point species run ahead; from it on (by generation, or
+    by the compute logged, open generations included) a species trains generation g only once
+    g − 1 is complete, so no species trains networks judged on another generation's fitness (the
+    helper's find, session 34)."""
+    p = settled_policy(Settling(generation=3, keep=2, end_generation=6), max_population=40)
+    p.completed_generation = 0
+    assert not p.waits_for(2)  # before the point: ahead freely
+    assert p.waits_for(3) and p.waits_for(4)  # the settle generation and after: wait for the one before
+    p.completed_generation = 2
+    assert not p.waits_for(3) and p.waits_for(4)
+    plain = EcosystemPolicy(EcosystemConfig(), seed=0)
+    assert not plain.waits_for(9)  # no settling: never
+    q = settled_policy(Settling(macs=100.0, keep=2, end_macs=300.0), max_population=40)
+    q.completed_generation, q.train_macs_spent = 3, 90.0
+    assert not q.waits_for(6)
+    q.tally(4).rows.append({"fitness": 0.9, "macs": 10, "train_images": 1})  # a step of 4 logged: 30 more, 120
+    assert q.waits_for(5) and q.waits_for(6)  # past the point: both wait for the open generation 4
+    assert not q.waits_for(4)  # generation 3 is complete
+
+
 def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():
     """Settled at 100 MACs of a 300 budget, 2 parts: the halving comes once the compute spent, the
     generation just trained included, reaches 200 (the helper's find, session 32: it lagged)."""
@@ -652,6 +673,10 @@ def test_a_run_the_generation_cap_ends_before_its_budget_says_what_the_schedule_
     assert p.short_of_budget(400.0).endswith("spent")  # in the last part: nothing of the schedule missed
     p.train_macs_spent = 120.0
     assert p.short_of_budget(400.0).endswith("; the settle schedule ended in part 1 of 3 (parts 2–3 never began)")
+    p.settled_from = 9  # settled in the last generation: the parts count compute, but nothing trained after it
+    assert p.short_of_budget(400.0).endswith(
+        "; it settled in its last generation (9): no network trained after the point"
+    )
     plain = EcosystemPolicy(EcosystemConfig(), seed=0)
     plain.completed_generation, plain.train_macs_spent = 3, 10.0
     assert plain.short_of_budget(40.0).endswith("10 (25%) of run.train_macs = 40 training multiply-accumulates spent")
