@@ -1011,9 +1011,16 @@ def read_earlier(paths: Sequence[str | Path]) -> list[EarlierRun]:
     return unique
 
 
+_WARNED: set[str] = set()
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """``warnings.showwarning`` for a script: ``make_results: warning: <text>`` on stderr, one line."""
-    print(f"make_results: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    """``warnings.showwarning`` for a script: ``make_results: warning: <text>`` on stderr, one line,
+    each text once (the page draws a report per group of runs, and each would warn again)."""
+    text = " ".join(str(message).split())
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(f"make_results: warning: {text}", file=sys.stderr)
 
 
 def main() -> None:
