@@ -22,6 +22,12 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 000000, Fashion-MNIST width (levers-anneal-wide: levers-anneal with 4 kernels per node mutation),
+# three seeds beside the best baseline's three and levers-anneal's
+for seed in 0 1 2; do
+  run experiments/levers/fashion-mnist-levers-anneal-wide.toml --seeds $seed --generations 800 \
+    --train-macs 1.2e13 "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+done
 # Phase 00000, CIFAR-10 width (levers-wide: levers-settle with 4 kernels per node mutation), one seed
 # beside the best baseline and levers-settle of phase 0
 run experiments/levers/cifar10-levers-wide.toml --seeds 0 --generations 400 --train-macs 1.7e13 \
