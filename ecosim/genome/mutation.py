@@ -13,8 +13,9 @@ without a feasible target weighs 0) and reports failures as data.
 Beside this module, one concept each: the kinds (:mod:`~ecosim.genome.mutation_kinds`), the
 ``[mutation]`` settings (:mod:`~ecosim.genome.mutation_params`), which kind and target
 (:mod:`~ecosim.genome.mutation_choice`), the size and shape of new layers and kernels
-(:mod:`~ecosim.genome.new_structure`) and the weights of exact growth
-(:mod:`~ecosim.genome.function_preserving`). Pure numpy: no torch, no Ray.
+(:mod:`~ecosim.genome.new_structure`), the weights of exact growth
+(:mod:`~ecosim.genome.function_preserving`) and the kernel and stride operators of §III-E
+(:mod:`~ecosim.genome.mutation_resize`). Pure numpy: no torch, no Ray.
 
 New layers (§III-D; size rule of the reference implementation, PyCortex's ``add_layer``): a new
 conv or FC layer gets :func:`~ecosim.genome.new_structure.new_layer_nodes` nodes,
@@ -65,20 +66,17 @@ from ecosim.genome.genome import (
     DenseLayer,
     Genome,
     Layer,
-    constraint_violation,
     max_kernel_size,
 )
 from ecosim.genome.mutation_choice import (
-    RESIZE_STEPS,
-    ResizeTarget,
     feasible_new_strides,
     modifiable_layers,
     mutation_weights,
-    no_target_reason,
-    resize_targets,
+    require_valid,
 )
 from ecosim.genome.mutation_kinds import MutationKind
 from ecosim.genome.mutation_params import MutationParams
+from ecosim.genome.mutation_resize import grow_kernel, grow_stride, shrink_kernel, shrink_stride
 from ecosim.genome.new_structure import new_kernel_shape, new_layer_kernel_shapes, new_layer_nodes
 from ecosim.genome.sampling import eq1_choice
 from ecosim.genome.weights import (
@@ -120,16 +118,6 @@ Operator = Callable[..., "tuple[Genome, Weights]"]
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def _check(kind: MutationKind, genome: Genome) -> None:
-    problem = constraint_violation(genome)
-    if problem:
-        raise MutationRejected(kind.value, problem)
-
-
-def _copy_layer(lw: LayerWeights) -> LayerWeights:
-    return LayerWeights(tuple(n.copy() for n in lw.nodes), lw.bias.copy())
 
 
 def _conform(genome: Genome, layers: list[LayerWeights], rng: np.random.Generator, params: MutationParams) -> Weights:
@@ -206,7 +194,7 @@ def add_layer(
     fp = params.function_preserving
     std = params.init_std
     n = new_layer_nodes(genome, params)
-    layers = [_copy_layer(lw) for lw in weights.layers]
+    layers = [lw.copy() for lw in weights.layers]
     if layer_type == "conv":
         p = int(rng.integers(n_conv + 1)) if position is None else position
         if not 0 <= p <= n_conv:
@@ -219,7 +207,7 @@ def add_layer(
         kernels = new_layer_kernel_shapes(rng, params, n, *kmax)
         stride = (1, 1) if fp else eq1_choice(rng, feasible_new_strides(genome, p))
         new_genome = genome.replace_layers(genome.layers[:p] + (ConvLayer(kernels, stride),) + genome.layers[p:])
-        _check(kind, new_genome)
+        require_valid(kind, new_genome)
         if fp:  # the next layer reads the identity's channels (same spatial size: stride 1)
             layers.insert(p, identity_conv_layer(c, kernels, signed_input(p), rng, std))
             layers[p + 1] = onto_identity(layers[p + 1], n, signed_input(p))
@@ -241,13 +229,13 @@ def add_layer(
         new_lw, nxt_lw = exact_dense_layer(nxt, in_shape, signed_input(idx), n, rng, std)
         new_layer = DenseLayer(len(new_lw.nodes))
         new_genome = genome.replace_layers(genome.layers[:idx] + (new_layer,) + genome.layers[idx:])
-        _check(kind, new_genome)
+        require_valid(kind, new_genome)
         layers[idx] = nxt_lw
         layers.insert(idx, new_lw)
         return new_genome, _conform(new_genome, layers, rng, params)
     width = n
     new_genome = genome.replace_layers(genome.layers[:idx] + (DenseLayer(width),) + genome.layers[idx:])
-    _check(kind, new_genome)
+    require_valid(kind, new_genome)
     new_nodes = [draw(rng, in_shape, std) for _ in range(width)]
     new_bias = draw(rng, (width,), std)
     if width >= f_in:  # values kept for the first F inputs, viewed as a flat input; _conform adds the rest
@@ -283,7 +271,7 @@ def remove_layer(
     if i not in candidates:
         raise MutationRejected(kind.value, f"layer {i} cannot be removed (output layer or out of range)")
     new_genome = genome.replace_layers(genome.layers[:i] + genome.layers[i + 1 :])
-    _check(kind, new_genome)
+    require_valid(kind, new_genome)
     geos = genome.geometry()
     removed, nxt = weights.layers[i], weights.layers[i + 1]
     c_prev = geos[i].in_channels
@@ -303,7 +291,7 @@ def remove_layer(
             v = node.reshape(-1).astype(np.float64)  # (n_L,)
             new_nodes.append((v @ m).reshape(in_shape).astype(DTYPE))
             new_bias.append(b + float(v @ removed.bias.astype(np.float64)))
-    layers = [_copy_layer(lw) for lw in weights.layers]
+    layers = [lw.copy() for lw in weights.layers]
     layers[i + 1] = LayerWeights(tuple(new_nodes), np.asarray(new_bias, dtype=DTYPE))
     del layers[i]
     return new_genome, _conform(new_genome, layers, rng, params)
@@ -350,8 +338,8 @@ def add_node(
         new_layer = DenseLayer(target.nodes + n)
         nodes = tuple(draw(rng, (geo.in_channels, *geo.in_size), params.init_std) for _ in range(n))
     new_genome = genome.replace_layers(genome.layers[:i] + (new_layer,) + genome.layers[i + 1 :])
-    _check(kind, new_genome)
-    layers = [_copy_layer(lw) for lw in weights.layers]
+    require_valid(kind, new_genome)
+    layers = [lw.copy() for lw in weights.layers]
     old = layers[i]
     bias = np.append(old.bias, draw(rng, (n,), params.init_std, params.function_preserving))
     layers[i] = LayerWeights(old.nodes + nodes, bias.astype(DTYPE))
@@ -399,174 +387,14 @@ def remove_node(
     else:
         new_layer = DenseLayer(len(keep))
     new_genome = genome.replace_layers(genome.layers[:i] + (new_layer,) + genome.layers[i + 1 :])
-    _check(kind, new_genome)
-    layers = [_copy_layer(lw) for lw in weights.layers]
+    require_valid(kind, new_genome)
+    layers = [lw.copy() for lw in weights.layers]
     old = layers[i]
     layers[i] = LayerWeights(tuple(old.nodes[c] for c in keep), old.bias[keep].copy())
     nxt = layers[i + 1]
     nxt_nodes = tuple(n[keep].copy() for n in nxt.nodes)
     layers[i + 1] = LayerWeights(nxt_nodes, nxt.bias.copy())
     return new_genome, _conform(new_genome, layers, rng, params)
-
-
-# ---- kernels and strides ------------------------------------------------------------------------
-
-
-def _resize(
-    kind: MutationKind,
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams,
-    layer: int | None,
-    node: int | None,
-    dim: int | None,
-) -> tuple[Genome, Weights]:
-    """Grow or shrink one kernel or one stride, drawn uniformly among the feasible targets (§III-E).
-
-    The dimension is uniform among the target's feasible dimensions (``resize_dimension="uniform"``,
-    the paper's "randomly selected dimension") or drawn by eq. 1 on the resulting shape (``"eq1"``).
-    """
-    what, _ = RESIZE_STEPS[kind]
-    targets = [
-        t
-        for t in resize_targets(genome, kind)
-        if (layer is None or t.layer == layer) and (node is None or t.node == node)
-    ]
-    if dim is not None:
-        targets = [
-            ResizeTarget(t.layer, t.node, tuple(o for o in t.options if o[0] == dim))
-            for t in targets
-            if any(o[0] == dim for o in t.options)
-        ]
-    if not targets:
-        raise MutationRejected(kind.value, no_target_reason(kind, genome, layer, node, dim))
-    target = targets[int(rng.integers(len(targets)))]
-    if params.resize_dimension == "eq1":
-        new = eq1_choice(rng, [o[1] for o in target.options])
-    else:  # §III-E: "a randomly selected dimension", uniform over the feasible ones
-        new = target.options[int(rng.integers(len(target.options)))][1]
-    conv = genome.layers[target.layer]
-    assert isinstance(conv, ConvLayer)
-    layers = [_copy_layer(lw) for lw in weights.layers]
-    if what == "stride":
-        new_genome = genome.replace_layer(target.layer, ConvLayer(conv.kernels, new))
-        _check(kind, new_genome)
-        return new_genome, _conform(new_genome, layers, rng, params)
-    j = target.node
-    assert j is not None
-    kernels = list(conv.kernels)
-    (h, w), (nh, nw) = kernels[j], new
-    kernels[j] = new
-    new_genome = genome.replace_layer(target.layer, ConvLayer(tuple(kernels), conv.stride))
-    _check(kind, new_genome)
-    old = weights.layers[target.layer].nodes[j]
-    if nh > h or nw > w:  # grow: the old kernel stays in the centre, the new border is drawn
-        grown = draw(rng, (old.shape[0], nh, nw), params.init_std, params.function_preserving)
-        top, left = (nh - h) // 2, (nw - w) // 2
-        grown[:, top : top + h, left : left + w] = old
-        kernel = grown
-    else:  # shrink: keep the central tiles
-        top, left = (h - nh) // 2, (w - nw) // 2
-        kernel = old[:, top : top + nh, left : left + nw].copy()
-    lw = layers[target.layer]
-    layers[target.layer] = LayerWeights(lw.nodes[:j] + (kernel,) + lw.nodes[j + 1 :], lw.bias)
-    return new_genome, _conform(new_genome, layers, rng, params)
-
-
-def grow_kernel(
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams = MutationParams(),
-    *,
-    layer: int | None = None,
-    node: int | None = None,
-    dim: int | None = None,
-) -> tuple[Genome, Weights]:
-    """Grow one kernel by 2 in one dimension, keeping its centre (§III-E).
-
-    The kernel is uniform over the kernels that can grow (:func:`resize_targets`; restricted to
-    ``layer`` / ``node`` when given); the dimension (0 = height, 1 = width) is uniform among those
-    that stay ≤ half the layer's input (§III-E; ``resize_dimension="eq1"``: by eq. 1 on the
-    resulting shape). New border tiles:
-    N(0, σ), zeros with ``function_preserving``. Padding follows the largest kernel, so no other
-    layer changes.
-
-    Raises:
-        MutationRejected: no conv layer, or no selected kernel can grow in an allowed dimension.
-
-    Shape:
-        kernel ``(C_in, h, w)`` → ``(C_in, h+2, w)`` or ``(C_in, h, w+2)``; layer output unchanged.
-    """
-    return _resize(MutationKind.GROW_KERNEL, genome, weights, rng, params, layer, node, dim)
-
-
-def shrink_kernel(
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams = MutationParams(),
-    *,
-    layer: int | None = None,
-    node: int | None = None,
-    dim: int | None = None,
-) -> tuple[Genome, Weights]:
-    """Shrink one kernel by 2 in one dimension, keeping its central tiles (§III-E).
-
-    The kernel is uniform over the kernels larger than 1 in some dimension.
-
-    Raises:
-        MutationRejected: no conv layer, or every selected kernel is 1 in every allowed dimension.
-
-    Shape:
-        kernel ``(C_in, h, w)`` → ``(C_in, h−2, w)`` or ``(C_in, h, w−2)``; layer output unchanged.
-    """
-    return _resize(MutationKind.SHRINK_KERNEL, genome, weights, rng, params, layer, node, dim)
-
-
-def grow_stride(
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams = MutationParams(),
-    *,
-    layer: int | None = None,
-    dim: int | None = None,
-) -> tuple[Genome, Weights]:
-    """Grow one conv layer's stride by 1 in one dimension (§III-E).
-
-    The layer is uniform over those whose stride can grow without exceeding the input size or
-    making a later kernel larger than half its new input. The map feeding the first FC layer
-    shrinks: its input weights are area-resampled.
-
-    Raises:
-        MutationRejected: no conv layer, or no selected stride can grow.
-
-    Shape:
-        layer output ``(C, ceil(H/sh), ceil(W/sw))`` with the new stride.
-    """
-    return _resize(MutationKind.GROW_STRIDE, genome, weights, rng, params, layer, None, dim)
-
-
-def shrink_stride(
-    genome: Genome,
-    weights: Weights,
-    rng: np.random.Generator,
-    params: MutationParams = MutationParams(),
-    *,
-    layer: int | None = None,
-    dim: int | None = None,
-) -> tuple[Genome, Weights]:
-    """Shrink one conv layer's stride by 1 in one dimension (§III-E).
-
-    Raises:
-        MutationRejected: no conv layer, or every selected stride is already 1.
-
-    Shape:
-        layer output ``(C, ceil(H/sh), ceil(W/sw))`` with the new stride.
-    """
-    return _resize(MutationKind.SHRINK_STRIDE, genome, weights, rng, params, layer, None, dim)
 
 
 OPERATORS: dict[MutationKind, Operator] = {

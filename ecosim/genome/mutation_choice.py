@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecosim.errors import MutationRejected
 from ecosim.genome.genome import (
     ConvLayer,
     Genome,
@@ -30,6 +31,18 @@ from ecosim.genome.mutation_kinds import FAMILIES, MutationKind
 from ecosim.genome.mutation_params import MutationParams, named_families, parse_family_weights
 
 # ---- feasible targets --------------------------------------------------------------------------
+
+
+def require_valid(kind: MutationKind, genome: Genome) -> None:
+    """Check an offspring genome an operator built against every constraint (§III-D/E).
+
+    Raises:
+        MutationRejected: the genome breaks a constraint (:func:`~ecosim.genome.genome.constraint_violation`),
+            named in the reason; the operator then builds no weights.
+    """
+    problem = constraint_violation(genome)
+    if problem:
+        raise MutationRejected(kind.value, problem)
 
 
 def modifiable_layers(genome: Genome) -> list[int]:

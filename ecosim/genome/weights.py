@@ -41,6 +41,10 @@ class LayerWeights:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def copy(self) -> LayerWeights:
+        """A copy that shares no array with this one (operators never change their inputs)."""
+        return LayerWeights(tuple(n.copy() for n in self.nodes), self.bias.copy())
+
 
 @dataclass(frozen=True)
 class Weights:
