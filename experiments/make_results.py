@@ -848,7 +848,8 @@ def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (
         return f"lies inside the run directory or pack {str(inside.root)!r}"
     for kept in [*inputs, *([page] if page is not None else [])]:
         if target in kept.resolve().parents:
-            return f"holds {str(kept)!r}, an input or the page itself"
+            verb = "holds" if kept.exists() else "would hold"  # the page may not be written yet
+            return f"{verb} {str(kept)!r}, an input or the page itself"
     if target.is_dir():
         if any(target.rglob("config.toml")):
             return "holds a run directory (a config.toml)"
@@ -886,8 +887,10 @@ def out_conflict(out: Path, run_dirs: list[Path], inputs: Sequence[Path] = ()) -
 
 
 def run_label(r: RunLogs) -> str:
-    """``<experiment folder>/<run folder>``, e.g. ``mnist-levers-cap/seed1``."""
-    return f"{r.run_dir.parent.name}/{r.run_dir.name}"
+    """``<experiment folder>/<run folder>``, e.g. ``mnist-levers-cap/seed1`` (also for a run given
+    by a relative name, ``seed1`` inside its experiment folder)."""
+    run_dir = r.run_dir.resolve()
+    return f"{run_dir.parent.name}/{run_dir.name}"
 
 
 #: an earlier row (:class:`EarlierRun`) whose compute passes the budget by more than this factor is left

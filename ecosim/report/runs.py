@@ -310,7 +310,8 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     for p in paths:
         dirs = find_run_dirs(p)
         if not dirs:
-            raise CheckpointError(f"{str(p)!r} is not a run directory (no config.toml) and holds no run directories")
+            what = "is not a run directory (no config.toml) and holds none" if Path(p).exists() else "does not exist"
+            raise CheckpointError(f"{str(p)!r} {what}")
         for d in dirs:
             if d.resolve() in seen:  # a run named twice (itself and its folder) counts once
                 continue

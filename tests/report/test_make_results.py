@@ -277,6 +277,23 @@ def test_out_and_plots_inside_any_run_are_refused_before_anything_is_written(mak
     assert make_results.out_conflict(tmp_path / "new" / "folder" / "r.md", [run]) == ""  # created when written
 
 
+def test_a_relative_run_is_labelled_by_its_folders_and_a_page_not_written_yet_is_would_hold(
+    make_results, tmp_path, monkeypatch
+):
+    """Session 34's notes: a run named by a relative path was labelled ``/seed0`` (its parent's name
+    is empty), and ``--plots`` was said to hold a page that did not exist yet."""
+    write(tmp_path / "mnist-x" / "seed0", {0: [row(0, 1, 0.9)]})
+    monkeypatch.chdir(tmp_path / "mnist-x")
+    (run,) = load_runs([Path("seed0")])
+    assert make_results.run_label(run) == "mnist-x/seed0"
+    pages = tmp_path / "pages"
+    why = make_results.plots_conflict(pages, [], page=pages / "r.md")
+    assert why.startswith("would hold") and "an input or the page itself" in why
+    pages.mkdir()
+    (pages / "r.md").write_text("x")
+    assert make_results.plots_conflict(pages, [], page=pages / "r.md").startswith("holds")
+
+
 def test_runs_nested_below_a_folder_of_sweeps_are_found(tmp_path):
     """``runs/<sweep>/<experiment>/seed<k>`` and a run beside them: every run is loaded once
     (two levels only, before, silently dropped the deeper ones)."""
