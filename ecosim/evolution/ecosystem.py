@@ -17,7 +17,10 @@ decision:
 
 Its helpers live beside it, one concept each: :mod:`~ecosim.evolution.initial` (§III-A),
 :mod:`~ecosim.evolution.allocation` (largest remainder), :mod:`~ecosim.evolution.generation_rows`
-(log rows) and :mod:`~ecosim.evolution.state` (the JSON state classes).
+(log rows), :mod:`~ecosim.evolution.state` (the JSON state classes) and
+:mod:`~ecosim.evolution.settle_progress` (the run's progress through ``ecosystem.settle``: the
+settle decisions of :meth:`~EcosystemPolicy.settled`, :meth:`~EcosystemPolicy.waits_for`,
+:meth:`~EcosystemPolicy.learning_rate_scale`, :meth:`~EcosystemPolicy.cull` are made there).
 
 Its state round-trips through JSON (:meth:`EcosystemPolicy.to_json` / :meth:`EcosystemPolicy.from_json`,
 written in :mod:`~ecosim.evolution.state`), tallies of generations in progress included, so a
@@ -50,7 +53,8 @@ from ecosim.evolution.records import (
     SpeciesState,
     Status,
 )
-from ecosim.evolution.settling import Settling, announce, announce_halving, announce_rate, keep_fittest
+from ecosim.evolution.settle_progress import SettleProgress
+from ecosim.evolution.settling import Settling
 from ecosim.evolution.state import Champion, GenerationTally, Placement, Species, policy_to_json, restore_policy
 from ecosim.genome import MutationParams
 from ecosim.rng import SPECIES_STREAM_BASE, derive_rng
@@ -74,6 +78,8 @@ class EcosystemPolicy:
             ``None``: never, the paper).
 
     Attributes:
+        settle_progress: the run's progress through ``settling`` and its settle decisions
+            (:class:`~ecosim.evolution.settle_progress.SettleProgress`).
         species: ``{species id: Species}`` of the living species.
         next_network_id, next_species_id: the id counters.
         champion: the best network ever trained.
@@ -99,15 +105,7 @@ class EcosystemPolicy:
         self.ecosystem = ecosystem
         self.seed = int(seed)
         self.mutation = mutation or MutationParams()
-        self.settling = settling
-        #: the first generation without offspring once the settle point was reached (kept in the
-        #: state: a settled run stays settled when a resume extends it)
-        self.settled_from: int | None = None
-        #: the last part after the settle point announced (one line each; kept in the state)
-        self.part_shown = 0
-        #: the lowest factor on the learning rate any training got: the rate never rises again
-        #: (``ecosystem.settle_lr_decay``; a resume that extends the run moves the parts later)
-        self.lowest_lr_scale = 1.0
+        self.settle_progress = SettleProgress(settling)
         self.species: dict[int, Species] = {}
         self.next_network_id = 0
         self.next_species_id = 0
@@ -115,6 +113,11 @@ class EcosystemPolicy:
         self.completed_generation = -1
         self.train_macs_spent: float | None = 0.0
         self.tallies: dict[int, GenerationTally] = {}
+
+    @property
+    def settling(self) -> Settling | None:
+        """The settle schedule (``ecosystem.settle``; ``None``: never), as :attr:`settle_progress` holds it."""
+        return self.settle_progress.settling
 
     # ---- ids and the species registry ------------------------------------------------------
     def take_ids(self, n: int) -> list[int]:
@@ -272,9 +275,8 @@ class EcosystemPolicy:
         already stepped in this generation and can (by weight). Only when no species of the
         generation can reproduce are offspring lost (a warning says how many).
 
-        From the settle point on (:meth:`settled`) the generation's offspring are 0; a settle point
-        that is a generation (no compute budget) is known in advance, so a species that runs
-        ahead of it in asynchronous mode makes none either.
+        From the settle point on the generation's offspring are 0 (:meth:`SettleProgress.no_offspring
+        <ecosim.evolution.settle_progress.SettleProgress.no_offspring>`).
 
         Args:
             generation: the generation whose reproduction step this is.
@@ -304,9 +306,8 @@ class EcosystemPolicy:
         dying = self.stagnant(generation)
         # species still to train this generation are assumed able: they are measured at their turn
         able = [s for s in waiting if s not in dying and (s not in stepping or self.species[s].can_reproduce)]
-        point = self.settling.generation if self.settling is not None else None
-        past = point is not None and generation >= point  # a generation point needs no complete generations
-        pool = 0 if self.settled(generation) or past else max(0, self.ecosystem.offspring - t.given)
+        settle = (generation, self.completed_generation, self.train_macs_spent, self._spent_through(generation))
+        pool = 0 if self.settle_progress.no_offspring(*settle) else max(0, self.ecosystem.offspring - t.given)
         freed = min(t.freed, pool)  # given up by species that could not reproduce, not yet handed on
         own = largest_remainder(pool - freed, weight)  # each species' part, as if all could reproduce
         shared = largest_remainder(pool, {s: weight[s] for s in able})
@@ -343,68 +344,32 @@ class EcosystemPolicy:
         return dict(sorted(orders.items()))
 
     def settled(self, generation: int) -> bool:
-        """Whether ``generation`` is past the settle point (``ecosystem.settle``): no offspring,
-        and only the ``settle_keep`` fittest networks are kept (:mod:`ecosim.evolution.settling`).
-
-        The point is judged on the generations written (every generation before ``generation``
-        complete, so in asynchronous mode a species that runs ahead does not settle the ecosystem
-        before the others reach it); once reached it holds for every later generation, also after
-        a resume that extends the run (:attr:`settled_from`, kept in the state).
-        """
-        if self.settled_from is not None and generation >= self.settled_from:
-            return True
-        if (
-            self.settling is None
-            or self.completed_generation < generation - 1
-            or not self.settling.reached(generation, self.train_macs_spent)
-        ):
-            return False
-        self.settled_from = generation
-        # what the next generation trains: the settle generation's compute can reach a later part
+        """Whether ``generation`` is past the settle point (``ecosystem.settle``), on the generations
+        written; once reached it stays (:meth:`SettleProgress.settled
+        <ecosim.evolution.settle_progress.SettleProgress.settled>`)."""
         spent = self._spent_through(generation)
-        self.part_shown = self.settling.part_at(generation + 1, spent)
-        keep = self.settling.keep_at(generation + 1, spent)
-        announce(generation, keep, self.settling.lr_scale_at(generation + 1, spent))
-        return True
+        return self.settle_progress.settled(generation, self.completed_generation, self.train_macs_spent, spent)
 
     def waits_for(self, generation: int) -> bool:
-        """Asynchronous mode: whether a species must wait before it trains ``generation`` until
-        ``generation − 1`` is complete (its row written).
-
-        True from the settle point on: once ``generation`` is the settle generation or later
-        (:attr:`settled_from`, or the point reached on the compute logged so far, open
-        generations included, :meth:`train_macs_logged`), the networks that train are the
-        ``settle_keep`` fittest of the whole generation before (:meth:`cull`), and the learning
-        rate and the halving are judged on its complete compute. A species that ran ahead would
-        train networks the others' steps have yet to judge, on fitness of another generation.
-        Before that species run ahead freely (the paper's asynchronous evolution).
-        """
-        s = self.settling
-        if s is None or self.completed_generation >= generation - 1:
-            return False
-        return (self.settled_from is not None and generation > self.settled_from) or s.reached(
-            generation, self.train_macs_logged()
-        )
+        """Asynchronous mode: whether a species must wait to train ``generation`` until ``generation − 1``
+        is written: from the settle point on, judged on :meth:`train_macs_logged`
+        (:meth:`SettleProgress.waits_for <ecosim.evolution.settle_progress.SettleProgress.waits_for>`)."""
+        return self.settle_progress.waits_for(generation, self.completed_generation, self.train_macs_logged())
 
     def _spent_through(self, generation: int) -> float | None:
-        """Training compute of the generations written and of ``generation``'s steps so far."""
+        """Training compute of the generations written and of ``generation``'s steps so far (MACs;
+        ``None``: unknown). Reads the tally of ``generation`` without opening it."""
         if self.train_macs_spent is None:
             return None
-        return self.train_macs_spent + self.tally(generation).trained_macs
+        t = self.tallies.get(generation)
+        return self.train_macs_spent + (t.trained_macs if t is not None else 0.0)
 
     def learning_rate_scale(self, generation: int) -> float:
         """The factor on ``training.learning_rate`` for the trainings of ``generation``
-        (``ecosystem.settle_lr_decay``, :meth:`~ecosim.evolution.settling.Settling.lr_scale_at`).
-
-        1.0 up to and including the settle generation (it still trains every network at the
-        full rate) and without a decay; after it, judged on the training compute logged so far
-        (:meth:`train_macs_logged`), so a step redone after a lost actor trains at the same rate.
-        """
-        s = self.settling
-        if s is None or s.lr_decay == 1.0 or self.settled_from is None or generation <= self.settled_from:
-            return 1.0
-        self.lowest_lr_scale = min(self.lowest_lr_scale, s.lr_scale_at(generation, self.train_macs_logged()))
-        return self.lowest_lr_scale
+        (``ecosystem.settle_lr_decay``), judged on :meth:`train_macs_logged`, so a step redone after a
+        lost actor trains at the same rate (:meth:`SettleProgress.learning_rate_scale
+        <ecosim.evolution.settle_progress.SettleProgress.learning_rate_scale>`)."""
+        return self.settle_progress.learning_rate_scale(generation, self.train_macs_logged())
 
     def _weight(self, species_id: int) -> float:
         """A species' allocation weight (``ecosystem.species_allocation``).
@@ -488,21 +453,17 @@ class EcosystemPolicy:
 
         First, every network of a stagnant species (:meth:`stagnant`; off by default) is removed,
         its champion and offspring included: the species goes extinct and frees its slot under
-        the species limit (counted in ``species_extinct``). Past the settle point
-        (:meth:`settled`, ``ecosystem.settle_keep`` > 0) every network but the ``settle_keep``
-        fittest is removed, champions included (halved per ``ecosystem.settle_rungs``,
-        :meth:`~ecosim.evolution.settling.Settling.keep_at`); in asynchronous mode the fittest are
-        chosen among the networks of species that trained in ``generation`` (done, or in
-        ``protect_offspring_of``), the others' once their species has, so after the last step
-        they are the fittest of the generation (a stale fitness of a species still to train
-        never decides). Then, while the ecosystem is still
-        too large: each species' champion is protected, and so are offspring (untrained networks) of the
-        species in ``protect_offspring_of`` (``None``: every species, the synchronous mode; in
-        asynchronous mode the species that just reproduced). The others are drawn one at a time
-        with probability ∝ ``age / (f_r · c_r)``, re-normalised over those left; unprotected
-        untrained networks have age 0, hence weight 0, and go last. The draw uses the stream
-        ``(seed, generation, SPECIES_STREAM_BASE + species done so far, "culling")`` over the
-        candidates in id order.
+        the species limit (counted in ``species_extinct``). Past the settle point (:meth:`settled`,
+        ``ecosystem.settle_keep`` > 0) every network but the fittest is removed, champions included
+        (:meth:`SettleProgress.surplus <ecosim.evolution.settle_progress.SettleProgress.surplus>`;
+        in asynchronous mode among the species done with ``generation`` or in ``protect_offspring_of``).
+        Then, while the ecosystem is still too large: each species' champion is protected, and so are
+        offspring (untrained networks) of the species in ``protect_offspring_of`` (``None``: every
+        species, the synchronous mode; in asynchronous mode the species that just reproduced). The
+        others are drawn one at a time with probability ∝ ``age / (f_r · c_r)``, re-normalised over
+        those left; unprotected untrained networks have age 0, hence weight 0, and go last. The draw
+        uses the stream ``(seed, generation, SPECIES_STREAM_BASE + species done so far, "culling")``
+        over the candidates in id order.
 
         Args:
             candidates: every network of the ecosystem (any order).
@@ -521,16 +482,10 @@ class EcosystemPolicy:
             t.counts["culled"] += sum(len(v) for v in by_species.values())
             log.info("generation %d: species %s stagnant, extinct", generation, sorted(dying))
         cands = sorted((c for c in candidates if c.species_id not in dying), key=lambda c: c.network_id)
-        if self.settling is not None and self.settling.keep and self.settled(generation):
-            spent = self._spent_through(generation)
-            keep = self.settling.keep_at(generation + 1, spent)  # who trains in the next generation
-            # asynchronous mode: only the species that trained in this generation compete; one
-            # that has not yet keeps its networks until it has (they get their row, then are
-            # judged against the kept ones), so after the last species' step the kept networks
-            # are the fittest of the whole generation, whichever species stepped first
+        if self.settle_progress.keeps_fittest and self.settled(generation):
+            # asynchronous mode: only the species that trained in this generation compete
             stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
-            surplus = keep_fittest([c for c in cands if stepped is None or c.species_id in stepped], keep)
-            self._announce_part(generation, spent, keep)
+            surplus = self.settle_progress.surplus(generation, cands, stepped, self._spent_through(generation))
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)
@@ -557,24 +512,6 @@ class EcosystemPolicy:
             by_species[cands[i].species_id].append(cands[i].network_id)
         t.counts["culled"] += len(idx)
         return {s: by_species[s] for s in sorted(by_species)}
-
-    def _announce_part(self, generation: int, spent: float | None, keep: int) -> None:
-        """One ``info`` line when generation + 1 starts a new part after the settle point: a halving
-        (``settle_rungs``), or a lower learning rate alone (``settle_lr_decay``, once the halving
-        has reached one network); none for a part that begins after the run's last generation."""
-        s = self.settling
-        part = s.part_at(generation + 1, spent) if s is not None else 0
-        if s is None or part <= self.part_shown:
-            return
-        before = s.keep >> self.part_shown
-        self.part_shown = part
-        if s.end_generation is not None and generation + 1 >= s.end_generation:
-            return
-        lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent))  # 1.0 without a decay
-        if keep < before:
-            announce_halving(generation, keep, lr)
-        elif lr < 1.0:
-            announce_rate(generation, lr)
 
     # ---- a species' step is done ---------------------------------------------------------------
     def finish_species_step(
@@ -701,10 +638,9 @@ class EcosystemPolicy:
             budget: ``run.train_macs``, training multiply-accumulates (> 0).
 
         Returns:
-            what was spent and what the settle schedule (``ecosystem.settle``) had not done yet: the
-            settle point never reached, or the parts after it that never began
-            (:meth:`~ecosim.evolution.settling.Settling.unreached`), so a budgeted comparison does not
-            read a run cut short as if it had spent its budget.
+            what was spent and what the settle schedule had not done yet (:meth:`SettleProgress.short_of_budget
+            <ecosim.evolution.settle_progress.SettleProgress.short_of_budget>`), so a budgeted comparison
+            does not read a run cut short as if it had spent its budget.
         """
         spent = self.train_macs_spent
         if spent is None:
@@ -716,12 +652,7 @@ class EcosystemPolicy:
             f"run.generations ended the run after generation {self.completed_generation}, before its compute "
             f"budget: {done} of run.train_macs = {budget:.3g} training multiply-accumulates spent"
         )
-        if self.settling is not None:
-            if self.settled_from is not None and self.settled_from >= self.completed_generation:
-                line += f"; it settled in its last generation ({self.settled_from}): no network trained after the point"
-            else:
-                line += self.settling.unreached(self.completed_generation + 1, spent)
-        return line
+        return line + self.settle_progress.short_of_budget(self.completed_generation, spent)
 
     # ---- state -----------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

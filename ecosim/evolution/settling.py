@@ -12,9 +12,12 @@ training after the settle generation runs at a lower learning rate, lowered agai
 (:meth:`Settling.lr_scale_at`): the kept networks plateau at Adadelta's rate of 1.0, their fitness
 varying by 0.1–0.2 points from one training to the next (``docs/design.md``).
 
-:class:`~ecosim.evolution.ecosystem.EcosystemPolicy` asks :meth:`Settling.reached` in its
-allocation (no offspring) and its culling (:func:`keep_fittest`), and
-:meth:`~ecosim.evolution.ecosystem.EcosystemPolicy.learning_rate_scale` for each training.
+This module is the static schedule (:class:`Settling`), the cull to the fittest
+(:func:`keep_fittest`) and the settle log lines. A run's progress through the schedule (the point
+reached, the parts announced, the lowest learning rate) and the decisions that depend on it are
+:class:`~ecosim.evolution.settle_progress.SettleProgress`, which
+:class:`~ecosim.evolution.ecosystem.EcosystemPolicy` asks in its allocation (no offspring), its
+culling and for each training's learning rate.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 :class:`Species` (the ecosystem's view of one species), :class:`GenerationTally` (what is known
 of a generation in progress), :class:`Champion` and :class:`Placement` (where offspring go), and
-the policy's whole state (:func:`policy_to_json` / :func:`restore_policy`, older formats included).
+the policy's whole state (:func:`policy_to_json` / :func:`restore_policy`, older formats included;
+the settle keys are written and read by :class:`~ecosim.evolution.settle_progress.SettleProgress`).
 Owned and changed by :class:`~ecosim.evolution.ecosystem.EcosystemPolicy`. No Ray, no torch.
 """
 
@@ -197,9 +198,7 @@ def policy_to_json(policy: EcosystemPolicy) -> dict[str, Any]:
         "best": policy.champion.to_json(),
         "completed_generation": policy.completed_generation,
         "train_macs_spent": policy.train_macs_spent,
-        "settled_from": policy.settled_from,
-        "lowest_lr_scale": policy.lowest_lr_scale,
-        "part_shown": policy.part_shown,
+        **policy.settle_progress.to_json(),  # settled_from, lowest_lr_scale, part_shown
         "species": [policy.species[s].to_json() for s in sorted(policy.species)],
         "tallies": {str(g): t.to_json() for g, t in sorted(policy.tallies.items())},
     }
@@ -231,10 +230,7 @@ def restore_policy(
     )
     spent = state.get("train_macs_spent")
     policy.train_macs_spent = None if spent is None else float(spent)
-    settled = state.get("settled_from")  # absent before 0.9
-    policy.settled_from = None if settled is None else int(settled)
-    policy.lowest_lr_scale = float(state.get("lowest_lr_scale", 1.0))  # absent before 0.9.4
-    policy.part_shown = int(state.get("part_shown", 0))
+    policy.settle_progress.restore(state)  # settled_from (absent before 0.9), lowest_lr_scale (0.9.4), part_shown
     if state.get("format") == STATE_FORMAT:
         policy.completed_generation = int(state["completed_generation"])
         policy.species = {int(d["species_id"]): Species.from_json(d) for d in state["species"]}

@@ -364,11 +364,11 @@ def test_no_offspring_from_the_settle_generation_on():
     assert sum(p.allocate(2, sids).values()) == 6
     assert not p.settled(3)  # generation 2 not written yet: a species that ran ahead does not settle
     # ... nor cull the others' networks, but a point that is a generation is known: no offspring
-    assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0} and p.settled_from is None
+    assert p.allocate(3, sids) == {sids[0]: 0, sids[1]: 0} and p.settle_progress.settled_from is None
     p.completed_generation = 2
     assert p.settled(3)
     assert p.allocate(4, sids) == {sids[0]: 0, sids[1]: 0}
-    assert p.settled_from == 3
+    assert p.settle_progress.settled_from == 3
 
 
 def test_a_settled_run_stays_settled_when_a_resume_moves_the_point():
@@ -379,10 +379,10 @@ def test_a_settled_run_stays_settled_when_a_resume_moves_the_point():
     resumed = EcosystemPolicy.from_json(
         json.loads(json.dumps(p.to_json())), p.ecosystem, 5, settling=Settling(generation=7)
     )
-    assert resumed.settled_from == 3 and resumed.settled(4)
+    assert resumed.settle_progress.settled_from == 3 and resumed.settled(4)
     assert sum(resumed.allocate(4, sids).values()) == 0
     older = {k: v for k, v in p.to_json().items() if k != "settled_from"}  # a state written before 0.9
-    assert EcosystemPolicy.from_json(older, p.ecosystem, 5).settled_from is None
+    assert EcosystemPolicy.from_json(older, p.ecosystem, 5).settle_progress.settled_from is None
 
 
 def test_no_offspring_once_the_training_compute_reaches_the_settle_point():
@@ -497,7 +497,7 @@ def test_the_policy_lowers_the_learning_rate_after_the_settle_generation(caplog)
     again = EcosystemPolicy.from_json(state, p.ecosystem, 5, settling=p.settling)
     assert [again.learning_rate_scale(g) for g in range(4, 7)] == [0.25] * 3  # the rate reached survives too
     unchanged = settled_policy(Settling(generation=2, keep=8, rungs=2, end_generation=6), max_population=40)
-    unchanged.settled_from = 2
+    unchanged.settle_progress.settled_from = 2
     assert [unchanged.learning_rate_scale(g) for g in range(7)] == [1.0] * 7
     assert Settling.of(RunConfig(generations=6), EcosystemConfig(settle=0.5, settle_lr_decay=0.3)).lr_decay == 0.3
 
@@ -673,7 +673,7 @@ def test_a_run_the_generation_cap_ends_before_its_budget_says_what_the_schedule_
     assert p.short_of_budget(400.0).endswith("spent")  # in the last part: nothing of the schedule missed
     p.train_macs_spent = 120.0
     assert p.short_of_budget(400.0).endswith("; the settle schedule ended in part 1 of 3 (parts 2–3 never began)")
-    p.settled_from = 9  # settled in the last generation: the parts count compute, but nothing trained after it
+    p.settle_progress.settled_from = 9  # settled in the last generation: nothing trained after the point
     assert p.short_of_budget(400.0).endswith(
         "; it settled in its last generation (9): no network trained after the point"
     )

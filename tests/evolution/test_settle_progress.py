@@ -1,0 +1,144 @@
+"""A run's progress through its settle schedule (``ecosystem.settle``, issue 17): :class:`SettleProgress`
+alone, without the policy. No Ray, no torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from ecosim.evolution.records import CullCandidate
+from ecosim.evolution.settle_progress import SettleProgress
+from ecosim.evolution.settling import Settling
+
+LOGGER = "ecosim.evolution.settling"
+
+
+def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER]
+
+
+def test_without_a_schedule_every_decision_is_no():
+    p = SettleProgress(None)
+    assert not p.settled(5, 4, 1e12, 1e12) and not p.no_offspring(5, 4, 1e12, 1e12)
+    assert not p.waits_for(5, 0, 1e12) and p.learning_rate_scale(5, 1e12) == 1.0
+    assert not p.keeps_fittest and p.surplus(5, [CullCandidate(0, 0, 1, 0.5, 0.5, fitness=0.1)], None, 0.0) == []
+    assert p.short_of_budget(9, 10.0) == "" and p.settled_from is None
+
+
+def test_the_point_waits_for_the_generation_before_then_holds_and_is_announced_once(caplog):
+    p = SettleProgress(Settling(generation=3, keep=4, end_generation=8))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert not p.settled(3, 1, 0.0, 0.0)  # generation 2 not written: a species ran ahead
+        assert p.no_offspring(3, 1, 0.0, 0.0)  # ... yet a generation point is known: no offspring
+        assert not p.settled(2, 2, 0.0, 0.0)  # before the point
+        assert p.settled(3, 2, 0.0, 0.0) and p.settled_from == 3
+        assert p.settled(3, 2, 0.0, 0.0) and p.settled(7, 2, 0.0, 0.0) and not p.settled(2, 2, 0.0, 0.0)
+    assert lines(caplog) == [
+        "generation 3: settled (ecosystem.settle): no more offspring, the 4 fittest networks train on from generation 4"
+    ]
+
+
+def test_a_compute_point_is_judged_on_the_compute_written_and_names_the_next_part(caplog):
+    """Settled on the compute written before the generation; the line names what the next generation
+    trains, judged on the compute through the settle generation (here already part 1 of 3)."""
+    p = SettleProgress(Settling(macs=100.0, keep=8, rungs=3, end_macs=400.0, lr_decay=0.5))
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert not p.settled(5, 4, 99.0, 150.0) and not p.settled(5, 4, None, 150.0)
+        assert p.settled(5, 4, 110.0, 230.0)
+    assert p.part_shown == 1
+    assert lines(caplog) == [
+        "generation 5: settled (ecosystem.settle): no more offspring, the 4 fittest networks train on from "
+        "generation 6 at 0.25× the learning rate"
+    ]
+
+
+def test_waiting_for_the_generation_before_starts_at_the_point():
+    p = SettleProgress(Settling(macs=100.0, keep=2, end_macs=300.0))
+    assert not p.waits_for(6, 3, 90.0)  # before the point: species run ahead
+    assert p.waits_for(6, 3, 120.0) and not p.waits_for(4, 3, 120.0)  # generation 3 is written
+    p.settled_from = 5
+    assert p.waits_for(6, 3, None) and not p.waits_for(5, 3, None)  # settled: known whatever the compute
+
+
+def test_the_learning_rate_drops_after_the_settle_generation_and_never_rises():
+    p = SettleProgress(Settling(generation=2, keep=2, rungs=3, end_generation=8, lr_decay=0.5))
+    assert p.learning_rate_scale(5, None) == 1.0  # not settled yet
+    p.settled_from = 2
+    assert [p.learning_rate_scale(g, None) for g in (2, 3, 4, 6)] == [1.0, 0.5, 0.25, 0.125]
+    assert p.lowest_lr_scale == 0.125
+    assert p.learning_rate_scale(3, None) == 0.125  # a resume moved the parts later: not back up
+
+
+def test_surplus_keeps_the_fittest_of_the_stepped_species_and_announces_each_new_part(caplog):
+    p = SettleProgress(Settling(generation=2, keep=4, rungs=2, end_generation=6))
+    assert p.keeps_fittest
+    assert p.settled(2, 1, 0.0, 0.0)
+    cands = [CullCandidate(i, i % 2, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert [c.network_id for c in p.surplus(2, cands, None, None)] == [0, 1, 2, 3, 4, 5]  # 4 kept
+        # asynchronous mode: only species 0 stepped; species 1's networks are not judged yet
+        assert [c.network_id for c in p.surplus(2, cands, {0}, None)] == [0]  # 0, 2, 4, 6, 8: 4 kept
+        assert [c.network_id for c in p.surplus(3, cands, None, None)] == list(range(8))  # part 1: 2 kept
+        assert [c.network_id for c in p.surplus(4, cands, None, None)] == list(range(8))  # same part: no line
+    assert lines(caplog) == [
+        "generation 3: halved (ecosystem.settle_rungs): the 2 fittest networks train on from generation 4"
+    ]
+    assert p.part_shown == 1
+
+
+def test_a_part_that_only_lowers_the_rate_gets_its_own_line(caplog):
+    p = SettleProgress(Settling(generation=2, keep=2, rungs=3, end_generation=8, lr_decay=0.5))
+    assert p.settled(2, 1, 0.0, 0.0)
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(3)]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        for g in range(2, 8):
+            p.surplus(g, cands, None, None)
+    assert lines(caplog) == [
+        "generation 3: halved (ecosystem.settle_rungs): the fittest network trains on from generation 4 at 0.25× "
+        "the learning rate",
+        "generation 5: the learning rate drops (ecosystem.settle_lr_decay) to 0.125× from generation 6",
+    ]  # generation 7: the next part would begin after the run's last generation, no line
+
+
+def test_no_line_for_a_part_that_begins_after_the_last_generation(caplog):
+    p = SettleProgress(Settling(generation=0, keep=8, rungs=3, end_generation=2))
+    assert p.settled(0, -1, 0.0, 0.0)
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    assert p.part_shown == 1  # the settle line named part 1 (generation 1): no halving line for it
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert len(p.surplus(0, cands, None, None)) == 6
+        assert len(p.surplus(1, cands, None, None)) == 8  # part 2 would begin in generation 2: the run has ended
+    assert lines(caplog) == [] and p.part_shown == 2
+
+
+def test_a_resume_that_moves_the_point_later_stays_settled():
+    p = SettleProgress(Settling(generation=7))
+    p.settled_from = 3  # from the checkpoint of the shorter run
+    assert p.settled(3, 2, 0.0, 0.0) and p.no_offspring(4, 2, 0.0, 0.0) and not p.settled(2, 1, 0.0, 0.0)
+
+
+def test_the_budget_clause_names_what_the_schedule_missed():
+    p = SettleProgress(Settling(macs=100.0, keep=8, rungs=3, end_macs=400.0))
+    assert p.short_of_budget(9, 50.0) == "; the run never reached its settle point (100 MACs)"
+    assert p.short_of_budget(9, 250.0) == "; the settle schedule ended in part 2 of 3 (part 3 never began)"
+    assert p.short_of_budget(9, 350.0) == ""
+    p.settled_from = 9
+    assert p.short_of_budget(9, 250.0) == "; it settled in its last generation (9): no network trained after the point"
+
+
+def test_the_state_round_trips_with_the_checkpoint_keys_and_older_states_default():
+    p = SettleProgress(Settling(generation=2, keep=2, rungs=3, end_generation=8, lr_decay=0.5))
+    p.settled_from, p.part_shown, p.lowest_lr_scale = 2, 1, 0.25
+    state = p.to_json()
+    assert json.dumps(state) == '{"settled_from": 2, "lowest_lr_scale": 0.25, "part_shown": 1}'
+    again = SettleProgress(p.settling)
+    again.restore(json.loads(json.dumps(state)))
+    assert (again.settled_from, again.part_shown, again.lowest_lr_scale) == (2, 1, 0.25)
+    older = SettleProgress(p.settling)
+    older.restore({"next_network_id": 3})  # a state written before 0.9
+    assert (older.settled_from, older.part_shown, older.lowest_lr_scale) == (None, 0, 1.0)
