@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecosim.errors import EcosimError, one_line
 from ecosim.report import format_cell, load_runs, table_one, write_report
-from ecosim.report.compare import welch_difference
+from ecosim.report.compare import runs_needed, welch_difference
 from ecosim.report.runs import RunLogs
 from ecosim.store.rundir import enclosing_run
 
@@ -124,16 +124,26 @@ def interval_text(sel: Sequence[float], ref: Sequence[float]) -> str:
 
 def target_text(sel: Sequence[float], ref: Sequence[float]) -> str:
     """Issue 17's first target for one set-up: ``met`` (the Welch 95% interval of Δ above 0),
-    ``missed: …`` or ``not decidable yet (…)``.
+    ``missed: …`` or ``not decidable yet (…)``. A miss with Δ above 0 says how many runs a side
+    would put the interval above 0 in 4 sweeps of 5, were Δ and the spreads the true ones
+    (:func:`~ecosim.report.compare.runs_needed`): whether more seeds could decide it.
 
-    >>> target_text([0.9870, 0.9869, 0.9860], [0.9865, 0.9867, 0.9841])
-    'missed: Δ +0.09 points, interval (-0.23, +0.40)'
+    >>> for part in target_text([0.9870, 0.9869, 0.9860], [0.9865, 0.9867, 0.9841]).split("; "):
+    ...     print(part)
+    missed: Δ +0.09 points, interval (-0.23, +0.40)
+    at this Δ and spread about 27 runs a side would put it above 0 (80% power)
     """
     d = welch_difference(sel, ref)
     if not d.has_interval:
         return f"not decidable yet ({_why_none(sel, ref)}; Δ {100 * d.mean:+.2f} points)"
     span = f"Δ {100 * d.mean:+.2f} points, interval ({_points(100 * d.low)}, {_points(100 * d.high)})"
-    return "met" if d.above_zero else f"missed: {span}"
+    if d.above_zero:
+        return "met"
+    if d.mean <= 0:
+        return f"missed: {span}"
+    n = runs_needed(sel, ref)
+    more = f"about {n} runs a side would" if n is not None else "no number of runs a side up to 10,000 would"
+    return f"missed: {span}; at this Δ and spread {more} put it above 0 (80% power)"
 
 
 def _why_none(sel: Sequence[float], ref: Sequence[float]) -> str:
@@ -524,7 +534,10 @@ def equal_compute(
         "(unequal variances). Not a percentile bootstrap: with 3–5 runs a side it is far too narrow",
         "(with no true difference it leaves out 0 in about 20% of cases at 3 runs a side, 12% at 5;",
         "Welch's interval in about 4%). The last column is the optimistic statistic this replaces:",
-        "the best test accuracy of any network the run ever scored.",
+        "the best test accuracy of any network the run ever scored. Where a set-up misses the target",
+        "with Δ above 0, its line below says how many runs a side would put the interval above 0 in",
+        "4 sweeps of 5 were that Δ and those spreads the true ones (80% power; an order of magnitude:",
+        "with 2–5 runs a side the spreads are themselves uncertain).",
         "",
     ]
     if earlier:

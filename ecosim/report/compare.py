@@ -220,6 +220,65 @@ def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95
     return Difference(mean, float(ci.low), float(ci.high), level, len(x), len(y))
 
 
+def runs_needed(
+    a: Sequence[float], b: Sequence[float], power: float = 0.8, level: float = 0.95, most: int = 10_000
+) -> int | None:
+    """Runs a side for Welch's ``level`` interval of ``mean(a) − mean(b)`` to lie above 0 with
+    probability ``power``, were the observed difference and spreads the true ones (issue 17).
+
+    A planning number for the equal-compute comparison: how many seeds per side would make the
+    target decidable. Equal runs ``n`` a side, the sample sds of ``a`` and ``b`` taken as the true
+    ones; the interval lies above 0 exactly when Welch's t exceeds its ``(1 + level) / 2``
+    quantile, whose probability follows the noncentral t distribution with Welch–Satterthwaite's
+    degrees of freedom (normal samples assumed; with 2–5 observed runs a side the sds themselves are
+    uncertain, so this is an order of magnitude, not a promise).
+
+    >>> runs_needed([0.9870, 0.9869, 0.9860], [0.9865, 0.9867, 0.9841])
+    27
+    >>> runs_needed([0.90], [0.91, 0.92]) is None, runs_needed([0.90, 0.91], [0.92, 0.93]) is None
+    (True, True)
+
+    Args:
+        a, b: per-run values, each ≥ 1 value.
+        power: the wanted probability, in (0, 1).
+        level: the interval's two-sided confidence level, in (0, 1).
+        most: the largest ``n`` tried.
+
+    Returns:
+        the smallest such ``n`` (≥ 2); ``None`` when the observed difference is not above 0, no
+        side has 2 values with some spread, or ``most`` runs a side would not do.
+
+    Raises:
+        ValueError: as :func:`welch_difference`; ``power`` not in (0, 1).
+    """
+    from scipy import stats
+
+    x, y = _sample("a", a), _sample("b", b)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), got {level!r}")
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 < power < 1:
+        raise ValueError(f"power must be a number in (0, 1), got {power!r}")
+    delta = float(x.mean() - y.mean())
+    va = float(x.var(ddof=1)) if len(x) > 1 else 0.0
+    vb = float(y.var(ddof=1)) if len(y) > 1 else 0.0
+    if delta <= 0 or va + vb == 0:
+        return None
+
+    def reaches(n: int) -> bool:
+        se = np.sqrt((va + vb) / n)
+        df = (va + vb) ** 2 * (n - 1) / (va**2 + vb**2)
+        crit = stats.t.ppf((1 + level) / 2, df)
+        return bool(stats.nct.sf(crit, df, delta / se) >= power)
+
+    if not reaches(most):
+        return None
+    low, high = 2, most  # power grows with n: bisect for the smallest n that reaches it
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if reaches(mid) else (mid + 1, high)
+    return low
+
+
 def _sample(name: str, values: Sequence[float]) -> np.ndarray:
     """``values`` as a 1-D float64 array of finite numbers (ValueError naming ``name`` otherwise)."""
     try:
@@ -357,6 +416,7 @@ __all__ = [
     "Difference",
     "at_compute",
     "welch_difference",
+    "runs_needed",
     "compute_curve",
     "compute_figure",
     "compute_table",

@@ -353,7 +353,10 @@ def test_the_verdict_on_the_difference_is_welchs_interval(make_results):
     base = [0.9865, 0.9867, 0.9841]
     settle = [0.9870, 0.9869, 0.9860]
     assert make_results.interval_text(settle, base) == "+0.09 (-0.23, +0.40): includes 0"
-    assert make_results.target_text(settle, base) == "missed: Δ +0.09 points, interval (-0.23, +0.40)"
+    assert make_results.target_text(settle, base) == (
+        "missed: Δ +0.09 points, interval (-0.23, +0.40); "
+        "at this Δ and spread about 27 runs a side would put it above 0 (80% power)"
+    )
     assert make_results.interval_text([0.987], base) == "+0.12 (no interval: 1 run against 3 runs)"
     assert make_results.target_text([0.987], base) == "not decidable yet (1 run against 3 runs; Δ +0.12 points)"
     assert make_results.interval_text([0.987, 0.987], [0.986, 0.986]) == "+0.10 (no interval: no spread on either side)"
@@ -363,7 +366,7 @@ def test_the_verdict_on_the_difference_is_welchs_interval(make_results):
     assert make_results.interval_text(clear, base).endswith(": above 0")
     assert make_results.target_text(clear, base) == "met"
     assert make_results.interval_text([0.97, 0.971, 0.969], base).endswith(": below 0")
-    assert make_results.target_text([0.97, 0.971, 0.969], base).startswith("missed: Δ -1.58 points")
+    assert make_results.target_text([0.97, 0.971, 0.969], base) == "missed: Δ -1.58 points, interval (-1.87, -1.28)"
 
 
 EARLIER_ROWS = (
