@@ -145,8 +145,8 @@ def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | 
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help='set any config key (value read as TOML: 5, 0.1, true, "x"); repeatable; a key with its own '
-        "option is an error when both are given",
+        help='set any config key (value read as TOML: 5, 0.1, true, "x"); repeatable (the same key twice: '
+        "the last wins, as for any option given twice); a key with its own option is an error when both are given",
     )
 
 

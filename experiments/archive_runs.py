@@ -7,8 +7,9 @@ Every run directory below SRC (``<experiment>/seed<k>/``, as ``run_experiments.p
 out) is packed into the same place below DEST by :func:`ecosim.store.archive.pack_logs`: its
 config and one Parquet file per log, no checkpoint and no weights (about 1% of the run directory).
 A SRC that is one experiment folder (or one run) keeps its ``<experiment>/<run>`` folders below
-DEST; packs found below SRC (DEST inside SRC) are left alone. ``make_results.py DEST`` then makes
-the same page as ``make_results.py SRC``, from the repository alone, after the run directories are
+DEST, however SRC is written (``runs/compare/mnist-x``, or ``.`` inside it: ``DEST/mnist-x/seed0``);
+packs found below SRC (DEST inside SRC) are left alone. ``make_results.py DEST`` then makes the same
+page as ``make_results.py SRC``, from the repository alone, after the run directories are
 gone. A run still in progress (its lock held) is skipped and named; pack it again when it has
 finished (a pack is replaced).
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if holder is not None:
         what = "pack" if holder.is_pack else "run directory"
         p.error(f"argument dest: {str(dest)!r} is or lies in the {what} {str(holder.root)!r}: give a folder outside it")
-    runs = find_run_dirs(src)
+    runs = find_run_dirs(src.resolve())  # resolved: "." keeps the folder names it stands for
     if not runs:
         p.error(f"argument src: {str(src)!r} holds no run directory (a folder with config.toml)")
     if all(RunDir(run).is_pack for run in runs):
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         if RunDir(run).is_pack:  # e.g. DEST inside SRC: packs are kept, not packed again
             continue
-        rel = run.relative_to(src)
+        rel = run.relative_to(src.resolve())
         if len(rel.parts) < 2:  # SRC is an experiment folder or a run: keep <experiment>/<run>
             rel = Path(run.parent.name, run.name)
         try:

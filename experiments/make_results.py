@@ -66,6 +66,25 @@ def _pct(v: float) -> str:
     return "n/a" if v is None or not np.isfinite(v) else f"{100 * v:.2f}%"
 
 
+def modes_text(runs: Sequence[RunLogs]) -> str:
+    """How the runs ran, for the page's budget line: ``each a synchronous ecosystem``, or the
+    count of each mode (``run.mode``) when they differ.
+
+    >>> from types import SimpleNamespace as N
+    >>> modes_text([N(config=N(run=N(mode="sync")))] * 2)
+    'each a synchronous ecosystem'
+    >>> modes_text([N(config=N(run=N(mode="sync")))] * 2 + [N(config=N(run=N(mode="async")))])
+    '2 synchronous and 1 asynchronous ecosystems'
+    """
+    modes = Counter(r.config.run.mode for r in runs)
+    words = {"sync": "synchronous", "async": "asynchronous"}
+    if len(modes) == 1:
+        return f"each a{'n' if 'async' in modes else ''} {words.get(next(iter(modes)), next(iter(modes)))} ecosystem"
+    return " and ".join(f"{n} {words.get(m, m)}" for m, n in sorted(modes.items(), key=lambda kv: kv[0] != "sync")) + (
+        " ecosystems"
+    )
+
+
 def is_baseline(r: RunLogs) -> bool:
     """A fixed-architecture baseline: no reproduction."""
     return r.config.ecosystem.offspring == 0
@@ -1132,7 +1151,7 @@ def main() -> None:
         "## Budget",
         "",
         f"- machine: 2 CPU cores, no GPU; {len(evo)} evolution runs and {len(base)} baseline runs, "
-        "each a synchronous ecosystem;",
+        f"{modes_text(evo + base)};",
         f"- runs of {', '.join(map(str, gens))} generations (paper: 100), reported at "
         f"{' and '.join(map(str, budgets))}; population {e.population} initial / "
         f"{e.max_population} maximum (**paper: 64 / 111**); with speciation {species} (paper: 8 / 16); "
@@ -1315,16 +1334,19 @@ def main() -> None:
     deep = sum(len(conv_layers(x)) >= 2 for x in champs)
 
     def cost(kind: str) -> str:
-        return f"{-100 * fate[fate['mutation'] == kind]['before'].mean():.1f}"
+        of = fate[fate["mutation"] == kind]["before"].dropna()
+        return f"{-100 * of.mean():.1f} points" if len(of) else "n/a (no such offspring)"
 
     if len(grow):
+        both = {r.config.ecosystem.speciation for r in mnist}
+        which = "both set-ups" if len(both) == 2 else ("with speciation" if True in both else "without speciation")
         why.append(
-            f"- MNIST, both set-ups ({len(mnist)} runs): a new layer (eq. 3, random N(0, 0.1) weights) costs "
+            f"- MNIST, {which} ({len(mnist)} runs): a new layer (eq. 3, random N(0, 0.1) weights) costs "
             f"its trained parent {-100 * grow['before'].mean():.1f} points before BP and its offspring still trail "
             f"the parent by {-100 * grow['after'].mean():.1f} points after their first generation of training; "
             f"{_pct(float(grow['culled'].mean()))} of them are culled right then ({len(grow)} such offspring in all), "
             f"so depth rarely survives: {deep} of {len(champs)} generation champions hold a second conv layer. "
-            f"Adding a node costs {cost('add_node')} points and growing a kernel {cost('grow_kernel')} "
+            f"Adding a node costs {cost('add_node')} and growing a kernel {cost('grow_kernel')} "
             "(see What became of mutation offspring)."
         )
     if len(fate):

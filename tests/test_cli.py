@@ -416,6 +416,10 @@ def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, 
     assert main([command, str(tmp_path)]) == 2  # a folder, but not a run
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a run directory" in err[0] and "champion" not in err[0]
+    (tmp_path / "config.toml").write_text("")  # the run's file instead of its folder
+    assert main([command, str(tmp_path / "config.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"is a file, not a run directory (give the folder {str(tmp_path)!r})" in err[0]
 
 
 # ---- issue 21: filesystem faults, one line each ---------------------------------------------------

@@ -117,12 +117,12 @@ class Settling:
                 run.generations,
                 point,
             )
-        elif rungs > run.generations - point:
+        elif rungs > run.generations - point - 1:  # the settle generation trains every network
             log.warning(
-                "ecosystem.settle_rungs = %d parts of the %d generations after the settle point: some parts are "
-                "shorter than a generation, so some halvings fall together",
+                "ecosystem.settle_rungs = %d parts of the %d generations after the settle generation: some parts "
+                "get no generation of their own, so some halvings fall together and their networks never train",
                 rungs,
-                run.generations - point,
+                run.generations - point - 1,
             )
         return cls(generation=point, keep=keep, rungs=rungs, end_generation=run.generations, lr_decay=decay)
 

@@ -156,8 +156,8 @@ class MutationParams:
         max_macs (float, default 0): a cap on an offspring's cost, in forward multiply-accumulates
             per image (as the networks log's ``macs``); ``0``: no cap (paper). A drawn mutation
             whose offspring would cost more than the cap and more than its parent is discarded
-            and another drawn, 16 draws in all; then the mutation fails (counted as
-            ``failed_<kind>`` of the last draw) and the parent is cloned. Mutations that keep or
+            and another drawn, 16 draws in all; then the mutation fails (counted in
+            ``failed_cost_cap`` only, ``docs/logs.md``) and the parent is cloned. Mutations that keep or
             lower the cost always pass; crossover is capped only with ``cap_crossover``. Issue 17:
             at equal training compute, a network that costs 2.7× the baseline's per image gets
             2.7× fewer generations.

@@ -310,7 +310,12 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunLogs]:
     for p in paths:
         dirs = find_run_dirs(p)
         if not dirs:
-            what = "is not a run directory (no config.toml) and holds none" if Path(p).exists() else "does not exist"
+            if not Path(p).exists():
+                what = "does not exist"
+            elif not Path(p).is_dir():
+                what = f"is a file, not a run directory (give the folder {str(Path(p).parent)!r})"
+            else:
+                what = "is not a run directory (no config.toml) and holds none"
             raise CheckpointError(f"{str(p)!r} {what}")
         for d in dirs:
             if d.resolve() in seen:  # a run named twice (itself and its folder) counts once

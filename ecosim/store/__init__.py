@@ -5,7 +5,7 @@ Numpy, pyarrow and safetensors only (no torch, no Ray):
 
 * :class:`RunDir` (:mod:`ecosim.store.rundir`): every path of a run directory;
 * :mod:`ecosim.store.logs`: generation and network logs (:class:`LogWriter`, :func:`read_generations`,
-  :func:`read_networks`);
+  :func:`read_networks`, :func:`read_events`);
 * :mod:`ecosim.store.checkpoint`: the whole ecosystem after a generation;
 * :mod:`ecosim.store.networks`: one network (genome + genes + metadata) as a safetensors file.
 """
@@ -15,6 +15,7 @@ from ecosim.store.logs import (
     GENERATION_SCHEMA,
     NETWORK_SCHEMA,
     LogWriter,
+    read_events,
     read_generations,
     read_networks,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "RunDir",
     "load_checkpoint",
     "load_network",
+    "read_events",
     "read_generations",
     "read_networks",
     "save_checkpoint",

@@ -63,7 +63,12 @@ class RunDir:
             CheckpointError: one line naming the folder and the missing file.
         """
         if not self.config.is_file():
-            what = "does not exist" if not self.root.exists() else f"is not a run directory: {self.config} is missing"
+            if not self.root.exists():
+                what = "does not exist"
+            elif not self.root.is_dir():  # e.g. RUN_DIR/config.toml given for RUN_DIR
+                what = f"is a file, not a run directory (give the folder {str(self.root.parent)!r})"
+            else:
+                what = f"is not a run directory: {self.config} is missing"
             raise CheckpointError(f"{str(self.root)!r} {what}")
 
     @property

@@ -712,6 +712,21 @@ def test_settling_that_cannot_act_warns(caplog):
     assert "until a halving" in caplog.records[2].getMessage()
 
 
+def test_rungs_that_get_no_generation_after_the_settle_generation_warn(caplog):
+    """The helper's find, session 35: 3 generations, settle point 1, 2 rungs: the settle generation
+    trains every network, generation 2 is already part 2, so the first rung's 2 networks never
+    train; the warning counted the settle generation as a generation of the parts and said nothing."""
+    run, eco = RunConfig(generations=3), EcosystemConfig(population=4, settle=0.3, settle_keep=2, settle_rungs=2)
+    with caplog.at_level(logging.WARNING, logger="ecosim.evolution.settling"):
+        s = Settling.of(run, eco)
+        five = Settling.of(RunConfig(generations=5), eco)  # settle generation 2; 3 and 4: one per part
+    assert s.generation == 1 and s.keep_at(2, None) == 1  # the settle generation's culling keeps 1, not 2
+    assert [five.keep_at(g, None) for g in (3, 4)] == [2, 1]
+    assert [r.getMessage()[:64] for r in caplog.records] == [
+        "ecosystem.settle_rungs = 2 parts of the 1 generations after the "
+    ]
+
+
 def test_settling_of_a_run():
     assert Settling.of(RunConfig(generations=7), EcosystemConfig()) is None
     assert Settling.of(RunConfig(generations=7), EcosystemConfig(settle=0.5)) == Settling(

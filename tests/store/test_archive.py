@@ -181,6 +181,13 @@ def test_the_archive_script_packs_a_folder_of_runs_and_names_one_in_progress(tmp
         assert proc.returncode == 0, proc.stderr
     assert load_run(tmp_path / "archive" / "mnist-b" / "seed0").last_generation == 1
     assert load_run(tmp_path / "archive" / "mnist-a" / "seed0").last_generation == 1
+    # "." for SRC keeps the folder names it stands for (the helper's find, session 35: "." inside a
+    # run made DEST itself the pack, "." inside an experiment folder dropped the experiment's name)
+    for cwd in (tmp_path / "other" / "mnist-b", tmp_path / "other" / "mnist-b" / "seed0"):
+        dot = tmp_path / f"dot-{cwd.name}"
+        proc = subprocess.run([sys.executable, str(script), ".", str(dot)], capture_output=True, text=True, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        assert [p.relative_to(dot).as_posix() for p in dot.rglob("config.toml")] == ["mnist-b/seed0/config.toml"]
     assert sorted(p.parent.name for p in (tmp_path / "other").rglob("gen-packed.parquet")) == [
         "generations",
         "networks",
