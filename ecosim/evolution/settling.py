@@ -117,7 +117,7 @@ class Settling:
                 run.generations,
                 point,
             )
-        elif rungs > run.generations - point - 1:  # the settle generation trains every network
+        elif rungs > 1 and rungs > run.generations - point - 1:  # the settle generation trains every network
             log.warning(
                 "ecosystem.settle_rungs = %d parts of the %d generations after the settle generation: some parts "
                 "get no generation of their own, so some halvings fall together and their networks never train",

@@ -16,11 +16,14 @@ Two evaluation strategies give the same function:
   in its window, so both read exactly the same input tiles for each output tile. Masked tiles
   are never read.
 
-Both compute bit-identical forward passes on a CPU (each group's conv reads the same tiles in
-the same order; the bias is added after the convolution in both, as oneDNN does it for kernels
-larger than 1×1). Their weight gradients differ in rounding (the reductions run over different
-kernel sizes). ``mode="auto"`` runs dense until the network's layout, measured on the machine
-that runs it, says otherwise (:mod:`ecosim.phenotype.layout`, issue 18).
+Both compute the same forward pass, bit for bit on most CPUs tried (each group's conv reads the
+same tiles in the same order; the bias is added after the convolution in both, as oneDNN does it
+for kernels larger than 1×1), though not on every one: on session 35's AMD EPYC a layer mixing
+1×1 and 13×13 kernels differs by 1 ulp, so a layout is used only once it is measured
+bit-identical on the machine that runs it (:mod:`ecosim.phenotype.layout`). Their weight
+gradients differ in rounding (the reductions run over different kernel sizes). ``mode="auto"``
+runs dense until the network's layout, measured on the machine that runs it, says otherwise
+(:mod:`ecosim.phenotype.layout`, issue 18).
 """
 
 from __future__ import annotations

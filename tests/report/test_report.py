@@ -281,7 +281,7 @@ def test_run_dir_without_logs_is_a_clear_error(tmp_path, capsys):
     (empty / "config.toml").write_text(Config().to_toml(), encoding="utf-8")
     with pytest.raises(CheckpointError, match="no generation logs"):
         load_runs([empty])
-    with pytest.raises(CheckpointError, match="not a run directory"):
+    with pytest.raises(CheckpointError, match="nowhere' does not exist"):
         load_runs([tmp_path / "nowhere"])
     assert main(["report", str(empty)]) == 2
     assert "nogenerationlogs" in "".join(capsys.readouterr().err.split())  # rich wraps, even mid-word
