@@ -36,7 +36,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ecosim.atomic import atomic_write, check_writable
 from ecosim.config import RESUMABLE_KEYS, Config, load_config
@@ -406,11 +406,15 @@ def resume(
                 f"config '{key}' cannot change on resume (it changes what the run computes); "
                 f"resumable keys: {', '.join(sorted(RESUMABLE_KEYS))}"
             )
-    stored = load_config(cfg_path, run_config=True)
-    config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     latest = intact_checkpoint_generation(run_dir)  # looks past a damaged LATEST or checkpoint
     if latest is None:
         raise CheckpointError(f"run directory {str(run_dir)!r} has no intact checkpoint to resume from")
+    done = latest + 1
+    asked = (overrides or {}).get("run.generations")
+    if isinstance(asked, int) and asked < done:  # before validation's "≥ 1", which would hide why
+        _too_few_generations(asked, done)
+    stored = load_config(cfg_path, run_config=True)
+    config = _resume_paths(stored.with_overrides(overrides or {}), run_dir, overrides or {})
     edits = edited_settings(checkpoint_settings(run_dir, latest), stored)
     if edits:  # config.toml edited by hand: the rest of the run would compute something else than its start
         raise ConfigError(
@@ -418,12 +422,8 @@ def resume(
             "put the old value back, or start a new run (resume changes only what `ecosim resume --help` lists)"
         )
     set_aside_damaged_logs(run_dir, latest)  # a damaged log file would break every later read of the log (warns)
-    done = latest + 1
-    if config.run.generations < done:
-        raise ConfigError(
-            f"config 'run.generations' = {config.run.generations} is invalid: must be ≥ the {done} generations "
-            "already complete"
-        )
+    if config.run.generations < done:  # a stored total below the checkpoint (config.toml edited)
+        _too_few_generations(config.run.generations, done)
     spent = logged_train_macs(run_dir, latest) if config.run.train_macs > 0 else 0.0
     if config.run.generations == done or spent >= config.run.train_macs > 0:
         if config.run.generations == done:
@@ -450,6 +450,14 @@ def resume(
         if config != stored:
             atomic_write(RunDir(run_dir).config, config.to_toml())
         return _execute(config, run_dir, True, reporters, prepared, emit)
+
+
+def _too_few_generations(asked: int, done: int) -> NoReturn:
+    """Refuse a resume total below the generations already complete (one line, the parameter named)."""
+    raise ConfigError(
+        f"config 'run.generations' = {asked} is invalid: must be ≥ the {done} generations already complete "
+        "(it is the new total, not the generations to add)"
+    )
 
 
 def _resume_paths(config: Config, run_dir: Path, overrides: dict[str, Any]) -> Config:

@@ -23,6 +23,7 @@ from ecosim.errors import DatasetError
 __all__ = [
     "CIFAR10_TARBALL",
     "DATASETS",
+    "INPUT_SHAPES",
     "LAYOUTS",
     "NORMALISATION",
     "ImageDataset",
@@ -40,6 +41,15 @@ NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "emnist": ((0.1751,), (0.3332,)),
 }
 """``{name: (mean, std)}`` per channel in [0, 1] pixel units, for each of :data:`DATASETS`."""
+
+INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
+    "mnist": (1, 28, 28),
+    "fashion-mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+    "svhn": (3, 32, 32),
+    "emnist": (1, 28, 28),
+}
+"""``{name: (C, H, W)}``, the image shape of each of :data:`DATASETS` (what a genome's input is)."""
 
 CIFAR10_TARBALL = "cifar10-jpeg-q75.tar.gz"
 """File name of the offline CIFAR-10 JPEG tarball looked for in the data root."""

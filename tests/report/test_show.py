@@ -426,6 +426,30 @@ def test_from_log_draws_architecture_and_lineage_without_weights(tmp_path):
     assert all(_valid(p, "png") for p in written.values())
 
 
+ARCHIVE = Path(__file__).resolve().parents[2] / "experiments" / "archive" / "compare"
+
+
+def test_a_pack_is_drawn_from_its_logs_its_champion_the_best_logged_and_a_wrong_input_shape_is_named(tmp_path):
+    import shutil
+
+    from ecosim.store.logs import read_networks
+
+    pack = ARCHIVE / "mnist-levers-anneal" / "seed0"  # a real run's pack, as committed
+    networks = read_networks(pack)
+    best = networks.sort_values(["fitness", "generation"], ascending=[False, True]).iloc[0]
+    with pytest.warns(UserWarning, match="no kernels picture"):
+        written = write_pictures(pack, from_log=True, out_dir=tmp_path / "show")
+    assert set(written) == {"architecture", "lineage"}
+    assert written["architecture"].name == f"net-{int(best['network_id']):06d}-architecture.png"
+    assert all(_valid(p, "png") for p in written.values())
+    copy = shutil.copytree(pack, tmp_path / "pack")  # the same logs under another dataset's name
+    config = (copy / "config.toml").read_text(encoding="utf-8")
+    (copy / "config.toml").write_text(config.replace('dataset = "mnist"', 'dataset = "cifar10"'), encoding="utf-8")
+    with pytest.raises(ShowError, match=r"rebuilt on input shape \(3, 32, 32\) has \d+ parameters, the networks log"):
+        write_pictures(copy, from_log=True, out_dir=tmp_path / "wrong")
+    assert not (tmp_path / "wrong").exists()
+
+
 def test_a_network_or_generation_not_in_the_run_raises(tmp_path):
     run = _run(tmp_path, ONE_CONV)
     with pytest.raises(ShowError, match=r"network 42 is not in the networks log .*logged ids: 0–7"):

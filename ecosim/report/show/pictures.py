@@ -11,7 +11,10 @@ Which network (paper §III-E, Figs. 7–8; future work of §V):
 Weights of other networks are not kept. Their architecture and lineage can still be drawn from
 the networks log (``from_log=True``): the ``layers`` column is :meth:`Genome.summary`, which
 holds every kernel shape, stride and node count (:func:`genome_from_summary`); only kernels
-need weights.
+need weights. The same goes for a pack of a run's logs (:mod:`ecosim.store.archive`), which
+holds no weights at all: its champion is the best network the generations log records, and the
+input shape comes from the dataset's name (:data:`ecosim.data.record.INPUT_SHAPES`), checked
+against the logged parameter count.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecosim.config import load_config
+from ecosim.data.record import INPUT_SHAPES
+from ecosim.errors import CheckpointError
 from ecosim.genome.genome import Genome
 from ecosim.genome.weights import Weights
 from ecosim.report.runs import _read_log
@@ -86,14 +92,51 @@ def _logged_champion(layout: RunDir, generation: int) -> int | None:
 
 
 def _input_shape(layout: RunDir) -> tuple[int, int, int]:
-    """The run's input shape, from the champion or any kept network."""
+    """The run's input shape ``(C, H, W)``: from the champion or any kept network, else by the dataset's name."""
     candidates = [layout.champion] + [layout.champion_file(i) for i in layout.kept_network_ids()]
     for path in candidates:
         if path.is_file():
             return load_network(path)[0].input_shape
+    dataset = load_config(layout.config, run_config=True).data.dataset if layout.config.is_file() else None
+    if dataset in INPUT_SHAPES:
+        return INPUT_SHAPES[dataset]
     raise ShowError(
-        f"run {str(layout.root)!r} has no champion.safetensors nor kept network to take the input shape from"
+        f"run {str(layout.root)!r} has no champion.safetensors nor kept network to take the input shape from, "
+        f"and data.dataset = {dataset!r} is not one of {', '.join(INPUT_SHAPES)}"
     )
+
+
+def _logged_run_champion(layout: RunDir, networks: pd.DataFrame) -> int:
+    """The run's champion by its logs: the first generation champion of the highest fitness the generations log
+    records (the engine replaces its champion only on a strictly higher fitness), else the networks log's best row.
+
+    Raises:
+        ShowError: no scored network in the logs.
+    """
+    try:
+        gens = read_generations(layout.root)
+    except Exception:  # noqa: BLE001 -- no readable generations log: the networks log decides
+        gens = pd.DataFrame()
+    if {"champion_id", "champion_fitness"} <= set(gens.columns):
+        gens = gens[gens["champion_id"].notna() & gens["champion_fitness"].notna()].sort_values("generation")
+        if not gens.empty:
+            return int(gens.loc[gens["champion_fitness"].idxmax(), "champion_id"])
+    rows = networks[networks["fitness"].notna()] if "fitness" in networks else networks.iloc[0:0]
+    if "status" in rows:
+        rows = rows[rows["status"].fillna("ok") == "ok"]
+    if rows.empty:
+        raise ShowError(f"run {str(layout.root)!r} has no scored network in its logs")
+    best = rows.sort_values(["fitness", "generation", "network_id"], ascending=[False, True, True], kind="stable")
+    return int(best["network_id"].iloc[0])
+
+
+def _refuse_pack_without_log(layout: RunDir, from_log: bool) -> None:
+    """A pack holds logs only: ``show`` draws from them with ``from_log``, else one line says so."""
+    if layout.is_pack and not from_log:
+        raise CheckpointError(
+            f"{str(layout.root)!r} is a pack of a run's logs (ecosim.store.archive): it holds no weights; "
+            "give --from-log (from_log=True) to draw the architecture and lineage from its logs"
+        )
 
 
 def _logged_layers(networks: pd.DataFrame, network_id: int) -> str | None:
@@ -129,23 +172,27 @@ def resolve_network(
             the log; a kept file whose genome differs from the log's.
         WeightsNotKeptError: the network is logged but its weights were not kept (and not
             ``from_log``); the message lists the kept ids.
-        CheckpointError: a kept file that cannot be read.
+        CheckpointError: a kept file that cannot be read; a pack of a run's logs without ``from_log``.
+        ShowError: a network rebuilt from the log whose parameter count differs from the logged one
+            (the input shape taken from the dataset's name is wrong).
     """
     if network_id is not None and generation is not None:
         raise ShowError(
             f"give network_id or generation, not both (got network_id={network_id}, generation={generation})"
         )
     layout = RunDir(run_dir)
-    layout.refuse_pack("show")
+    _refuse_pack_without_log(layout, from_log)
     if networks is None:
         networks = _read_log(read_networks, layout.root, layout.networks)
-    if network_id is None and generation is None:
+    if network_id is None and generation is None and not layout.is_pack:
         if not layout.champion.is_file():
             raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
         genome, weights, meta = load_network(layout.champion)
         nid = meta.get("network_id")
         return (None if nid is None else int(nid)), genome, weights
-    if network_id is not None:
+    if network_id is None and generation is None:  # a pack: the champion its logs record
+        nid = _logged_run_champion(layout, networks)
+    elif network_id is not None:
         nid = int(network_id)
     else:
         nid = _logged_champion(layout, int(generation))  # type: ignore[arg-type]
@@ -176,7 +223,15 @@ def resolve_network(
         )
     if logged is None:
         raise ShowError(f"network {nid} has no layers summary in the networks log")
-    return nid, genome_from_summary(logged, _input_shape(layout)), None
+    genome = genome_from_summary(logged, shape := _input_shape(layout))
+    rows = networks[networks["network_id"] == nid]
+    logged_count = rows["parameters"].iloc[0] if "parameters" in rows and not rows.empty else float("nan")
+    if pd.notna(logged_count) and int(logged_count) != genome.parameter_count():
+        raise ShowError(
+            f"network {nid} rebuilt on input shape {shape} has {genome.parameter_count()} parameters, the networks "
+            f"log {int(logged_count)}: the run's input shape is not {shape}"
+        )
+    return nid, genome, None
 
 
 def write_pictures(
@@ -207,17 +262,19 @@ def write_pictures(
         network_id: a network whose weights were kept (:attr:`RunDir.champions`); default the champion.
         generation: instead, the champion of this generation (:func:`generation_champion`).
         fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
-        out_dir: output folder; default :attr:`RunDir.show` (``RUN_DIR/show``).
-        from_log: draw architecture and lineage from the networks log when the weights were not kept.
+        out_dir: output folder; default :attr:`RunDir.show` (``RUN_DIR/show``); required for a pack.
+        from_log: draw architecture and lineage from the networks log when the weights were not kept
+            (required for a pack, which keeps none).
 
     Returns:
         ``{"architecture": path, "kernels": path, "lineage": path}`` of the files written.
 
     Raises:
         ShowError: an unknown ``fmt``, both ``network_id`` and ``generation``, no champion, an id
-            or generation not in the run. WeightsNotKeptError: the network's weights were not
-            kept (the message lists the kept ids). CheckpointError: ``run_dir`` is not a run
-            directory. Nothing is written when an error is raised.
+            or generation not in the run, a pack without ``out_dir``. WeightsNotKeptError: the
+            network's weights were not kept (the message lists the kept ids). CheckpointError:
+            ``run_dir`` is not a run directory, or is a pack without ``from_log``. Nothing is
+            written when an error is raised.
 
     >>> write_pictures("runs/mnist", generation=12, fmt="svg")              # doctest: +SKIP
     {'architecture': PosixPath('runs/mnist/show/net-000345-architecture.svg'), ...}
@@ -225,7 +282,9 @@ def write_pictures(
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
     layout.require()
-    layout.refuse_pack("show")
+    _refuse_pack_without_log(layout, from_log)
+    if layout.is_pack and out_dir is None:  # a pack stays as packed (it may be committed)
+        raise ShowError(f"{str(layout.root)!r} is a pack of a run's logs: give --out DIR (out_dir) for the pictures")
     networks = _read_log(read_networks, layout.root, layout.networks)
     nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
     lin = None
