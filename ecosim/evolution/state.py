@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ecosim.errors import CheckpointError
 from ecosim.evolution.generation_rows import empty_counts
 from ecosim.evolution.records import NetworkRecord, SpeciesKey, SpeciesState
-
-if TYPE_CHECKING:  # filled and read, never imported at run time (the policy imports this module)
-    from ecosim.evolution.ecosystem import EcosystemPolicy
+from ecosim.evolution.settle_progress import SettleProgress
 
 #: Format of :meth:`EcosystemPolicy.to_json` (checkpoints written before it have none).
 STATE_FORMAT = 2
@@ -188,7 +186,21 @@ class Placement:
 
 
 # ---- the policy's whole state ----------------------------------------------------------------------
-def policy_to_json(policy: EcosystemPolicy) -> dict[str, Any]:
+class PolicyState(Protocol):
+    """The fields of :class:`~ecosim.evolution.ecosystem.EcosystemPolicy` a checkpoint holds: what
+    :func:`policy_to_json` reads and :func:`restore_policy` fills (so this module needs not import the policy)."""
+
+    next_network_id: int
+    next_species_id: int
+    champion: Champion
+    completed_generation: int
+    train_macs_spent: float | None
+    settle_progress: SettleProgress
+    species: dict[int, Species]
+    tallies: dict[int, GenerationTally]
+
+
+def policy_to_json(policy: PolicyState) -> dict[str, Any]:
     """The policy's whole state, JSON-ready (the checkpoint's ``coordinator`` entry), tallies of
     generations in progress included, so a checkpoint restores it without reading logs."""
     return {
@@ -205,7 +217,7 @@ def policy_to_json(policy: EcosystemPolicy) -> dict[str, Any]:
 
 
 def restore_policy(
-    policy: EcosystemPolicy,
+    policy: PolicyState,
     state: Mapping[str, Any],
     species: Sequence[SpeciesState] = (),
     completed_generation: int | None = None,
@@ -257,6 +269,7 @@ __all__ = [
     "Champion",
     "GenerationTally",
     "Placement",
+    "PolicyState",
     "Species",
     "policy_to_json",
     "restore_policy",
