@@ -100,7 +100,7 @@ def conv_layers(summary: str) -> list[list[tuple[int, int]]]:
 
 def kernel_analysis(summaries: list[str]) -> dict[str, float]:
     """Kernel-shape statistics over distinct champion genomes (paper §III-E, Fig. 8)."""
-    kernels = Counter()
+    kernels: Counter[tuple[int, int]] = Counter()
     layers = mixed = skinny = crosshair = enclosure = 0
     for s in summaries:
         for layer in conv_layers(s):
@@ -1058,81 +1058,17 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
         print(f"make_results: warning: {text}", file=sys.stderr)
 
 
-def main() -> None:
-    warnings.showwarning = _one_line_warning  # ecosim's warnings (a replicate, a run left out) as one line each
-    p = argparse.ArgumentParser(
-        description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
-        "fixed baselines next to evolution, what evolved and the CNN issue's targets. Runs are reported "
-        f"at {' and '.join(map(str, BUDGETS))} generations where they reached them.",
-    )
-    p.add_argument("runs", nargs="+", help="run directories or folders of runs")
-    p.add_argument("--out", required=True, help="the Markdown file to write, e.g. docs/results.md")
-    p.add_argument("--plots", required=True, help="folder for the figures (emptied first), e.g. docs/results")
-    p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
-    p.add_argument(
-        "--include-unfinished",
-        action="store_true",
-        help="also report runs still in progress (by default they are left out and listed)",
-    )
-    p.add_argument(
-        "--earlier",
-        nargs="+",
-        default=[],
-        metavar="CSV",
-        help="compute.csv files of an earlier results page: their runs join the equal-compute table where "
-        "their logs are gone (a run given with logs is read from its logs); it takes every path after it, "
-        "so give the runs first",
-    )
-    args = p.parse_args()
-
-    for given in args.runs:
-        if not Path(given).exists():
-            raise SystemExit(f"make_results: run directory or folder of runs {given!r} does not exist")
-    t0 = time.monotonic()
-    try:
-        runs = load_runs(args.runs)
-    except EcosimError as exc:
-        raise SystemExit(f"make_results: {one_line(exc, 300)}") from None
-    plots = Path(args.plots)
-    refuse = plots_conflict(plots, [r.run_dir for r in runs], [Path(e) for e in args.earlier], Path(args.out))
-    if refuse:
-        raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
-    refuse = out_conflict(Path(args.out), [r.run_dir for r in runs], [Path(e) for e in args.earlier])
-    if refuse:
-        raise SystemExit(f"make_results: --out {args.out!r} {refuse}; give a Markdown page outside the runs")
-    unfinished = []
-    if not args.include_unfinished:
-        budgets = dataset_budgets([r for r in runs if is_baseline(r) and finished(r)])
-        unfinished = [r for r in runs if not finished(r, budgets.get(r.config.data.dataset, 0.0))]
-    runs = [r for r in runs if all(r is not u for u in unfinished)]
-    evo = [r for r in runs if not is_baseline(r)]
-    base = [r for r in runs if is_baseline(r)]
-    have = {run_label(r) for r in runs}  # finished runs with logs replace their rows; unfinished ones do not
-    earlier = read_earlier(args.earlier)
-    replaced = [e.label for e in earlier if e.label in have]
-    earlier = [e for e in earlier if e.label not in have]
-    if replaced:
-        progress(f"{len(replaced)} earlier rows replaced by the logs of the same run folder: {', '.join(replaced)}")
-    if not evo:
-        raise SystemExit("make_results: no evolution run among the given runs")
-    progress(
-        f"read {len(runs) + len(unfinished)} runs in {time.monotonic() - t0:.0f} s"
-        + (f" ({len(unfinished)} left out, still in progress)" if unfinished else "")
-        + "; drawing the figures, then the comparisons (a few minutes)"
-    )
-    if plots.exists():
-        shutil.rmtree(plots)
-    written = write_report([r for r in evo if not variant(r)] or evo, plots)
-    if any(variant(r) for r in evo) and any(not variant(r) for r in evo):
-        written.update(write_report([r for r in evo if variant(r)], plots / "variants"))
-    if base:
-        written.update(write_report(base, plots / "baselines"))
-    out = Path(args.out)
-    rel = Path(plots.name) if out.parent.resolve() == plots.parent.resolve() else plots
-
-    # the budgets some run reached; shorter runs alone are reported at the shortest one's length
-    budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
-    budgets = budgets or [min(r.last_generation + 1 for r in evo)]
+def budget_section(
+    evo: list[RunLogs],
+    base: list[RunLogs],
+    runs: list[RunLogs],
+    unfinished: list[RunLogs],
+    earlier: list[EarlierRun],
+    earlier_csvs: Sequence[str],
+    commands: Sequence[str],
+    budgets: list[int],
+) -> list[str]:
+    """The title, Budget (machine, sizes, protocol, runs left out or from earlier rows), Commands and Set-ups."""
     cfg = evo[0].config
     e, t = cfg.ecosystem, cfg.training
     gens = sorted({r.last_generation + 1 for r in evo})
@@ -1175,12 +1111,19 @@ def main() -> None:
         *(
             [
                 f"- and {_runs(len(earlier))} whose logs are gone, from an earlier page's per-run rows "
-                f"({', '.join(f'`{x}`' for x in args.earlier)}): in the equal-compute table and its targets only;"
+                f"({', '.join(f'`{x}`' for x in earlier_csvs)}): in the equal-compute table and its targets only;"
             ]
             if earlier
             else []
         ),
-        *(["", "Commands:", "", "```bash", *args.command, "```"] if args.command else []),
+        *(["", "Commands:", "", "```bash", *commands, "```"] if commands else []),
+    ]
+    return lines
+
+
+def table_one_section(evo: list[RunLogs], budgets: list[int]) -> list[str]:
+    """Table I at each budget, the paper's row under each of its experiments."""
+    lines = [
         *setups(evo),
         "",
         f"## Table I (ecosim, {' and '.join(map(str, budgets))} generations) next to the paper (10 runs × 100 "
@@ -1196,7 +1139,7 @@ def main() -> None:
         "before BP |",
         "|---|---|---|---|---|---|---|",
     ]
-    evo_at, base_at = at_budgets(evo, budgets), at_budgets(base, budgets)
+    evo_at = at_budgets(evo, budgets)
     for n in budgets:
         parts = [table_one([r for r in evo_at[n] if not variant(r)])] if any(not variant(r) for r in evo_at[n]) else []
         for v in sorted({variant(r) for r in evo_at[n]} - {""}):
@@ -1215,8 +1158,12 @@ def main() -> None:
             key = f"{row['dataset']}-{'speciation' if row['speciation'] else 'no-speciation'}"
             if key in PAPER and not str(slug).endswith("(variant)"):
                 lines.append("| | 10 | 100 | paper | " + " | ".join(_paper_cell(v) for v in PAPER[key]) + " |")
+    return lines
 
-    # ---- evolution against the fixed baselines -----------------------------------------------
+
+def fixed_section(evo_at: dict[int, list[RunLogs]], base_at: dict[int, list[RunLogs]], budgets: list[int]) -> list[str]:
+    """Evolution against fixed architectures at equal generations: best ever, highest at the last generation."""
+    lines: list[str] = []
     lines += [
         "",
         "## Evolution against fixed architectures trained the same way",
@@ -1248,11 +1195,12 @@ def main() -> None:
             f"| {ds} | {n} | {group} | {len(grp)} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
             f"{_pct(grp['last'].mean())} | `{top['layers']}` |"
         )
+    return lines
 
-    lines += equal_compute(evo, base, plots, rel, earlier=earlier)
-    lines += speciation_claim(evo, [q for q in map(earlier_page, args.earlier) if q is not None])
 
-    # ---- targets -------------------------------------------------------------------------------
+def targets_section(evo: list[RunLogs], base_at: dict[int, list[RunLogs]]) -> list[str]:
+    """The CNN issue's targets (:data:`TARGETS`): met or missed by how much, and the conv-champion count."""
+    lines: list[str] = []
     lines += ["", "## Targets of the CNN issue", ""]
     for ds, targets in TARGETS.items():
         for n_gen, goal in targets:
@@ -1296,7 +1244,11 @@ def main() -> None:
         f"- From generation {CONV_FROM} on, every generation champion has a conv layer: "
         + (f"{sum(conv_ok)} of {len(conv_ok)} evolution runs." if conv_ok else "no run reached that generation.")
     )
+    return lines
 
+
+def why_section(evo: list[RunLogs], base: list[RunLogs]) -> list[str]:
+    """What the MNIST logs show about why a target is missed: species, mutation shares, the cost of a new layer."""
     why = []
     for spec in (True, False):
         sel = [
@@ -1380,7 +1332,7 @@ def main() -> None:
                     if r.config.ecosystem.speciation == spec and r.last_generation + 1 >= 100
                 ]
                 finals = ", ".join(f"`{generation_champions(r)['layers'].iloc[-1]}`" for r in sel)
-                best = np.mean([float(r.generations["best_fitness_so_far"].max()) for r in sel])
+                best = float(np.mean([float(r.generations["best_fitness_so_far"].max()) for r in sel]))
                 start = sel[0].config.ecosystem.initial_layers
                 same = [
                     float(truncated(b, 100).generations["best_fitness_so_far"].max())
@@ -1394,7 +1346,7 @@ def main() -> None:
                     f" ({_pct(max(same))} for `{start}-F10` itself, trained as a baseline)" if start and same else ""
                 )
                 ref = (
-                    np.mean([float(r.generations["best_fitness_so_far"].max()) for r in paper])
+                    float(np.mean([float(r.generations["best_fitness_so_far"].max()) for r in paper]))
                     if paper
                     else float("nan")
                 )
@@ -1406,10 +1358,14 @@ def main() -> None:
                     f"a new layer costs its parent {-100 * vgrow['before'].mean():.1f} points before BP "
                     f"({random_cost:.1f} in the paper's set-up); final champion{'s' if len(sel) != 1 else ''} {finals}."
                 )
-    if why:
-        lines += ["", "What the logs show about why (the tables below hold the numbers):", "", *why]
+    if not why:
+        return []
+    return ["", "What the logs show about why (the tables below hold the numbers):", "", *why]
 
-    # ---- what evolved --------------------------------------------------------------------------
+
+def what_evolved_section(evo: list[RunLogs]) -> list[str]:
+    """What evolved: per run the final champion and its counts; offspring fitness before BP by origin."""
+    lines: list[str] = []
     lines += [
         "",
         "## What evolved",
@@ -1456,8 +1412,12 @@ def main() -> None:
             v = [float(x) for r in sel if col in r.generations for x in r.generations[col].tail(5) if pd.notna(x)]
             vals.append(_pct(float(np.mean(v))) if v else "n/a")
         lines.append(f"| {name} | {n_gen} | " + " | ".join(vals) + " |")
+    return lines
 
-    # ---- where the search effort went (why targets are missed) ----------------------------------
+
+def search_effort_section(evo: list[RunLogs]) -> list[str]:
+    """Where the search effort went: mutation families, what became of mutation offspring, where the compute went."""
+    lines: list[str] = []
     lines += [
         "",
         "## Where the search effort went",
@@ -1520,8 +1480,12 @@ def main() -> None:
         m = {k: float(np.nanmean([f[k] for f in fates])) for k in fates[0]}
         cells = [_pct(m[k]) for k in (*COMPUTE_GROUPS, *FATES)]
         lines.append(f"| {name} | {n_gen} | " + " | ".join(cells) + " |")
+    return lines
 
-    # ---- kernel shapes (§III-E) ----------------------------------------------------------------
+
+def kernel_shapes_section(evo: list[RunLogs]) -> list[str]:
+    """Kernel shapes in evolved champions against the null model of offspring at birth (§III-E, Figs. 7–8)."""
+    lines: list[str] = []
     distinct: dict[int, str] = {}
     for r in evo:
         champs = generation_champions(r).dropna()
@@ -1558,12 +1522,105 @@ def main() -> None:
         if not key.startswith("_"):
             lines.append(f"| {key} | {share(a, key)} | {share(f, key)} | {share(born, key)} |")
     lines += ["", f"Most frequent shapes (all generation champions): {a['_top'] or 'none'}."]
+    return lines
 
-    # ---- figures -------------------------------------------------------------------------------
-    lines += ["", "## Figures (Fig. 9 form: runs thin, mean bold)", ""]
+
+def figures_section(written: Mapping[str, Path], plots: Path, rel: Path) -> list[str]:
+    """The figures written by :func:`write_report`, linked relative to the page."""
+    lines = ["", "## Figures (Fig. 9 form: runs thin, mean bold)", ""]
     for name, path in sorted(written.items()):
         if path.suffix == ".png" and "champions" not in name:
             lines.append(f"- {name}: ![{name}]({rel / path.relative_to(plots)})")
+    return lines
+
+
+def main() -> None:
+    warnings.showwarning = _one_line_warning  # ecosim's warnings (a replicate, a run left out) as one line each
+    p = argparse.ArgumentParser(
+        description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
+        "fixed baselines next to evolution, what evolved and the CNN issue's targets. Runs are reported "
+        f"at {' and '.join(map(str, BUDGETS))} generations where they reached them.",
+    )
+    p.add_argument("runs", nargs="+", help="run directories or folders of runs")
+    p.add_argument("--out", required=True, help="the Markdown file to write, e.g. docs/results.md")
+    p.add_argument("--plots", required=True, help="folder for the figures (emptied first), e.g. docs/results")
+    p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
+    p.add_argument(
+        "--include-unfinished",
+        action="store_true",
+        help="also report runs still in progress (by default they are left out and listed)",
+    )
+    p.add_argument(
+        "--earlier",
+        nargs="+",
+        default=[],
+        metavar="CSV",
+        help="compute.csv files of an earlier results page: their runs join the equal-compute table where "
+        "their logs are gone (a run given with logs is read from its logs); it takes every path after it, "
+        "so give the runs first",
+    )
+    args = p.parse_args()
+
+    for given in args.runs:
+        if not Path(given).exists():
+            raise SystemExit(f"make_results: run directory or folder of runs {given!r} does not exist")
+    t0 = time.monotonic()
+    try:
+        runs = load_runs(args.runs)
+    except EcosimError as exc:
+        raise SystemExit(f"make_results: {one_line(exc, 300)}") from None
+    plots = Path(args.plots)
+    refuse = plots_conflict(plots, [r.run_dir for r in runs], [Path(e) for e in args.earlier], Path(args.out))
+    if refuse:
+        raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
+    refuse = out_conflict(Path(args.out), [r.run_dir for r in runs], [Path(e) for e in args.earlier])
+    if refuse:
+        raise SystemExit(f"make_results: --out {args.out!r} {refuse}; give a Markdown page outside the runs")
+    unfinished = []
+    if not args.include_unfinished:
+        macs_budgets = dataset_budgets([r for r in runs if is_baseline(r) and finished(r)])
+        unfinished = [r for r in runs if not finished(r, macs_budgets.get(r.config.data.dataset, 0.0))]
+    runs = [r for r in runs if all(r is not u for u in unfinished)]
+    evo = [r for r in runs if not is_baseline(r)]
+    base = [r for r in runs if is_baseline(r)]
+    have = {run_label(r) for r in runs}  # finished runs with logs replace their rows; unfinished ones do not
+    earlier = read_earlier(args.earlier)
+    replaced = [e.label for e in earlier if e.label in have]
+    earlier = [e for e in earlier if e.label not in have]
+    if replaced:
+        progress(f"{len(replaced)} earlier rows replaced by the logs of the same run folder: {', '.join(replaced)}")
+    if not evo:
+        raise SystemExit("make_results: no evolution run among the given runs")
+    progress(
+        f"read {len(runs) + len(unfinished)} runs in {time.monotonic() - t0:.0f} s"
+        + (f" ({len(unfinished)} left out, still in progress)" if unfinished else "")
+        + "; drawing the figures, then the comparisons (a few minutes)"
+    )
+    if plots.exists():
+        shutil.rmtree(plots)
+    written = write_report([r for r in evo if not variant(r)] or evo, plots)
+    if any(variant(r) for r in evo) and any(not variant(r) for r in evo):
+        written.update(write_report([r for r in evo if variant(r)], plots / "variants"))
+    if base:
+        written.update(write_report(base, plots / "baselines"))
+    out = Path(args.out)
+    rel = Path(plots.name) if out.parent.resolve() == plots.parent.resolve() else plots
+
+    # the budgets some run reached; shorter runs alone are reported at the shortest one's length
+    budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
+    budgets = budgets or [min(r.last_generation + 1 for r in evo)]
+    lines = budget_section(evo, base, runs, unfinished, earlier, args.earlier, args.command, budgets)
+    lines += table_one_section(evo, budgets)
+    base_at = at_budgets(base, budgets)
+    lines += fixed_section(at_budgets(evo, budgets), base_at, budgets)
+    lines += equal_compute(evo, base, plots, rel, earlier=earlier)
+    lines += speciation_claim(evo, [q for q in map(earlier_page, args.earlier) if q is not None])
+    lines += targets_section(evo, base_at)
+    lines += why_section(evo, base)
+    lines += what_evolved_section(evo)
+    lines += search_effort_section(evo)
+    lines += kernel_shapes_section(evo)
+    lines += figures_section(written, plots, rel)
     out.parent.mkdir(parents=True, exist_ok=True)  # checked before any work (out_conflict)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     progress(f"done in {time.monotonic() - t0:.0f} s")
