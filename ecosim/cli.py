@@ -445,11 +445,25 @@ def _progress_output() -> tuple[Any, RichReporter | None]:
     return emit, bar
 
 
+def _warn_unused_species_options(args: argparse.Namespace) -> None:
+    """One warning line per ``--species`` / ``--max-species`` given to a run without speciation (§III:
+    one population, so the species sizes are not used). Config files and ``--set`` keep them silently:
+    the paper's no-speciation set-ups list the same sizes as the others on purpose."""
+    flags = _option_names(config_fields())
+    for key in ("ecosystem.species", "ecosystem.max_species"):
+        if getattr(args, key, None) is not None:
+            print(
+                f"warning: {flags[key]} has no effect without speciation (config '{key}' is not used)", file=sys.stderr
+            )
+
+
 def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
     from ecosim.config import load_config
 
     overrides = _overrides(args)
     cfg = load_config(args.config, overrides) if args.command == "run" else None  # bad input: before torch and Ray
+    if cfg is not None and not cfg.ecosystem.speciation:
+        _warn_unused_species_options(args)
     from ecosim.api import resolve_paths, resume, run  # noqa: I001 (torch and Ray: only for these commands)
 
     emit, bar = _progress_output()

@@ -174,6 +174,21 @@ def test_the_same_key_set_twice_with_set_is_no_conflict():
     assert _overrides(args) == {"run.generations": 8}
 
 
+def test_species_options_without_speciation_warn_once_each_and_set_stays_silent(tmp_path, capsys):
+    empty = tmp_path / "no-data"  # the run stops at the data, after the options were read
+    empty.mkdir()
+    base = ["run", "--dataset", "mnist", "--generations", "1", "--data-root", str(empty)]
+    assert main([*base, "--out", str(tmp_path / "a"), "--no-speciation", "--species", "3", "--max-species", "5"]) != 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warned == [
+        "warning: --species has no effect without speciation (config 'ecosystem.species' is not used)",
+        "warning: --max-species has no effect without speciation (config 'ecosystem.max_species' is not used)",
+    ]
+    for extra in (["--species", "3"], ["--no-speciation", "--set", "ecosystem.species=3"]):  # with speciation; --set
+        assert main([*base, "--out", str(tmp_path / "b"), *extra]) != 0
+        assert "warning:" not in capsys.readouterr().err
+
+
 def test_resume_help_says_generations_is_the_new_total():
     flat = " ".join(ecosim("resume", "--help").stdout.split())
     assert "--generations N the new TOTAL number of generations, not additional ones" in flat
