@@ -533,6 +533,16 @@ def configure_logging(verbose: bool = False) -> None:
     warnings.showwarning = _show_warning
 
 
+def _last_line(text: Text) -> None:
+    """Print the run's last line on stderr; when stderr is a closed pipe (`2>&1 | head`, or `| tee`
+    ended by the same Ctrl-C) it goes quiet instead, so the exit status stays the signal's."""
+    try:
+        console.print(text)
+    except (OSError, SystemExit):  # rich turns a broken pipe into SystemExit(1)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecosim`` command; returns the exit status (see the module docstring)."""
     parser = build_parser()
@@ -568,11 +578,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kept = "; " + _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
         else:  # report, show, export: what they write to files is written before they print
             kept = ""
-        try:  # stderr may be the same closed pipe (`2>&1 | head`): then it goes quiet too
-            console.print(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
-        except (OSError, SystemExit):  # rich turns a broken pipe into SystemExit(1)
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        _last_line(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
         return 128 + int(signal.SIGPIPE)
     except OSError as exc:  # any other write or read the store did not wrap: the same one line
         console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))
@@ -581,7 +587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if main_thread:  # a second Ctrl-C must not break Ray's shutdown at exit (orphaned agents)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         _Interrupted.signum = _Interrupted.signum or signal.SIGINT
-        console.print(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))
+        # Ctrl-C under `2>&1 | tee`: tee got the signal too, so stderr may be a closed pipe
+        _last_line(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))
         return 128 + int(_Interrupted.signum)
     finally:
         if main_thread and previous is not None:

@@ -422,6 +422,19 @@ def test_a_closed_pipe_that_also_took_stderr_exits_141_and_keeps_the_run(tmp_pat
     assert (out / "checkpoints" / "LATEST").is_file()  # generation 0 is kept: resumable
 
 
+def test_ctrl_c_under_a_merged_tee_that_the_same_ctrl_c_ended_exits_130_and_keeps_the_run(tmp_path):
+    # `ecosim run ... 2>&1 | tee log`, Ctrl-C to the group: tee is gone before the interrupted line is printed
+    out = tmp_path / "teed"
+    proc = _popen(
+        "run", "--dataset", "mnist", "--generations", "30", "--population", "2", "--out", str(out), *TINY, merged=True
+    )
+    _lines_until(proc, r"^generation 0 ", [], time.time() + 150)
+    proc.stdout.close()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=150) == 130  # was 1: rich's SystemExit from the closed pipe
+    assert (out / "checkpoints" / "LATEST").is_file()
+
+
 @pytest.mark.parametrize("command", ["show", "export", "resume", "report"])
 def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, tmp_path, capsys):
     assert main([command, str(tmp_path / "nowhere")]) == 2
