@@ -178,6 +178,12 @@ class Config:
         sections: dict[str, Any] = {}
         types = {f.name: f.default_factory for f in fields(cls)}  # type: ignore[misc]
         for name, table in data.items():
+            if name not in types and not isinstance(table, Mapping):  # `population = 2` above every [section]
+                owners = [f"[{sec}]" for sec, make in types.items() if name in {f.name for f in fields(make())}]  # type: ignore[misc]
+                where = f"; it belongs in {' or '.join(owners)}" if owners else ""
+                raise ConfigError(
+                    f"config key '{name}' is outside any section{where}; valid sections: {', '.join(types)}"
+                )
             if name not in types:
                 raise ConfigError(f"unknown config section [{name}]; valid sections: {', '.join(types)}")
             if not isinstance(table, Mapping):

@@ -189,6 +189,13 @@ def test_species_options_without_speciation_warn_once_each_and_set_stays_silent(
         assert "warning:" not in capsys.readouterr().err
 
 
+def test_python_m_ecosim_is_the_ecosim_command():
+    import ecosim
+
+    res = subprocess.run([sys.executable, "-m", "ecosim", "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == f"ecosim {ecosim.__version__}", res.stderr
+
+
 def test_resume_help_says_generations_is_the_new_total():
     flat = " ".join(ecosim("resume", "--help").stdout.split())
     assert "--generations N the new TOTAL number of generations, not additional ones" in flat

@@ -69,7 +69,13 @@ def test_unknown_keys_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="training.batchsize"):
         load_config(p)
     p.write_text("[trainer]\n")
-    with pytest.raises(ConfigError, match="trainer"):
+    with pytest.raises(ConfigError, match=r"unknown config section \[trainer\]"):
+        load_config(p)
+    p.write_text("population = 2\n[training]\nbatch_size = 64\n")  # a key above every section: not a section
+    with pytest.raises(ConfigError, match=r"key 'population' is outside any section; it belongs in \[ecosystem\];"):
+        load_config(p)
+    p.write_text("popluation = 2\n")
+    with pytest.raises(ConfigError, match=r"key 'popluation' is outside any section; valid sections"):
         load_config(p)
 
 

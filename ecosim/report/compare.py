@@ -386,7 +386,10 @@ def compute_figure(groups: Mapping[str, Sequence[RunLogs]], title: str = "", bud
         whole.set_ylim(bottom, top + 0.5)
         if bottom > low:  # say what the cut hides
             hidden = sum(int((y < bottom).sum()) for _, y in finite)
-            whole.set_title(f"axis from {bottom:.1f}%: {hidden} early points below it (lowest {low:.1f}%)", fontsize=9)
+            whole.set_title(
+                f"axis from {bottom:.1f}%: {hidden} early point{'s' * (hidden != 1)} below it (lowest {low:.1f}%)",
+                fontsize=9,
+            )
         right = budget or max(float(x.max()) for x, _ in finite)
         left = right / 10
         seen, last = [], []  # per run reaching the window: its values there (and the one it enters with), its last
