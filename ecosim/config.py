@@ -179,7 +179,7 @@ class Config:
         types = {f.name: f.default_factory for f in fields(cls)}  # type: ignore[misc]
         for name, table in data.items():
             if name not in types and not isinstance(table, Mapping):  # `population = 2` above every [section]
-                owners = [f"[{sec}]" for sec, make in types.items() if name in {f.name for f in fields(make())}]  # type: ignore[misc]
+                owners = [f"[{sec}]" for sec, keys in cls().to_dict().items() if name in keys]
                 where = f"; it belongs in {' or '.join(owners)}" if owners else ""
                 raise ConfigError(
                     f"config key '{name}' is outside any section{where}; valid sections: {', '.join(types)}"

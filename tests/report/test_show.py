@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -424,6 +425,27 @@ def test_from_log_draws_architecture_and_lineage_without_weights(tmp_path):
         written = write_pictures(run, network_id=3, from_log=True)
     assert set(written) == {"architecture", "lineage"}
     assert all(_valid(p, "png") for p in written.values())
+
+
+def test_a_generation_whose_champion_was_kept_later_says_which_weights_the_kernels_show(tmp_path):
+    run = _run(tmp_path, ONE_CONV, kept={5: ONE_CONV})  # network 5 is generation 2's champion
+    weights = init_weights(ONE_CONV, np.random.default_rng(1), 0.1)
+    for saved_at, warned in ((2, False), (4, True)):  # the engine saves the file again each time 5 is champion
+        save_network(RunDir(run).champion_file(5), ONE_CONV, weights, {"network_id": 5, "generation": saved_at})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            write_pictures(run, generation=2, out_dir=tmp_path / f"at{saved_at}")
+        said = [str(w.message) for w in caught if "kept once" in str(w.message)]
+        assert said == (
+            [
+                "network 5's weights are kept once, as last saved: after generation 4, where it was champion again, "
+                "not after generation 2; the kernels picture shows those"
+            ]
+            if warned
+            else []
+        )
+    title = kernels_figure(ONE_CONV, weights, source="weights after generation 4, fitness 80.00%").get_suptitle()
+    assert title.endswith("mix shapes, weights after generation 4, fitness 80.00%)")
 
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "experiments" / "archive" / "compare"

@@ -55,7 +55,7 @@ def _empty(genome: Genome) -> Figure:
     return fig
 
 
-def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None) -> Figure:
+def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None, source: str = "") -> Figure:
     """The learned weights of every conv layer as images: one tile per kernel, in its own shape.
 
     One panel per conv layer (top to bottom). Tiles are in node order, up to
@@ -71,6 +71,7 @@ def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None)
         genome: the architecture.
         weights: its gene weights (conv genes ``(C_in, h, w)``).
         channel: ``None`` to average input channels (default), or an input-channel index.
+        source: which weights these are, added to the title (e.g. ``"after generation 3, fitness 92.6%"``).
 
     Returns:
         A matplotlib :class:`~matplotlib.figure.Figure` (no pyplot state).
@@ -137,7 +138,8 @@ def kernels_figure(genome: Genome, weights: Weights, channel: int | None = None)
         )
         if image is not None:
             fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
-    fig.suptitle(f"Learned kernels ({mixed} of {len(convs)} conv layers mix shapes)", fontsize=9)
+    where = f", {source}" if source else ""
+    fig.suptitle(f"Learned kernels ({mixed} of {len(convs)} conv layers mix shapes{where})", fontsize=9)
     return fig
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -137,6 +138,14 @@ def _refuse_pack_without_log(layout: RunDir, from_log: bool) -> None:
             f"{str(layout.root)!r} is a pack of a run's logs (ecosim.store.archive): it holds no weights; "
             "give --from-log (from_log=True) to draw the architecture and lineage from its logs"
         )
+
+
+def _kept_metadata(layout: RunDir, network_id: int | None, champion: bool) -> dict[str, Any]:
+    """The metadata of the weights file ``show`` drew (the run's champion, else the kept file)."""
+    path = layout.champion if champion or network_id is None else layout.champion_file(network_id)
+    if not path.is_file():  # runs from before kept files: the champion itself
+        path = layout.champion
+    return load_network(path)[2] if path.is_file() else {}
 
 
 def _logged_layers(networks: pd.DataFrame, network_id: int) -> str | None:
@@ -300,7 +309,19 @@ def write_pictures(
         "architecture": save_figure(architecture_figure(genome, weights), out / f"{stem}-architecture.{fmt}", fmt)
     }
     if weights is not None:
-        written["kernels"] = save_figure(kernels_figure(genome, weights), out / f"{stem}-kernels.{fmt}", fmt)
+        meta = _kept_metadata(layout, nid, network_id is None and generation is None)
+        kept_at = meta.get("generation")
+        if generation is not None and kept_at is not None and int(kept_at) != int(generation):
+            warnings.warn(
+                f"network {nid}'s weights are kept once, as last saved: after generation {kept_at}, where it was "
+                f"champion again, not after generation {generation}; the kernels picture shows those",
+                stacklevel=2,
+            )
+        source = "" if kept_at is None else f"weights after generation {kept_at}"
+        if source and meta.get("fitness") is not None:
+            source += f", fitness {100 * float(meta['fitness']):.2f}%"
+        figure = kernels_figure(genome, weights, source=source)
+        written["kernels"] = save_figure(figure, out / f"{stem}-kernels.{fmt}", fmt)
     else:
         warnings.warn(f"weights of network {nid} were not kept: no kernels picture", stacklevel=2)
     if lin is not None:
