@@ -82,6 +82,7 @@ from ecosim.report.tables import (
     format_table,
     markdown_table,
     rich_table,
+    run_champion,
     table_one,
     table_one_of_groups,
 )
@@ -192,9 +193,13 @@ def write_report(
             if not RunDir(r.run_dir).champion.is_file():  # logs without a champion file: nothing to draw
                 continue
             label = r.name or f"run{i}"
+            final = r.column("champion_id").get(r.last_generation)  # the network the text's line names
             try:
                 written[f"{exp.slug}/{label}/champion-architecture"] = architecture_picture(
-                    r.run_dir, out / f"{exp.slug}-champions" / label, fmt
+                    r.run_dir,
+                    out / f"{exp.slug}-champions" / label,
+                    fmt,
+                    None if final is None or pd.isna(final) else int(final),
                 )
             except (ShowError, CheckpointError) as exc:
                 warnings.warn(f"{r.run_dir}: no champion architecture picture ({exc})", stacklevel=2)
@@ -299,6 +304,7 @@ __all__ = [
     "replicate_problems",
     "report_notes",
     "rich_table",
+    "run_champion",
     "series",
     "settings",
     "table_one",

@@ -114,6 +114,21 @@ def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int
     return pd.DataFrame.from_records(records).set_index("slug")
 
 
+def run_champion(generations: pd.DataFrame) -> tuple[int, float, int] | None:
+    """The run's champion by its generations log: ``(network_id, fitness, generation)`` of the first
+    generation champion with the highest fitness. The engine saves its champion
+    (``champion.safetensors``, what ``ecosim show`` and ``ecosim export`` use) only on a strictly
+    higher fitness, so this is that network. ``None`` for a log without ``champion_id``.
+    """
+    if not {"generation", "champion_id", "champion_fitness"} <= set(generations.columns):
+        return None
+    rows = generations[generations["champion_id"].notna() & generations["champion_fitness"].notna()]
+    if rows.empty:
+        return None
+    top = rows.sort_values("generation", kind="stable").loc[lambda d: d["champion_fitness"].idxmax()]
+    return int(top["champion_id"]), float(top["champion_fitness"]), int(top["generation"])
+
+
 def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
     """The final champion of every run: the best network of its last logged generation (issue 7).
 
@@ -124,7 +139,9 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
         One row per run with ``experiment`` (slug), ``run`` (its name), ``run_dir`` (its
         directory, as given), ``generation``, ``champion_id``,
         ``fitness``, ``parameters`` and ``layers`` (the genome summary, e.g. ``C10s1x1[3x3,...]-F10``;
-        ``None`` where neither log holds it).
+        ``None`` where neither log holds it), and the run's champion (:func:`run_champion`, the network
+        ``ecosim show`` and ``export`` use): ``run_champion_id``, ``run_champion_fitness``,
+        ``run_champion_generation`` (``None``/NaN where the log has no champion ids).
     """
     rows = []
     for exp, group in groups.items():
@@ -134,6 +151,7 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
             fit = r.column("champion_fitness").get(g)
             params = r.column("champion_parameters").get(g)
             layers = r.column("champion_layers").get(g)
+            best = run_champion(r.generations)
             rows.append(
                 {
                     "experiment": exp.slug,
@@ -146,17 +164,35 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                     "layers": None
                     if layers is None or (isinstance(layers, float) and math.isnan(layers))
                     else str(layers),
+                    "run_champion_id": None if best is None else best[0],
+                    "run_champion_fitness": math.nan if best is None else best[1],
+                    "run_champion_generation": None if best is None else best[2],
                 }
             )
     return pd.DataFrame(
-        rows, columns=["experiment", "run", "run_dir", "generation", "champion_id", "fitness", "parameters", "layers"]
+        rows,
+        columns=[
+            "experiment",
+            "run",
+            "run_dir",
+            "generation",
+            "champion_id",
+            "fitness",
+            "parameters",
+            "layers",
+            "run_champion_id",
+            "run_champion_fitness",
+            "run_champion_generation",
+        ],
     )
 
 
 def champion_line(row: Any) -> str:
     """One line per final champion, naming its run directory (the experiment slug is not a folder).
 
-    ``mnist-speciation, runs/mnist/seed0, generation 19: C10s1x1[3x3]-F10, 78,510 parameters, fitness 97.12%``
+    ``mnist-speciation, runs/mnist/seed0, generation 19: network 412, C10s1x1[3x3]-F10, 78,510 parameters,
+    fitness 97.12%``, and where the run's champion (the best ever, which ``ecosim show`` and ``export``
+    use) is another network: ``; the run's champion is network 388 (97.30% at generation 17)``.
     """
     layers = row["layers"] or "layers not logged"
     params = (
@@ -166,7 +202,15 @@ def champion_line(row: Any) -> str:
     )
     fit = "" if pd.isna(row["fitness"]) else f", fitness {100.0 * float(row['fitness']):.2f}%"
     where = row.get("run_dir") or row["run"]
-    return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {layers}, {params}{fit}"
+    cid, best = row.get("champion_id"), row.get("run_champion_id")
+    net = "" if cid is None or pd.isna(cid) else f"network {int(cid)}, "
+    other = ""
+    if best is not None and not pd.isna(best) and (cid is None or pd.isna(cid) or int(best) != int(cid)):
+        other = (
+            f"; the run's champion (show, export) is network {int(best)} "
+            f"({100.0 * float(row['run_champion_fitness']):.2f}% at generation {int(row['run_champion_generation'])})"
+        )
+    return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {net}{layers}, {params}{fit}{other}"
 
 
 def format_cell(highest: float, mean: float, std: float) -> str:

@@ -234,8 +234,9 @@ def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
     # not a terminal: the table is Markdown, one line per row, and the final champions follow
     assert "| MNIST (with speciation) | 3 | 3 | 93.40% (93.20 ± 0.20) |" in printed
     # the run directory as given, not "<experiment>/<run>", which is no folder
-    assert f"mnist-speciation, {runs[1]}, generation 4: F64-F10, 8,251 parameters, fitness 94.20%" in " ".join(
-        printed.split()
+    assert (
+        f"mnist-speciation, {runs[1]}, generation 4: network 400, F64-F10, 8,251 parameters, fitness 94.20%"
+        in " ".join(printed.split())
     )
     assert captured.err == ""  # no warnings for distinct seeds
 
@@ -646,3 +647,33 @@ def test_runner_compute_budget_is_the_runs_train_macs_and_a_spent_run_is_finishe
     assert kept.config.run.train_macs == 4e9 and kept.status == "finished"
     assert runner.main([str(config), "--out", str(out), "--train-macs", "1e9", "--set", "run.train_macs=2e9"]) == 2
     assert runner.main([str(config), "--out", str(out), "--train-macs", "-1", "--dry-run"]) == 2
+
+
+def test_the_run_champion_is_the_first_generation_champion_of_the_highest_fitness_and_the_line_names_both():
+    import pandas as pd
+
+    from ecosim.report.tables import champion_line, run_champion
+
+    gens = pd.DataFrame(
+        {"generation": [0, 1, 2, 3], "champion_id": [2, 5, 9, 7], "champion_fitness": [0.80, 0.93, 0.93, 0.91]}
+    )
+    assert run_champion(gens) == (5, 0.93, 1)  # the engine saves its champion on a strictly higher fitness only
+    assert run_champion(gens.drop(columns="champion_id")) is None
+    row = {
+        "experiment": "mnist-speciation",
+        "run": "seed0",
+        "run_dir": "runs/seed0",
+        "generation": 3,
+        "champion_id": 7,
+        "fitness": 0.91,
+        "parameters": 7850,
+        "layers": "F10",
+        "run_champion_id": 5,
+        "run_champion_fitness": 0.93,
+        "run_champion_generation": 1,
+    }
+    assert champion_line(row) == (
+        "mnist-speciation, runs/seed0, generation 3: network 7, F10, 7,850 parameters, fitness 91.00%; "
+        "the run's champion (show, export) is network 5 (93.00% at generation 1)"
+    )
+    assert champion_line({**row, "run_champion_id": 7}).endswith("fitness 91.00%")  # one network: named once

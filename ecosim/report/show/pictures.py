@@ -36,6 +36,7 @@ from ecosim.report.show._common import ShowError, WeightsNotKeptError, check_for
 from ecosim.report.show.architecture import architecture_figure, genome_from_summary
 from ecosim.report.show.kernels import kernels_figure
 from ecosim.report.show.lineage import lineage, lineage_figure
+from ecosim.report.tables import run_champion
 from ecosim.store.logs import read_generations, read_networks
 from ecosim.store.networks import load_network
 from ecosim.store.rundir import RunDir
@@ -108,27 +109,25 @@ def _input_shape(layout: RunDir) -> tuple[int, int, int]:
 
 
 def _logged_run_champion(layout: RunDir, networks: pd.DataFrame) -> int:
-    """The run's champion by its logs: the first generation champion of the highest fitness the generations log
-    records (the engine replaces its champion only on a strictly higher fitness), else the networks log's best row.
+    """The run's champion by its logs (:func:`~ecosim.report.tables.run_champion`), else the networks
+    log's best row (highest fitness, earliest generation, lowest id).
 
     Raises:
         ShowError: no scored network in the logs.
     """
     try:
-        gens = read_generations(layout.root)
+        best = run_champion(read_generations(layout.root))
     except Exception:  # noqa: BLE001 -- no readable generations log: the networks log decides
-        gens = pd.DataFrame()
-    if {"champion_id", "champion_fitness"} <= set(gens.columns):
-        gens = gens[gens["champion_id"].notna() & gens["champion_fitness"].notna()].sort_values("generation")
-        if not gens.empty:
-            return int(gens.loc[gens["champion_fitness"].idxmax(), "champion_id"])
+        best = None
+    if best is not None:
+        return best[0]
     rows = networks[networks["fitness"].notna()] if "fitness" in networks else networks.iloc[0:0]
     if "status" in rows:
         rows = rows[rows["status"].fillna("ok") == "ok"]
     if rows.empty:
         raise ShowError(f"run {str(layout.root)!r} has no scored network in its logs")
-    best = rows.sort_values(["fitness", "generation", "network_id"], ascending=[False, True, True], kind="stable")
-    return int(best["network_id"].iloc[0])
+    top = rows.sort_values(["fitness", "generation", "network_id"], ascending=[False, True, True], kind="stable")
+    return int(top["network_id"].iloc[0])
 
 
 def _refuse_pack_without_log(layout: RunDir, from_log: bool) -> None:
@@ -329,13 +328,15 @@ def write_pictures(
     return written
 
 
-def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png") -> Path:
+def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png", network_id: int | None = None) -> Path:
     """Write the final champion's architecture picture (for ``ecosim report``), ``champion-architecture.<fmt>``.
 
     Args:
-        run_dir: the run directory (its ``champion.safetensors`` is drawn).
+        run_dir: the run directory.
         out_dir: output folder (created if needed).
         fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
+        network_id: the network to draw from its kept file (``ecosim report`` gives the last
+            generation's champion, which its text lists); ``None``, or not kept: ``champion.safetensors``.
 
     Returns:
         The path written.
@@ -348,7 +349,8 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png")
     layout.refuse_pack("show")
     if not layout.champion.is_file():
         raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
-    genome, weights, _ = load_network(layout.champion)
+    kept = layout.champion_file(network_id) if network_id is not None else layout.champion
+    genome, weights, _ = load_network(kept if kept.is_file() else layout.champion)
     return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
 
 
