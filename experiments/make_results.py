@@ -210,7 +210,7 @@ def variant(r: RunLogs) -> str:
         parts.append(f"protection {e.protect_new_structure}{only}")
     if m.resize_dimension != "uniform":
         parts.append(f"resize dimension by {m.resize_dimension}")
-    if e.offspring is not None and e.offspring != -(-e.population // 2):  # ecosim's default: half the population
+    if _names_offspring(r):  # ecosim's default: half the population
         parts.append(f"{e.offspring} offspring per generation")
     if e.settle:
         of = "the compute budget" if r.config.run.train_macs > 0 else "the generations"
@@ -701,13 +701,23 @@ def equal_compute(
 
 
 def offspring_counts(evo: list[RunLogs]) -> str:
-    """Offspring per generation over the evolution runs: ``"8"``, or ``"8 (4 in the set-ups that say so)"``."""
+    """Offspring per generation over the evolution runs: ``"8"``, or ``"8 (4 in the set-ups that say so)"``.
+
+    The usual count is that of the runs at the default (half the population, which :func:`variant`
+    does not name); the set-ups that change it say so in their own text."""
     counts = Counter(r.config.ecosystem.offspring for r in evo)
     if not counts:
         return ""
-    usual = counts.most_common(1)[0][0]
+    default = Counter(r.config.ecosystem.offspring for r in evo if not _names_offspring(r))
+    usual = (default or counts).most_common(1)[0][0]
     others = ", ".join(str(k) for k in sorted(counts) if k != usual)
     return f"{usual} ({others} in the set-ups that say so)" if others else str(usual)
+
+
+def _names_offspring(r: RunLogs) -> bool:
+    """Whether :func:`variant` names the run's offspring count (it differs from half the population)."""
+    e = r.config.ecosystem
+    return e.offspring is not None and e.offspring != -(-e.population // 2)
 
 
 def trained_per_generation(r: RunLogs, last: int) -> float:

@@ -121,6 +121,8 @@ def test_variant_labels_every_option_off_the_papers_set_up(tmp_path, make_result
     assert make_results.variant(c) == "4 offspring per generation"
     assert make_results.offspring_counts([c, d, d]) == "8 (4 in the set-ups that say so)"  # the Budget line
     assert make_results.offspring_counts([d]) == "8"
+    # more runs that name their count than runs at the default: the default is still the usual one
+    assert make_results.offspring_counts([c, c, d]) == "8 (4 in the set-ups that say so)"
 
 
 def test_runs_shorter_than_every_budget_are_reported_at_their_own_length(tmp_path, make_results, monkeypatch):
