@@ -32,7 +32,9 @@ comes as ``torch.jit.Error``, whose text starts with ``The following operation f
 TorchScript interpreter.`` and the interpreter's traceback (about 20 lines); its last line is the
 clear message, e.g. ``builtins.ValueError: expects float images of shape (N, 1, 28, 28) in
 [0, 1]; got shape [2, 3, 28, 28]``. ONNX Runtime checks shape and dtype against the model's
-declared input.
+declared input. Float64 images (numpy's default dtype) compute as float32 in TorchScript; a
+``pt2`` program refuses them in one line, ``RuntimeError: Tensor dtype mismatch! Expected: Float,
+Got: double`` (call ``.float()`` first).
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ class NormalisedClassifier(nn.Module):
         self.register_buffer("std", torch.tensor([float(s) for s in std], dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, images: Tensor) -> Tensor:
-        """Log-probabilities of ``images`` in ``[0, 1]``; see the class docstring.
+        """Log-probabilities of ``images`` in ``[0, 1]``, any float dtype (computed in float32); see the class.
 
         Raises:
             ValueError: integer images (e.g. uint8 0..255: divide by 255 first), values outside
@@ -156,7 +158,8 @@ class NormalisedClassifier(nn.Module):
                 images = _checked_images()(images, c, h, w)
             else:
                 images = _check_images(images, c, h, w)
-        return self.net((images - self.mean) / self.std)
+        # float64 (numpy's default, e.g. ``torch.tensor(x) / 255``) computes as float32, the weights' dtype
+        return self.net((images.to(self.mean.dtype) - self.mean) / self.std)
 
     def extra_repr(self) -> str:
         shape = "" if self.input_shape is None else f", input_shape={self.input_shape}"

@@ -254,6 +254,12 @@ def test_wrong_inputs_are_short_clear_errors(exported, fmt):
     path = str(exported / FILES[fmt])
     model = torch.export.load(path).module() if fmt == "pt2" else torch.jit.load(path)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    images = torch.rand(3, 1, 28, 28).double()  # numpy's default dtype (`torch.tensor(x) / 255`)
+    if fmt == "pt2":  # the program guards its input's dtype: one line (was an error inside the first conv)
+        with pytest.raises(RuntimeError, match=r"^Tensor dtype mismatch! Expected: Float, Got: double$"):
+            model(images)
+    else:  # computed as float32, the weights' dtype
+        assert torch.equal(model(images), model(images.float()))
     channels = "images.size()[1] == 1" if fmt == "pt2" else r"(N, 1, 28, 28)"
     with pytest.raises(Exception, match=re.escape(channels)) as info:
         model(torch.rand(2, 3, 28, 28))  # an RGB image into an MNIST model
