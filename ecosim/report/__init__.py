@@ -190,16 +190,17 @@ def write_report(
         for i, r in enumerate(group):  # the final champion's architecture (Fig. 7 kernel stacks)
             from ecosim.report.show import ShowError, architecture_picture
 
-            if not RunDir(r.run_dir).champion.is_file():  # logs without a champion file: nothing to draw
-                continue
-            label = r.name or f"run{i}"
             final = r.column("champion_id").get(r.last_generation)  # the network the text's line names
+            final = None if final is None or pd.isna(final) else int(final)
+            if not RunDir(r.run_dir).champion.is_file() and (final is None or not RunDir(r.run_dir).is_pack):
+                continue  # logs without a champion file: nothing to draw (a pack: drawn from its logs)
+            label = r.name or f"run{i}"
             try:
                 written[f"{exp.slug}/{label}/champion-architecture"] = architecture_picture(
                     r.run_dir,
                     out / f"{exp.slug}-champions" / label,
                     fmt,
-                    None if final is None or pd.isna(final) else int(final),
+                    final,
                 )
             except (ShowError, CheckpointError) as exc:
                 warnings.warn(f"{r.run_dir}: no champion architecture picture ({exc})", stacklevel=2)

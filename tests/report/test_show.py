@@ -464,6 +464,10 @@ def test_a_pack_is_drawn_from_its_logs_its_champion_the_best_logged_and_a_wrong_
     assert set(written) == {"architecture", "lineage"}
     assert written["architecture"].name == f"net-{int(best['network_id']):06d}-architecture.png"
     assert all(_valid(p, "png") for p in written.values())
+    from ecosim.cli import main
+
+    assert main(["report", str(pack), "--out", str(tmp_path / "report")]) == 0  # its champion drawn from the logs
+    assert _valid(tmp_path / "report" / "mnist-levers-anneal-champions" / "seed0" / "champion-architecture.png", "png")
     copy = shutil.copytree(pack, tmp_path / "pack")  # the same logs under another dataset's name
     config = (copy / "config.toml").read_text(encoding="utf-8")
     (copy / "config.toml").write_text(config.replace('dataset = "mnist"', 'dataset = "cifar10"'), encoding="utf-8")

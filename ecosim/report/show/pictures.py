@@ -336,7 +336,8 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png",
         out_dir: output folder (created if needed).
         fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
         network_id: the network to draw from its kept file (``ecosim report`` gives the last
-            generation's champion, which its text lists); ``None``, or not kept: ``champion.safetensors``.
+            generation's champion, which its text lists); ``None``, or not kept: ``champion.safetensors``;
+            in a pack of a run's logs, its genome from the networks log (:func:`resolve_network`).
 
     Returns:
         The path written.
@@ -346,6 +347,9 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png",
     """
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
+    if layout.is_pack and network_id is not None:  # a pack keeps no weights: the genome from its networks log
+        _, genome, _ = resolve_network(layout.root, network_id, from_log=True)
+        return save_figure(architecture_figure(genome, None), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
     layout.refuse_pack("show")
     if not layout.champion.is_file():
         raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
