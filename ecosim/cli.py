@@ -285,7 +285,11 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
         "shapes stacked on their shared centre tile as in the paper's Fig. 7), its learned kernels (one "
         "tile per kernel in its own shape, channels averaged) and its lineage back to generation 0.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    p.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        help="a run directory, or a pack of a run's logs (experiments/archive_runs.py: with --from-log and --out)",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--network",
@@ -300,11 +304,12 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="image format (default: png)"
     )
-    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN_DIR/show)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: RUN_DIR/show; a pack needs it)")
     p.add_argument(
         "--from-log",
         action="store_true",
-        help="rebuild the genome from the networks log when its weights were not kept (architecture and lineage only)",
+        help="rebuild the genome from the networks log when its weights were not kept, as in a pack "
+        "(architecture and lineage only)",
     )
     p.set_defaults(func=_cmd_show)
     return p

@@ -1078,7 +1078,7 @@ def budget_section(
     commands: Sequence[str],
     budgets: list[int],
 ) -> list[str]:
-    """The title, Budget (machine, sizes, protocol, runs left out or from earlier rows), Commands and Set-ups."""
+    """The title, and Budget: machine, sizes, protocol, runs left out or from earlier rows, and the commands."""
     cfg = evo[0].config
     e, t = cfg.ecosystem, cfg.training
     gens = sorted({r.last_generation + 1 for r in evo})
@@ -1132,7 +1132,7 @@ def budget_section(
 
 
 def table_one_section(evo: list[RunLogs], budgets: list[int]) -> list[str]:
-    """Table I at each budget, the paper's row under each of its experiments."""
+    """Set-ups (what each variant changes), then Table I at each budget, the paper's row under its experiments."""
     lines = [
         *setups(evo),
         "",

@@ -83,6 +83,7 @@ from ecosim.report.tables import (
     markdown_table,
     rich_table,
     run_champion,
+    saved_champion,
     table_one,
     table_one_of_groups,
 )
@@ -306,6 +307,7 @@ __all__ = [
     "report_notes",
     "rich_table",
     "run_champion",
+    "saved_champion",
     "series",
     "settings",
     "table_one",

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecosim.errors import EcosimError
 from ecosim.report.runs import (
     Experiment,
     ReportError,
@@ -22,6 +23,8 @@ from ecosim.report.runs import (
     group_runs,
     warn_replicates,
 )
+from ecosim.store.networks import load_network
+from ecosim.store.rundir import RunDir
 
 #: Table I metrics: generation-log column → column header of the paper.
 METRICS: dict[str, str] = {
@@ -118,7 +121,9 @@ def run_champion(generations: pd.DataFrame) -> tuple[int, float, int] | None:
     """The run's champion by its generations log: ``(network_id, fitness, generation)`` of the first
     generation champion with the highest fitness. The engine saves its champion
     (``champion.safetensors``, what ``ecosim show`` and ``ecosim export`` use) only on a strictly
-    higher fitness, so this is that network. ``None`` for a log without ``champion_id``.
+    higher fitness, so this is that network, except for a tie within one generation of an
+    asynchronous run (the file keeps the species step that finished first; :func:`saved_champion`
+    reads the file itself). ``None`` for a log without ``champion_id``.
     """
     if not {"generation", "champion_id", "champion_fitness"} <= set(generations.columns):
         return None
@@ -127,6 +132,21 @@ def run_champion(generations: pd.DataFrame) -> tuple[int, float, int] | None:
         return None
     top = rows.sort_values("generation", kind="stable").loc[lambda d: d["champion_fitness"].idxmax()]
     return int(top["champion_id"]), float(top["champion_fitness"]), int(top["generation"])
+
+
+def saved_champion(run_dir: str | Path) -> tuple[int, float, int] | None:
+    """The run's champion as ``champion.safetensors`` holds it: ``(network_id, fitness, generation)``
+    from its metadata; ``None`` without the file (a pack) or without those fields (older files)."""
+    path = RunDir(run_dir).champion
+    if not path.is_file():
+        return None
+    try:
+        meta = load_network(path)[2]
+    except EcosimError:  # a damaged file: the logs decide
+        return None
+    if any(meta.get(k) is None for k in ("network_id", "fitness", "generation")):
+        return None
+    return int(meta["network_id"]), float(meta["fitness"]), int(meta["generation"])
 
 
 def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
@@ -151,7 +171,7 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
             fit = r.column("champion_fitness").get(g)
             params = r.column("champion_parameters").get(g)
             layers = r.column("champion_layers").get(g)
-            best = run_champion(r.generations)
+            best = saved_champion(r.run_dir) or run_champion(r.generations)
             rows.append(
                 {
                     "experiment": exp.slug,
@@ -161,15 +181,13 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                     "champion_id": None if cid is None or pd.isna(cid) else int(cid),
                     "fitness": math.nan if fit is None or pd.isna(fit) else float(fit),
                     "parameters": None if params is None or pd.isna(params) else int(params),
-                    "layers": None
-                    if layers is None or (isinstance(layers, float) and math.isnan(layers))
-                    else str(layers),
+                    "layers": str(layers) if isinstance(layers, str) else None,
                     "run_champion_id": None if best is None else best[0],
                     "run_champion_fitness": math.nan if best is None else best[1],
                     "run_champion_generation": None if best is None else best[2],
                 }
             )
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         rows,
         columns=[
             "experiment",
@@ -185,6 +203,9 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
             "run_champion_generation",
         ],
     )
+    for column in ("champion_id", "parameters", "run_champion_id", "run_champion_generation"):
+        frame[column] = frame[column].astype("Int64")  # ids stay integers in champions.csv (no "12.0")
+    return frame
 
 
 def champion_line(row: Any) -> str:
@@ -192,9 +213,11 @@ def champion_line(row: Any) -> str:
 
     ``mnist-speciation, runs/mnist/seed0, generation 19: network 412, C10s1x1[3x3]-F10, 78,510 parameters,
     fitness 97.12%``, and where the run's champion (the best ever, which ``ecosim show`` and ``export``
-    use) is another network: ``; the run's champion is network 388 (97.30% at generation 17)``.
+    use) is another network: ``; the run's champion (show, export) is network 388 (97.30% at generation
+    17)``, or the same network's weights of an earlier generation: ``; show and export use its
+    weights of generation 17 (97.30%)``.
     """
-    layers = row["layers"] or "layers not logged"
+    layers = row["layers"] if isinstance(row["layers"], str) and row["layers"] else "layers not logged"
     params = (
         "? parameters"
         if row["parameters"] is None or pd.isna(row["parameters"])
@@ -205,11 +228,14 @@ def champion_line(row: Any) -> str:
     cid, best = row.get("champion_id"), row.get("run_champion_id")
     net = "" if cid is None or pd.isna(cid) else f"network {int(cid)}, "
     other = ""
-    if best is not None and not pd.isna(best) and (cid is None or pd.isna(cid) or int(best) != int(cid)):
-        other = (
-            f"; the run's champion (show, export) is network {int(best)} "
-            f"({100.0 * float(row['run_champion_fitness']):.2f}% at generation {int(row['run_champion_generation'])})"
-        )
+    if best is not None and not pd.isna(best):
+        best_fit, best_gen = 100.0 * float(row["run_champion_fitness"]), int(row["run_champion_generation"])
+        if cid is None or pd.isna(cid) or int(best) != int(cid):
+            other = (
+                f"; the run's champion (show, export) is network {int(best)} ({best_fit:.2f}% at generation {best_gen})"
+            )
+        elif best_gen != int(row["generation"]):  # the same network, its weights of an earlier generation
+            other = f"; show and export use its weights of generation {best_gen} ({best_fit:.2f}%)"
     return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {net}{layers}, {params}{fit}{other}"
 
 

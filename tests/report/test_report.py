@@ -676,4 +676,9 @@ def test_the_run_champion_is_the_first_generation_champion_of_the_highest_fitnes
         "mnist-speciation, runs/seed0, generation 3: network 7, F10, 7,850 parameters, fitness 91.00%; "
         "the run's champion (show, export) is network 5 (93.00% at generation 1)"
     )
-    assert champion_line({**row, "run_champion_id": 7}).endswith("fitness 91.00%")  # one network: named once
+    same = {**row, "run_champion_id": 7, "run_champion_fitness": 0.91, "run_champion_generation": 3}
+    assert champion_line(same).endswith("fitness 91.00%")  # one network, its last weights: named once
+    assert champion_line({**same, "run_champion_fitness": 0.93, "run_champion_generation": 1}).endswith(
+        "fitness 91.00%; show and export use its weights of generation 1 (93.00%)"
+    )
+    assert ", generation 3: network 7, layers not logged, " in champion_line({**row, "layers": float("nan")})

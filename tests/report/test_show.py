@@ -438,7 +438,7 @@ def test_a_generation_whose_champion_was_kept_later_says_which_weights_the_kerne
         said = [str(w.message) for w in caught if "kept once" in str(w.message)]
         assert said == (
             [
-                "network 5's weights are kept once, as last saved: after generation 4, where it was champion again, "
+                "network 5's weights are kept once, as last saved: after generation 4, where it was saved again, "
                 "not after generation 2; the kernels picture shows those"
             ]
             if warned
@@ -459,7 +459,7 @@ def test_a_pack_is_drawn_from_its_logs_its_champion_the_best_logged_and_a_wrong_
     pack = ARCHIVE / "mnist-levers-anneal" / "seed0"  # a real run's pack, as committed
     networks = read_networks(pack)
     best = networks.sort_values(["fitness", "generation"], ascending=[False, True]).iloc[0]
-    with pytest.warns(UserWarning, match="no kernels picture"):
+    with pytest.warns(UserWarning, match="a pack keeps no weights: no kernels picture"):
         written = write_pictures(pack, from_log=True, out_dir=tmp_path / "show")
     assert set(written) == {"architecture", "lineage"}
     assert written["architecture"].name == f"net-{int(best['network_id']):06d}-architecture.png"
@@ -503,6 +503,25 @@ def test_stale_kept_file_whose_genome_differs_from_the_log_raises(tmp_path):
     save_network(RunDir(run).champion_file(3), MULTI_CONV, init_weights(MULTI_CONV, np.random.default_rng(1)))
     with pytest.raises(ShowError, match="stale"):
         write_pictures(run, network_id=3)
+
+
+def test_the_report_picture_of_a_network_not_kept_is_its_logged_genome_not_the_champion(tmp_path):
+    import matplotlib
+
+    from ecosim.report import saved_champion
+
+    run = _run(tmp_path, ONE_CONV)  # the champion (7) is a CNN; network 5 was never kept: an MLP in the log
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # titles as text
+        svg = architecture_picture(run, tmp_path / "report", "svg", network_id=5).read_text(encoding="utf-8")
+    assert MLP.summary() in svg and ONE_CONV.summary() not in svg
+    assert saved_champion(run) is None  # the file's metadata has no generation: the logs decide
+    save_network(
+        RunDir(run).champion,
+        ONE_CONV,
+        init_weights(ONE_CONV, np.random.default_rng(0), 0.1),
+        {"network_id": 7, "fitness": 0.9, "generation": 3},
+    )
+    assert saved_champion(run) == (7, 0.9, 3)
 
 
 def test_architecture_picture_for_the_report(tmp_path):

@@ -131,7 +131,7 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
     for argv, named in (
         (["resume", str(pack)], "is a pack of a run's logs"),
         (["run", "--dataset", "mnist", "--generations", "1", "--out", str(pack)], "holds a pack of a run's logs"),
-        (["show", str(pack)], "it holds no weights; give --from-log"),
+        (["show", str(pack)], "it holds no weights; give --from-log and --out DIR"),
         (["show", str(pack), "--generation", "3", "--from-log"], "give --out DIR"),  # its default folder is in the pack
         (["export", str(pack)], "it holds no weights to export"),
         (["report", str(pack)], "the report of a pack needs --out"),  # its default folder is in the pack

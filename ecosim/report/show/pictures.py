@@ -28,7 +28,7 @@ import pandas as pd
 
 from ecosim.config import load_config
 from ecosim.data.record import INPUT_SHAPES
-from ecosim.errors import CheckpointError
+from ecosim.errors import CheckpointError, ConfigError
 from ecosim.genome.genome import Genome
 from ecosim.genome.weights import Weights
 from ecosim.report.runs import _read_log
@@ -99,7 +99,10 @@ def _input_shape(layout: RunDir) -> tuple[int, int, int]:
     for path in candidates:
         if path.is_file():
             return load_network(path)[0].input_shape
-    dataset = load_config(layout.config, run_config=True).data.dataset if layout.config.is_file() else None
+    try:
+        dataset = load_config(layout.config, run_config=True).data.dataset if layout.config.is_file() else None
+    except ConfigError as exc:  # a config of another version: name the file
+        raise ShowError(f"{str(layout.config)!r}: {exc}") from None
     if dataset in INPUT_SHAPES:
         return INPUT_SHAPES[dataset]
     raise ShowError(
@@ -135,7 +138,7 @@ def _refuse_pack_without_log(layout: RunDir, from_log: bool) -> None:
     if layout.is_pack and not from_log:
         raise CheckpointError(
             f"{str(layout.root)!r} is a pack of a run's logs (ecosim.store.archive): it holds no weights; "
-            "give --from-log (from_log=True) to draw the architecture and lineage from its logs"
+            "give --from-log and --out DIR (from_log=True, out_dir) to draw the architecture and lineage from its logs"
         )
 
 
@@ -313,7 +316,7 @@ def write_pictures(
         if generation is not None and kept_at is not None and int(kept_at) != int(generation):
             warnings.warn(
                 f"network {nid}'s weights are kept once, as last saved: after generation {kept_at}, where it was "
-                f"champion again, not after generation {generation}; the kernels picture shows those",
+                f"saved again, not after generation {generation}; the kernels picture shows those",
                 stacklevel=2,
             )
         source = "" if kept_at is None else f"weights after generation {kept_at}"
@@ -322,7 +325,8 @@ def write_pictures(
         figure = kernels_figure(genome, weights, source=source)
         written["kernels"] = save_figure(figure, out / f"{stem}-kernels.{fmt}", fmt)
     else:
-        warnings.warn(f"weights of network {nid} were not kept: no kernels picture", stacklevel=2)
+        why = "a pack keeps no weights" if layout.is_pack else f"weights of network {nid} were not kept"
+        warnings.warn(f"{why}: no kernels picture", stacklevel=2)
     if lin is not None:
         written["lineage"] = save_figure(lineage_figure(lin), out / f"{stem}-lineage.{fmt}", fmt)
     return written
@@ -335,9 +339,9 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png",
         run_dir: the run directory.
         out_dir: output folder (created if needed).
         fmt: ``"png"`` (default), ``"pdf"`` or ``"svg"``.
-        network_id: the network to draw from its kept file (``ecosim report`` gives the last
-            generation's champion, which its text lists); ``None``, or not kept: ``champion.safetensors``;
-            in a pack of a run's logs, its genome from the networks log (:func:`resolve_network`).
+        network_id: the network to draw (``ecosim report`` gives the last generation's champion,
+            which its text lists): from its kept file, else its genome from the networks log (a pack,
+            a run from before kept files; :func:`resolve_network`). ``None``: ``champion.safetensors``.
 
     Returns:
         The path written.
@@ -347,14 +351,13 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png",
     """
     fmt = check_format(fmt)
     layout = RunDir(run_dir)
-    if layout.is_pack and network_id is not None:  # a pack keeps no weights: the genome from its networks log
-        _, genome, _ = resolve_network(layout.root, network_id, from_log=True)
-        return save_figure(architecture_figure(genome, None), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
+    if network_id is not None:  # its kept file, else (a pack, an older run) its genome from the networks log
+        _, genome, weights = resolve_network(layout.root, network_id, from_log=True)
+        return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
     layout.refuse_pack("show")
     if not layout.champion.is_file():
         raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
-    kept = layout.champion_file(network_id) if network_id is not None else layout.champion
-    genome, weights, _ = load_network(kept if kept.is_file() else layout.champion)
+    genome, weights, _ = load_network(layout.champion)
     return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
 
 
