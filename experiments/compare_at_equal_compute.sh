@@ -22,6 +22,14 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 0000000, Fashion-MNIST levers-anneal and its control, seeds 3-4 (session 36): five pairs with
+# phase 0000's seeds 0-2, the anneal schedule on both sides
+for seed in 3 4; do
+  run experiments/levers/fashion-mnist-levers-anneal.toml --seeds $seed --generations 800 --train-macs 1.2e13 \
+    "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+  run experiments/baselines/fashion-mnist-C10-3x3-C20s2-3x3-anneal.toml --seeds $seed --generations 800 \
+    --train-macs 1.2e13 "${COMMON[@]}"
+done
 # Phase 000000, Fashion-MNIST width (levers-anneal-wide: levers-anneal with 4 kernels per node mutation),
 # three seeds beside the best baseline's three and levers-anneal's
 for seed in 0 1 2; do
