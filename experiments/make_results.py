@@ -22,7 +22,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecosim.errors import EcosimError, one_line
 from ecosim.report import format_cell, load_runs, table_one, write_report
-from ecosim.report.compare import runs_needed, welch_difference
+from ecosim.report.compare import AtCompute, runs_needed, welch_difference
 from ecosim.report.runs import RunLogs
 from ecosim.store.rundir import enclosing_run
 
@@ -653,6 +653,7 @@ def equal_compute(
                 for f in fractions
             ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += smaller_budget_deltas(logged, readings, budget)
         if best_base in groups and best_base not in old:
             lines += cost_and_generations(groups, best_base, budget)
         if groups:
@@ -697,6 +698,51 @@ def equal_compute(
                 + (f"; final champions {', '.join(f'`{f}`' for f in finals)}." if finals else ".")
             )
         lines += depth + [""]
+    return lines
+
+
+#: Fractions of the budget at which :func:`smaller_budget_deltas` compares evolution with a baseline.
+EARLY_FRACTIONS = (0.0625, 0.125, 0.25, 0.5, 1.0)
+
+
+def smaller_budget_deltas(
+    logged: Sequence[str], readings: Callable[[str, float], list[AtCompute]], budget: float
+) -> list[str]:
+    """Δ of each evolution set-up against one baseline at fractions of the budget, Welch's 95%
+    interval (:func:`interval_text`): where on the compute axis evolution leads, and where it stops.
+
+    The baseline is the one with the most runs with logs (ties: the first by name), since an
+    interval needs every run's curve; a baseline with a settle schedule trains as the paper up to
+    its settle point, so below it the two baselines are one. Empty without such a baseline of ≥ 2
+    runs or an evolution set-up of ≥ 2 runs.
+
+    Args:
+        logged: the set-up names whose runs all have logs.
+        readings: ``(name, budget) -> [AtCompute]`` per run of the set-up.
+        budget: the dataset's budget (MACs).
+    """
+    bases = [k for k in logged if k.startswith("baseline")]
+    counts = {k: len(readings(k, budget)) for k in logged}
+    ref = min(bases, key=lambda k: (-counts[k], k), default=None)
+    evolved = [k for k in logged if not k.startswith("baseline") and counts[k] >= 2]
+    if ref is None or counts[ref] < 2 or not evolved:
+        return []
+    lines = [
+        "",
+        f"Δ against {ref} ({counts[ref]} runs) at the same fractions of the budget, in points, with Welch's 95% "
+        "interval (set-ups of ≥ 2 runs; a baseline with a settle schedule trains as the paper up to its settle "
+        "point):",
+        "",
+        "| set-up | " + " | ".join(f"{f:g} budget" for f in EARLY_FRACTIONS) + " |",
+        "|---|" + "---|" * len(EARLY_FRACTIONS),
+    ]
+    for name in evolved:
+        cells = []
+        for f in EARLY_FRACTIONS:
+            sel = [a.selected_test_accuracy for a in readings(name, f * budget)]
+            base = [a.selected_test_accuracy for a in readings(ref, f * budget)]
+            cells.append(interval_text(sel, base))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
 

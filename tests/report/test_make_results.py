@@ -566,3 +566,29 @@ def test_earlier_pages_lend_their_speciation_verdicts(make_results, tmp_path):
         "- mnist, 100 generations: not separable from noise.",
     ]
     assert make_results.speciation_claim([], [page])[-1] == "- mnist, 100 generations: not separable from noise."
+
+
+def test_smaller_budget_deltas_compare_every_set_up_of_two_runs_with_the_baseline_of_most_logged_runs(make_results):
+    from ecosim.report.compare import AtCompute
+
+    scores = {  # selected test accuracy by set-up at (fraction of the budget): evolution leads early, ties late
+        "evolution, levers": {0.0625: [0.80, 0.82], 0.125: [0.85, 0.86], 0.25: [0.88, 0.89], 0.5: [0.90, 0.91]},
+        "evolution, one run": {},
+        "baseline A": {0.0625: [0.70, 0.71, 0.72], 0.125: [0.80, 0.81, 0.82], 0.25: [0.86, 0.87, 0.88]},
+        "baseline B": {},
+    }
+
+    def readings(name, budget):
+        f = budget / 100.0
+        if name == "evolution, one run" or name == "baseline B":
+            return [AtCompute(0, budget, 1.0, 0.5, 0.5)]
+        values = scores[name].get(f, [0.90, 0.91] if name.startswith("evolution") else [0.905, 0.906, 0.907])
+        return [AtCompute(0, budget, 1.0, v, v) for v in values]
+
+    lines = make_results.smaller_budget_deltas(list(scores), readings, 100.0)
+    assert lines[1].startswith("Δ against baseline A (3 runs) at the same fractions of the budget")
+    (row,) = [ln for ln in lines if ln.startswith("| evolution")]  # one run: no row
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "evolution, levers" and cells[1].startswith("+10.00 (") and cells[1].endswith("above 0")
+    assert cells[-1].endswith("includes 0")
+    assert make_results.smaller_budget_deltas(["evolution, levers", "baseline B"], readings, 100.0) == []
