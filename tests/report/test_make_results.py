@@ -568,27 +568,34 @@ def test_earlier_pages_lend_their_speciation_verdicts(make_results, tmp_path):
     assert make_results.speciation_claim([], [page])[-1] == "- mnist, 100 generations: not separable from noise."
 
 
-def test_smaller_budget_deltas_compare_every_set_up_of_two_runs_with_the_baseline_of_most_logged_runs(make_results):
+def test_smaller_budget_deltas_compare_every_set_up_of_two_runs_with_the_best_baseline_at_each_fraction(make_results):
     from ecosim.report.compare import AtCompute
 
-    scores = {  # selected test accuracy by set-up at (fraction of the budget): evolution leads early, ties late
+    scores = {  # selected test accuracy by set-up at (fraction of the budget)
         "evolution, levers": {0.0625: [0.80, 0.82], 0.125: [0.85, 0.86], 0.25: [0.88, 0.89], 0.5: [0.90, 0.91]},
         "evolution, one run": {},
-        "baseline A": {0.0625: [0.70, 0.71, 0.72], 0.125: [0.80, 0.81, 0.82], 0.25: [0.86, 0.87, 0.88]},
-        "baseline B": {},
+        "baseline big": {0.0625: [0.70, 0.71, 0.72], 0.125: [0.80, 0.81, 0.82], 0.25: [0.86, 0.87, 0.88]},
+        "baseline small": {0.0625: [0.80, 0.81], 0.125: [0.84, 0.86], 0.25: [0.85, 0.86], 0.5: [0.86, 0.87]},
+        "baseline one run": {},
     }
 
     def readings(name, budget):
         f = budget / 100.0
-        if name == "evolution, one run" or name == "baseline B":
-            return [AtCompute(0, budget, 1.0, 0.5, 0.5)]
+        if name.endswith("one run"):
+            return [AtCompute(0, budget, 1.0, 0.99, 0.99)]  # best of all, but one run: never a reference
         values = scores[name].get(f, [0.90, 0.91] if name.startswith("evolution") else [0.905, 0.906, 0.907])
         return [AtCompute(0, budget, 1.0, v, v) for v in values]
 
     lines = make_results.smaller_budget_deltas(list(scores), readings, 100.0)
-    assert lines[1].startswith("Δ against baseline A (3 runs) at the same fractions of the budget")
+    assert lines[1].startswith("Δ against the best fixed baseline at each fraction of the budget")
+    (best,) = [ln for ln in lines if ln.startswith("| best baseline there")]
+    assert [c.strip() for c in best.strip("|").split("|")][1:3] == [
+        "baseline small (80.50%)",
+        "baseline small (85.00%)",
+    ]
+    assert "baseline big (90.60%)" in best  # the big network is the best one at the whole budget
     (row,) = [ln for ln in lines if ln.startswith("| evolution")]  # one run: no row
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[0] == "evolution, levers" and cells[1].startswith("+10.00 (") and cells[1].endswith("above 0")
+    assert cells[0] == "evolution, levers" and cells[1].startswith("+0.50 (") and cells[1].endswith("includes 0")
     assert cells[-1].endswith("includes 0")
-    assert make_results.smaller_budget_deltas(["evolution, levers", "baseline B"], readings, 100.0) == []
+    assert make_results.smaller_budget_deltas(["evolution, levers", "baseline one run"], readings, 100.0) == []
