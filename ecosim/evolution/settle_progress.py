@@ -159,7 +159,9 @@ class SettleProgress:
 
         ``keep_at(generation + 1)`` of :class:`~ecosim.evolution.settling.Settling` are kept, by
         :func:`~ecosim.evolution.settling.keep_fittest`; a new part after the settle point gets
-        its ``info`` line (a halving, or a lower learning rate alone).
+        its ``info`` line (a halving, or a lower learning rate alone). After the run's last
+        generation the current part's keep holds: a part that never begins halves nothing, so the
+        logged final population is the last part's.
 
         Args:
             generation: the settled generation whose culling step this is.
@@ -174,25 +176,37 @@ class SettleProgress:
         Returns:
             the candidates to cull, in id order (none when ``settle_keep`` is 0).
         """
-        if self.settling is None:
+        s = self.settling
+        if s is None:
             return []
-        keep = self.settling.keep_at(generation + 1, spent_through)  # who trains in the next generation
-        surplus = keep_fittest([c for c in candidates if stepped is None or c.species_id in stepped], keep)
+        competing = [c for c in candidates if stepped is None or c.species_id in stepped]
+        if self._run_ends_after(generation, spent_through):  # no next part: keep what this part keeps
+            return keep_fittest(competing, max(1, s.keep >> self.part_shown))
+        keep = s.keep_at(generation + 1, spent_through)  # who trains in the next generation
         self._announce_part(generation, spent_through, keep)
-        return surplus
+        return keep_fittest(competing, keep)
+
+    def _run_ends_after(self, generation: int, spent_through: float | None) -> bool:
+        """Whether ``generation`` is the run's last: ``run.generations`` ends it, or the compute spent
+        through it reaches ``run.train_macs`` (the coordinator stops after the first generation at
+        or past the budget)."""
+        s = self.settling
+        if s is None:
+            return False
+        if s.end_generation is not None:
+            return generation + 1 >= s.end_generation
+        return spent_through is not None and spent_through >= s.end_macs
 
     def _announce_part(self, generation: int, spent: float | None, keep: int) -> None:
         """One ``info`` line when generation + 1 starts a new part after the settle point: a halving
         (``settle_rungs``), or a lower learning rate alone (``settle_lr_decay``, once the halving
-        has reached one network); none for a part that begins after the run's last generation."""
+        has reached one network). :meth:`surplus` asks only while the run goes on."""
         s = self.settling
         part = s.part_at(generation + 1, spent) if s is not None else 0
         if s is None or part <= self.part_shown:
             return
         before = s.keep >> self.part_shown
         self.part_shown = part
-        if s.end_generation is not None and generation + 1 >= s.end_generation:
-            return
         lr = min(self.lowest_lr_scale, s.lr_scale_at(generation + 1, spent))  # 1.0 without a decay
         if keep < before:
             announce_halving(generation, keep, lr)

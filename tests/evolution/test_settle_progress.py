@@ -112,8 +112,21 @@ def test_no_line_for_a_part_that_begins_after_the_last_generation(caplog):
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=LOGGER):
         assert len(p.surplus(0, cands, None, None)) == 6
-        assert len(p.surplus(1, cands, None, None)) == 8  # part 2 would begin in generation 2: the run has ended
-    assert lines(caplog) == [] and p.part_shown == 2
+        assert len(p.surplus(1, cands, None, None)) == 6  # part 2 would begin in generation 2: the run has ended
+    assert lines(caplog) == [] and p.part_shown == 1
+
+
+def test_the_last_generation_keeps_its_part_when_the_compute_budget_ends_the_run(caplog):
+    """A part that would begin after the budget is spent halves nothing: the logged final
+    population is the last part's keep (it was halved for a part that never began)."""
+    p = SettleProgress(Settling(macs=100.0, keep=8, rungs=2, end_macs=300.0))
+    assert p.settled(3, 2, 120.0, 150.0) and p.part_shown == 0
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert len(p.surplus(3, cands, None, 150.0)) == 2  # part 0: 8 kept
+        assert len(p.surplus(4, cands, None, 190.0)) == 2  # the run goes on, still part 0
+        assert len(p.surplus(5, cands, None, 310.0)) == 2  # the budget is spent: the run ends, 8 kept
+    assert lines(caplog) == [] and p.part_shown == 0
 
 
 def test_a_resume_that_moves_the_point_later_stays_settled():
