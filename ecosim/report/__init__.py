@@ -76,6 +76,7 @@ from ecosim.report.runs import (
 )
 from ecosim.report.tables import (
     METRICS,
+    MissingRowWarning,
     champion_line,
     champions,
     format_cell,
@@ -259,8 +260,9 @@ def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame |
     diff = differences(groups)
     if len(groups) > 1:
         notes.append(
-            "Experiments group runs of one resolved config (all but seed, run directory, address and "
-            f"resources); these experiments differ in: {', '.join(diff) if diff else 'nothing'}."
+            "Experiments group runs of one resolved config (all but seed, run directory, address, "
+            "resources and run length: run.generations and run.train_macs, the tables reading a generation "
+            f"every run reached); these experiments differ in: {', '.join(diff) if diff else 'nothing'}."
         )
     finals = champions(groups) if finals is None else finals
     if not finals.empty:
@@ -275,6 +277,7 @@ __all__ = [
     "METRICS",
     "ORIGINS",
     "Experiment",
+    "MissingRowWarning",
     "ReplicateWarning",
     "RunSkippedWarning",
     "ReportError",

@@ -408,9 +408,10 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     """Runs grouped by their resolved config (:func:`settings`), in Table I order.
 
     Runs whose settings differ in anything but the replicate-free keys (the seed, where they
-    ran) are different experiments, even with the same dataset and speciation (sync and async
-    runs, different budgets); such experiments carry the settings in which they differ
-    (:attr:`Experiment.settings`) in their slug and title. Where every experiment's runs sit in a
+    ran, how long they ran: ``run.generations`` and ``run.train_macs``) are different experiments,
+    even with the same dataset and speciation (sync and async runs, another cost cap); such
+    experiments carry the settings in which they differ (:attr:`Experiment.settings`) in their
+    slug and title. Where every experiment's runs sit in a
     folder of their own as the experiment runner lays them out (``runs/mnist-levers/seed0``), that
     folder's name names the experiment (:attr:`Experiment.name`) when it tells them apart or, named
     ``<dataset>-...`` as the configs in ``experiments/`` are, says more than the default slug

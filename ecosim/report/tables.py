@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ METRICS: dict[str, str] = {
 fitness): see :meth:`RunLogs.column`."""
 
 
+class MissingRowWarning(UserWarning):
+    """A run went past the generation a table reads but has no row for it (a damaged log file that
+    ``ecosim resume`` moved aside): the run is left out there."""
+
+
 def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = None) -> pd.DataFrame:
     """Table I: per experiment, highest value and mean ± std over runs of each metric at one generation.
 
@@ -45,7 +51,9 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
     over those values the table gives the maximum, the mean and the **sample** standard
     deviation (``ddof=1``). With one run (one value) the standard deviation is NaN. A run whose
     value is missing at that generation (no offspring was scored before BP, say) is left out
-    of that metric only; ``<metric>_n`` counts the values used.
+    of that metric only; ``<metric>_n`` counts the values used. A run without a row for that
+    generation, though it went past it (a damaged log file that ``ecosim resume`` moved aside),
+    is left out of the row with a :class:`MissingRowWarning`; ``runs`` counts the runs read.
 
     Args:
         runs: :class:`RunLogs`, or run directories / folders of run directories.
@@ -60,7 +68,7 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
         printed table shows percent).
 
     Raises:
-        ReportError: no runs, or a run that did not log ``generation`` (the message names it and
+        ReportError: no runs, or a run that did not reach ``generation`` (the message names it and
             its last generation).
 
     >>> df = table_one(["runs/table1/mnist-speciation"])                     # doctest: +SKIP
@@ -89,12 +97,22 @@ def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int
     for exp, group in groups.items():
         gen = min(r.last_generation for r in group) if generation is None else int(generation)
         values: dict[str, list[float]] = {m: [] for m in METRICS}
+        used = 0
         for r in group:
-            if not (r.generations["generation"] == gen).any():
+            if r.last_generation < gen or r.generations.empty:
                 raise ReportError(
                     f"generation {gen} is not in the logs of run {str(r.run_dir)!r} "
                     f"(logged generations {int(r.generations['generation'].min())}..{r.last_generation})"
                 )
+            if not (r.generations["generation"] == gen).any():  # a damaged file moved aside by resume
+                warnings.warn(
+                    f"{exp.slug}: run {str(r.run_dir)!r} has no row for generation {gen} (its log file was "
+                    "damaged and moved aside): left out of Table I at that generation",
+                    MissingRowWarning,
+                    stacklevel=3,
+                )
+                continue
+            used += 1
             for m in METRICS:
                 v = r.column(m).get(gen)
                 if v is not None and not pd.isna(v):
@@ -104,7 +122,7 @@ def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int
             "experiment": exp.title,
             "dataset": exp.dataset,
             "speciation": exp.speciation,
-            "runs": len(group),
+            "runs": used,
             "generation": gen,
         }
         for m, vals in values.items():

@@ -189,6 +189,20 @@ def test_a_generation_some_run_never_reached_is_named(runs, tmp_path):
     assert not (tmp_path / "report").exists()  # a failed report leaves no empty folder behind
 
 
+def test_a_run_without_the_row_read_is_left_out_with_one_warning_not_the_whole_report(runs, tmp_path, capsys):
+    """A damaged generation file that ``ecosim resume`` moved aside leaves a gap; a report that reads
+    that generation (here the last one every run reached) leaves that run out, not every run."""
+    short = write_run(tmp_path / "short" / "mnist-speciation" / "seed3", 3, 1)  # reached generation 0 only
+    (runs[0] / "generations" / "gen-000000.parquet").unlink()  # the gap: generations 1.. stay
+    assert main(["report", *map(str, runs), str(short), "--out", str(tmp_path / "r")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "has no row for generation 0" in err and "seed0" in err and "Traceback" not in err
+    table = (tmp_path / "r" / "table1.csv").read_text()
+    assert ",3,0," in table  # 3 of the 4 runs read at generation 0
+    with pytest.raises(ReportError, match="generation 4"):
+        table_one(runs, generation=4)  # a run that never reached it is still an error
+
+
 def test_missing_offspring_value_is_left_out_of_that_metric(runs):
     row = table_one(runs, generation=0).loc["mnist-speciation"]
     assert row["mean_offspring_fitness_before_bp_n"] == 0
