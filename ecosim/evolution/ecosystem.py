@@ -110,6 +110,7 @@ class EcosystemPolicy:
         self.next_network_id = 0
         self.next_species_id = 0
         self.champion = Champion()
+        self.best_fitness_logged: float | None = None  # best_fitness_so_far of the last row written
         self.completed_generation = -1
         self.train_macs_spent: float | None = 0.0
         self.tallies: dict[int, GenerationTally] = {}
@@ -590,10 +591,13 @@ class EcosystemPolicy:
             now: wall-clock time (``time.time()``, s), for ``wall_time_s``.
         """
         t = self.tallies.pop(generation, None) or GenerationTally(started=now)
+        top = self.best_of(t.rows)  # not the champion: in asynchronous mode it may be a later generation's
+        if top is not None and (self.best_fitness_logged is None or top["fitness"] > self.best_fitness_logged):
+            self.best_fitness_logged = float(top["fitness"])
         row = {
             "generation": generation,
             **summarise_generation(t.rows),
-            "best_fitness_so_far": self.champion.fitness if self.champion.id is not None else None,
+            "best_fitness_so_far": self.best_fitness_logged,
             "species_count": species_count,
             "network_count": network_count,
             **t.counts,

@@ -193,6 +193,7 @@ class PolicyState(Protocol):
     next_network_id: int
     next_species_id: int
     champion: Champion
+    best_fitness_logged: float | None
     completed_generation: int
     train_macs_spent: float | None
     settle_progress: SettleProgress
@@ -208,6 +209,7 @@ def policy_to_json(policy: PolicyState) -> dict[str, Any]:
         "next_network_id": policy.next_network_id,
         "next_species_id": policy.next_species_id,
         "best": policy.champion.to_json(),
+        "best_logged": policy.best_fitness_logged,
         "completed_generation": policy.completed_generation,
         "train_macs_spent": policy.train_macs_spent,
         **policy.settle_progress.to_json(),  # settled_from, lowest_lr_scale, part_shown
@@ -240,6 +242,12 @@ def restore_policy(
     policy.champion = Champion(
         best.get("id"), float(best.get("fitness", -1.0)), best.get("generation"), best.get("parameters")
     )
+    if "best_logged" in state:
+        logged = state["best_logged"]
+        policy.best_fitness_logged = None if logged is None else float(logged)
+    else:  # before 0.9.8: the champion, which a row written later than its generation may not hold yet
+        champ = policy.champion
+        policy.best_fitness_logged = champ.fitness if champ.id is not None else None
     spent = state.get("train_macs_spent")
     policy.train_macs_spent = None if spent is None else float(spent)
     policy.settle_progress.restore(state)  # settled_from (absent before 0.9), lowest_lr_scale (0.9.4), part_shown

@@ -158,6 +158,9 @@ def test_async_run_completes_within_limits_and_a_resume_leaves_the_pause_out_of_
     assert list(gens["generation"]) == [0, 1, 2]
     assert (gens["species_count"] <= 4).all() and (gens["network_count"] <= 8).all()
     assert result.best_fitness > 0.5
+    nets = read_networks(result.run_dir)  # the best up to each generation, whichever species ran ahead
+    best = nets[nets["status"] == "ok"].groupby("generation")["fitness"].max().cummax()
+    assert list(gens["best_fitness_so_far"]) == pytest.approx(list(best))
     # as if it had stopped 1,000 s ago just after generation 0's checkpoint, a generation open
     # (asynchronous mode keeps the next one open across a checkpoint when a species is ahead)
     ckpts = sorted((result.run_dir / "checkpoints").glob("gen-*"))

@@ -845,6 +845,31 @@ def test_generation_row_from_known_records():
     assert empty["conv_share"] is None and empty["networks_evaluated"] == 0
 
 
+def test_best_fitness_so_far_counts_only_the_generations_up_to_the_row_even_when_a_species_ran_ahead():
+    """Asynchronous mode: species 0 finishes generation 1 and crowns a champion of 0.9 before
+    species 1 finishes generation 0; generation 0's row still says the best up to generation 0
+    (0.7, not the champion's 0.9), and the state carries it through a checkpoint."""
+    from ecosim.evolution.state import policy_to_json, restore_policy
+
+    p = policy()
+    a, b = with_species(p, [0.5, 0.5])
+    for g, sid, fit, nid in [(0, a, 0.7, 0), (1, a, 0.9, 1), (0, b, 0.6, 2)]:
+        p.tally(g, now=0.0)
+        rows = [net_row(nid, sid, generation=g, fitness=fit)]
+        p.record_training(g, sid, rows, True)
+        p.finish_species_step(g, sid, rows, culled=())
+        top = p.champion_candidate(rows)
+        if top is not None:
+            p.crown(top, g)
+    assert p.champion.fitness == 0.9 and p.generation_complete(0)
+    assert p.generation_row(0, species_count=2, network_count=3, now=1.0)["best_fitness_so_far"] == 0.7
+    again = policy()
+    restore_policy(again, json.loads(json.dumps(policy_to_json(p))))
+    assert again.best_fitness_logged == 0.7
+    p.tally(1).species_done.add(b)
+    assert p.generation_row(1, species_count=2, network_count=3, now=2.0)["best_fitness_so_far"] == 0.9
+
+
 def test_generation_row_has_every_schema_column_and_the_counts(tmp_path):
     p = policy()
     (sid,) = with_species(p, [0.5])
