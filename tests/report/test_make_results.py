@@ -599,3 +599,40 @@ def test_smaller_budget_deltas_compare_every_set_up_of_two_runs_with_the_best_ba
     assert cells[0] == "evolution, levers" and cells[1].startswith("+0.50 (") and cells[1].endswith("includes 0")
     assert cells[-1].endswith("includes 0")
     assert make_results.smaller_budget_deltas(["evolution, levers", "baseline one run"], readings, 100.0) == []
+
+
+def test_the_speciation_text_says_what_the_logs_show_and_agrees_with_the_tables(tmp_path, make_results):
+    """The helper's find (session 37): on two 2-generation runs the page said "0 offspring ... became
+    clones" beside a table with 1 (a mean of 0.5 rounded), and "the species set froze" whatever the
+    logs showed; the species counts of the two tables are named for what each counts."""
+
+    def fails(k):
+        return lambda g: {"failed_species_limit": k * g}
+
+    runs = [
+        write(
+            tmp_path / "runs" / "mnist-speciation" / f"seed{k}",
+            {g: [row(g, 10 * g, 0.9), row(g, 10 * g + 1, 0.8)] for g in range(2)},
+            gen_fields=fails(k),
+            **{"run.seed": k, "ecosystem.speciation": True},
+        )
+        for k in range(2)
+    ]
+    text = "\n".join(make_results.why_section(load_runs(runs), []))
+    assert "0.5 offspring per run whose genome left their species became clones" in text
+    assert "no species went extinct" in text and "froze" not in text  # 2 generations prove nothing
+    long = [
+        write(
+            tmp_path / "long" / "mnist-speciation" / f"seed{k}",
+            {g: [row(g, 10 * g, 0.9)] for g in range(12)},
+            **{"run.seed": k, "ecosystem.speciation": True},
+        )
+        for k in range(2)
+    ]
+    assert "so the species set froze" in "\n".join(make_results.why_section(load_runs(long), []))
+
+
+def test_without_baselines_the_comparison_says_none_was_given_not_that_logs_are_old(tmp_path, make_results):
+    run = write(tmp_path / "runs" / "mnist-no-speciation" / "seed0", {0: [row(0, 0, 0.9)]})
+    lines = make_results.equal_compute(load_runs([run]), [], tmp_path / "plots", Path("plots"), horizon=4)
+    assert any("mnist: no baseline run given (a fixed architecture: experiments/baselines/)" in ln for ln in lines)
