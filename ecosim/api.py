@@ -281,6 +281,15 @@ def _check_initial_layers(config: Config, input_shape: tuple[int, int, int], cla
             f"config 'ecosystem.initial_layers' = {e.initial_layers!r} does not fit {config.data.dataset} "
             f"images {input_shape}: {exc}"
         ) from exc
+    last = e.initial_layers.strip().rsplit("-", 1)[-1].strip()
+    if last.upper() == f"F{classes}":  # e.g. a logged `layers` string pasted back: it holds the output layer
+        log.warning(
+            "ecosystem.initial_layers = %r ends in %s, which becomes a hidden layer: the output layer "
+            "(F%d, one neuron per class) is added after it; leave it out unless you want that hidden layer",
+            e.initial_layers,
+            last,
+            classes,
+        )
 
 
 def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None = None) -> RunResult:

@@ -145,6 +145,26 @@ def test_initial_species_that_cannot_be_founded_fail_before_ray_and_the_run_dire
     assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
 
 
+def test_initial_layers_ending_in_the_output_layer_warn_that_it_becomes_a_hidden_one(tmp_path, data_root):
+    """A logged ``layers`` string pasted back (``C2[3x3]-F10`` on MNIST) would grow ``...-F10-F10``
+    (the helper's find, session 37): one warning line, before any work (here the initial species
+    then fail, so no Ray starts)."""
+    res = ecosim(
+        "run",
+        "--initial-layers",
+        "C2[3x3]-F10",
+        "--family-weights",
+        "remove_layer=1",
+        *TINY,
+        "--out",
+        str(tmp_path / "run"),
+        env=_env(ECOSIM_DATA=str(data_root)),
+    )
+    warned = [ln for ln in res.stderr.splitlines() if ln.startswith("warning")]
+    assert len(warned) == 1 and "ends in F10, which becomes a hidden layer" in warned[0], res.stderr
+    assert res.returncode == 2 and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     "command, args, named",
     [

@@ -439,7 +439,8 @@ def test_a_generation_whose_champion_was_kept_later_says_which_weights_the_kerne
         assert said == (
             [
                 "network 5's weights are kept once, as last saved: after generation 4, where it was saved again, "
-                "not after generation 2; the kernels picture shows those"
+                "not after generation 2; the kernels picture and the architecture picture's mean |w| show those "
+                "(the lineage picture ends at the network's last generation)"
             ]
             if warned
             else []

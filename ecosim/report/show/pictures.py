@@ -316,7 +316,8 @@ def write_pictures(
         if generation is not None and kept_at is not None and int(kept_at) != int(generation):
             warnings.warn(
                 f"network {nid}'s weights are kept once, as last saved: after generation {kept_at}, where it was "
-                f"saved again, not after generation {generation}; the kernels picture shows those",
+                f"saved again, not after generation {generation}; the kernels picture and the architecture "
+                "picture's mean |w| show those (the lineage picture ends at the network's last generation)",
                 stacklevel=2,
             )
         source = "" if kept_at is None else f"weights after generation {kept_at}"
