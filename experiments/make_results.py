@@ -1342,7 +1342,7 @@ def why_section(evo: list[RunLogs], base: list[RunLogs]) -> list[str]:
             length = float(np.mean([r.last_generation + 1 for r in sel]))
             dies = (
                 "no species went extinct (each species' champion survives culling, §III-G)"
-                + (", so the species set froze" if length - m["last founded"] >= FROZEN_AFTER else "")
+                + (", so the species set froze" if length - 1 - m["last founded"] >= FROZEN_AFTER else "")
                 if m["extinct"] == 0
                 else f"{m['extinct']:.3g} species went extinct per run"
             )

@@ -486,7 +486,8 @@ class EcosystemPolicy:
         if self.settle_progress.keeps_fittest and self.settled(generation):
             # asynchronous mode: only the species that trained in this generation compete
             stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
-            surplus = self.settle_progress.surplus(generation, cands, stepped, self._spent_through(generation))
+            spent = self._spent_through(generation)
+            surplus = self.settle_progress.surplus(generation, cands, stepped, spent, self.train_macs_spent)
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)

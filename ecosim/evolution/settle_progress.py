@@ -152,6 +152,7 @@ class SettleProgress:
         candidates: Sequence[CullCandidate],
         stepped: Collection[int] | None,
         spent_through: float | None,
+        spent_before: float | None = None,
     ) -> list[CullCandidate]:
         """The networks to cull at the end of ``generation``, a settled one, so that only the fittest
         train in ``generation + 1`` (issue 17, ``ecosystem.settle_keep`` and ``settle_rungs``, the
@@ -160,8 +161,10 @@ class SettleProgress:
         ``keep_at(generation + 1)`` of :class:`~ecosim.evolution.settling.Settling` are kept, by
         :func:`~ecosim.evolution.settling.keep_fittest`; a new part after the settle point gets
         its ``info`` line (a halving, or a lower learning rate alone). After the run's last
-        generation the current part's keep holds: a part that never begins halves nothing, so the
-        logged final population is the last part's.
+        generation (``run.generations``, or the compute budget spent) the part ``generation``
+        trained in keeps its networks: a part that never begins halves nothing, so the logged
+        final population is the last part's (all the kept ones when the settle point is the last
+        generation).
 
         Args:
             generation: the settled generation whose culling step this is.
@@ -172,16 +175,18 @@ class SettleProgress:
                 (synchronous mode).
             spent_through: training compute of the generations written and of ``generation``'s
                 steps so far (MACs; ``None``: unknown).
+            spent_before: training compute of the generations written before ``generation``
+                (MACs; ``None``: unknown), which placed ``generation`` in its part.
 
         Returns:
             the candidates to cull, in id order (none when ``settle_keep`` is 0).
         """
         s = self.settling
-        if s is None:
+        if s is None or s.keep <= 0:
             return []
         competing = [c for c in candidates if stepped is None or c.species_id in stepped]
-        if self._run_ends_after(generation, spent_through):  # no next part: keep what this part keeps
-            return keep_fittest(competing, max(1, s.keep >> self.part_shown))
+        if self._run_ends_after(generation, spent_through):  # no next part: this one's keep holds
+            return keep_fittest(competing, s.keep_at(generation, spent_before))
         keep = s.keep_at(generation + 1, spent_through)  # who trains in the next generation
         self._announce_part(generation, spent_through, keep)
         return keep_fittest(competing, keep)
@@ -193,9 +198,8 @@ class SettleProgress:
         s = self.settling
         if s is None:
             return False
-        if s.end_generation is not None:
-            return generation + 1 >= s.end_generation
-        return spent_through is not None and spent_through >= s.end_macs
+        capped = s.end_generation is not None and generation + 1 >= s.end_generation
+        return capped or (spent_through is not None and spent_through >= s.end_macs)
 
     def _announce_part(self, generation: int, spent: float | None, keep: int) -> None:
         """One ``info`` line when generation + 1 starts a new part after the settle point: a halving

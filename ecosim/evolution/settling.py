@@ -48,7 +48,8 @@ class Settling:
         keep: the fittest networks that train on (the others are culled at the point); 0: all.
         rungs: parts of the rest of the run; from part r on ``keep`` // 2^r train on (≥ 1).
         end_macs: the run's compute budget (``run.train_macs``) when the point is ``macs``.
-        end_generation: the run's generations (``run.generations``) when the point is a generation.
+        end_generation: the run's generations (``run.generations``): where the parts end when the
+            point is a generation; with a compute budget, a cap that may end the run first.
         lr_decay: factor on the learning rate after the settle generation, once more per part
             (``ecosystem.settle_lr_decay``; 1: unchanged).
 
@@ -99,7 +100,12 @@ class Settling:
             )
         if run.train_macs > 0:
             return cls(
-                macs=ecosystem.settle * run.train_macs, keep=keep, rungs=rungs, end_macs=run.train_macs, lr_decay=decay
+                macs=ecosystem.settle * run.train_macs,
+                keep=keep,
+                rungs=rungs,
+                end_macs=run.train_macs,
+                end_generation=run.generations,
+                lr_decay=decay,
             )
         point = math.ceil(ecosystem.settle * run.generations)
         if point >= run.generations:

@@ -20,9 +20,10 @@ Reads only the run directories written by :mod:`ecosim.store`; nothing is re-eva
   and ``<experiment>-failed-mutations``, as PNG, PDF or SVG;
 * with ``tensorboard=True``, TensorBoard scalars per run.
 
-An experiment is the set of runs with one resolved config apart from the seed and where they
-ran (:func:`ecosim.report.runs.settings`); runs that differ in anything else (population,
-generations, sync vs async) are separate experiments, named by what tells them apart.
+An experiment is the set of runs with one resolved config apart from the seed, where they ran
+and how long (``run.generations``, ``run.train_macs``; with a settle schedule the one that places
+it counts) (:func:`ecosim.report.runs.settings`); runs that differ in anything else (population,
+sync vs async) are separate experiments, named by what tells them apart.
 
 Generations are numbered as in the logs, from 0: the paper's "after epoch 100" is generation 99.
 
@@ -261,8 +262,9 @@ def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame |
     if len(groups) > 1:
         notes.append(
             "Experiments group runs of one resolved config (all but seed, run directory, address, "
-            "resources and run length: run.generations and run.train_macs, the tables reading a generation "
-            f"every run reached); these experiments differ in: {', '.join(diff) if diff else 'nothing'}."
+            "resources and run length: run.generations and run.train_macs unless a settle schedule depends on it, "
+            "the tables reading a generation every run reached); these experiments differ in: "
+            f"{', '.join(diff) if diff else 'nothing'}."
         )
     finals = champions(groups) if finals is None else finals
     if not finals.empty:

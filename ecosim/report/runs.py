@@ -391,17 +391,24 @@ def settings(cfg: Config) -> dict[str, str]:
     Replicate-free: ``run.seed``, ``run.out``, ``run.address``, ``run.dashboard``,
     ``run.dashboard_host``, ``run.checkpoint_keep``, ``data.data_root``, ``training.eval_split``
     and the ``[resources]`` section (where and how a run executes, not what it computes), and
-    ``run.generations`` and ``run.train_macs`` (how far it ran).
+    ``run.generations`` and ``run.train_macs`` (how far it ran), except with a settle schedule
+    (``ecosystem.settle`` > 0): there the run's length places the settle point and its parts, so
+    the one that does (``run.train_macs`` with a compute budget, else ``run.generations``) is a
+    setting.
 
     Returns:
         ``{"section.key": value as text}``.
     """
-    return {
+    out = {
         f"{sec}.{k}": _value(v)
         for sec, table in cfg.to_dict().items()
         for k, v in table.items()
         if (sec, k) not in _REPLICATE_FREE and sec != "resources"
     }
+    if cfg.ecosystem.settle > 0:  # the schedule is a share of the run's length
+        key = "train_macs" if cfg.run.train_macs > 0 else "generations"
+        out[f"run.{key}"] = _value(getattr(cfg.run, key))
+    return out
 
 
 def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:

@@ -68,8 +68,8 @@ def table_one(runs: Sequence[RunLogs | str | Path], generation: int | None = Non
         printed table shows percent).
 
     Raises:
-        ReportError: no runs, or a run that did not reach ``generation`` (the message names it and
-            its last generation).
+        ReportError: no runs, a run that did not reach ``generation`` (the message names it and
+            its last generation), or an experiment none of whose runs has a row for it.
 
     >>> df = table_one(["runs/table1/mnist-speciation"])                     # doctest: +SKIP
     >>> df.loc["mnist-speciation", "highest_fitness_max"]                   # doctest: +SKIP
@@ -99,15 +99,16 @@ def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int
         values: dict[str, list[float]] = {m: [] for m in METRICS}
         used = 0
         for r in group:
-            if r.last_generation < gen or r.generations.empty:
+            if r.last_generation < gen:
                 raise ReportError(
                     f"generation {gen} is not in the logs of run {str(r.run_dir)!r} "
                     f"(logged generations {int(r.generations['generation'].min())}..{r.last_generation})"
                 )
             if not (r.generations["generation"] == gen).any():  # a damaged file moved aside by resume
                 warnings.warn(
-                    f"{exp.slug}: run {str(r.run_dir)!r} has no row for generation {gen} (its log file was "
-                    "damaged and moved aside): left out of Table I at that generation",
+                    f"{exp.slug}: run {str(r.run_dir)!r} has no row for generation {gen} (a gap in its "
+                    "generations log, e.g. a damaged file that ecosim resume moved aside): left out of Table I "
+                    "at that generation",
                     MissingRowWarning,
                     stacklevel=3,
                 )
@@ -117,6 +118,8 @@ def table_one_of_groups(groups: dict[Experiment, list[RunLogs]], generation: int
                 v = r.column(m).get(gen)
                 if v is not None and not pd.isna(v):
                     values[m].append(float(v))
+        if not used:
+            raise ReportError(f"{exp.slug}: no run has a row for generation {gen} (a gap in every run's log)")
         rec: dict[str, Any] = {
             "slug": exp.slug,
             "experiment": exp.title,

@@ -129,6 +129,32 @@ def test_the_last_generation_keeps_its_part_when_the_compute_budget_ends_the_run
     assert lines(caplog) == [] and p.part_shown == 0
 
 
+def test_the_last_generation_keeps_its_part_when_the_generation_cap_ends_a_budgeted_run(caplog):
+    """A compute-budgeted run that ``run.generations`` ends first (the review's find, session 37):
+    its last generation is in part 0; part 1 would begin after it and halves nothing, no line."""
+    from ecosim.config import EcosystemConfig, RunConfig
+
+    eco = EcosystemConfig(settle=0.25, settle_keep=8, settle_rungs=2, population=16, max_population=20)
+    s = Settling.of(RunConfig(generations=6, train_macs=1000), eco)
+    assert s is not None and s.end_generation == 6
+    p = SettleProgress(s)
+    assert p.settled(3, 2, 300.0, 450.0)
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert len(p.surplus(4, cands, None, 600.0, 450.0)) == 2  # part 0 (600 < 625): 8 kept
+        assert len(p.surplus(5, cands, None, 750.0, 600.0)) == 2  # the cap ends the run: 8 kept, not 4
+    assert lines(caplog) == []
+
+
+def test_a_settle_point_on_the_last_generation_keeps_every_kept_network():
+    p = SettleProgress(Settling(generation=3, keep=8, rungs=3, end_generation=4))
+    assert p.settled(3, 2, 0.0, 0.0)
+    cands = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(10)]
+    assert len(p.surplus(3, cands, None, None)) == 2  # 8 kept (it halved to 2 before)
+    assert SettleProgress(Settling(generation=3, keep=0, end_generation=4)).surplus(3, cands, None, None) == []
+
+
 def test_a_resume_that_moves_the_point_later_stays_settled():
     p = SettleProgress(Settling(generation=7))
     p.settled_from = 3  # from the checkpoint of the shorter run

@@ -696,3 +696,19 @@ def test_the_run_champion_is_the_first_generation_champion_of_the_highest_fitnes
         "fitness 91.00%; show and export use its weights of generation 1 (93.00%)"
     )
     assert ", generation 3: network 7, layers not logged, " in champion_line({**row, "layers": float("nan")})
+
+
+def test_the_run_length_is_a_setting_only_where_it_places_a_settle_schedule():
+    """Runs extended further pool into one experiment; with ``ecosystem.settle`` the length places the
+    settle point and its parts (the review's find, session 37), so it tells experiments apart."""
+    from ecosim.report.runs import settings
+
+    def cfg(**kw):
+        return Config().with_overrides({"data.dataset": "mnist", **kw})
+
+    assert settings(cfg(**{"run.generations": 5})) == settings(cfg(**{"run.generations": 9}))
+    settle = {"ecosystem.settle": 0.5, "ecosystem.settle_keep": 4}
+    assert settings(cfg(**{"run.generations": 5}, **settle)) != settings(cfg(**{"run.generations": 9}, **settle))
+    budget = {"run.train_macs": 1e12, **settle}
+    assert settings(cfg(**{"run.generations": 5}, **budget)) == settings(cfg(**{"run.generations": 9}, **budget))
+    assert settings(cfg(**budget)) != settings(cfg(**{**budget, "run.train_macs": 2e12}))
