@@ -22,6 +22,15 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 00000000 (session 37): the headroom pilot, a larger fixed network (C16[3x3]-C32s2[3x3], 2.3x the
+# multiply-accumulates of the best baseline) with the anneal schedule on Fashion-MNIST, seeds 0-1; then
+# MNIST's small fixed baseline with logs (seeds 1-2; seed 0 is an earlier page's row), so the table at
+# fractions of the budget compares with the best fixed network there, as on Fashion-MNIST
+for seed in 0 1; do
+  run experiments/baselines/fashion-mnist-C16-3x3-C32s2-3x3-anneal.toml --seeds $seed --generations 800 \
+    --train-macs 1.2e13 "${COMMON[@]}"
+done
+run experiments/baselines/mnist-C10-3x3.toml --seeds 1 2 --generations 100 "${COMMON[@]}"
 # Phase 0000000, Fashion-MNIST levers-anneal and its control, seeds 3-4 (session 36): five pairs with
 # phase 0000's seeds 0-2, the anneal schedule on both sides
 for seed in 3 4; do
