@@ -189,6 +189,28 @@ async def _end_leftover_tasks(wait_s: float) -> None:
         log.warning("%d task(s) did not end when cancelled at the end of the run: %s", len(left), names)
 
 
+def _run_until_interrupted(coro: Any) -> Any:
+    """``asyncio.run(coro)``, where a broken pipe met while a Ctrl-C is being handled is the Ctrl-C.
+
+    Under ``ecosim run … | tee log`` one Ctrl-C ends ``tee`` and interrupts the run; a line the run
+    writes before the interrupt reaches it meets the closed pipe. Which comes first is a race, so
+    the broken pipe is raised as the ``KeyboardInterrupt`` it follows (exit 130, not 141).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (``from`` the ``BrokenPipeError`` when the pipe broke first).
+    """
+    runner_type = getattr(asyncio, "Runner", None)
+    if runner_type is None:  # Python 3.10: Ctrl-C raises KeyboardInterrupt at once, no race
+        return asyncio.run(coro)
+    with runner_type() as runner:
+        try:
+            return runner.run(coro)
+        except BrokenPipeError as exc:
+            if getattr(runner, "_interrupt_count", 0):  # the runner's own Ctrl-C count (CPython 3.11+)
+                raise KeyboardInterrupt from exc
+            raise
+
+
 def _execute(
     config: Config,
     run_dir: Path,
@@ -218,7 +240,7 @@ def _execute(
             await _end_leftover_tasks(LEFTOVER_TASKS_S)
 
     try:
-        best = asyncio.run(main())  # the caller holds the run directory's lock
+        best = _run_until_interrupted(main())  # the caller holds the run directory's lock
     except StorageError as exc:  # a full disk mid-run: what is complete is kept (atomic writes)
         if exc.disk_full:
             raise ResumableStop(f"{exc}; free space (or remount read-write), then resume", str(run_dir)) from exc

@@ -427,6 +427,12 @@ class _Interrupted:
     signum: int | None = None
 
 
+def _stdout_to_devnull() -> None:
+    """Point a closed stdout at /dev/null, so the interpreter's flush at exit raises no second error."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     """SIGTERM as Ctrl-C: raise KeyboardInterrupt once (a second SIGTERM during clean-up is ignored)."""
     if _Interrupted.signum is None:
@@ -577,8 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(Text.assemble(("error", "bold red"), f": {exc}"))
         return int(getattr(exc, "exit_status", 2))
     except BrokenPipeError:  # stdout closed (`| head`): stop as a SIGPIPE would, resumable, no second error at exit
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         if args.command in ("run", "resume"):
             kept = "; " + _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
         else:  # report, show, export: what they write to files is written before they print
@@ -588,9 +593,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # any other write or read the store did not wrap: the same one line
         console.print(Text.assemble(("error", "bold red"), f": {StorageError.from_os(exc, 'write or read')}"))
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if main_thread:  # a second Ctrl-C must not break Ray's shutdown at exit (orphaned agents)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if isinstance(exc.__cause__, BrokenPipeError):  # `| tee` closed by the same Ctrl-C (api)
+            _stdout_to_devnull()
         _Interrupted.signum = _Interrupted.signum or signal.SIGINT
         # Ctrl-C under `2>&1 | tee`: tee got the signal too, so stderr may be a closed pipe
         _last_line(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))

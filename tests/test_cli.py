@@ -462,6 +462,29 @@ def test_ctrl_c_under_a_merged_tee_that_the_same_ctrl_c_ended_exits_130_and_keep
     assert (out / "checkpoints" / "LATEST").is_file()
 
 
+def test_a_broken_pipe_met_before_the_ctrl_c_that_caused_it_is_the_ctrl_c():
+    """The race behind ``| tee``: the run writes into the pipe the same Ctrl-C closed before the
+    interrupt reaches its event loop (session 37's CI gave 141 once). The runner has seen the
+    Ctrl-C, so the broken pipe is raised as the KeyboardInterrupt (exit 130); a pipe that breaks
+    without one stays a broken pipe (141)."""
+    from ecosim.api import _run_until_interrupted
+
+    async def interrupted_then_broken():
+        os.kill(os.getpid(), signal.SIGINT)  # the runner's handler runs before the next line
+        raise BrokenPipeError(32, "Broken pipe")
+
+    async def broken():
+        raise BrokenPipeError(32, "Broken pipe")
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt) as caught:
+        _run_until_interrupted(interrupted_then_broken())
+    assert isinstance(caught.value.__cause__, BrokenPipeError)
+    with pytest.raises(BrokenPipeError):
+        _run_until_interrupted(broken())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.parametrize("command", ["show", "export", "resume", "report"])
 def test_commands_on_a_missing_or_foreign_folder_say_which_in_one_line(command, tmp_path, capsys):
     assert main([command, str(tmp_path / "nowhere")]) == 2
