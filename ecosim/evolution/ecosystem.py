@@ -486,8 +486,14 @@ class EcosystemPolicy:
         if self.settle_progress.keeps_fittest and self.settled(generation):
             # asynchronous mode: only the species that trained in this generation compete
             stepped = None if protect_offspring_of is None else t.species_done | set(protect_offspring_of)
+            complete = stepped is None or all(
+                s in stepped or sp.generation >= generation or sp.first_generation > generation
+                for s, sp in self.species.items()
+            )
             spent = self._spent_through(generation)
-            surplus = self.settle_progress.surplus(generation, cands, stepped, spent, self.train_macs_spent)
+            surplus = self.settle_progress.surplus(
+                generation, cands, stepped, spent, self.train_macs_spent, complete=complete
+            )
             for c in surplus:
                 by_species[c.species_id].append(c.network_id)
             t.counts["culled"] += len(surplus)

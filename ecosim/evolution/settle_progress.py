@@ -153,6 +153,7 @@ class SettleProgress:
         stepped: Collection[int] | None,
         spent_through: float | None,
         spent_before: float | None = None,
+        complete: bool = True,
     ) -> list[CullCandidate]:
         """The networks to cull at the end of ``generation``, a settled one, so that only the fittest
         train in ``generation + 1`` (issue 17, ``ecosystem.settle_keep`` and ``settle_rungs``, the
@@ -177,6 +178,10 @@ class SettleProgress:
                 steps so far (MACs; ``None``: unknown).
             spent_before: training compute of the generations written before ``generation``
                 (MACs; ``None``: unknown), which placed ``generation`` in its part.
+            complete: whether every species has trained in ``generation`` (always in synchronous
+                mode). An earlier asynchronous step keeps the current part's networks: the next
+                part, and whether the run ends, are judged on the whole generation's compute at its
+                last step (no species trains ``generation + 1`` before then, :meth:`waits_for`).
 
         Returns:
             the candidates to cull, in id order (none when ``settle_keep`` is 0).
@@ -185,7 +190,7 @@ class SettleProgress:
         if s is None or s.keep <= 0:
             return []
         competing = [c for c in candidates if stepped is None or c.species_id in stepped]
-        if self._run_ends_after(generation, spent_through):  # no next part: this one's keep holds
+        if not complete or self._run_ends_after(generation, spent_through):  # this part's keep holds
             return keep_fittest(competing, s.keep_at(generation, spent_before))
         keep = s.keep_at(generation + 1, spent_through)  # who trains in the next generation
         self._announce_part(generation, spent_through, keep)

@@ -155,6 +155,24 @@ def test_a_settle_point_on_the_last_generation_keeps_every_kept_network():
     assert SettleProgress(Settling(generation=3, keep=0, end_generation=4)).surplus(3, cands, None, None) == []
 
 
+def test_asynchronous_steps_halve_only_at_the_generations_last_step(caplog):
+    """Asynchronous mode (the review's find, session 37): a step before the generation's last keeps
+    the current part's networks, whatever compute it has seen; the last step judges the next part,
+    and the run's end, on the whole generation, so an end right after a part boundary halves nothing."""
+    cands = [CullCandidate(i, i % 2, 2, 0.5, 0.5, fitness=i / 10) for i in range(20)]
+    for last_step_spent, kept, said in ((310.0, 8, []), (250.0, 4, ["halved"])):
+        p = SettleProgress(Settling(macs=100.0, keep=8, rungs=2, end_macs=300.0))
+        assert p.settled(3, 2, 120.0, 150.0)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            early = p.surplus(3, cands, {0}, 210.0, 150.0, complete=False)  # past the boundary, not the end
+            assert len(early) == 2  # species 0's 10 networks: its 8 fittest stay
+            left = [c for c in cands if c not in early]
+            last = p.surplus(3, left, {0, 1}, last_step_spent, 150.0, complete=True)
+        assert len(left) - len(last) == kept
+        assert [m.split(" (")[0].split(": ")[1] for m in lines(caplog)] == said
+
+
 def test_a_resume_that_moves_the_point_later_stays_settled():
     p = SettleProgress(Settling(generation=7))
     p.settled_from = 3  # from the checkpoint of the shorter run
