@@ -449,7 +449,19 @@ def test_a_closed_pipe_that_also_took_stderr_exits_141_and_keeps_the_run(tmp_pat
     assert (out / "checkpoints" / "LATEST").is_file()  # generation 0 is kept: resumable
 
 
-def test_ctrl_c_under_a_merged_tee_that_the_same_ctrl_c_ended_exits_130_and_keeps_the_run(tmp_path):
+@pytest.fixture()
+def sigint_default():
+    """Ctrl-C handled as in a terminal, here and in children started now, even when the suite runs
+    with SIGINT ignored (a background job of a non-interactive shell, e.g. ``nohup … &``: a
+    child inherits the ignoring and would never see the Ctrl-C)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_under_a_merged_tee_that_the_same_ctrl_c_ended_exits_130_and_keeps_the_run(tmp_path, sigint_default):
     # `ecosim run ... 2>&1 | tee log`, Ctrl-C to the group: tee is gone before the interrupted line is printed
     out = tmp_path / "teed"
     proc = _popen(
@@ -462,9 +474,9 @@ def test_ctrl_c_under_a_merged_tee_that_the_same_ctrl_c_ended_exits_130_and_keep
     assert (out / "checkpoints" / "LATEST").is_file()
 
 
-def test_a_broken_pipe_met_before_the_ctrl_c_that_caused_it_is_the_ctrl_c():
+def test_a_broken_pipe_met_before_the_ctrl_c_that_caused_it_is_the_ctrl_c(sigint_default):
     """The race behind ``| tee``: the run writes into the pipe the same Ctrl-C closed before the
-    interrupt reaches its event loop (session 37's CI gave 141 once). The runner has seen the
+    interrupt reaches its event loop. The runner has seen the
     Ctrl-C, so the broken pipe is raised as the KeyboardInterrupt (exit 130); a pipe that breaks
     without one stays a broken pipe (141)."""
     from ecosim.api import _run_until_interrupted
