@@ -184,17 +184,24 @@ class SettleProgress:
                 last step (no species trains ``generation + 1`` before then, :meth:`waits_for`).
 
         Returns:
-            the candidates to cull, in id order (none when ``settle_keep`` is 0).
+            the candidates to cull, in id order (none when ``settle_keep`` is 0), untrained
+            offspring born at or after the settle generation included (asynchronous mode: made by
+            a species that ran ahead before the point was known).
         """
         s = self.settling
         if s is None or s.keep <= 0:
             return []
         competing = [c for c in candidates if stepped is None or c.species_id in stepped]
+        # asynchronous mode with a compute point: a species that ran ahead into the settle generation
+        # made offspring before the point was known; none may train past it
+        point = generation if self.settled_from is None else self.settled_from
+        late = [c for c in competing if c.offspring and c.born_generation >= point]
         if not complete or self._run_ends_after(generation, spent_through):  # this part's keep holds
-            return keep_fittest(competing, s.keep_at(generation, spent_before))
-        keep = s.keep_at(generation + 1, spent_through)  # who trains in the next generation
-        self._announce_part(generation, spent_through, keep)
-        return keep_fittest(competing, keep)
+            keep = s.keep_at(generation, spent_before)
+        else:
+            keep = s.keep_at(generation + 1, spent_through)  # who trains in the next generation
+            self._announce_part(generation, spent_through, keep)
+        return sorted([*keep_fittest(competing, keep), *late], key=lambda c: c.network_id)
 
     def _run_ends_after(self, generation: int, spent_through: float | None) -> bool:
         """Whether ``generation`` is the run's last: ``run.generations`` ends it, or the compute spent

@@ -173,6 +173,19 @@ def test_asynchronous_steps_halve_only_at_the_generations_last_step(caplog):
         assert [m.split(" (")[0].split(": ")[1] for m in lines(caplog)] == said
 
 
+def test_offspring_born_at_or_past_the_point_are_culled_untrained_earlier_ones_train_once():
+    """Asynchronous mode with a compute point (the second helper's find, session 37): a species that ran
+    ahead into the settle generation made offspring before the point was known; they are culled at
+    the point, untrained. An offspring born before it (generation 2) still trains once."""
+    p = SettleProgress(Settling(macs=100.0, keep=2, end_macs=300.0))
+    assert p.settled(3, 2, 120.0, 150.0)
+    trained = [CullCandidate(i, 0, 2, 0.5, 0.5, fitness=i / 10) for i in range(4)]
+    early = CullCandidate(10, 1, 0, 0.5, 0.5, offspring=True, born_generation=2)
+    late = CullCandidate(11, 1, 0, 0.5, 0.5, offspring=True, born_generation=3)
+    culled = p.surplus(3, [*trained, early, late], None, 160.0, 150.0)
+    assert [c.network_id for c in culled] == [0, 1, 11]
+
+
 def test_a_resume_that_moves_the_point_later_stays_settled():
     p = SettleProgress(Settling(generation=7))
     p.settled_from = 3  # from the checkpoint of the shorter run
