@@ -231,8 +231,8 @@ async def watch_resources(
             "resources_exhausted",
             last + 1,
             f"{need}; the cluster has {have}",
-            lost="the nodes that could run training tasks",
-            redone="nothing: the run stopped",
+            lost="no node could run a training task any more",
+            redone="nothing (the run stopped)",
             started=since,
         )
     )

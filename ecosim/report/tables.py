@@ -303,7 +303,8 @@ def markdown_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in text.itertuples(index=False)]
     note = (
         "\nHighest value over runs, and (mean ± sample standard deviation, ddof=1) over runs, in %, "
-        "at the generation shown (0-based). n/a: a single run has no standard deviation. "
+        "at the generation shown (0-based). n/a: a single run has no standard deviation, or no value "
+        "(no offspring scored before BP in that generation: a settled run, ecosystem.settle, makes none). "
         "Offspring fitness before BP excludes clones.\n"
     )
     extra = "".join(f"\n{n}\n" for n in notes)
