@@ -111,6 +111,7 @@ class EcosystemPolicy:
         self.next_species_id = 0
         self.champion = Champion()
         self.best_fitness_logged: float | None = None  # best_fitness_so_far of the last row written
+        self.last_generation_macs: float | None = None  # training compute of the last row written (not kept)
         self.completed_generation = -1
         self.train_macs_spent: float | None = 0.0
         self.tallies: dict[int, GenerationTally] = {}
@@ -353,9 +354,14 @@ class EcosystemPolicy:
 
     def waits_for(self, generation: int) -> bool:
         """Asynchronous mode: whether a species must wait to train ``generation`` until ``generation − 1``
-        is written: from the settle point on, judged on :meth:`train_macs_logged`
+        is written: from the settle point on, judged on :meth:`train_macs_logged`, and near a compute
+        point, judged with the last written generation's compute
         (:meth:`SettleProgress.waits_for <ecosim.evolution.settle_progress.SettleProgress.waits_for>`)."""
-        return self.settle_progress.waits_for(generation, self.completed_generation, self.train_macs_logged())
+        spent, done = self.train_macs_spent, self.completed_generation + 1
+        per_generation = self.last_generation_macs or (spent / done if spent and done > 0 else None)
+        return self.settle_progress.waits_for(
+            generation, self.completed_generation, self.train_macs_logged(), per_generation
+        )
 
     def _spent_through(self, generation: int) -> float | None:
         """Training compute of the generations written and of ``generation``'s steps so far (MACs;
@@ -613,6 +619,7 @@ class EcosystemPolicy:
             **t.phases,
         }
         self.completed_generation = max(self.completed_generation, generation)
+        self.last_generation_macs = float(row.get("train_macs") or 0.0) or self.last_generation_macs
         if self.train_macs_spent is not None:
             self.train_macs_spent += float(row.get("train_macs") or 0.0)
         return row

@@ -100,7 +100,13 @@ class SettleProgress:
         point = self.settling.generation if self.settling is not None else None
         return settled or (point is not None and generation >= point)
 
-    def waits_for(self, generation: int, completed_generation: int, train_macs_logged: float | None) -> bool:
+    def waits_for(
+        self,
+        generation: int,
+        completed_generation: int,
+        train_macs_logged: float | None,
+        per_generation: float | None = None,
+    ) -> bool:
         """Asynchronous mode: whether a species must wait before it trains ``generation`` until
         ``generation − 1`` is complete (issue 17, ``EcosystemPolicy.waits_for``).
 
@@ -115,13 +121,23 @@ class SettleProgress:
             completed_generation: the last generation written (−1 before).
             train_macs_logged: training compute of every network logged so far, open generations
                 included (MACs; ``None``: unknown).
+            per_generation: training compute of one generation, as the last written one spent
+                (MACs; ``None``: unknown). A compute point is known only from complete generations;
+                near it (the compute logged plus this much for each open generation before
+                ``generation`` reaches the point) a species does not run ahead either, so it makes
+                no offspring in a generation the point may land on (nearly always exact: a
+                generation may spend more than the last one did).
         """
         s = self.settling
         if s is None or completed_generation >= generation - 1:
             return False
-        return (self.settled_from is not None and generation > self.settled_from) or s.reached(
+        if (self.settled_from is not None and generation > self.settled_from) or s.reached(
             generation, train_macs_logged
-        )
+        ):
+            return True
+        if s.generation is not None or train_macs_logged is None or not per_generation:
+            return False
+        return train_macs_logged + per_generation * (generation - 1 - completed_generation) >= s.macs
 
     # ---- after the settle point ---------------------------------------------------------------------
     def learning_rate_scale(self, generation: int, train_macs_logged: float | None) -> float:

@@ -633,11 +633,14 @@ def test_from_the_settle_point_on_a_species_waits_for_the_generation_before():
     plain = EcosystemPolicy(EcosystemConfig(), seed=0)
     assert not plain.waits_for(9)  # no settling: never
     q = settled_policy(Settling(macs=100.0, keep=2, end_macs=300.0), max_population=40)
-    q.completed_generation, q.train_macs_spent = 3, 90.0
-    assert not q.waits_for(6)
-    q.tally(4).rows.append({"fitness": 0.9, "macs": 10, "train_images": 1})  # a step of 4 logged: 30 more, 120
+    q.completed_generation, q.train_macs_spent = 3, 40.0  # 10 MACs a generation
+    assert not q.waits_for(6)  # far from the point: 40 + 2 open generations x 10 < 100
+    q.tally(4).rows.append({"fitness": 0.9, "macs": 20, "train_images": 1})  # a step of 4 logged: 60 more, 100
     assert q.waits_for(5) and q.waits_for(6)  # past the point: both wait for the open generation 4
     assert not q.waits_for(4)  # generation 3 is complete
+    q.tallies.clear()
+    q.train_macs_spent = 90.0  # near the point (22.5 a generation): no running ahead into one it may land on
+    assert not q.waits_for(4) and q.waits_for(5)
 
 
 def test_a_compute_budget_halves_once_the_compute_spent_reaches_the_part():

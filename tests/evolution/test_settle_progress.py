@@ -54,6 +54,19 @@ def test_a_compute_point_is_judged_on_the_compute_written_and_names_the_next_par
     ]
 
 
+def test_near_a_compute_point_no_species_runs_ahead_into_a_generation_it_may_land_on():
+    """The second helper's find (session 37): a species ran several generations ahead of a compute
+    point that complete generations had not yet revealed, making offspring past it. With the last
+    generation's compute (30 MACs), the compute logged (60) plus 30 for each open generation before
+    the one to train reaches the point (100) from two open generations on."""
+    p = SettleProgress(Settling(macs=100.0, keep=2, end_macs=300.0))
+    assert not p.waits_for(5, 3, 60.0, 30.0)  # generation 4 open: 60 + 30 < 100
+    assert p.waits_for(6, 3, 60.0, 30.0)  # generations 4 and 5 open: 60 + 60 >= 100
+    assert not p.waits_for(6, 3, 60.0, None)  # unknown per-generation compute: as before 0.9.8
+    assert not p.waits_for(6, 3, 60.0, 5.0) and not p.waits_for(4, 3, 99.0, 30.0)  # far enough, or next
+    assert not SettleProgress(Settling(generation=9, keep=2, end_generation=12)).waits_for(6, 3, 60.0, 30.0)
+
+
 def test_waiting_for_the_generation_before_starts_at_the_point():
     p = SettleProgress(Settling(macs=100.0, keep=2, end_macs=300.0))
     assert not p.waits_for(6, 3, 90.0)  # before the point: species run ahead
