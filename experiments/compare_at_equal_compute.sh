@@ -22,6 +22,16 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 000000000 (session 38): CIFAR-10's second seed a side (the best baseline and levers-wide, seed 1), then
+# the equal-cost pilot: a fixed C8[3x3]-C16s2[3x3]-C24s2[3x3] at the best baseline's multiply-accumulates (+0.2%)
+# with the anneal schedule on Fashion-MNIST, seeds 0-1
+run experiments/baselines/cifar10-C10-3x3-C20s2-3x3.toml --seeds 1 --generations 100 "${COMMON[@]}"
+run experiments/levers/cifar10-levers-wide.toml --seeds 1 --generations 400 --train-macs 1.7e13 "${COMMON[@]}" \
+  --set ecosystem.species=4 --set ecosystem.max_species=8
+for seed in 0 1; do
+  run experiments/baselines/fashion-mnist-C8-3x3-C16s2-3x3-C24s2-3x3-anneal.toml --seeds $seed --generations 800 \
+    --train-macs 1.2e13 "${COMMON[@]}"
+done
 # Phase 00000000 (session 37): the headroom pilot, a larger fixed network (C16[3x3]-C32s2[3x3], 2.3x the
 # multiply-accumulates of the best baseline) with the anneal schedule on Fashion-MNIST, seeds 0-1; then
 # MNIST's small fixed baseline with logs (seeds 1-2; seed 0 is an earlier page's row), so the table at
