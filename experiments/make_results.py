@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-import shutil
 import sys
 import time
 import warnings
@@ -934,15 +933,17 @@ def fitness_source(r: RunLogs) -> str:
     return f"accuracy on {test}"
 
 
-#: what a report writes into ``--plots``: figures, tables and ``table1.md`` (any other page is not ours)
-PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".csv", ".json", ".txt")
+#: the list of files an earlier ``make_results`` wrote into ``--plots``: only these are removed before
+#: the new figures, so a user's own files in the folder survive
+PLOTS_MANIFEST = ".make_results-files"
 
 
 def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (), page: Path | None = None) -> str:
-    """Why ``--plots`` may not be emptied (``""``: it may): it is, holds or lies inside a run
-    directory, holds an input (``--earlier``) or the page (``--out``), or holds a file that no
-    report writes: the folder is deleted before the figures, so only figures, tables and
-    ``table1.md`` pages may be in it (``docs/`` with its pages is refused)."""
+    """Why ``--plots`` may not be written (``""``: it may): it is, holds or lies inside a run
+    directory, holds an input (``--earlier``) or the page (``--out``), or holds files without the
+    list of what an earlier ``make_results`` wrote there (:data:`PLOTS_MANIFEST`): only the files on
+    that list are removed before the new figures (:func:`clear_plots`), so a folder of unknown
+    files is refused rather than mixed with the figures."""
     target = plots.resolve()
     for run in run_dirs:
         run = run.resolve()
@@ -958,14 +959,39 @@ def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (
     if target.is_dir():
         if any(target.rglob("config.toml")):
             return "holds a run directory (a config.toml)"
-        foreign = [
-            f for f in target.rglob("*") if f.is_file() and f.suffix not in PLOT_SUFFIXES and f.name != "table1.md"
-        ]
-        if foreign:
-            return f"holds files that are not figures or tables (e.g. {str(foreign[0])!r})"
+        if not (target / PLOTS_MANIFEST).is_file() and any(f.is_file() for f in target.rglob("*")):
+            return f"holds files and no {PLOTS_MANIFEST} (the list of what an earlier make_results wrote there)"
     elif target.exists():
         return "is a file"
     return ""
+
+
+def clear_plots(plots: Path) -> set[Path]:
+    """Remove the files an earlier ``make_results`` wrote into ``plots`` (those on its
+    :data:`PLOTS_MANIFEST`), then folders left empty; every other file stays.
+
+    Returns:
+        the files still in ``plots`` afterwards (a user's own), as absolute paths.
+    """
+    root = plots.resolve()
+    manifest = root / PLOTS_MANIFEST
+    if manifest.is_file():
+        for name in manifest.read_text(encoding="utf-8").splitlines():
+            path = (root / name).resolve()
+            if name.strip() and root in path.parents and path.is_file():  # never outside the folder
+                path.unlink()
+        manifest.unlink()
+    for folder in sorted((d for d in root.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return {f.resolve() for f in root.rglob("*") if f.is_file()}
+
+
+def write_plots_manifest(plots: Path, kept: set[Path]) -> None:
+    """List in ``plots``' :data:`PLOTS_MANIFEST` every file there but ``kept`` (the files this run wrote)."""
+    root = plots.resolve()
+    ours = sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file() and f.resolve() not in kept)
+    (root / PLOTS_MANIFEST).write_text("".join(f"{name}\n" for name in ours), encoding="utf-8")
 
 
 def out_conflict(out: Path, run_dirs: list[Path], inputs: Sequence[Path] = ()) -> str:
@@ -1629,7 +1655,12 @@ def main() -> None:
     )
     p.add_argument("runs", nargs="+", help="run directories or folders of runs")
     p.add_argument("--out", required=True, help="the Markdown file to write, e.g. docs/results.md")
-    p.add_argument("--plots", required=True, help="folder for the figures (emptied first), e.g. docs/results")
+    p.add_argument(
+        "--plots",
+        required=True,
+        help="folder for the figures, e.g. docs/results (new or empty, or one an earlier make_results wrote: "
+        f"the files on its {PLOTS_MANIFEST} are replaced, any other file stays)",
+    )
     p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
     p.add_argument(
         "--include-unfinished",
@@ -1658,7 +1689,10 @@ def main() -> None:
     plots = Path(args.plots)
     refuse = plots_conflict(plots, [r.run_dir for r in runs], [Path(e) for e in args.earlier], Path(args.out))
     if refuse:
-        raise SystemExit(f"make_results: --plots {str(plots)!r} {refuse}; give a folder of figures only")
+        raise SystemExit(
+            f"make_results: --plots {str(plots)!r} {refuse}; "
+            "give a new or empty folder, or one an earlier make_results wrote"
+        )
     refuse = out_conflict(Path(args.out), [r.run_dir for r in runs], [Path(e) for e in args.earlier])
     if refuse:
         raise SystemExit(f"make_results: --out {args.out!r} {refuse}; give a Markdown page outside the runs")
@@ -1682,8 +1716,7 @@ def main() -> None:
         + (f" ({len(unfinished)} left out, still in progress)" if unfinished else "")
         + "; drawing the figures, then the comparisons (a few minutes)"
     )
-    if plots.exists():
-        shutil.rmtree(plots)
+    kept = clear_plots(plots) if plots.exists() else set()
     written = write_report([r for r in evo if not variant(r)] or evo, plots)
     if any(variant(r) for r in evo) and any(not variant(r) for r in evo):
         written.update(write_report([r for r in evo if variant(r)], plots / "variants"))
@@ -1709,6 +1742,7 @@ def main() -> None:
     lines += figures_section(written, plots, rel)
     out.parent.mkdir(parents=True, exist_ok=True)  # checked before any work (out_conflict)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_plots_manifest(plots, kept)
     progress(f"done in {time.monotonic() - t0:.0f} s")
     print(out)
 

@@ -208,8 +208,9 @@ def test_compute_fate_splits_training_compute_by_origin_and_by_what_reached_the_
 
 
 def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_deleted(tmp_path):
-    """``--plots`` is emptied first: a folder that is, holds or lies inside a run directory, or holds
-    other files than figures and tables, is refused in one line and nothing is touched."""
+    """A ``--plots`` folder that is, holds or lies inside a run directory, holds an input, or holds
+    files without the list of what an earlier make_results wrote there (figures included), is refused
+    in one line and nothing is touched."""
     import subprocess
 
     runs = tmp_path / "exp"
@@ -245,6 +246,30 @@ def test_a_plots_folder_that_holds_or_is_a_run_is_refused_before_anything_is_del
         text=True,
     )
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_plots_keeps_a_users_own_files_and_replaces_only_what_make_results_wrote(tmp_path, make_results, monkeypatch):
+    """Session 37's notes: ``--plots DIR`` deleted the whole folder first, a user's own figures
+    included. Now only the files on the folder's list (what the last run wrote) are removed."""
+    gens = {g: [row(g, 1, 0.9)] for g in range(3)}
+    run = write(tmp_path / "runs" / "mnist-speciation" / "seed0", gens, **{"run.generations": 3})
+    plots = tmp_path / "plots"
+    argv = ["make_results.py", str(run), "--out", str(tmp_path / "r.md"), "--plots", str(plots)]
+    monkeypatch.setattr(sys, "argv", argv)
+    make_results.main()
+    listed = (plots / make_results.PLOTS_MANIFEST).read_text().splitlines()
+    assert "table1.csv" in listed and all((plots / name).is_file() for name in listed)
+    (plots / "mine.png").write_bytes(b"my own figure")  # a user's file beside the figures
+    (plots / "stale.png").write_bytes(b"")  # a figure an earlier page wrote and this one does not
+    (plots / make_results.PLOTS_MANIFEST).write_text("\n".join([*listed, "stale.png", "../r.md"]) + "\n")
+    make_results.main()
+    assert (plots / "mine.png").read_bytes() == b"my own figure" and not (plots / "stale.png").exists()
+    assert (tmp_path / "r.md").exists()  # a name that leaves the folder is never removed
+    again = (plots / make_results.PLOTS_MANIFEST).read_text().splitlines()
+    assert sorted(again) == sorted(listed) and "mine.png" not in again
+    (plots / make_results.PLOTS_MANIFEST).unlink()  # no list: the folder's files are unknown, refused
+    why = make_results.plots_conflict(plots, [run])
+    assert why.startswith("holds files and no") and make_results.PLOTS_MANIFEST in why
 
 
 def test_out_and_plots_inside_any_run_are_refused_before_anything_is_written(make_results, tmp_path):
