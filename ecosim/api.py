@@ -258,6 +258,12 @@ def _execute(
     line = format_champion(run_dir)
     if line:
         emit(line)
+    else:  # the run ended (no stop was raised): every network so far diverged or failed
+        log.warning(
+            "no champion: every network trained so far diverged or failed (the networks log's status and error "
+            "columns say why); a learning rate (training.learning_rate) or weight scale (mutation.init_std) too "
+            "large makes every loss non-finite"
+        )
     return RunResult(run_dir, best.get("fitness") if best.get("id") is not None else None, best.get("id"))
 
 

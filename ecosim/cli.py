@@ -90,6 +90,14 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer") from None
 
 
+def _index(text: str) -> int:
+    """A generation or network id: an integer ≥ 0 (as logged)."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer ≥ 0 (0-based, as logged)")
+    return value
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -293,13 +301,13 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--network",
-        type=int,
+        type=_index,
         default=None,
         metavar="ID",
         help="a network id whose weights were kept (each generation's champion is kept)",
     )
     which.add_argument(
-        "--generation", type=int, default=None, metavar="G", help="the champion of generation G (0-based, as logged)"
+        "--generation", type=_index, default=None, metavar="G", help="the champion of generation G (0-based, as logged)"
     )
     p.add_argument(
         "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="image format (default: png)"
@@ -338,8 +346,9 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)")
     p.add_argument(
         "--generation",
-        type=int,
+        type=_index,
         default=None,
+        metavar="G",
         help="generation for Table I, 0-based as logged (default: the last one all runs of an experiment reached)",
     )
     p.add_argument(

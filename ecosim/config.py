@@ -310,16 +310,20 @@ def validate_config(cfg: Config) -> None:
             continue
         value = getattr(getattr(cfg, section), name)
         _require(value in choices, key, value, f"one of {', '.join(choices)}")
-    _require(res.cpus_per_task > 0, "resources.cpus_per_task", res.cpus_per_task, "> 0")
-    _require(res.gpus_per_task >= 0, "resources.gpus_per_task", res.gpus_per_task, "≥ 0")
+    _require(0 < res.cpus_per_task < math.inf, "resources.cpus_per_task", res.cpus_per_task, "a finite number > 0")
+    _require(0 <= res.gpus_per_task < math.inf, "resources.gpus_per_task", res.gpus_per_task, "a finite number ≥ 0")
     _require(res.max_retries >= 0, "resources.max_retries", res.max_retries, "≥ 0")
-    _require(res.task_timeout >= 0, "resources.task_timeout", res.task_timeout, "≥ 0")
-    _require(res.resource_timeout >= 0, "resources.resource_timeout", res.resource_timeout, "≥ 0")
     _require(
-        res.stall_timeout >= 0 or res.stall_timeout == -1,
+        0 <= res.task_timeout < math.inf, "resources.task_timeout", res.task_timeout, "a finite number ≥ 0 (0 = none)"
+    )
+    _require(
+        0 <= res.resource_timeout < math.inf, "resources.resource_timeout", res.resource_timeout, "a finite number ≥ 0"
+    )
+    _require(
+        0 <= res.stall_timeout < math.inf or res.stall_timeout == -1,
         "resources.stall_timeout",
         res.stall_timeout,
-        "≥ 0 (0 = off) or -1 (derived from the task durations)",
+        "a finite number ≥ 0 (0 = off) or -1 (derived from the task durations)",
     )
     _require(res.num_cpus >= 0, "resources.num_cpus", res.num_cpus, "≥ 0")
 

@@ -223,7 +223,7 @@ def _read_champion(run: Path) -> tuple[Path, Any, Any, dict[str, Any]]:
     if not champion.is_file():
         raise CheckpointError(
             f"run directory {str(run)!r} has no champion to export: {champion} is missing "
-            "(a champion is written after the first generation)"
+            "(a champion is written once a network of a completed generation trained without diverging or failing)"
         )
     try:
         genome, weights, metadata = load_network(champion)

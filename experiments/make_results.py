@@ -536,7 +536,6 @@ def equal_compute(
     main table and the targets, read at their end, and nothing that needs their logs.
     """
     from ecosim.report.compare import (
-        at_compute,
         compute_figure,
     )
 
@@ -598,7 +597,7 @@ def equal_compute(
         names = sorted(set(groups) | set(old), key=lambda k: (k.startswith("baseline"), k))
 
         def readings(name: str, budget: float, groups=groups, old=old) -> list:
-            return [at_compute(r, budget) for r in groups.get(name, [])] + [e.at(budget) for e in old.get(name, [])]
+            return logged_readings(groups, name, budget) + [e.at(budget) for e in old.get(name, [])]
 
         best_base, budget, used = baseline_choice(groups, old, horizon)
         over = [e for k in sorted(old) for e in old[k] if e.train_macs > EARLIER_OVER * budget]
@@ -640,7 +639,7 @@ def equal_compute(
                 "Left out: earlier rows of runs that went past the budget (their reading at the budget went with "
                 "their logs): " + ", ".join(f"`{e.label}` ({e.train_macs / budget:.0%})" for e in over) + ".",
             ]
-        fractions = (0.125, 0.25, 0.5, 1.0)
+        fractions = EARLY_FRACTIONS  # the columns of the Δ table below
         logged = [k for k in names if k not in old]  # an earlier row is known at its end only
         if logged:
             lines += [
@@ -653,10 +652,7 @@ def equal_compute(
                 "|---|" + "---|" * len(fractions),
             ]
         for name in logged:
-            cells = [
-                f"{100 * np.mean([a.selected_test_accuracy for a in readings(name, f * budget)]):.2f}%"
-                for f in fractions
-            ]
+            cells = [mean_cell([a.selected_test_accuracy for a in readings(name, f * budget)]) for f in fractions]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += smaller_budget_deltas(names, partial(logged_readings, groups), budget)
         if best_base in groups and best_base not in old:
@@ -707,10 +703,20 @@ def equal_compute(
 
 
 def logged_readings(groups: Mapping[str, Sequence[RunLogs]], name: str, budget: float) -> list[AtCompute]:
-    """Each run of set-up ``name`` that has logs, read at ``budget`` MACs (an earlier row is known at its end only)."""
+    """Each run of set-up ``name`` that has logs, read at ``budget`` MACs (an earlier row is known at its end
+    only); a run whose first generation alone spent more than ``budget`` has no reading there and is left out."""
     from ecosim.report.compare import at_compute
 
-    return [at_compute(r, budget) for r in groups.get(name, [])]
+    return [a for r in groups.get(name, []) if (a := at_compute(r, budget)) is not None]
+
+
+#: a cell with no run read there: every run's first generation alone spent more than that budget
+NO_READING = "n/a (first generation over this budget)"
+
+
+def mean_cell(values: Sequence[float]) -> str:
+    """``"97.12%"``: the mean of accuracies in percent, or :data:`NO_READING` without a value."""
+    return f"{100 * float(np.mean(values)):.2f}%" if len(values) else NO_READING
 
 
 #: Fractions of the budget at which :func:`smaller_budget_deltas` compares evolution with a baseline.
@@ -742,7 +748,7 @@ def smaller_budget_deltas(
         return []
 
     def best_at(f: float) -> str:
-        return max(bases, key=lambda k: (float(np.mean(scores(k, f))), k))
+        return max(bases, key=lambda k: (float(np.mean(scores(k, f))) if scores(k, f) else -1.0, k))
 
     best = {f: best_at(f) for f in EARLY_FRACTIONS}
     lines = [
@@ -753,11 +759,14 @@ def smaller_budget_deltas(
         "| set-up | " + " | ".join(f"{f:g} budget" for f in EARLY_FRACTIONS) + " |",
         "|---|" + "---|" * len(EARLY_FRACTIONS),
         "| best baseline there | "
-        + " | ".join(f"{best[f]} ({100 * np.mean(scores(best[f], f)):.2f}%)" for f in EARLY_FRACTIONS)
+        + " | ".join(f"{best[f]} ({mean_cell(scores(best[f], f))})" for f in EARLY_FRACTIONS)
         + " |",
     ]
     for name in evolved:
-        cells = [interval_text(scores(name, f), scores(best[f], f)) for f in EARLY_FRACTIONS]
+        cells = [
+            interval_text(scores(name, f), scores(best[f], f)) if scores(name, f) and scores(best[f], f) else NO_READING
+            for f in EARLY_FRACTIONS
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -816,11 +825,14 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
         "|---|---|---|---|---|---|---|",
     ]
     for name in sorted(groups, key=lambda k: (k.startswith("baseline"), k)):
-        at = [at_compute(r, budget) for r in groups[name]]
+        read = [(r, a) for r in groups[name] if (a := at_compute(r, budget)) is not None]
+        if not read:
+            continue
+        at = [a for _, a in read]
         same = [float(c.loc[min(a.generation, int(c.index.max()))]) for a in at for c in base_curves]
         beyond = any(a.generation > int(c.index.max()) for a in at for c in base_curves)
         macs, trained, age = [], [], []
-        for r, a in zip(groups[name], at, strict=True):
+        for r, a in read:
             n = r.networks
             reached = n.loc[(n["generation"] == a.generation) & (n["status"] == "ok")]
             macs.append(float(reached["macs"].mean()))

@@ -83,12 +83,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not shown:
             print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
         at = at_compute(r, args.budget)
-        if at.share > 1:
+        if at is None:
             print(
                 f"pilot_selection: warning: {d.parent.name}/{d.name}: its first generation alone spends more "
-                f"than --budget {args.budget:g}; read there",
+                f"than --budget {args.budget:g}; left out",
                 file=sys.stderr,
             )
+            continue
         picks = " | ".join(f"{100 * select_on_last(r.networks, at.generation, k):.2f}" for k in args.k)
         print(f"{d.parent.name}/{d.name} | {at.generation} | {picks}")
         shown += 1

@@ -584,6 +584,23 @@ def test_an_unknown_option_names_the_subcommand_help_in_one_line(command, capsys
 
 
 @pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["report", "RUN", "--generation", "-1"], "--generation"),
+        (["show", "RUN", "--generation", "-1"], "--generation"),
+        (["show", "RUN", "--network", "-3"], "--network"),
+    ],
+)
+def test_a_negative_generation_or_network_is_refused_by_the_parser(argv, option, capsys):
+    """A fresh user's find (session 38): ``report --generation -1`` said "a gap in every run's log"."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and f"argument {option}: invalid value" in err[0]
+    assert "expected an integer ≥ 0" in err[0]
+
+
+@pytest.mark.parametrize(
     "argv",
     [["resume", "RUN", "--generation", "9"], ["run", "--gen", "3"], ["run", "--train-mac", "1e9"]],
 )

@@ -56,6 +56,18 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ({"ecosystem.settle": 0.5, "ecosystem.settle_lr_decay": 1.5}, "ecosystem.settle_lr_decay"),
         ({"ecosystem.settle": 0.5, "ecosystem.settle_lr_decay": float("nan")}, "ecosystem.settle_lr_decay"),
         ({"ecosystem.settle_lr_decay": 0.3}, "ecosystem.settle_lr_decay"),  # lowers no rate: never settles
+        # session 38, a fresh user's find: inf passed where nan did not, and every network diverged
+        ({"training.learning_rate": float("inf")}, "training.learning_rate"),
+        ({"mutation.init_std": float("inf")}, "mutation.init_std"),
+        ({"resources.cpus_per_task": float("inf")}, "resources.cpus_per_task"),
+        ({"resources.gpus_per_task": float("inf")}, "resources.gpus_per_task"),
+        ({"resources.task_timeout": float("inf")}, "resources.task_timeout"),
+        ({"resources.resource_timeout": float("inf")}, "resources.resource_timeout"),
+        ({"resources.stall_timeout": float("inf")}, "resources.stall_timeout"),
+        # a typo's width hung the check drawing kernel shapes (C99999999999)
+        ({"ecosystem.initial_layers": "C99999999999"}, "ecosystem.initial_layers"),
+        ({"ecosystem.initial_layers": "C10-F5000"}, "ecosystem.initial_layers"),
+        ({"mutation.new_layer_max_nodes": 5000}, "mutation.new_layer_max_nodes"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_parameter(override, name):

@@ -63,10 +63,11 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         fitness before BP", Fig. 9c: offspring from crossover or mutation only, since a clone is
         a copy of a trained parent and would report the parent's fitness) and one mean per origin,
         ``mean_offspring_fitness_before_bp_<crossover|mutation|clone>``; ``champion_id``,
-        ``champion_parameters``, ``champion_fitness``, ``champion_layers`` (the fittest network,
-        lowest id on ties); ``conv_share`` (fraction of the networks with at least one conv
-        layer). Means are over non-null values and ``None`` when there are none. Fitness values
-        are fractions in [0, 1]. Compute (issue 17): ``train_macs`` = Σ 3 · macs · train_images
+        ``champion_parameters``, ``champion_fitness``, ``champion_layers`` (the fittest network
+        whose ``status`` is ``ok``, lowest id on ties; ``None`` when every one diverged or
+        failed); ``conv_share`` (fraction of the networks with at least one conv layer). Means
+        are over non-null values and ``None`` when there are none. Fitness values are fractions
+        in [0, 1]. Compute (issue 17): ``train_macs`` = Σ 3 · macs · train_images
         (:data:`~ecosim.genome.compute.TRAINING_MAC_FACTOR`), ``eval_macs`` = Σ macs ·
         eval_images, ``trainings`` and ``test_evaluations`` (networks trained, networks whose
         test accuracy was measured); a run's cumulative compute is their running sum.
@@ -83,7 +84,8 @@ def summarise_generation(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if r.get("fitness_before_bp") is not None and r.get("origin") in origins
         )
 
-    champ = max(rows, key=lambda r: (r.get("fitness") or 0.0, -r["network_id"])) if rows else None
+    trained = [r for r in rows if r.get("status", Status.OK) == Status.OK]  # a diverged network is no champion
+    champ = max(trained, key=lambda r: (r.get("fitness") or 0.0, -r["network_id"])) if trained else None
     convs = [r["conv_layers"] for r in rows if r.get("conv_layers") is not None]
     out: dict[str, Any] = {
         "highest_fitness": max(fit) if fit else None,

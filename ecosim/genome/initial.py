@@ -36,7 +36,7 @@ from ecosim.genome.genome import (
 )
 from ecosim.genome.mutation import mutate
 from ecosim.genome.mutation_kinds import SPECIES_KINDS, MutationKind
-from ecosim.genome.mutation_params import MutationParams
+from ecosim.genome.mutation_params import MAX_LAYER_NODES, MutationParams
 from ecosim.genome.new_structure import new_layer_kernel_shapes
 from ecosim.genome.weights import Weights, init_weights
 
@@ -184,9 +184,9 @@ def genome_from_layers(
 
     Raises:
         GenomeError: naming the first bad layer (``layer 2 (C10s40): ...`` when there are
-            several) and what is allowed (unknown syntax, zero nodes, a kernel list of the wrong
-            length, an even kernel, a kernel larger than half its input, a stride below 1 or
-            larger than its input, a conv after an FC layer).
+            several) and what is allowed (unknown syntax, zero nodes or more than
+            ``MAX_LAYER_NODES``, a kernel list of the wrong length, an even kernel, a kernel larger
+            than half its input, a stride below 1 or larger than its input, a conv after an FC layer).
 
     >>> genome_from_layers("C10s2[3x3]-F32", (1, 28, 28), 10, np.random.default_rng(0)).summary()[:20]
     'C10s2x2[3x3,3x3,3x3,'
@@ -210,8 +210,8 @@ def genome_from_layers(
         conv = _CONV.fullmatch(token)
         if dense:
             n = int(dense["n"])
-            if n < 1:
-                raise bad("an FC layer needs ≥ 1 neuron")
+            if not 1 <= n <= MAX_LAYER_NODES:
+                raise bad(f"an FC layer needs 1 to {MAX_LAYER_NODES} neurons")
             layers.append(DenseLayer(n))
             seen_dense = True
             continue
@@ -220,8 +220,8 @@ def genome_from_layers(
         if seen_dense:
             raise bad("a conv layer cannot follow an FC layer")
         n = int(conv["n"])
-        if n < 1:
-            raise bad("a conv layer needs ≥ 1 kernel")
+        if not 1 <= n <= MAX_LAYER_NODES:
+            raise bad(f"a conv layer needs 1 to {MAX_LAYER_NODES} kernels")
         sh = int(conv["sh"]) if conv["sh"] else 1
         sw = int(conv["sw"]) if conv["sw"] else sh
         limit = (max_stride(size[0]), max_stride(size[1]))

@@ -28,6 +28,10 @@ RESIZE_DIMENSIONS = ("uniform", "eq1")
 #: far above any layer's useful width, so a typo is an error, not a run that hangs drawing nodes
 MAX_NODES_PER_MUTATION = 1024
 
+#: the most nodes (kernels or neurons) of a layer a setting gives (``ecosystem.initial_layers``,
+#: ``mutation.new_layer_max_nodes``): far above a useful width, so a typo is an error at once
+MAX_LAYER_NODES = 4096
+
 
 def _invalid(key: str, value: object, allowed: str) -> ConfigError:
     return ConfigError(f"config 'mutation.{key}' = {value!r} is invalid: must be {allowed}")
@@ -131,7 +135,7 @@ class MutationParams:
             and a ± copy of the next layer (width 2 × the next layer's nodes). Exact with the ReLU
             activation (the default); off by default: the paper draws everything new from N(0, 0.1).
         new_layer_min_nodes (int, default 8): fewest nodes of a new conv or FC layer.
-        new_layer_max_nodes (int, default 64): most nodes of a new conv or FC layer (exact
+        new_layer_max_nodes (int, default 64, at most 4096): most nodes of a new conv or FC layer (exact
             growth may need more; see :func:`~ecosim.genome.mutation.add_layer`).
         resize_dimension (str, default ``"uniform"``): the dimension a kernel or stride resize
             changes: ``"uniform"`` over the feasible dimensions (§III-E, "a randomly selected
@@ -202,15 +206,15 @@ class MutationParams:
     nodes_per_mutation: int = 1
 
     def __post_init__(self) -> None:
-        if not self.init_std > 0:
-            raise _invalid("init_std", self.init_std, "> 0")
+        if not 0 < self.init_std < np.inf:
+            raise _invalid("init_std", self.init_std, "a finite number > 0")
         if self.new_layer_min_nodes < 1:
             raise _invalid("new_layer_min_nodes", self.new_layer_min_nodes, "≥ 1")
-        if self.new_layer_max_nodes < self.new_layer_min_nodes:
+        if not self.new_layer_min_nodes <= self.new_layer_max_nodes <= MAX_LAYER_NODES:
             raise _invalid(
                 "new_layer_max_nodes",
                 self.new_layer_max_nodes,
-                f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes})",
+                f"≥ mutation.new_layer_min_nodes ({self.new_layer_min_nodes}) and ≤ {MAX_LAYER_NODES}",
             )
         if self.resize_dimension not in RESIZE_DIMENSIONS:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
@@ -252,6 +256,8 @@ class MutationParams:
 
 
 __all__ = [
+    "MAX_LAYER_NODES",
+    "MAX_NODES_PER_MUTATION",
     "RESIZE_DIMENSIONS",
     "MutationParams",
     "named_families",

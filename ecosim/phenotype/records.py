@@ -60,7 +60,7 @@ class TrainingParams:
 
     def __post_init__(self) -> None:
         ranges = (
-            ("learning_rate", self.learning_rate >= 0, "≥ 0 (0 = optimiser default)"),
+            ("learning_rate", 0 <= self.learning_rate < math.inf, "a finite number ≥ 0 (0 = optimiser default)"),
             ("batch_size", self.batch_size >= 1, "≥ 1"),
             ("train_fraction", 0.0 < self.train_fraction <= 1.0, "in (0, 1]"),
             ("epochs", self.epochs >= 1, "≥ 1"),

@@ -119,15 +119,20 @@ class AtCompute:
     best_test_accuracy: float
 
 
-def at_compute(run: RunLogs, budget: float) -> AtCompute:
+def at_compute(run: RunLogs, budget: float) -> AtCompute | None:
     """The run at the last generation whose cumulative *training* compute is ≤ ``budget`` MACs.
 
     A run that never spent ``budget`` is read at its last generation (``share`` < 1: it is
-    compared with less compute than the budget, a handicap, never an advantage).
+    compared with less compute than the budget, a handicap, never an advantage). A run whose
+    first generation alone spent more than ``budget`` has no reading there: ``None`` (reading it
+    at generation 0 would credit it with more compute than the budget).
 
     Args:
         run: a run's logs.
         budget: training multiply-accumulates (> 0).
+
+    Returns:
+        the reading, or ``None`` where the run has none within ``budget``.
 
     Raises:
         ValueError: ``budget`` ≤ 0, or the run has no compute columns.
@@ -137,7 +142,9 @@ def at_compute(run: RunLogs, budget: float) -> AtCompute:
     budget = float(budget)
     c = compute_curve(run)
     within = c[c["train_macs"] <= budget * (1 + 1e-9)]
-    row = within.iloc[-1] if len(within) else c.iloc[0]
+    if within.empty:
+        return None
+    row = within.iloc[-1]
     return AtCompute(
         int(row["generation"]),
         float(row["train_macs"]),

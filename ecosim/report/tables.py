@@ -257,7 +257,10 @@ def champion_line(row: Any) -> str:
             )
         elif best_gen != int(row["generation"]):  # the same network, its weights of an earlier generation
             other = f"; show and export use its weights of generation {best_gen} ({best_fit:.2f}%)"
-    return f"{row['experiment']}, {where}, generation {int(row['generation'])}: {net}{layers}, {params}{fit}{other}"
+    head = f"{row['experiment']}, {where}, generation {int(row['generation'])}: "
+    if not net and not fit:  # every network of the generation diverged or failed (no ok row to name)
+        return f"{head}no champion, every network diverged or failed{other}"
+    return f"{head}{net}{layers}, {params}{fit}{other}"
 
 
 def format_cell(highest: float, mean: float, std: float) -> str:
@@ -304,7 +307,8 @@ def markdown_table(table: pd.DataFrame, notes: Sequence[str] = ()) -> str:
     note = (
         "\nHighest value over runs, and (mean ± sample standard deviation, ddof=1) over runs, in %, "
         "at the generation shown (0-based). n/a: a single run has no standard deviation, or no value "
-        "(no offspring scored before BP in that generation: a settled run, ecosystem.settle, makes none). "
+        "(no offspring scored before BP in that generation: a fixed baseline, ecosystem.offspring = 0, "
+        "and a settled run, ecosystem.settle, make none). "
         "Offspring fitness before BP excludes clones.\n"
     )
     extra = "".join(f"\n{n}\n" for n in notes)

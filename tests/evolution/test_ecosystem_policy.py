@@ -848,6 +848,16 @@ def test_generation_row_from_known_records():
     assert empty["conv_share"] is None and empty["networks_evaluated"] == 0
 
 
+def test_a_generation_whose_networks_all_diverged_has_no_champion():
+    """A fresh user's find (session 38): with every network diverged (fitness 0), the generations log
+    named network 0 the champion at 0.0, and ``ecosim report`` listed it as the final champion."""
+    rows = [net_row(0, fitness=0.0, status="diverged"), net_row(1, fitness=0.0, status="error")]
+    s = summarise_generation(rows)
+    assert s["champion_id"] is None and s["champion_fitness"] is None and s["highest_fitness"] == 0.0
+    s = summarise_generation([*rows, net_row(2, fitness=0.0)])  # an ok network at 0.0 still is one
+    assert s["champion_id"] == 2
+
+
 def test_best_fitness_so_far_counts_only_the_generations_up_to_the_row_even_when_a_species_ran_ahead():
     """Asynchronous mode: species 0 finishes generation 1 and crowns a champion of 0.9 before
     species 1 finishes generation 0; generation 0's row still says the best up to generation 0

@@ -125,8 +125,8 @@ def test_summary_without_the_output_layer_round_trips(genome):
     [
         ("C10-X3", "layer 2 \\(X3\\): ", "expected 'F<n>' or 'C<n>"),
         ("F64-C10", "layer 2 \\(C10\\): ", "a conv layer cannot follow an FC layer"),
-        ("C0", "", "a conv layer needs ≥ 1 kernel"),
-        ("F0", "", "an FC layer needs ≥ 1 neuron"),
+        ("C0", "", "a conv layer needs 1 to 4096 kernels"),
+        ("F0", "", "an FC layer needs 1 to 4096 neurons"),
         ("C10[2x3]", "", "kernel 2x3 must be odd"),
         ("C3[3x3,1x1]", "", "2 kernel shapes for 3 kernels"),
         ("C1[15x15]", "", "kernel 15x15 exceeds the largest allowed 13x13"),

@@ -696,6 +696,11 @@ def test_the_run_champion_is_the_first_generation_champion_of_the_highest_fitnes
         "fitness 91.00%; show and export use its weights of generation 1 (93.00%)"
     )
     assert ", generation 3: network 7, layers not logged, " in champion_line({**row, "layers": float("nan")})
+    diverged = {**row, "champion_id": float("nan"), "fitness": float("nan"), "layers": None, "parameters": None}
+    assert champion_line(diverged) == (  # session 38: was "layers not logged, ? parameters"
+        "mnist-speciation, runs/seed0, generation 3: no champion, every network diverged or failed; "
+        "the run's champion (show, export) is network 5 (93.00% at generation 1)"
+    )
 
 
 def test_the_run_length_is_a_setting_only_where_it_places_a_settle_schedule():

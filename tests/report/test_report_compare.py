@@ -90,6 +90,8 @@ def test_at_compute_reads_the_last_generation_within_the_budget(run):
     at = at_compute(run, 1.6e6)
     assert (at.generation, at.selected_test_accuracy, at.share) == (1, 0.83, pytest.approx(1.5e6 / 1.6e6))
     assert at_compute(run, 1e9).generation == 2  # a run short of the budget: its last generation
+    # a fresh user's find (session 38): generation 0 (6e5 MACs) over the budget was read anyway, at share 6
+    assert at_compute(run, 1e5) is None
     with pytest.raises(ValueError, match="budget"):
         at_compute(run, 0)
 

@@ -197,7 +197,10 @@ def resolve_network(
         networks = _read_log(read_networks, layout.root, layout.networks)
     if network_id is None and generation is None and not layout.is_pack:
         if not layout.champion.is_file():
-            raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
+            raise ShowError(
+                f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed, "
+                "or every network diverged or failed"
+            )
         genome, weights, meta = load_network(layout.champion)
         nid = meta.get("network_id")
         return (None if nid is None else int(nid)), genome, weights
@@ -357,7 +360,10 @@ def architecture_picture(run_dir: PathLike, out_dir: PathLike, fmt: str = "png",
         return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
     layout.refuse_pack("show")
     if not layout.champion.is_file():
-        raise ShowError(f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed")
+        raise ShowError(
+            f"run {str(layout.root)!r} has no champion.safetensors: no generation has completed, "
+            "or every network diverged or failed"
+        )
     genome, weights, _ = load_network(layout.champion)
     return save_figure(architecture_figure(genome, weights), Path(out_dir) / f"champion-architecture.{fmt}", fmt)
 
