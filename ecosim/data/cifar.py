@@ -11,18 +11,23 @@ re-encodings, ImageFolder layout ``train/<class>/NNNN.jpg``, class folders sorti
 official label order). On first use its 60,000 JPEGs are decoded straight from the tarball
 (read once as a stream; nothing is extracted to disk; about half a minute, with progress logged
 at INFO level on ``ecosim.data.cifar``) and the arrays are cached in
-``<cache>/cifar10-jpeg-q75-<size>-<mtime_ns>.npz`` (177 MB, :mod:`ecosim.data.cache`), keyed by
-the tarball's size and modification time; later loads read only the ``.npz``. Concurrent first
-loads may each decode, but every file that appears is complete. Old keys are never deleted; a
-JPEG folder extracted there by an older ecosim is removed. Members with unsafe names (absolute,
-or with ``..``) are refused.
+``<cache>/cifar10-jpeg-q75-<size>-<sha256[:16]>.npz`` (177 MB, :mod:`ecosim.data.cache`), keyed
+by the tarball's size and content (hashing its 20 MB takes about 50 ms); later loads read only the
+``.npz``, whatever the tarball's modification time (a copied data folder reuses the cache).
+Concurrent first loads may each decode, but every file that appears is complete. The file of an
+older ecosim for the same tarball (``<size>-<mtime_ns>.npz``) is taken over rather than decoded
+again, and the other such files of the same size (the same tarball, copied at other times) are
+removed; other keys are never deleted. A JPEG folder extracted there by an older ecosim is
+removed. Members with unsafe names (absolute, or with ``..``) are refused.
 
-Writes only the ``.npz`` in the cache folder (and removes that old JPEG folder), or what a
+Writes only the ``.npz`` in the cache folder (and removes those older files), or what a
 torchvision download writes. torchvision is imported only for the official version.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import logging
 import shutil
@@ -101,6 +106,15 @@ def load_cifar10(root: Path, download: bool, cache: Path) -> ImageDataset:
     return build_dataset("cifar10", images(train), labels(train), images(test), labels(test), 10, mean, std, root)
 
 
+def _content_key(path: Path) -> str:
+    """The first 16 hex digits of ``path``'s SHA-256 (the cache key of its decoded arrays)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def _cifar10_from_tarball(tarball: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return the decoded arrays of the CIFAR-10 JPEG tarball, from the ``.npz`` when current.
 
@@ -108,14 +122,22 @@ def _cifar10_from_tarball(tarball: Path, cache: Path) -> tuple[np.ndarray, np.nd
     and the arrays cached; progress is logged at INFO level on this module's logger.
     """
     stat = tarball.stat()
-    stem = f"{CIFAR10_TARBALL.removesuffix('.tar.gz')}-{stat.st_size}-{stat.st_mtime_ns}"
+    name = CIFAR10_TARBALL.removesuffix(".tar.gz")
+    stem = f"{name}-{stat.st_size}-{_content_key(tarball)}"
     npz_path = cache / f"{stem}.npz"
-    stale = cache / stem  # the JPEG folder older versions extracted beside the arrays
+    old_stem = f"{name}-{stat.st_size}-{stat.st_mtime_ns}"  # the key before 0.9.9: size and mtime
+    stale = cache / old_stem  # the JPEG folder older versions extracted beside the arrays
+    if not npz_path.is_file() and (cache / f"{old_stem}.npz").is_file():
+        with contextlib.suppress(OSError):  # another process may take it over first
+            (cache / f"{old_stem}.npz").replace(npz_path)
     cached = read_npz(npz_path)
     if cached is not None:
         log.info("CIFAR-10 read from cache %s", npz_path)
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
+        for old in cache.glob(f"{name}-{stat.st_size}-*.npz"):  # older copies of the same tarball
+            if old.stem.rsplit("-", 1)[1].isdigit():
+                old.unlink(missing_ok=True)
         return cached
 
     log.info(

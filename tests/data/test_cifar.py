@@ -68,12 +68,38 @@ def test_cifar10_tiny_tarball_extracts_once_and_caches_npz(check_arrays, tmp_pat
     np.testing.assert_array_equal(again.train_images, ds.train_images)
     np.testing.assert_array_equal(again.test_labels, ds.test_labels)
 
-    # a changed tarball (new size/mtime) gets a new key and is decoded afresh
+    # the same tarball copied again (a new mtime) keeps its key: no second 177 MB file (session 38)
+    os.utime(root / CIFAR10_TARBALL, ns=(2, 2_000_000_000))
+    load_dataset("cifar10", root, cache_dir=cache)
+    assert sorted(cache.glob("*.npz")) == npz
+
+    # a changed tarball (new content) gets a new key and is decoded afresh
     _write_tiny_cifar_tarball(root / CIFAR10_TARBALL, train_per_class=3)
     os.utime(root / CIFAR10_TARBALL, ns=(1, 1_000_000_000))
     bigger = load_dataset("cifar10", root, cache_dir=cache)
     assert bigger.train_images.shape == (30, 3, 32, 32)
     assert len(sorted(cache.glob("*.npz"))) == 2
+
+
+def test_cifar10_cache_of_an_older_ecosim_is_taken_over_and_its_copies_removed(tmp_path):
+    """Before 0.9.9 the cache was keyed by the tarball's mtime: each new copy of the data folder
+    decoded again and left another 177 MB file (a fresh user's find, session 38)."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    root.mkdir()
+    tarball = root / CIFAR10_TARBALL
+    _write_tiny_cifar_tarball(tarball)
+    first = load_dataset("cifar10", root, cache_dir=cache)
+    (new,) = cache.glob("*.npz")
+    size, mtime = tarball.stat().st_size, tarball.stat().st_mtime_ns
+    old = cache / f"cifar10-jpeg-q75-{size}-{mtime}.npz"  # what 0.9.8 wrote for this tarball
+    new.replace(old)
+    copy = cache / f"cifar10-jpeg-q75-{size}-123.npz"  # 0.9.8's file of an earlier copy
+    copy.write_bytes(old.read_bytes())
+    other = cache / "cifar10-jpeg-q75-99-123.npz"  # another tarball's: kept
+    other.write_bytes(b"")
+    again = load_dataset("cifar10", root, cache_dir=cache)
+    np.testing.assert_array_equal(again.train_images, first.train_images)
+    assert sorted(cache.glob("*.npz")) == sorted([new, other])  # renamed, not decoded; the copy removed
 
 
 def test_cifar10_unsafe_tarball_leaves_nothing_behind(tmp_path):
@@ -116,7 +142,8 @@ def test_cifar10_first_use_logs_progress_and_removes_an_old_extracted_folder(tmp
     assert ds.train_labels.tolist() == [k for k in range(10) for _ in range(2)]
 
     (npz,) = cache.glob("*.npz")
-    old = cache / npz.stem  # what an older ecosim extracted beside the arrays
+    stat = (root / CIFAR10_TARBALL).stat()
+    old = cache / f"cifar10-jpeg-q75-{stat.st_size}-{stat.st_mtime_ns}"  # what an older ecosim extracted
     (old / "train" / "cat").mkdir(parents=True)
     (old / "train" / "cat" / "0000.jpg").write_bytes(b"jpeg")
     load_dataset("cifar10", root, cache_dir=cache)
