@@ -134,6 +134,8 @@ def interval_text(sel: Sequence[float], ref: Sequence[float]) -> str:
     >>> interval_text([0.9870, 0.9869, 0.9860], [0.9865, 0.9867, 0.9841])
     '+0.09 (-0.23, +0.40): includes 0'
     """
+    if not len(sel) or not len(ref):
+        return NO_READING
     d = welch_difference(sel, ref)
     if not d.has_interval:
         return f"{100 * d.mean:+.2f} (no interval: {_why_none(sel, ref)})"
@@ -152,6 +154,8 @@ def target_text(sel: Sequence[float], ref: Sequence[float]) -> str:
     missed: Δ +0.09 points, interval (-0.23, +0.40)
     at this Δ and spread about 27 runs a side would put it above 0 (80% power)
     """
+    if not len(sel) or not len(ref):
+        return f"not decidable ({NO_READING})"
     d = welch_difference(sel, ref)
     if not d.has_interval:
         return f"not decidable yet ({_why_none(sel, ref)}; Δ {100 * d.mean:+.2f} points)"
@@ -616,6 +620,9 @@ def equal_compute(
         ]
         for name in names:
             at = readings(name, budget)
+            if not at:
+                lines.append(f"| {name} | 0 | {NO_READING} | | | | |")
+                continue
             sel = [a.selected_test_accuracy for a in at]
             spread = f" ± {100 * float(np.std(sel, ddof=1)):.2f}" if len(sel) > 1 else " (1 run)"
             delta = "(reference)" if name == best_base else interval_text(sel, ref)
@@ -652,7 +659,8 @@ def equal_compute(
                 "|---|" + "---|" * len(fractions),
             ]
         for name in logged:
-            cells = [mean_cell([a.selected_test_accuracy for a in readings(name, f * budget)]) for f in fractions]
+            n = len(groups.get(name, []))
+            cells = [mean_cell([a.selected_test_accuracy for a in readings(name, f * budget)], n) for f in fractions]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += smaller_budget_deltas(names, partial(logged_readings, groups), budget)
         if best_base in groups and best_base not in old:
@@ -714,9 +722,13 @@ def logged_readings(groups: Mapping[str, Sequence[RunLogs]], name: str, budget: 
 NO_READING = "n/a (first generation over this budget)"
 
 
-def mean_cell(values: Sequence[float]) -> str:
-    """``"97.12%"``: the mean of accuracies in percent, or :data:`NO_READING` without a value."""
-    return f"{100 * float(np.mean(values)):.2f}%" if len(values) else NO_READING
+def mean_cell(values: Sequence[float], runs: int = 0) -> str:
+    """``"97.12%"``: the mean of accuracies in percent, ``"97.12% (2 of 3 runs)"`` where fewer than
+    ``runs`` runs have a reading, or :data:`NO_READING` without a value."""
+    if not len(values):
+        return NO_READING
+    part = f" ({len(values)} of {runs} runs)" if 0 < len(values) < runs else ""
+    return f"{100 * float(np.mean(values)):.2f}%{part}"
 
 
 #: Fractions of the budget at which :func:`smaller_budget_deltas` compares evolution with a baseline.
@@ -980,21 +992,27 @@ def plots_conflict(plots: Path, run_dirs: list[Path], inputs: Sequence[Path] = (
 
 def clear_plots(plots: Path) -> set[Path]:
     """Remove the files an earlier ``make_results`` wrote into ``plots`` (those on its
-    :data:`PLOTS_MANIFEST`), then folders left empty; every other file stays.
+    :data:`PLOTS_MANIFEST`), then the folders that removal left empty; every other file, folder
+    and link stays (a listed name that is now a link, or leaves the folder, is not followed).
 
     Returns:
         the files still in ``plots`` afterwards (a user's own), as absolute paths.
     """
     root = plots.resolve()
     manifest = root / PLOTS_MANIFEST
+    emptied: set[Path] = set()
     if manifest.is_file():
         for name in manifest.read_text(encoding="utf-8").splitlines():
-            path = (root / name).resolve()
-            if name.strip() and root in path.parents and path.is_file():  # never outside the folder
-                path.unlink()
-        manifest.unlink()
-    for folder in sorted((d for d in root.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
-        if not any(folder.iterdir()):
+            path = root / name
+            if not name.strip() or name == PLOTS_MANIFEST or path.is_symlink() or not path.is_file():
+                continue
+            if root not in path.resolve().parents:  # never outside the folder
+                continue
+            path.unlink()
+            emptied.update(p for p in path.parents if root in p.parents)
+        manifest.unlink(missing_ok=True)
+    for folder in sorted(emptied, key=lambda d: len(d.parts), reverse=True):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
             folder.rmdir()
     return {f.resolve() for f in root.rglob("*") if f.is_file()}
 
@@ -1728,13 +1746,33 @@ def main() -> None:
         + (f" ({len(unfinished)} left out, still in progress)" if unfinished else "")
         + "; drawing the figures, then the comparisons (a few minutes)"
     )
+    out = Path(args.out)
     kept = clear_plots(plots) if plots.exists() else set()
+    try:
+        write_page(args, runs, unfinished, evo, base, earlier, plots, out)
+    finally:  # what was written so far, also after an error: the next run may replace it
+        if plots.is_dir():
+            write_plots_manifest(plots, kept)
+    progress(f"done in {time.monotonic() - t0:.0f} s")
+    print(out)
+
+
+def write_page(
+    args: argparse.Namespace,
+    runs: list[RunLogs],
+    unfinished: list[RunLogs],
+    evo: list[RunLogs],
+    base: list[RunLogs],
+    earlier: list[EarlierRun],
+    plots: Path,
+    out: Path,
+) -> None:
+    """The figures into ``plots`` and the page into ``out`` (:func:`main`, once every input is checked)."""
     written = write_report([r for r in evo if not variant(r)] or evo, plots)
     if any(variant(r) for r in evo) and any(not variant(r) for r in evo):
         written.update(write_report([r for r in evo if variant(r)], plots / "variants"))
     if base:
         written.update(write_report(base, plots / "baselines"))
-    out = Path(args.out)
     rel = Path(plots.name) if out.parent.resolve() == plots.parent.resolve() else plots
 
     # the budgets some run reached; shorter runs alone are reported at the shortest one's length
@@ -1754,9 +1792,6 @@ def main() -> None:
     lines += figures_section(written, plots, rel)
     out.parent.mkdir(parents=True, exist_ok=True)  # checked before any work (out_conflict)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_plots_manifest(plots, kept)
-    progress(f"done in {time.monotonic() - t0:.0f} s")
-    print(out)
 
 
 def progress(message: str) -> None:

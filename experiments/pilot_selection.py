@@ -75,13 +75,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not any(find_run_dirs(p) for p in args.paths):
         ap.error("no run directory or pack found in " + ", ".join(map(repr, args.paths)))
     runs = load_runs(args.paths)  # a run given twice, or beside its pack, counts once
-    shown = 0
+    shown = over = 0
     for r in runs:
         d = r.run_dir.resolve()
         if not r.config.data.validation_fraction or (args.dataset and r.config.data.dataset != args.dataset):
             continue
-        if not shown:
-            print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
         at = at_compute(r, args.budget)
         if at is None:
             print(
@@ -89,10 +87,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"than --budget {args.budget:g}; left out",
                 file=sys.stderr,
             )
+            over += 1
             continue
+        if not shown:
+            print("run | generation | " + " | ".join(f"k={k}" for k in args.k))
         picks = " | ".join(f"{100 * select_on_last(r.networks, at.generation, k):.2f}" for k in args.k)
         print(f"{d.parent.name}/{d.name} | {at.generation} | {picks}")
         shown += 1
+    if over and not shown:
+        raise SystemExit(
+            f"pilot_selection: every run's first generation alone spends more than --budget {args.budget:g}"
+        )
     if not shown:
         raise SystemExit(
             "pilot_selection: "

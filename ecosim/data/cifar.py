@@ -11,7 +11,7 @@ re-encodings, ImageFolder layout ``train/<class>/NNNN.jpg``, class folders sorti
 official label order). On first use its 60,000 JPEGs are decoded straight from the tarball
 (read once as a stream; nothing is extracted to disk; about half a minute, with progress logged
 at INFO level on ``ecosim.data.cifar``) and the arrays are cached in
-``<cache>/cifar10-jpeg-q75-<size>-<sha256[:16]>.npz`` (177 MB, :mod:`ecosim.data.cache`), keyed
+``<cache>/cifar10-jpeg-q75-<size>-sha256-<hex16>.npz`` (177 MB, :mod:`ecosim.data.cache`), keyed
 by the tarball's size and content (hashing its 20 MB takes about 50 ms); later loads read only the
 ``.npz``, whatever the tarball's modification time (a copied data folder reuses the cache).
 Concurrent first loads may each decode, but every file that appears is complete. The file of an
@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
 import shutil
 import tarfile
 import time
@@ -123,21 +124,25 @@ def _cifar10_from_tarball(tarball: Path, cache: Path) -> tuple[np.ndarray, np.nd
     """
     stat = tarball.stat()
     name = CIFAR10_TARBALL.removesuffix(".tar.gz")
-    stem = f"{name}-{stat.st_size}-{_content_key(tarball)}"
+    stem = f"{name}-{stat.st_size}-sha256-{_content_key(tarball)}"
     npz_path = cache / f"{stem}.npz"
-    old_stem = f"{name}-{stat.st_size}-{stat.st_mtime_ns}"  # the key before 0.9.9: size and mtime
-    stale = cache / old_stem  # the JPEG folder older versions extracted beside the arrays
-    if not npz_path.is_file() and (cache / f"{old_stem}.npz").is_file():
-        with contextlib.suppress(OSError):  # another process may take it over first
-            (cache / f"{old_stem}.npz").replace(npz_path)
+    old_npz = cache / f"{name}-{stat.st_size}-{stat.st_mtime_ns}.npz"  # the key before 0.9.9: size and mtime
+    stale = old_npz.with_suffix("")  # the JPEG folder older versions extracted beside the arrays
+    if not npz_path.is_file() and old_npz.is_file():
+        with contextlib.suppress(OSError):  # another process may take it over first, or the folder is read-only
+            old_npz.replace(npz_path)
     cached = read_npz(npz_path)
+    if cached is None and old_npz.is_file():  # could not be renamed: read where it is
+        cached = read_npz(old_npz)
     if cached is not None:
-        log.info("CIFAR-10 read from cache %s", npz_path)
+        log.info("CIFAR-10 read from cache %s", npz_path if npz_path.is_file() else old_npz)
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
-        for old in cache.glob(f"{name}-{stat.st_size}-*.npz"):  # older copies of the same tarball
-            if old.stem.rsplit("-", 1)[1].isdigit():
-                old.unlink(missing_ok=True)
+        if npz_path.is_file():  # copies of the same tarball under the old key, made at other times
+            for old in cache.glob(f"{name}-{stat.st_size}-*.npz"):
+                if re.fullmatch(rf"{re.escape(name)}-{stat.st_size}-\d+", old.stem):  # never a sha256 key
+                    with contextlib.suppress(OSError):
+                        old.unlink()
         return cached
 
     log.info(

@@ -35,7 +35,9 @@ def _table(max_h: int, max_w: int, step: int) -> tuple[tuple[tuple[int, int], ..
     top = EQ1_LARGEST_PRODUCT
     hs = range(1, min(max_h, top) + 1, step)
     cands = tuple((h, w) for h in hs for w in range(1, min(max_w, top // h) + 1, step))
-    return cands, _eq1_probabilities(cands)
+    p = _eq1_probabilities(cands)
+    p.flags.writeable = False  # shared by every draw of this bound
+    return cands, p
 
 
 def _draw(rng: np.random.Generator, max_h: int, max_w: int, step: int) -> tuple[int, int]:

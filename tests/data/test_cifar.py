@@ -102,6 +102,44 @@ def test_cifar10_cache_of_an_older_ecosim_is_taken_over_and_its_copies_removed(t
     assert sorted(cache.glob("*.npz")) == sorted([new, other])  # renamed, not decoded; the copy removed
 
 
+def test_cifar10_cache_with_an_all_digit_key_is_kept(tmp_path, monkeypatch):
+    """The review's find: a content key of digits only (1 tarball in ~1,850) looked like an old
+    mtime key, and each cache hit deleted its own file."""
+    from ecosim.data import cifar
+
+    monkeypatch.setattr(cifar, "_content_key", lambda path: "7367626047827378")
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    root.mkdir()
+    _write_tiny_cifar_tarball(root / CIFAR10_TARBALL)
+    for _ in range(2):
+        load_dataset("cifar10", root, cache_dir=cache)
+        assert [p.name for p in cache.glob("*.npz")] == [
+            f"cifar10-jpeg-q75-{(root / CIFAR10_TARBALL).stat().st_size}-sha256-7367626047827378.npz"
+        ]
+
+
+def test_cifar10_cache_of_an_older_ecosim_is_read_where_it_cannot_be_renamed(tmp_path, monkeypatch, caplog):
+    from pathlib import Path
+
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    root.mkdir()
+    tarball = root / CIFAR10_TARBALL
+    _write_tiny_cifar_tarball(tarball)
+    load_dataset("cifar10", root, cache_dir=cache)
+    (new,) = cache.glob("*.npz")
+    old = cache / f"cifar10-jpeg-q75-{tarball.stat().st_size}-{tarball.stat().st_mtime_ns}.npz"
+    new.replace(old)
+
+    def refuse(self, target):  # a read-only cache folder (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with caplog.at_level(logging.INFO, logger="ecosim.data.cifar"):
+        load_dataset("cifar10", root, cache_dir=cache)
+    assert not any("first use" in r.getMessage() for r in caplog.records)  # read, not decoded again
+    assert [p.name for p in cache.glob("*.npz")] == [old.name]
+
+
 def test_cifar10_unsafe_tarball_leaves_nothing_behind(tmp_path):
     root, cache = tmp_path / "data", tmp_path / "cache"
     root.mkdir()

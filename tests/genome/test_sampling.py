@@ -11,8 +11,10 @@ from ecosim.genome.sampling import EQ1_LARGEST_PRODUCT, eq1_choice, sample_kerne
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), max_h=st.integers(1, 160), max_w=st.integers(1, 160))
 def test_samplers_draw_what_eq1_draws_over_every_candidate(seed, max_h, max_w):
-    """The same draws as eq. 1 over the whole candidate list, also on inputs where products pass
-    :data:`EQ1_LARGEST_PRODUCT` (a kernel bound of 160 has products up to 25,600)."""
+    """The same draws as eq. 1 over the whole candidate list: bit for bit where no shape is left
+    out (inputs up to ~56 px: MNIST, CIFAR-10), and where products pass :data:`EQ1_LARGEST_PRODUCT`
+    (a bound of 160 has products up to 25,600) the probabilities differ by at most an ulp (the sum's
+    order), so a draw could differ with a chance of about 1e-16."""
     kernels = [(h, w) for h in range(1, max_h + 1, 2) for w in range(1, max_w + 1, 2)]
     strides = [(h, w) for h in range(1, max_h + 1) for w in range(1, max_w + 1)]
     for sampler, every in ((sample_kernel_shape, kernels), (sample_stride, strides)):

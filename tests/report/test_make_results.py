@@ -272,6 +272,53 @@ def test_plots_keeps_a_users_own_files_and_replaces_only_what_make_results_wrote
     assert why.startswith("holds files and no") and make_results.PLOTS_MANIFEST in why
 
 
+def test_clearing_plots_leaves_a_users_folders_and_links_and_never_follows_a_listed_link(tmp_path, make_results):
+    """The review's finds (session 38): every empty folder was removed, a link to an empty folder
+    crashed, and a list naming itself raised."""
+    plots, outside = tmp_path / "plots", tmp_path / "outside"
+    (plots / "sub").mkdir(parents=True)
+    (plots / "drafts").mkdir()  # a user's empty folder
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(b"keep")
+    (plots / "sub" / "fig.png").write_bytes(b"")
+    (plots / "link.png").symlink_to(outside / "keep.png")  # listed, but a link now
+    (plots / "empty-link").symlink_to(tmp_path / "empty", target_is_directory=True)
+    (tmp_path / "empty").mkdir()
+    names = ["sub/fig.png", "link.png", make_results.PLOTS_MANIFEST, "../outside/keep.png"]
+    (plots / make_results.PLOTS_MANIFEST).write_text("\n".join(names) + "\n")
+    make_results.clear_plots(plots)
+    assert not (plots / "sub").exists() and (plots / "drafts").is_dir()  # only what removal emptied
+    assert (plots / "link.png").is_symlink() and (outside / "keep.png").read_bytes() == b"keep"
+    assert (plots / "empty-link").is_symlink() and not (plots / make_results.PLOTS_MANIFEST).exists()
+
+
+def test_a_set_up_with_no_reading_at_the_budget_is_a_row_not_a_crash(tmp_path, make_results):
+    """The review's find (session 38): once a run over the budget in its first generation had no
+    reading, a set-up whose every run was so crashed the equal-compute table (Welch of no values)."""
+    csv = tmp_path / "compute.csv"
+    csv.write_text(EARLIER_ROWS, encoding="utf-8")
+    earlier = make_results.read_earlier([csv])
+
+    def net(g, nid, fitness):
+        return {**row(g, nid, fitness), "macs": 100, "train_images": 10, "test_accuracy": fitness, "age": 1}
+
+    evo = [
+        write(
+            tmp_path / "runs" / "mnist-levers-y" / f"seed{k}",
+            {g: [net(g, 0, 0.93 + 0.01 * g)] for g in range(4)},
+            gen_fields=lambda g: {"train_macs": 20000.0, "eval_macs": 0.0},  # the budget is 8,000
+            **{"run.seed": k, "ecosystem.speciation": False},
+        )
+        for k in range(2)
+    ]
+    lines = make_results.equal_compute(
+        load_runs(evo), [], tmp_path / "plots", Path("plots"), horizon=4, earlier=earlier
+    )
+    text = "\n".join(lines)
+    assert f"| evolution, no speciation | 0 | {make_results.NO_READING} |" in text
+    assert f"not decidable ({make_results.NO_READING})" in text
+
+
 def test_out_and_plots_inside_any_run_are_refused_before_anything_is_written(make_results, tmp_path):
     """The helper's finds, session 34: ``--out RUN/config.toml`` replaced a run's config with the page
     (the run could no longer be resumed), and ``--plots OTHER_RUN/report`` emptied a run that was not
