@@ -22,6 +22,12 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 0000000000 (session 38): levers-anneal seeded with the hand design on Fashion-MNIST (levers-seeded),
+# seeds 0-1, beside the control of phase 0000
+for seed in 0 1; do
+  run experiments/levers/fashion-mnist-levers-seeded.toml --seeds $seed --generations 800 --train-macs 1.2e13 \
+    "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
+done
 # Phase 000000000 (session 38): CIFAR-10's second seed a side (the best baseline and levers-wide, seed 1), then
 # the equal-cost pilot: a fixed C8[3x3]-C16s2[3x3]-C24s2[3x3] at the best baseline's multiply-accumulates (+0.2%)
 # with the anneal schedule on Fashion-MNIST, seeds 0-1
