@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -137,6 +138,14 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
+def _plain_worker_lines_off_a_terminal() -> None:
+    """Workers' lines that Ray prints in this process, such as ``(raylet)`` warnings, carry colour
+    codes whether or not the output is a terminal; piped to a file they read ``\x1b[33m``. Off a
+    terminal, ``RAY_COLOR_PREFIX=0`` (Ray's own switch) prints them plain, unless the user set it."""
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+
+
 def ensure_ray(config: Config) -> None:
     """Start local Ray, or join ``run.address``; reuse a Ray already initialised in this process.
 
@@ -152,6 +161,7 @@ def ensure_ray(config: Config) -> None:
     if ray.is_initialized():
         return
     _quiet_token_notice()
+    _plain_worker_lines_off_a_terminal()
     r = config.run
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
     if r.address:

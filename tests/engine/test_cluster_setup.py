@@ -139,3 +139,20 @@ def test_cli_run_with_a_dead_address_fails_within_seconds(tmp_path):
     assert proc.returncode == 2 and time.monotonic() - start < 30.0, proc.stderr[-3000:]
     err = " ".join(proc.stderr.split())
     assert address in err and "ray start --head" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("tty, preset, expected", [(False, None, "0"), (True, None, None), (False, "1", "1")])
+def test_worker_lines_are_plain_off_a_terminal_unless_the_user_chose(tty, preset, expected, monkeypatch):
+    """A fresh user's find (session 38): in ``ecosim run ... > file`` Ray's ``(raylet)`` and
+    ``(SpeciesActor …)`` lines carried colour codes (``\\x1b[33m``)."""
+    from ecosim.engine.cluster import _plain_worker_lines_off_a_terminal
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    if preset is None:
+        monkeypatch.delenv("RAY_COLOR_PREFIX", raising=False)
+    else:
+        monkeypatch.setenv("RAY_COLOR_PREFIX", preset)
+    _plain_worker_lines_off_a_terminal()
+    assert os.environ.get("RAY_COLOR_PREFIX") == expected
+    monkeypatch.delenv("RAY_COLOR_PREFIX", raising=False)
