@@ -23,8 +23,8 @@ EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --se
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
 # Phase 0000000000 (session 38): levers-anneal seeded with the hand design on Fashion-MNIST (levers-seeded),
-# seeds 0-1, beside the control of phase 0000
-for seed in 0 1; do
+# seeds 0-2, beside the control of phase 0000
+for seed in 0 1 2; do
   run experiments/levers/fashion-mnist-levers-seeded.toml --seeds $seed --generations 800 --train-macs 1.2e13 \
     "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
 done
