@@ -295,25 +295,8 @@ def test_clearing_plots_leaves_a_users_folders_and_links_and_never_follows_a_lis
 def test_a_set_up_with_no_reading_at_the_budget_is_a_row_not_a_crash(tmp_path, make_results):
     """The review's find (session 38): once a run over the budget in its first generation had no
     reading, a set-up whose every run was so crashed the equal-compute table (Welch of no values)."""
-    csv = tmp_path / "compute.csv"
-    csv.write_text(EARLIER_ROWS, encoding="utf-8")
-    earlier = make_results.read_earlier([csv])
-
-    def net(g, nid, fitness):
-        return {**row(g, nid, fitness), "macs": 100, "train_images": 10, "test_accuracy": fitness, "age": 1}
-
-    evo = [
-        write(
-            tmp_path / "runs" / "mnist-levers-y" / f"seed{k}",
-            {g: [net(g, 0, 0.93 + 0.01 * g)] for g in range(4)},
-            gen_fields=lambda g: {"train_macs": 20000.0, "eval_macs": 0.0},  # the budget is 8,000
-            **{"run.seed": k, "ecosystem.speciation": False},
-        )
-        for k in range(2)
-    ]
-    lines = make_results.equal_compute(
-        load_runs(evo), [], tmp_path / "plots", Path("plots"), horizon=4, earlier=earlier
-    )
+    earlier, runs = earlier_rows_and_logged_runs(tmp_path, make_results, train_macs=20000.0)  # budget 8,000
+    lines = make_results.equal_compute(runs, [], tmp_path / "plots", Path("plots"), horizon=4, earlier=earlier)
     text = "\n".join(lines)
     assert f"| evolution, no speciation | 0 | {make_results.NO_READING} |" in text
     assert f"not decidable ({make_results.NO_READING})" in text
@@ -491,14 +474,11 @@ def test_earlier_rows_name_dataset_group_and_champion_and_bad_files_are_one_line
     assert make_results.read_earlier([csv, csv]) == rows  # a file given twice counts once
 
 
-def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path, make_results):
-    """Runs of an earlier page (their logs gone) are compared as their rows give them: the reference
-    baseline's budget and spread come from its rows, a row past the budget is left out and named."""
-    from ecosim.report.compare import welch_difference
-
+def earlier_rows_and_logged_runs(tmp_path, make_results, train_macs: float, seed_step: float = 0.0):
+    """An earlier page's rows (:data:`EARLIER_ROWS`) and two logged ``mnist-levers-y`` runs of 4
+    generations, each spending ``train_macs`` a generation; seed k adds ``k · seed_step`` to fitness."""
     csv = tmp_path / "compute.csv"
     csv.write_text(EARLIER_ROWS, encoding="utf-8")
-    earlier = make_results.read_earlier([csv])
 
     def net(g, nid, fitness):
         return {**row(g, nid, fitness), "macs": 100, "train_images": 10, "test_accuracy": fitness, "age": 1}
@@ -506,13 +486,21 @@ def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path,
     evo = [
         write(
             tmp_path / "runs" / "mnist-levers-y" / f"seed{k}",
-            {g: [net(g, 0, 0.93 + 0.01 * g + 0.005 * k)] for g in range(4)},
-            gen_fields=lambda g: {"train_macs": 2000.0, "eval_macs": 0.0},
+            {g: [net(g, 0, 0.93 + 0.01 * g + seed_step * k)] for g in range(4)},
+            gen_fields=lambda g: {"train_macs": train_macs, "eval_macs": 0.0},
             **{"run.seed": k, "ecosystem.speciation": False},
         )
         for k in range(2)
     ]
-    runs = load_runs(evo)
+    return make_results.read_earlier([csv]), load_runs(evo)
+
+
+def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path, make_results):
+    """Runs of an earlier page (their logs gone) are compared as their rows give them: the reference
+    baseline's budget and spread come from its rows, a row past the budget is left out and named."""
+    from ecosim.report.compare import welch_difference
+
+    earlier, runs = earlier_rows_and_logged_runs(tmp_path, make_results, train_macs=2000.0, seed_step=0.005)
     lines = make_results.equal_compute(runs, [], tmp_path / "plots", Path("plots"), horizon=4, earlier=earlier)
     text = "\n".join(lines)
     assert "### mnist: budget 8e+03 training multiply-accumulates (baseline C2-F10, 4 generations)" in text
