@@ -698,3 +698,34 @@ def test_without_baselines_the_comparison_says_none_was_given_not_that_logs_are_
     run = write(tmp_path / "runs" / "mnist-no-speciation" / "seed0", {0: [row(0, 0, 0.9)]})
     lines = make_results.equal_compute(load_runs([run]), [], tmp_path / "plots", Path("plots"), horizon=4)
     assert any("mnist: no baseline run given (a fixed architecture: experiments/baselines/)" in ln for ln in lines)
+
+
+def test_the_horizon_pilot_reads_fixed_baselines_at_equal_age_before_any_decay():
+    """``experiments/pilot_horizon.py`` (session 39), on two packed runs of the repository: the anneal
+    control's curve stops before its first decayed generation, each age's value is the population's
+    mean fitness in generation age − 1, the compute budget of the first ten generations holds ten
+    trainings, an evolution run is not a fixed baseline, and a missing reference is named."""
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pilot_horizon.py"
+    spec = importlib.util.spec_from_file_location("pilot_horizon", path)
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    archive = path.parent / "archive" / "compare"
+    control, levers = load_runs(
+        [
+            archive / "fashion-mnist-C10-3x3-C20s2-3x3-anneal" / "seed0",
+            archive / "fashion-mnist-levers-anneal" / "seed0",
+        ]
+    )
+    assert pilot.is_fixed_baseline(control) and not pilot.is_fixed_baseline(levers)
+    assert pilot.setup_name(control) == "fashion-mnist-C10-3x3-C20s2-3x3-anneal"
+    n = control.networks
+    first_decayed = int(n.loc[n["lr_scale"] != 1.0, "generation"].min())
+    c = pilot.curve(control)
+    assert c.index.min() == 1 and c.index.max() == first_decayed  # ages 1 … generation first_decayed − 1 + 1
+    assert c[20] == pytest.approx(n.loc[n["generation"] == 19, "fitness"].mean())
+    ten = float(control.generations["train_macs"].iloc[:10].sum())
+    assert pilot.trainings_within(control, ten) == 10
+    text = pilot.table([control], pilot.setup_name(control), [1, 20, first_decayed + 1], ten)
+    assert text.splitlines()[2].endswith("| 10 | " + f"{100 * c[1]:.2f} | {100 * c[20]:.2f} | — |")
+    with pytest.raises(ValueError, match="--reference: no fixed baseline named 'nope'"):
+        pilot.table([control], "nope", [1], ten)
