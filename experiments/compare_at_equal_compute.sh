@@ -22,6 +22,12 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 00000000000 (session 39): the CIFAR-10 headroom pilot, a wider fixed network (C16[3x3]-C32s2[3x3], 2.2x
+# the multiply-accumulates of the best baseline) trained as that baseline at its compute, seeds 0-1
+for seed in 0 1; do
+  run experiments/baselines/cifar10-C16-3x3-C32s2-3x3.toml --seeds $seed --generations 800 --train-macs 1.7e13 \
+    "${COMMON[@]}"
+done
 # Phase 0000000000 (session 38): levers-anneal seeded with the hand design on Fashion-MNIST (levers-seeded),
 # seeds 0-2, beside the control of phase 0000
 for seed in 0 1 2; do
