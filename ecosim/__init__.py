@@ -24,7 +24,7 @@ from ecosim.genome import (
     similarity,
 )
 
-__version__ = "0.9.9"  # the only place the version is written (pyproject.toml reads it)
+__version__ = "0.9.10"  # the only place the version is written (pyproject.toml reads it)
 
 
 def __getattr__(name: str):

@@ -404,6 +404,25 @@ def generation_champions(r: RunLogs) -> pd.DataFrame:
     return pd.DataFrame({"id": r.column("champion_id"), "layers": r.column("champion_layers")})
 
 
+#: what the page shows for a run none of whose generations had a champion (every network diverged or failed)
+NO_CHAMPION = "none (every network diverged or failed)"
+
+
+def final_champion(r: RunLogs) -> str:
+    """The layers of the run's last champion: that of the latest generation that had one (a generation
+    whose networks all diverged or failed has none, ecosim ≥ 0.9.9), else :data:`NO_CHAMPION`."""
+    layers = generation_champions(r)["layers"]
+    layers = layers[layers.notna() & (layers.astype(str) != "")]
+    return str(layers.iloc[-1]) if len(layers) else NO_CHAMPION
+
+
+def _layers_cell(layers: object) -> str:
+    """A champion's layers as a table cell: code, or plain words for none (or ``n/a`` for a log without them)."""
+    if not isinstance(layers, str):
+        return "n/a"
+    return layers if layers == NO_CHAMPION else f"`{layers}`"
+
+
 def has_compute(r: RunLogs) -> bool:
     """Whether the run logged compute (ecosim ≥ 0.3): needed for the equal-compute comparison."""
     return "train_macs" in r.generations and r.generations["train_macs"].notna().any()
@@ -677,7 +696,7 @@ def equal_compute(
         depth = []
         for name in [k for k in names if not k.startswith("baseline")]:
             rs = groups.get(name, [])
-            finals = [str(generation_champions(r)["layers"].iloc[-1]) for r in rs]
+            finals = [final_champion(r) for r in rs]
             finals += [e.champion for e in old.get(name, []) if e.champion]
             fate = pd.concat([mutation_fate(r) for r in rs]) if rs else pd.DataFrame({"mutation": [], "before": []})
             grow = fate[fate["mutation"] == "add_layer"]
@@ -704,7 +723,7 @@ def equal_compute(
             depth.append(
                 f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
                 f"{held}; a new layer costs its parent {cost}"
-                + (f"; final champions {', '.join(f'`{f}`' for f in finals)}." if finals else ".")
+                + (f"; final champions {', '.join(_layers_cell(f) for f in finals)}." if finals else ".")
             )
         lines += depth + [""]
     return lines
@@ -1314,7 +1333,7 @@ def fixed_section(evo_at: dict[int, list[RunLogs]], base_at: dict[int, list[RunL
                     "generations": n,
                     "best": float(g["best_fitness_so_far"].max()),
                     "last": float(g["highest_fitness"].iloc[-1]),
-                    "layers": r.column("champion_layers").iloc[-1] if "champion_layers" in r.generations else None,
+                    "layers": final_champion(r) if "champion_layers" in r.generations else None,
                 }
             )
     frame = pd.DataFrame(rows)
@@ -1322,7 +1341,7 @@ def fixed_section(evo_at: dict[int, list[RunLogs]], base_at: dict[int, list[RunL
         top = grp.loc[grp["best"].idxmax()]
         lines.append(
             f"| {ds} | {n} | {group} | {len(grp)} | {_pct(grp['best'].mean())} ({_pct(grp['best'].max())}) | "
-            f"{_pct(grp['last'].mean())} | `{top['layers']}` |"
+            f"{_pct(grp['last'].mean())} | {_layers_cell(top['layers'])} |"
         )
     return lines
 
@@ -1471,7 +1490,7 @@ def why_section(evo: list[RunLogs], base: list[RunLogs]) -> list[str]:
                     for r in mnist
                     if r.config.ecosystem.speciation == spec and r.last_generation + 1 >= 100
                 ]
-                finals = ", ".join(f"`{generation_champions(r)['layers'].iloc[-1]}`" for r in sel)
+                finals = ", ".join(_layers_cell(final_champion(r)) for r in sel)
                 best = float(np.mean([float(r.generations["best_fitness_so_far"].max()) for r in sel]))
                 start = sel[0].config.ecosystem.initial_layers
                 same = [
@@ -1633,7 +1652,7 @@ def kernel_shapes_section(evo: list[RunLogs]) -> list[str]:
         champs = generation_champions(r).dropna()
         for cid, layers in zip(champs["id"], champs["layers"]):
             distinct[(hash(str(r.run_dir)), int(cid))] = str(layers)  # type: ignore[index]
-    finals = [str(generation_champions(r)["layers"].iloc[-1]) for r in evo]
+    finals = [f for f in map(final_champion, evo) if f != NO_CHAMPION]
     lines += [
         "",
         "## Kernel shapes in evolved champions (§III-E, Figs. 7–8)",

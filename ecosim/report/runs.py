@@ -46,6 +46,19 @@ _DATASET_NAMES: dict[str, str] = {
 SLUG_MAX = 60
 
 
+def _shortened(slug: str, whole: str) -> str:
+    """``slug`` itself up to :data:`SLUG_MAX` characters, else its beginning, cut at a ``-`` where one
+    is near, and the first 8 hex digits of the SHA-256 of ``whole`` (the unshortened name)."""
+    if len(slug) <= SLUG_MAX:
+        return slug
+    digest = hashlib.sha256(whole.encode("utf-8")).hexdigest()[:8]
+    head = slug[: SLUG_MAX - len(digest) - 1]
+    cut = head.rfind("-")
+    if cut >= len(head) - 12:  # end on a whole word when one ends near the limit
+        head = head[:cut]
+    return head.rstrip("-.") + "-" + digest
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment of Table I: runs of one resolved config, apart from the seed.
@@ -83,18 +96,17 @@ class Experiment:
         :data:`SLUG_MAX` characters keeps its beginning and ends in a hash of the whole
         (``mnist-speciation-generations-20-learning-rate-0.5-...-3f2a9c01``): short, stable
         across runs and machines, and distinct for distinct settings (the title keeps them all).
+        A folder name (``name``) is shortened the same way, so two long names that share their
+        first characters keep distinct file names.
         """
         if self.name:
-            return re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-")[:SLUG_MAX]
+            return _shortened(re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-"), self.name)
         base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
         if self.baseline:
             base = f"{self.dataset_slug}-baseline-" + re.sub(r"[^A-Za-z0-9._-]+", "-", self.baseline).strip("-")
         extra = "-".join(f"{k.rpartition('.')[2]}-{v}" for k, v in self.settings)
         full = base + ("-" + re.sub(r"[^A-Za-z0-9._-]+", "-", extra).strip("-") if extra else "")
-        if len(full) <= SLUG_MAX:
-            return full
-        digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:8]
-        return full[: SLUG_MAX - len(digest) - 1].rstrip("-.") + "-" + digest
+        return _shortened(full, full)
 
     @property
     def title(self) -> str:

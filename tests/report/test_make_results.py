@@ -729,3 +729,19 @@ def test_the_horizon_pilot_reads_fixed_baselines_at_equal_age_before_any_decay()
     assert text.splitlines()[2].endswith("| 10 | " + f"{100 * c[1]:.2f} | {100 * c[20]:.2f} | — |")
     with pytest.raises(ValueError, match="--reference: no fixed baseline named 'nope'"):
         pilot.table([control], "nope", [1], ten)
+
+
+def test_a_run_whose_last_generation_has_no_champion_shows_its_last_champion(tmp_path, make_results):
+    """ecosim ≥ 0.9.9 leaves the champion columns empty in a generation whose networks all diverged:
+    the final champion is the latest generation's that had one, and a run with none says so in
+    words (it printed ``None``, and counted it as a shallow champion)."""
+    gens = {g: [row(g, 1, 0.9)] for g in range(3)}
+    empty = {"champion_id": None, "champion_layers": None}
+    late = write(tmp_path / "late", gens, gen_fields=lambda g: {"champion_layers": f"C{g + 1}-F10"} if g < 2 else empty)
+    never = write(tmp_path / "never", gens, gen_fields=lambda g: empty)
+    a, b = load_runs([late, never])
+    assert make_results.final_champion(a) == "C2-F10"
+    assert make_results.final_champion(b) == make_results.NO_CHAMPION
+    assert make_results._layers_cell("C2-F10") == "`C2-F10`"
+    assert make_results._layers_cell(make_results.NO_CHAMPION) == make_results.NO_CHAMPION
+    assert make_results._layers_cell(None) == "n/a"
