@@ -2,7 +2,7 @@
 
 ``ecosim run [CONFIG.toml] [--key value ...]``: options override the file, which overrides the
 defaults (:mod:`ecosim.config`). The run options are generated from the config fields
-(:func:`ecosim.config_fields.config_fields`): one ``--name`` per key, with its type, help, default and
+(:mod:`ecosim.cli_options`): one ``--name`` per key, with its type, help, default and
 choices; ``--set section.key=value`` reaches any key too.
 
 Output: the run directory first, then one plain line per generation, then the champion
@@ -25,20 +25,26 @@ import argparse
 import contextlib
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from ecosim.atomic import check_writable
+from ecosim.cli_options import (
+    Parser,
+    add_config_options,
+    config_overrides,
+    option_names,
+    parse_index,
+)
 from ecosim.config import RESUMABLE_KEYS
-from ecosim.config_fields import ConfigField, config_fields
+from ecosim.config_fields import config_fields
 from ecosim.errors import EcosimError, ResumableStop, StorageError
 from ecosim.progress import RichReporter
 
@@ -52,163 +58,6 @@ def _make_console(stderr: bool) -> Console:
 
 
 console = _make_console(stderr=True)
-
-
-# ---- options from the config fields -------------------------------------------------------------
-_SECTION_TITLES = {
-    "run": "[run] options",
-    "data": "[data] options",
-    "ecosystem": "[ecosystem] options (sizes left unset are derived from those set, by the rules below)",
-    "mutation": "[mutation] options",
-    "training": "[training] options",
-    "resources": "[resources] options",
-}
-
-
-def _option_names(fields: Sequence[ConfigField]) -> dict[str, str]:
-    """config key → ``--option`` (the field name; ``--section-name`` where two sections share it)."""
-    names = [f.key.split(".", 1)[1] for f in fields]
-    return {
-        f.key: "--" + (f.key.replace(".", "-") if names.count(n) > 1 else n).replace("_", "-")
-        for f, n in zip(fields, names)
-    }
-
-
-def _int_or_auto(text: str) -> int | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer or 'auto'") from None
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer") from None
-
-
-def _index(text: str) -> int:
-    """A generation or network id: an integer ≥ 0 (as logged)."""
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer ≥ 0 (0-based, as logged)")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number") from None
-
-
-def _default_text(f: ConfigField) -> str:
-    if f.derived:
-        return "derived from the other sizes"
-    if f.type is bool:
-        return "on" if f.default else "off"
-    if f.default == "":
-        return "none"
-    return str(f.default)
-
-
-def _add_config_options(parser: argparse.ArgumentParser, keys: frozenset[str] | None, stored: bool) -> None:
-    """One option per config key (all keys, or only ``keys``), grouped by section.
-
-    ``stored``: the defaults are the run directory's (``ecosim resume``), not the config's.
-    """
-    fields = config_fields()
-    flags = _option_names(fields)
-    groups: dict[str, Any] = {}
-    for f in fields:
-        if keys is not None and f.key not in keys:
-            continue
-        section = f.key.split(".", 1)[0]
-        if section not in groups:
-            groups[section] = parser.add_argument_group(_SECTION_TITLES.get(section, f"[{section}] options"))
-        default = "as stored in RUN_DIR/config.toml" if stored else _default_text(f)
-        text = re.sub(r"\s*\(default [^,()]*\)", "", f.help)  # the docstring's own "(default x)"
-        if stored and f.key == "run.generations":
-            text = _RESUME_GENERATIONS_HELP
-        text = f"{text} (default: {default})".replace("%", "%%")
-        kwargs: dict[str, Any] = {"dest": f.key, "default": None, "help": text}
-        if f.type is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif f.choices:
-            kwargs["choices"] = f.choices
-        elif f.derived:
-            kwargs.update(type=_int_or_auto, metavar="N|auto")
-        elif f.type is int:
-            kwargs.update(type=_int, metavar="N")
-        elif f.type is float:
-            kwargs.update(type=_float, metavar="X")
-        else:
-            kwargs["metavar"] = f.key.split(".", 1)[1].upper()
-        groups[section].add_argument(flags[f.key], **kwargs)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help='set any config key (value read as TOML: 5, 0.1, true, "x"); repeatable (the same key twice: '
-        "the last wins, as for any option given twice); a key with its own option is an error when both are given",
-    )
-
-
-_RESUME_GENERATIONS_HELP = (
-    "the new TOTAL number of generations, not additional ones: at least the generations already "
-    "complete (e.g. --generations 30 on a run of 20 runs 10 more)"
-)
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"section.key": value}`` from the config options and ``--set``.
-
-    Raises:
-        ConfigError: a key given both by its option and by ``--set`` (one line naming both).
-    """
-    from ecosim.config import current_key, parse_overrides
-    from ecosim.errors import ConfigError
-
-    options = {k: v for k, v in vars(args).items() if "." in k and v is not None}
-    flags = _option_names(config_fields())
-    out = dict(options)
-    for item in args.set:
-        ((key, value),) = parse_overrides([item]).items()
-        key = current_key(key)  # an old key name counts as today's key
-        if key in options:
-            given = options[key]
-            flag = flags[key]
-            option = (flag if given else "--no-" + flag[2:]) if isinstance(given, bool) else f"{flag} {given}"
-            raise ConfigError(f"{option} and --set {item.strip()} both set config '{key}': give only one of them")
-        out[key] = value
-    return out
-
-
-#: what argparse takes as a negative number rather than an option: any float Python reads
-_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf(inity)?|nan)$", re.IGNORECASE)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (not the whole usage) naming the option.
-
-    Options are never abbreviated: ``--generation 9`` on ``resume`` would otherwise set the total
-    ``--generations``, while ``report``/``show`` take ``--generation G`` as a generation index.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-        # a negative value in any float form is a value, not an option: `--learning-rate -1e-3`,
-        # `--max-macs-doubling -inf` reach the config check that names the parameter (argparse
-        # knows only -5 and -.5; no ecosim option looks like a number)
-        self._negative_number_matcher = _NEGATIVE_NUMBER
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 _RUN_EPILOG = """\
@@ -239,15 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``ecosim`` argument parser."""
     from ecosim import __version__
 
-    parser = _Parser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
+    parser = Parser(prog="ecosim", description="Neuroevolution of deep CNNs (PyCortex) on Ray")
     parser.add_argument("--version", action="version", version=f"ecosim {__version__}")
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     raw = argparse.RawDescriptionHelpFormatter
     p_run = sub.add_parser("run", help="evolve networks", parents=[common], epilog=_RUN_EPILOG, formatter_class=raw)
     p_run.add_argument("config", nargs="?", help="TOML config file (default: none, the paper's settings)")
-    _add_config_options(p_run, None, stored=False)
+    add_config_options(p_run, None, stored=False)
     p_res = sub.add_parser(
         "resume",
         help="continue a run from its last complete generation",
@@ -258,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p_res.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
-    _add_config_options(p_res, RESUMABLE_KEYS, stored=True)
+    add_config_options(p_res, RESUMABLE_KEYS, stored=True)
     _add_report_parser(sub)
     p_exp = sub.add_parser(
         "export",
@@ -301,13 +150,17 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--network",
-        type=_index,
+        type=parse_index,
         default=None,
         metavar="ID",
         help="a network id whose weights were kept (each generation's champion is kept)",
     )
     which.add_argument(
-        "--generation", type=_index, default=None, metavar="G", help="the champion of generation G (0-based, as logged)"
+        "--generation",
+        type=parse_index,
+        default=None,
+        metavar="G",
+        help="the champion of generation G (0-based, as logged)",
     )
     p.add_argument(
         "--format", dest="fmt", choices=("png", "pdf", "svg"), default="png", help="image format (default: png)"
@@ -346,7 +199,7 @@ def _add_report_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (or folders holding them)")
     p.add_argument(
         "--generation",
-        type=_index,
+        type=parse_index,
         default=None,
         metavar="G",
         help="generation for Table I, 0-based as logged (default: the last one all runs of an experiment reached)",
@@ -469,7 +322,7 @@ def _warn_unused_species_options(args: argparse.Namespace) -> None:
     """One warning line per ``--species`` / ``--max-species`` given to a run without speciation (§III:
     one population, so the species sizes are not used). Config files and ``--set`` keep them silently:
     the paper's no-speciation set-ups list the same sizes as the others on purpose."""
-    flags = _option_names(config_fields())
+    flags = option_names(config_fields())
     for key in ("ecosystem.species", "ecosystem.max_species"):
         if getattr(args, key, None) is not None:
             print(
@@ -480,7 +333,7 @@ def _warn_unused_species_options(args: argparse.Namespace) -> None:
 def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
     from ecosim.config import load_config
 
-    overrides = _overrides(args)
+    overrides = config_overrides(args)
     cfg = load_config(args.config, overrides) if args.command == "run" else None  # bad input: before torch and Ray
     if cfg is not None and not cfg.ecosystem.speciation:
         _warn_unused_species_options(args)

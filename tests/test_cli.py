@@ -188,7 +188,8 @@ def test_an_option_and_a_set_of_the_same_key_is_a_one_line_error_naming_both(com
 
 
 def test_the_same_key_set_twice_with_set_is_no_conflict():
-    from ecosim.cli import _overrides, build_parser
+    from ecosim.cli import build_parser
+    from ecosim.cli_options import config_overrides as _overrides
 
     args = build_parser().parse_args(["run", "--set", "run.generations=7", "--set", "run.generations=8"])
     assert _overrides(args) == {"run.generations": 8}
