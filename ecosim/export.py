@@ -248,7 +248,9 @@ def export_champion(
         ``{"genome": ..., "weights": ..., "metadata": ..., <format>: ...}``: the paths written,
         one per requested format (file names in :data:`FILES`). ``champion.json`` lists these
         formats and those an earlier export of the same champion left in ``out_dir``; its
-        ``source`` is the absolute path of the champion file.
+        ``source`` is the absolute path of the champion file. Module files an earlier export of
+        another champion listed there (the run went on since) and this one does not rewrite are
+        removed.
 
     Raises:
         CheckpointError: no ``champion.safetensors`` in ``run_dir``, or a damaged one, or a
@@ -314,17 +316,38 @@ def export_champion(
         written["torchscript"] = _export_torchscript(module, example, out / FILES["torchscript"], info)
     if "onnx" in formats:
         written["onnx"] = _export_onnx(module, example, out / FILES["onnx"])
+    for stale in _stale_module_files(out, metadata, formats):
+        stale.unlink(missing_ok=True)  # another champion's module: loading it would run the wrong network
     written["metadata"].write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return written
 
 
-def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]) -> dict[str, str]:
-    """Formats an earlier export of the same champion left in ``out`` (files still there), to list them too."""
+def _earlier_export(out: Path) -> dict[str, Any] | None:
+    """The ``champion.json`` an earlier export left in ``out``, or ``None`` (none, or unreadable)."""
     try:
         earlier = json.loads((out / "champion.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # no earlier export, or an unreadable one: list only this one's
-        return {}
-    if not isinstance(earlier, dict) or earlier.get("champion") != json.loads(json.dumps(metadata)):
+    except (OSError, ValueError):
+        return None
+    return earlier if isinstance(earlier, dict) else None
+
+
+def _stale_module_files(out: Path, metadata: dict[str, Any], formats: Sequence[str]) -> list[Path]:
+    """Module files an earlier export of *another* champion listed in ``out`` and this one does not
+    replace (e.g. ``champion.pt2`` after the run went on and ``--format torchscript``): they are removed,
+    so that no file in ``out`` holds a network other than the one ``champion.json`` describes. Only
+    files that export listed are touched."""
+    earlier = _earlier_export(out)
+    if earlier is None or earlier.get("champion") == json.loads(json.dumps(metadata)):
+        return []
+    listed = earlier.get("formats")
+    names = listed if isinstance(listed, dict) else {}
+    return [out / FILES[f] for f in FORMATS if f in names and f not in formats and (out / FILES[f]).is_file()]
+
+
+def _earlier_formats(out: Path, metadata: dict[str, Any], formats: Sequence[str]) -> dict[str, str]:
+    """Formats an earlier export of the same champion left in ``out`` (files still there), to list them too."""
+    earlier = _earlier_export(out)  # none, or unreadable: list only this one's
+    if earlier is None or earlier.get("champion") != json.loads(json.dumps(metadata)):
         return {}  # another champion (the run went on): its module files are not this one's
     formats_listed = earlier.get("formats")
     listed: dict[str, Any] = formats_listed if isinstance(formats_listed, dict) else {}

@@ -197,6 +197,16 @@ def test_exports_into_one_folder_list_every_format_still_there_and_an_absolute_s
     assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
     info = json.loads((tmp_path / "out" / "champion.json").read_text(encoding="utf-8"))
     assert info["formats"] == {"torchscript": "champion.pt"}  # the old champion's pt2 is not this one's
+    # and it is gone: a user loading the default champion.pt2 would have run the old network
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "champion.genome.json",
+        "champion.json",
+        "champion.pt",
+        "champion.safetensors",
+    ]
+    (tmp_path / "out" / "champion.pt2").write_text("a user's own file, never listed")
+    assert main(["export", "run", "--out", "out", "--format", "torchscript"]) == 0
+    assert (tmp_path / "out" / "champion.pt2").read_text() == "a user's own file, never listed"  # not ours: kept
 
 
 def test_default_output_is_inside_the_run_directory(champion_run):

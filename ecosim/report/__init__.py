@@ -89,11 +89,7 @@ from ecosim.report.tables import (
     table_one,
     table_one_of_groups,
 )
-from ecosim.store.rundir import RunDir, enclosing_run
-
-#: folders of a run directory that hold its logs, checkpoints and weights: no report goes there
-RUN_DATA_FOLDERS = {(name,) for name in ("generations", "networks", "events", "checkpoints", "champions", "damaged")}
-
+from ecosim.store.rundir import RunDir, check_output_folder
 
 def default_out_dir(run_dirs: Sequence[Path]) -> Path:
     """``RUN_DIR/report`` for one run; for several, ``report/`` in their deepest common folder.
@@ -154,17 +150,7 @@ def write_report(
     if not loaded:
         raise ReportError("a report needs at least one run, got none")
     out = Path(out_dir) if out_dir is not None else default_out_dir([r.run_dir for r in loaded])
-    holder = enclosing_run(out)
-    if holder is not None and holder.is_pack:
-        raise ConfigError(
-            f"--out (out_dir) {str(out)!r} lies in the pack {str(holder.root)!r}, kept as it was packed: "
-            "name a folder outside it"
-        )
-    if holder is not None and out.resolve().relative_to(holder.root).parts[:1] in RUN_DATA_FOLDERS:
-        raise ConfigError(
-            f"--out (out_dir) {str(out)!r} lies in the logs or checkpoints of the run directory "
-            f"{str(holder.root)!r}: name another folder (e.g. RUN_DIR/report)"
-        )
+    check_output_folder(out)
     groups = group_runs(loaded)
     warn_replicates(groups)
     table = table_one_of_groups(groups, generation)  # a generation not in the logs: before any folder exists

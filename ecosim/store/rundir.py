@@ -219,4 +219,35 @@ def enclosing_run(path: str | Path) -> RunDir | None:
     return None
 
 
-__all__ = ["PACKED_LOG", "RunDir", "enclosing_run"]
+#: a run directory's folders that hold its logs and checkpoints: no report or picture goes in them
+RUN_DATA_FOLDERS = frozenset({"generations", "networks", "events", "checkpoints", "champions", "damaged"})
+
+
+def check_output_folder(out: str | Path) -> None:
+    """Refuse a folder for a report or pictures that lies in a pack or in a run's logs or checkpoints.
+
+    A pack is kept as it was packed (it may be committed); a run's log and checkpoint folders are
+    read by ``resume`` and ``report``, which would trip over figures there. ``RUN_DIR/report`` and
+    ``RUN_DIR/show`` are fine.
+
+    Raises:
+        ConfigError: one line naming ``--out (out_dir)`` and the pack or run directory.
+    """
+    from ecosim.errors import ConfigError
+
+    holder = enclosing_run(out)
+    if holder is None:
+        return
+    if holder.is_pack:
+        raise ConfigError(
+            f"--out (out_dir) {str(out)!r} lies in the pack {str(holder.root)!r}, kept as it was packed: "
+            "name a folder outside it"
+        )
+    if Path(out).resolve().relative_to(holder.root).parts[:1] in {(name,) for name in RUN_DATA_FOLDERS}:
+        raise ConfigError(
+            f"--out (out_dir) {str(out)!r} lies in the logs or checkpoints of the run directory "
+            f"{str(holder.root)!r}: name another folder (e.g. RUN_DIR/report)"
+        )
+
+
+__all__ = ["PACKED_LOG", "RUN_DATA_FOLDERS", "RunDir", "check_output_folder", "enclosing_run"]

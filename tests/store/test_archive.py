@@ -143,6 +143,10 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
         assert main(["report", str(pack), "--out", str(out)]) != 0
         (err,) = capsys.readouterr().err.strip().splitlines()
         assert "lies in the pack" in err and "--out" in err
+        # and pictures (the helper's find, session 39: `show --from-log --out PACK/pics` wrote there)
+        assert main(["show", str(pack), "--generation", "3", "--from-log", "--out", str(out / "pics")]) == 2
+        (err,) = capsys.readouterr().err.strip().splitlines()
+        assert "lies in the pack" in err and "--out" in err
     with pytest.raises(CheckpointError, match="lies in the pack"):
         pack_logs(write_run(tmp_path / "run2"), pack / "inner")
     assert sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*")) == before

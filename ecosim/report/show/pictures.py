@@ -39,7 +39,7 @@ from ecosim.report.show.lineage import lineage, lineage_figure
 from ecosim.report.tables import run_champion
 from ecosim.store.logs import read_generations, read_networks
 from ecosim.store.networks import load_network
-from ecosim.store.rundir import RunDir
+from ecosim.store.rundir import RunDir, check_output_folder
 
 PathLike = str | os.PathLike[str]
 
@@ -285,7 +285,8 @@ def write_pictures(
 
     Raises:
         ShowError: an unknown ``fmt``, both ``network_id`` and ``generation``, no champion, an id
-            or generation not in the run, a pack without ``out_dir``. WeightsNotKeptError: the
+            or generation not in the run, a pack without ``out_dir``. ConfigError: ``out_dir`` in a
+            pack or in a run's logs (:func:`ecosim.store.rundir.check_output_folder`). WeightsNotKeptError: the
             network's weights were not kept (the message lists the kept ids). CheckpointError:
             ``run_dir`` is not a run directory, or is a pack without ``from_log``. Nothing is
             written when an error is raised.
@@ -299,6 +300,8 @@ def write_pictures(
     _refuse_pack_without_log(layout, from_log)
     if layout.is_pack and out_dir is None:  # a pack stays as packed (it may be committed)
         raise ShowError(f"{str(layout.root)!r} is a pack of a run's logs: give --out DIR (out_dir) for the pictures")
+    if out_dir is not None:
+        check_output_folder(Path(out_dir))  # not into a pack, nor a run's logs
     networks = _read_log(read_networks, layout.root, layout.networks)
     nid, genome, weights = resolve_network(layout.root, network_id, generation, from_log, networks)
     lin = None
