@@ -91,6 +91,7 @@ from ecosim.report.tables import (
 )
 from ecosim.store.rundir import RunDir, check_output_folder
 
+
 def default_out_dir(run_dirs: Sequence[Path]) -> Path:
     """``RUN_DIR/report`` for one run; for several, ``report/`` in their deepest common folder.
 
