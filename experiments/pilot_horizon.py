@@ -10,7 +10,7 @@ difference from a reference set-up with Welch's 95% interval, and the trainings 
 within a compute budget:
 
     python experiments/pilot_horizon.py experiments/archive/compare --dataset fashion-mnist \\
-        --reference fashion-mnist-C10-3x3-C20s2-3x3-anneal --budget 1.2e13
+        --reference fashion-mnist-C10-3x3-C20s2-3x3-anneal
 
 Only evaluations before the learning rate changes (``lr_scale`` = 1) are read, so set-ups with and
 without a decay schedule compare as the paper trains them. Nothing trains.
@@ -19,6 +19,8 @@ without a decay schedule compare as the paper trains them. Nothing trains.
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,6 +88,18 @@ def trainings_within(run: RunLogs, budget: float) -> float:
     return within + (budget - float(cost.sum())) / float(cost.mean())
 
 
+def reference_budget(runs: Sequence[RunLogs]) -> float:
+    """The compute budget the reference set-up defines: its ``run.train_macs`` when set (a run that
+    stops at a budget), else the mean training compute its runs logged (a baseline's 100
+    generations, as ``make_results.py`` takes it); NaN for no run."""
+    if not runs:
+        return float("nan")
+    set_budgets = [r.config.run.train_macs for r in runs if r.config.run.train_macs]
+    if set_budgets:
+        return float(np.mean(set_budgets))
+    return float(np.mean([r.generations["train_macs"].fillna(0.0).sum() for r in runs]))
+
+
 def table(runs: Sequence[RunLogs], reference: str, ages: Sequence[int], budget: float) -> str:
     """The pilot's markdown table: one row per fixed set-up, one column per age (see the module doc).
 
@@ -131,19 +145,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("paths", nargs="+", type=Path, help="run folders, packs, or folders that hold them")
     ap.add_argument("--dataset", required=True, help="data.dataset of the runs to read, e.g. fashion-mnist")
     ap.add_argument("--reference", required=True, help="the set-up (folder name) the differences are taken from")
-    ap.add_argument("--budget", type=float, default=1.2e13, help="training multiply-accumulates (default 1.2e13)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="training multiply-accumulates (default: the reference's, run.train_macs or its logged total)",
+    )
     ap.add_argument("--ages", type=int, nargs="+", default=list(AGES), help="trainings per network to read")
     args = ap.parse_args(argv)
     if any(a < 1 for a in args.ages):
-        ap.error("--ages: each must be >= 1")
-    if not np.isfinite(args.budget) or args.budget <= 0:
-        ap.error("--budget: must be a positive number")
+        ap.error(f"--ages: every value must be >= 1, got {' '.join(map(str, args.ages))}")
+    if args.budget is not None and not (np.isfinite(args.budget) and args.budget > 0):
+        ap.error(f"--budget: must be a finite number > 0, got {args.budget:g}")
+    for p in args.paths:
+        if not p.exists():
+            ap.error(f"{str(p)!r} does not exist")
     dirs = [d for p in args.paths for d in find_run_dirs(p)]
-    runs = [r for r in load_runs(dirs) if r.config.data.dataset == args.dataset and is_fixed_baseline(r)]
+    if not dirs:
+        ap.error("no run directory or pack found in " + ", ".join(repr(str(p)) for p in args.paths))
+    with warnings.catch_warnings(record=True) as caught:  # one line each, as ecosim prints them
+        warnings.simplefilter("always")
+        loaded = load_runs(dirs)
+    for w in caught:
+        print(f"pilot_horizon: warning: {w.message}", file=sys.stderr)
+    runs = [r for r in loaded if r.config.data.dataset == args.dataset and is_fixed_baseline(r)]
     if not runs:
         ap.error(f"no fixed-baseline runs of {args.dataset!r} under {', '.join(map(str, args.paths))}")
     try:
-        print(table(runs, args.reference, args.ages, args.budget))
+        budget = args.budget or reference_budget([r for r in runs if setup_name(r) == args.reference])
+        print(table(runs, args.reference, args.ages, budget))
     except ValueError as e:
         ap.error(str(e))
 

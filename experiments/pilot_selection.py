@@ -15,6 +15,7 @@ Only runs with a validation split (``data.validation_fraction`` > 0) are read. N
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 10], help="evaluations averaged (1 3 5 10)")
     ap.add_argument("--dataset", default="", help="only runs of this dataset (default: all)")
     args = ap.parse_args(argv)
-    if not args.budget > 0 or any(k < 1 for k in args.k):
-        ap.error("--budget must be > 0 and every --k >= 1")
+    if not (math.isfinite(args.budget) and args.budget > 0):
+        ap.error(f"--budget: must be a finite number > 0, got {args.budget:g}")
+    if any(k < 1 for k in args.k):
+        ap.error(f"--k: every value must be >= 1, got {' '.join(map(str, args.k))}")
     for p in args.paths:
         if not Path(p).exists():
             ap.error(f"{p!r} does not exist")

@@ -729,6 +729,9 @@ def test_the_horizon_pilot_reads_fixed_baselines_at_equal_age_before_any_decay()
     assert text.splitlines()[2].endswith("| 10 | " + f"{100 * c[1]:.2f} | {100 * c[20]:.2f} | — |")
     with pytest.raises(ValueError, match="--reference: no fixed baseline named 'nope'"):
         pilot.table([control], "nope", [1], ten)
+    assert pilot.reference_budget([control]) == control.config.run.train_macs == 1.2e13  # its stopping budget
+    (paper,) = load_runs([archive / "cifar10-C10-3x3-C20s2-3x3" / "seed0"])  # no budget set: its 100 generations
+    assert pilot.reference_budget([paper]) == pytest.approx(float(paper.generations["train_macs"].sum()))
 
 
 def test_a_run_whose_last_generation_has_no_champion_shows_its_last_champion(tmp_path, make_results):
