@@ -115,6 +115,14 @@ def check_writable(folder: str | os.PathLike[str], what: str) -> None:
     if not os.access(probe, os.W_OK | os.X_OK):
         reason = f"{str(probe)!r} is not writable (permission denied)" if where else "permission denied"
         raise StorageError(p, f"write {what}", reason, errno.EACCES)
+    if where:  # a folder to create: try one (access() passes root on /sys, /proc, where mkdir fails)
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=probe))
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise StorageError(
+                p, f"write {what}", f"no folder can be created in {str(probe)!r} ({reason})", exc.errno
+            ) from exc
 
 
 __all__ = ["TMP_PREFIX", "UMASK", "atomic_write", "check_writable", "share_as_created"]

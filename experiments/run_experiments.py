@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecosim.atomic import check_writable
 from ecosim.cli import configure_logging
 from ecosim.config import Config, load_config, parse_overrides
 from ecosim.errors import EcosimError, ExtinctionError
@@ -286,6 +287,32 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any run starts, what would fail later or run twice into one folder.
+
+    Raises:
+        EcosimError: a seed given twice, two configs of one name (one ``OUT/<name>`` folder), a
+            ``--data-root`` that is not a folder. StorageError: an ``--out`` no folder can be made in.
+    """
+    seen: set[int] = set()
+    for seed in args.seeds:
+        if seed in seen:
+            raise EcosimError(f"--seeds: seed {seed} is given twice (each seed is one run directory)")
+        seen.add(seed)
+    names: dict[str, str] = {}
+    for path in args.configs:
+        stem = Path(path).stem
+        if stem in names:
+            raise EcosimError(
+                f"configs {names[stem]!r} and {str(path)!r} share the name {stem!r}, so one folder "
+                f"{str(Path(args.out) / stem)!r}: give each config once, under its own name"
+            )
+        names[stem] = str(path)
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise EcosimError(f"--data-root {args.data_root!r} is not a folder")
+    check_writable(args.out, "--out (the root of the run directories)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (130 after Ctrl-C, 143 after SIGTERM: run it again to continue)."""
     args = build_parser().parse_args(argv)
@@ -302,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EcosimError(f"--train-macs must be finite and ≥ 0 multiply-accumulates, got {args.train_macs}")
             if "run.train_macs" in overrides:
                 raise EcosimError("--train-macs and --set run.train_macs both set the budget: give one")
+        check_arguments(args)
         planned = plan(args.configs, args.seeds, out, overrides, args.train_macs)
     except EcosimError as exc:
         print(f"error: {exc}", file=sys.stderr)

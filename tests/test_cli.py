@@ -575,6 +575,20 @@ def test_a_storage_error_names_path_operation_and_reason():
     assert StorageError.from_os(OSError(errno.EROFS, "ro", "/r"), "write").disk_full
 
 
+def test_a_run_directory_no_folder_can_be_created_in_is_a_storage_error_before_any_work(capsys):
+    """``/proc`` passes ``os.access`` for root, but no folder can be made there (nor in ``/sys``):
+    ``ecosim run --out /proc/x`` loaded the dataset and then failed with exit status 2 and the
+    wrong reason (the helper's find, session 39). Now a folder is tried first: exit 1, one line."""
+    from ecosim.atomic import check_writable
+    from ecosim.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"cannot write the run directory '/proc/ecosim-x/y': "):  # any user
+        check_writable("/proc/ecosim-x/y", "the run directory")
+    assert main(["run", "--dataset", "mnist", "--generations", "1", "--out", "/proc/ecosim-x"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()  # nothing loaded: no info line before it
+    assert line.startswith("error: cannot write the run directory '/proc/ecosim-x'"), line
+
+
 @pytest.mark.parametrize("command", ["run", "resume", "report", "show", "export"])
 def test_an_unknown_option_names_the_subcommand_help_in_one_line(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

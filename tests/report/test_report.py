@@ -348,6 +348,25 @@ def test_table_one_configs_load_with_the_papers_settings(name):
     assert cfg.run.generations == 100 and cfg.data.test_subset == 0 and cfg.data.validation_fraction == 0.0
 
 
+def test_runner_refuses_a_repeated_seed_or_config_and_a_bad_out_or_data_root_before_any_run(tmp_path, capsys):
+    """Each was a failure after a first run (a seed twice: its second run found the first's folder),
+    or one failure per seed (the helper's finds, session 39): now one line, exit 2, nothing made."""
+    runner = _runner()
+    config = str(EXPERIMENTS / "mnist-speciation.toml")
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "out"
+    for configs, extra, named in (
+        ([config], ["--seeds", "0", "1", "0"], "--seeds: seed 0 is given twice"),
+        ([config, config], [], "share the name 'mnist-speciation'"),
+        ([config], ["--data-root", str(tmp_path / "none")], f"--data-root {str(tmp_path / 'none')!r} is not a folder"),
+        ([config], ["--out", str(tmp_path / "afile" / "runs")], "afile' is not a directory"),
+    ):
+        assert runner.main([*configs, "--out", str(out), "--dry-run", *extra]) == 2, extra
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("error: ") and named in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
     runner = _runner()
     config = EXPERIMENTS / "mnist-speciation.toml"  # Config() defaults apart from generations, like write_run's
