@@ -475,6 +475,8 @@ def resume(
             )
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
+    with run_lock(run_dir):  # another process resuming it: fail before the data is read and Ray starts
+        pass
     emit = _emitter(progress)
     try:
         prepared = prepare_data(config)
@@ -482,8 +484,8 @@ def resume(
         raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
-    emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
     with run_lock(run_dir):  # held to the end; a process that started meanwhile holds it: one-line error
+        emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
         if config != stored:
             atomic_write(RunDir(run_dir).config, config.to_toml())
         return _execute(config, run_dir, True, reporters, prepared, emit)
