@@ -30,7 +30,7 @@ import pandas as pd
 
 from ecosim.errors import EcosimError, one_line
 from ecosim.report import format_cell, load_runs, table_one, write_report
-from ecosim.report.compare import AtCompute, runs_needed, welch_difference
+from ecosim.report.compare import AtCompute, compute_curve, runs_needed, welch_difference
 from ecosim.report.runs import RunLogs
 from ecosim.store.rundir import enclosing_run
 
@@ -679,7 +679,11 @@ def equal_compute(
             ]
         for name in logged:
             n = len(groups.get(name, []))
-            cells = [mean_cell([a.selected_test_accuracy for a in readings(name, f * budget)], n) for f in fractions]
+            cells = [
+                mean_cell([a.selected_test_accuracy for a in readings(name, f * budget)], n)
+                + ended_note(groups.get(name, []), f * budget, budget)
+                for f in fractions
+            ]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += smaller_budget_deltas(names, partial(logged_readings, groups), budget)
         if best_base in groups and best_base not in old:
@@ -735,6 +739,19 @@ def logged_readings(groups: Mapping[str, Sequence[RunLogs]], name: str, budget: 
     from ecosim.report.compare import at_compute
 
     return [a for r in groups.get(name, []) if (a := at_compute(r, budget)) is not None]
+
+
+def ended_note(runs: Sequence[RunLogs], at: float, budget: float) -> str:
+    """What a cell read at ``at`` MACs says of runs that ended before spending 90% of it (each is read
+    at its end, with less compute): ``" (ended at 3% of the budget)"`` when all did (their largest
+    share of ``budget``), ``" (1 of 3 runs ended before)"`` when some did, else ``""``."""
+    spent = [float(compute_curve(r)["train_macs"].iloc[-1]) for r in runs if has_compute(r)]
+    short = [x for x in spent if x < 0.9 * at]
+    if not short:
+        return ""
+    if len(short) == len(spent):
+        return f" (ended at {max(short) / budget:.0%} of the budget)"
+    return f" ({len(short)} of {len(spent)} runs ended before)"
 
 
 #: a cell with no run read there: every run's first generation alone spent more than that budget

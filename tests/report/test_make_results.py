@@ -748,3 +748,16 @@ def test_a_run_whose_last_generation_has_no_champion_shows_its_last_champion(tmp
     assert make_results._layers_cell("C2-F10") == "`C2-F10`"
     assert make_results._layers_cell(make_results.NO_CHAMPION) == make_results.NO_CHAMPION
     assert make_results._layers_cell(None) == "n/a"
+
+
+def test_a_cell_read_past_a_runs_end_says_that_the_run_ended(tmp_path, make_results):
+    """The table at fractions of the budget read a run that had ended at its end with no word, so a
+    run that spent 3% of the budget showed the same value at every fraction (the helper's find,
+    session 39). Runs of 4 generations of 1,000 MACs each (4,000 in all), budget 40,000."""
+    gens = {g: [{**row(g, 0, 0.9), "test_accuracy": 0.9}] for g in range(4)}
+    short = write(tmp_path / "a", gens, gen_fields=lambda g: {"train_macs": 1e3, "eval_macs": 0.0})
+    longer = write(tmp_path / "b", gens, gen_fields=lambda g: {"train_macs": 1e4, "eval_macs": 0.0})
+    a, b = load_runs([short, longer])
+    assert make_results.ended_note([a], 4e3, 4e4) == ""  # all of it spent: read where it stands
+    assert make_results.ended_note([a], 1e4, 4e4) == " (ended at 10% of the budget)"
+    assert make_results.ended_note([a, b], 1e4, 4e4) == " (1 of 2 runs ended before)"
