@@ -22,6 +22,12 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 000000000000 (session 39): the low-cost pilot, the small fixed C10[3x3] with the anneal schedule to the
+# whole budget on Fashion-MNIST, seeds 0-1
+for seed in 0 1; do
+  run experiments/baselines/fashion-mnist-C10-3x3-anneal.toml --seeds $seed --generations 800 --train-macs 1.2e13 \
+    "${COMMON[@]}"
+done
 # Phase 00000000000 (session 39): the CIFAR-10 headroom pilot, a wider fixed network (C16[3x3]-C32s2[3x3], 2.2x
 # the multiply-accumulates of the best baseline) trained as that baseline at its compute, seeds 0-1
 for seed in 0 1; do
