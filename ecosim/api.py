@@ -424,14 +424,20 @@ def resume(
     """
     run_dir = _absolute(run_dir)
     RunDir(run_dir).require()
-    cfg_path = RunDir(run_dir).config
     if RunDir(run_dir).is_pack:
         raise CheckpointError(
             f"run directory {str(run_dir)!r} is a pack of a run's logs (ecosim.store.archive): it holds no checkpoint; "
             "resume the run directory it was packed from"
         )
-    with run_lock(run_dir):  # fail fast, before touching anything, when another process runs it
-        pass
+    with run_lock(run_dir):  # held to the end: another process resuming it is refused before anything is touched
+        return _resume_locked(run_dir, overrides, reporters, progress)
+
+
+def _resume_locked(
+    run_dir: Path, overrides: dict[str, Any] | None, reporters: Sequence[Any], progress: Progress | None
+) -> RunResult:
+    """:func:`resume` once its run lock is held (checks, data, Ray, then the generations)."""
+    cfg_path = RunDir(run_dir).config
     if not RunDir(run_dir).holds_run():
         raise CheckpointError(
             f"run directory {str(run_dir)!r} has no complete generation to resume from; "
@@ -475,8 +481,6 @@ def resume(
             )
         best = _best_on_disk(run_dir)
         return RunResult(run_dir, best.get("fitness"), best.get("id"))
-    with run_lock(run_dir):  # another process resuming it: fail before the data is read and Ray starts
-        pass
     emit = _emitter(progress)
     try:
         prepared = prepare_data(config)
@@ -484,11 +488,10 @@ def resume(
         raise _resume_data_error(exc, run_dir, stored.data.data_root, overrides or {}) from None
     config = _clamp_resources(config)
     _start_ray(config)
-    with run_lock(run_dir):  # held to the end; a process that started meanwhile holds it: one-line error
-        emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
-        if config != stored:
-            atomic_write(RunDir(run_dir).config, config.to_toml())
-        return _execute(config, run_dir, True, reporters, prepared, emit)
+    emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
+    if config != stored:
+        atomic_write(RunDir(run_dir).config, config.to_toml())
+    return _execute(config, run_dir, True, reporters, prepared, emit)
 
 
 def _too_few_generations(asked: int, done: int) -> NoReturn:

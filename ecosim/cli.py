@@ -176,11 +176,21 @@ def _add_show_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _check_out(out: str, what: str) -> None:
+    """Refuse ``--out`` in a pack or a run's logs (:func:`ecosim.store.rundir.check_output_folder`:
+    ConfigError, exit 2), then a folder that cannot be written (StorageError, exit 1), in that order:
+    the writability probe makes and removes a folder, which must never happen inside a pack."""
+    from ecosim.store.rundir import check_output_folder
+
+    check_output_folder(out)
+    check_writable(out, what)
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     from ecosim.report.show import write_pictures  # matplotlib: only for this command
 
     if args.out is not None:  # a folder that cannot be written: say so before any work
-        check_writable(args.out, "the pictures folder")
+        _check_out(args.out, "the pictures folder")
     written = write_pictures(args.run_dir, args.network, args.generation, args.fmt, args.out, args.from_log)
     for path in written.values():
         print(path)
@@ -248,7 +258,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         runs = load_runs(args.run_dirs)
         if args.out is not None:  # a folder that cannot be written: say so before any work
-            check_writable(args.out, "the report folder")
+            _check_out(args.out, "the report folder")
         written = write_report(runs, args.out, args.generation, args.tensorboard, args.fmt)
         groups = group_runs(runs)
         table = table_one_of_groups(groups, args.generation)
@@ -275,7 +285,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ecosim.export import DEFAULT_FORMATS, export_champion  # torch: only for this command
 
     if args.out is not None:  # a folder that cannot be written: say so before any work
-        check_writable(args.out, "the export folder")
+        _check_out(args.out, "the export folder")
     written = export_champion(args.run_dir, args.out, tuple(dict.fromkeys(args.formats or DEFAULT_FORMATS)))
     for path in written.values():
         print(path)

@@ -416,6 +416,14 @@ def final_champion(r: RunLogs) -> str:
     return str(layers.iloc[-1]) if len(layers) else NO_CHAMPION
 
 
+def final_champions(runs: Sequence[RunLogs], earlier: Sequence[EarlierRun] = ()) -> tuple[list[str], int]:
+    """The final champions' layers of a set-up's runs with logs and of its earlier rows that name one,
+    and how many runs had none (:data:`NO_CHAMPION`: left out of the depth target's count)."""
+    finals = [final_champion(r) for r in runs]
+    kept = [f for f in finals if f != NO_CHAMPION] + [e.champion for e in earlier if e.champion]
+    return kept, len(finals) - sum(f != NO_CHAMPION for f in finals)
+
+
 def _layers_cell(layers: object) -> str:
     """A champion's layers as a table cell: code, or plain words for none (or ``n/a`` for a log without them)."""
     if not isinstance(layers, str):
@@ -700,8 +708,7 @@ def equal_compute(
         depth = []
         for name in [k for k in names if not k.startswith("baseline")]:
             rs = groups.get(name, [])
-            finals = [final_champion(r) for r in rs]
-            finals += [e.champion for e in old.get(name, []) if e.champion]
+            finals, championless = final_champions(rs, old.get(name, []))
             fate = pd.concat([mutation_fate(r) for r in rs]) if rs else pd.DataFrame({"mutation": [], "before": []})
             grow = fate[fate["mutation"] == "add_layer"]
             cost = (
@@ -722,7 +729,11 @@ def equal_compute(
                 f"{deep} of {len(finals)} final champions hold ≥ 2 conv layers (target ≥ 50%: "
                 f"{'met' if 2 * deep >= len(finals) else 'missed'})"
                 if finals
+                else "no final champion (every network diverged or failed)"
+                if championless
                 else "final champions not known (no logs, no champions.csv beside the rows)"
+            ) + (
+                f" ({championless} run{'s' * (championless != 1)} without a champion left out)" if championless else ""
             )
             depth.append(
                 f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
@@ -750,7 +761,8 @@ def ended_note(runs: Sequence[RunLogs], at: float, budget: float) -> str:
     if not short:
         return ""
     if len(short) == len(spent):
-        return f" (ended at {max(short) / budget:.0%} of the budget)"
+        share = max(short) / budget
+        return f" (ended at {share:.0%} of the budget)" if share >= 0.005 else " (ended below 1% of the budget)"
     return f" ({len(short)} of {len(spent)} runs ended before)"
 
 

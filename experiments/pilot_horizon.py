@@ -55,7 +55,8 @@ def curve(run: RunLogs) -> pd.Series:
 
     Returns:
         float series indexed by age (1, 2, …), up to the last generation trained at the
-        undecayed learning rate (``lr_scale`` = 1) in which every network trained ``ok``.
+        undecayed learning rate (``lr_scale`` = 1); each value is the mean over the networks
+        that trained ``ok`` in that generation (a diverged network is left out of it).
     """
     n = run.networks
     if "lr_scale" in n.columns:
@@ -82,6 +83,8 @@ def trainings_within(run: RunLogs, budget: float) -> float:
     if "train_macs" not in g.columns or not g["train_macs"].notna().any():
         return float("nan")
     cost = g["train_macs"].fillna(0.0).to_numpy()
+    if not cost.sum() > 0:  # nothing logged as spent: no rate to extrapolate
+        return float("nan")
     within = int((np.cumsum(cost) <= budget * (1 + 1e-9)).sum())
     if within < len(cost):
         return float(within)
@@ -91,7 +94,7 @@ def trainings_within(run: RunLogs, budget: float) -> float:
 def reference_budget(runs: Sequence[RunLogs]) -> float:
     """The compute budget the reference set-up defines: its ``run.train_macs`` when set (a run that
     stops at a budget), else the mean training compute its runs logged (a baseline's 100
-    generations, as ``make_results.py`` takes it); NaN for no run."""
+    generations, as ``make_results.py`` takes it; 0 without a compute log); NaN for no run."""
     if not runs:
         return float("nan")
     set_budgets = [r.config.run.train_macs for r in runs if r.config.run.train_macs]
@@ -121,7 +124,8 @@ def table(runs: Sequence[RunLogs], reference: str, ages: Sequence[int], budget: 
     ]
     for name in sorted(by_name, key=lambda k: (k != reference, k)):
         rs, cs = by_name[name], curves[name]
-        macs = int(rs[0].networks["macs"].iloc[0]) if "macs" in rs[0].networks.columns else 0
+        logged = rs[0].networks["macs"].dropna() if "macs" in rs[0].networks.columns else pd.Series(dtype=float)
+        macs = f"{int(logged.iloc[0]):,}" if len(logged) else "n/a"
         cells = []
         for a in ages:
             vals = [100 * float(c[a]) for c in cs if a in c.index]
@@ -135,7 +139,8 @@ def table(runs: Sequence[RunLogs], reference: str, ages: Sequence[int], budget: 
                 cell += f" (Δ {d.mean:+.2f}" + (f", {d.low:+.2f} to {d.high:+.2f})" if d.has_interval else ")")
             cells.append(cell)
         within = np.nanmean([trainings_within(r, budget) for r in rs])
-        lines.append(f"| {name} | {macs:,} | {len(rs)} | {within:.0f} | " + " | ".join(cells) + " |")
+        trainings = f"{within:.0f}" if np.isfinite(within) else "n/a (no compute log)"
+        lines.append(f"| {name} | {macs} | {len(rs)} | {trainings} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -173,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         ap.error(f"no fixed-baseline runs of {args.dataset!r} under {', '.join(map(str, args.paths))}")
     try:
         budget = args.budget or reference_budget([r for r in runs if setup_name(r) == args.reference])
+        if not budget > 0:
+            ap.error(f"--budget: the reference {args.reference!r} logged no training compute; give --budget")
         print(table(runs, args.reference, args.ages, budget))
     except ValueError as e:
         ap.error(str(e))

@@ -288,11 +288,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse, before any run starts, what would fail later or run twice into one folder.
+    """Refuse, before the plan, what would run twice into one folder.
 
     Raises:
-        EcosimError: a seed given twice, two configs of one name (one ``OUT/<name>`` folder), a
-            ``--data-root`` that is not a folder. StorageError: an ``--out`` no folder can be made in.
+        EcosimError: a seed given twice, two configs of one name (one ``OUT/<name>`` folder).
     """
     seen: set[int] = set()
     for seed in args.seeds:
@@ -308,9 +307,21 @@ def check_arguments(args: argparse.Namespace) -> None:
                 f"{str(Path(args.out) / stem)!r}: give each config once, under its own name"
             )
         names[stem] = str(path)
-    if args.data_root is not None and not Path(args.data_root).is_dir():
-        raise EcosimError(f"--data-root {args.data_root!r} is not a folder")
-    check_writable(args.out, "--out (the root of the run directories)")
+
+
+def check_planned(planned: Sequence[Planned], data_root: str | None) -> None:
+    """Refuse, before any run starts, what would make each run to do fail one by one: a ``--data-root``
+    that is not a folder, a run directory no folder can be made in. Finished (or extinct) runs write nothing and
+    need no data: with every run finished, a read-only ``--out`` and a missing data root are fine.
+
+    Raises:
+        EcosimError: the data root. StorageError: the run directory (one line naming it).
+    """
+    todo = [p for p in planned if p.status not in ("finished", "extinct")]  # as _execute_once skips them
+    if todo and data_root is not None and not Path(data_root).is_dir():
+        raise EcosimError(f"--data-root {data_root!r} is not a folder")
+    for p in todo:
+        check_writable(p.run_dir, "the run directory")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -331,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EcosimError("--train-macs and --set run.train_macs both set the budget: give one")
         check_arguments(args)
         planned = plan(args.configs, args.seeds, out, overrides, args.train_macs)
+        check_planned(planned, args.data_root)
     except EcosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -119,6 +119,28 @@ def test_resume_refuses_a_config_toml_edited_by_hand_and_names_the_key(tmp_path,
     assert any(line.startswith("generation 1 (2/2)") for line in lines)
 
 
+@pytest.mark.ray
+def test_resume_holds_the_run_lock_from_before_the_data_is_read(tmp_path, data_root, ray_local):
+    """A second resume started while the first read the data and started Ray got past the lock and
+    failed only after its own data and Ray (the review's find, session 39): the lock is now taken
+    once, before anything, and held to the end. When the first line arrives (data read, Ray up),
+    another taker of the lock is refused."""
+    from ecosim.errors import CheckpointError
+    from ecosim.store.lock import run_lock
+
+    api.run(_one_generation_of_two(tmp_path / "run", data_root), progress=lambda line: None)
+    refused: list[str] = []
+
+    def line(text: str) -> None:
+        if text.startswith("run directory:"):
+            with pytest.raises(CheckpointError, match="is in use by ecosim pid") as info, run_lock(tmp_path / "run"):
+                pass
+            refused.append(str(info.value))
+
+    api.resume(tmp_path / "run", {"run.generations": 2}, progress=line)
+    assert len(refused) == 1
+
+
 def test_the_end_of_a_run_cancels_leftover_tasks_until_they_end_and_names_one_that_does_not(caplog):
     """``asyncio.run`` cancels leftover tasks once and waits for them without a bound (an
     interrupted async resume hung there, session 30)."""

@@ -412,7 +412,6 @@ def test_population_of_one_sigterm_then_resume_from_another_directory(tmp_path, 
         busy = ecosim("resume", str(out), "--generations", str(done + 2))
     assert busy.returncode != 0 and "in use by ecosim pid" in busy.stderr, busy.stderr
     assert len([ln for ln in busy.stderr.splitlines() if ln.strip()]) == 1, busy.stderr
-    assert "resuming" not in busy.stdout and "info:" not in busy.stderr, busy.stdout  # refused before any work
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -47,16 +47,19 @@ SLUG_MAX = 60
 
 
 def _shortened(slug: str, whole: str) -> str:
-    """``slug`` itself up to :data:`SLUG_MAX` characters, else its beginning, cut at a ``-`` where one
-    is near, and the first 8 hex digits of the SHA-256 of ``whole`` (the unshortened name)."""
-    if len(slug) <= SLUG_MAX:
+    """``slug`` itself when it is ``whole`` (nothing replaced) and at most :data:`SLUG_MAX` characters;
+    else its beginning (cut at a ``-`` where one is near, no leading or trailing ``-``/``.``) and the
+    first 8 hex digits of the SHA-256 of ``whole``, so that names that differ only in characters a
+    file name cannot hold (``mnist-café``, ``mnist-cafè``) or beyond the limit stay distinct."""
+    if slug == whole and len(slug) <= SLUG_MAX and not slug.startswith((".", "-")):
         return slug
     digest = hashlib.sha256(whole.encode("utf-8")).hexdigest()[:8]
-    head = slug[: SLUG_MAX - len(digest) - 1]
+    head = slug.strip("-.")[: SLUG_MAX - len(digest) - 1]
     cut = head.rfind("-")
-    if cut >= len(head) - 12:  # end on a whole word when one ends near the limit
+    if len(head) == SLUG_MAX - len(digest) - 1 and cut >= len(head) - 12:  # end on a whole word near the limit
         head = head[:cut]
-    return head.rstrip("-.") + "-" + digest
+    head = head.rstrip("-.")
+    return f"{head}-{digest}" if head else digest
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Experiment:
         first characters keep distinct file names.
         """
         if self.name:
-            return _shortened(re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-"), self.name)
+            return _shortened(re.sub(r"[^A-Za-z0-9._-]+", "-", self.name), self.name)
         base = f"{self.dataset_slug}-{'speciation' if self.speciation else 'no-speciation'}"
         if self.baseline:
             base = f"{self.dataset_slug}-baseline-" + re.sub(r"[^A-Za-z0-9._-]+", "-", self.baseline).strip("-")

@@ -748,6 +748,8 @@ def test_a_run_whose_last_generation_has_no_champion_shows_its_last_champion(tmp
     assert make_results._layers_cell("C2-F10") == "`C2-F10`"
     assert make_results._layers_cell(make_results.NO_CHAMPION) == make_results.NO_CHAMPION
     assert make_results._layers_cell(None) == "n/a"
+    # the depth target counts champions, not runs: a run without one is left out (review, session 39)
+    assert make_results.final_champions([a, b]) == (["C2-F10"], 1)
 
 
 def test_a_cell_read_past_a_runs_end_says_that_the_run_ended(tmp_path, make_results):

@@ -365,6 +365,10 @@ def test_runner_refuses_a_repeated_seed_or_config_and_a_bad_out_or_data_root_bef
         (line,) = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("error: ") and named in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    # nothing to do (every run finished): a read-only --out and a missing data root are fine (review, session 39)
+    write_run(out / "mnist-speciation" / "seed0", 0, 5)
+    argv = [config, "--out", str(out), "--generations", "5", "--data-root", str(tmp_path / "none")]
+    assert runner.main(argv) == 0, capsys.readouterr().err
 
 
 def test_runner_plans_new_finished_and_resumed_runs(tmp_path, capsys):
@@ -656,6 +660,11 @@ def test_slugs_of_runs_differing_in_many_settings_are_capped_stable_and_distinct
     head = re.escape("fashion-mnist-levers-anneal-seeded-with-the-hand")
     assert all(re.fullmatch(head + r"-[0-9a-f]{8}", n) for n in names), names
     assert Experiment("mnist", False, name="mnist-levers").slug == "mnist-levers"  # short: as before
+    # characters a file name cannot hold: replaced, and a hash keeps the names apart (review, session 39)
+    names = ("mnist-café", "mnist-cafè", "первый", "второй", "." * 70)
+    lossy = [Experiment("mnist", False, name=n).slug for n in names]
+    assert len(set(lossy)) == 5 and all(s and not s.startswith(("-", ".")) for s in lossy), lossy
+    assert lossy[0].startswith("mnist-caf-") and re.fullmatch(r"[0-9a-f]{8}", lossy[2]), lossy
 
 
 def test_runner_compute_budget_is_the_runs_train_macs_and_a_spent_run_is_finished(tmp_path):

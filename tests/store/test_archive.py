@@ -124,7 +124,11 @@ def test_a_run_in_progress_a_run_as_dest_or_no_logs_are_one_line_errors_and_writ
 
 def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_nothing(tmp_path, capsys):
     pack = pack_logs(write_run(tmp_path / "run"), tmp_path / "pack")
-    before = sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*"))
+
+    def state() -> list:  # the pack's own folder too: a probe folder made and removed there changes its mtime
+        return sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in [pack, *pack.rglob("*")])
+
+    before = state()
     assert main(["report", str(pack), "--out", str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "table1.md").is_file()
     capsys.readouterr()
@@ -139,7 +143,7 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
         code = main(argv)
         err = capsys.readouterr().err.strip().splitlines()
         assert code != 0 and len(err) == 1 and named in err[0], err
-    for out in (pack, pack / "sub"):  # a report into the pack: refused too (the helper's find, session 32)
+    for out in (pack, pack / "sub", pack / "generations" / "x"):  # a report into the pack: refused (session 32)
         assert main(["report", str(pack), "--out", str(out)]) != 0
         (err,) = capsys.readouterr().err.strip().splitlines()
         assert "lies in the pack" in err and "--out" in err
@@ -147,9 +151,12 @@ def test_report_reads_a_pack_and_run_or_resume_refuse_it_in_one_line_touching_no
         assert main(["show", str(pack), "--generation", "3", "--from-log", "--out", str(out / "pics")]) == 2
         (err,) = capsys.readouterr().err.strip().splitlines()
         assert "lies in the pack" in err and "--out" in err
+        assert main(["export", str(tmp_path / "run"), "--out", str(out / "export")]) == 2  # nor an export
+        (err,) = capsys.readouterr().err.strip().splitlines()
+        assert "lies in the pack" in err and "--out" in err
     with pytest.raises(CheckpointError, match="lies in the pack"):
         pack_logs(write_run(tmp_path / "run2"), pack / "inner")
-    assert sorted((p.relative_to(pack), p.stat().st_mtime_ns) for p in pack.rglob("*")) == before
+    assert state() == before
     with pytest.raises(CheckpointError, match="is a pack already"):
         pack_logs(pack, tmp_path / "pack3")
 
