@@ -35,6 +35,14 @@ def option_names(fields: Sequence[ConfigField]) -> dict[str, str]:
     }
 
 
+def _parsed(text: str, cast: Any, expected: str) -> Any:
+    """``cast(text)``, or the one-line argparse error naming what was expected."""
+    try:
+        return cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected {expected}") from None
+
+
 def parse_int_or_auto(text: str) -> int | str:
     """An ecosystem size that may be derived: an integer, or ``"auto"`` (any case).
 
@@ -43,10 +51,7 @@ def parse_int_or_auto(text: str) -> int | str:
     """
     if text.strip().lower() == "auto":
         return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer or 'auto'") from None
+    return int(_parsed(text, int, "an integer or 'auto'"))
 
 
 def parse_int(text: str) -> int:
@@ -55,10 +60,7 @@ def parse_int(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: not an integer (argparse names the option).
     """
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected an integer") from None
+    return int(_parsed(text, int, "an integer"))
 
 
 def parse_index(text: str) -> int:
@@ -79,10 +81,7 @@ def parse_float(text: str) -> float:
     Raises:
         argparse.ArgumentTypeError: not a number.
     """
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number") from None
+    return float(_parsed(text, float, "a number"))
 
 
 def default_text(f: ConfigField) -> str:
