@@ -94,7 +94,8 @@ def trainings_within(run: RunLogs, budget: float) -> float:
 def reference_budget(runs: Sequence[RunLogs]) -> float:
     """The compute budget the reference set-up defines: its ``run.train_macs`` when set (a run that
     stops at a budget), else the mean training compute its runs logged (a baseline's 100
-    generations, as ``make_results.py`` takes it; 0 without a compute log); NaN for no run."""
+    generations, as ``make_results.py`` takes it: ``results_page/equal_compute.py``,
+    ``baseline_choice``; 0 without a compute log); NaN for no run."""
     if not runs:
         return float("nan")
     set_budgets = [r.config.run.train_macs for r in runs if r.config.run.train_macs]
