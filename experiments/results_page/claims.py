@@ -30,6 +30,7 @@ def speciation_claim(evo: list[RunLogs], earlier_pages: Sequence[Path] = ()) -> 
         "set-up (no variant), with minus without speciation, at the last generation both reached:",
         "",
     ]
+    compared = False
     for ds in sorted({r.config.data.dataset for r in evo}):
         sides = {
             s: [r for r in evo if not variant(r) and r.config.data.dataset == ds and r.config.ecosystem.speciation == s]
@@ -37,6 +38,7 @@ def speciation_claim(evo: list[RunLogs], earlier_pages: Sequence[Path] = ()) -> 
         }
         if not sides[True] or not sides[False]:
             continue
+        compared = True
         n = min(r.last_generation for r in sides[True] + sides[False]) + 1
         parts = []
         verdicts = []
@@ -58,7 +60,7 @@ def speciation_claim(evo: list[RunLogs], earlier_pages: Sequence[Path] = ()) -> 
             interval = f"Welch 95% interval {bounds}; " if d.has_interval else ""
             parts.append(f"{name} {100 * d.mean:+.2f} points ({interval}{len(a)} vs {len(b)} runs): {verdicts[-1]}")
         out.append(f"- {ds}, {n} generations: " + "; ".join(parts) + ".")
-    if len(out) == 7:
+    if not compared:
         out.append("- no dataset has runs of the paper's set-up both with and without speciation.")
     return out + earlier_verdicts(earlier_pages)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ecosim.errors import one_line
+from ecosim.report.compare import AtCompute
 
 _TITLE = re.compile(r"^(?P<name>[^(]+) \((?P<inner>.*)\)$")
 
@@ -42,10 +43,8 @@ class EarlierRun:
     best_test_accuracy: float
     champion: str = ""
 
-    def at(self, budget: float):
+    def at(self, budget: float) -> AtCompute:
         """The run as :func:`ecosim.report.compare.at_compute` would give it, read at its end."""
-        from ecosim.report.compare import AtCompute
-
         return AtCompute(
             self.generation,
             self.train_macs,

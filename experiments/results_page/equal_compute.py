@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecosim.report.compare import AtCompute, compute_curve, runs_needed, welch_difference
+from ecosim.report.compare import AtCompute, at_compute, compute_curve, runs_needed, welch_difference
 from ecosim.report.runs import RunLogs
 
 from .analysis import _layers_cell, conv_depth, final_champions, mutation_fate, trained_per_generation, truncated
@@ -47,8 +47,6 @@ def baseline_choice(
     (:class:`EarlierRun`, read at their end: a baseline's end is its generation ``horizon``) or
     both; ``generations`` is the horizon the budget was read at (shorter when no run of the best
     baseline reached it)."""
-    from ecosim.report.compare import compute_curve
-
     names = sorted(k for k in set(groups) | set(earlier) if plain_baseline(k))
 
     def readings(k: str) -> list[tuple[float, float, int]]:  # (selected, train_macs, generations)
@@ -147,7 +145,6 @@ def equal_compute(
         groups: dict[str, list[RunLogs]] = {}
         for r in e_runs + b_runs:
             groups.setdefault(what(r), []).append(r)
-        names = sorted(set(groups) | set(old), key=lambda k: (k.startswith("baseline"), k))
 
         def readings(name: str, budget: float, groups=groups, old=old) -> list:
             return logged_readings(groups, name, budget) + [e.at(budget) for e in old.get(name, [])]
@@ -269,8 +266,6 @@ def equal_compute(
 def logged_readings(groups: Mapping[str, Sequence[RunLogs]], name: str, budget: float) -> list[AtCompute]:
     """Each run of set-up ``name`` that has logs, read at ``budget`` MACs (an earlier row is known at its end
     only); a run whose first generation alone spent more than ``budget`` has no reading there and is left out."""
-    from ecosim.report.compare import at_compute
-
     return [a for r in groups.get(name, []) if (a := at_compute(r, budget)) is not None]
 
 
@@ -406,8 +401,6 @@ def cost_and_generations(groups: dict[str, list[RunLogs]], best_base: str, budge
     survivors: up to ``max_population``; a baseline its ``population``), and the mean age of the
     networks of that generation (generations since birth: the turnover of the population).
     """
-    from ecosim.report.compare import at_compute, compute_curve
-
     base_curves = [compute_curve(r).set_index("generation")["selected_test_accuracy"] for r in groups[best_base]]
     lines = [
         "",

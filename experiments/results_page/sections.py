@@ -59,6 +59,12 @@ PAPER = {
 }
 
 
+def _nanmean(values: Sequence[float]) -> float:
+    """Mean over the values that are not NaN; NaN (no warning) when all are."""
+    a = np.asarray(values, dtype=float)
+    return float(np.nanmean(a)) if (~np.isnan(a)).any() else float("nan")
+
+
 METRICS = ("highest_fitness", "mean_fitness", "mean_offspring_fitness_before_bp")
 
 
@@ -224,7 +230,7 @@ def why_section(evo: list[RunLogs], base: list[RunLogs]) -> list[str]:
         ]
         if not sel:
             continue
-        m = {k: float(np.nanmean([search_effort(r)[k] for r in sel])) for k in search_effort(sel[0])}
+        m = {k: _nanmean([search_effort(r)[k] for r in sel]) for k in search_effort(sel[0])}
         fails = float(np.mean([r.generations["failed_species_limit"].sum() for r in sel]))
         champ_settled = all(champion_changes(r, 10) <= 0.1 for r in sel)
         if spec:
@@ -410,7 +416,7 @@ def search_effort_section(evo: list[RunLogs]) -> list[str]:
     ]
     for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
         sel = [search_effort(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
-        m = {k: float(np.nanmean([e[k] for e in sel])) for k in sel[0]}
+        m = {k: _nanmean([e[k] for e in sel]) for k in sel[0]}
         lines.append(
             f"| {name} | {n_gen} | "
             + " | ".join(_pct(m[f"{k} mutations"]) for k in ("layer", "node", "kernel", "stride"))
@@ -452,7 +458,7 @@ def search_effort_section(evo: list[RunLogs]) -> list[str]:
     ]
     for name, n_gen in sorted({(label(r), r.last_generation + 1) for r in evo}):
         fates = [compute_fate(r) for r in evo if label(r) == name and r.last_generation + 1 == n_gen]
-        m = {k: float(np.nanmean([f[k] for f in fates])) for k in fates[0]}
+        m = {k: _nanmean([f[k] for f in fates]) for k in fates[0]}
         cells = [_pct(m[k]) for k in (*COMPUTE_GROUPS, *FATES)]
         lines.append(f"| {name} | {n_gen} | " + " | ".join(cells) + " |")
     return lines
@@ -461,11 +467,11 @@ def search_effort_section(evo: list[RunLogs]) -> list[str]:
 def kernel_shapes_section(evo: list[RunLogs]) -> list[str]:
     """Kernel shapes in evolved champions against the null model of offspring at birth (§III-E, Figs. 7–8)."""
     lines: list[str] = []
-    distinct: dict[int, str] = {}
+    distinct: dict[tuple[str, int], str] = {}
     for r in evo:
         champs = generation_champions(r).dropna()
         for cid, layers in zip(champs["id"], champs["layers"]):
-            distinct[(hash(str(r.run_dir)), int(cid))] = str(layers)  # type: ignore[index]
+            distinct[(str(r.run_dir), int(cid))] = str(layers)
     finals = [f for f in map(final_champion, evo) if f != NO_CHAMPION]
     lines += [
         "",
