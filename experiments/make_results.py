@@ -105,7 +105,15 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main() -> None:
-    warnings.showwarning = _one_line_warning  # ecosim's warnings (a replicate, a run left out) as one line each
+    """The command line (``--help``); ecosim's warnings (a replicate, a run left out) as one line each, only
+    while it runs (a caller's ``warnings.showwarning`` is restored after)."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        _WARNED.clear()
+        _make_page()
+
+
+def _make_page() -> None:
     p = argparse.ArgumentParser(
         description="Write a results page (Markdown) from finished runs: Table I next to the paper's, "
         "fixed baselines next to evolution, what evolved and the CNN issue's targets. Runs are reported "
