@@ -23,8 +23,7 @@ from ecosim.genome import (
     mutate,
     similarity,
 )
-
-__version__ = "0.9.10"  # the only place the version is written (pyproject.toml reads it)
+from ecosim.version import __version__  # written in ecosim/version.py only (pyproject.toml reads it there)
 
 
 def __getattr__(name: str):

@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +54,12 @@ from ecosim.errors import (
     StorageError,
 )
 from ecosim.evolution.initial import initial_networks, starting_genome
+from ecosim.machine import host_facts
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
 from ecosim.store.checkpoint import checkpoint_settings, edited_settings, intact_checkpoint_generation
 from ecosim.store.lock import run_lock
-from ecosim.store.logs import logged_train_macs, set_aside_damaged_logs
+from ecosim.store.logs import LogWriter, logged_train_macs, set_aside_damaged_logs
 
 log = logging.getLogger(__name__)
 
@@ -382,10 +384,12 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
             layout.generations,
             layout.networks,
             layout.checkpoints,
+            layout.sessions,
         ):  # a first generation that never finished
             shutil.rmtree(stale, ignore_errors=True)
         atomic_write(layout.config, config.to_toml())
         emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
+        _record_session(run_dir, "run", 0)
         return _execute(config, run_dir, False, reporters, prepared, emit)
 
 
@@ -491,7 +495,20 @@ def _resume_locked(
     emit(f"run directory: {run_dir} (resuming after generation {latest})")  # as run's: data read, Ray up
     if config != stored:
         atomic_write(RunDir(run_dir).config, config.to_toml())
+    _record_session(run_dir, "resume", done)
     return _execute(config, run_dir, True, reporters, prepared, emit)
+
+
+def _record_session(run_dir: Path, command: str, generation: int) -> None:
+    """Append this start or resume to the run's sessions log (:data:`ecosim.store.logs.SESSION_SCHEMA`):
+    the Ray cluster it computes on, the driver's CPU and the versions, so that results say what made
+    them. ``generation``: the first generation this session computes. Ray is up (:func:`_start_ray`)."""
+    import ray
+
+    from ecosim.engine.cluster import cluster_facts
+
+    row = {"time": time.time(), "command": command, "generation": generation}
+    LogWriter(run_dir).write_session({**row, **cluster_facts(ray.nodes()), **host_facts()})
 
 
 def _too_few_generations(asked: int, done: int) -> NoReturn:

@@ -65,11 +65,12 @@ from results_page.equal_compute import (  # noqa: F401
     target_text,
 )
 from results_page.folders import PLOTS_MANIFEST, clear_plots, out_conflict, plots_conflict, write_plots_manifest
-from results_page.sections import (
+from results_page.sections import (  # noqa: F401
     budget_section,
     figures_section,
     fixed_section,
     kernel_shapes_section,
+    machines_text,
     search_effort_section,
     table_one_section,
     what_evolved_section,
@@ -128,6 +129,12 @@ def _make_page() -> None:
         f"the files on its {PLOTS_MANIFEST} are replaced, any other file stays)",
     )
     p.add_argument("--command", action="append", default=[], help="command line that produced the runs")
+    p.add_argument(
+        "--machine",
+        default="",
+        help="what computed the runs whose logs do not record it (ecosim before 0.9.11), in words, "
+        "e.g. '1 node, 2 CPUs, no GPU'; runs from 0.9.11 on record their own (sessions log)",
+    )
     p.add_argument(
         "--include-unfinished",
         action="store_true",
@@ -214,7 +221,7 @@ def write_page(
     # the budgets some run reached; shorter runs alone are reported at the shortest one's length
     budgets = [n for n in BUDGETS if any(r.last_generation + 1 >= n for r in evo)]
     budgets = budgets or [min(r.last_generation + 1 for r in evo)]
-    lines = budget_section(evo, base, runs, unfinished, earlier, args.earlier, args.command, budgets)
+    lines = budget_section(evo, base, runs, unfinished, earlier, args.earlier, args.command, budgets, args.machine)
     lines += table_one_section(evo, budgets)
     base_at = at_budgets(base, budgets)
     lines += fixed_section(at_budgets(evo, budgets), base_at, budgets)

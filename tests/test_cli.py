@@ -231,7 +231,7 @@ def test_version_is_written_once_and_is_the_one_the_readme_speaks_of():
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ecosim.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ecosim.version.__version__"}
     moved = re.findall(r"Moved in (\d+)\.(\d+)", (root / "README.md").read_text())
     have = tuple(int(p) for p in package.__version__.split(".")[:2])
     assert moved and all((int(a), int(b)) <= have for a, b in moved), (moved, package.__version__)

@@ -227,6 +227,28 @@ def cluster_summary(nodes: Sequence[Mapping[str, Any]]) -> str:
     return f"{len(alive)} node{'s' if len(alive) != 1 else ''}, {cpus:g} CPUs, {gpus:g} GPUs"
 
 
+def cluster_facts(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The living nodes, their CPUs and GPUs and the GPUs' types, as columns of the sessions log
+    (:data:`ecosim.store.logs.SESSION_SCHEMA`).
+
+    Args:
+        nodes: Ray's node table (:func:`ray.nodes`): dicts with ``Alive`` and ``Resources``, whose
+            ``accelerator_type:<name>`` keys name the GPU type.
+
+    >>> cluster_facts([{"Alive": True, "Resources": {"CPU": 16.0, "GPU": 1.0, "accelerator_type:H100": 1.0}},
+    ...                {"Alive": False, "Resources": {"CPU": 2.0}}])
+    {'nodes': 1, 'cluster_cpus': 16.0, 'cluster_gpus': 1.0, 'gpu_types': 'H100'}
+    """
+    alive = [n.get("Resources") or {} for n in nodes if n.get("Alive")]
+    types = sorted({k.split(":", 1)[1] for res in alive for k in res if k.startswith("accelerator_type:")})
+    return {
+        "nodes": len(alive),
+        "cluster_cpus": sum(float(res.get("CPU", 0.0)) for res in alive),
+        "cluster_gpus": sum(float(res.get("GPU", 0.0)) for res in alive),
+        "gpu_types": ",".join(types),
+    }
+
+
 def check_resources(config: Config) -> None:
     """Check that one training task's CPU/GPU request fits the Ray cluster, before any work.
 
@@ -252,6 +274,7 @@ __all__ = [
     "CONNECT_TIMEOUT_S",
     "check_address",
     "check_resources",
+    "cluster_facts",
     "cluster_summary",
     "ensure_ray",
     "task_fits",

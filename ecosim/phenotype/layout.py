@@ -41,7 +41,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -55,6 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from ecosim.genome.genome import ConvLayer, Genome
+from ecosim.machine import cpu_model
 from ecosim.phenotype.conv import MixedConv2d
 
 log = logging.getLogger(__name__)
@@ -179,13 +179,7 @@ def apply_layout(model: nn.Module, layout: Layout) -> None:
 
 def machine_description(device: torch.device) -> str:
     """CPU model, torch version and accelerator: what a cached layout decision is valid for."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    text = f"cpu={cpu}; cores={os.cpu_count()}; torch={torch.__version__}"
+    text = f"cpu={cpu_model()}; cores={os.cpu_count()}; torch={torch.__version__}"
     if device.type == "cuda":
         text += f"; gpu={torch.cuda.get_device_name(device)}"
     return text

@@ -8,6 +8,7 @@ logs. :func:`pack_logs` writes them into another folder as::
     PACK/generations/gen-packed.parquet    every generation row, sorted (zstd)
     PACK/networks/gen-packed.parquet       every network row, sorted by generation and id (zstd)
     PACK/events/event-000000.parquet       every recovery event, if the run had any
+    PACK/sessions/session-000000.parquet   every start and resume (machine, cluster, versions), if recorded
     PACK/extinct.txt                       the runner's mark of a run that went extinct, if any
 
 The file names match the readers' patterns, so :func:`ecosim.report.runs.load_run`, ``ecosim
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 from ecosim.atomic import atomic_write
 from ecosim.errors import CheckpointError, StorageError, one_line
 from ecosim.store.lock import LOCK_NAME, run_lock
-from ecosim.store.logs import EVENT_SCHEMA, GENERATION_SCHEMA, NETWORK_SCHEMA
+from ecosim.store.logs import EVENT_SCHEMA, GENERATION_SCHEMA, NETWORK_SCHEMA, SESSION_SCHEMA
 from ecosim.store.rundir import PACKED_LOG, RunDir, enclosing_run
 
 if sys.version_info >= (3, 11):
@@ -151,10 +152,14 @@ def pack_logs(run_dir: str | Path, dest: str | Path) -> Path:
         events = _concat(
             sorted(events_dir.glob("event-*.parquet")) if events_dir.is_dir() else [], EVENT_SCHEMA, ["time"]
         )
+        sessions_dir = src.sessions
+        sessions = _concat(
+            sorted(sessions_dir.glob("session-*.parquet")) if sessions_dir.is_dir() else [], SESSION_SCHEMA, ["time"]
+        )
         config = src.config.read_bytes()
         kept = {name: (src.root / name).read_bytes() for name in KEPT_FILES if (src.root / name).is_file()}
     try:
-        for folder in (out.generations, out.networks, out.events):
+        for folder in (out.generations, out.networks, out.events, out.sessions):
             if folder.is_dir():
                 shutil.rmtree(folder)
         for name in KEPT_FILES:
@@ -166,6 +171,8 @@ def pack_logs(run_dir: str | Path, dest: str | Path) -> Path:
     _write(networks, out.networks / PACKED_LOG)
     if events.num_rows:
         _write(events, out.events / "event-000000.parquet")
+    if sessions.num_rows:
+        _write(sessions, out.sessions / "session-000000.parquet")
     for name, content in kept.items():
         atomic_write(out.root / name, content)
     return out.root

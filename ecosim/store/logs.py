@@ -7,7 +7,10 @@ network rows), each written atomically (temporary file, then rename):
 * ``networks/gen-000012-s0003.parquet`` — one row per network per generation, :data:`NETWORK_SCHEMA`;
 * ``events/event-000003.parquet`` — one row per recovery event (a lost species actor re-created,
   a step redone, a resume, a run stopped for lack of resources), :data:`EVENT_SCHEMA`. Events are
-  history: a resume never removes them.
+  history: a resume never removes them;
+* ``sessions/session-000001.parquet`` — one row per start or resume of the run: the Ray cluster
+  (nodes, CPUs, GPUs), the driver's CPU and the versions of ecosim, Python, torch, Ray...,
+  :data:`SESSION_SCHEMA` (from ecosim 0.9.11).
 
 Each folder opens directly with ``pyarrow.dataset``, ``pandas.read_parquet``, polars or DuckDB.
 Every file carries the full declared schema, so a column that is empty in the first generation
@@ -120,11 +123,35 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 
+#: The sessions log: one row per start or resume of a run, where and with what it computed (docs/logs.md).
+SESSION_SCHEMA = pa.schema(
+    [
+        pa.field("time", pa.float64(), nullable=False),  # when the session began computing (Unix time, s)
+        pa.field("command", pa.string(), nullable=False),  # "run" or "resume"
+        pa.field("generation", pa.int64(), nullable=False),  # the first generation it computes
+        pa.field("nodes", pa.int64()),  # living Ray nodes
+        pa.field("cluster_cpus", pa.float64()),  # Ray's CPUs over those nodes
+        pa.field("cluster_gpus", pa.float64()),  # Ray's GPUs over those nodes
+        pa.field("gpu_types", pa.string()),  # Ray's accelerator types, comma-separated ("" none known)
+        pa.field("cpu", pa.string()),  # the driver's CPU model (ecosim.machine.cpu_model)
+        pa.field("host_cores", pa.int64()),  # the driver machine's cores
+        pa.field("platform", pa.string()),
+        pa.field("python", pa.string()),
+        pa.field("ecosim", pa.string()),
+        pa.field("torch", pa.string()),
+        pa.field("torchvision", pa.string()),
+        pa.field("ray", pa.string()),
+        pa.field("numpy", pa.string()),
+        pa.field("pyarrow", pa.string()),
+    ]
+)
+
 #: the ``event`` values of the events log (``docs/logs.md``)
 EVENT_KINDS = ("species_recovered", "step_redone", "spare_lost", "resumed", "resources_exhausted", "stalled")
 
 _GEN_FILE = re.compile(r"gen-(\d{6})(?:-s(\d+))?\.parquet$")
 _EVENT_FILE = re.compile(r"^event-(\d{6,})\.parquet$")
+_SESSION_FILE = re.compile(r"^session-(\d{6,})\.parquet$")
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
@@ -177,6 +204,22 @@ class LogWriter:
         taken = [int(m.group(1)) for p in folder.glob("event-*.parquet") if (m := _EVENT_FILE.match(p.name))]
         path = folder / f"event-{max(taken, default=-1) + 1:06d}.parquet"
         _write_atomic(_table([row], EVENT_SCHEMA), path)
+        return path
+
+    def write_session(self, row: Mapping[str, Any]) -> Path:
+        """Append one session (:data:`SESSION_SCHEMA`: a start or a resume) as ``sessions/session-NNNNNN.parquet``.
+
+        Raises:
+            KeyError: a column outside :data:`SESSION_SCHEMA`.
+            ValueError: ``row["command"]`` is neither ``"run"`` nor ``"resume"``.
+        """
+        if row.get("command") not in ("run", "resume"):
+            raise ValueError(f"session command {row.get('command')!r} is invalid: must be 'run' or 'resume'")
+        folder = self.layout.sessions
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = [int(m.group(1)) for p in folder.glob("session-*.parquet") if (m := _SESSION_FILE.match(p.name))]
+        path = folder / f"session-{max(taken, default=-1) + 1:06d}.parquet"
+        _write_atomic(_table([row], SESSION_SCHEMA), path)
         return path
 
     def write_generation(self, row: Mapping[str, Any]) -> Path:
@@ -300,6 +343,18 @@ def read_events(run_dir: str | Path):
     return table.to_pandas().sort_values("time", kind="stable").reset_index(drop=True)
 
 
+def read_sessions(run_dir: str | Path):
+    """The sessions of a run (its start and each resume: machine, cluster, versions) as a pandas DataFrame
+    in the order they began (:data:`SESSION_SCHEMA`); empty (with the columns) for a run written before
+    ecosim 0.9.11, which did not record them."""
+    folder = RunDir(run_dir).sessions
+    files = sorted(folder.glob("session-*.parquet")) if folder.is_dir() else []
+    if not files:
+        return SESSION_SCHEMA.empty_table().to_pandas()
+    table = pa.concat_tables([pq.read_table(p, schema=SESSION_SCHEMA) for p in files])
+    return table.to_pandas().sort_values("time", kind="stable").reset_index(drop=True)
+
+
 def read_networks(run_dir: str | Path):
     """Network rows of a run as a pandas DataFrame sorted by generation and id (:data:`NETWORK_SCHEMA`)."""
     return _read(RunDir(run_dir).networks, NETWORK_SCHEMA, ["generation", "network_id"])
@@ -313,11 +368,13 @@ __all__ = [
     "FAILED_CONSTRAINT_COLUMNS",
     "MUTATION_KINDS",
     "NETWORK_SCHEMA",
+    "SESSION_SCHEMA",
     "LogWarning",
     "LogWriter",
     "empty_counts",
     "read_events",
     "read_generations",
     "read_networks",
+    "read_sessions",
     "set_aside_damaged_logs",
 ]

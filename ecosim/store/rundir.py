@@ -8,6 +8,7 @@
     RUN_DIR/checkpoints/gen-000012/             state.json + weights.safetensors (ecosim.store.checkpoint)
     RUN_DIR/checkpoints/LATEST                  name of the newest complete checkpoint
     RUN_DIR/events/event-000003.parquet         one recovery event (lost actor, node, resume; ecosim.store.logs)
+    RUN_DIR/sessions/session-000001.parquet     one start or resume: machine, cluster, versions (ecosim.store.logs)
     RUN_DIR/champion.safetensors                the best network ever trained (ecosim.store.networks)
     RUN_DIR/champions/net-000123.safetensors    kept weights: each generation's best network, one file per id
     RUN_DIR/show/                               default output of ``ecosim show``
@@ -85,6 +86,11 @@ class RunDir:
     def events(self) -> Path:
         """Folder of the events log (one Parquet file per recovery event)."""
         return self.root / "events"
+
+    @property
+    def sessions(self) -> Path:
+        """Folder of the sessions log (one Parquet file per start or resume of the run)."""
+        return self.root / "sessions"
 
     @property
     def damaged(self) -> Path:

@@ -15,10 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import ecosim
 from ecosim.api import resume, run
 from ecosim.config import Config
 from ecosim.errors import CheckpointError, ConfigError, DatasetError
-from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks
+from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks, read_sessions
 
 pytestmark = pytest.mark.ray
 
@@ -115,6 +116,13 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
         for line in lines
     ), lines
     pd.testing.assert_frame_equal(_strip(read_networks(short.run_dir)), _strip(read_networks(sync_run.run_dir)))
+    # the sessions log: the start and the resume that computed (not the one with nothing to do)
+    sessions = read_sessions(short.run_dir)
+    assert list(sessions["command"]) == ["run", "resume"] and list(sessions["generation"]) == [0, 2]
+    assert (sessions["nodes"] == 1).all() and (sessions["cluster_cpus"] == 2).all()
+    assert (sessions["cluster_gpus"] == 0).all() and (sessions["gpu_types"] == "").all()
+    assert (sessions["ecosim"] == ecosim.__version__).all() and sessions["torch"].str.len().gt(0).all()
+    assert sessions["cpu"].str.len().gt(0).all() and (sessions["host_cores"] == os.cpu_count()).all()
 
 
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):

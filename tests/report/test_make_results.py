@@ -376,6 +376,28 @@ def test_the_budget_line_states_what_fitness_was_measured_on(tmp_path, make_resu
     )
 
 
+def test_the_machine_line_comes_from_the_sessions_logs_and_names_runs_that_recorded_none(tmp_path, make_results):
+    gens = {0: [row(0, 1, 0.9)]}
+    cpu = write(tmp_path / "cpu", gens)
+    gpu = write(tmp_path / "gpu", gens)
+    old = write(tmp_path / "old", gens)  # logs from before the sessions log
+    session = {"time": 1.0, "command": "run", "generation": 0, "nodes": 1, "cluster_cpus": 2.0, "cluster_gpus": 0.0}
+    LogWriter(cpu).write_session({**session, "cpu": "AMD EPYC"})
+    LogWriter(gpu).write_session({**session, "cpu": "AMD EPYC"})  # started on the CPU machine,
+    LogWriter(gpu).write_session(  # resumed on a GPU cluster: both machines count for it
+        {**session, "time": 2.0, "command": "resume", "nodes": 2, "cluster_cpus": 32.0, "cluster_gpus": 2.0}
+        | {"gpu_types": "H100", "cpu": "Intel Xeon"}
+    )
+    runs = load_runs([cpu, gpu, old])
+    assert make_results.machines_text(runs) == (
+        "1 node, 2 CPUs (AMD EPYC), no GPU (2 runs); 2 nodes, 32 CPUs (Intel Xeon), 2 GPUs (H100) (1 run); "
+        "not recorded for 1 run (logs before ecosim 0.9.11)"
+    )
+    assert make_results.machines_text(runs[2:], "1 node, 2 CPUs, no GPU") == (
+        "1 node, 2 CPUs, no GPU (1 run, as `--machine` says: their logs predate the sessions log)"
+    )
+
+
 def test_equal_generations_table_gives_cost_trainings_and_turnover(tmp_path, make_results):
     """The table that explains equal compute: generation reached, cost per image, networks trained
     per generation and the mean age of the generation's networks (the population's turnover)."""

@@ -14,7 +14,7 @@ from ecosim.errors import CheckpointError
 from ecosim.report import load_run
 from ecosim.store.archive import PACKED_LOG, pack_logs
 from ecosim.store.lock import run_lock
-from ecosim.store.logs import LogWriter, empty_counts, read_events
+from ecosim.store.logs import LogWriter, empty_counts, read_events, read_sessions
 
 
 def write_run(run_dir: Path, generations: int = 6, species: int = 3) -> Path:
@@ -57,6 +57,8 @@ def write_run(run_dir: Path, generations: int = 6, species: int = 3) -> Path:
             }
         )
     logs.write_event({"time": 5.0, "generation": 2, "event": "resumed", "lost": "nothing"})
+    logs.write_session({"time": 1.0, "command": "run", "generation": 0, "nodes": 1, "cluster_cpus": 2.0})
+    logs.write_session({"time": 4.0, "command": "resume", "generation": 2, "nodes": 2, "gpu_types": "H100"})
     return run_dir
 
 
@@ -70,6 +72,8 @@ def test_a_pack_reads_exactly_as_its_run_in_one_file_per_log(tmp_path):
     pd.testing.assert_frame_equal(a.generations, b.generations)
     pd.testing.assert_frame_equal(a.networks, b.networks)
     pd.testing.assert_frame_equal(read_events(run), read_events(pack))
+    pd.testing.assert_frame_equal(read_sessions(run), read_sessions(pack))
+    assert list(read_sessions(pack)["command"]) == ["run", "resume"]
     assert a.config == b.config
     assert len(b.networks) == 6 * 3 * 4
 

@@ -1,0 +1,61 @@
+"""The machine a process runs on, in words: its CPU model, cores, platform and package versions.
+
+Standard library only (no torch, no Ray): read by the measured layout's cache key
+(:func:`ecosim.phenotype.layout.machine_description`) and by the sessions log of a run
+(:data:`ecosim.store.logs.SESSION_SCHEMA`), so that every result says what computed it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from typing import Any
+
+from ecosim.version import __version__
+
+#: packages whose versions a session records (besides ecosim's own and Python's)
+PACKAGES = ("torch", "torchvision", "ray", "numpy", "pyarrow")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`), e.g.
+    ``"AMD EPYC 7B13"``; the machine type (``"x86_64"``) when neither names it."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return cpu
+
+
+def package_version(name: str) -> str:
+    """The installed version of a distribution, ``""`` when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def host_facts() -> dict[str, Any]:
+    """This process's machine and software, as columns of the sessions log.
+
+    Returns:
+        ``{"cpu": model name, "host_cores": os.cpu_count(), "platform": platform.platform(),
+        "python": "3.11.7", "ecosim": ecosim's version, "torch": ..., "torchvision": ..., "ray": ...,
+        "numpy": ..., "pyarrow": ...}`` (a package not installed gives ``""``). No host name: packs
+        of logs are meant to be shared.
+    """
+    facts: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "host_cores": os.cpu_count() or 0,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "ecosim": __version__,
+    }
+    facts.update({name: package_version(name) for name in PACKAGES})
+    return facts
+
+
+__all__ = ["PACKAGES", "cpu_model", "host_facts", "package_version"]
