@@ -65,12 +65,11 @@ from results_page.equal_compute import (  # noqa: F401
     target_text,
 )
 from results_page.folders import PLOTS_MANIFEST, clear_plots, out_conflict, plots_conflict, write_plots_manifest
-from results_page.sections import (  # noqa: F401
+from results_page.sections import (
     budget_section,
     figures_section,
     fixed_section,
     kernel_shapes_section,
-    machines_text,
     search_effort_section,
     table_one_section,
     what_evolved_section,

@@ -71,6 +71,7 @@ from ecosim.report.runs import (
     group_runs,
     load_run,
     load_runs,
+    machines_text,
     replicate_problems,
     settings,
     warn_replicates,
@@ -235,7 +236,8 @@ def _write_compute(groups: dict[Experiment, list[RunLogs]], out: Path, fmt: str,
 
 
 def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame | None = None) -> list[str]:
-    """Plain-text notes of a report: what differs between the experiments, and the final champions.
+    """Plain-text notes of a report: what differs between the experiments, what computed the runs (their
+    sessions logs: :func:`~ecosim.report.runs.machines_text`), and the final champions.
 
     Args:
         groups: the output of :func:`group_runs`.
@@ -253,6 +255,9 @@ def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame |
             "the tables reading a generation every run reached); these experiments differ in: "
             f"{', '.join(diff) if diff else 'nothing'}."
         )
+    runs = [r for group in groups.values() for r in group]
+    if runs:
+        notes.append(f"Computed on: {machines_text(runs)}.")
     finals = champions(groups) if finals is None else finals
     if not finals.empty:
         lines = ["Final champions (best network of each run's last generation):", ""]
@@ -296,6 +301,7 @@ __all__ = [
     "plot_population",
     "population_figure",
     "replicate_problems",
+    "machines_text",
     "report_notes",
     "rich_table",
     "run_champion",

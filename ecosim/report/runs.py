@@ -13,7 +13,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ecosim.config import Config, load_config
 from ecosim.errors import CheckpointError, ConfigError, EcosimError, one_line
-from ecosim.store.logs import read_generations, read_networks
+from ecosim.store.logs import read_generations, read_networks, read_sessions
 from ecosim.store.rundir import RunDir
 
 
@@ -177,6 +177,7 @@ class RunLogs:
     generations: pd.DataFrame
     name: str = ""
     _networks: pd.DataFrame | None = field(default=None, repr=False)
+    _sessions: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def experiment(self) -> Experiment:
@@ -192,6 +193,18 @@ class RunLogs:
     def last_generation(self) -> int:
         """The last generation logged."""
         return int(self.generations["generation"].max())
+
+    @property
+    def sessions(self) -> pd.DataFrame:
+        """The run's starts and resumes (:data:`ecosim.store.logs.SESSION_SCHEMA`: machine, cluster,
+        versions), read on first use; empty for logs from before ecosim 0.9.11.
+
+        Raises:
+            CheckpointError: a damaged sessions-log file (the message names it).
+        """
+        if self._sessions is None:
+            self._sessions = _read_log(read_sessions, self.run_dir, RunDir(self.run_dir).sessions)
+        return self._sessions
 
     @property
     def networks(self) -> pd.DataFrame:
@@ -468,6 +481,57 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
                 exp = replace(exp, name=folder)
             groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
+
+
+def session_machine(row: Mapping[str, Any]) -> str:
+    """One session of a run (a row of :func:`ecosim.store.logs.read_sessions`) in words; the CPU model is
+    the driver's.
+
+    >>> session_machine({"nodes": 1, "cluster_cpus": 2.0, "cluster_gpus": 0.0, "cpu": "AMD EPYC"})
+    '1 node, 2 CPUs (AMD EPYC), no GPU'
+    >>> session_machine({"nodes": 2, "cluster_cpus": 32.0, "cluster_gpus": 2.0, "gpu_types": "H100"})
+    '2 nodes, 32 CPUs, 2 GPUs (H100)'
+    """
+
+    def number(key: str) -> float:
+        v = row.get(key)
+        return 0.0 if v is None or pd.isna(v) else float(v)
+
+    nodes, cpus, gpus = int(number("nodes")), number("cluster_cpus"), number("cluster_gpus")
+    cpu = f" ({row['cpu']})" if row.get("cpu") else ""
+    gpu = "no GPU" if gpus == 0 else f"{gpus:g} GPU{'' if gpus == 1 else 's'}"
+    gpu += f" ({row['gpu_types']})" if gpus and row.get("gpu_types") else ""
+    return f"{nodes} node{'' if nodes == 1 else 's'}, {cpus:g} CPUs{cpu}, {gpu}"
+
+
+def machines_text(runs: Sequence[RunLogs], given: str = "") -> str:
+    """What computed the runs, from their sessions logs (ecosim ≥ 0.9.11; :func:`session_machine`): each
+    distinct machine with its number of runs, the most common first (a run resumed elsewhere counts for
+    each); runs that recorded none are counted apart, described by ``given`` (``make_results.py
+    --machine``) when the caller knows. ``"no run"`` for none.
+
+    Raises:
+        CheckpointError: a damaged sessions-log file (the message names it)."""
+    seen: dict[str, int] = {}
+    unrecorded = 0
+    for r in runs:
+        sessions = r.sessions
+        if sessions.empty:
+            unrecorded += 1
+        for text in dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")):
+            seen[text] = seen.get(text, 0) + 1
+    parts = [f"{text} ({_count_runs(n)})" for text, n in sorted(seen.items(), key=lambda kv: -kv[1])]
+    if unrecorded:
+        parts.append(
+            f"{given} ({_count_runs(unrecorded)}, as `--machine` says: their logs predate the sessions log)"
+            if given
+            else f"not recorded for {_count_runs(unrecorded)} (logs before ecosim 0.9.11)"
+        )
+    return "; ".join(parts) or "no run"
+
+
+def _count_runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
 
 
 def differences(groups: dict[Experiment, list[RunLogs]]) -> list[str]:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ecosim.report import format_cell, table_one
-from ecosim.report.runs import RunLogs
-from ecosim.store.logs import read_sessions
+from ecosim.report.runs import RunLogs, machines_text
 
 from .analysis import (
     CHAMP_SHARE,
@@ -72,43 +70,6 @@ METRICS = ("highest_fitness", "mean_fitness", "mean_offspring_fitness_before_bp"
 
 def _paper_cell(v: tuple[float, float, float]) -> str:
     return f"{v[0]:.2f}% ({v[1]} ± {v[2]})"
-
-
-def session_machine(row: Mapping[str, Any]) -> str:
-    """One session of a run (a row of ``sessions/``) in words: ``"1 node, 2 CPUs (AMD EPYC), no GPU"``,
-    ``"2 nodes, 32 CPUs (Intel Xeon), 2 GPUs (H100)"``; the CPU model is the driver's."""
-
-    def number(key: str) -> float:
-        v = row.get(key)
-        return 0.0 if v is None or pd.isna(v) else float(v)
-
-    nodes, cpus, gpus = int(number("nodes")), number("cluster_cpus"), number("cluster_gpus")
-    cpu = f" ({row['cpu']})" if row.get("cpu") else ""
-    gpu = "no GPU" if gpus == 0 else f"{gpus:g} GPU{'' if gpus == 1 else 's'}"
-    gpu += f" ({row['gpu_types']})" if gpus and row.get("gpu_types") else ""
-    return f"{nodes} node{'' if nodes == 1 else 's'}, {cpus:g} CPUs{cpu}, {gpu}"
-
-
-def machines_text(runs: Sequence[RunLogs], given: str = "") -> str:
-    """What computed the runs, from their sessions logs (ecosim ≥ 0.9.11): each distinct machine
-    with its number of runs; runs that recorded none are counted apart, described by ``given``
-    (``--machine``) when the caller knows."""
-    seen: dict[str, int] = {}
-    unrecorded = 0
-    for r in runs:
-        sessions = read_sessions(r.run_dir)
-        if sessions.empty:
-            unrecorded += 1
-        for text in dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")):
-            seen[text] = seen.get(text, 0) + 1
-    parts = [f"{text} ({_runs(n)})" for text, n in sorted(seen.items(), key=lambda kv: -kv[1])]
-    if unrecorded:
-        parts.append(
-            f"{given} ({_runs(unrecorded)}, as `--machine` says: their logs predate the sessions log)"
-            if given
-            else f"not recorded for {_runs(unrecorded)} (logs before ecosim 0.9.11)"
-        )
-    return "; ".join(parts) or "no run"
 
 
 def budget_section(

@@ -12,6 +12,7 @@ import pytest
 
 from ecosim.config import Config
 from ecosim.report import load_runs
+from ecosim.report.runs import machines_text
 from ecosim.store.logs import LogWriter, empty_counts
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "make_results.py"
@@ -389,11 +390,11 @@ def test_the_machine_line_comes_from_the_sessions_logs_and_names_runs_that_recor
         | {"gpu_types": "H100", "cpu": "Intel Xeon"}
     )
     runs = load_runs([cpu, gpu, old])
-    assert make_results.machines_text(runs) == (
+    assert machines_text(runs) == (
         "1 node, 2 CPUs (AMD EPYC), no GPU (2 runs); 2 nodes, 32 CPUs (Intel Xeon), 2 GPUs (H100) (1 run); "
         "not recorded for 1 run (logs before ecosim 0.9.11)"
     )
-    assert make_results.machines_text(runs[2:], "1 node, 2 CPUs, no GPU") == (
+    assert machines_text(runs[2:], "1 node, 2 CPUs, no GPU") == (
         "1 node, 2 CPUs, no GPU (1 run, as `--machine` says: their logs predate the sessions log)"
     )
 
