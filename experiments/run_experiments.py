@@ -205,7 +205,7 @@ def _execute_once(p: Planned) -> str:
     if p.status in ("finished", "extinct"):
         return p.status
     if p.status == "restart":  # no complete generation: nothing of value in the folders
-        for folder in ("generations", "networks", "checkpoints"):
+        for folder in ("generations", "networks", "checkpoints", "sessions"):
             shutil.rmtree(p.run_dir / folder, ignore_errors=True)
         (p.run_dir / "champion.safetensors").unlink(missing_ok=True)
         (p.run_dir / "config.toml").unlink(missing_ok=True)

@@ -226,7 +226,7 @@ def enclosing_run(path: str | Path) -> RunDir | None:
 
 
 #: a run directory's folders that hold its logs and checkpoints: no report or picture goes in them
-RUN_DATA_FOLDERS = frozenset({"generations", "networks", "events", "checkpoints", "champions", "damaged"})
+RUN_DATA_FOLDERS = frozenset({"generations", "networks", "events", "sessions", "checkpoints", "champions", "damaged"})
 
 
 def check_output_folder(out: str | Path) -> None:
