@@ -22,6 +22,29 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 0000000000000 (session 40): the runs whose logs were lost with sweep 1 (docs/design.md "Keeping
+# results"), again with logs: MNIST's reference baseline, the paper's set-up with and without speciation on
+# MNIST and Fashion-MNIST, then Fashion-MNIST's reference and the small baselines
+for seed in 0 1 2; do
+  run experiments/baselines/mnist-C10-3x3-C20s2-3x3.toml --seeds $seed --generations 100 "${COMMON[@]}"
+done
+for seed in 0 1 2; do
+  run experiments/mnist-no-speciation.toml --seeds $seed --generations 100 "${EVO[@]}"
+  run experiments/mnist-speciation.toml --seeds $seed --generations 100 "${EVO[@]}"
+done
+for seed in 0 1; do
+  run experiments/fashion-mnist-no-speciation.toml --seeds $seed --generations 100 "${EVO[@]}"
+  run experiments/fashion-mnist-speciation.toml --seeds $seed --generations 100 "${EVO[@]}"
+done
+for seed in 0 1; do
+  run experiments/baselines/fashion-mnist-C10-3x3-C20s2-3x3.toml --seeds $seed --generations 100 "${COMMON[@]}"
+done
+run experiments/baselines/mnist-C10-3x3.toml --seeds 0 --generations 100 "${COMMON[@]}"
+for seed in 0 1 2; do
+  run experiments/baselines/mnist-mlp-F64.toml --seeds $seed --generations 100 "${COMMON[@]}"
+done
+run experiments/baselines/fashion-mnist-mlp-F64.toml --seeds 0 --generations 100 "${COMMON[@]}"
+run experiments/baselines/fashion-mnist-C10-3x3.toml --seeds 0 --generations 100 "${COMMON[@]}"
 # Phase 000000000000 (session 39): the low-cost pilot, the small fixed C10[3x3] with the anneal schedule to the
 # whole budget on Fashion-MNIST, seeds 0-1
 for seed in 0 1; do
