@@ -384,9 +384,10 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
             layout.generations,
             layout.networks,
             layout.checkpoints,
-            layout.sessions,
         ):  # a first generation that never finished
             shutil.rmtree(stale, ignore_errors=True)
+        for session in layout.sessions.glob("session-*.parquet"):  # its start: this one replaces it
+            session.unlink()
         atomic_write(layout.config, config.to_toml())
         emit(f"run directory: {run_dir}")  # once it exists (a run failing before names no folder)
         _record_session(run_dir, "run", 0)

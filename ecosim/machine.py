@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -31,7 +32,11 @@ def cpu_model() -> str:
 
 
 def package_version(name: str) -> str:
-    """The installed version of a distribution, ``""`` when it is not installed."""
+    """The version of a package: its module's ``__version__`` when it is imported already (torch's
+    names its build, ``"2.14.1+cu130"``), else the installed distribution's; ``""`` when not installed."""
+    loaded = getattr(sys.modules.get(name), "__version__", None)
+    if isinstance(loaded, str) and loaded:
+        return loaded
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -42,14 +47,14 @@ def host_facts() -> dict[str, Any]:
     """This process's machine and software, as columns of the sessions log.
 
     Returns:
-        ``{"cpu": model name, "host_cores": os.cpu_count(), "platform": platform.platform(),
+        ``{"cpu": model name, "host_cpus": os.cpu_count() (logical CPUs), "platform": platform.platform(),
         "python": "3.11.7", "ecosim": ecosim's version, "torch": ..., "torchvision": ..., "ray": ...,
         "numpy": ..., "pyarrow": ...}`` (a package not installed gives ``""``). No host name: packs
         of logs are meant to be shared.
     """
     facts: dict[str, Any] = {
         "cpu": cpu_model(),
-        "host_cores": os.cpu_count() or 0,
+        "host_cpus": os.cpu_count() or 0,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ecosim": __version__,

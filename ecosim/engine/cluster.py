@@ -221,10 +221,10 @@ def task_fits(nodes: Sequence[Mapping[str, Any]], cpus: float, gpus: float) -> b
 
 def cluster_summary(nodes: Sequence[Mapping[str, Any]]) -> str:
     """The living nodes and their CPUs/GPUs in words, e.g. ``"2 nodes, 3 CPUs, 0 GPUs"``."""
-    alive = [n for n in nodes if n.get("Alive")]
-    cpus = sum(float((n.get("Resources") or {}).get("CPU", 0.0)) for n in alive)
-    gpus = sum(float((n.get("Resources") or {}).get("GPU", 0.0)) for n in alive)
-    return f"{len(alive)} node{'s' if len(alive) != 1 else ''}, {cpus:g} CPUs, {gpus:g} GPUs"
+    facts = cluster_facts(nodes)
+    n, cpus, gpus = facts["nodes"], facts["cluster_cpus"], facts["cluster_gpus"]
+    plural = {True: "s", False: ""}
+    return f"{n} node{plural[n != 1]}, {cpus:g} CPU{plural[cpus != 1]}, {gpus:g} GPU{plural[gpus != 1]}"
 
 
 def cluster_facts(nodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

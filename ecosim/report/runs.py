@@ -484,48 +484,60 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
 
 
 def session_machine(row: Mapping[str, Any]) -> str:
-    """One session of a run (a row of :func:`ecosim.store.logs.read_sessions`) in words; the CPU model is
-    the driver's.
+    """One session of a run (a row of :func:`ecosim.store.logs.read_sessions`) in words: the Ray cluster
+    when it began (a snapshot), its GPUs' types, and the CPU model of the machine that ran the driver
+    (the only CPU model recorded: beside the count on one node, after ``driver CPU`` on several).
 
     >>> session_machine({"nodes": 1, "cluster_cpus": 2.0, "cluster_gpus": 0.0, "cpu": "AMD EPYC"})
     '1 node, 2 CPUs (AMD EPYC), no GPU'
-    >>> session_machine({"nodes": 2, "cluster_cpus": 32.0, "cluster_gpus": 2.0, "gpu_types": "H100"})
-    '2 nodes, 32 CPUs, 2 GPUs (H100)'
+    >>> session_machine({"nodes": 2, "cluster_cpus": 32.0, "cluster_gpus": 2.0, "gpu_types": "H100", "cpu": "Xeon"})
+    '2 nodes, 32 CPUs, 2 GPUs (H100), driver CPU Xeon'
     """
 
     def number(key: str) -> float:
         v = row.get(key)
         return 0.0 if v is None or pd.isna(v) else float(v)
 
+    def text(key: str) -> str:
+        v = row.get(key)
+        return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
     nodes, cpus, gpus = int(number("nodes")), number("cluster_cpus"), number("cluster_gpus")
-    cpu = f" ({row['cpu']})" if row.get("cpu") else ""
-    gpu = "no GPU" if gpus == 0 else f"{gpus:g} GPU{'' if gpus == 1 else 's'}"
-    gpu += f" ({row['gpu_types']})" if gpus and row.get("gpu_types") else ""
-    return f"{nodes} node{'' if nodes == 1 else 's'}, {cpus:g} CPUs{cpu}, {gpu}"
+    cpu, types = text("cpu"), text("gpu_types")
+    out = f"{nodes} node{'' if nodes == 1 else 's'}, {cpus:g} CPU{'' if cpus == 1 else 's'}"
+    out += f" ({cpu})" if cpu and nodes == 1 else ""
+    out += ", no GPU" if gpus == 0 else f", {gpus:g} GPU{'' if gpus == 1 else 's'}" + (f" ({types})" if types else "")
+    return out + (f", driver CPU {cpu}" if cpu and nodes != 1 else "")
 
 
 def machines_text(runs: Sequence[RunLogs], given: str = "") -> str:
     """What computed the runs, from their sessions logs (ecosim ≥ 0.9.11; :func:`session_machine`): each
     distinct machine with its number of runs, the most common first (a run resumed elsewhere counts for
-    each); runs that recorded none are counted apart, described by ``given`` (``make_results.py
-    --machine``) when the caller knows. ``"no run"`` for none.
+    each). Runs that did not record their start (logs from before 0.9.11, perhaps resumed since, or a
+    sessions log that cannot be read: warned, :class:`RunSkippedWarning`) are counted apart, described
+    by ``given`` (``make_results.py --machine``) when the caller knows. ``"no run"`` for none.
 
-    Raises:
-        CheckpointError: a damaged sessions-log file (the message names it)."""
+    >>> machines_text([])
+    'no run'
+    """
     seen: dict[str, int] = {}
     unrecorded = 0
     for r in runs:
-        sessions = r.sessions
-        if sessions.empty:
+        try:
+            sessions = r.sessions
+        except CheckpointError as exc:
+            warnings.warn(f"{exc} (its machine is counted as not recorded)", RunSkippedWarning, stacklevel=2)
+            sessions = pd.DataFrame({"command": []})
+        if "run" not in set(sessions["command"]):  # its start (at least) is not recorded
             unrecorded += 1
-        for text in dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")):
-            seen[text] = seen.get(text, 0) + 1
-    parts = [f"{text} ({_count_runs(n)})" for text, n in sorted(seen.items(), key=lambda kv: -kv[1])]
+        for machine in dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")):
+            seen[machine] = seen.get(machine, 0) + 1
+    parts = [f"{machine} ({_count_runs(n)})" for machine, n in sorted(seen.items(), key=lambda kv: -kv[1])]
     if unrecorded:
         parts.append(
-            f"{given} ({_count_runs(unrecorded)}, as `--machine` says: their logs predate the sessions log)"
+            f"{given} ({_count_runs(unrecorded)}, as `--machine` says: logs from before the sessions log)"
             if given
-            else f"not recorded for {_count_runs(unrecorded)} (logs before ecosim 0.9.11)"
+            else f"not recorded for {_count_runs(unrecorded)} (logs from before ecosim 0.9.11)"
         )
     return "; ".join(parts) or "no run"
 

@@ -129,12 +129,12 @@ SESSION_SCHEMA = pa.schema(
         pa.field("time", pa.float64(), nullable=False),  # when the session began computing (Unix time, s)
         pa.field("command", pa.string(), nullable=False),  # "run" or "resume"
         pa.field("generation", pa.int64(), nullable=False),  # the first generation it computes
-        pa.field("nodes", pa.int64()),  # living Ray nodes
+        pa.field("nodes", pa.int64()),  # living Ray nodes when the session began (a snapshot)
         pa.field("cluster_cpus", pa.float64()),  # Ray's CPUs over those nodes
         pa.field("cluster_gpus", pa.float64()),  # Ray's GPUs over those nodes
         pa.field("gpu_types", pa.string()),  # Ray's accelerator types, comma-separated ("" none known)
         pa.field("cpu", pa.string()),  # the driver's CPU model (ecosim.machine.cpu_model)
-        pa.field("host_cores", pa.int64()),  # the driver machine's cores
+        pa.field("host_cpus", pa.int64()),  # the driver machine's logical CPUs (os.cpu_count)
         pa.field("platform", pa.string()),
         pa.field("python", pa.string()),
         pa.field("ecosim", pa.string()),
@@ -156,6 +156,28 @@ _SESSION_FILE = re.compile(r"^session-(\d{6,})\.parquet$")
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def _append(folder: Path, stem: str, pattern: re.Pattern[str], table: pa.Table) -> Path:
+    """Write ``table`` as the next numbered file ``folder/<stem>-NNNNNN.parquet`` (events, sessions)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for p in folder.glob(f"{stem}-*.parquet") if (m := pattern.match(p.name))]
+    path = folder / f"{stem}-{max(taken, default=-1) + 1:06d}.parquet"
+    _write_atomic(table, path)
+    return path
+
+
+def _read_numbered(folder: Path, stem: str, pattern: re.Pattern[str], schema: pa.Schema) -> pa.Table:
+    """The numbered files of ``folder`` (:func:`_append`) in the order they were written; empty with the
+    schema's columns when there are none."""
+    files = (
+        sorted((int(m.group(1)), p) for p in folder.glob(f"{stem}-*.parquet") if (m := pattern.match(p.name)))
+        if folder.is_dir()
+        else []
+    )
+    if not files:
+        return schema.empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=schema) for _, p in files])
 
 
 def _table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -199,28 +221,22 @@ class LogWriter:
         """
         if row.get("event") not in EVENT_KINDS:
             raise ValueError(f"event {row.get('event')!r} is invalid: must be one of {', '.join(EVENT_KINDS)}")
-        folder = self.layout.events
-        folder.mkdir(parents=True, exist_ok=True)
-        taken = [int(m.group(1)) for p in folder.glob("event-*.parquet") if (m := _EVENT_FILE.match(p.name))]
-        path = folder / f"event-{max(taken, default=-1) + 1:06d}.parquet"
-        _write_atomic(_table([row], EVENT_SCHEMA), path)
-        return path
+        return _append(self.layout.events, "event", _EVENT_FILE, _table([row], EVENT_SCHEMA))
 
     def write_session(self, row: Mapping[str, Any]) -> Path:
         """Append one session (:data:`SESSION_SCHEMA`: a start or a resume) as ``sessions/session-NNNNNN.parquet``.
 
         Raises:
             KeyError: a column outside :data:`SESSION_SCHEMA`.
-            ValueError: ``row["command"]`` is neither ``"run"`` nor ``"resume"``.
+            ValueError: ``row["command"]`` is neither ``"run"`` nor ``"resume"``, or ``time`` or
+                ``generation`` is missing (every other column may be null).
         """
         if row.get("command") not in ("run", "resume"):
             raise ValueError(f"session command {row.get('command')!r} is invalid: must be 'run' or 'resume'")
-        folder = self.layout.sessions
-        folder.mkdir(parents=True, exist_ok=True)
-        taken = [int(m.group(1)) for p in folder.glob("session-*.parquet") if (m := _SESSION_FILE.match(p.name))]
-        path = folder / f"session-{max(taken, default=-1) + 1:06d}.parquet"
-        _write_atomic(_table([row], SESSION_SCHEMA), path)
-        return path
+        missing = [k for k in ("time", "generation") if row.get(k) is None]
+        if missing:
+            raise ValueError(f"session row lacks {', '.join(missing)}")
+        return _append(self.layout.sessions, "session", _SESSION_FILE, _table([row], SESSION_SCHEMA))
 
     def write_generation(self, row: Mapping[str, Any]) -> Path:
         """Write the generation row (after that generation's network rows)."""
@@ -258,7 +274,7 @@ class LogWarning(UserWarning):
 
 
 def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -> list[Path]:
-    """Move the generation- and network-log files that cannot be read into ``RUN_DIR/damaged/``.
+    """Move the log files (generations, networks, events, sessions) that cannot be read into ``RUN_DIR/damaged/``.
 
     ``ecosim resume`` calls it before going on, as :func:`~ecosim.store.checkpoint.load_checkpoint`
     looks past a damaged checkpoint: a truncated or overwritten ``gen-*.parquet`` (files are written
@@ -277,8 +293,14 @@ def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -
     layout = RunDir(run_dir)
     moved: list[Path] = []
     notes: list[str] = []
-    for folder, schema in ((layout.generations, GENERATION_SCHEMA), (layout.networks, NETWORK_SCHEMA)):
-        for path in sorted(folder.glob("gen-*.parquet")) if folder.is_dir() else []:
+    kinds = (
+        (layout.generations, GENERATION_SCHEMA, "gen-*.parquet"),
+        (layout.networks, NETWORK_SCHEMA, "gen-*.parquet"),
+        (layout.events, EVENT_SCHEMA, "event-*.parquet"),
+        (layout.sessions, SESSION_SCHEMA, "session-*.parquet"),
+    )
+    for folder, schema, files in kinds:
+        for path in sorted(folder.glob(files)) if folder.is_dir() else []:
             try:
                 pq.read_table(path, schema=schema)
             except (OSError, ValueError, pa.ArrowException) as exc:
@@ -288,7 +310,9 @@ def set_aside_damaged_logs(run_dir: str | Path, checkpoint: int | None = None) -
                 moved.append(target)
                 m = _GEN_FILE.search(path.name)
                 gen, sid = (int(m.group(1)), m.group(2)) if m else (-1, None)
-                if folder == layout.networks:
+                if folder in (layout.events, layout.sessions):
+                    lost = f"the {folder.name} log lacks that row"
+                elif folder == layout.networks:
                     lost = f"generation {gen} lacks the network rows of species {int(sid or -1)}"
                 elif checkpoint is not None and gen > checkpoint:
                     lost = f"generation {gen} comes after the checkpoint and is written again"
@@ -334,25 +358,23 @@ def read_events(run_dir: str | Path):
     """Recovery events of a run as a pandas DataFrame in the order they were recorded (:data:`EVENT_SCHEMA`).
 
     Empty (with the schema's columns) when nothing had to be recovered.
+
+    Raises:
+        OSError, pyarrow.ArrowException: a damaged event file (``ecosim resume`` sets it aside).
     """
-    folder = RunDir(run_dir).events
-    files = sorted(folder.glob("event-*.parquet")) if folder.is_dir() else []
-    if not files:
-        return EVENT_SCHEMA.empty_table().to_pandas()
-    table = pa.concat_tables([pq.read_table(p, schema=EVENT_SCHEMA) for p in files])
+    table = _read_numbered(RunDir(run_dir).events, "event", _EVENT_FILE, EVENT_SCHEMA)
     return table.to_pandas().sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def read_sessions(run_dir: str | Path):
-    """The sessions of a run (its start and each resume: machine, cluster, versions) as a pandas DataFrame
-    in the order they began (:data:`SESSION_SCHEMA`); empty (with the columns) for a run written before
-    ecosim 0.9.11, which did not record them."""
-    folder = RunDir(run_dir).sessions
-    files = sorted(folder.glob("session-*.parquet")) if folder.is_dir() else []
-    if not files:
-        return SESSION_SCHEMA.empty_table().to_pandas()
-    table = pa.concat_tables([pq.read_table(p, schema=SESSION_SCHEMA) for p in files])
-    return table.to_pandas().sort_values("time", kind="stable").reset_index(drop=True)
+    """The sessions of a run (its start and each resume: machine, cluster, versions) as a pandas
+    DataFrame in the order they were written (:data:`SESSION_SCHEMA`; ``time`` in Unix seconds);
+    empty (with the columns) for a run written before ecosim 0.9.11, which did not record them.
+
+    Raises:
+        OSError, pyarrow.ArrowException: a damaged session file (``ecosim resume`` sets it aside).
+    """
+    return _read_numbered(RunDir(run_dir).sessions, "session", _SESSION_FILE, SESSION_SCHEMA).to_pandas()
 
 
 def read_networks(run_dir: str | Path):

@@ -166,7 +166,7 @@ def test_a_task_fits_only_a_living_node_with_its_cpus_and_gpus():
     ]
     assert task_fits(nodes, 2, 0.25) and task_fits(nodes, 1, 1)
     assert not task_fits(nodes, 4, 0) and not task_fits(nodes, 1, 2) and not task_fits(nodes[:1], 1, 0)
-    assert cluster_summary(nodes) == "2 nodes, 2 CPUs, 1 GPUs"
+    assert cluster_summary(nodes) == "2 nodes, 2 CPUs, 1 GPU"
 
 
 def test_the_resource_watch_waits_out_the_timeout_and_starts_again_when_nodes_come_back(monkeypatch):

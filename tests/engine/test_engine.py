@@ -122,7 +122,7 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
     assert (sessions["nodes"] == 1).all() and (sessions["cluster_cpus"] == 2).all()
     assert (sessions["cluster_gpus"] == 0).all() and (sessions["gpu_types"] == "").all()
     assert (sessions["ecosim"] == ecosim.__version__).all() and sessions["torch"].str.len().gt(0).all()
-    assert sessions["cpu"].str.len().gt(0).all() and (sessions["host_cores"] == os.cpu_count()).all()
+    assert sessions["cpu"].str.len().gt(0).all() and (sessions["host_cpus"] == os.cpu_count()).all()
 
 
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):

@@ -252,7 +252,7 @@ def test_report_command_writes_table_and_readable_pngs(runs, tmp_path, capsys):
         f"mnist-speciation, {runs[1]}, generation 4: network 400, F64-F10, 8,251 parameters, fitness 94.20%"
         in " ".join(printed.split())
     )
-    assert "Computed on: not recorded for 3 runs (logs before ecosim 0.9.11)." in printed  # no sessions logs here
+    assert "Computed on: not recorded for 3 runs (logs from before ecosim 0.9.11)." in printed  # no sessions logs here
     assert captured.err == ""  # no warnings for distinct seeds
 
 

@@ -149,3 +149,33 @@ def test_a_damaged_generation_file_after_the_checkpoint_is_said_to_be_written_ag
     with pytest.warns(LogWarning, match=r"generation 2 comes after the checkpoint and is written again"):
         set_aside_damaged_logs(tmp_path, checkpoint=1)
     assert list(read_generations(tmp_path)["generation"]) == [0, 1]
+
+
+def test_a_damaged_session_file_is_set_aside_and_the_report_counts_that_run_as_not_recorded(tmp_path):
+    from ecosim.config import Config
+    from ecosim.report import RunSkippedWarning, load_runs
+    from ecosim.report.runs import machines_text
+    from ecosim.store.logs import LogWarning, LogWriter, read_sessions, set_aside_damaged_logs
+
+    (tmp_path / "config.toml").write_text(Config().with_overrides({"run.out": str(tmp_path)}).to_toml())
+    logs = LogWriter(tmp_path)
+    logs.write_generation({"generation": 0})
+    one = {"time": 1.0, "command": "run", "generation": 0, "nodes": 1, "cluster_cpus": 1.0, "cluster_gpus": 0.0}
+    first = logs.write_session(one)
+    logs.write_session({**one, "time": 2.0, "command": "resume", "generation": 1})
+    (run,) = load_runs([tmp_path])
+    assert machines_text([run]) == "1 node, 1 CPU, no GPU (1 run)"  # text columns left null: no "(nan)"
+    first.write_bytes(b"PAR1" + bytes(range(100)))
+    (run,) = load_runs([tmp_path])
+    with pytest.warns(RunSkippedWarning, match=r"sessions.*counted as not recorded"):
+        assert machines_text([run], "a laptop") == (
+            "a laptop (1 run, as `--machine` says: logs from before the sessions log)"
+        )
+    with pytest.warns(LogWarning, match=r"session-000000\.parquet' is damaged .*the sessions log lacks that row"):
+        moved = set_aside_damaged_logs(tmp_path)
+    assert moved == [tmp_path / "damaged" / "sessions" / first.name]
+    assert list(read_sessions(tmp_path)["command"]) == ["resume"]
+    (run,) = load_runs([tmp_path])  # its start is gone: counted apart as well as on its machine
+    assert machines_text([run]) == (
+        "1 node, 1 CPU, no GPU (1 run); not recorded for 1 run (logs from before ecosim 0.9.11)"
+    )
