@@ -149,6 +149,9 @@ def equal_compute(
         def readings(name: str, budget: float, groups=groups, old=old) -> list:
             return logged_readings(groups, name, budget) + [e.at(budget) for e in old.get(name, [])]
 
+        # a set-up with runs with logs is read from them alone: rows of an earlier sweep come from other code
+        # and another machine, a shift the size of the differences compared (docs/design.md, session 40)
+        mixed = [e for k in sorted(old) if k in groups for e in old.pop(k)]  # in place: readings() holds old
         best_base, budget, used = baseline_choice(groups, old, horizon)
         over = [e for k in sorted(old) for e in old[k] if e.train_macs > EARLIER_OVER * budget]
         for k in list(old):
@@ -184,6 +187,13 @@ def equal_compute(
                 "",
                 "† runs read from an earlier page's rows: "
                 + ", ".join(f"`{e.label}`" for k in names for e in old.get(k, []))
+                + ".",
+            ]
+        if mixed:
+            lines += [
+                "",
+                "Left out: earlier rows of set-ups that have runs with logs (each set-up is read from one sweep): "
+                + ", ".join(f"`{e.label}`" for e in mixed)
                 + ".",
             ]
         if over:

@@ -3,6 +3,7 @@ by the run store (known values), so that each number the results page prints can
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import sys
@@ -545,6 +546,21 @@ def test_earlier_rows_join_the_equal_compute_table_where_logs_are_gone(tmp_path,
     assert "levers-x: above the best baseline at equal compute with a 95% interval above 0: not decidable yet" in text
     assert "final champions not known (no logs, no champions.csv beside the rows)" in text
     assert (tmp_path / "plots" / "equal-compute-mnist.png").is_file()
+
+
+def test_a_set_up_with_runs_with_logs_leaves_its_earlier_rows_out_and_names_them(tmp_path, make_results):
+    """Rows of an earlier sweep come from other code (session 40: the same seeds re-run differ by the
+    size of the differences compared), so a set-up that has runs with logs is read from them alone."""
+    earlier, runs = earlier_rows_and_logged_runs(tmp_path, make_results, train_macs=2000.0)
+    extra = dataclasses.replace(earlier[-1], group="evolution, no speciation", label="mnist-no-speciation/seed7")
+    lines = make_results.equal_compute(
+        runs, [], tmp_path / "plots", Path("plots"), horizon=4, earlier=[*earlier, extra]
+    )
+    text = "\n".join(lines)
+    row_of = {ln.split(" | ")[0][2:]: ln.split(" | ") for ln in reversed(lines) if ln.startswith("| ") and " | " in ln}
+    assert row_of["evolution, no speciation"][1] == "2"  # its two logged runs, no †
+    assert "Left out: earlier rows of set-ups that have runs with logs (each set-up is read from one sweep): " in text
+    assert "`mnist-no-speciation/seed7`" in text
 
 
 def test_a_baseline_with_a_schedule_is_the_control_of_the_set_up_with_that_schedule(tmp_path, make_results):
