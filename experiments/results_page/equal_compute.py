@@ -99,7 +99,7 @@ def equal_compute(
         "compute (3 × forward multiply-accumulates × training images, from the logs) is within the budget:",
         f"the best fixed baseline's mean training compute over its first {horizon} generations. A run that",
         "stopped short of the budget is read at its end (share < 100%: less compute, never more). Mean ±",
-        "sample sd over seeds; Δ is the difference to the best baseline with Welch's 95% interval",
+        "sample sd over seeds; Δ is the difference to the budget's baseline with Welch's 95% interval",
         "(unequal variances). Not a percentile bootstrap: with 3–5 runs a side it is far too narrow",
         "(with no true difference it leaves out 0 in about 20% of cases at 3 runs a side, 12% at 5;",
         "Welch's interval in about 4%). The last column is the optimistic statistic this replaces:",
@@ -151,9 +151,9 @@ def equal_compute(
         def readings(name: str, budget: float, groups=groups, old=old) -> list:
             return logged_readings(groups, name, budget) + [e.at(budget) for e in old.get(name, [])]
 
-        # a set-up with runs with logs is read from them alone: rows of an earlier sweep come from other code
-        # and another machine, a shift the size of the differences compared (docs/design.md, session 40)
-        mixed = [e for k in sorted(old) if k in groups for e in old.pop(k)]  # in place: readings() holds old
+        # a set-up with ≥ 2 runs with logs is read from them alone: rows of an earlier sweep come from other
+        # code and another machine, a shift the size of the differences compared (docs/design.md, session 40)
+        mixed = [e for k in sorted(old) if len(groups.get(k, [])) >= 2 for e in old.pop(k)]  # in place: readings()
         best_base, budget, used = baseline_choice(groups, old, horizon)
         over = [e for k in sorted(old) for e in old[k] if e.train_macs > EARLIER_OVER * budget]
         for k in list(old):
@@ -169,8 +169,8 @@ def equal_compute(
         lines += [
             f"### {ds}: budget {budget:.3g} training multiply-accumulates ({best_base}, {used} generations)",
             "",
-            "| set-up | runs | generation reached | share of budget | selected test accuracy | Δ vs best baseline "
-            "(95% interval) | best test of any network |",
+            "| set-up | runs | generation reached | share of budget | selected test accuracy | Δ vs the budget's "
+            "baseline (95% interval) | best test of any network |",
             "|---|---|---|---|---|---|---|",
         ]
         for name in names:
@@ -198,7 +198,7 @@ def equal_compute(
         if mixed:
             lines += [
                 "",
-                "Left out: earlier rows of set-ups that have runs with logs (each set-up is read from one sweep): "
+                "Left out: earlier rows of set-ups that have ≥ 2 runs with logs (read from those alone): "
                 + ", ".join(f"`{e.label}`" for e in mixed)
                 + ".",
             ]
@@ -279,7 +279,7 @@ def equal_compute(
                 f" ({championless} run{'s' * (championless != 1)} without a champion left out)" if championless else ""
             )
             depth.append(
-                f"- {name}: above the best baseline at equal compute with a 95% interval above 0: {target}. "
+                f"- {name}: above the strongest fixed baseline at equal compute with a 95% interval above 0: {target}. "
                 f"{held}; a new layer costs its parent {cost}"
                 + (f"; final champions {', '.join(_layers_cell(f) for f in finals)}." if finals else ".")
             )
