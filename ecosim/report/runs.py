@@ -143,12 +143,12 @@ OFFSPRING_BY_ORIGIN_COLUMNS: tuple[str, ...] = tuple(
 )
 
 
-def _read_log(read: Any, run_dir: Path, folder: Path) -> pd.DataFrame:
-    """Read one of a run's Parquet logs; a damaged file is a one-line error naming it."""
+def _read_log(read: Any, run_dir: Path, folder: Path, files: str = "gen-*.parquet") -> pd.DataFrame:
+    """Read one of a run's Parquet logs (its ``files`` in ``folder``); a damaged file is a one-line error naming it."""
     try:
         return read(run_dir)
     except (OSError, ValueError, pa.ArrowException) as exc:
-        for path in sorted(folder.glob("gen-*.parquet")):
+        for path in sorted(folder.glob(files)):
             try:
                 pq.read_metadata(path)
                 pq.read_table(path)
@@ -203,7 +203,7 @@ class RunLogs:
             CheckpointError: a damaged sessions-log file (the message names it).
         """
         if self._sessions is None:
-            self._sessions = _read_log(read_sessions, self.run_dir, RunDir(self.run_dir).sessions)
+            self._sessions = _read_log(read_sessions, self.run_dir, RunDir(self.run_dir).sessions, "session-*.parquet")
         return self._sessions
 
     @property

@@ -167,7 +167,7 @@ def test_a_damaged_session_file_is_set_aside_and_the_report_counts_that_run_as_n
     assert machines_text([run]) == "1 node, 1 CPU, no GPU (1 run)"  # text columns left null: no "(nan)"
     first.write_bytes(b"PAR1" + bytes(range(100)))
     (run,) = load_runs([tmp_path])
-    with pytest.warns(RunSkippedWarning, match=r"sessions.*counted as not recorded"):
+    with pytest.warns(RunSkippedWarning, match=r"session-000000\.parquet' is damaged.*counted as not recorded"):
         assert machines_text([run], "a laptop") == (
             "a laptop (1 run, as `--machine` says: logs from before the sessions log)"
         )
