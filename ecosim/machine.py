@@ -1,12 +1,14 @@
 """The machine a process runs on, in words: its CPU model, cores, platform and package versions.
 
-Standard library only (no torch, no Ray): read by the measured layout's cache key
+Standard library only at import (no torch, no Ray; :func:`cpu_capability` imports torch when
+called): read by the measured layout's cache key
 (:func:`ecosim.phenotype.layout.machine_description`) and by the sessions log of a run
 (:data:`ecosim.store.logs.SESSION_SCHEMA`), so that every result says what computed it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import sys
@@ -31,6 +33,21 @@ def cpu_model() -> str:
     return cpu
 
 
+def cpu_capability() -> str:
+    """The instruction set torch's CPU kernels use here (ATen's dispatch level: ``"DEFAULT"``,
+    ``"AVX2"``, ``"AVX512"``, ...; ``$ATEN_CPU_CAPABILITY`` lowers it); ``""`` without torch.
+
+    It decides the bits a CPU training computes: the same seeded run is bit-identical on machines of
+    one level and one torch, and differs in the last bits (then, as training amplifies them, in its
+    fitness values) between levels (``docs/design.md``, "Bit-identical on one machine type").
+    """
+    try:
+        torch = importlib.import_module("torch")
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (ImportError, AttributeError):
+        return ""
+
+
 def package_version(name: str) -> str:
     """The version of a package: its module's ``__version__`` when it is imported already (torch's
     names its build, ``"2.14.1+cu130"``), else the installed distribution's; ``""`` when not installed."""
@@ -47,13 +64,15 @@ def host_facts() -> dict[str, Any]:
     """This process's machine and software, as columns of the sessions log.
 
     Returns:
-        ``{"cpu": model name, "host_cpus": os.cpu_count() (logical CPUs), "platform": platform.platform(),
+        ``{"cpu": model name, "cpu_capability": torch's CPU kernel level (:func:`cpu_capability`),
+        "host_cpus": os.cpu_count() (logical CPUs), "platform": platform.platform(),
         "python": "3.11.7", "ecosim": ecosim's version, "torch": ..., "torchvision": ..., "ray": ...,
         "numpy": ..., "pyarrow": ...}`` (a package not installed gives ``""``). No host name: packs
         of logs are meant to be shared.
     """
     facts: dict[str, Any] = {
         "cpu": cpu_model(),
+        "cpu_capability": cpu_capability(),
         "host_cpus": os.cpu_count() or 0,
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -63,4 +82,4 @@ def host_facts() -> dict[str, Any]:
     return facts
 
 
-__all__ = ["PACKAGES", "cpu_model", "host_facts", "package_version"]
+__all__ = ["PACKAGES", "cpu_capability", "cpu_model", "host_facts", "package_version"]

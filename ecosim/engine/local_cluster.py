@@ -4,8 +4,8 @@ Each node is one ``ray start --block`` process in its own session, with its own 
 and its own loopback address (the head on 127.0.0.1, the others on 127.0.0.2, 127.0.0.3, ...),
 as ``docs/cluster.md`` starts nodes on separate machines. :meth:`LocalCluster.remove_node`
 SIGKILLs every process of a node (``ray start``, raylet, agents and workers), as a lost machine
-would; the head then sees the node die after its health checks (made fast here:
-:data:`HEALTH_CHECK`).
+would; :meth:`LocalCluster.remove_nodes` loses several at the same instant. The head then sees a
+node die after its health checks (made fast here: :data:`HEALTH_CHECK`).
 
 Token authentication is on (``RAY_AUTH_MODE=token``; the token is Ray's, ``~/.ray/auth_token`` or
 ``RAY_AUTH_TOKEN``); :meth:`LocalCluster.driver_env` is the environment a driver process needs
@@ -20,6 +20,7 @@ plain ``ray.init()`` elsewhere on the machine never joins it by accident.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -242,6 +243,19 @@ class LocalCluster:
         node.process.wait(timeout=10)
         node.removed = True
         return killed
+
+    def remove_nodes(self, nodes: Sequence[LocalNode]) -> list[int]:
+        """Lose several machines at the same instant; returns the pids killed.
+
+        Every process of every node in ``nodes`` is frozen (SIGSTOP) before any is killed, so no
+        node finishes work that another node's loss sent it while :meth:`remove_node` takes the
+        nodes one by one (a run of short tasks could otherwise complete on the last node).
+        """
+        for node in nodes:
+            for pid in node.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+        return [pid for node in nodes for pid in self.remove_node(node)]
 
     def pids(self, title: str) -> list[int]:
         """Living processes of the cluster whose command line contains ``title`` (e.g. ``"ray::SpeciesActor"``)."""

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from ecosim.genome.genome import ConvLayer, Genome
-from ecosim.machine import cpu_model
+from ecosim.machine import cpu_capability, cpu_model
 from ecosim.phenotype.conv import MixedConv2d
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,10 @@ def apply_layout(model: nn.Module, layout: Layout) -> None:
 
 
 def machine_description(device: torch.device) -> str:
-    """CPU model, torch version and accelerator: what a cached layout decision is valid for."""
-    text = f"cpu={cpu_model()}; cores={os.cpu_count()}; torch={torch.__version__}"
+    """CPU model, torch's CPU kernel level, torch version and accelerator: what a cached layout
+    decision is valid for (a virtual machine may name only ``"AMD EPYC"`` for CPUs of different
+    instruction sets, whose bit-identical layouts may differ)."""
+    text = f"cpu={cpu_model()}; isa={cpu_capability()}; cores={os.cpu_count()}; torch={torch.__version__}"
     if device.type == "cuda":
         text += f"; gpu={torch.cuda.get_device_name(device)}"
     return text

@@ -486,10 +486,14 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
 def session_machine(row: Mapping[str, Any]) -> str:
     """One session of a run (a row of :func:`ecosim.store.logs.read_sessions`) in words: the Ray cluster
     when it began (a snapshot), its GPUs' types, and the CPU model of the machine that ran the driver
-    (the only CPU model recorded: beside the count on one node, after ``driver CPU`` on several).
+    (the only CPU model recorded: beside the count on one node, after ``driver CPU`` on several),
+    with torch's CPU kernel level where recorded (ecosim ≥ 0.9.12: runs of one level reproduce each
+    other's bits, :func:`ecosim.machine.cpu_capability`).
 
     >>> session_machine({"nodes": 1, "cluster_cpus": 2.0, "cluster_gpus": 0.0, "cpu": "AMD EPYC"})
     '1 node, 2 CPUs (AMD EPYC), no GPU'
+    >>> session_machine({"nodes": 1, "cluster_cpus": 2, "cluster_gpus": 0, "cpu": "AMD EPYC", "cpu_capability": "AVX2"})
+    '1 node, 2 CPUs (AMD EPYC, AVX2), no GPU'
     >>> session_machine({"nodes": 2, "cluster_cpus": 32.0, "cluster_gpus": 2.0, "gpu_types": "H100", "cpu": "Xeon"})
     '2 nodes, 32 CPUs, 2 GPUs (H100), driver CPU Xeon'
     """
@@ -504,6 +508,7 @@ def session_machine(row: Mapping[str, Any]) -> str:
 
     nodes, cpus, gpus = int(number("nodes")), number("cluster_cpus"), number("cluster_gpus")
     cpu, types = text("cpu"), text("gpu_types")
+    cpu = ", ".join(x for x in (cpu, text("cpu_capability")) if x)
     out = f"{nodes} node{'' if nodes == 1 else 's'}, {cpus:g} CPU{'' if cpus == 1 else 's'}"
     out += f" ({cpu})" if cpu and nodes == 1 else ""
     out += ", no GPU" if gpus == 0 else f", {gpus:g} GPU{'' if gpus == 1 else 's'}" + (f" ({types})" if types else "")

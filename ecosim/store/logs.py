@@ -134,6 +134,7 @@ SESSION_SCHEMA = pa.schema(
         pa.field("cluster_gpus", pa.float64()),  # Ray's GPUs over those nodes
         pa.field("gpu_types", pa.string()),  # Ray's accelerator types, comma-separated ("" none known)
         pa.field("cpu", pa.string()),  # the driver's CPU model (ecosim.machine.cpu_model)
+        pa.field("cpu_capability", pa.string()),  # torch's CPU kernel level there ("AVX2"; null before 0.9.12)
         pa.field("host_cpus", pa.int64()),  # the driver machine's logical CPUs (os.cpu_count)
         pa.field("platform", pa.string()),
         pa.field("python", pa.string()),

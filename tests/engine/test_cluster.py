@@ -505,8 +505,7 @@ def test_no_node_left_for_training_stops_with_a_resumable_state(cluster, referen
     proc = cli(cluster, *run_args(out, data_root), "--resource-timeout", "3")
     try:
         mid_generation_1(cluster, out)
-        for node in _workers(cluster):
-            cluster.remove_node(node)
+        cluster.remove_nodes(_workers(cluster))  # at once: no node finishes the run alone
         text, _ = proc.communicate(timeout=180)
         assert proc.returncode == 2, text[-3000:]
         assert "no node of the Ray cluster can run a training task" in text

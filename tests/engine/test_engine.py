@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 import ecosim
 from ecosim.api import resume, run
@@ -123,6 +124,7 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
     assert (sessions["cluster_gpus"] == 0).all() and (sessions["gpu_types"] == "").all()
     assert (sessions["ecosim"] == ecosim.__version__).all() and sessions["torch"].str.len().gt(0).all()
     assert sessions["cpu"].str.len().gt(0).all() and (sessions["host_cpus"] == os.cpu_count()).all()
+    assert (sessions["cpu_capability"] == torch.backends.cpu.get_cpu_capability()).all()
 
 
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):

@@ -149,3 +149,29 @@ def test_a_layout_torch_computes_wrongly_is_never_used(tmp_path):
     assert score(model, images, labels, (0.3,), (0.2,), 8, tuner) == expected
     if bug:
         assert all(c.memory_format != "channels_last" for c in tuner.eligible)
+
+
+def test_a_machine_of_another_cpu_kernel_level_gets_its_own_layout_decisions():
+    # a virtual machine may name CPUs of different instruction sets alike ("AMD EPYC"); torch's
+    # kernel level decides the bits, so it is part of the cache key (and of the sessions log)
+    import os
+    import subprocess
+    import sys
+
+    from ecosim.machine import cpu_capability
+    from ecosim.phenotype.layout import machine_description
+
+    code = (
+        "import torch; from ecosim.machine import cpu_capability; "
+        "from ecosim.phenotype.layout import machine_description as m; "
+        "print(cpu_capability()); print(m(torch.device('cpu')))"
+    )
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    lowered, key = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    here = cpu_capability()
+    assert lowered == "DEFAULT" and here and "isa=DEFAULT" in key
+    assert f"isa={here}" in machine_description(torch.device("cpu"))
+    if here != "DEFAULT":
+        assert key != machine_description(torch.device("cpu"))
