@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from ecosim.version import __version__
@@ -48,6 +50,27 @@ def cpu_capability() -> str:
         return ""
 
 
+def source_commit() -> str:
+    """The git commit ecosim is imported from, ``git describe --always --dirty --abbrev=12`` (a hash,
+    ``-dirty`` when the checkout has uncommitted changes), when it runs from a git checkout (an
+    editable install); ``""`` for an installed package, or without git. Its version number alone
+    does not tell two states of a checkout apart."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return ""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def package_version(name: str) -> str:
     """The version of a package: its module's ``__version__`` when it is imported already (torch's
     names its build, ``"2.14.1+cu130"``), else the installed distribution's; ``""`` when not installed."""
@@ -66,9 +89,9 @@ def host_facts() -> dict[str, Any]:
     Returns:
         ``{"cpu": model name, "cpu_capability": torch's CPU kernel level (:func:`cpu_capability`),
         "host_cpus": os.cpu_count() (logical CPUs), "platform": platform.platform(),
-        "python": "3.11.7", "ecosim": ecosim's version, "torch": ..., "torchvision": ..., "ray": ...,
-        "numpy": ..., "pyarrow": ...}`` (a package not installed gives ``""``). No host name: packs
-        of logs are meant to be shared.
+        "python": "3.11.7", "ecosim": ecosim's version, "ecosim_commit": :func:`source_commit`,
+        "torch": ..., "torchvision": ..., "ray": ..., "numpy": ..., "pyarrow": ...}`` (a package not
+        installed gives ``""``). No host name: packs of logs are meant to be shared.
     """
     facts: dict[str, Any] = {
         "cpu": cpu_model(),
@@ -77,9 +100,10 @@ def host_facts() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "ecosim": __version__,
+        "ecosim_commit": source_commit(),
     }
     facts.update({name: package_version(name) for name in PACKAGES})
     return facts
 
 
-__all__ = ["PACKAGES", "cpu_capability", "cpu_model", "host_facts", "package_version"]
+__all__ = ["PACKAGES", "cpu_capability", "cpu_model", "host_facts", "package_version", "source_commit"]

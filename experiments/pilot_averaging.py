@@ -10,12 +10,14 @@ is built, with ecosim's own training (Adadelta, batch 128, a fresh random 10% pe
 1. a parent of ``--genome`` trains ``--parent-generations`` generations;
 2. ``--children`` clones of it train on, each on its own subsets, for up to ``--child-generations``;
 3. after each child generation: each child's validation and test accuracy, and those of the
-   children's weight average (every array the mean over the children).
+   children's weight average (every array the mean over the children);
+4. the control at equal training compute: the parent alone, trained on as many generations as the
+   children trained together (``--children`` × the child generations).
 
     python experiments/pilot_averaging.py --dataset mnist --data-root ../shared/data --seeds 0 1
 
-Prints one line per seed and child generation, and the mean over seeds of (average − best child)
-and (average − mean child) on the validation split, in points.
+Prints one line per seed and child generation, and the mean over seeds of (average − best child),
+(average − mean child) and (average − the parent alone) on the validation split, in points.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child-generations", type=int, default=4)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    gaps: dict[int, list[tuple[float, float]]] = {}
+    gaps: dict[int, list[tuple[float, float, float]]] = {}
     for seed in a.seeds:
         config = load_config(
             None,
@@ -95,7 +97,15 @@ def main(argv: list[str] | None = None) -> int:
         val = accuracy(genome, parent, data.eval_images, data.eval_labels, data.mean, data.std)
         print(f"seed {seed}: {genome.summary()} parent {val:.4f}")
         children = [parent] * a.children
+        lone, lone_generations = parent, 0
         for c in range(1, a.child_generations + 1):
+            while lone_generations < a.children * c:  # the same trainings, one network
+                lone_generations += 1
+                lone = train_and_evaluate(
+                    genome, lone, data, settings, seed * 100_003 + 5_000 + lone_generations, False
+                ).weights
+            lv = accuracy(genome, lone, data.eval_images, data.eval_labels, data.mean, data.std)
+            lt = accuracy(genome, lone, test_images, test_labels, data.mean, data.std)
             children = [
                 train_and_evaluate(genome, w, data, settings, seed * 100_003 + 10_000 * (k + 1) + c, False).weights
                 for k, w in enumerate(children)
@@ -108,15 +118,17 @@ def main(argv: list[str] | None = None) -> int:
             best = int(np.argmax(vals))
             print(
                 f"seed {seed} child generation {c}: children validation {np.mean(vals):.4f} "
-                f"(best {vals[best]:.4f}, its test {tests[best]:.4f}); average validation {av:.4f}, test {at:.4f}",
+                f"(best {vals[best]:.4f}, its test {tests[best]:.4f}); average validation {av:.4f}, test {at:.4f}; "
+                f"the parent alone after {lone_generations} more generations: validation {lv:.4f}, test {lt:.4f}",
                 flush=True,
             )
-            gaps.setdefault(c, []).append((100 * (av - vals[best]), 100 * (av - float(np.mean(vals)))))
+            gaps.setdefault(c, []).append((100 * (av - vals[best]), 100 * (av - float(np.mean(vals))), 100 * (av - lv)))
     for gen, rows in sorted(gaps.items()):
         arr = np.array(rows)
         print(
             f"child generation {gen}: average − best child {arr[:, 0].mean():+.2f} points, "
-            f"average − mean child {arr[:, 1].mean():+.2f} ({len(rows)} seeds)"
+            f"average − mean child {arr[:, 1].mean():+.2f}, average − the parent alone at equal compute "
+            f"{arr[:, 2].mean():+.2f} ({len(rows)} seeds; validation)"
         )
     return 0
 

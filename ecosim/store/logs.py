@@ -139,6 +139,7 @@ SESSION_SCHEMA = pa.schema(
         pa.field("platform", pa.string()),
         pa.field("python", pa.string()),
         pa.field("ecosim", pa.string()),
+        pa.field("ecosim_commit", pa.string()),  # git describe of a checkout ("" installed; null before 0.9.12)
         pa.field("torch", pa.string()),
         pa.field("torchvision", pa.string()),
         pa.field("ray", pa.string()),

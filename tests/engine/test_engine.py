@@ -20,6 +20,7 @@ import ecosim
 from ecosim.api import resume, run
 from ecosim.config import Config
 from ecosim.errors import CheckpointError, ConfigError, DatasetError
+from ecosim.machine import source_commit
 from ecosim.store.logs import GENERATION_SCHEMA, NETWORK_SCHEMA, read_generations, read_networks, read_sessions
 
 pytestmark = pytest.mark.ray
@@ -125,6 +126,7 @@ def test_a_compute_budget_stops_at_the_generation_that_reaches_it_and_resume_spe
     assert (sessions["ecosim"] == ecosim.__version__).all() and sessions["torch"].str.len().gt(0).all()
     assert sessions["cpu"].str.len().gt(0).all() and (sessions["host_cpus"] == os.cpu_count()).all()
     assert (sessions["cpu_capability"] == torch.backends.cpu.get_cpu_capability()).all()
+    assert (sessions["ecosim_commit"] == source_commit()).all()  # a checkout's state ("" when installed)
 
 
 def test_same_seed_gives_identical_sync_logs_whichever_layout_computes(sync_run, tmp_path, data_root):
