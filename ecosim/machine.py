@@ -36,39 +36,49 @@ def cpu_model() -> str:
 
 
 def cpu_capability() -> str:
-    """The instruction set torch's CPU kernels use here (ATen's dispatch level: ``"DEFAULT"``,
-    ``"AVX2"``, ``"AVX512"``, ...; ``$ATEN_CPU_CAPABILITY`` lowers it); ``""`` without torch.
+    """The instruction set torch's CPU kernels use here: ATen's dispatch level (``"DEFAULT"``,
+    ``"AVX2"``, ``"AVX512"``, ...; ``$ATEN_CPU_CAPABILITY`` lowers it), followed by oneDNN's cap when
+    ``$ONEDNN_MAX_CPU_ISA`` (or its older name ``$DNNL_MAX_CPU_ISA``) sets one, e.g.
+    ``"AVX2, oneDNN max SSE41"``; ``""`` without torch.
 
-    It decides the bits a CPU training computes: the same seeded run is bit-identical on machines of
-    one level and one torch, and differs in the last bits (then, as training amplifies them, in its
-    fitness values) between levels (``docs/design.md``, "Bit-identical on one machine type").
+    Both decide the bits a CPU training computes: the same seeded run is bit-identical on machines of
+    one such level and one torch, and differs in the last bits (then, as training amplifies them, in
+    its fitness values) between levels (``docs/design.md``, "Bit-identical on one machine type").
+    oneDNN tells instruction sets apart more finely than ATen's levels (AVX-512 variants).
     """
     try:
         torch = importlib.import_module("torch")
-        return str(torch.backends.cpu.get_cpu_capability())
+        level = str(torch.backends.cpu.get_cpu_capability())
     except (ImportError, AttributeError):
         return ""
+    cap = next((v for k in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA") if (v := os.environ.get(k, "").strip())), "")
+    return f"{level}, oneDNN max {cap}" if cap else level
 
 
 def source_commit() -> str:
-    """The git commit ecosim is imported from, ``git describe --always --dirty --abbrev=12`` (a hash,
-    ``-dirty`` when the checkout has uncommitted changes), when it runs from a git checkout (an
-    editable install); ``""`` for an installed package, or without git. Its version number alone
-    does not tell two states of a checkout apart."""
+    """The git commit ecosim is imported from when it runs from a git checkout (an editable install):
+    its hash (12 digits), ``-dirty`` when the package folder ``ecosim/`` differs from it (an edited,
+    added or deleted file, untracked ones included); ``"unknown (...)"`` with git's reason when git
+    cannot tell (not installed, or a checkout owned by another user: "dubious ownership"); ``""``
+    for an installed package. Its version number alone does not tell two states of a checkout apart."""
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return ""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=False)
+        if done.returncode != 0:
+            raise RuntimeError((done.stderr.strip().splitlines() or ["git failed"])[0][:120])
+        return done.stdout
+
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+        commit = git("rev-parse", "--short=12", "HEAD").strip()
+        changed = git("status", "--porcelain", "--untracked-files=normal", "--", "ecosim").strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({type(exc).__name__}: no git)"
+    except RuntimeError as exc:
+        return f"unknown ({exc})"
+    return commit + ("-dirty" if changed else "")
 
 
 def package_version(name: str) -> str:

@@ -22,6 +22,10 @@ COMMON=(--set ecosystem.population=16 --set ecosystem.max_population=24 --set da
 EVO=("${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8 --set ecosystem.offspring=8)
 [ -n "$DATA" ] && COMMON+=(--data-root "$DATA") && EVO+=(--data-root "$DATA")
 run() { python experiments/run_experiments.py "$@" --out "$OUT" || echo "runner failed: $*" >&2; }
+# Phase 00000000000000 (session 41): the third seed of MNIST's levers-halving (the best mean among MNIST's
+# lever sets with logs; phase 000 below ran seeds 0-1)
+run experiments/levers/mnist-levers-halving.toml --seeds 2 --generations 800 --train-macs 1.2e13 \
+  "${COMMON[@]}" --set ecosystem.species=4 --set ecosystem.max_species=8
 # Phase 0000000000000 (session 40): the runs whose logs were lost with sweep 1 (docs/design.md "Keeping
 # results"), again with logs: MNIST's reference baseline, the paper's set-up with and without speciation on
 # MNIST and Fashion-MNIST, then Fashion-MNIST's reference and the small baselines

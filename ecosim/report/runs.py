@@ -517,32 +517,51 @@ def session_machine(row: Mapping[str, Any]) -> str:
 
 def machines_text(runs: Sequence[RunLogs], given: str = "") -> str:
     """What computed the runs, from their sessions logs (ecosim ≥ 0.9.11; :func:`session_machine`): each
-    distinct machine with its number of runs, the most common first (a run resumed elsewhere counts for
-    each). Runs that did not record their start (logs from before 0.9.11, perhaps resumed since, or a
-    sessions log that cannot be read: warned, :class:`RunSkippedWarning`) are counted apart, described
-    by ``given`` (``make_results.py --machine``) when the caller knows. ``"no run"`` for none.
+    distinct machine with the number of runs that computed on it, the most common first. A run that
+    computed on more than one machine (resumed elsewhere, or under another CPU kernel level) counts
+    for each, and the text says how many runs did so: their bits follow more than one machine.
+
+    Counted apart, with the reason: runs whose start is not recorded because their logs are older
+    than the sessions log (0.9.11; described by ``given``, ``make_results.py --machine``, when the
+    caller knows), runs whose start's sessions file was damaged and set aside
+    (``RUN_DIR/damaged/sessions/``), and runs whose sessions log cannot be read now (warned,
+    :class:`RunSkippedWarning`; ``ecosim resume`` sets the file aside). ``"no run"`` for none.
 
     >>> machines_text([])
     'no run'
     """
     seen: dict[str, int] = {}
-    unrecorded = 0
+    older = set_aside = unreadable = several = 0
     for r in runs:
         try:
             sessions = r.sessions
         except CheckpointError as exc:
-            warnings.warn(f"{exc} (its machine is counted as not recorded)", RunSkippedWarning, stacklevel=2)
-            sessions = pd.DataFrame({"command": []})
+            warnings.warn(f"{exc} (its machine is counted as not readable)", RunSkippedWarning, stacklevel=2)
+            unreadable += 1
+            continue
+        machines = list(dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")))
         if "run" not in set(sessions["command"]):  # its start (at least) is not recorded
-            unrecorded += 1
-        for machine in dict.fromkeys(session_machine(row) for row in sessions.to_dict("records")):
+            if any((RunDir(r.run_dir).damaged / "sessions").glob("session-*.parquet")):
+                set_aside += 1
+            else:
+                older += 1
+        several += len(machines) > 1
+        for machine in machines:
             seen[machine] = seen.get(machine, 0) + 1
     parts = [f"{machine} ({_count_runs(n)})" for machine, n in sorted(seen.items(), key=lambda kv: -kv[1])]
-    if unrecorded:
+    if several:
+        parts.append(f"{_count_runs(several)} computed on more than one of these")
+    if older:
         parts.append(
-            f"{given} ({_count_runs(unrecorded)}, as `--machine` says: logs from before the sessions log)"
+            f"{given} ({_count_runs(older)}, as `--machine` says: logs from before the sessions log)"
             if given
-            else f"not recorded for {_count_runs(unrecorded)} (logs from before ecosim 0.9.11)"
+            else f"not recorded for {_count_runs(older)} (logs from before ecosim 0.9.11)"
+        )
+    if set_aside:
+        parts.append(f"start not recorded for {_count_runs(set_aside)} (a damaged sessions file, set aside)")
+    if unreadable:
+        parts.append(
+            f"not readable for {_count_runs(unreadable)} (a damaged sessions file; `ecosim resume` sets it aside)"
         )
     return "; ".join(parts) or "no run"
 

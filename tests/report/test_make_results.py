@@ -393,7 +393,7 @@ def test_the_machine_line_comes_from_the_sessions_logs_and_names_runs_that_recor
     runs = load_runs([cpu, gpu, old])
     assert machines_text(runs) == (
         "1 node, 2 CPUs (AMD EPYC), no GPU (2 runs); 2 nodes, 32 CPUs, 2 GPUs (H100), driver CPU Intel Xeon (1 run); "
-        "not recorded for 1 run (logs from before ecosim 0.9.11)"
+        "1 run computed on more than one of these; not recorded for 1 run (logs from before ecosim 0.9.11)"
     )
     assert machines_text(runs[2:], "1 node, 2 CPUs, no GPU") == (
         "1 node, 2 CPUs, no GPU (1 run, as `--machine` says: logs from before the sessions log)"

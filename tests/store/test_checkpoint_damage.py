@@ -151,7 +151,7 @@ def test_a_damaged_generation_file_after_the_checkpoint_is_said_to_be_written_ag
     assert list(read_generations(tmp_path)["generation"]) == [0, 1]
 
 
-def test_a_damaged_session_file_is_set_aside_and_the_report_counts_that_run_as_not_recorded(tmp_path):
+def test_a_damaged_session_file_is_set_aside_and_the_report_says_so_rather_than_blaming_old_logs(tmp_path):
     from ecosim.config import Config
     from ecosim.report import RunSkippedWarning, load_runs
     from ecosim.report.runs import machines_text
@@ -167,9 +167,9 @@ def test_a_damaged_session_file_is_set_aside_and_the_report_counts_that_run_as_n
     assert machines_text([run]) == "1 node, 1 CPU, no GPU (1 run)"  # text columns left null: no "(nan)"
     first.write_bytes(b"PAR1" + bytes(range(100)))
     (run,) = load_runs([tmp_path])
-    with pytest.warns(RunSkippedWarning, match=r"session-000000\.parquet' is damaged.*counted as not recorded"):
-        assert machines_text([run], "a laptop") == (
-            "a laptop (1 run, as `--machine` says: logs from before the sessions log)"
+    with pytest.warns(RunSkippedWarning, match=r"session-000000\.parquet' is damaged.*counted as not readable"):
+        assert machines_text([run], "a laptop") == (  # not the older runs' `--machine` text: this one recorded
+            "not readable for 1 run (a damaged sessions file; `ecosim resume` sets it aside)"
         )
     with pytest.warns(LogWarning, match=r"session-000000\.parquet' is damaged .*the sessions log lacks that row"):
         moved = set_aside_damaged_logs(tmp_path)
@@ -177,5 +177,5 @@ def test_a_damaged_session_file_is_set_aside_and_the_report_counts_that_run_as_n
     assert list(read_sessions(tmp_path)["command"]) == ["resume"]
     (run,) = load_runs([tmp_path])  # its start is gone: counted apart as well as on its machine
     assert machines_text([run]) == (
-        "1 node, 1 CPU, no GPU (1 run); not recorded for 1 run (logs from before ecosim 0.9.11)"
+        "1 node, 1 CPU, no GPU (1 run); start not recorded for 1 run (a damaged sessions file, set aside)"
     )
