@@ -41,7 +41,14 @@ from ecosim.phenotype.training import train_and_evaluate  # noqa: E402
 
 
 def mean_weights(ws: list[Weights]) -> Weights:
-    """Every array the mean over ``ws`` (networks of one genome)."""
+    """Every array the mean over ``ws`` (networks of one genome).
+
+    Raises:
+        ValueError: the networks' arrays differ in number or shape (different genomes).
+    """
+    shapes = [[x.shape for x in w.arrays()] for w in ws]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError("networks of different genomes cannot be averaged")
     layers = []
     for parts in zip(*(w.layers for w in ws), strict=True):
         nodes = tuple(np.mean([p.nodes[j] for p in parts], axis=0).astype(np.float32) for j in range(len(parts[0])))

@@ -806,3 +806,29 @@ def test_a_cell_read_past_a_runs_end_says_that_the_run_ended(tmp_path, make_resu
     assert make_results.ended_note([a], 4e3, 4e4) == ""  # all of it spent: read where it stands
     assert make_results.ended_note([a], 1e4, 4e4) == " (ended at 10% of the budget)"
     assert make_results.ended_note([a, b], 1e4, 4e4) == " (1 of 2 runs ended before)"
+
+
+def test_the_averaging_pilot_averages_every_array_of_networks_of_one_genome():
+    """``experiments/pilot_averaging.py`` (session 41): the average of networks of one genome is each
+    array's mean (float32), the average of one network is that network, networks of two genomes are
+    refused, and the averaged network scores like any other."""
+    import numpy as np
+
+    from ecosim.genome import ConvLayer, DenseLayer, Genome, init_weights
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pilot_averaging.py"
+    spec = importlib.util.spec_from_file_location("pilot_averaging", path)
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    genome = Genome((1, 8, 8), (ConvLayer(((3, 3), (1, 3))), DenseLayer(3)))
+    a, b = (init_weights(genome, np.random.default_rng(s)) for s in (0, 1))
+    avg = pilot.mean_weights([a, b])
+    for m, x, y in zip(avg.arrays(), a.arrays(), b.arrays(), strict=True):
+        assert m.dtype == np.float32 and np.allclose(m, (x + y) / 2) and not np.allclose(m, x)
+    assert all(np.array_equal(m, x) for m, x in zip(pilot.mean_weights([a]).arrays(), a.arrays(), strict=True))
+    other = Genome((1, 8, 8), (ConvLayer(((3, 3),)), DenseLayer(3)))
+    with pytest.raises(ValueError):
+        pilot.mean_weights([a, init_weights(other, np.random.default_rng(2))])
+    images = np.random.default_rng(3).integers(0, 256, (20, 1, 8, 8), dtype=np.uint8)
+    labels = np.arange(20) % 3
+    assert 0.0 <= pilot.accuracy(genome, avg, images, labels, (0.5,), (0.25,)) <= 1.0
