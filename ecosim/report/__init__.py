@@ -41,6 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecosim.errors import CheckpointError, ConfigError
+from ecosim.report.machines import machines_text
 from ecosim.report.plots import (
     FORMATS,
     ORIGINS,
@@ -71,7 +72,6 @@ from ecosim.report.runs import (
     group_runs,
     load_run,
     load_runs,
-    machines_text,
     replicate_problems,
     settings,
     warn_replicates,
@@ -237,7 +237,7 @@ def _write_compute(groups: dict[Experiment, list[RunLogs]], out: Path, fmt: str,
 
 def report_notes(groups: dict[Experiment, list[RunLogs]], finals: pd.DataFrame | None = None) -> list[str]:
     """Plain-text notes of a report: what differs between the experiments, what computed the runs (their
-    sessions logs: :func:`~ecosim.report.runs.machines_text`), and the final champions.
+    sessions logs: :func:`~ecosim.report.machines.machines_text`), and the final champions.
 
     Args:
         groups: the output of :func:`group_runs`.

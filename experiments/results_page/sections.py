@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ecosim.report import format_cell, table_one
-from ecosim.report.runs import RunLogs, machines_text
+from ecosim.report.machines import machines_text
+from ecosim.report.runs import RunLogs
 
 from .analysis import (
     CHAMP_SHARE,

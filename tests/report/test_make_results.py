@@ -13,7 +13,7 @@ import pytest
 
 from ecosim.config import Config
 from ecosim.report import load_runs
-from ecosim.report.runs import machines_text
+from ecosim.report.machines import machines_text
 from ecosim.store.logs import LogWriter, empty_counts
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "make_results.py"

@@ -154,7 +154,7 @@ def test_a_damaged_generation_file_after_the_checkpoint_is_said_to_be_written_ag
 def test_a_damaged_session_file_is_set_aside_and_the_report_says_so_rather_than_blaming_old_logs(tmp_path):
     from ecosim.config import Config
     from ecosim.report import RunSkippedWarning, load_runs
-    from ecosim.report.runs import machines_text
+    from ecosim.report.machines import machines_text
     from ecosim.store.logs import LogWarning, LogWriter, read_sessions, set_aside_damaged_logs
 
     (tmp_path / "config.toml").write_text(Config().with_overrides({"run.out": str(tmp_path)}).to_toml())
