@@ -44,7 +44,7 @@ from ecosim.config import RESUMABLE_KEYS, Config, load_config
 from ecosim.data.arrays import DataArrays, prepare_data
 from ecosim.data.download import DataNotFoundError
 from ecosim.data.root import ENV_VAR as DATA_ENV_VAR
-from ecosim.data.root import resolve_data_root
+from ecosim.data.root import cache_root, resolve_data_root
 from ecosim.errors import (
     CheckpointError,
     ConfigError,
@@ -509,7 +509,8 @@ def _record_session(run_dir: Path, command: str, generation: int) -> None:
     from ecosim.engine.cluster import cluster_facts
 
     row = {"time": time.time(), "command": command, "generation": generation}
-    LogWriter(run_dir).write_session({**row, **cluster_facts(ray.nodes()), **host_facts()})
+    facts = host_facts(cache_root(None))  # torch's kernel level from the cache: no torch import here
+    LogWriter(run_dir).write_session({**row, **cluster_facts(ray.nodes()), **facts})
 
 
 def _too_few_generations(asked: int, done: int) -> NoReturn:

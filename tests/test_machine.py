@@ -57,3 +57,44 @@ def test_the_cpu_kernel_level_names_a_onednn_cap_set_in_the_environment():
     plain = fact(ROOT, "cpu_capability")
     assert plain and "oneDNN" not in plain
     assert fact(ROOT, "cpu_capability", ONEDNN_MAX_CPU_ISA="SSE41") == f"{plain}, oneDNN max SSE41"
+
+
+LEVEL = """
+import sys
+from pathlib import Path
+from ecosim.machine import host_facts
+facts = host_facts(Path(sys.argv[1]))
+print(facts["cpu_capability"]); print("torch" in sys.modules)
+"""
+
+
+def level_here(cache: Path, **env: str) -> tuple[str, bool]:
+    """``host_facts(cache)["cpu_capability"]`` in a new process, and whether that process imported torch."""
+    done = subprocess.run(
+        [sys.executable, "-c", LEVEL, str(cache)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    level, imported = done.stdout.splitlines()[-2:]
+    return level, imported == "True"
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="the level is kept by /proc/cpuinfo's flags")
+def test_the_kernel_level_is_kept_per_machine_so_a_runs_driver_imports_no_torch(tmp_path):
+    """A run's driver records torch's kernel level in the sessions log; importing torch for it cost
+    2–5 s before the first generation (issue 18's start-up target), so it is kept in the cache."""
+    import torch
+
+    here = str(torch.backends.cpu.get_cpu_capability())
+    assert level_here(tmp_path) == (here, True)  # first on this machine: torch asked, answer kept
+    assert level_here(tmp_path) == (here, False)  # then read back: no torch in the driver
+    assert level_here(tmp_path, ONEDNN_MAX_CPU_ISA="SSE41") == (f"{here}, oneDNN max SSE41", False)
+    assert level_here(tmp_path, ATEN_CPU_CAPABILITY="default") == ("DEFAULT", True)  # another key
+    for kept in (tmp_path / "machine").iterdir():
+        kept.write_text("")  # a damaged entry: asked again
+    assert level_here(tmp_path) == (here, True)
+    unwritable = tmp_path / "file"
+    unwritable.write_text("not a folder")
+    assert level_here(unwritable) == (here, True)  # a cache that cannot be written: torch each time

@@ -40,8 +40,10 @@ from ecosim.genome.mutation_params import MAX_LAYER_NODES, MutationParams
 from ecosim.genome.new_structure import new_layer_kernel_shapes
 from ecosim.genome.weights import Weights, init_weights
 
-#: Steps an isolated network may take to reach a new species before giving up.
-MAX_STEPS = 10_000
+#: Steps an isolated network may take to reach a new species before giving up. From the minimal
+#: genome on MNIST, founding 128 species never took more than 200 steps for one of them (5 seeds);
+#: a walk the mutation weights keep from new keys fails in seconds, not in half a minute.
+MAX_STEPS = 2_000
 
 
 def initial_species_genomes(
@@ -79,7 +81,7 @@ def initial_species_genomes(
         rng: the initialisation stream.
         params: :class:`~ecosim.genome.mutation_params.MutationParams` (new-layer size rule, ``init_std``,
             ``function_preserving``).
-        max_steps: mutations an isolated network may take before giving up (default 10,000).
+        max_steps: mutations an isolated network may take before giving up (default :data:`MAX_STEPS`).
 
     Returns:
         ``[(genome, weights), ...]`` of length ``count``, in species order.
