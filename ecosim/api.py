@@ -54,6 +54,7 @@ from ecosim.errors import (
     StorageError,
 )
 from ecosim.evolution.initial import initial_networks, starting_genome
+from ecosim.genome.compute import multiply_accumulates
 from ecosim.machine import host_facts
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
@@ -295,6 +296,28 @@ def _check_initial_species(config: Config, input_shape: tuple[int, int, int], cl
         initial_networks(input_shape, classes, config.ecosystem, config.mutation, config.run.seed)
 
 
+def _check_cost_cap(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
+    """A fixed cost cap (``mutation.max_macs``, no doubling) below the starting genome's own cost
+    lets no mutation add anything (an offspring may not cost more than the cap and its parent), so
+    nothing would evolve: an error before any work.
+
+    Raises:
+        ConfigError: the cap is below the starting genome's multiply-accumulates per image.
+    """
+    m = config.mutation
+    if not m.max_macs or m.max_macs_doubling:
+        return
+    start = starting_genome(input_shape, classes, config.ecosystem, m, config.run.seed)
+    cost = multiply_accumulates(start)
+    if m.max_macs < cost:
+        raise ConfigError(
+            f"config 'mutation.max_macs' = {m.max_macs:g} is invalid: the starting genome {start.summary()} "
+            f"already costs {cost:,} multiply-accumulates per image on {config.data.dataset}, so no mutation "
+            f"could add a layer, node or larger kernel; give at least {cost:,} (0: no cap), or "
+            "mutation.max_macs_doubling to let the cap rise"
+        )
+
+
 def _check_initial_layers(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
     """``ecosystem.initial_layers`` on the dataset's real input ``(C, H, W)``, before any work.
 
@@ -364,6 +387,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     config = _recorded_test_subset(config, prepared[0])
     _check_initial_layers(config, prepared[1], prepared[2])
+    _check_cost_cap(config, prepared[1], prepared[2])
     _check_initial_species(config, prepared[1], prepared[2])
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists

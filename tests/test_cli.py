@@ -129,6 +129,18 @@ def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_d
     assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize("extra", [[], ["--no-speciation"]])
+def test_a_fixed_cost_cap_below_the_starting_genome_is_one_line_before_any_work(tmp_path, data_root, extra):
+    """``--max-macs 1`` ran for minutes founding species (helper, session 42): no mutation of F10 fits it."""
+    res = ecosim(
+        "run", "--max-macs", "1", *extra, *TINY, "--out", str(tmp_path / "run"), env=_env(ECOSIM_DATA=str(data_root))
+    )
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith("info")]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "'mutation.max_macs' = 1 is invalid" in lines[0] and "7,840 multiply-accumulates" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
 def test_initial_species_that_cannot_be_founded_fail_before_ray_and_the_run_directory(tmp_path, data_root):
     res = ecosim(
         "run",

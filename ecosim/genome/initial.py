@@ -45,6 +45,11 @@ from ecosim.genome.weights import Weights, init_weights
 #: a walk the mutation weights keep from new keys fails in seconds, not in half a minute.
 MAX_STEPS = 2_000
 
+#: Mutations in a row an isolated network may have rejected (its genome unchanged, so each next draw
+#: is the same gamble) before giving up: e.g. a cost cap (``mutation.max_macs``) that every growth
+#: of the starting genome exceeds fails in well under a second, not after thousands of rejections.
+MAX_REJECTED = 64
+
 
 def initial_species_genomes(
     minimal: Genome,
@@ -53,6 +58,7 @@ def initial_species_genomes(
     params: MutationParams = MutationParams(),
     *,
     max_steps: int = MAX_STEPS,
+    max_rejected: int = MAX_REJECTED,
 ) -> list[tuple[Genome, Weights]]:
     """Genomes of the ``count`` initial species, with speciation (§III-A).
 
@@ -82,13 +88,15 @@ def initial_species_genomes(
         params: :class:`~ecosim.genome.mutation_params.MutationParams` (new-layer size rule, ``init_std``,
             ``function_preserving``).
         max_steps: mutations an isolated network may take before giving up (default :data:`MAX_STEPS`).
+        max_rejected: rejected mutations in a row before giving up (default :data:`MAX_REJECTED`).
 
     Returns:
         ``[(genome, weights), ...]`` of length ``count``, in species order.
 
     Raises:
         ValueError: ``count`` < 1.
-        GenomeError: an isolated network found no new species within ``max_steps`` mutations.
+        GenomeError: an isolated network found no new species within ``max_steps`` mutations, or had
+            ``max_rejected`` in a row rejected (the message gives the last reason).
 
     >>> species = initial_species_genomes(Genome.minimal((1, 28, 28), 10), 3, np.random.default_rng(0))
     >>> [g.species_key for g, _ in species]
@@ -100,13 +108,21 @@ def initial_species_genomes(
     keys = {minimal.species_key}
     while len(result) < count:
         genome, weights = minimal, init_weights(minimal, rng, params.init_std)
+        rejected = 0
         for _ in range(max_steps):
             r = mutate(genome, weights, rng, params, kinds=SPECIES_KINDS)
             if r.ok:
                 assert r.genome is not None and r.weights is not None
-                genome, weights = r.genome, r.weights
+                genome, weights, rejected = r.genome, r.weights, 0
                 if genome.species_key not in keys:
                     break
+            else:
+                rejected += 1
+                if rejected >= max_rejected:
+                    raise GenomeError(
+                        f"initial species {len(result) + 1} of {count}: {rejected} mutations in a row of "
+                        f"{genome.summary()} were rejected (the last: {r.reason})"
+                    )
         else:
             raise GenomeError(
                 f"initial species {len(result) + 1} of {count}: no new species key within {max_steps} "

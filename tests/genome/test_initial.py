@@ -74,6 +74,18 @@ def test_initial_species_errors():
         initial_species_genomes(Genome.minimal(MNIST, 10), 2, np.random.default_rng(0), max_steps=0)
 
 
+def test_a_walk_whose_every_mutation_is_rejected_gives_up_at_once_naming_the_reason():
+    """A cost cap that every growth of the minimal genome exceeds (the helper's ``--max-macs 1 --max-macs-doubling
+    10``, session 42) rejected 10,000 × 16 draws: minutes before any word."""
+    capped = MutationParams(max_macs=1, max_macs_doubling=10)
+    with pytest.raises(GenomeError, match=r"64 mutations in a row of F10 were rejected .*over mutation.max_macs = 1"):
+        initial_species_genomes(Genome.minimal(MNIST, 10), 2, np.random.default_rng(0), capped)
+    species = initial_species_genomes(
+        Genome.minimal(MNIST, 10), 3, np.random.default_rng(0), MutationParams(max_macs=8e3)
+    )
+    assert len({g.species_key for g, _ in species}) == 3  # a cap that some growth fits founds them
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_isolated_network_is_the_minimal_genome_plus_one_new_layer(seed):
     g, w, kind = isolated_network(Genome.minimal(MNIST, 10), np.random.default_rng(seed))
