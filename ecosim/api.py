@@ -230,7 +230,14 @@ def _execute(
     short: list[str] = []  # run.generations reached first, with a budget: what the budget had left
 
     async def main() -> dict[str, Any]:
-        eco = Ecosystem(config, run_dir, data, input_shape, classes, [*reporters, LineReporter(emit)])
+        eco = Ecosystem(
+            config,
+            run_dir,
+            data,
+            input_shape,
+            classes,
+            [*reporters, LineReporter(emit, config.data.validation_fraction > 0)],
+        )
         try:
             return await eco.run(resume=resume_run)
         finally:
@@ -258,7 +265,7 @@ def _execute(
         )
     if short:
         emit(f"{short[0]}; spend the rest with: ecosim resume {run_dir} --generations N")
-    line = format_champion(run_dir)
+    line = format_champion(run_dir, config.data.validation_fraction > 0)
     if line:
         emit(line)
     else:  # the run ended (no stop was raised): every network so far diverged or failed
@@ -315,6 +322,18 @@ def _check_cost_cap(config: Config, input_shape: tuple[int, int, int], classes: 
             f"already costs {cost:,} multiply-accumulates per image on {config.data.dataset}, so no mutation "
             f"could add a layer, node or larger kernel; give at least {cost:,} (0: no cap), or "
             "mutation.max_macs_doubling to let the cap rise"
+        )
+
+
+def _warn_inexact_growth(config: Config) -> None:
+    """``mutation.function_preserving`` keeps a new layer's function through ReLU alone (its identity is
+    ReLU(x) − ReLU(−x) = x): with another ``training.activation`` one warning line says what stays exact."""
+    activation = config.training.activation
+    if config.mutation.function_preserving and activation != "relu":
+        log.warning(
+            "mutation.function_preserving with training.activation = %r: new nodes and grown kernels keep the "
+            "parent's function exactly, a new layer does not (its identity needs relu)",
+            activation,
         )
 
 
@@ -388,6 +407,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     config = _recorded_test_subset(config, prepared[0])
     _check_initial_layers(config, prepared[1], prepared[2])
     _check_cost_cap(config, prepared[1], prepared[2])
+    _warn_inexact_growth(config)
     _check_initial_species(config, prepared[1], prepared[2])
     config = _clamp_resources(config)
     _start_ray(config)  # a task needing more than the cluster has: an error before the folder exists

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -365,8 +366,9 @@ def _run_or_resume(args: argparse.Namespace, state: dict[str, Any]) -> None:
     emit(f"done: generation log {result.generations_path}, network log {result.networks_path}")
 
 
-def _interrupted_message(run_dir: str | None) -> str:
-    """What was kept and how to go on, after ``interrupted``."""
+def _interrupted_message(run_dir: str | None, command: str = "") -> str:
+    """What was kept and how to go on, after ``interrupted``; ``command``: the command line as given,
+    to start again with when the run stored no config yet."""
 
     if run_dir is None:
         return " before the run started"
@@ -375,7 +377,7 @@ def _interrupted_message(run_dir: str | None) -> str:
     latest = intact_checkpoint_generation(run_dir)
     if latest is None:
         stored = os.path.join(run_dir, "config.toml")
-        again = f"ecosim run {stored}" if os.path.isfile(stored) else f"ecosim run ... --out {run_dir}"
+        again = f"ecosim run {stored}" if os.path.isfile(stored) else (command or f"ecosim run ... --out {run_dir}")
         return f" before the first generation completed; start again with: {again}"
     return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
 
@@ -437,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _Interrupted.signum = None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None  # schedulers stop jobs with SIGTERM
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"command": shlex.join(["ecosim", *(sys.argv[1:] if argv is None else argv)])}
     try:
         if args.command in ("run", "resume"):
             _run_or_resume(args, state)
@@ -457,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed (`| head`): stop as a SIGPIPE would, resumable, no second error at exit
         _stdout_to_devnull()
         if args.command in ("run", "resume"):
-            kept = "; " + _interrupted_message(state.get("run_dir")).removeprefix(": ").lstrip()
+            kept = "; " + _interrupted_message(state.get("run_dir"), state["command"]).removeprefix(": ").lstrip()
         else:  # report, show, export: what they write to files is written before they print
             kept = ""
         _last_line(Text.assemble(("stopped", "bold yellow"), f": the output pipe closed (broken pipe){kept}"))
@@ -472,7 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _stdout_to_devnull()
         _Interrupted.signum = _Interrupted.signum or signal.SIGINT
         # Ctrl-C under `2>&1 | tee`: tee got the signal too, so stderr may be a closed pipe
-        _last_line(Text.assemble(("interrupted", "bold yellow"), _interrupted_message(state.get("run_dir"))))
+        kept = _interrupted_message(state.get("run_dir"), state["command"])
+        _last_line(Text.assemble(("interrupted", "bold yellow"), kept))
         return 128 + int(_Interrupted.signum)
     finally:
         if main_thread and previous is not None:

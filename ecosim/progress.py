@@ -59,12 +59,17 @@ class LineReporter:
     included, which are scored and logged in the next generation; ``champion`` only when the log
     has a ``champion_layers`` column; the generation's wall time).
 
+    With a validation split (``data.validation_fraction``) fitness is validation accuracy, and the
+    line says so after the mean: ``mean 0.8011 (validation accuracy)``.
+
     Args:
         emit: receives each line (e.g. ``print``).
+        validation: fitness is scored on a validation split.
     """
 
-    def __init__(self, emit: Progress) -> None:
+    def __init__(self, emit: Progress, validation: bool = False) -> None:
         self.emit = emit
+        self.validation = validation
         self.generations = 0
 
     def on_start(self, start_generation: int, generations: int) -> None:
@@ -74,19 +79,21 @@ class LineReporter:
         pass
 
     def on_generation(self, row: dict[str, Any]) -> None:
-        self.emit(format_generation(row, self.generations))
+        self.emit(format_generation(row, self.generations, self.validation))
 
 
 def _num(value: Any, spec: str = ".4f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def format_generation(row: dict[str, Any], generations: int) -> str:
-    """One plain line for a generation row (see :class:`LineReporter`)."""
+def format_generation(row: dict[str, Any], generations: int, validation: bool = False) -> str:
+    """One plain line for a generation row (see :class:`LineReporter`); ``validation``: fitness is
+    validation accuracy, and the line says so."""
     g = int(row["generation"])
+    scored = " (validation accuracy)" if validation else ""
     parts = [
         f"generation {g} ({g + 1}/{generations})" if generations else f"generation {g}",
-        f"best {_num(row.get('highest_fitness'))}, mean {_num(row.get('mean_fitness'))}",
+        f"best {_num(row.get('highest_fitness'))}, mean {_num(row.get('mean_fitness'))}{scored}",
         f"species {row.get('species_count')}, networks {row.get('network_count')}",
     ]
     if row.get("champion_layers"):
@@ -95,8 +102,12 @@ def format_generation(row: dict[str, Any], generations: int) -> str:
     return ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
 
 
-def format_champion(run_dir: str | Path) -> str | None:
-    """One plain line on the champion of ``run_dir``: id, fitness, layers, parameters, file; ``None`` if absent."""
+def format_champion(run_dir: str | Path, validation: bool = False) -> str | None:
+    """One plain line on the champion of ``run_dir``: id, fitness, layers, parameters, file; ``None`` if absent.
+
+    ``validation``: fitness is validation accuracy (``data.validation_fraction``); the line says so and
+    adds the champion's test accuracy, the number to report (issue 17: selected on validation,
+    reported on test)."""
     from ecosim.errors import EcosimError
     from ecosim.store.networks import load_network
 
@@ -108,8 +119,9 @@ def format_champion(run_dir: str | Path) -> str | None:
     except EcosimError as exc:
         return f"champion: unreadable ({exc})"
     fitness = meta.get("fitness")
+    scored = f" (validation accuracy), test accuracy {_num(meta.get('test_accuracy'))}" if validation else ""
     return (
-        f"champion: network {meta.get('network_id')}, fitness {_num(fitness)}, "
+        f"champion: network {meta.get('network_id')}, fitness {_num(fitness)}{scored}, "
         f"layers {genome.summary()}, {genome.parameter_count():,} parameters ({path})"
     )
 

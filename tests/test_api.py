@@ -99,6 +99,25 @@ def test_the_stored_test_subset_gives_a_resumed_run_the_same_fitness_and_test_im
     assert np.array_equal(first.test_labels, again.test_labels) and np.array_equal(first.test_images, again.test_images)
 
 
+@pytest.mark.parametrize(
+    ("fraction", "left"), [(0.99999, "1 training and 59,999 validation"), (1e-9, "59,999 training and 1 validation")]
+)
+def test_a_validation_split_that_leaves_fewer_images_than_classes_is_one_line_naming_the_range(
+    data_root, fraction, left
+):
+    """``--validation-fraction 0.99999`` trained every network on one image, silently (helper 36)."""
+    from ecosim.errors import ConfigError
+
+    cfg = Config().with_overrides({"data.data_root": str(data_root), "data.validation_fraction": fraction})
+    with pytest.raises(
+        ConfigError, match=rf"'data.validation_fraction' = {fraction:g} is invalid: it leaves {left}"
+    ) as e:
+        prepare_data(cfg)
+    assert "[0.000167, 0.999833]" in str(e.value) and "\n" not in str(e.value)
+    edge, _, _ = prepare_data(cfg.with_overrides({"data.validation_fraction": 0.000167}))  # the range's ends hold
+    assert len(edge.eval_labels) == 10 and len(edge.train_labels) == 59_990
+
+
 @pytest.mark.ray
 def test_resume_refuses_a_config_toml_edited_by_hand_and_names_the_key(tmp_path, data_root, ray_local):
     from ecosim.errors import ConfigError

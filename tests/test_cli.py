@@ -637,3 +637,29 @@ def test_options_are_never_abbreviated(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(argv)
     assert exc.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_a_run_interrupted_before_its_config_was_stored_names_the_command_to_start_again(tmp_path):
+    """It printed ``ecosim run ... --out DIR``, which cannot be pasted (helper 36)."""
+    from ecosim.cli import _interrupted_message
+
+    command = "ecosim run --population 2 --out '/tmp/a run'"
+    assert _interrupted_message(str(tmp_path / "new"), command).endswith(f"start again with: {command}")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "config.toml").write_text("")
+    assert _interrupted_message(str(tmp_path / "new"), command).endswith(
+        f"ecosim run {tmp_path / 'new' / 'config.toml'}"
+    )
+
+
+def test_function_preserving_growth_with_another_activation_than_relu_warns_once(caplog):
+    from ecosim.api import _warn_inexact_growth
+
+    cfg = Config().with_overrides({"mutation.function_preserving": True, "training.activation": "tanh"})
+    with caplog.at_level("WARNING"):
+        _warn_inexact_growth(cfg)
+        _warn_inexact_growth(cfg.with_overrides({"training.activation": "relu"}))
+    assert [r.getMessage() for r in caplog.records] == [
+        "mutation.function_preserving with training.activation = 'tanh': new nodes and grown kernels keep the "
+        "parent's function exactly, a new layer does not (its identity needs relu)"
+    ]

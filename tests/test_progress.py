@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from ecosim.progress import LineReporter, RichReporter, format_generation
+from ecosim.progress import LineReporter, RichReporter, format_champion, format_generation
 
 ROW = {
     "generation": 2,
@@ -35,6 +35,31 @@ def test_line_reporter_emits_one_line_per_generation():
     rep.on_phase(0, "training", 5)
     rep.on_generation(ROW)
     assert lines == [format_generation(ROW, 4)]
+
+
+def test_with_a_validation_split_the_lines_say_so_and_the_champion_line_gives_its_test_accuracy(tmp_path):
+    """Fitness was validation accuracy with nothing on screen saying so, and the number to report, the
+    selected champion's test accuracy, was only in the logs (helper 36, session 42)."""
+    import numpy as np
+
+    from ecosim.genome import Genome, init_weights
+    from ecosim.store.networks import save_network
+
+    lines: list[str] = []
+    rep = LineReporter(lines.append, validation=True)
+    rep.on_start(0, 4)
+    rep.on_generation(ROW)
+    assert lines == [
+        "generation 2 (3/4): best 0.9123, mean 0.8000 (validation accuracy), species 3, networks 12, 4.2 s"
+    ]
+    genome = Genome.minimal((1, 28, 28), 10)
+    meta = {"network_id": 7, "fitness": 0.912, "test_accuracy": 0.9051}
+    save_network(tmp_path / "champion.safetensors", genome, init_weights(genome, np.random.default_rng(0)), meta)
+    line = format_champion(tmp_path, validation=True)
+    assert line is not None and line.startswith(
+        "champion: network 7, fitness 0.9120 (validation accuracy), test accuracy 0.9051, layers F10, "
+    )
+    assert "test accuracy" not in (format_champion(tmp_path) or "")  # fitness is test accuracy: said once
 
 
 @pytest.mark.parametrize("width", [40, 80, 119, 120, 200])

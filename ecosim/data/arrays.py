@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from ecosim.data.load import load_dataset
+from ecosim.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def prepare_data(config: DataSettings) -> tuple[DataArrays, tuple[int, int, int]
         ``(DataArrays, (C, H, W), classes)``.
 
     Raises:
-        ConfigError: unknown dataset name. DatasetError: files missing (message says where).
+        ConfigError: unknown dataset name; a ``data.validation_fraction`` that leaves fewer training
+            or validation images than classes. DatasetError: files missing (message says where).
     """
     d = config.data
     ds = load_dataset(d.dataset, d.data_root or None)
@@ -97,6 +99,7 @@ def prepare_data(config: DataSettings) -> tuple[DataArrays, tuple[int, int, int]
         rng = np.random.default_rng([config.run.seed, 0xDA7A])
         perm = rng.permutation(len(train_y))
         n_val = max(1, int(round(d.validation_fraction * len(train_y))))
+        _check_split(d.validation_fraction, len(train_y) - n_val, n_val, int(ds.classes), d.dataset)
         val, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         eval_x, eval_y = train_x[val], train_y[val]
         train_x, train_y = train_x[tr], train_y[tr]
@@ -130,3 +133,21 @@ def prepare_data(config: DataSettings) -> tuple[DataArrays, tuple[int, int, int]
 
 
 __all__ = ["DataArrays", "prepare_data"]
+
+
+def _check_split(fraction: float, n_train: int, n_val: int, classes: int, dataset: str) -> None:
+    """A validation split that leaves fewer images than classes on either side cannot train or
+    select anything (``--validation-fraction 0.99999`` trained on one image): a one-line error.
+
+    Raises:
+        ConfigError: either part holds fewer than ``classes`` images (the valid range named).
+    """
+    if n_train >= classes and n_val >= classes:
+        return
+    total = n_train + n_val
+    raise ConfigError(
+        f"config 'data.validation_fraction' = {fraction:g} is invalid: it leaves {n_train:,} training and "
+        f"{n_val:,} validation images of {dataset}'s {total:,}, and each part needs at least {classes} "
+        f"(one per class): give a value in [{classes / total:.3g}, {1 - classes / total:.6g}], or 0 for the paper's "
+        "fitness on the test set"
+    )

@@ -90,8 +90,24 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
             named_by[kind] = name
             out[kind] = w / len(kinds)
     if sum(out.values()) <= 0:
-        raise _invalid("family_weights", spec, allowed)
+        raise bad("every weight is 0")
     return out
+
+
+def canonical_family_weights(spec: str) -> str:
+    """``spec`` as ``mutation.family_weights`` is stored: whitespace removed, names and weights as
+    written and in their order (``" layer = 1 , node=2"`` → ``"layer=1,node=2"``), so that two
+    spellings of one setting are one experiment in ``ecosim report``. Validate with
+    :func:`parse_family_weights` first.
+
+    >>> canonical_family_weights(" layer = 1 , node=2 ")
+    'layer=1,node=2'
+    """
+    return (
+        ",".join("=".join(x.strip() for x in part.partition("=")[::2]) for part in spec.split(","))
+        if spec.strip()
+        else ""
+    )
 
 
 def named_families(spec: str) -> set[str]:
@@ -219,6 +235,7 @@ class MutationParams:
         if self.resize_dimension not in RESIZE_DIMENSIONS:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
         parse_family_weights(self.family_weights)
+        object.__setattr__(self, "family_weights", canonical_family_weights(self.family_weights))
         parse_kernel_shape(self.new_kernel_shape)
         if not 0.0 <= self.new_layer_conv_share <= 1.0:
             raise _invalid("new_layer_conv_share", self.new_layer_conv_share, "in [0, 1]")
@@ -261,6 +278,7 @@ __all__ = [
     "RESIZE_DIMENSIONS",
     "MutationParams",
     "named_families",
+    "canonical_family_weights",
     "parse_family_weights",
     "parse_kernel_shape",
 ]

@@ -69,9 +69,10 @@ class Experiment:
     Attributes:
         dataset: ``data.dataset`` of the runs (a name, or an ImageFolder path).
         speciation: ``ecosystem.speciation`` of the runs.
-        settings: ``(key, value)`` pairs that tell this experiment apart from the others of the
-            same dataset and speciation (e.g. ``(("run.mode", "async"),)``); empty when no other
-            experiment shares its dataset and speciation.
+        settings: ``(key, value)`` pairs in which this experiment departs from the others of the
+            same dataset and speciation (e.g. ``(("run.mode", "async"),)``): of the keys whose values
+            differ among them, those where its value is not the reference one (:func:`group_runs`);
+            empty for the reference experiment and when no other shares its dataset and speciation.
         baseline: the fixed architecture of a baseline experiment (``""`` for evolution).
         name: the folder its runs share (``mnist-levers`` for ``runs/mnist-levers/seed0``, as
             ``experiments/run_experiments.py`` lays them out), when that tells it apart from the
@@ -439,14 +440,21 @@ def settings(cfg: Config) -> dict[str, str]:
     return out
 
 
+#: the paper's set-up as :func:`settings` writes it: the reference values of experiment titles
+_DEFAULT_SETTINGS = settings(Config())
+
+
 def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     """Runs grouped by their resolved config (:func:`settings`), in Table I order.
 
     Runs whose settings differ in anything but the replicate-free keys (the seed, where they
     ran, how long they ran: ``run.generations`` and ``run.train_macs``) are different experiments,
     even with the same dataset and speciation (sync and async runs, another cost cap); such
-    experiments carry the settings in which they differ (:attr:`Experiment.settings`) in their
-    slug and title. Where every experiment's runs sit in a
+    experiments carry the settings in which they depart from a reference (:attr:`Experiment.settings`)
+    in their slug and title: for each key whose values differ, the paper's default where one of the
+    experiments has it, else the value most of them share, so an experiment with the defaults reads
+    ``MNIST (with speciation)`` and one with a lever ``MNIST (with speciation;
+    mutation.function_preserving=true)`` rather than every differing key of each. Where every experiment's runs sit in a
     folder of their own as the experiment runner lays them out (``runs/mnist-levers/seed0``), that
     folder's name names the experiment (:attr:`Experiment.name`) when it tells them apart or, named
     ``<dataset>-...`` as the configs in ``experiments/`` are, says more than the default slug
@@ -473,14 +481,25 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
     for (dataset, speciation, baseline), members in families.items():
         keys = sorted({k for s, _ in members for k in s})
         differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
+        reference = {k: _reference_value(k, [s.get(k, "") for s, _ in members]) for k in differing}
         for s, group in members:
-            exp = Experiment(dataset, speciation, tuple((k, s.get(k, "")) for k in differing), baseline)
+            own = tuple((k, s.get(k, "")) for k in differing if s.get(k, "") != reference[k])
+            exp = Experiment(dataset, speciation, own, baseline)
             folder = next(iter(folders[id(group)])) if by_folder else ""
             more = folder != exp.slug and folder.startswith(f"{exp.dataset_slug}-") and not baseline
             if folder and (differing or more):  # it tells experiments apart, or says more than the default
                 exp = replace(exp, name=folder)
             groups[exp] = group
     return dict(sorted(groups.items(), key=lambda kv: kv[0].sort_key()))
+
+
+def _reference_value(key: str, values: list[str]) -> str:
+    """The value an experiment's title leaves out for ``key``: the paper's default (:class:`Config`) when
+    one of ``values`` is it, else the most common of ``values`` (ties: the first in sorted order)."""
+    default = _DEFAULT_SETTINGS.get(key)
+    if default is not None and default in values:
+        return default
+    return min(set(values), key=lambda v: (-values.count(v), v))
 
 
 def differences(groups: dict[Experiment, list[RunLogs]]) -> list[str]:

@@ -75,3 +75,11 @@ def test_a_kind_weighed_twice_is_an_error_not_an_override(spec, kind):
 def test_a_bad_family_weights_item_is_named_first(spec, reason):
     with pytest.raises(ConfigError, match=rf"mutation\.family_weights' = '{re.escape(spec)}' is invalid \({reason}\)"):
         parse_family_weights(spec)
+
+
+def test_family_weights_are_stored_without_whitespace_so_two_spellings_are_one_setting():
+    """``" layer = 1 "`` was stored as written and reported as an experiment of its own (helper 36)."""
+    assert MutationParams(family_weights=" layer = 1 , add_node=0.5 ").family_weights == "layer=1,add_node=0.5"
+    assert MutationParams(family_weights="layer=1").family_weights == "layer=1"
+    with pytest.raises(ConfigError, match=r"'layer=0,node=0' is invalid \(every weight is 0\)"):
+        MutationParams(family_weights="layer=0,node=0")
