@@ -483,8 +483,8 @@ def group_runs(runs: Sequence[RunLogs]) -> dict[Experiment, list[RunLogs]]:
         differing = [k for k in keys if len({s.get(k) for s, _ in members}) > 1]
         reference = {k: _reference_value(k, [s.get(k, "") for s, _ in members]) for k in differing}
         for s, group in members:
-            own = tuple((k, s.get(k, "")) for k in differing if s.get(k, "") != reference[k])
-            exp = Experiment(dataset, speciation, own, baseline)
+            departs = tuple((k, s.get(k, "")) for k in differing if s.get(k, "") != reference[k])
+            exp = Experiment(dataset, speciation, departs, baseline)
             folder = next(iter(folders[id(group)])) if by_folder else ""
             more = folder != exp.slug and folder.startswith(f"{exp.dataset_slug}-") and not baseline
             if folder and (differing or more):  # it tells experiments apart, or says more than the default
