@@ -30,6 +30,7 @@ import asyncio
 import datetime as _dt
 import logging
 import os
+import shlex
 import shutil
 import signal
 import threading
@@ -54,7 +55,7 @@ from ecosim.errors import (
     StorageError,
 )
 from ecosim.evolution.initial import initial_networks, starting_genome
-from ecosim.genome.compute import multiply_accumulates
+from ecosim.evolution.scheduling import workload_of
 from ecosim.machine import host_facts
 from ecosim.progress import LineReporter, Progress, format_champion
 from ecosim.store import RunDir
@@ -261,10 +262,11 @@ def _execute(
         more = "--train-macs X" + (" --generations N" if last + 1 >= config.run.generations else "")
         emit(
             f"compute budget reached: {spent:.3g} training multiply-accumulates after generation {last}{started} "
-            f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: ecosim resume {run_dir} {more}"
+            f"(run.train_macs = {config.run.train_macs:.3g}); spend more with: "
+            f"ecosim resume {shlex.quote(str(run_dir))} {more}"
         )
     if short:
-        emit(f"{short[0]}; spend the rest with: ecosim resume {run_dir} --generations N")
+        emit(f"{short[0]}; spend the rest with: ecosim resume {shlex.quote(str(run_dir))} --generations N")
     line = format_champion(run_dir, config.data.validation_fraction > 0)
     if line:
         emit(line)
@@ -303,26 +305,26 @@ def _check_initial_species(config: Config, input_shape: tuple[int, int, int], cl
         initial_networks(input_shape, classes, config.ecosystem, config.mutation, config.run.seed)
 
 
-def _check_cost_cap(config: Config, input_shape: tuple[int, int, int], classes: int) -> None:
-    """A fixed cost cap (``mutation.max_macs``, no doubling) below the starting genome's own cost
-    lets no mutation add anything (an offspring may not cost more than the cap and its parent), so
-    nothing would evolve: an error before any work.
+def _check_training_subset(config: Config, data: DataArrays, classes: int) -> None:
+    """Each network trains on ``training.train_fraction`` of the training images a generation; fewer
+    images than classes cannot train anything (a validation split that left 10 training images
+    trained on 1, silently: helper 37).
 
     Raises:
-        ConfigError: the cap is below the starting genome's multiply-accumulates per image.
+        ConfigError: fewer than ``classes`` images per training, naming both fractions.
     """
-    m = config.mutation
-    if not m.max_macs or m.max_macs_doubling:
+    fraction, n_train = config.training.train_fraction, len(data.train_labels)
+    per_training = workload_of(n_train, 0, 0, fraction, 1).train_images
+    if per_training >= classes:
         return
-    start = starting_genome(input_shape, classes, config.ecosystem, m, config.run.seed)
-    cost = multiply_accumulates(start)
-    if m.max_macs < cost:
-        raise ConfigError(
-            f"config 'mutation.max_macs' = {m.max_macs:g} is invalid: the starting genome {start.summary()} "
-            f"already costs {cost:,} multiply-accumulates per image on {config.data.dataset}, so no mutation "
-            f"could add a layer, node or larger kernel; give at least {cost:,} (0: no cap), or "
-            "mutation.max_macs_doubling to let the cap rise"
-        )
+    split = config.data.validation_fraction
+    left = f" that data.validation_fraction = {split:g} leaves" if split else ""
+    raise ConfigError(
+        f"config 'training.train_fraction' = {fraction:g} is invalid: it trains each network on {per_training:,} "
+        f"images a generation ({fraction:g} of the {n_train:,} training images{left}), and at least {classes} "
+        f"(one per class) are needed: raise training.train_fraction"
+        + (" or lower data.validation_fraction" if split else "")
+    )
 
 
 def _warn_inexact_growth(config: Config) -> None:
@@ -406,7 +408,7 @@ def run(config: Config, reporters: Sequence[Any] = (), progress: Progress | None
     prepared = prepare_data(config)  # bad dataset → error before anything is written
     config = _recorded_test_subset(config, prepared[0])
     _check_initial_layers(config, prepared[1], prepared[2])
-    _check_cost_cap(config, prepared[1], prepared[2])
+    _check_training_subset(config, prepared[0], prepared[2])
     _warn_inexact_growth(config)
     _check_initial_species(config, prepared[1], prepared[2])
     config = _clamp_resources(config)

@@ -377,9 +377,14 @@ def _interrupted_message(run_dir: str | None, command: str = "") -> str:
     latest = intact_checkpoint_generation(run_dir)
     if latest is None:
         stored = os.path.join(run_dir, "config.toml")
-        again = f"ecosim run {stored}" if os.path.isfile(stored) else (command or f"ecosim run ... --out {run_dir}")
+        again = (
+            f"ecosim run {shlex.quote(stored)}"
+            if os.path.isfile(stored)
+            else (command or f"ecosim run ... --out {shlex.quote(run_dir)}")
+        )
         return f" before the first generation completed; start again with: {again}"
-    return f": generation {latest} is the last complete one and is kept; continue with: ecosim resume {run_dir}"
+    kept = f": generation {latest} is the last complete one and is kept"
+    return f"{kept}; continue with: ecosim resume {shlex.quote(run_dir)}"
 
 
 def stopped_message(exc: ResumableStop, run_dir: str | os.PathLike[str] | None) -> str:

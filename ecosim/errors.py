@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 
 
 class EcosimError(Exception):
@@ -87,7 +88,7 @@ class ResumableStop(EcosimError, RuntimeError):
     exit_status = 75
 
     def __init__(self, reason: str, run_dir: str | None = None) -> None:
-        hint = f"; continue with: ecosim resume {run_dir}" if run_dir else ""
+        hint = f"; continue with: ecosim resume {shlex.quote(str(run_dir))}" if run_dir else ""
         super().__init__(f"{reason}{hint}")
         self.reason = reason
         self.run_dir = run_dir

@@ -113,9 +113,15 @@ def test_a_validation_split_that_leaves_fewer_images_than_classes_is_one_line_na
         ConfigError, match=rf"'data.validation_fraction' = {fraction:g} is invalid: it leaves {left}"
     ) as e:
         prepare_data(cfg)
-    assert "[0.000167, 0.999833]" in str(e.value) and "\n" not in str(e.value)
+    assert "[0.000166667, 0.999833]" in str(e.value) and "\n" not in str(e.value)
     edge, _, _ = prepare_data(cfg.with_overrides({"data.validation_fraction": 0.000167}))  # the range's ends hold
     assert len(edge.eval_labels) == 10 and len(edge.train_labels) == 59_990
+    top = cfg.with_overrides({"data.validation_fraction": 0.999833})
+    data, _, classes = prepare_data(top)
+    assert len(data.train_labels) == 10  # the split holds; training on 0.1 of it (1 image) does not (helper 37)
+    with pytest.raises(ConfigError, match=r"'training.train_fraction' = 0.1 is invalid: it trains each network on 1 "):
+        api._check_training_subset(top, data, classes)
+    api._check_training_subset(top.with_overrides({"training.train_fraction": 1.0}), data, classes)
 
 
 @pytest.mark.ray

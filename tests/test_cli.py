@@ -129,16 +129,16 @@ def test_initial_layers_that_do_not_fit_the_images_fail_before_ray_and_the_run_d
     assert not (tmp_path / "run").exists() and "run directory" not in res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("extra", [[], ["--no-speciation"]])
-def test_a_fixed_cost_cap_below_the_starting_genome_is_one_line_before_any_work(tmp_path, data_root, extra):
-    """``--max-macs 1`` ran for minutes founding species (helper, session 42): no mutation of F10 fits it."""
-    res = ecosim(
-        "run", "--max-macs", "1", *extra, *TINY, "--out", str(tmp_path / "run"), env=_env(ECOSIM_DATA=str(data_root))
-    )
+def test_a_cost_cap_that_no_growth_fits_fails_founding_species_in_seconds_naming_the_cap(tmp_path, data_root):
+    """``--max-macs 1`` searched for initial species for minutes (helper 36, session 42); a cap below
+    the starting genome is legal (cheaper mutations fit it), so the founding walk says what stopped it."""
+    start = time.monotonic()
+    res = ecosim("run", "--max-macs", "1", *TINY, "--out", str(tmp_path / "run"), env=_env(ECOSIM_DATA=str(data_root)))
     lines = [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith("info")]
     assert res.returncode == 2 and len(lines) == 1, res.stderr
-    assert "'mutation.max_macs' = 1 is invalid" in lines[0] and "7,840 multiply-accumulates" in lines[0]
-    assert not (tmp_path / "run").exists()
+    assert "rejected" in lines[0] and "over mutation.max_macs = 1" in lines[0], lines[0]
+    assert "mutation.max_macs = 1 also caps the mutations that found them" in lines[0]
+    assert not (tmp_path / "run").exists() and time.monotonic() - start < 60
 
 
 def test_initial_species_that_cannot_be_founded_fail_before_ray_and_the_run_directory(tmp_path, data_root):

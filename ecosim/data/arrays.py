@@ -7,6 +7,7 @@ part of the training set for fitness instead (test accuracy is then reported sep
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -148,6 +149,12 @@ def _check_split(fraction: float, n_train: int, n_val: int, classes: int, datase
     raise ConfigError(
         f"config 'data.validation_fraction' = {fraction:g} is invalid: it leaves {n_train:,} training and "
         f"{n_val:,} validation images of {dataset}'s {total:,}, and each part needs at least {classes} "
-        f"(one per class): give a value in [{classes / total:.3g}, {1 - classes / total:.6g}], or 0 for the paper's "
-        "fitness on the test set"
+        f"(one per class): give a value in [{_rounded(classes / total, up=True)}, "
+        f"{_rounded(1 - classes / total, up=False)}], or 0 for the paper's fitness on the test set"
     )
+
+
+def _rounded(x: float, up: bool) -> str:
+    """``x`` (> 0) to 6 significant digits, rounded up or down, so a range's printed ends lie inside it."""
+    step = 10.0 ** (math.floor(math.log10(x)) - 5)
+    return f"{(math.ceil(x / step) if up else math.floor(x / step)) * step:.6g}"

@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import shlex
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -658,7 +659,9 @@ class Ecosystem:
         work = asyncio.ensure_future(mode(start, generations))
         res, address = self.cfg.resources, self.cfg.run.address
         last = lambda: self.policy.completed_generation  # noqa: E731
-        resume_command = f"ecosim resume {self.run_dir}" + (f" --address {address}" if address else "")
+        resume_command = f"ecosim resume {shlex.quote(str(self.run_dir))}" + (
+            f" --address {address}" if address else ""
+        )
         watches = [
             asyncio.ensure_future(
                 watch_resources(

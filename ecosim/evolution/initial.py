@@ -87,6 +87,11 @@ def initial_networks(
                 if mutation.family_weights
                 else ""
             )
+            if mutation.max_macs:
+                hint += (
+                    f"; mutation.max_macs = {mutation.max_macs:g} also caps the mutations that found them: raise it "
+                    "above the cost named, found fewer species, or evolve without speciation"
+                )
             raise EcosimError(
                 f"could not create {ecosystem.species} distinct initial species (ecosystem.species): {exc}{hint}"
             ) from exc

@@ -95,19 +95,28 @@ def parse_family_weights(spec: str) -> dict[MutationKind, float] | None:
 
 
 def canonical_family_weights(spec: str) -> str:
-    """``spec`` as ``mutation.family_weights`` is stored: whitespace removed, names and weights as
-    written and in their order (``" layer = 1 , node=2"`` → ``"layer=1,node=2"``), so that two
-    spellings of one setting are one experiment in ``ecosim report``. Validate with
-    :func:`parse_family_weights` first.
+    """``spec`` as ``mutation.family_weights`` is stored: one spelling per setting, so that two spellings
+    of it are one experiment in ``ecosim report``. Names in the order of the kinds they weigh
+    (:class:`~ecosim.genome.mutation_kinds.MutationKind`: layer, node, kernel, stride), weights as the
+    shortest number that reads back exactly (``1.0`` → ``1``), no whitespace. ``""`` stays ``""``.
 
-    >>> canonical_family_weights(" layer = 1 , node=2 ")
-    'layer=1,node=2'
+    Raises:
+        ConfigError: ``spec`` is invalid (:func:`parse_family_weights`).
+
+    >>> canonical_family_weights(" node = 1.0 , layer=1e0 ")
+    'layer=1,node=1'
+    >>> canonical_family_weights("add_layer=1,remove_layer=0.5,node=1,kernel=1,stride=1")
+    'add_layer=1,remove_layer=0.5,node=1,kernel=1,stride=1'
     """
-    return (
-        ",".join("=".join(x.strip() for x in part.partition("=")[::2]) for part in spec.split(","))
-        if spec.strip()
-        else ""
-    )
+    if parse_family_weights(spec) is None:
+        return ""
+    kinds = list(MutationKind)
+    entries = []
+    for part in spec.split(","):
+        name, _, value = (x.strip() for x in part.partition("="))
+        first = FAMILIES[name][0] if name in FAMILIES else MutationKind(name)
+        entries.append((kinds.index(first), name, repr(float(value)).removesuffix(".0")))
+    return ",".join(f"{name}={value}" for _, name, value in sorted(entries))
 
 
 def named_families(spec: str) -> set[str]:
@@ -234,7 +243,6 @@ class MutationParams:
             )
         if self.resize_dimension not in RESIZE_DIMENSIONS:
             raise _invalid("resize_dimension", self.resize_dimension, "one of " + ", ".join(RESIZE_DIMENSIONS))
-        parse_family_weights(self.family_weights)
         object.__setattr__(self, "family_weights", canonical_family_weights(self.family_weights))
         parse_kernel_shape(self.new_kernel_shape)
         if not 0.0 <= self.new_layer_conv_share <= 1.0:

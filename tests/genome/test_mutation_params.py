@@ -81,5 +81,9 @@ def test_family_weights_are_stored_without_whitespace_so_two_spellings_are_one_s
     """``" layer = 1 "`` was stored as written and reported as an experiment of its own (helper 36)."""
     assert MutationParams(family_weights=" layer = 1 , add_node=0.5 ").family_weights == "layer=1,add_node=0.5"
     assert MutationParams(family_weights="layer=1").family_weights == "layer=1"
+    # order and number spelling too (helper 37): one setting, one spelling
+    for spelling in (" node = 1 , layer = 1 ", "layer=1.0,node=1e0", "node=1_0e-1,layer=1"):
+        assert MutationParams(family_weights=spelling).family_weights == "layer=1,node=1", spelling
+    assert MutationParams(family_weights="layer=0.1").family_weights == "layer=0.1"
     with pytest.raises(ConfigError, match=r"'layer=0,node=0' is invalid \(every weight is 0\)"):
         MutationParams(family_weights="layer=0,node=0")
