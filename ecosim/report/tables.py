@@ -179,7 +179,9 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
     Returns:
         One row per run with ``experiment`` (slug), ``run`` (its name), ``run_dir`` (its
         directory, as given), ``generation``, ``champion_id``,
-        ``fitness``, ``parameters`` and ``layers`` (the genome summary, e.g. ``C10s1x1[3x3,...]-F10``;
+        ``fitness``, ``validation`` (fitness is validation accuracy), ``test_accuracy`` (the champion's,
+        from the networks log; NaN without a validation split, where it is the fitness), ``parameters``
+        and ``layers`` (the genome summary, e.g. ``C10s1x1[3x3,...]-F10``;
         ``None`` where neither log holds it), and the run's champion (:func:`run_champion`, the network
         ``ecosim show`` and ``export`` use): ``run_champion_id``, ``run_champion_fitness``,
         ``run_champion_generation`` (``None``/NaN where the log has no champion ids).
@@ -193,6 +195,8 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
             params = r.column("champion_parameters").get(g)
             layers = r.column("champion_layers").get(g)
             best = saved_champion(r.run_dir) or run_champion(r.generations)
+            validation = r.config.data.validation_fraction > 0
+            test = _test_accuracy(r, g, cid) if validation else math.nan
             rows.append(
                 {
                     "experiment": exp.slug,
@@ -201,6 +205,8 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
                     "generation": g,
                     "champion_id": None if cid is None or pd.isna(cid) else int(cid),
                     "fitness": math.nan if fit is None or pd.isna(fit) else float(fit),
+                    "validation": validation,
+                    "test_accuracy": test,
                     "parameters": None if params is None or pd.isna(params) else int(params),
                     "layers": str(layers) if isinstance(layers, str) else None,
                     "run_champion_id": None if best is None else best[0],
@@ -217,6 +223,8 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
             "generation",
             "champion_id",
             "fitness",
+            "validation",
+            "test_accuracy",
             "parameters",
             "layers",
             "run_champion_id",
@@ -229,11 +237,24 @@ def champions(groups: dict[Experiment, list[RunLogs]]) -> pd.DataFrame:
     return frame
 
 
+def _test_accuracy(r: Any, generation: int, network_id: Any) -> float:
+    """The test accuracy the networks log gives network ``network_id`` in ``generation`` (NaN if absent)."""
+    if network_id is None or pd.isna(network_id):
+        return math.nan
+    nets = r.networks
+    if nets.empty or "test_accuracy" not in nets:
+        return math.nan
+    row = nets[(nets["generation"] == generation) & (nets["network_id"] == int(network_id))]
+    value = row["test_accuracy"].iloc[0] if len(row) else None
+    return math.nan if value is None or pd.isna(value) else float(value)
+
+
 def champion_line(row: Any) -> str:
     """One line per final champion, naming its run directory (the experiment slug is not a folder).
 
     ``mnist-speciation, runs/mnist/seed0, generation 19: network 412, C10s1x1[3x3]-F10, 78,510 parameters,
-    fitness 97.12%``, and where the run's champion (the best ever, which ``ecosim show`` and ``export``
+    fitness 97.12%`` (with a validation split ``fitness 97.12% (validation), test accuracy 96.80%``), and
+    where the run's champion (the best ever, which ``ecosim show`` and ``export``
     use) is another network: ``; the run's champion (show, export) is network 388 (97.30% at generation
     17)``, or the same network's weights of an earlier generation: ``; show and export use its
     weights of generation 17 (97.30%)``.
@@ -245,6 +266,11 @@ def champion_line(row: Any) -> str:
         else f"{int(row['parameters']):,} parameters"
     )
     fit = "" if pd.isna(row["fitness"]) else f", fitness {100.0 * float(row['fitness']):.2f}%"
+    if fit and row.get("validation"):  # selected on a validation split: the test accuracy is the number to report
+        test = row.get("test_accuracy")
+        fit += " (validation)" + (
+            "" if test is None or pd.isna(test) else f", test accuracy {100.0 * float(test):.2f}%"
+        )
     where = row.get("run_dir") or row["run"]
     cid, best = row.get("champion_id"), row.get("run_champion_id")
     net = "" if cid is None or pd.isna(cid) else f"network {int(cid)}, "

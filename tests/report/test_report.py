@@ -93,6 +93,7 @@ def write_run(run_dir: Path, k: int, generations: int, speciation: bool = True) 
                     "origin": origin,
                     "parameters": 7850 + i,
                     "fitness": 0.9,
+                    "test_accuracy": 0.85 + 0.01 * i,
                     "fitness_before_bp": None
                     if g == 0 or before is None
                     else before + (0.0 if origin == "clone" else shift(k, g)),
@@ -740,6 +741,20 @@ def test_the_run_champion_is_the_first_generation_champion_of_the_highest_fitnes
         "mnist-speciation, runs/seed0, generation 3: no champion, every network diverged or failed; "
         "the run's champion (show, export) is network 5 (93.00% at generation 1)"
     )
+    # selected on a validation split: the line says so and gives the test accuracy to report (helper 37)
+    validated = {**same, "validation": True, "test_accuracy": 0.8975}
+    assert champion_line(validated).endswith("fitness 91.00% (validation), test accuracy 89.75%")
+
+
+def test_final_champions_of_a_run_with_a_validation_split_carry_its_test_accuracy(tmp_path):
+    from ecosim.report import group_runs
+    from ecosim.report.tables import champions
+
+    run = write_run(tmp_path / "v" / "seed0", 0, 2)
+    cfg = Config().with_overrides({"run.out": str(run), "data.dataset": "mnist", "data.validation_fraction": 0.1})
+    (run / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")
+    (row,) = champions(group_runs(load_runs([run]))).to_dict("records")
+    assert row["validation"] and row["champion_id"] == 100 and row["test_accuracy"] == pytest.approx(0.85)
 
 
 def test_the_run_length_is_a_setting_only_where_it_places_a_settle_schedule():
