@@ -14,7 +14,8 @@ Reads only the run directories written by :mod:`ecosim.store`; nothing is re-eva
   metric (highest fitness, average fitness, average offspring fitness before BP, clones
   excluded) at generation ``G``, the highest value over runs and the mean ± standard deviation
   over runs; the Markdown adds what differs between experiments and the final champions;
-* ``champions.csv``: each run's final champion (run directory, layers, parameters, fitness);
+* ``champions.csv``: each run's final champion (run directory, layers, parameters, fitness; with a
+  validation split its test accuracy too);
 * per experiment ``<experiment>-fitness.<fmt>`` (Fig. 9 a–c), ``<experiment>-offspring-by-origin``,
   ``<experiment>-population``, ``<experiment>-architecture`` (conv share, champion parameters)
   and ``<experiment>-failed-mutations``, as PNG, PDF or SVG;
