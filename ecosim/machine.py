@@ -27,16 +27,19 @@ from ecosim.version import __version__
 PACKAGES = ("torch", "torchvision", "ray", "numpy", "pyarrow")
 
 
+def _cpuinfo(fields: tuple[str, ...]) -> str:
+    """The first value of one of ``fields`` in ``/proc/cpuinfo`` (Linux); ``""`` where it is absent."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.split(":")[0].strip() in fields), "")
+    except OSError:
+        return ""
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`), e.g.
     ``"AMD EPYC 7B13"``; the machine type (``"x86_64"``) when neither names it."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return cpu
+    return _cpuinfo(("model name",)) or platform.processor() or platform.machine()
 
 
 def cpu_capability(cache_dir: Path | None = None) -> str:
@@ -91,11 +94,7 @@ def _aten_level_key() -> str:
     """A digest of what ATen's level depends on: the CPU's flags (``/proc/cpuinfo``), torch's
     installed version and ``$ATEN_CPU_CAPABILITY``; ``""`` where the flags are not readable (then
     nothing is cached)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].strip() for line in f if line.split(":")[0].strip() in FLAG_FIELDS), "")
-    except OSError:
-        return ""
+    flags = _cpuinfo(FLAG_FIELDS)
     if not flags:
         return ""
     try:

@@ -15,6 +15,7 @@ from ecosim.api import resolve_paths
 from ecosim.config import Config, DataConfig, EcosystemConfig, RunConfig
 from ecosim.data.arrays import prepare_data
 from ecosim.phenotype.records import TrainingParams
+from ecosim.preflight import check_training_subset
 
 
 def test_without_a_callback_lines_go_to_logging(caplog):
@@ -120,8 +121,8 @@ def test_a_validation_split_that_leaves_fewer_images_than_classes_is_one_line_na
     data, _, classes = prepare_data(top)
     assert len(data.train_labels) == 10  # the split holds; training on 0.1 of it (1 image) does not (helper 37)
     with pytest.raises(ConfigError, match=r"'training.train_fraction' = 0.1 is invalid: it trains each network on 1 "):
-        api._check_training_subset(top, data, classes)
-    api._check_training_subset(top.with_overrides({"training.train_fraction": 1.0}), data, classes)
+        check_training_subset(top, data, classes)
+    check_training_subset(top.with_overrides({"training.train_fraction": 1.0}), data, classes)
 
 
 @pytest.mark.ray

@@ -653,7 +653,7 @@ def test_a_run_interrupted_before_its_config_was_stored_names_the_command_to_sta
 
 
 def test_function_preserving_growth_with_another_activation_than_relu_warns_once(caplog):
-    from ecosim.api import _warn_inexact_growth
+    from ecosim.preflight import warn_inexact_growth as _warn_inexact_growth
 
     cfg = Config().with_overrides({"mutation.function_preserving": True, "training.activation": "tanh"})
     with caplog.at_level("WARNING"):
